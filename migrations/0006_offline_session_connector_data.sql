@@ -1,0 +1,1 @@
+alter table offline_session add column connector_data blob;

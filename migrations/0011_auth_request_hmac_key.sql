@@ -1,0 +1,1 @@
+alter table auth_request add column hmac_key blob;

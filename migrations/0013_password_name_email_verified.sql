@@ -1,0 +1,3 @@
+alter table password add column name text not null default '';
+
+alter table password add column email_verified integer;

@@ -1,0 +1,1 @@
+alter table connector add column grant_types blob;

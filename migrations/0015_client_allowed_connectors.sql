@@ -1,0 +1,1 @@
+alter table client add column allowed_connectors blob;

@@ -1,0 +1,1 @@
+alter table client add column sso_shared_with blob;

@@ -1,0 +1,305 @@
+//! Applying a plan: stop the container, take a verified backup, write the new bytes in one SQLite
+//! transaction, verify, start the container and watch it come up. Each step records what it did, so an
+//! error can say exactly what state everything was left in and what to do next.
+
+use crate::backup::{self, BackupSet, Origin};
+use crate::engine::Engine;
+use crate::jsonedit;
+use crate::locate::Deployment;
+use crate::plan::Plan;
+use crate::report::{BackupPart, Outcome, Report};
+use crate::{diagnose, reach, store};
+use anyhow::{anyhow, bail, Context, Result};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Seconds `docker stop` waits before it kills.
+const STOP_GRACE: i32 = 10;
+const POLL: Duration = Duration::from_millis(250);
+
+pub struct ApplyOptions {
+    pub backup_root: PathBuf,
+    pub restart: bool,
+    /// Seconds to watch the started container; 0 does not watch.
+    pub wait: u64,
+}
+
+/// What has been done so far, for the error message.
+#[derive(Default)]
+struct Done {
+    stopped: bool,
+    backup: Option<BackupSet>,
+    written: bool,
+    started: bool,
+}
+
+impl Done {
+    fn state(&self, container: Option<&str>) -> String {
+        let mut s = Vec::new();
+        if let Some(c) = container {
+            s.push(if self.started {
+                format!("container {c} was started again")
+            } else if self.stopped {
+                format!("container {c} is stopped")
+            } else {
+                format!("container {c} was not touched")
+            });
+        }
+        s.push(if self.written {
+            "the database holds the new values".into()
+        } else {
+            "the database is unchanged".to_string()
+        });
+        if let Some(b) = &self.backup {
+            s.push(format!("the backup is at {}", b.dir.display()));
+        }
+        s.join("; ")
+    }
+
+    fn next(&self, container: Option<&str>) -> String {
+        match (&self.backup, self.written, container) {
+            (Some(_), true, _) => "run `ozrepair restore` to put the old database back, or `ozrepair fix` again to finish".into(),
+            (_, false, Some(c)) if self.stopped && !self.started => {
+                format!("fix the cause above and run `ozrepair fix` again (it starts {c}), or `docker start {c}`")
+            }
+            _ => "fix the cause above and run `ozrepair fix` again".into(),
+        }
+    }
+}
+
+pub async fn apply(
+    engine: Option<&Engine>,
+    dep: &Deployment,
+    plan: &Plan,
+    opts: &ApplyOptions,
+    report: &mut Report,
+) -> Result<()> {
+    let mut done = Done::default();
+    let name = dep.container.as_ref().map(|c| c.name.clone());
+    let result = run(engine, dep, plan, opts, report, &mut done).await;
+    result.map_err(|e| {
+        anyhow!(
+            "{e:#}; {}; {}",
+            done.state(name.as_deref()),
+            done.next(name.as_deref())
+        )
+    })
+}
+
+async fn run(
+    engine: Option<&Engine>,
+    dep: &Deployment,
+    plan: &Plan,
+    opts: &ApplyOptions,
+    report: &mut Report,
+    done: &mut Done,
+) -> Result<()> {
+    let container = match (engine, &dep.container) {
+        (Some(e), Some(c)) => Some((e, c)),
+        _ => None,
+    };
+
+    // 1. Stop: nothing may hold the database while it is copied and edited.
+    if let Some((e, c)) = container {
+        if matches!(c.status.as_str(), "running" | "restarting" | "paused") {
+            eprintln!("ozrepair: stopping {} ({})", c.name, c.status);
+            e.stop(&c.id, STOP_GRACE)
+                .await
+                .context("stopping the container failed")?;
+            done.stopped = true;
+            let now = e
+                .container(&c.id)
+                .await?
+                .ok_or_else(|| anyhow!("container {} disappeared", c.name))?;
+            if matches!(now.status.as_str(), "running" | "restarting") {
+                bail!("container {} is still {} after stop", c.name, now.status);
+            }
+        }
+    }
+
+    // 2. Backup, verified, before the first write.
+    let rows = {
+        let snap = reach::read(&dep.db)?;
+        let schema = store::check_schema(&snap.conn, &dep.db)?;
+        let rows = store::connectors(&snap.conn)?;
+        let origin = Origin {
+            host: report.host.clone(),
+            container: dep.container.as_ref().map(|c| c.name.clone()),
+            volume: dep.volume.clone(),
+            dex_schema: Some(schema.migrations),
+            connectors: rows.iter().map(|r| r.id.clone()).collect(),
+        };
+        eprintln!(
+            "ozrepair: backing up {} to {}",
+            dep.db.display(),
+            opts.backup_root.display()
+        );
+        let set = backup::take(&dep.db, &opts.backup_root, &origin)?;
+        eprintln!("ozrepair: backup verified: {}", set.dir.display());
+        report.backup = Some(backup_part(&set));
+        done.backup = Some(set);
+        rows
+    };
+
+    // 3. The edits, computed from the bytes as they are now (the container may have written since inspection).
+    let mut edits = Vec::new();
+    for c in &plan.changes {
+        let row = rows
+            .iter()
+            .find(|r| r.id == c.connector)
+            .ok_or_else(|| anyhow!("connector {} is gone", c.connector))?;
+        let before = row
+            .config
+            .clone()
+            .ok_or_else(|| anyhow!("connector {} has no config", c.connector))?;
+        let fields = jsonedit::top_level_fields(&before)
+            .map_err(|e| anyhow!("connector {}: {e}", c.connector))?;
+        match jsonedit::string_value(&before, &fields, &c.field) {
+            jsonedit::StrValue::Str(s) if s == c.from => {}
+            _ => bail!(
+                "connector {} no longer has {} {:?}; run ozrepair again to re-plan",
+                c.connector,
+                c.field,
+                c.from
+            ),
+        }
+        let after = jsonedit::set_string(&before, &c.field, &c.to)
+            .map_err(|e| anyhow!("connector {}: {e}", c.connector))?
+            .ok_or_else(|| anyhow!("connector {} has no {} field", c.connector, c.field))?;
+        edits.push(store::Edit {
+            id: c.connector.clone(),
+            before,
+            after,
+            resource_version: store::bumped(&row.resource_version),
+        });
+    }
+
+    // 4. One transaction; then integrity_check and a read-back of every edited row.
+    eprintln!(
+        "ozrepair: writing {} change(s) to {}",
+        edits.len(),
+        dep.db.display()
+    );
+    store::write_edits(&dep.db, &edits).map_err(|e| {
+        // write_edits fails before its commit unless the check after it fails.
+        e.context("the write failed")
+    })?;
+    done.written = true;
+    if let Some(d) = report.database.as_mut() {
+        d.sha256_after = Some(backup::sha256_file(&dep.db)?);
+    }
+
+    // 5. Start and watch.
+    let Some((e, c)) = container else {
+        report.finish(Outcome::Fixed, 0);
+        return Ok(());
+    };
+    if !opts.restart {
+        set_state_after(e, &c.id, report).await;
+        report.finish(Outcome::Fixed, 0);
+        report.notes.push(format!(
+            "--no-restart: {} is left stopped; `docker start {}` when ready",
+            c.name, c.name
+        ));
+        return Ok(());
+    }
+    start_and_watch(e, &c.id, &c.name, opts.wait, report).await?;
+    done.started = true;
+    Ok(())
+}
+
+pub fn backup_part(b: &BackupSet) -> BackupPart {
+    BackupPart {
+        path: b.db_file().display().to_string(),
+        sha256: b.db_sha256(),
+        dir: b.dir.display().to_string(),
+    }
+}
+
+async fn set_state_after(e: &Engine, id: &str, report: &mut Report) {
+    if let Ok(Some(now)) = e.container(id).await {
+        if let Some(cp) = report.container.as_mut() {
+            cp.state_after = Some(now.status);
+        }
+    }
+}
+
+/// Starts the container and watches it for `wait` seconds: it must stay running with the same restart
+/// count, and its logs since this start must report no connector failure. A line saying the server is up
+/// ends the watch early. Sets the outcome: fixed (0), unverified (4 when it did not stay up; 0 with wait 0).
+pub async fn start_and_watch(
+    e: &Engine,
+    id: &str,
+    name: &str,
+    wait: u64,
+    report: &mut Report,
+) -> Result<()> {
+    // Only what the container logs after this start counts: remember the last line before it.
+    let mark = e
+        .logs(id, 1)
+        .await?
+        .pop()
+        .map(|l| l.time)
+        .filter(|t| !t.is_empty());
+    eprintln!("ozrepair: starting {name}");
+    e.start(id).await.context("starting the container failed")?;
+    let first = e
+        .container(id)
+        .await?
+        .ok_or_else(|| anyhow!("container {name} disappeared"))?;
+    if wait == 0 {
+        set_state_after(e, id, report).await;
+        report
+            .notes
+            .push("--wait 0: the container was started but not watched".into());
+        report.finish(Outcome::Unverified, 0);
+        return Ok(());
+    }
+    eprintln!("ozrepair: watching {name} for up to {wait}s");
+    let deadline = Instant::now() + Duration::from_secs(wait);
+    let down = loop {
+        let now = e
+            .container(id)
+            .await?
+            .ok_or_else(|| anyhow!("container {name} disappeared"))?;
+        if now.status != "running"
+            || now.restart_count > first.restart_count
+            || now.started_at != first.started_at
+        {
+            break Some(format!(
+                "it is {} (exit code {}, {} restarts)",
+                now.status, now.exit_code, now.restart_count
+            ));
+        }
+        let lines = e.logs(id, crate::LOG_TAIL).await?;
+        let f = diagnose::scan_after(&lines, mark.as_deref());
+        if let Some(ev) = f.evidence.first() {
+            break Some(format!(
+                "it still reports issuer {:?} against {:?}",
+                ev.expected, ev.got
+            ));
+        }
+        if let Some(fl) = f.failures.first() {
+            break Some(format!("it reports: {}", fl.message));
+        }
+        if f.ready || Instant::now() >= deadline {
+            break None;
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    set_state_after(e, id, report).await;
+    match down {
+        None => {
+            report.finish(Outcome::Fixed, 0);
+            Ok(())
+        }
+        Some(why) => {
+            report.finish(Outcome::Unverified, 4);
+            report.error = Some(format!(
+                "the change is written and verified, but {name} did not stay up within {wait}s: {why}; see `docker logs {name}`{}",
+                report.backup.as_ref().map(|b| format!("; the old database is in {} (`ozrepair restore` puts it back)", b.dir)).unwrap_or_default()
+            ));
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The command line, defined in one place. The surface is the contract in cli-contract.md (v1): scripts and
+//! fleets depend on these names, flags and exit codes.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Examples:
+  ozrepair inspect                      find the deployment, show its connectors and what is wrong
+  ozrepair fix --dry-run                show the planned change as a diff; change nothing
+  ozrepair fix --yes                    back up, stop, correct the issuer, start, watch it come up
+  ozrepair fix --connector ID --issuer https://oauth.id.jumpcloud.com/ --yes
+  ozrepair --db ./idp.db inspect        work on a database file directly, without Docker
+  ozrepair backups / restore            list backups / put the newest one back
+
+Where the right issuer comes from: --issuer; else the container's own log line
+  (`issuer did not match the issuer returned by provider, expected \"X\" got \"Y\"`: Y replaces X).
+  ozrepair never adds or strips a slash on its own.
+
+Exit codes:
+  0  done: nothing to fix, or fixed and verified
+  1  failed; the report says what state everything was left in
+  2  usage error
+  3  changes pending (inspect found something to fix, or fix --dry-run has a plan)
+  4  the change was applied but the container did not stay up within --wait";
+
+#[derive(Debug, Parser)]
+#[command(name = "ozrepair", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+/// Options every command takes, before or after the command name.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Docker endpoint: unix:// or tcp://. Default: $DOCKER_HOST, else the local socket.
+    #[arg(
+        short = 'H',
+        long,
+        global = true,
+        env = "DOCKER_HOST",
+        value_name = "URL"
+    )]
+    pub host: Option<String>,
+    /// The container that runs the IdP. Default: discovered.
+    #[arg(long, global = true, value_name = "NAME|ID")]
+    pub container: Option<String>,
+    /// The volume that holds the IdP database. Default: discovered.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub volume: Option<String>,
+    /// Work on this database file directly, without Docker (nothing is stopped or started).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Report format on stdout. Logs and progress go to stderr.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// Do not ask for confirmation (required when stdin is not a terminal and a change is due).
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read-only: find the deployment, list its connectors, report what is wrong. Never writes a byte,
+    /// never stops, starts or restarts anything.
+    Inspect,
+    /// Correct broken connectors: back up, stop the container, edit, start it, watch that it stays up.
+    Fix(FixArgs),
+    /// Take a verified backup now (the container is stopped around it, then started again).
+    Backup(BackupArgs),
+    /// Put a backup back (the newest one unless told which).
+    Restore(RestoreArgs),
+    /// List the backups of a deployment.
+    Backups(BackupsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FixArgs {
+    /// Show the planned changes as a diff; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only this connector.
+    #[arg(long, value_name = "ID")]
+    pub connector: Option<String>,
+    /// Set exactly this issuer (needs --connector when more than one connector could match).
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// Where the backup goes. Default: beside the database (ozrepair-backups/).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Leave the container stopped after the edit.
+    #[arg(long)]
+    pub no_restart: bool,
+    /// How long to watch the restarted container, in seconds (0: do not watch).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub wait: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// Where the backup goes. Default: beside the database (ozrepair-backups/).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupsArgs {
+    /// Where the backups are. Default: beside the database (ozrepair-backups/).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The backup directory to put back. Default: the newest one.
+    #[arg(long, value_name = "PATH")]
+    pub backup: Option<PathBuf>,
+    /// Where the backups are. Default: beside the database (ozrepair-backups/).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Leave the container stopped after the restore.
+    #[arg(long)]
+    pub no_restart: bool,
+    /// How long to watch the restarted container, in seconds (0: do not watch).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub wait: u64,
+}

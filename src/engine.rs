@@ -1,0 +1,207 @@
+//! The Docker Engine API, through bollard: the few calls ozrepair makes, with errors that name the engine.
+//! The tool never shells out to the docker CLI and never pulls an image.
+
+use anyhow::{anyhow, Context, Result};
+use bollard::query_parameters::{
+    InspectContainerOptions, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    StartContainerOptions, StopContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+
+/// One connection to one Docker engine.
+pub struct Engine {
+    docker: Docker,
+    /// The endpoint as the operator would write it (for reports).
+    pub endpoint: String,
+}
+
+/// What ozrepair needs to know about a container.
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    /// Docker's word: running, restarting, exited, created, paused, dead…
+    pub status: String,
+    pub started_at: String,
+    pub restart_count: i64,
+    pub exit_code: i64,
+    pub labels: HashMap<String, String>,
+    pub mounts: Vec<Mount>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Mount {
+    /// "volume" or "bind".
+    pub kind: String,
+    /// The volume's name (volumes only).
+    pub name: Option<String>,
+    /// Where the data is on the engine's host.
+    pub source: String,
+    /// Where the container sees it.
+    pub destination: String,
+}
+
+/// One log line with the engine's timestamp.
+pub struct LogLine {
+    pub time: String,
+    pub text: String,
+}
+
+impl Engine {
+    /// `host`: unix://, tcp:// or http://; None means $DOCKER_HOST, else the local socket.
+    pub fn connect(host: Option<&str>) -> Result<Engine> {
+        let (docker, endpoint) = match host {
+            Some(h) if !h.is_empty() => (
+                Docker::connect_with_host(h).with_context(|| {
+                    format!(
+                        "cannot use Docker endpoint {h:?} (this build speaks unix:// and tcp://)"
+                    )
+                })?,
+                h.to_string(),
+            ),
+            _ => (
+                Docker::connect_with_defaults()
+                    .context("cannot set up a connection to the local Docker engine")?,
+                "unix:///var/run/docker.sock".to_string(),
+            ),
+        };
+        Ok(Engine { docker, endpoint })
+    }
+
+    /// An engine error as one line: a refusal quotes the engine, anything else means it did not answer.
+    fn unreachable(&self, e: bollard::errors::Error) -> anyhow::Error {
+        match e {
+            bollard::errors::Error::DockerResponseServerError { status_code, message } => {
+                anyhow!("the Docker engine at {} refused the request ({status_code}: {message})", self.endpoint)
+            }
+            e => anyhow!(
+                "the Docker engine at {} does not answer ({e}); start the engine or point -H/--host at the right one",
+                self.endpoint
+            ),
+        }
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        self.docker
+            .ping()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.unreachable(e))
+    }
+
+    /// Every container in any state, by id.
+    pub async fn container_ids(&self) -> Result<Vec<String>> {
+        let opts = ListContainersOptionsBuilder::default().all(true).build();
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        Ok(list.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    /// Inspects a container by name or id; Ok(None) when there is no such container.
+    pub async fn container(&self, name_or_id: &str) -> Result<Option<Container>> {
+        let i = match self
+            .docker
+            .inspect_container(name_or_id, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(i) => i,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Ok(None),
+            Err(e) => return Err(self.unreachable(e)),
+        };
+        let state = i.state.unwrap_or_default();
+        let config = i.config.unwrap_or_default();
+        let mounts = i
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| {
+                Some(Mount {
+                    kind: m.typ.unwrap_or_default(),
+                    name: m.name.filter(|n| !n.is_empty()),
+                    source: m.source.filter(|s| !s.is_empty())?,
+                    destination: m.destination.unwrap_or_default(),
+                })
+            })
+            .collect();
+        Ok(Some(Container {
+            id: i.id.unwrap_or_default(),
+            name: i
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            image: config.image.unwrap_or_default(),
+            status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            started_at: state.started_at.unwrap_or_default(),
+            restart_count: i.restart_count.unwrap_or(0),
+            exit_code: state.exit_code.unwrap_or(0),
+            labels: config.labels.unwrap_or_default(),
+            mounts,
+        }))
+    }
+
+    /// The host path of a named volume (its Mountpoint).
+    pub async fn volume_mountpoint(&self, name: &str) -> Result<Option<String>> {
+        match self.docker.inspect_volume(name).await {
+            Ok(v) => Ok(Some(v.mountpoint)),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(self.unreachable(e)),
+        }
+    }
+
+    /// The last `tail` lines of stdout and stderr, with timestamps, oldest first.
+    pub async fn logs(&self, id: &str, tail: usize) -> Result<Vec<LogLine>> {
+        let opts = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .timestamps(true)
+            .tail(&tail.to_string())
+            .build();
+        let mut stream = self.docker.logs(id, Some(opts));
+        let mut buf = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.unreachable(e))?;
+            buf.extend_from_slice(&chunk.into_bytes());
+        }
+        Ok(String::from_utf8_lossy(&buf)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| match l.split_once(' ') {
+                Some((t, rest)) if t.len() >= 20 && t.as_bytes()[4] == b'-' => LogLine {
+                    time: t.to_string(),
+                    text: rest.to_string(),
+                },
+                _ => LogLine {
+                    time: String::new(),
+                    text: l.to_string(),
+                },
+            })
+            .collect())
+    }
+
+    /// Stops the container (SIGTERM, then SIGKILL after `grace` seconds). Stopping also halts a restart loop.
+    pub async fn stop(&self, id: &str, grace: i32) -> Result<()> {
+        let opts = StopContainerOptionsBuilder::default().t(grace).build();
+        self.docker
+            .stop_container(id, Some(opts))
+            .await
+            .map_err(|e| self.unreachable(e))
+    }
+
+    pub async fn start(&self, id: &str) -> Result<()> {
+        self.docker
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| self.unreachable(e))
+    }
+}

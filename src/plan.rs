@@ -1,0 +1,407 @@
+//! The plan: from connector rows and evidence to a list of field changes. Plain data, shared by inspect,
+//! `fix --dry-run` and `fix`. The right value comes from the operator (`--issuer`) or from the container's
+//! own log line; the tool never invents one (it never adds or strips a slash on its own).
+
+use crate::diagnose::LogFindings;
+use crate::jsonedit::{string_value, top_level_fields, StrValue};
+use crate::store::ConnectorRow;
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Mismatch,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Logs,
+    Discovery,
+    Explicit,
+}
+
+/// A connector as the report shows it: never its secrets, only what identifies it and its issuer.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectorView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub typ: String,
+    pub name: String,
+    pub issuer: Option<String>,
+    pub status: Status,
+    /// Why the status is not ok, in a few words (extension of the contract).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub connector: String,
+    pub field: String,
+    pub from: String,
+    pub to: String,
+    pub source: Source,
+    /// The log line or flag the new value comes from (extension of the contract).
+    pub evidence: String,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    /// Things the operator should know that no change addresses.
+    pub notes: Vec<String>,
+    /// Log evidence the database already agrees with (the fix was written; the container has not run since).
+    pub already_applied: usize,
+}
+
+/// What the plan is built from.
+pub struct Inputs<'a> {
+    pub rows: &'a [ConnectorRow],
+    /// The container's logs from its last start (None without a container).
+    pub logs: Option<&'a LogFindings>,
+    /// The container is running (not restarting) in this run.
+    pub running: bool,
+    /// `--connector`
+    pub only: Option<&'a str>,
+    /// `--issuer`
+    pub explicit_issuer: Option<&'a str>,
+}
+
+/// Raised for flag combinations that cannot work (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
+fn issuer_of(row: &ConnectorRow) -> (Option<String>, Option<String>) {
+    let Some(cfg) = row.config.as_deref() else {
+        return (None, None);
+    };
+    match top_level_fields(cfg) {
+        Err(e) => (None, Some(e.to_string())),
+        Ok(fields) => match string_value(cfg, &fields, "issuer") {
+            StrValue::Str(s) => (Some(s), None),
+            StrValue::NotString(what) => {
+                (None, Some(format!("its issuer is {what}, not a string")))
+            }
+            StrValue::Absent | StrValue::Null => (None, None),
+        },
+    }
+}
+
+pub fn build(inp: &Inputs) -> Result<(Vec<ConnectorView>, Plan)> {
+    let mut views: Vec<ConnectorView> = inp
+        .rows
+        .iter()
+        .map(|r| {
+            let (issuer, problem) = issuer_of(r);
+            let checked = r.typ == "oidc" || issuer.is_some();
+            let status = if problem.is_some() {
+                Status::Unknown
+            } else if !checked || inp.running {
+                Status::Ok
+            } else {
+                Status::Unknown
+            };
+            ConnectorView {
+                id: r.id.clone(),
+                typ: r.typ.clone(),
+                name: r.name.clone(),
+                issuer,
+                status,
+                problem,
+            }
+        })
+        .collect();
+    let mut plan = Plan::default();
+
+    if let Some(only) = inp.only {
+        if !views.iter().any(|v| v.id == only) {
+            let ids: Vec<&str> = views.iter().map(|v| v.id.as_str()).collect();
+            bail!(
+                "there is no connector {only:?}; the connectors are: {}; nothing was changed",
+                ids.join(", ")
+            );
+        }
+    }
+
+    // Failures the container reported that no rule here can fix: shown, never acted on.
+    if let Some(logs) = inp.logs {
+        for f in &logs.failures {
+            if let Some(v) = f
+                .connector
+                .as_ref()
+                .and_then(|id| views.iter_mut().find(|v| &v.id == id))
+            {
+                v.status = Status::Unknown;
+                v.problem = Some(f.message.clone());
+            }
+            plan.notes.push(format!(
+                "the container reports connector {} failing for another reason: {}",
+                f.connector.as_deref().unwrap_or("(unnamed)"),
+                f.message
+            ));
+        }
+    }
+
+    let propose = |plan: &mut Plan,
+                   views: &mut Vec<ConnectorView>,
+                   idx: usize,
+                   to: &str,
+                   source: Source,
+                   evidence: String| {
+        let v = &mut views[idx];
+        let from = v.issuer.clone().unwrap_or_default();
+        v.status = Status::Mismatch;
+        v.problem = Some(format!(
+            "stored issuer {from:?}, the provider publishes {to:?}"
+        ));
+        plan.changes
+            .retain(|c| !(c.connector == v.id && c.field == "issuer"));
+        if from != to {
+            plan.changes.push(Change {
+                connector: v.id.clone(),
+                field: "issuer".into(),
+                from,
+                to: to.into(),
+                source,
+                evidence,
+            });
+        }
+    };
+
+    if let Some(to) = inp.explicit_issuer {
+        let candidates: Vec<usize> = match inp.only {
+            Some(id) => views.iter().position(|v| v.id == id).into_iter().collect(),
+            None => (0..views.len())
+                .filter(|&i| views[i].issuer.is_some() || views[i].typ == "oidc")
+                .collect(),
+        };
+        let idx = match candidates.as_slice() {
+            [i] => *i,
+            [] => bail!("no connector has an issuer to set; nothing was changed"),
+            many => {
+                let ids: Vec<&str> = many.iter().map(|&i| views[i].id.as_str()).collect();
+                return Err(UsageError(format!(
+                    "--issuer could apply to {} connectors ({}): name one with --connector; nothing was changed",
+                    many.len(),
+                    ids.join(", ")
+                ))
+                .into());
+            }
+        };
+        if views[idx].issuer.is_none() {
+            bail!(
+                "connector {} has no issuer field to set (type {}); ozrepair edits values, it never adds fields; nothing was changed",
+                views[idx].id,
+                views[idx].typ
+            );
+        }
+        if views[idx].issuer.as_deref() == Some(to) {
+            views[idx].status = Status::Ok;
+            views[idx].problem = None;
+        } else {
+            propose(
+                &mut plan,
+                &mut views,
+                idx,
+                to,
+                Source::Explicit,
+                "--issuer given by the operator".into(),
+            );
+        }
+        return Ok((views, plan));
+    }
+
+    if let Some(logs) = inp.logs {
+        for ev in &logs.evidence {
+            let idx = views.iter().position(|v| {
+                v.issuer.as_deref() == Some(ev.expected.as_str())
+                    && ev.connector.as_ref().is_none_or(|c| *c == v.id)
+            });
+            let Some(idx) = idx else {
+                let already = views.iter().any(|v| {
+                    v.issuer.as_deref() == Some(ev.got.as_str())
+                        && ev.connector.as_ref().is_none_or(|c| *c == v.id)
+                });
+                if already {
+                    plan.already_applied += 1;
+                } else {
+                    plan.notes.push(format!(
+                        "the container reports connector {} with issuer {:?}, but no connector in the database has that issuer: it may be a static connector from a config file (management.json StaticConnectors or Dex's connectors:), which a database edit cannot fix",
+                        ev.connector.as_deref().unwrap_or("(unnamed)"),
+                        ev.expected
+                    ));
+                }
+                continue;
+            };
+            if inp.only.is_some_and(|o| o != views[idx].id) {
+                continue;
+            }
+            let evidence = format!(
+                "container log {}: issuer did not match the issuer returned by provider, expected {:?} got {:?}",
+                if ev.time.is_empty() { "line" } else { ev.time.as_str() },
+                ev.expected,
+                ev.got
+            );
+            propose(&mut plan, &mut views, idx, &ev.got, Source::Logs, evidence);
+        }
+    }
+    Ok((views, plan))
+}
+
+/// The plan as a unified-diff-like text, one hunk per change.
+pub fn render_diff(plan: &Plan, views: &[ConnectorView]) -> String {
+    let mut out = String::new();
+    for c in &plan.changes {
+        let (typ, name) = views
+            .iter()
+            .find(|v| v.id == c.connector)
+            .map(|v| (v.typ.as_str(), v.name.as_str()))
+            .unwrap_or(("?", "?"));
+        out.push_str(&format!("~ connector {} ({typ}, {name:?})\n", c.connector));
+        out.push_str(&format!("-   \"{}\": {:?}\n", c.field, c.from));
+        out.push_str(&format!("+   \"{}\": {:?}\n", c.field, c.to));
+        out.push_str(&format!("    from: {}\n", c.evidence));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::Evidence;
+
+    fn row(id: &str, typ: &str, cfg: &str) -> ConnectorRow {
+        ConnectorRow {
+            id: id.into(),
+            typ: typ.into(),
+            name: id.into(),
+            resource_version: String::new(),
+            config: Some(cfg.as_bytes().to_vec()),
+            storage: "blob",
+        }
+    }
+
+    fn logs(expected: &str, got: &str, connector: Option<&str>) -> LogFindings {
+        LogFindings {
+            evidence: vec![Evidence {
+                connector: connector.map(String::from),
+                expected: expected.into(),
+                got: got.into(),
+                time: String::new(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn log_evidence_targets_the_connector_with_the_expected_issuer() {
+        let rows = [
+            row("a", "oidc", r#"{"issuer":"https://x"}"#),
+            row("b", "oidc", r#"{"issuer":"https://y"}"#),
+        ];
+        let l = logs("https://y", "https://y/", None);
+        let (views, plan) = build(&Inputs {
+            rows: &rows,
+            logs: Some(&l),
+            running: false,
+            only: None,
+            explicit_issuer: None,
+        })
+        .unwrap();
+        assert_eq!(plan.changes.len(), 1);
+        assert_eq!(
+            (
+                plan.changes[0].connector.as_str(),
+                plan.changes[0].to.as_str()
+            ),
+            ("b", "https://y/")
+        );
+        assert_eq!(views[0].status, Status::Unknown);
+        assert_eq!(views[1].status, Status::Mismatch);
+    }
+
+    #[test]
+    fn evidence_that_is_already_applied_plans_nothing() {
+        let rows = [row("a", "oidc", r#"{"issuer":"https://y/"}"#)];
+        let l = logs("https://y", "https://y/", Some("a"));
+        let (_, plan) = build(&Inputs {
+            rows: &rows,
+            logs: Some(&l),
+            running: true,
+            only: None,
+            explicit_issuer: None,
+        })
+        .unwrap();
+        assert!(plan.changes.is_empty() && plan.notes.is_empty());
+    }
+
+    #[test]
+    fn evidence_for_an_unknown_connector_becomes_a_note() {
+        let rows = [row("a", "oidc", r#"{"issuer":"https://x"}"#)];
+        let l = logs("https://static", "https://static/", Some("static1"));
+        let (_, plan) = build(&Inputs {
+            rows: &rows,
+            logs: Some(&l),
+            running: false,
+            only: None,
+            explicit_issuer: None,
+        })
+        .unwrap();
+        assert!(plan.changes.is_empty());
+        assert!(plan.notes[0].contains("static connector"));
+    }
+
+    #[test]
+    fn explicit_issuer_needs_a_connector_when_ambiguous() {
+        let rows = [
+            row("a", "oidc", r#"{"issuer":"https://x"}"#),
+            row("b", "oidc", r#"{"issuer":"https://y"}"#),
+        ];
+        let e = build(&Inputs {
+            rows: &rows,
+            logs: None,
+            running: false,
+            only: None,
+            explicit_issuer: Some("https://z"),
+        })
+        .unwrap_err();
+        assert!(e.downcast_ref::<UsageError>().is_some());
+        let (_, plan) = build(&Inputs {
+            rows: &rows,
+            logs: None,
+            running: false,
+            only: Some("b"),
+            explicit_issuer: Some("https://z"),
+        })
+        .unwrap();
+        assert_eq!(plan.changes[0].source, Source::Explicit);
+        assert_eq!(plan.changes[0].from, "https://y");
+    }
+
+    #[test]
+    fn local_connector_without_config_is_ok_and_never_changed() {
+        let mut local = row("local", "local", "");
+        local.config = None;
+        local.storage = "null";
+        let (views, plan) = build(&Inputs {
+            rows: &[local],
+            logs: None,
+            running: false,
+            only: None,
+            explicit_issuer: None,
+        })
+        .unwrap();
+        assert_eq!(views[0].status, Status::Ok);
+        assert!(plan.changes.is_empty());
+    }
+}

@@ -1,0 +1,103 @@
+//! Reaching the database file on the host: refuse what is not a plain file inside its directory, and read
+//! without writing (a read-only open, or a private copy when a journal or WAL file must be replayed).
+
+use crate::store;
+use anyhow::{bail, Context, Result};
+use rusqlite::Connection;
+use std::fs;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+/// The files SQLite may keep beside a database.
+pub const SIDECARS: [&str; 3] = ["-journal", "-wal", "-shm"];
+
+pub fn sidecar(db: &Path, suffix: &str) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// The sidecar files that exist beside `db`.
+pub fn sidecars(db: &Path) -> Vec<PathBuf> {
+    SIDECARS
+        .iter()
+        .map(|s| sidecar(db, s))
+        .filter(|p| p.symlink_metadata().is_ok())
+        .collect()
+}
+
+/// Checks that `db` is a plain, non-empty file reached without symlinks and not hard-linked elsewhere.
+pub fn check_file(db: &Path) -> Result<fs::Metadata> {
+    let meta = fs::symlink_metadata(db).with_context(|| format!("cannot read {}", db.display()))?;
+    let ft = meta.file_type();
+    let what = if ft.is_symlink() {
+        "a symbolic link (ozrepair never follows links out of a volume)"
+    } else if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() || ft.is_socket() || ft.is_block_device() || ft.is_char_device() {
+        "not a regular file"
+    } else if meta.len() == 0 {
+        "empty"
+    } else {
+        ""
+    };
+    if !what.is_empty() {
+        bail!("{} is {what}; nothing was changed; check the path, or pass --db with the real database file", db.display());
+    }
+    for p in sidecars(db) {
+        let m = fs::symlink_metadata(&p)?;
+        if !m.file_type().is_file() {
+            bail!(
+                "{} is not a regular file; nothing was changed; move it away and run again",
+                p.display()
+            );
+        }
+    }
+    Ok(meta)
+}
+
+/// A read view of the database that cannot change it.
+pub struct Snapshot {
+    pub conn: Connection,
+    /// Set when the view is a private copy (its directory is removed on drop).
+    pub copy: Option<tempfile::TempDir>,
+}
+
+/// Opens `db` for reading without writing a byte of it: read-only in place when no journal or WAL file is
+/// beside it; otherwise on a private copy of the whole set, where SQLite may replay or roll back freely.
+pub fn read(db: &Path) -> Result<Snapshot> {
+    check_file(db)?;
+    let extra = sidecars(db);
+    if extra.is_empty() {
+        return Ok(Snapshot {
+            conn: store::open_read_only(db)?,
+            copy: None,
+        });
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("ozrepair-read-")
+        .tempdir()
+        .context("cannot create a temporary directory")?;
+    let name = db
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("idp.db"));
+    let copy = dir.path().join(&name);
+    fs::copy(db, &copy).with_context(|| format!("cannot copy {} to read it", db.display()))?;
+    for p in &extra {
+        let suffix = SIDECARS
+            .iter()
+            .find(|s| p.as_os_str().to_string_lossy().ends_with(*s))
+            .copied()
+            .unwrap_or("");
+        fs::copy(p, sidecar(&copy, suffix))
+            .with_context(|| format!("cannot copy {}", p.display()))?;
+    }
+    let conn = Connection::open(&copy)
+        .with_context(|| format!("cannot open a copy of {}", db.display()))?;
+    conn.busy_timeout(store::BUSY_TIMEOUT)?;
+    Ok(Snapshot {
+        conn,
+        copy: Some(dir),
+    })
+}

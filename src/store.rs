@@ -1,0 +1,261 @@
+//! The Dex SQLite store: schema check, connector rows, and the one write ozrepair makes (config bytes bound
+//! as a BLOB, in one transaction, verified after commit).
+
+use anyhow::{bail, Context, Result};
+use rusqlite::{params, types::ValueRef, Connection, OpenFlags, TransactionBehavior};
+use std::path::Path;
+use std::time::Duration;
+
+/// Dex SQLite migrations this build knows (the files in migrations/, Dex master of 2026-08).
+pub const KNOWN_MIGRATIONS: i64 = 23;
+/// How long to wait for another process's lock before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schema {
+    /// `max(num)` of the `migrations` table.
+    pub migrations: i64,
+    pub has_grant_types: bool,
+}
+
+impl Schema {
+    /// The Dex release family this schema count points to, for the report.
+    pub fn describe(&self) -> String {
+        let family = match self.migrations {
+            ..=3 => "Dex before v2.4 (no connector table)",
+            4..=10 => "Dex v2.4 to v2.33",
+            11 => "Dex v2.35 to v2.44, NetBird's fork v0.244.0 (NetBird v0.62 to v0.70)",
+            12..=13 => "Dex v2.45 (openZro's Dex container)",
+            14..=KNOWN_MIGRATIONS => "Dex master 2026 (NetBird v0.71 and later)",
+            _ => "newer than this build knows",
+        };
+        format!("{} migrations: {family}", self.migrations)
+    }
+
+    pub fn newer_than_known(&self) -> bool {
+        self.migrations > KNOWN_MIGRATIONS
+    }
+}
+
+/// One row of the `connector` table.
+#[derive(Debug, Clone)]
+pub struct ConnectorRow {
+    pub id: String,
+    pub typ: String,
+    pub name: String,
+    pub resource_version: String,
+    pub config: Option<Vec<u8>>,
+    /// SQLite's storage class of `config`: "blob", "text", "null"…
+    pub storage: &'static str,
+}
+
+/// Opens a database read-only: SQLite cannot write a byte through this handle.
+pub fn open_read_only(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("cannot open {} as SQLite", path.display()))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
+fn not_dex(path: &Path, why: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} is not a Dex database this tool understands ({why}); nothing was changed",
+        path.display()
+    )
+}
+
+/// Checks that the database is Dex's SQL storage with a connector table ozrepair can read and write.
+pub fn check_schema(conn: &Connection, path: &Path) -> Result<Schema> {
+    let tables: Vec<String> = conn
+        .prepare("select name from sqlite_master where type = 'table'")
+        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+        .map_err(|e| not_dex(path, format!("SQLite says: {e}")))?;
+    if !tables.iter().any(|t| t == "connector") {
+        if tables.iter().any(|t| t == "connectors") {
+            return Err(not_dex(path, "it uses Dex's ent storage (a `connectors` table), which this version does not edit"));
+        }
+        return Err(not_dex(
+            path,
+            format!("no `connector` table; tables: {}", tables.join(", ")),
+        ));
+    }
+    if !tables.iter().any(|t| t == "migrations") {
+        return Err(not_dex(path, "no `migrations` table"));
+    }
+    let mut columns: Vec<(String, String)> = Vec::new();
+    let mut st = conn.prepare("pragma table_info(connector)")?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        columns.push((
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?.to_ascii_lowercase(),
+        ));
+    }
+    for need in ["id", "type", "name", "resource_version", "config"] {
+        if !columns.iter().any(|(c, _)| c == need) {
+            return Err(not_dex(
+                path,
+                format!("the connector table has no `{need}` column"),
+            ));
+        }
+    }
+    let migrations: Option<i64> =
+        conn.query_row("select max(num) from migrations", [], |r| r.get(0))?;
+    Ok(Schema {
+        migrations: migrations.unwrap_or(0),
+        has_grant_types: columns.iter().any(|(c, _)| c == "grant_types"),
+    })
+}
+
+fn storage_class(v: &ValueRef) -> &'static str {
+    match v {
+        ValueRef::Null => "null",
+        ValueRef::Integer(_) => "integer",
+        ValueRef::Real(_) => "real",
+        ValueRef::Text(_) => "text",
+        ValueRef::Blob(_) => "blob",
+    }
+}
+
+fn text_of(v: ValueRef) -> String {
+    match v {
+        ValueRef::Text(b) | ValueRef::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(f) => f.to_string(),
+        ValueRef::Null => String::new(),
+    }
+}
+
+/// Every connector row, in rowid order, in one pass.
+pub fn connectors(conn: &Connection) -> Result<Vec<ConnectorRow>> {
+    let mut st = conn
+        .prepare("select id, type, name, resource_version, config from connector order by rowid")?;
+    let mut rows = st.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let cfg = r.get_ref(4)?;
+        out.push(ConnectorRow {
+            id: text_of(r.get_ref(0)?),
+            typ: text_of(r.get_ref(1)?),
+            name: text_of(r.get_ref(2)?),
+            resource_version: text_of(r.get_ref(3)?),
+            storage: storage_class(&cfg),
+            config: match cfg {
+                ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
+                _ => None,
+            },
+        });
+    }
+    Ok(out)
+}
+
+pub fn integrity_check(conn: &Connection) -> Result<()> {
+    let mut st = conn.prepare("pragma integrity_check")?;
+    let problems: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    if problems.len() == 1 && problems[0] == "ok" {
+        Ok(())
+    } else {
+        bail!(
+            "integrity_check reports: {}",
+            problems.into_iter().take(3).collect::<Vec<_>>().join("; ")
+        )
+    }
+}
+
+/// One connector's new config, guarded by the bytes it must still have.
+#[derive(Debug, Clone)]
+pub struct Edit {
+    pub id: String,
+    pub before: Vec<u8>,
+    pub after: Vec<u8>,
+    pub resource_version: String,
+}
+
+/// `resource_version` after an edit: a number goes up by one (so a running Dex re-opens the connector);
+/// anything else (NetBird writes '') stays as it is.
+pub fn bumped(rv: &str) -> String {
+    match rv.parse::<u64>() {
+        Ok(n) => (n + 1).to_string(),
+        Err(_) => rv.to_string(),
+    }
+}
+
+/// Writes the edits in one IMMEDIATE transaction, each guarded by its `before` bytes, then checks the
+/// database and reads every edited row back (bytes equal, storage class BLOB).
+pub fn write_edits(path: &Path, edits: &[Edit]) -> Result<()> {
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("cannot open {} for writing", path.display()))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .context("cannot lock the database for writing (another process holds it)")?;
+    for e in edits {
+        let current: Option<Vec<u8>> =
+            tx.query_row("select config from connector where id = ?1", [&e.id], |r| {
+                Ok(match r.get_ref(0)? {
+                    ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
+                    _ => None,
+                })
+            })?;
+        if current.as_deref() != Some(e.before.as_slice()) {
+            bail!(
+                "connector {} changed after it was read; rolled back, the database is as it was",
+                e.id
+            );
+        }
+        // A Vec<u8> binds as a BLOB, the storage class Dex writes.
+        let n = tx.execute(
+            "update connector set config = ?1, resource_version = ?2 where id = ?3",
+            params![e.after.as_slice(), e.resource_version, e.id],
+        )?;
+        if n != 1 {
+            bail!(
+                "updating connector {} touched {n} rows; rolled back, the database is as it was",
+                e.id
+            );
+        }
+    }
+    tx.commit()
+        .context("the commit failed; SQLite rolled back, the database is as it was")?;
+    integrity_check(&conn)?;
+    for e in edits {
+        let (class, bytes): (String, Vec<u8>) = conn.query_row(
+            "select typeof(config), config from connector where id = ?1",
+            [&e.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if class != "blob" || bytes != e.after {
+            bail!(
+                "connector {} does not read back as written (storage class {class})",
+                e.id
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bumps_numbers_only() {
+        assert_eq!(bumped("7"), "8");
+        assert_eq!(bumped(""), "");
+        assert_eq!(bumped("abc"), "abc");
+    }
+
+    #[test]
+    fn knows_as_many_migrations_as_the_repository_ships() {
+        assert_eq!(
+            KNOWN_MIGRATIONS as usize,
+            ozrepair_standin::seed::known_migrations()
+        );
+    }
+}

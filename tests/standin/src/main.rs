@@ -1,0 +1,227 @@
+//! `standin`: a stand-in for the management server with its embedded Dex (NetBird v0.62+ / the openZro
+//! layout of the troubleshooting page), for ozrepair's end-to-end tests. The real image cannot be pulled
+//! here, so this program is built static and put in a FROM scratch image.
+//!
+//! It does what the real server does with the IdP database at start-up and fails exactly as it fails:
+//! for every connector row it opens the connector; an OIDC connector whose stored issuer differs from the
+//! one its provider publishes fails with go-oidc's error, wrapped the way Dex and NetBird wrap it.
+//!
+//! Environment:
+//!   STANDIN_DB          database path (default /var/lib/openzro/idp.db)
+//!   STANDIN_PUBLISHED   issuers the providers publish, separated by white space (the discovery documents)
+//!   STANDIN_FORMAT      text (logrus text, NetBird's default) | json (NB_LOG_FORMAT=json) | dex-json (Dex's slog)
+//!   STANDIN_MILLIS      1: millisecond timestamps (NetBird >= v0.65.3)
+//!   STANDIN_ON_FAILURE  fatal (NetBird v0.62-v0.65.1: exit 1) | continue (v0.65.2+ and Dex v2.45: log, keep running)
+
+use ozrepair_standin::dex::{list_connectors, open_connector};
+use rusqlite::Connection;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+struct Log {
+    format: String,
+    millis: bool,
+}
+
+impl Log {
+    fn now(&self) -> String {
+        let d = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let secs = d.as_secs() as i64;
+        let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        let hms = format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
+        let frac = if self.millis {
+            format!(".{:03}", d.subsec_millis())
+        } else {
+            String::new()
+        };
+        format!("{year:04}-{month:02}-{day:02}T{hms}{frac}Z")
+    }
+
+    /// One line as NetBird's logrus formatter (text or JSON) or Dex's slog JSON handler prints it.
+    fn line(&self, level: &str, source: &str, msg: &str, fields: &[(&str, &str)]) {
+        let t = self.now();
+        let line = match self.format.as_str() {
+            "json" => {
+                let mut m = serde_json::Map::new();
+                for (k, v) in fields {
+                    m.insert((*k).into(), (*v).into());
+                }
+                let long = match level {
+                    "FATL" => "fatal",
+                    "ERRO" => "error",
+                    "WARN" => "warning",
+                    _ => "info",
+                };
+                m.insert("level".into(), long.into());
+                m.insert("msg".into(), msg.into());
+                m.insert("time".into(), t.into());
+                m.insert("source".into(), source.into());
+                m.insert("file".into(), source.into());
+                serde_json::Value::Object(m).to_string()
+            }
+            "dex-json" => {
+                let mut s = format!(
+                    "{{\"time\":{},\"level\":{},\"msg\":{}",
+                    serde_json::Value::from(t),
+                    serde_json::Value::from(match level {
+                        "FATL" | "ERRO" => "ERROR",
+                        "WARN" => "WARN",
+                        _ => "INFO",
+                    }),
+                    serde_json::Value::from(msg)
+                );
+                for (k, v) in fields {
+                    s.push_str(&format!(
+                        ",{}:{}",
+                        serde_json::Value::from(*k),
+                        serde_json::Value::from(*v)
+                    ));
+                }
+                s.push('}');
+                s
+            }
+            _ => {
+                let f = if fields.is_empty() {
+                    String::new()
+                } else {
+                    let inner: Vec<String> =
+                        fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                    format!("[{}] ", inner.join(", "))
+                };
+                format!("{t} {level} {f}{source}: {msg}")
+            }
+        };
+        // NetBird logs to stdout when --log-file console; Dex logs to stderr.
+        if self.format == "dex-json" {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+}
+
+extern "C" fn on_term(_: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe; a stopped management server exits 0.
+    unsafe { libc::_exit(0) }
+}
+
+fn main() {
+    // SAFETY: installing a plain handler that only calls _exit.
+    unsafe {
+        libc::signal(
+            libc::SIGTERM,
+            on_term as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGINT,
+            on_term as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let log = Log {
+        format: env("STANDIN_FORMAT", "text"),
+        millis: env("STANDIN_MILLIS", "0") == "1",
+    };
+    let db = env("STANDIN_DB", "/var/lib/openzro/idp.db");
+    let published: Vec<String> = env("STANDIN_PUBLISHED", "")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let fatal = env("STANDIN_ON_FAILURE", "fatal") == "fatal";
+    let dex = log.format == "dex-json";
+
+    log.line(
+        "INFO",
+        "management/cmd/management.go:192",
+        "loading embedded IdP storage",
+        &[("file", &db)],
+    );
+    let rows = Connection::open(&db).and_then(|c| {
+        c.busy_timeout(Duration::from_secs(5))?;
+        list_connectors(&c)
+    });
+    let rows = match rows {
+        Ok(r) => r,
+        Err(e) => {
+            let msg = format!("failed to create embedded IDP manager: failed to open storage: {e}");
+            log.line(
+                "FATL",
+                "management/internals/server/modules.go:122",
+                &msg,
+                &[],
+            );
+            std::process::exit(1);
+        }
+    };
+    for row in &rows {
+        let Err(chain) = open_connector(row, &published) else {
+            continue;
+        };
+        if fatal {
+            if dex {
+                eprintln!(
+                    "failed to initialize server: server: Failed to open connector {}: {chain}",
+                    row.id
+                );
+                std::process::exit(2);
+            }
+            let msg = format!(
+                "failed to create embedded IDP manager: failed to create embedded IdP provider: failed to create dex server: server: Failed to open connector {}: {chain}",
+                row.id
+            );
+            log.line(
+                "FATL",
+                "management/internals/server/modules.go:122",
+                &msg,
+                &[],
+            );
+            std::process::exit(1);
+        }
+        let source = if dex {
+            ""
+        } else {
+            "idp/dex/logrus_handler.go:83"
+        };
+        log.line(
+            "ERRO",
+            source,
+            "server: Failed to open connector",
+            &[("id", &row.id), ("err", &chain)],
+        );
+    }
+    if dex {
+        log.line(
+            "INFO",
+            "",
+            "listening on",
+            &[("server", "http"), ("address", "0.0.0.0:5556")],
+        );
+    } else {
+        log.line(
+            "INFO",
+            "management/internals/server/server.go:201",
+            "management server version 0.64.0",
+            &[],
+        );
+        log.line(
+            "INFO",
+            "management/internals/server/server.go:202",
+            "running HTTP server and gRPC server on the same port: [::]:80",
+            &[],
+        );
+    }
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}

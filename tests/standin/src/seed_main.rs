@@ -1,0 +1,68 @@
+//! `ozr-seed`: writes a Dex database for the demo and the tests.
+//!
+//!   ozr-seed --db PATH [--schema N] [--connectors JSON] [--owner UID:GID] [--mode OCTAL]
+//!
+//! JSON is an array of {"id","type","name","resource_version","config"}; `config` is a string holding the
+//! exact bytes to store (stored as a BLOB) or null. --schema defaults to 11 (NetBird's Dex fork).
+
+use ozrepair_standin::seed::{create_dex_db, insert_connector, insert_other_rows, Connector};
+use std::path::PathBuf;
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("ozr-seed: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let (mut db, mut schema, mut connectors, mut owner, mut mode) =
+        (None, 11usize, String::from("[]"), None, None);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--db" => db = Some(PathBuf::from(val()?)),
+            "--schema" => schema = val()?.parse()?,
+            "--connectors" => connectors = val()?,
+            "--owner" => owner = Some(val()?),
+            "--mode" => mode = Some(u32::from_str_radix(&val()?, 8)?),
+            _ => return Err(format!("unknown argument {a}").into()),
+        }
+    }
+    let db = db.ok_or("--db is required")?;
+    if db.exists() {
+        return Err(format!("{} exists already", db.display()).into());
+    }
+    let list: Vec<serde_json::Value> = serde_json::from_str(&connectors)?;
+    let conn = create_dex_db(&db, schema)?;
+    for c in &list {
+        let s = |k: &str| c.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let config = c
+            .get("config")
+            .and_then(|v| v.as_str())
+            .map(|s| s.as_bytes().to_vec());
+        let (id, typ, name, rv) = (s("id"), s("type"), s("name"), s("resource_version"));
+        insert_connector(
+            &conn,
+            &Connector {
+                id: &id,
+                typ: &typ,
+                name: &name,
+                resource_version: &rv,
+                config: config.as_deref(),
+            },
+        )?;
+    }
+    insert_other_rows(&conn)?;
+    drop(conn);
+    if let Some(o) = owner {
+        let (u, g) = o.split_once(':').ok_or("--owner is UID:GID")?;
+        std::os::unix::fs::chown(&db, Some(u.parse()?), Some(g.parse()?))?;
+    }
+    if let Some(m) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(m))?;
+    }
+    Ok(())
+}
