@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole suite: formatting and lints, unit tests, and the end-to-end tests that drive the real ozrepair
+# binary against real Docker engines (each test starts a private dockerd of its own).
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh e2e_fix    only the tests whose name matches (passed on to cargo test)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The end-to-end tests need dockerd; this installs it when it is missing (root + apt-get) and makes sure
+# the local engine answers. Without an engine they fail: they never skip.
+scripts/docker-up.sh
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+scripts/build-standin.sh
+OZR_STANDIN_BUILT=1 cargo test --workspace -- --test-threads="${OZR_TEST_THREADS:-2}" "$@"

@@ -1,0 +1,367 @@
+//! End-to-end harness: a private Docker engine per test (its own dockerd, data root and socket, so that
+//! discovery sees only that test's deployment), the stand-in management image imported into it, Dex
+//! databases built from migrations/, and the real `ozrepair` binary. Everything is removed on drop, also
+//! when the test fails. A missing engine is a failure, never a skip.
+#![allow(dead_code)]
+
+use ozrepair_standin::seed::{create_dex_db, insert_connector, insert_other_rows, Connector};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const IMAGE: &str = "ozrepair-standin:local";
+pub const JUMPCLOUD: &str = "https://oauth.id.jumpcloud.com";
+pub const JUMPCLOUD_SLASH: &str = "https://oauth.id.jumpcloud.com/";
+pub const SECRET: &str = "e2e-client-secret-9f8e7d6c5b4a-never-print";
+pub const JC_ID: &str = "d4s1a2b3c4d5e6f7g8h9";
+
+/// The JumpCloud connector as NetBird writes it: compact, keys sorted, Go's \u0026, no trailing slash.
+pub fn jumpcloud_config(issuer: &str) -> String {
+    format!(
+        r#"{{"clientID":"0f5e2c9a-e2e","clientSecret":"{SECRET}","insecureSkipEmailVerified":true,"issuer":"{issuer}","redirectURI":"https://openzro.example.com/oauth2/callback?x=1\u0026y=2","scopes":["openid","profile","email"]}}"#
+    )
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The stand-in's root file system tar, built once per test binary by scripts/build-standin.sh.
+fn standin_tar() -> &'static Path {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let tar = repo().join("target/standin/rootfs.tar");
+        if std::env::var_os("OZR_STANDIN_BUILT").is_none() || !tar.exists() {
+            let st = Command::new(repo().join("scripts/build-standin.sh")).status().expect("run scripts/build-standin.sh");
+            assert!(st.success(), "scripts/build-standin.sh failed");
+        }
+        tar
+    })
+}
+
+pub fn sh(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    out
+}
+
+/// Polls `f` every 50 ms until it returns Some, or panics after `limit`.
+pub fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A private Docker engine for one test.
+pub struct Engine {
+    pub dir: PathBuf,
+    pub host: String,
+    daemon: Child,
+}
+
+impl Engine {
+    pub fn start() -> Engine {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        // Short paths: containerd's socket lives under the exec root and unix socket paths are limited.
+        let dir = PathBuf::from(format!("/tmp/ozr-e2e/{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create engine dir");
+        let sock = dir.join("d.sock");
+        let log = std::fs::File::create(dir.join("dockerd.log")).expect("log file");
+        let dockerd = which("dockerd").unwrap_or_else(|| {
+            panic!("no dockerd on PATH: the end-to-end tests need a Docker engine (scripts/docker-up.sh installs one)")
+        });
+        let daemon = Command::new(dockerd)
+            .args(["--data-root", &dir.join("data").to_string_lossy()])
+            .args(["--exec-root", &dir.join("x").to_string_lossy()])
+            .args(["--pidfile", &dir.join("d.pid").to_string_lossy()])
+            .args(["-H", &format!("unix://{}", sock.display())])
+            .args(["--bridge", "none", "--iptables=false", "--ip-masq=false"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start dockerd");
+        let host = format!("unix://{}", sock.display());
+        let mut e = Engine { dir, host, daemon };
+        let started = Instant::now();
+        loop {
+            if e.docker(&["version", "--format", "{{.Server.Version}}"]).status.success() {
+                break;
+            }
+            if let Ok(Some(st)) = e.daemon.try_wait() {
+                let log = std::fs::read_to_string(e.dir.join("dockerd.log")).unwrap_or_default();
+                panic!("dockerd exited ({st}) while starting:\n{}", tail(&log, 20));
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "dockerd did not answer within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let out = e.docker(&["import", "--change", r#"CMD ["/standin"]"#, &standin_tar().to_string_lossy(), IMAGE]);
+        assert!(out.status.success(), "docker import failed: {}", String::from_utf8_lossy(&out.stderr));
+        e
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Output {
+        sh(Command::new("docker").arg("-H").arg(&self.host).args(args).stdin(Stdio::null()))
+    }
+
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(out.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn inspect(&self, container: &str, format: &str) -> String {
+        self.docker_ok(&["inspect", "-f", format, container])
+    }
+
+    /// Runs the real ozrepair binary against this engine, with no terminal on stdin.
+    pub fn ozrepair(&self, args: &[&str]) -> Run {
+        let out = sh(Command::new(env!("CARGO_BIN_EXE_ozrepair"))
+            .args(args)
+            .env("DOCKER_HOST", &self.host)
+            .env_remove("DOCKER_CONTEXT")
+            .stdin(Stdio::null()));
+        Run::from(out)
+    }
+
+    /// The engine's events of kinds that only a stop or kill produces, since `since` (unix seconds).
+    pub fn stop_events(&self, container: &str, since: &str) -> Vec<String> {
+        let now = format!("{}", unix_now() + 1);
+        let out = self.docker_ok(&[
+            "events", "--since", since, "--until", &now, "--filter", &format!("container={container}"),
+            "--filter", "event=kill", "--filter", "event=stop", "--format", "{{.Action}}",
+        ]);
+        out.lines().filter(|l| !l.is_empty()).map(String::from).collect()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let ids = self.docker(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.docker(&["rm", "-f", "-v", id]);
+        }
+        let _ = self.docker(&["volume", "prune", "-f"]);
+        unsafe_term(self.daemon.id());
+        let end = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.daemon.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn unsafe_term(pid: u32) {
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+}
+
+fn which(bin: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(bin)).find(|p| p.is_file()))
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Now, as `docker events --since` takes it, to the nanosecond.
+pub fn events_mark() -> String {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+}
+
+/// What one ozrepair run printed and returned.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{self:?}"))
+    }
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// A connector row to seed.
+pub struct Row {
+    pub id: &'static str,
+    pub typ: &'static str,
+    pub name: &'static str,
+    pub rv: &'static str,
+    pub config: Option<String>,
+}
+
+pub fn local_row() -> Row {
+    Row { id: "local", typ: "local", name: "Email", rv: "", config: None }
+}
+
+pub fn jumpcloud_row(issuer: &str) -> Row {
+    Row { id: JC_ID, typ: "oidc", name: "JumpCloud", rv: "", config: Some(jumpcloud_config(issuer)) }
+}
+
+/// Writes a Dex database with `level` migrations and these connectors (configs bound as BLOBs).
+pub fn seed_db(path: &Path, level: usize, rows: &[Row], owner: (u32, u32), mode: u32) {
+    let conn = create_dex_db(path, level).expect("create Dex db");
+    for r in rows {
+        insert_connector(
+            &conn,
+            &Connector { id: r.id, typ: r.typ, name: r.name, resource_version: r.rv, config: r.config.as_deref().map(str::as_bytes) },
+        )
+        .expect("insert connector");
+    }
+    insert_other_rows(&conn).expect("insert other rows");
+    drop(conn);
+    std::os::unix::fs::chown(path, Some(owner.0), Some(owner.1)).expect("chown");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A deployment in a private engine: a volume holding the database and a container running the stand-in.
+pub struct Deployment {
+    pub container: String,
+    pub volume: String,
+    pub mountpoint: PathBuf,
+    pub db: PathBuf,
+}
+
+pub struct Layout {
+    pub container: &'static str,
+    pub volume: &'static str,
+    pub mount: &'static str,
+    pub db_name: &'static str,
+}
+
+/// The layout of the openZro troubleshooting page.
+pub const OPENZRO: Layout = Layout {
+    container: "openzro-management",
+    volume: "root_openzro_management",
+    mount: "/var/lib/openzro",
+    db_name: "idp.db",
+};
+
+impl Deployment {
+    pub fn create(e: &Engine, l: &Layout, level: usize, rows: &[Row], owner: (u32, u32), mode: u32) -> Deployment {
+        e.docker_ok(&["volume", "create", l.volume]);
+        let mountpoint = PathBuf::from(e.docker_ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", l.volume]));
+        let db = mountpoint.join(l.db_name);
+        seed_db(&db, level, rows, owner, mode);
+        Deployment { container: l.container.into(), volume: l.volume.into(), mountpoint, db }
+    }
+
+    /// Starts the stand-in on the volume with `env` (STANDIN_*), restart policy always.
+    pub fn run(&self, e: &Engine, l: &Layout, env: &[(&str, &str)]) {
+        let mut args: Vec<String> = ["run", "-d", "--pull", "never", "--network", "none", "--restart", "always", "--name"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.push(self.container.clone());
+        args.push("-v".into());
+        args.push(format!("{}:{}", self.volume, l.mount));
+        args.push("-e".into());
+        args.push(format!("STANDIN_DB={}/{}", l.mount, l.db_name));
+        for (k, v) in env {
+            args.push("-e".into());
+            args.push(format!("{k}={v}"));
+        }
+        args.push(IMAGE.into());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        e.docker_ok(&refs);
+    }
+
+    /// Waits until the container has crashed and been restarted at least `n` times.
+    pub fn wait_restarts(&self, e: &Engine, n: i64) {
+        poll("the container to crash-loop", Duration::from_secs(60), || {
+            let c: i64 = e.inspect(&self.container, "{{.RestartCount}}").parse().ok()?;
+            (c >= n).then_some(())
+        });
+    }
+
+    /// Waits until the stand-in says it is serving.
+    pub fn wait_ready(&self, e: &Engine) {
+        poll("the container to report it is serving", Duration::from_secs(60), || {
+            let logs = e.docker(&["logs", &self.container]);
+            let all = format!("{}{}", String::from_utf8_lossy(&logs.stdout), String::from_utf8_lossy(&logs.stderr));
+            (all.contains("running HTTP server and gRPC server") || all.contains("listening on")).then_some(())
+        });
+    }
+
+    pub fn state(&self, e: &Engine) -> (String, i64, String) {
+        let s = e.inspect(&self.container, "{{.State.Status}} {{.RestartCount}} {{.State.StartedAt}}");
+        let mut it = s.split_whitespace();
+        (
+            it.next().unwrap_or_default().to_string(),
+            it.next().and_then(|n| n.parse().ok()).unwrap_or(-1),
+            it.next().unwrap_or_default().to_string(),
+        )
+    }
+}
+
+/// Every file under `dir`: sha256, size, mode, uid, gid. Equal snapshots mean no byte and no owner changed.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, (String, u64, u32, u32, u32)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir") {
+            let p = entry.expect("entry").path();
+            let m = std::fs::symlink_metadata(&p).expect("metadata");
+            let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
+            if m.is_dir() {
+                out.insert(format!("{rel}/"), (String::new(), 0, m.mode(), m.uid(), m.gid()));
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap_or_default();
+                out.insert(rel, (hex(&Sha256::digest(&bytes)), m.len(), m.mode(), m.uid(), m.gid()));
+            }
+        }
+    }
+    out
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// (id, typeof(config), config bytes, resource_version) of every connector row, opened read-only.
+pub fn rows(db: &Path) -> Vec<(String, String, Vec<u8>, String)> {
+    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open db");
+    let mut st = conn.prepare("select id, typeof(config), coalesce(cast(config as blob), x''), resource_version from connector order by rowid").expect("prepare");
+    let rows = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("query")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("rows");
+    rows
+}
