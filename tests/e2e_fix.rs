@@ -9,7 +9,14 @@ use common::*;
 use std::time::Duration;
 
 fn locked_out(e: &Engine) -> Deployment {
-    let d = Deployment::create(e, &OPENZRO, 11, &[local_row(), jumpcloud_row(JUMPCLOUD)], (0, 0), 0o644);
+    let d = Deployment::create(
+        e,
+        &OPENZRO,
+        11,
+        &[local_row(), jumpcloud_row(JUMPCLOUD)],
+        (0, 0),
+        0o644,
+    );
     d.run(e, &OPENZRO, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
     d.wait_restarts(e, 2);
     d
@@ -34,7 +41,10 @@ fn fix_with_no_flags_brings_the_crash_looping_deployment_back() {
     assert_eq!(j["changes"][0]["from"], JUMPCLOUD);
     assert_eq!(j["changes"][0]["to"], JUMPCLOUD_SLASH);
     assert_eq!(j["changes"][0]["source"], "logs");
-    assert_ne!(j["database"]["sha256_before"], j["database"]["sha256_after"]);
+    assert_ne!(
+        j["database"]["sha256_before"],
+        j["database"]["sha256_after"]
+    );
 
     // It stays up: running, the restart count no longer grows, and it says it is serving.
     d.wait_ready(&e);
@@ -47,16 +57,36 @@ fn fix_with_no_flags_brings_the_crash_looping_deployment_back() {
     let after = rows(&d.db);
     assert_eq!(after[0], before[0], "the local connector is untouched");
     assert_eq!(after[1].1, "blob");
-    assert_eq!(String::from_utf8(after[1].2.clone()).unwrap(), jumpcloud_config(JUMPCLOUD_SLASH));
-    assert_eq!(after[1].3, "", "NetBird's empty resource_version is left as it is");
+    assert_eq!(
+        String::from_utf8(after[1].2.clone()).unwrap(),
+        jumpcloud_config(JUMPCLOUD_SLASH)
+    );
+    assert_eq!(
+        after[1].3, "",
+        "NetBird's empty resource_version is left as it is"
+    );
 }
 
 #[test]
 fn inspect_and_dry_run_change_nothing_and_touch_no_container() {
     let e = Engine::start();
     // A deployment that keeps running with the broken connector (NetBird >= v0.65.2): its state must not move.
-    let d = Deployment::create(&e, &OPENZRO, 11, &[local_row(), jumpcloud_row(JUMPCLOUD)], (0, 0), 0o644);
-    d.run(&e, &OPENZRO, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH), ("STANDIN_ON_FAILURE", "continue")]);
+    let d = Deployment::create(
+        &e,
+        &OPENZRO,
+        11,
+        &[local_row(), jumpcloud_row(JUMPCLOUD)],
+        (0, 0),
+        0o644,
+    );
+    d.run(
+        &e,
+        &OPENZRO,
+        &[
+            ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
+            ("STANDIN_ON_FAILURE", "continue"),
+        ],
+    );
     d.wait_ready(&e);
     let since = events_mark();
     let files = snapshot(&d.mountpoint);
@@ -64,7 +94,13 @@ fn inspect_and_dry_run_change_nothing_and_touch_no_container() {
 
     let inspect = e.ozrepair(&["inspect"]);
     assert_eq!(inspect.code, 3, "{inspect:?}");
-    assert!(inspect.stdout.contains(r#"+   "issuer": "https://oauth.id.jumpcloud.com/""#), "{}", inspect.stdout);
+    assert!(
+        inspect
+            .stdout
+            .contains(r#"+   "issuer": "https://oauth.id.jumpcloud.com/""#),
+        "{}",
+        inspect.stdout
+    );
     let dry = e.ozrepair(&["fix", "--dry-run", "--output", "json"]);
     assert_eq!(dry.code, 3, "{dry:?}");
     assert_eq!(dry.json()["result"], "pending");
@@ -72,9 +108,17 @@ fn inspect_and_dry_run_change_nothing_and_touch_no_container() {
     let dry_yes = e.ozrepair(&["fix", "--dry-run", "--yes"]);
     assert_eq!(dry_yes.code, 3, "{dry_yes:?}");
 
-    assert_eq!(snapshot(&d.mountpoint), files, "no byte, owner or mode changed in the volume");
+    assert_eq!(
+        snapshot(&d.mountpoint),
+        files,
+        "no byte, owner or mode changed in the volume"
+    );
     assert_eq!(d.state(&e), state, "the container was not restarted");
-    assert_eq!(e.stop_events(&d.container, &since), Vec::<String>::new(), "nothing stopped or killed it");
+    assert_eq!(
+        e.stop_events(&d.container, &since),
+        Vec::<String>::new(),
+        "nothing stopped or killed it"
+    );
 }
 
 #[test]
@@ -122,23 +166,42 @@ fn the_backup_restores_the_exact_pre_fix_bytes() {
     assert_eq!(run.code, 0, "{run:?}");
     let j = run.json();
     let backup = std::path::PathBuf::from(j["backup"]["path"].as_str().unwrap());
-    assert_eq!(std::fs::read(&backup).unwrap(), original, "the backup holds the pre-fix bytes");
+    assert_eq!(
+        std::fs::read(&backup).unwrap(),
+        original,
+        "the backup holds the pre-fix bytes"
+    );
     assert_eq!(j["backup"]["sha256"], j["database"]["sha256_before"]);
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777, 0o600, "it holds secrets");
+    assert_eq!(
+        std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "it holds secrets"
+    );
     assert_ne!(std::fs::read(&d.db).unwrap(), original);
 
     let listed = e.ozrepair(&["backups", "--output", "json"]);
     assert_eq!(listed.code, 0, "{listed:?}");
-    assert_eq!(listed.json()["backups"].as_array().map(|a| a.len()), Some(1));
+    assert_eq!(
+        listed.json()["backups"].as_array().map(|a| a.len()),
+        Some(1)
+    );
 
     // Restoring brings back the broken issuer, so the container crash-loops again: not watched here.
     let restore = e.ozrepair(&["restore", "--yes", "--wait", "0"]);
     assert_eq!(restore.code, 0, "{restore:?}");
-    assert_eq!(std::fs::read(&d.db).unwrap(), original, "restored byte for byte");
+    assert_eq!(
+        std::fs::read(&d.db).unwrap(),
+        original,
+        "restored byte for byte"
+    );
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(&d.db).unwrap();
-    assert_eq!((m.uid(), m.gid(), m.mode() & 0o777), (0, 0, 0o644), "owner and mode kept");
+    assert_eq!(
+        (m.uid(), m.gid(), m.mode() & 0o777),
+        (0, 0, 0o644),
+        "owner and mode kept"
+    );
 }
 
 #[test]
@@ -152,7 +215,13 @@ fn db_mode_edits_a_file_without_docker() {
         &[
             local_row(),
             jumpcloud_row(JUMPCLOUD),
-            Row { id: "okta-abc", typ: "oidc", name: "Okta", rv: "4", config: Some(okta_cfg.into()) },
+            Row {
+                id: "okta-abc",
+                typ: "oidc",
+                name: "Okta",
+                rv: "4",
+                config: Some(okta_cfg.into()),
+            },
         ],
         (1001, 1001),
         0o600,
@@ -181,26 +250,70 @@ fn db_mode_edits_a_file_without_docker() {
     let ambiguous = run(&["--db", dbs, "fix", "--issuer", JUMPCLOUD_SLASH, "--yes"]);
     assert_eq!(ambiguous.code, 2, "{ambiguous:?}");
     // A change is due and there is no terminal: without --yes it refuses (usage error, nothing written).
-    let no_yes = run(&["--db", dbs, "fix", "--connector", "okta-abc", "--issuer", "https://acme.okta.com"]);
+    let no_yes = run(&[
+        "--db",
+        dbs,
+        "fix",
+        "--connector",
+        "okta-abc",
+        "--issuer",
+        "https://acme.okta.com",
+    ]);
     assert_eq!(no_yes.code, 2, "{no_yes:?}");
     assert!(no_yes.stderr.contains("--yes"), "{no_yes:?}");
     assert_eq!(snapshot(dir.path()), files);
 
-    let fix = run(&["fix", "--db", dbs, "--connector", "okta-abc", "--issuer", "https://acme.okta.com", "--yes", "--output", "json"]);
+    let fix = run(&[
+        "fix",
+        "--db",
+        dbs,
+        "--connector",
+        "okta-abc",
+        "--issuer",
+        "https://acme.okta.com",
+        "--yes",
+        "--output",
+        "json",
+    ]);
     assert_eq!(fix.code, 0, "{fix:?}");
     assert_eq!(fix.json()["result"], "fixed");
     assert_eq!(fix.json()["changes"][0]["source"], "explicit");
     let after = rows(&db);
-    assert_eq!(&after[..2], &before[..2], "the other rows are byte-identical");
+    assert_eq!(
+        &after[..2],
+        &before[..2],
+        "the other rows are byte-identical"
+    );
     assert_eq!(after[2].1, "blob");
-    assert_eq!(after[2].2, okta_cfg.replace("https://acme.okta.com/", "https://acme.okta.com").into_bytes());
+    assert_eq!(
+        after[2].2,
+        okta_cfg
+            .replace("https://acme.okta.com/", "https://acme.okta.com")
+            .into_bytes()
+    );
     assert_eq!(after[2].3, "5", "a numeric resource_version goes up by one");
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(&db).unwrap();
-    assert_eq!((m.uid(), m.gid(), m.mode() & 0o777), (1001, 1001, 0o600), "owner and mode kept");
-    assert!(dir.path().join("ozrepair-backups").is_dir(), "the backup goes beside the database");
+    assert_eq!(
+        (m.uid(), m.gid(), m.mode() & 0o777),
+        (1001, 1001, 0o600),
+        "owner and mode kept"
+    );
+    assert!(
+        dir.path().join("ozrepair-backups").is_dir(),
+        "the backup goes beside the database"
+    );
 
-    let again = run(&["fix", "--db", dbs, "--connector", "okta-abc", "--issuer", "https://acme.okta.com", "--yes"]);
+    let again = run(&[
+        "fix",
+        "--db",
+        dbs,
+        "--connector",
+        "okta-abc",
+        "--issuer",
+        "https://acme.okta.com",
+        "--yes",
+    ]);
     assert_eq!(again.code, 0, "{again:?}");
     assert_eq!(rows(&db), after);
 }
@@ -225,9 +338,15 @@ fn no_client_secret_in_any_output() {
         let r = e.ozrepair(args);
         outputs.push((args.join(" "), r.all()));
     }
-    assert!(outputs.iter().any(|(_, o)| o.contains("JumpCloud")), "the runs printed the connectors");
+    assert!(
+        outputs.iter().any(|(_, o)| o.contains("JumpCloud")),
+        "the runs printed the connectors"
+    );
     for (args, out) in &outputs {
-        assert!(!out.contains(SECRET), "`ozrepair {args}` printed the client secret:\n{out}");
+        assert!(
+            !out.contains(SECRET),
+            "`ozrepair {args}` printed the client secret:\n{out}"
+        );
     }
 }
 
@@ -235,12 +354,32 @@ fn no_client_secret_in_any_output() {
 fn a_non_dex_database_is_refused_unchanged() {
     let e = Engine::start();
     e.docker_ok(&["volume", "create", "root_openzro_management"]);
-    let mp = std::path::PathBuf::from(e.docker_ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", "root_openzro_management"]));
+    let mp = std::path::PathBuf::from(e.docker_ok(&[
+        "volume",
+        "inspect",
+        "-f",
+        "{{.Mountpoint}}",
+        "root_openzro_management",
+    ]));
     let db = mp.join("idp.db");
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute_batch("create table connector (id text primary key, kind text); insert into connector values ('a','b');").unwrap();
     drop(conn);
-    e.docker_ok(&["run", "-d", "--pull", "never", "--network", "none", "--name", "openzro-management", "-v", "root_openzro_management:/var/lib/openzro", "-e", "STANDIN_DB=/var/lib/openzro/idp.db", IMAGE]);
+    e.docker_ok(&[
+        "run",
+        "-d",
+        "--pull",
+        "never",
+        "--network",
+        "none",
+        "--name",
+        "openzro-management",
+        "-v",
+        "root_openzro_management:/var/lib/openzro",
+        "-e",
+        "STANDIN_DB=/var/lib/openzro/idp.db",
+        IMAGE,
+    ]);
     let files = snapshot(&mp);
     let run = e.ozrepair(&["fix", "--yes", "--volume", "root_openzro_management"]);
     assert_eq!(run.code, 1, "{run:?}");

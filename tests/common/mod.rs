@@ -37,7 +37,9 @@ fn standin_tar() -> &'static Path {
     TAR.get_or_init(|| {
         let tar = repo().join("target/standin/rootfs.tar");
         if std::env::var_os("OZR_STANDIN_BUILT").is_none() || !tar.exists() {
-            let st = Command::new(repo().join("scripts/build-standin.sh")).status().expect("run scripts/build-standin.sh");
+            let st = Command::new(repo().join("scripts/build-standin.sh"))
+                .status()
+                .expect("run scripts/build-standin.sh");
             assert!(st.success(), "scripts/build-standin.sh failed");
         }
         tar
@@ -45,7 +47,9 @@ fn standin_tar() -> &'static Path {
 }
 
 pub fn sh(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     out
 }
 
@@ -56,7 +60,10 @@ pub fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) ->
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < end, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            Instant::now() < end,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -95,28 +102,52 @@ impl Engine {
         let mut e = Engine { dir, host, daemon };
         let started = Instant::now();
         loop {
-            if e.docker(&["version", "--format", "{{.Server.Version}}"]).status.success() {
+            if e.docker(&["version", "--format", "{{.Server.Version}}"])
+                .status
+                .success()
+            {
                 break;
             }
             if let Ok(Some(st)) = e.daemon.try_wait() {
                 let log = std::fs::read_to_string(e.dir.join("dockerd.log")).unwrap_or_default();
                 panic!("dockerd exited ({st}) while starting:\n{}", tail(&log, 20));
             }
-            assert!(started.elapsed() < Duration::from_secs(60), "dockerd did not answer within 60 s");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "dockerd did not answer within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
-        let out = e.docker(&["import", "--change", r#"CMD ["/standin"]"#, &standin_tar().to_string_lossy(), IMAGE]);
-        assert!(out.status.success(), "docker import failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = e.docker(&[
+            "import",
+            "--change",
+            r#"CMD ["/standin"]"#,
+            &standin_tar().to_string_lossy(),
+            IMAGE,
+        ]);
+        assert!(
+            out.status.success(),
+            "docker import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         e
     }
 
     pub fn docker(&self, args: &[&str]) -> Output {
-        sh(Command::new("docker").arg("-H").arg(&self.host).args(args).stdin(Stdio::null()))
+        sh(Command::new("docker")
+            .arg("-H")
+            .arg(&self.host)
+            .args(args)
+            .stdin(Stdio::null()))
     }
 
     pub fn docker_ok(&self, args: &[&str]) -> String {
         let out = self.docker(args);
-        assert!(out.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "docker {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -138,10 +169,24 @@ impl Engine {
     pub fn stop_events(&self, container: &str, since: &str) -> Vec<String> {
         let now = format!("{}", unix_now() + 1);
         let out = self.docker_ok(&[
-            "events", "--since", since, "--until", &now, "--filter", &format!("container={container}"),
-            "--filter", "event=kill", "--filter", "event=stop", "--format", "{{.Action}}",
+            "events",
+            "--since",
+            since,
+            "--until",
+            &now,
+            "--filter",
+            &format!("container={container}"),
+            "--filter",
+            "event=kill",
+            "--filter",
+            "event=stop",
+            "--format",
+            "{{.Action}}",
         ]);
-        out.lines().filter(|l| !l.is_empty()).map(String::from).collect()
+        out.lines()
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()
     }
 }
 
@@ -167,11 +212,17 @@ impl Drop for Engine {
 }
 
 fn unsafe_term(pid: u32) {
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
 }
 
 fn which(bin: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(bin)).find(|p| p.is_file()))
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(bin))
+            .find(|p| p.is_file())
+    })
 }
 
 fn tail(s: &str, n: usize) -> String {
@@ -180,12 +231,17 @@ fn tail(s: &str, n: usize) -> String {
 }
 
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Now, as `docker events --since` takes it, to the nanosecond.
 pub fn events_mark() -> String {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
 }
 
@@ -209,7 +265,8 @@ impl From<Output> for Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{self:?}"))
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{self:?}"))
     }
     pub fn all(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
@@ -226,11 +283,23 @@ pub struct Row {
 }
 
 pub fn local_row() -> Row {
-    Row { id: "local", typ: "local", name: "Email", rv: "", config: None }
+    Row {
+        id: "local",
+        typ: "local",
+        name: "Email",
+        rv: "",
+        config: None,
+    }
 }
 
 pub fn jumpcloud_row(issuer: &str) -> Row {
-    Row { id: JC_ID, typ: "oidc", name: "JumpCloud", rv: "", config: Some(jumpcloud_config(issuer)) }
+    Row {
+        id: JC_ID,
+        typ: "oidc",
+        name: "JumpCloud",
+        rv: "",
+        config: Some(jumpcloud_config(issuer)),
+    }
 }
 
 /// Writes a Dex database with `level` migrations and these connectors (configs bound as BLOBs).
@@ -239,7 +308,13 @@ pub fn seed_db(path: &Path, level: usize, rows: &[Row], owner: (u32, u32), mode:
     for r in rows {
         insert_connector(
             &conn,
-            &Connector { id: r.id, typ: r.typ, name: r.name, resource_version: r.rv, config: r.config.as_deref().map(str::as_bytes) },
+            &Connector {
+                id: r.id,
+                typ: r.typ,
+                name: r.name,
+                resource_version: r.rv,
+                config: r.config.as_deref().map(str::as_bytes),
+            },
         )
         .expect("insert connector");
     }
@@ -273,20 +348,43 @@ pub const OPENZRO: Layout = Layout {
 };
 
 impl Deployment {
-    pub fn create(e: &Engine, l: &Layout, level: usize, rows: &[Row], owner: (u32, u32), mode: u32) -> Deployment {
+    pub fn create(
+        e: &Engine,
+        l: &Layout,
+        level: usize,
+        rows: &[Row],
+        owner: (u32, u32),
+        mode: u32,
+    ) -> Deployment {
         e.docker_ok(&["volume", "create", l.volume]);
-        let mountpoint = PathBuf::from(e.docker_ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", l.volume]));
+        let mountpoint =
+            PathBuf::from(e.docker_ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", l.volume]));
         let db = mountpoint.join(l.db_name);
         seed_db(&db, level, rows, owner, mode);
-        Deployment { container: l.container.into(), volume: l.volume.into(), mountpoint, db }
+        Deployment {
+            container: l.container.into(),
+            volume: l.volume.into(),
+            mountpoint,
+            db,
+        }
     }
 
     /// Starts the stand-in on the volume with `env` (STANDIN_*), restart policy always.
     pub fn run(&self, e: &Engine, l: &Layout, env: &[(&str, &str)]) {
-        let mut args: Vec<String> = ["run", "-d", "--pull", "never", "--network", "none", "--restart", "always", "--name"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut args: Vec<String> = [
+            "run",
+            "-d",
+            "--pull",
+            "never",
+            "--network",
+            "none",
+            "--restart",
+            "always",
+            "--name",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         args.push(self.container.clone());
         args.push("-v".into());
         args.push(format!("{}:{}", self.volume, l.mount));
@@ -303,23 +401,43 @@ impl Deployment {
 
     /// Waits until the container has crashed and been restarted at least `n` times.
     pub fn wait_restarts(&self, e: &Engine, n: i64) {
-        poll("the container to crash-loop", Duration::from_secs(60), || {
-            let c: i64 = e.inspect(&self.container, "{{.RestartCount}}").parse().ok()?;
-            (c >= n).then_some(())
-        });
+        poll(
+            "the container to crash-loop",
+            Duration::from_secs(60),
+            || {
+                let c: i64 = e
+                    .inspect(&self.container, "{{.RestartCount}}")
+                    .parse()
+                    .ok()?;
+                (c >= n).then_some(())
+            },
+        );
     }
 
     /// Waits until the stand-in says it is serving.
     pub fn wait_ready(&self, e: &Engine) {
-        poll("the container to report it is serving", Duration::from_secs(60), || {
-            let logs = e.docker(&["logs", &self.container]);
-            let all = format!("{}{}", String::from_utf8_lossy(&logs.stdout), String::from_utf8_lossy(&logs.stderr));
-            (all.contains("running HTTP server and gRPC server") || all.contains("listening on")).then_some(())
-        });
+        poll(
+            "the container to report it is serving",
+            Duration::from_secs(60),
+            || {
+                let logs = e.docker(&["logs", &self.container]);
+                let all = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&logs.stdout),
+                    String::from_utf8_lossy(&logs.stderr)
+                );
+                (all.contains("running HTTP server and gRPC server")
+                    || all.contains("listening on"))
+                .then_some(())
+            },
+        );
     }
 
     pub fn state(&self, e: &Engine) -> (String, i64, String) {
-        let s = e.inspect(&self.container, "{{.State.Status}} {{.RestartCount}} {{.State.StartedAt}}");
+        let s = e.inspect(
+            &self.container,
+            "{{.State.Status}} {{.RestartCount}} {{.State.StartedAt}}",
+        );
         let mut it = s.split_whitespace();
         (
             it.next().unwrap_or_default().to_string(),
@@ -339,11 +457,23 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, (String, u64, u32, u32, u32)> {
             let m = std::fs::symlink_metadata(&p).expect("metadata");
             let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
             if m.is_dir() {
-                out.insert(format!("{rel}/"), (String::new(), 0, m.mode(), m.uid(), m.gid()));
+                out.insert(
+                    format!("{rel}/"),
+                    (String::new(), 0, m.mode(), m.uid(), m.gid()),
+                );
                 stack.push(p);
             } else {
                 let bytes = std::fs::read(&p).unwrap_or_default();
-                out.insert(rel, (hex(&Sha256::digest(&bytes)), m.len(), m.mode(), m.uid(), m.gid()));
+                out.insert(
+                    rel,
+                    (
+                        hex(&Sha256::digest(&bytes)),
+                        m.len(),
+                        m.mode(),
+                        m.uid(),
+                        m.gid(),
+                    ),
+                );
             }
         }
     }
@@ -356,7 +486,9 @@ pub fn hex(b: &[u8]) -> String {
 
 /// (id, typeof(config), config bytes, resource_version) of every connector row, opened read-only.
 pub fn rows(db: &Path) -> Vec<(String, String, Vec<u8>, String)> {
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open db");
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open db");
     let mut st = conn.prepare("select id, typeof(config), coalesce(cast(config as blob), x''), resource_version from connector order by rowid").expect("prepare");
     let rows = st
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
