@@ -14,4 +14,13 @@ scripts/docker-up.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 scripts/build-standin.sh
-OZR_STANDIN_BUILT=1 cargo test --workspace -- --test-threads="${OZR_TEST_THREADS:-2}" "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+OZR_STANDIN_BUILT=1 cargo test --workspace --lib --bins --tests -- --test-threads="${OZR_TEST_THREADS:-2}" "$@" 2>&1 | tee "$log"
+code=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "ozrepair: %d passed, %d failed\n", p, f }' "$log"
+exit "$code"

@@ -142,36 +142,32 @@ async fn run(
     };
 
     // 3. The edits, computed from the bytes as they are now (the container may have written since inspection).
-    let mut edits = Vec::new();
+    let mut edits: Vec<store::Edit> = Vec::new();
     for c in &plan.changes {
         let row = rows
             .iter()
             .find(|r| r.id == c.connector)
             .ok_or_else(|| anyhow!("connector {} is gone", c.connector))?;
-        let before = row
+        let original = row
             .config
             .clone()
             .ok_or_else(|| anyhow!("connector {} has no config", c.connector))?;
-        let fields = jsonedit::top_level_fields(&before)
+        // Several changes to one connector go into one edit, applied one after the other.
+        let pos = match edits.iter().position(|e| e.id == c.connector) {
+            Some(p) => p,
+            None => {
+                edits.push(store::Edit {
+                    id: c.connector.clone(),
+                    before: original.clone(),
+                    after: original,
+                    resource_version: store::bumped(&row.resource_version),
+                });
+                edits.len() - 1
+            }
+        };
+        let after = edit_field(&edits[pos].after, c)
             .map_err(|e| anyhow!("connector {}: {e}", c.connector))?;
-        match jsonedit::string_value(&before, &fields, &c.field) {
-            jsonedit::StrValue::Str(s) if s == c.from => {}
-            _ => bail!(
-                "connector {} no longer has {} {:?}; run ozrepair again to re-plan",
-                c.connector,
-                c.field,
-                c.from
-            ),
-        }
-        let after = jsonedit::set_string(&before, &c.field, &c.to)
-            .map_err(|e| anyhow!("connector {}: {e}", c.connector))?
-            .ok_or_else(|| anyhow!("connector {} has no {} field", c.connector, c.field))?;
-        edits.push(store::Edit {
-            id: c.connector.clone(),
-            before,
-            after,
-            resource_version: store::bumped(&row.resource_version),
-        });
+        edits[pos].after = after;
     }
 
     // 4. One transaction; then integrity_check and a read-back of every edited row.
@@ -206,6 +202,41 @@ async fn run(
     start_and_watch(e, &c.id, &c.name, opts.wait, report).await?;
     done.started = true;
     Ok(())
+}
+
+/// One change applied to a config's bytes: the value's bytes replaced, or (for issuerAlias, which Dex
+/// configs usually lack) the field added right after `issuer`, where Go's sorted keys would put it.
+fn edit_field(config: &[u8], c: &crate::plan::Change) -> Result<Vec<u8>> {
+    let fields = jsonedit::top_level_fields(config).map_err(|e| anyhow!("{e}"))?;
+    match jsonedit::string_value(config, &fields, &c.field) {
+        jsonedit::StrValue::Str(s) if s == c.from => {}
+        jsonedit::StrValue::Absent | jsonedit::StrValue::Null if c.from.is_empty() => {}
+        _ => bail!(
+            "{} is no longer {:?}; run ozrepair again to re-plan",
+            c.field,
+            c.from
+        ),
+    }
+    if let Some(out) = jsonedit::set_string(config, &c.field, &c.to).map_err(|e| anyhow!("{e}"))? {
+        return Ok(out);
+    }
+    if c.field != "issuerAlias" {
+        bail!(
+            "it has no {} field; ozrepair never adds fields other than issuerAlias",
+            c.field
+        );
+    }
+    let issuer = jsonedit::effective_field(&fields, "issuer")
+        .ok_or_else(|| anyhow!("it has no issuer field"))?;
+    let at = issuer.value.end;
+    let add = format!(
+        ",{}:{}",
+        jsonedit::go_json_string(&c.field),
+        jsonedit::go_json_string(&c.to)
+    );
+    let out = jsonedit::splice(config, at..at, add.as_bytes());
+    jsonedit::top_level_fields(&out).map_err(|e| anyhow!("{e}"))?;
+    Ok(out)
 }
 
 pub fn backup_part(b: &BackupSet) -> BackupPart {

@@ -71,8 +71,9 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read-only: find the deployment, list its connectors, report what is wrong. Never writes a byte,
-    /// never stops, starts or restarts anything.
-    Inspect,
+    /// never stops, starts or restarts anything. With --discover it is also a monitoring check: exit 3
+    /// when a provider no longer publishes the issuer a connector stores.
+    Inspect(InspectArgs),
     /// Correct broken connectors: back up, stop the container, edit, start it, watch that it stays up.
     Fix(FixArgs),
     /// Take a verified backup now (the container is stopped around it, then started again).
@@ -81,6 +82,35 @@ pub enum Command {
     Restore(RestoreArgs),
     /// List the backups of a deployment.
     Backups(BackupsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub discovery: DiscoverArgs,
+}
+
+/// Asking the providers (OIDC discovery).
+#[derive(Debug, Clone, Args)]
+pub struct DiscoverArgs {
+    /// Ask each connector's provider (its discovery document) for the issuer it publishes.
+    #[arg(long)]
+    pub discover: bool,
+    /// Trust the CA certificates in this PEM file (instead of the built-in roots), for a provider behind a
+    /// private CA.
+    #[arg(long, value_name = "FILE", requires = "discover")]
+    pub ca_file: Option<PathBuf>,
+    /// Allow plain http:// discovery to hosts other than loopback.
+    #[arg(long, requires = "discover")]
+    pub allow_http: bool,
+    /// Seconds to wait for each discovery document.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10,
+        requires = "discover"
+    )]
+    pub discover_timeout: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -94,6 +124,16 @@ pub struct FixArgs {
     /// Set exactly this issuer (needs --connector when more than one connector could match).
     #[arg(long, value_name = "URL")]
     pub issuer: Option<String>,
+    #[command(flatten)]
+    pub discovery: DiscoverArgs,
+    /// Set a string field of a connector's config, e.g. --set okta-1.redirectURI=https://vpn.example.com/oauth2/callback
+    /// (the field must exist; secrets cannot be set this way). Repeatable.
+    #[arg(long = "set", value_name = "CONNECTOR.FIELD=VALUE")]
+    pub set: Vec<crate::plan::SetField>,
+    /// Correct a mismatch by adding Dex's issuerAlias (the published issuer) and leaving issuer as it is
+    /// (Dex v2.43 or later).
+    #[arg(long)]
+    pub issuer_alias: bool,
     /// Where the backup goes. Default: beside the database (ozrepair-backups/).
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,

@@ -3,7 +3,9 @@
 
 use crate::apply::{self, ApplyOptions};
 use crate::backup;
-use crate::cli::{BackupArgs, BackupsArgs, FixArgs, Global, RestoreArgs};
+use crate::cli::{
+    BackupArgs, BackupsArgs, DiscoverArgs, FixArgs, Global, InspectArgs, RestoreArgs,
+};
 use crate::diagnose::{self, LogFindings};
 use crate::engine::Engine;
 use crate::locate::{self, Deployment, Wanted};
@@ -49,6 +51,7 @@ async fn open(g: &Global, report: &mut Report) -> Result<Session> {
                 why: vec![
                     "--db: the file itself, without Docker (nothing is stopped or started)".into(),
                 ],
+                ..Default::default()
             };
             (None, dep)
         }
@@ -118,23 +121,58 @@ async fn open(g: &Global, report: &mut Report) -> Result<Session> {
     })
 }
 
-fn make_plan(
-    s: &Session,
-    only: Option<&str>,
-    issuer: Option<&str>,
-    report: &mut Report,
-) -> Result<Plan> {
+/// What the operator asked the plan to consider (fix's flags; inspect uses the defaults and --discover).
+#[derive(Default)]
+pub struct PlanFlags<'a> {
+    pub only: Option<&'a str>,
+    pub issuer: Option<&'a str>,
+    pub discover: Option<crate::discover::Options>,
+    pub sets: &'a [plan::SetField],
+    pub issuer_alias: bool,
+}
+
+fn make_plan(s: &Session, flags: &PlanFlags, report: &mut Report) -> Result<Plan> {
     let running = s
         .dep
         .container
         .as_ref()
         .is_some_and(|c| c.status == "running");
+    // --discover: ask each OIDC connector's provider (one GET each; loopback-only plain http).
+    let mut discovered = Vec::new();
+    if let Some(opts) = &flags.discover {
+        for r in &s.rows {
+            if flags.only.is_some_and(|o| o != r.id) || r.typ != "oidc" {
+                continue;
+            }
+            let Some(cfg) = r.config.as_deref() else {
+                continue;
+            };
+            let Ok(fields) = crate::jsonedit::top_level_fields(cfg) else {
+                continue;
+            };
+            if let crate::jsonedit::StrValue::Str(issuer) =
+                crate::jsonedit::string_value(cfg, &fields, "issuer")
+            {
+                eprintln!(
+                    "ozrepair: asking {}",
+                    crate::discover::discovery_url(&issuer)
+                );
+                let answer =
+                    crate::discover::published_issuer(&issuer, opts).map_err(|e| e.to_string());
+                discovered.push((r.id.clone(), answer));
+            }
+        }
+    }
     let (views, plan) = plan::build(&Inputs {
         rows: &s.rows,
         logs: s.logs.as_ref(),
         running,
-        only,
-        explicit_issuer: issuer,
+        only: flags.only,
+        explicit_issuer: flags.issuer,
+        discovered: &discovered,
+        sets: flags.sets,
+        issuer_alias: flags.issuer_alias,
+        static_ids: &s.dep.static_connectors,
     })?;
     report.connectors = views;
     report.changes = plan.changes.clone();
@@ -172,8 +210,13 @@ fn judge_without_changes(s: &Session, plan: &Plan, report: &mut Report) {
     match down {
         Some(c) => {
             report.finish(Outcome::Failed, 1);
+            let why = match plan.notes.first() {
+                Some(n) => format!("ozrepair has no database change that fixes it: {n}"),
+                None => "its logs since the last start show no connector error ozrepair can fix"
+                    .to_string(),
+            };
             report.error = Some(format!(
-                "container {} is {} (exit code {}), but its logs since the last start show no connector error ozrepair can fix; nothing was changed; read `docker logs {}`, and if you know the right issuer pass --issuer with --connector",
+                "container {} is {} (exit code {}) and {why}; nothing was changed; read `docker logs {}`, and if you know the right issuer pass --issuer with --connector",
                 c.name, c.status, c.exit_code, c.name
             ));
         }
@@ -181,15 +224,27 @@ fn judge_without_changes(s: &Session, plan: &Plan, report: &mut Report) {
     }
 }
 
-pub async fn inspect(g: &Global) -> Report {
+fn discover_options(d: &DiscoverArgs) -> Option<crate::discover::Options> {
+    d.discover.then(|| crate::discover::Options {
+        timeout: std::time::Duration::from_secs(d.discover_timeout.max(1)),
+        ca_file: d.ca_file.clone(),
+        allow_http: d.allow_http,
+    })
+}
+
+pub async fn inspect(g: &Global, a: &InspectArgs) -> Report {
     let mut report = Report::new("inspect");
-    let result = inspect_body(g, &mut report).await;
+    let result = inspect_body(g, a, &mut report).await;
     settle(report, result)
 }
 
-async fn inspect_body(g: &Global, r: &mut Report) -> Result<()> {
+async fn inspect_body(g: &Global, a: &InspectArgs, r: &mut Report) -> Result<()> {
     let s = open(g, r).await?;
-    let plan = make_plan(&s, None, None, r)?;
+    let flags = PlanFlags {
+        discover: discover_options(&a.discovery),
+        ..Default::default()
+    };
+    let plan = make_plan(&s, &flags, r)?;
     judge_without_changes(&s, &plan, r);
     Ok(())
 }
@@ -225,7 +280,14 @@ pub async fn fix(g: &Global, a: &FixArgs) -> Report {
 
 async fn fix_body(g: &Global, a: &FixArgs, r: &mut Report) -> Result<()> {
     let s = open(g, r).await?;
-    let plan = make_plan(&s, a.connector.as_deref(), a.issuer.as_deref(), r)?;
+    let flags = PlanFlags {
+        only: a.connector.as_deref(),
+        issuer: a.issuer.as_deref(),
+        discover: discover_options(&a.discovery),
+        sets: &a.set,
+        issuer_alias: a.issuer_alias,
+    };
+    let plan = make_plan(&s, &flags, r)?;
     if a.dry_run || plan.changes.is_empty() {
         if !a.dry_run && needs_start(&s, &plan) && !a.no_restart {
             if let (Some(e), Some(c)) = (&s.engine, &s.dep.container) {

@@ -168,25 +168,29 @@ impl Engine {
             .tail(&tail.to_string())
             .build();
         let mut stream = self.docker.logs(id, Some(opts));
-        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        // Each chunk is one frame of the engine's stream (one log entry, stdout or stderr): decoding them
+        // one by one keeps an entry of one stream from being glued to the other's.
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| self.unreachable(e))?;
-            buf.extend_from_slice(&chunk.into_bytes());
+            let bytes = chunk.into_bytes();
+            for l in String::from_utf8_lossy(&bytes)
+                .lines()
+                .filter(|l| !l.is_empty())
+            {
+                out.push(match l.split_once(' ') {
+                    Some((t, rest)) if t.len() >= 20 && t.as_bytes()[4] == b'-' => LogLine {
+                        time: t.to_string(),
+                        text: rest.to_string(),
+                    },
+                    _ => LogLine {
+                        time: String::new(),
+                        text: l.to_string(),
+                    },
+                });
+            }
         }
-        Ok(String::from_utf8_lossy(&buf)
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(|l| match l.split_once(' ') {
-                Some((t, rest)) if t.len() >= 20 && t.as_bytes()[4] == b'-' => LogLine {
-                    time: t.to_string(),
-                    text: rest.to_string(),
-                },
-                _ => LogLine {
-                    time: String::new(),
-                    text: l.to_string(),
-                },
-            })
-            .collect())
+        Ok(out)
     }
 
     /// Stops the container (SIGTERM, then SIGKILL after `grace` seconds). Stopping also halts a restart loop.

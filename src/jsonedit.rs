@@ -1,7 +1,11 @@
 //! Surgical edits of a connector's config JSON: find a top-level field's value span and replace exactly
 //! those bytes, so key order, spacing, Go's `\u0026` escapes and every other byte stay as they were.
-//! Keys are matched the way Go's encoding/json matches them when Dex decodes the config: case-insensitively,
-//! the last matching key winning.
+//! The JSON is read the way Go's encoding/json reads it when Dex decodes the config (and when go-oidc
+//! decodes a discovery document):
+//! - validity is Go's scanner's: RFC 8259 syntax, nesting up to 10000 levels, any bytes in strings except
+//!   control characters (invalid UTF-8 and lone surrogate escapes decode to U+FFFD);
+//! - keys match the way Go folds them (ASCII case-insensitively, plus `ſ`, `K`, `ı`, `İ`);
+//! - the last matching key wins, except that a `null` leaves an earlier string in place.
 
 use std::ops::Range;
 
@@ -15,7 +19,7 @@ pub struct Field {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum ConfigError {
-    /// The bytes are not JSON at all (serde_json's message, which never quotes the input).
+    /// The bytes are not JSON at all (what is wrong and where; the message never quotes the input).
     NotJson(String),
     NotObject,
 }
@@ -29,11 +33,162 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
+/// Go's encoding/json refuses documents nested deeper than this.
+const MAX_DEPTH: usize = 10_000;
+
+fn syntax(what: &str, at: usize) -> ConfigError {
+    ConfigError::NotJson(format!("{what} at byte {at}"))
+}
+
+fn eof() -> ConfigError {
+    ConfigError::NotJson("unexpected end of JSON input".into())
+}
+
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
         i += 1;
     }
     i
+}
+
+/// Checks the string starting at `i` (a `"`) and returns its end (exclusive).
+fn check_string(b: &[u8], i: usize) -> Result<usize, ConfigError> {
+    let mut j = i + 1;
+    loop {
+        match b.get(j) {
+            None => return Err(eof()),
+            Some(b'"') => return Ok(j + 1),
+            Some(b'\\') => match b.get(j + 1) {
+                None => return Err(eof()),
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => j += 2,
+                Some(b'u') => {
+                    for k in j + 2..j + 6 {
+                        match b.get(k) {
+                            None => return Err(eof()),
+                            Some(c) if c.is_ascii_hexdigit() => {}
+                            Some(_) => return Err(syntax("invalid \\u escape in a string", k)),
+                        }
+                    }
+                    j += 6;
+                }
+                Some(_) => return Err(syntax("invalid escape in a string", j)),
+            },
+            Some(c) if *c < 0x20 => return Err(syntax("control character in a string", j)),
+            Some(_) => j += 1,
+        }
+    }
+}
+
+/// Checks the number starting at `i` and returns its end: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn check_number(b: &[u8], mut i: usize) -> Result<usize, ConfigError> {
+    let digits = |b: &[u8], mut i: usize| -> Result<usize, ConfigError> {
+        match b.get(i) {
+            None => return Err(eof()),
+            Some(c) if c.is_ascii_digit() => {}
+            Some(_) => return Err(syntax("invalid number", i)),
+        }
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        Ok(i)
+    };
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    i = match b.get(i) {
+        Some(b'0') => i + 1,
+        _ => digits(b, i)?,
+    };
+    if b.get(i) == Some(&b'.') {
+        i = digits(b, i + 1)?;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        i = digits(b, i)?;
+    }
+    Ok(i)
+}
+
+/// After `{` or `,` in an object: a key, white space and `:`; returns where the value may start.
+fn check_key(b: &[u8], i: usize) -> Result<usize, ConfigError> {
+    match b.get(i) {
+        None => return Err(eof()),
+        Some(b'"') => {}
+        Some(_) => return Err(syntax("expected a string key", i)),
+    }
+    let i = skip_ws(b, check_string(b, i)?);
+    match b.get(i) {
+        None => Err(eof()),
+        Some(b':') => Ok(i + 1),
+        Some(_) => Err(syntax("expected ':' after a key", i)),
+    }
+}
+
+/// Checks the value starting at `i` (after any white space) the way Go's scanner does and returns its end.
+/// Iterative, so nesting depth costs no stack.
+fn check_value(b: &[u8], mut i: usize) -> Result<usize, ConfigError> {
+    let mut open: Vec<u8> = Vec::new();
+    loop {
+        i = skip_ws(b, i);
+        let mut end = match b.get(i) {
+            None => return Err(eof()),
+            Some(&c @ (b'{' | b'[')) => {
+                open.push(c);
+                if open.len() > MAX_DEPTH {
+                    return Err(syntax("nesting deeper than 10000 levels", i));
+                }
+                let j = skip_ws(b, i + 1);
+                let close = if c == b'{' { b'}' } else { b']' };
+                if b.get(j) == Some(&close) {
+                    open.pop();
+                    j + 1
+                } else {
+                    i = if c == b'{' { check_key(b, j)? } else { j };
+                    continue;
+                }
+            }
+            Some(b'"') => check_string(b, i)?,
+            Some(b'-' | b'0'..=b'9') => check_number(b, i)?,
+            Some(&c @ (b't' | b'f' | b'n')) => {
+                let lit: &[u8] = match c {
+                    b't' => b"true",
+                    b'f' => b"false",
+                    _ => b"null",
+                };
+                match b.get(i..i + lit.len()) {
+                    Some(s) if s == lit => i + lit.len(),
+                    Some(_) => return Err(syntax("invalid literal", i)),
+                    None if b[i..] == lit[..b.len() - i] => return Err(eof()),
+                    None => return Err(syntax("invalid literal", i)),
+                }
+            }
+            Some(_) => return Err(syntax("expected a value", i)),
+        };
+        // A value ended: close what it completes, or go on with the next element.
+        loop {
+            let Some(&top) = open.last() else {
+                return Ok(end);
+            };
+            let j = skip_ws(b, end);
+            let close = if top == b'{' { b'}' } else { b']' };
+            match b.get(j) {
+                None => return Err(eof()),
+                Some(b',') => {
+                    let k = skip_ws(b, j + 1);
+                    i = if top == b'{' { check_key(b, k)? } else { k };
+                    break;
+                }
+                Some(c) if *c == close => {
+                    open.pop();
+                    end = j + 1;
+                }
+                Some(_) => return Err(syntax("expected ',' or a closing bracket", j)),
+            }
+        }
+    }
 }
 
 /// End (exclusive) of the string starting at `i` (which is a `"`). The input is known to be valid JSON.
@@ -49,64 +204,110 @@ fn string_end(b: &[u8], mut i: usize) -> usize {
     b.len()
 }
 
-/// End (exclusive) of the value starting at `i`. Iterative, so nesting depth costs no stack.
-fn value_end(b: &[u8], i: usize) -> usize {
-    match b.get(i) {
-        Some(b'"') => string_end(b, i),
-        Some(b'{') | Some(b'[') => {
-            let mut depth = 0usize;
-            let mut j = i;
-            while j < b.len() {
-                match b[j] {
-                    b'"' => {
-                        j = string_end(b, j);
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return j + 1;
+fn hex4(b: &[u8], i: usize) -> Option<u32> {
+    let h = b.get(i..i + 4)?;
+    if !h.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
+}
+
+/// Decodes a JSON string literal (with its quotes) the way Go's encoding/json does: invalid UTF-8 bytes
+/// and unpaired surrogate escapes become U+FFFD. None when `raw` is not a checked string literal.
+pub fn go_json_unquote(raw: &[u8]) -> Option<String> {
+    if raw.len() < 2 || raw.first() != Some(&b'"') || raw.last() != Some(&b'"') {
+        return None;
+    }
+    let b = &raw[..raw.len() - 1];
+    let mut out = String::with_capacity(b.len());
+    let mut i = 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                let e = *b.get(i + 1)?;
+                i += 2;
+                match e {
+                    b'"' | b'\\' | b'/' | b'\'' => out.push(char::from(e)),
+                    b'b' => out.push('\u{8}'),
+                    b'f' => out.push('\u{c}'),
+                    b'n' => out.push('\n'),
+                    b'r' => out.push('\r'),
+                    b't' => out.push('\t'),
+                    b'u' => {
+                        let r = hex4(b, i)?;
+                        i += 4;
+                        if (0xD800..0xE000).contains(&r) {
+                            // A pair only when a high surrogate is followed by an escaped low one.
+                            let low = (b.get(i..i + 2) == Some(b"\\u"))
+                                .then(|| hex4(b, i + 2))
+                                .flatten()
+                                .filter(|lo| (0xDC00..0xE000).contains(lo));
+                            match low {
+                                Some(lo) if r < 0xDC00 => {
+                                    let c = 0x10000 + ((r - 0xD800) << 10) + (lo - 0xDC00);
+                                    out.push(char::from_u32(c)?);
+                                    i += 6;
+                                }
+                                _ => out.push(char::REPLACEMENT_CHARACTER),
+                            }
+                        } else {
+                            out.push(char::from_u32(r)?);
                         }
                     }
-                    _ => {}
+                    _ => return None,
                 }
-                j += 1;
             }
-            b.len()
-        }
-        _ => {
-            let mut j = i;
-            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
-            {
-                j += 1;
+            c if c < 0x80 => {
+                out.push(char::from(c));
+                i += 1;
             }
-            j
+            c => {
+                // One UTF-8 sequence, or U+FFFD for one bad byte (Go's utf8.DecodeRune).
+                let n = match c {
+                    0xC2..=0xDF => 2,
+                    0xE0..=0xEF => 3,
+                    0xF0..=0xF4 => 4,
+                    _ => 0,
+                };
+                match b.get(i..i + n).map(std::str::from_utf8) {
+                    Some(Ok(s)) if n > 0 => {
+                        out.push_str(s);
+                        i += n;
+                    }
+                    _ => {
+                        out.push(char::REPLACEMENT_CHARACTER);
+                        i += 1;
+                    }
+                }
+            }
         }
     }
+    Some(out)
 }
 
 /// The top-level fields of a JSON object, in document order (duplicates included).
 pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field>, ConfigError> {
-    // Validate first (strings, escapes, numbers, nesting); the scanner below then only finds spans.
-    serde_json::from_slice::<serde::de::IgnoredAny>(src)
-        .map_err(|e| ConfigError::NotJson(e.to_string()))?;
-    let mut i = skip_ws(src, 0);
-    if src.get(i) != Some(&b'{') {
+    // Validate first (Go's rules); the walk below then only finds spans.
+    let start = skip_ws(src, 0);
+    let end = check_value(src, start)?;
+    let after = skip_ws(src, end);
+    if after < src.len() {
+        return Err(syntax("unexpected data after the top-level value", after));
+    }
+    if src.get(start) != Some(&b'{') {
         return Err(ConfigError::NotObject);
     }
     let mut fields = Vec::new();
-    i = skip_ws(src, i + 1);
+    let mut i = skip_ws(src, start + 1);
     if src.get(i) == Some(&b'}') {
         return Ok(fields);
     }
     loop {
         let key_end = string_end(src, i);
-        let key: String = serde_json::from_slice(&src[i..key_end])
-            .map_err(|e| ConfigError::NotJson(e.to_string()))?;
+        let key = go_json_unquote(&src[i..key_end]).ok_or_else(|| syntax("undecodable key", i))?;
         i = skip_ws(src, key_end);
         i = skip_ws(src, i + 1); // the ':'
-        let end = value_end(src, i);
+        let end = check_value(src, i)?;
         fields.push(Field { key, value: i..end });
         i = skip_ws(src, end);
         match src.get(i) {
@@ -116,12 +317,48 @@ pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field>, ConfigError> {
     }
 }
 
-/// The field Dex's decoder would use for `name`: the last key equal to it ignoring ASCII case.
+/// One rune as Go's encoding/json folds key names (`foldName`): ASCII upper-cased, any other rune
+/// mapped to `ToUpper(ToLower(r))` (simple mappings), so `ſ` folds to `S`, the Kelvin sign to `K`, and
+/// the dotless and dotted `I`s to `I`.
+fn go_fold(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_uppercase();
+    }
+    if c == '\u{130}' {
+        return 'I'; // Go's ToLower(İ) is i (Rust's full mapping adds a combining dot).
+    }
+    let lower = only(c.to_lowercase(), c);
+    only(lower.to_uppercase(), lower)
+}
+
+/// The one char of a case mapping, or `orig` when the mapping has several (Go's mappings are rune to rune).
+fn only(mut it: impl Iterator<Item = char>, orig: char) -> char {
+    match (it.next(), it.next()) {
+        (Some(x), None) => x,
+        _ => orig,
+    }
+}
+
+/// Whether Go's encoding/json would decode object key `key` into a struct field named `name`.
+pub fn key_matches(key: &str, name: &str) -> bool {
+    key == name || key.chars().map(go_fold).eq(name.chars().map(go_fold))
+}
+
+/// The last key that Go's decoder would match to `name` (see [`key_matches`]).
 pub fn effective_field<'a>(fields: &'a [Field], name: &str) -> Option<&'a Field> {
-    fields
-        .iter()
-        .rev()
-        .find(|f| f.key.eq_ignore_ascii_case(name))
+    fields.iter().rev().find(|f| key_matches(&f.key, name))
+}
+
+/// The field whose value a string-typed Go struct field named `name` ends up with: the last matching key,
+/// skipping later `null`s (Go leaves a string unchanged on null); a `null` only when every match is null.
+pub fn decoded_field<'a>(src: &[u8], fields: &'a [Field], name: &str) -> Option<&'a Field> {
+    let mut matching = fields.iter().rev().filter(|f| key_matches(&f.key, name));
+    let last = matching.clone().next()?;
+    Some(
+        matching
+            .find(|f| src.get(f.value.clone()) != Some(&b"null"[..]))
+            .unwrap_or(last),
+    )
 }
 
 /// What a field's value is, as far as a string-typed config field is concerned.
@@ -134,15 +371,18 @@ pub enum StrValue {
     NotString(&'static str),
 }
 
+/// The value Go's decoder gives the string field `name` (see [`decoded_field`]).
 pub fn string_value(src: &[u8], fields: &[Field], name: &str) -> StrValue {
-    let Some(f) = effective_field(fields, name) else {
+    let Some(f) = decoded_field(src, fields, name) else {
         return StrValue::Absent;
     };
-    let raw = &src[f.value.clone()];
+    let Some(raw) = src.get(f.value.clone()) else {
+        return StrValue::Absent;
+    };
     match raw.first() {
-        Some(b'"') => serde_json::from_slice(raw)
+        Some(b'"') => go_json_unquote(raw)
             .map(StrValue::Str)
-            .unwrap_or(StrValue::NotString("string")),
+            .unwrap_or(StrValue::NotString("an undecodable string")),
         Some(b'n') => StrValue::Null,
         Some(b'{') => StrValue::NotString("an object"),
         Some(b'[') => StrValue::NotString("an array"),
@@ -178,27 +418,28 @@ pub fn go_json_string(s: &str) -> String {
 
 /// `src` with the bytes of `span` replaced by `with`.
 pub fn splice(src: &[u8], span: Range<usize>, with: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(src.len() - span.len() + with.len());
+    let mut out = Vec::with_capacity(src.len().saturating_sub(span.len()) + with.len());
     out.extend_from_slice(&src[..span.start]);
     out.extend_from_slice(with);
     out.extend_from_slice(&src[span.end..]);
     out
 }
 
-/// Sets the string field `name` (its effective occurrence) to `value`, changing only that value's bytes.
-/// Returns None when the field is absent: the tool edits values, it never adds keys on its own.
+/// Sets the string field `name` (the occurrence Go's decoder would use) to `value`, changing only that
+/// value's bytes. Returns None when the field is absent: the tool edits values, it never adds keys on its own.
 pub fn set_string(src: &[u8], name: &str, value: &str) -> Result<Option<Vec<u8>>, ConfigError> {
     let fields = top_level_fields(src)?;
-    let Some(f) = effective_field(&fields, name) else {
+    let Some(f) = decoded_field(src, &fields, name) else {
         return Ok(None);
     };
     let out = splice(src, f.value.clone(), go_json_string(value).as_bytes());
     // The result must still be a JSON object with the new value in place.
     let check = top_level_fields(&out)?;
-    debug_assert_eq!(
-        string_value(&out, &check, name),
-        StrValue::Str(value.to_string())
-    );
+    if string_value(&out, &check, name) != StrValue::Str(value.to_string()) {
+        return Err(ConfigError::NotJson(
+            "the edited config does not read back the new value".into(),
+        ));
+    }
     Ok(Some(out))
 }
 
@@ -246,6 +487,44 @@ mod tests {
     }
 
     #[test]
+    fn keys_fold_like_go_fold_name() {
+        // Go's foldName: ſ folds to S, the Kelvin sign to K, ı and İ to I.
+        assert!(key_matches("iſſuer", "issuer"));
+        assert!(key_matches("ıssuer", "issuer"));
+        assert!(key_matches("İSSUER", "issuer"));
+        assert!(key_matches("toKenURL", "tokenURL"));
+        assert!(!key_matches("issuer ", "issuer"));
+        assert!(!key_matches("issuerAlias", "issuer"));
+        assert!(!key_matches("îssuer", "issuer"));
+        let src = "{\"issuer\":\"https://a\",\"iſsuer\":\"https://b\"}".as_bytes();
+        let fields = top_level_fields(src).unwrap();
+        assert_eq!(
+            string_value(src, &fields, "issuer"),
+            StrValue::Str("https://b".into())
+        );
+    }
+
+    #[test]
+    fn a_later_null_leaves_the_string_like_go() {
+        let src = br#"{"issuer":"https://a","Issuer":null}"#;
+        let fields = top_level_fields(src).unwrap();
+        assert_eq!(
+            string_value(src, &fields, "issuer"),
+            StrValue::Str("https://a".into())
+        );
+        assert_eq!(effective_field(&fields, "issuer").unwrap().key, "Issuer");
+        let out = set_string(src, "issuer", "https://a/").unwrap().unwrap();
+        assert_eq!(out, br#"{"issuer":"https://a/","Issuer":null}"#.to_vec());
+        let only_null = br#"{"issuer":null}"#;
+        let fields = top_level_fields(only_null).unwrap();
+        assert_eq!(string_value(only_null, &fields, "issuer"), StrValue::Null);
+        assert_eq!(
+            set_string(only_null, "issuer", "https://a").unwrap(),
+            Some(br#"{"issuer":"https://a"}"#.to_vec())
+        );
+    }
+
+    #[test]
     fn nested_values_and_empty_objects() {
         let src =
             br#"{"claimMapping":{"issuer":"nested"},"scopes":["a","b]"],"n":-1.5e3,"issuer":null}"#;
@@ -256,11 +535,18 @@ mod tests {
         );
         assert_eq!(string_value(src, &fields, "issuer"), StrValue::Null);
         assert_eq!(top_level_fields(b" {} ").unwrap(), vec![]);
+        assert_eq!(
+            top_level_fields(br#"{"a":[],"b":{},"c":[[],{}]}"#)
+                .unwrap()
+                .len(),
+            3
+        );
     }
 
     #[test]
     fn refuses_what_is_not_an_object() {
         assert_eq!(top_level_fields(b"[1,2]"), Err(ConfigError::NotObject));
+        assert_eq!(top_level_fields(b" \"x\" "), Err(ConfigError::NotObject));
         assert!(matches!(
             top_level_fields(b"{\"issuer\":"),
             Err(ConfigError::NotJson(_))
@@ -273,6 +559,104 @@ mod tests {
         assert_eq!(
             string_value(src, &top_level_fields(src).unwrap(), "issuer"),
             StrValue::NotString("a number")
+        );
+    }
+
+    #[test]
+    fn validates_like_go() {
+        let bad: &[&[u8]] = &[
+            b"{\"a\":01}",
+            b"{\"a\":1.}",
+            b"{\"a\":.5}",
+            b"{\"a\":+1}",
+            b"{\"a\":-}",
+            b"{\"a\":1e}",
+            b"{\"a\":tru}",
+            b"{\"a\":nul",
+            b"{\"a\":\"\\x41\"}",
+            b"{\"a\":\"\\'\"}",
+            b"{\"a\":\"\\u12g4\"}",
+            b"{\"a\":\"tab\there\"}",
+            b"{\"a\":1,}",
+            b"{\"a\" 1}",
+            b"{a:1}",
+            b"{\"a\":[1 2]}",
+            b"{\"a\":[1,]}",
+            b"{\"a\":1}}",
+            b"{\"a\":1} x",
+            b"{\"a\":[}",
+            b"\xef\xbb\xbf{}",
+        ];
+        for b in bad {
+            assert!(
+                matches!(top_level_fields(b), Err(ConfigError::NotJson(_))),
+                "{:?}",
+                String::from_utf8_lossy(b)
+            );
+        }
+        let good: &[&[u8]] = &[
+            b"{\"a\":-0.5e+10,\"b\":0,\"c\":1E-2,\"d\":[true,false,null],\"e\":\"\\/\\b\\f\"}",
+            b"\t\r\n{ \"a\" :\n[ ] }\n",
+        ];
+        for b in good {
+            assert!(
+                top_level_fields(b).is_ok(),
+                "{:?}",
+                String::from_utf8_lossy(b)
+            );
+        }
+        // Go accepts nesting up to 10000 levels; deeper is an error, not a stack overflow.
+        let deep = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n), "]".repeat(n));
+        assert!(top_level_fields(deep(9_999).as_bytes()).is_ok());
+        assert!(matches!(
+            top_level_fields(deep(10_000).as_bytes()),
+            Err(ConfigError::NotJson(_))
+        ));
+        assert!(top_level_fields(deep(1_000_000).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn error_messages_never_quote_the_input() {
+        let Err(ConfigError::NotJson(msg)) = top_level_fields(br#"{"clientSecret":"hunter2","x":"#)
+        else {
+            panic!("expected NotJson");
+        };
+        assert!(!msg.contains("hunter2"), "{msg}");
+        let Err(ConfigError::NotJson(msg)) = top_level_fields(br#"{"clientSecret":hunter2}"#)
+        else {
+            panic!("expected NotJson");
+        };
+        assert!(!msg.contains("hunter"), "{msg}");
+    }
+
+    #[test]
+    fn decodes_strings_like_go() {
+        assert_eq!(
+            go_json_unquote(br#""a\u003cb\u0026\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00""#).unwrap(),
+            "a<b&\"\\/\u{8}\u{c}\n\r\té😀"
+        );
+        // Lone or reversed surrogates and invalid UTF-8 bytes become U+FFFD, one per bad byte.
+        assert_eq!(go_json_unquote(br#""\ud800x""#).unwrap(), "\u{fffd}x");
+        assert_eq!(
+            go_json_unquote(br#""\ude00\ud83d""#).unwrap(),
+            "\u{fffd}\u{fffd}"
+        );
+        assert_eq!(go_json_unquote(br#""\ud83d\u0041""#).unwrap(), "\u{fffd}A");
+        assert_eq!(
+            go_json_unquote(b"\"a\xe2\x82b\xffc\xed\xa0\x80\"").unwrap(),
+            "a\u{fffd}\u{fffd}b\u{fffd}c\u{fffd}\u{fffd}\u{fffd}"
+        );
+        // Go's decoder accepts such configs and so does ozrepair.
+        let src = b"{\"issuer\":\"https://a\xff\",\"k\xfe\":1}";
+        let fields = top_level_fields(src).unwrap();
+        assert_eq!(fields[1].key, "k\u{fffd}");
+        assert_eq!(
+            string_value(src, &fields, "issuer"),
+            StrValue::Str("https://a\u{fffd}".into())
+        );
+        assert_eq!(
+            set_string(src, "issuer", "https://b").unwrap(),
+            Some(b"{\"issuer\":\"https://b\",\"k\xfe\":1}".to_vec())
         );
     }
 
@@ -290,5 +674,236 @@ mod tests {
             go_json_string("a<b>&\"\\\n\u{1}\u{2028}é"),
             r#""a\u003cb\u003e\u0026\"\\\n\u0001\u2028é""#
         );
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+        use std::collections::BTreeMap;
+
+        /// A JSON value as Go's json.Marshal writes a map-based document (keys sorted).
+        #[derive(Debug, Clone)]
+        enum J {
+            Null,
+            Bool(bool),
+            Num(String),
+            Str(String),
+            Arr(Vec<J>),
+            Obj(BTreeMap<String, J>),
+        }
+
+        fn text() -> impl Strategy<Value = String> {
+            let c = prop_oneof![
+                3 => any::<char>(),
+                2 => proptest::char::range('a', 'z'),
+                2 => prop::sample::select(vec![
+                    '"', '\\', '/', '<', '>', '&', '\u{2028}', '\u{2029}', '\n', '\t', '\u{0}',
+                    '\u{1f}', '\u{7f}', 'é', '😀', '\u{fffd}', ' ', ':', ',', '{', '}', '[', ']',
+                ]),
+            ];
+            prop::collection::vec(c, 0..12).prop_map(|v| v.into_iter().collect())
+        }
+
+        fn key() -> impl Strategy<Value = String> {
+            prop_oneof![4 => text(), 1 => Just("issuer".to_string()), 1 => Just("Issuer".to_string())]
+        }
+
+        fn value() -> impl Strategy<Value = J> {
+            let leaf = prop_oneof![
+                Just(J::Null),
+                any::<bool>().prop_map(J::Bool),
+                any::<i64>().prop_map(|n| J::Num(n.to_string())),
+                (-1e9f64..1e9f64).prop_map(|f| J::Num(format!("{f:?}"))),
+                (1e-300f64..1e300f64).prop_map(|f| J::Num(format!("{f:e}"))),
+                text().prop_map(J::Str),
+            ];
+            leaf.prop_recursive(3, 32, 5, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(J::Arr),
+                    prop::collection::btree_map(key(), inner, 0..5).prop_map(J::Obj),
+                ]
+            })
+        }
+
+        /// Renders `j`, putting `ws()` between tokens; records the span of the top-level `issuer` value.
+        fn render(
+            j: &J,
+            out: &mut String,
+            ws: &mut dyn FnMut() -> &'static str,
+            top: bool,
+            span: &mut Option<std::ops::Range<usize>>,
+        ) {
+            match j {
+                J::Null => out.push_str("null"),
+                J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                J::Num(n) => out.push_str(n),
+                J::Str(s) => out.push_str(&go_json_string(s)),
+                J::Arr(v) => {
+                    out.push('[');
+                    for (i, x) in v.iter().enumerate() {
+                        if i > 0 {
+                            out.push_str(ws());
+                            out.push(',');
+                        }
+                        out.push_str(ws());
+                        render(x, out, ws, false, span);
+                    }
+                    out.push_str(ws());
+                    out.push(']');
+                }
+                J::Obj(m) => {
+                    out.push('{');
+                    for (i, (k, x)) in m.iter().enumerate() {
+                        if i > 0 {
+                            out.push_str(ws());
+                            out.push(',');
+                        }
+                        out.push_str(ws());
+                        out.push_str(&go_json_string(k));
+                        out.push_str(ws());
+                        out.push(':');
+                        out.push_str(ws());
+                        let start = out.len();
+                        render(x, out, ws, false, span);
+                        if top && k == "issuer" {
+                            *span = Some(start..out.len());
+                        }
+                    }
+                    out.push_str(ws());
+                    out.push('}');
+                }
+            }
+        }
+
+        /// A config object with a string `issuer` among other sorted keys, none of which Go would also
+        /// decode into `issuer`.
+        fn config() -> impl Strategy<Value = (BTreeMap<String, J>, String)> {
+            (prop::collection::btree_map(key(), value(), 0..8), text()).prop_map(|(mut m, old)| {
+                m.retain(|k, _| !key_matches(k, "issuer"));
+                m.insert("issuer".into(), J::Str(old.clone()));
+                (m, old)
+            })
+        }
+
+        fn check(
+            m: BTreeMap<String, J>,
+            old: &str,
+            new: &str,
+            seeds: &[u8],
+        ) -> Result<(), TestCaseError> {
+            const WS: [&str; 6] = ["", "", "", " ", "\n  ", "\t\r\n "];
+            let mut k = 0usize;
+            let mut ws = || {
+                k += 1;
+                if seeds.is_empty() {
+                    ""
+                } else {
+                    WS[usize::from(seeds[k % seeds.len()]) % WS.len()]
+                }
+            };
+            let (mut src, mut span) = (String::new(), None);
+            src.push_str(ws());
+            render(&J::Obj(m.clone()), &mut src, &mut ws, true, &mut span);
+            src.push_str(ws());
+            let span = span.expect("the issuer was rendered");
+            let src = src.into_bytes();
+
+            let fields = top_level_fields(&src).expect("valid JSON");
+            prop_assert_eq!(
+                fields.iter().map(|f| f.key.clone()).collect::<Vec<_>>(),
+                m.keys().cloned().collect::<Vec<_>>()
+            );
+            prop_assert_eq!(
+                string_value(&src, &fields, "issuer"),
+                StrValue::Str(old.into())
+            );
+
+            let out = set_string(&src, "issuer", new)
+                .expect("edits")
+                .expect("issuer present");
+            let tail = src.len() - span.end;
+            prop_assert_eq!(&out[..span.start], &src[..span.start]);
+            prop_assert_eq!(&out[out.len() - tail..], &src[span.end..]);
+            let quoted = go_json_string(new);
+            prop_assert_eq!(&out[span.start..out.len() - tail], quoted.as_bytes());
+            let v: serde_json::Value = serde_json::from_slice(&out).expect("serde_json parses it");
+            prop_assert_eq!(v.get("issuer").and_then(|v| v.as_str()), Some(new));
+            let before: serde_json::Value =
+                serde_json::from_slice(&src).expect("serde_json parses it");
+            let (mut a, mut b) = (before, v);
+            a.as_object_mut().map(|o| o.remove("issuer"));
+            b.as_object_mut().map(|o| o.remove("issuer"));
+            prop_assert_eq!(a, b);
+            Ok(())
+        }
+
+        /// `n` cases, and no regression files written into the source tree.
+        fn cases(n: u32) -> ProptestConfig {
+            ProptestConfig {
+                cases: n,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        proptest! {
+            #![proptest_config(cases(600))]
+
+            /// Token soup: ozrepair's validity is serde_json's on inputs built from JSON's grammar pieces.
+            #[test]
+            fn validity_agrees_with_serde_json_on_token_soup(
+                toks in prop::collection::vec(prop::sample::select(vec![
+                    "{", "}", "[", "]", ",", ":", "\"a\"", "\"\\u00e9\"", "\"\\u12\"", "\"\\x41\"",
+                    "\"\\/\"", "\"\t\"", "\"", "0", "01", "-", "-0", "1.", "1.5", ".5", "e", "E+", "1e5",
+                    "true", "tru", "false", "null", "nulll", " ", "\n", "x",
+                ]), 0..14),
+                wrap in any::<bool>(),
+            ) {
+                let body = toks.concat();
+                let src = if wrap { format!("{{\"k\":{body}}}") } else { body };
+                let ours = match top_level_fields(src.as_bytes()) {
+                    Ok(_) | Err(ConfigError::NotObject) => true,
+                    Err(ConfigError::NotJson(_)) => false,
+                };
+                let theirs = serde_json::from_slice::<serde::de::IgnoredAny>(src.as_bytes()).is_ok();
+                prop_assert_eq!(ours, theirs, "{:?}", src);
+            }
+
+        }
+
+        proptest! {
+            #![proptest_config(cases(200))]
+
+            #[test]
+            fn set_string_changes_only_the_issuer_span((m, old) in config(), new in text()) {
+                check(m, &old, &new, &[])?;
+            }
+
+            #[test]
+            fn set_string_with_white_space((m, old) in config(), new in text(),
+                                           seeds in prop::collection::vec(any::<u8>(), 1..64)) {
+                check(m, &old, &new, &seeds)?;
+            }
+
+            /// One changed byte: ozrepair's validity is serde_json's (both follow RFC 8259 here).
+            #[test]
+            fn validity_agrees_with_serde_json((m, _) in config(), at in any::<prop::sample::Index>(),
+                                               byte in prop_oneof![
+                                                   0x00u8..0x80,
+                                                   prop::sample::select(b"0123456789-+.eE\"\\{}[],: ntfu".to_vec()),
+                                               ]) {
+                let mut src = String::new();
+                render(&J::Obj(m), &mut src, &mut || "", true, &mut None);
+                let mut src = src.into_bytes();
+                let i = at.index(src.len());
+                src[i] = byte;
+                let ours = match top_level_fields(&src) {
+                    Ok(_) | Err(ConfigError::NotObject) => true,
+                    Err(ConfigError::NotJson(_)) => false,
+                };
+                let theirs = serde_json::from_slice::<serde::de::IgnoredAny>(&src).is_ok();
+                prop_assert_eq!(ours, theirs, "{:?}", String::from_utf8_lossy(&src));
+            }
+        }
     }
 }

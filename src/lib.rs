@@ -11,6 +11,7 @@ pub mod backup;
 pub mod cli;
 pub mod commands;
 pub mod diagnose;
+pub mod discover;
 pub mod engine;
 pub mod jsonedit;
 pub mod locate;

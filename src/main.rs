@@ -19,7 +19,7 @@ fn main() {
     let g = &cli.global;
     let report = runtime.block_on(async {
         match &cli.command {
-            Command::Inspect => commands::inspect(g).await,
+            Command::Inspect(a) => commands::inspect(g, a).await,
             Command::Fix(a) => commands::fix(g, a).await,
             Command::Backup(a) => commands::backup_now(g, a).await,
             Command::Backups(a) => commands::backups(g, a).await,

@@ -7,6 +7,7 @@ use crate::jsonedit::{string_value, top_level_fields, StrValue};
 use crate::store::ConnectorRow;
 use anyhow::{bail, Result};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -36,6 +37,9 @@ pub struct ConnectorView {
     /// Why the status is not ok, in a few words (extension of the contract).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The fields that locate the provider, for every connector type (extension): issuer, baseURL,
+    /// hostName, tenant, ssoURL, redirectURI, clientID…
+    pub endpoints: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,6 +63,7 @@ pub struct Plan {
 }
 
 /// What the plan is built from.
+#[derive(Default)]
 pub struct Inputs<'a> {
     pub rows: &'a [ConnectorRow],
     /// The container's logs from its last start (None without a container).
@@ -69,6 +74,68 @@ pub struct Inputs<'a> {
     pub only: Option<&'a str>,
     /// `--issuer`
     pub explicit_issuer: Option<&'a str>,
+    /// `--discover`: per connector id, the issuer its provider publishes, or why it could not be asked.
+    pub discovered: &'a [(String, Result<String, String>)],
+    /// `--set CONNECTOR.FIELD=VALUE`, parsed.
+    pub sets: &'a [SetField],
+    /// `--issuer-alias`: correct by adding Dex's issuerAlias instead of changing issuer.
+    pub issuer_alias: bool,
+    /// Connectors that a config file defines and rewrites into the database at every start.
+    pub static_ids: &'a [(String, String)],
+}
+
+/// One `--set` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetField {
+    pub connector: String,
+    pub field: String,
+    pub value: String,
+}
+
+/// Fields that hold secrets: never printed, never set from the command line (it would print them).
+pub const SECRET_HINTS: [&str; 6] = ["secret", "password", "key", "token", "bindpw", "assertion"];
+
+pub fn is_secret_field(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    SECRET_HINTS.iter().any(|h| n.contains(h)) && n != "useridkey" && n != "usernamekey"
+}
+
+/// Config fields that locate the provider, shown for every connector type (issuer-like fields).
+pub const ENDPOINT_FIELDS: [&str; 12] = [
+    "issuer",
+    "issuerAlias",
+    "baseURL",
+    "hostName",
+    "tenant",
+    "apiURL",
+    "ssoURL",
+    "ssoIssuer",
+    "entityIssuer",
+    "keystoneHost",
+    "redirectURI",
+    "clientID",
+];
+
+impl std::str::FromStr for SetField {
+    type Err = UsageError;
+    fn from_str(s: &str) -> Result<Self, UsageError> {
+        let bad = || UsageError(format!("--set takes CONNECTOR.FIELD=VALUE, not {s:?}"));
+        let (left, value) = s.split_once('=').ok_or_else(bad)?;
+        let (connector, field) = left.rsplit_once('.').ok_or_else(bad)?;
+        if connector.is_empty() || field.is_empty() {
+            return Err(bad());
+        }
+        if is_secret_field(field) {
+            return Err(UsageError(format!(
+                "--set does not set secrets ({field} would be printed in the plan); nothing was changed"
+            )));
+        }
+        Ok(SetField {
+            connector: connector.into(),
+            field: field.into(),
+            value: value.into(),
+        })
+    }
 }
 
 /// Raised for flag combinations that cannot work (exit code 2).
@@ -81,20 +148,38 @@ impl std::fmt::Display for UsageError {
 }
 impl std::error::Error for UsageError {}
 
-fn issuer_of(row: &ConnectorRow) -> (Option<String>, Option<String>) {
+/// The connector's issuer, its endpoint fields, and what is wrong with its config if anything.
+fn read_config(row: &ConnectorRow) -> (Option<String>, BTreeMap<String, String>, Option<String>) {
+    let mut endpoints = BTreeMap::new();
     let Some(cfg) = row.config.as_deref() else {
-        return (None, None);
+        return (None, endpoints, None);
     };
-    match top_level_fields(cfg) {
-        Err(e) => (None, Some(e.to_string())),
-        Ok(fields) => match string_value(cfg, &fields, "issuer") {
-            StrValue::Str(s) => (Some(s), None),
-            StrValue::NotString(what) => {
-                (None, Some(format!("its issuer is {what}, not a string")))
-            }
-            StrValue::Absent | StrValue::Null => (None, None),
-        },
+    let fields = match top_level_fields(cfg) {
+        Err(e) => return (None, endpoints, Some(e.to_string())),
+        Ok(f) => f,
+    };
+    for name in ENDPOINT_FIELDS {
+        if let StrValue::Str(v) = string_value(cfg, &fields, name) {
+            endpoints.insert(name.to_string(), v);
+        }
     }
+    match string_value(cfg, &fields, "issuer") {
+        StrValue::Str(s) => (Some(s), endpoints, None),
+        StrValue::NotString(what) => (
+            None,
+            endpoints,
+            Some(format!("its issuer is {what}, not a string")),
+        ),
+        StrValue::Absent | StrValue::Null => (None, endpoints, None),
+    }
+}
+
+/// A correction of a connector's issuer, before it becomes a change of `issuer` or `issuerAlias`.
+struct Correction {
+    idx: usize,
+    to: String,
+    source: Source,
+    evidence: String,
 }
 
 pub fn build(inp: &Inputs) -> Result<(Vec<ConnectorView>, Plan)> {
@@ -102,7 +187,7 @@ pub fn build(inp: &Inputs) -> Result<(Vec<ConnectorView>, Plan)> {
         .rows
         .iter()
         .map(|r| {
-            let (issuer, problem) = issuer_of(r);
+            let (issuer, endpoints, problem) = read_config(r);
             let checked = r.typ == "oidc" || issuer.is_some();
             let status = if problem.is_some() {
                 Status::Unknown
@@ -118,18 +203,30 @@ pub fn build(inp: &Inputs) -> Result<(Vec<ConnectorView>, Plan)> {
                 issuer,
                 status,
                 problem,
+                endpoints,
             }
         })
         .collect();
     let mut plan = Plan::default();
+    let ids = || {
+        views
+            .iter()
+            .map(|v| v.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
 
     if let Some(only) = inp.only {
         if !views.iter().any(|v| v.id == only) {
-            let ids: Vec<&str> = views.iter().map(|v| v.id.as_str()).collect();
             bail!(
                 "there is no connector {only:?}; the connectors are: {}; nothing was changed",
-                ids.join(", ")
+                ids()
             );
+        }
+    }
+    for s in inp.sets {
+        if !views.iter().any(|v| v.id == s.connector) {
+            bail!("--set names connector {:?}, which does not exist; the connectors are: {}; nothing was changed", s.connector, ids());
         }
     }
 
@@ -152,32 +249,8 @@ pub fn build(inp: &Inputs) -> Result<(Vec<ConnectorView>, Plan)> {
         }
     }
 
-    let propose = |plan: &mut Plan,
-                   views: &mut Vec<ConnectorView>,
-                   idx: usize,
-                   to: &str,
-                   source: Source,
-                   evidence: String| {
-        let v = &mut views[idx];
-        let from = v.issuer.clone().unwrap_or_default();
-        v.status = Status::Mismatch;
-        v.problem = Some(format!(
-            "stored issuer {from:?}, the provider publishes {to:?}"
-        ));
-        plan.changes
-            .retain(|c| !(c.connector == v.id && c.field == "issuer"));
-        if from != to {
-            plan.changes.push(Change {
-                connector: v.id.clone(),
-                field: "issuer".into(),
-                from,
-                to: to.into(),
-                source,
-                evidence,
-            });
-        }
-    };
-
+    // Where the right issuer comes from, in the contract's order: --issuer, the logs, discovery.
+    let mut corrections: Vec<Correction> = Vec::new();
     if let Some(to) = inp.explicit_issuer {
         let candidates: Vec<usize> = match inp.only {
             Some(id) => views.iter().position(|v| v.id == id).into_iter().collect(),
@@ -205,54 +278,156 @@ pub fn build(inp: &Inputs) -> Result<(Vec<ConnectorView>, Plan)> {
                 views[idx].typ
             );
         }
-        if views[idx].issuer.as_deref() == Some(to) {
-            views[idx].status = Status::Ok;
-            views[idx].problem = None;
-        } else {
-            propose(
-                &mut plan,
-                &mut views,
-                idx,
-                to,
-                Source::Explicit,
-                "--issuer given by the operator".into(),
-            );
-        }
-        return Ok((views, plan));
-    }
-
-    if let Some(logs) = inp.logs {
-        for ev in &logs.evidence {
-            let idx = views.iter().position(|v| {
-                v.issuer.as_deref() == Some(ev.expected.as_str())
-                    && ev.connector.as_ref().is_none_or(|c| *c == v.id)
-            });
-            let Some(idx) = idx else {
-                let already = views.iter().any(|v| {
-                    v.issuer.as_deref() == Some(ev.got.as_str())
+        corrections.push(Correction {
+            idx,
+            to: to.into(),
+            source: Source::Explicit,
+            evidence: "--issuer given by the operator".into(),
+        });
+    } else {
+        if let Some(logs) = inp.logs {
+            for ev in &logs.evidence {
+                let matches = |v: &ConnectorView, issuer: &str| {
+                    v.issuer.as_deref() == Some(issuer)
                         && ev.connector.as_ref().is_none_or(|c| *c == v.id)
+                };
+                let Some(idx) = views.iter().position(|v| matches(v, &ev.expected)) else {
+                    if views.iter().any(|v| matches(v, &ev.got)) {
+                        plan.already_applied += 1;
+                    } else {
+                        plan.notes.push(format!(
+                            "the container reports connector {} with issuer {:?}, but no connector in the database has that issuer: it may be a static connector from a config file (management.json StaticConnectors or Dex's connectors:), which a database edit cannot fix",
+                            ev.connector.as_deref().unwrap_or("(unnamed)"),
+                            ev.expected
+                        ));
+                    }
+                    continue;
+                };
+                let evidence = format!(
+                    "container log {}: issuer did not match the issuer returned by provider, expected {:?} got {:?}",
+                    if ev.time.is_empty() { "line" } else { ev.time.as_str() },
+                    ev.expected,
+                    ev.got
+                );
+                corrections.retain(|c| c.idx != idx);
+                corrections.push(Correction {
+                    idx,
+                    to: ev.got.clone(),
+                    source: Source::Logs,
+                    evidence,
                 });
-                if already {
-                    plan.already_applied += 1;
-                } else {
-                    plan.notes.push(format!(
-                        "the container reports connector {} with issuer {:?}, but no connector in the database has that issuer: it may be a static connector from a config file (management.json StaticConnectors or Dex's connectors:), which a database edit cannot fix",
-                        ev.connector.as_deref().unwrap_or("(unnamed)"),
-                        ev.expected
-                    ));
-                }
+            }
+        }
+        for (id, answer) in inp.discovered {
+            let Some(idx) = views.iter().position(|v| &v.id == id) else {
                 continue;
             };
-            if inp.only.is_some_and(|o| o != views[idx].id) {
-                continue;
+            match answer {
+                Err(why) => {
+                    if views[idx].status != Status::Mismatch {
+                        views[idx].status = Status::Unknown;
+                    }
+                    plan.notes.push(format!("connector {id}: {why}"));
+                }
+                Ok(published) if views[idx].issuer.as_deref() == Some(published.as_str()) => {
+                    if !corrections.iter().any(|c| c.idx == idx) {
+                        views[idx].status = Status::Ok;
+                        views[idx].problem = None;
+                    }
+                }
+                Ok(published) => {
+                    if !corrections.iter().any(|c| c.idx == idx) {
+                        let stored = views[idx].issuer.clone().unwrap_or_default();
+                        corrections.push(Correction {
+                            idx,
+                            to: published.clone(),
+                            source: Source::Discovery,
+                            evidence: format!(
+                                "discovery document {}: issuer {published:?}",
+                                crate::discover::discovery_url(&stored)
+                            ),
+                        });
+                    }
+                }
             }
-            let evidence = format!(
-                "container log {}: issuer did not match the issuer returned by provider, expected {:?} got {:?}",
-                if ev.time.is_empty() { "line" } else { ev.time.as_str() },
-                ev.expected,
-                ev.got
-            );
-            propose(&mut plan, &mut views, idx, &ev.got, Source::Logs, evidence);
+        }
+    }
+
+    for c in corrections {
+        let v = &mut views[c.idx];
+        let from = v.issuer.clone().unwrap_or_default();
+        if from == c.to {
+            v.status = Status::Ok;
+            v.problem = None;
+            continue;
+        }
+        v.status = Status::Mismatch;
+        v.problem = Some(format!(
+            "stored issuer {from:?}, the provider publishes {:?}",
+            c.to
+        ));
+        if inp.only.is_some_and(|o| o != v.id) {
+            continue;
+        }
+        if let Some((_, file)) = inp.static_ids.iter().find(|(id, _)| *id == v.id) {
+            plan.notes.push(format!(
+                "connector {} is a static connector defined in {file}; NetBird writes it into the database again at every start, so a database edit would not stick: set its issuer to {:?} in that file (EmbeddedIdP.StaticConnectors), then restart the container",
+                v.id, c.to
+            ));
+            continue;
+        }
+        let (field, from) = if inp.issuer_alias {
+            (
+                "issuerAlias".to_string(),
+                v.endpoints.get("issuerAlias").cloned().unwrap_or_default(),
+            )
+        } else {
+            ("issuer".to_string(), from)
+        };
+        if from != c.to {
+            plan.changes.push(Change {
+                connector: v.id.clone(),
+                field,
+                from,
+                to: c.to,
+                source: c.source,
+                evidence: c.evidence,
+            });
+        }
+    }
+    if inp.issuer_alias && !plan.changes.is_empty() {
+        plan.notes.push("issuerAlias makes Dex skip the discovery issuer check and accept tokens from the alias; it needs Dex v2.43 or later".into());
+    }
+
+    for s in inp.sets {
+        let Some(row) = inp.rows.iter().find(|r| r.id == s.connector) else {
+            continue;
+        };
+        let cfg = row.config.as_deref().unwrap_or(b"");
+        let fields = top_level_fields(cfg)
+            .map_err(|e| anyhow::anyhow!("connector {}: {e}; nothing was changed", s.connector))?;
+        let Some(f) = crate::jsonedit::effective_field(&fields, &s.field) else {
+            bail!("connector {} has no field {:?}; ozrepair edits values, it never adds fields; nothing was changed", s.connector, s.field);
+        };
+        let from = match string_value(cfg, &fields, &f.key) {
+            StrValue::Str(v) => v,
+            _ => bail!(
+                "connector {} field {:?} is not a string; nothing was changed",
+                s.connector,
+                f.key
+            ),
+        };
+        if from != s.value {
+            plan.changes
+                .retain(|c| !(c.connector == s.connector && c.field == f.key));
+            plan.changes.push(Change {
+                connector: s.connector.clone(),
+                field: f.key.clone(),
+                from,
+                to: s.value.clone(),
+                source: Source::Explicit,
+                evidence: format!("--set {}.{}", s.connector, s.field),
+            });
         }
     }
     Ok((views, plan))
@@ -316,6 +491,7 @@ mod tests {
             running: false,
             only: None,
             explicit_issuer: None,
+            ..Default::default()
         })
         .unwrap();
         assert_eq!(plan.changes.len(), 1);
@@ -340,6 +516,7 @@ mod tests {
             running: true,
             only: None,
             explicit_issuer: None,
+            ..Default::default()
         })
         .unwrap();
         assert!(plan.changes.is_empty() && plan.notes.is_empty());
@@ -355,6 +532,7 @@ mod tests {
             running: false,
             only: None,
             explicit_issuer: None,
+            ..Default::default()
         })
         .unwrap();
         assert!(plan.changes.is_empty());
@@ -373,6 +551,7 @@ mod tests {
             running: false,
             only: None,
             explicit_issuer: Some("https://z"),
+            ..Default::default()
         })
         .unwrap_err();
         assert!(e.downcast_ref::<UsageError>().is_some());
@@ -382,6 +561,7 @@ mod tests {
             running: false,
             only: Some("b"),
             explicit_issuer: Some("https://z"),
+            ..Default::default()
         })
         .unwrap();
         assert_eq!(plan.changes[0].source, Source::Explicit);
@@ -399,6 +579,7 @@ mod tests {
             running: false,
             only: None,
             explicit_issuer: None,
+            ..Default::default()
         })
         .unwrap();
         assert_eq!(views[0].status, Status::Ok);

@@ -371,6 +371,11 @@ impl Deployment {
 
     /// Starts the stand-in on the volume with `env` (STANDIN_*), restart policy always.
     pub fn run(&self, e: &Engine, l: &Layout, env: &[(&str, &str)]) {
+        self.run_with(e, l, env, &[]);
+    }
+
+    /// Like `run`, with more `docker run` arguments (--user, --label, -v for config files…).
+    pub fn run_with(&self, e: &Engine, l: &Layout, env: &[(&str, &str)], extra: &[&str]) {
         let mut args: Vec<String> = [
             "run",
             "-d",
@@ -394,6 +399,7 @@ impl Deployment {
             args.push("-e".into());
             args.push(format!("{k}={v}"));
         }
+        args.extend(extra.iter().map(|s| s.to_string()));
         args.push(IMAGE.into());
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         e.docker_ok(&refs);
@@ -496,4 +502,79 @@ pub fn rows(db: &Path) -> Vec<(String, String, Vec<u8>, String)> {
         .collect::<Result<Vec<_>, _>>()
         .expect("rows");
     rows
+}
+
+/// A discovery endpoint on loopback: serves `GET <path>/.well-known/openid-configuration` with
+/// `{"issuer": <value>}` for each (path, issuer) it is given; everything else is 404. The issuer values
+/// can be changed while it runs. It stops when dropped.
+pub struct Discovery {
+    pub base: String,
+    pub issuers: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Discovery {
+    pub fn start() -> Discovery {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let issuers: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> = Default::default();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (iss, st) = (issuers.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !st.load(Ordering::SeqCst) {
+                let Ok((mut conn, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let _ = conn.set_nonblocking(false);
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = [0u8; 4096];
+                let n = conn.read(&mut buf).unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]);
+                let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+                let found = iss.lock().map(|l| {
+                    l.iter()
+                        .find(|(p, _)| format!("{p}/.well-known/openid-configuration") == path)
+                        .map(|(_, i)| i.clone())
+                });
+                let (status, body) = match found {
+                    Ok(Some(i)) => (
+                        "200 OK",
+                        serde_json::json!({ "issuer": i, "jwks_uri": "x" }).to_string(),
+                    ),
+                    _ => ("404 Not Found", "not found".to_string()),
+                };
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Discovery {
+            base,
+            issuers,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Publishes `issuer` at `path` (replacing what that path published before).
+    pub fn publish(&self, path: &str, issuer: &str) {
+        let mut l = self.issuers.lock().expect("lock");
+        l.retain(|(p, _)| p != path);
+        l.push((path.to_string(), issuer.to_string()));
+    }
+}
+
+impl Drop for Discovery {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

@@ -29,7 +29,7 @@ pub fn list_connectors(conn: &Connection) -> rusqlite::Result<Vec<Row>> {
 }
 
 /// encoding/json matches keys case-insensitively and the last matching key wins.
-fn issuer_of(config: &[u8]) -> Result<String, String> {
+fn string_field(config: &[u8], name: &str) -> Result<String, String> {
     let v: serde_json::Value =
         serde_json::from_slice(config).map_err(|e| format!("parse connector config: {e}"))?;
     let obj = v.as_object().ok_or_else(|| {
@@ -37,10 +37,10 @@ fn issuer_of(config: &[u8]) -> Result<String, String> {
     })?;
     let mut issuer = String::new();
     for (k, v) in obj {
-        if k.eq_ignore_ascii_case("issuer") {
+        if k.eq_ignore_ascii_case(name) {
             issuer = v
                 .as_str()
-                .ok_or_else(|| "parse connector config: json: cannot unmarshal into Go struct field Config.issuer of type string".to_string())?
+                .ok_or_else(|| format!("parse connector config: json: cannot unmarshal into Go struct field Config.{name} of type string"))?
                 .to_string();
         }
     }
@@ -54,7 +54,11 @@ pub fn open_connector(row: &Row, published: &[String]) -> Result<(), String> {
         return Ok(());
     }
     let config = row.config.as_deref().unwrap_or(b"null");
-    let issuer = issuer_of(config)?;
+    let issuer = string_field(config, "issuer")?;
+    // Dex v2.43+: with issuerAlias set, go-oidc skips the discovery issuer check (InsecureIssuerURLContext).
+    if !string_field(config, "issuerAlias")?.is_empty() {
+        return Ok(());
+    }
     let base = issuer.trim_end_matches('/');
     let inner = match published.iter().find(|p| p.trim_end_matches('/') == base) {
         None => {

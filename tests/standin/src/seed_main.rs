@@ -2,6 +2,11 @@
 //!
 //!   ozr-seed --db PATH [--schema N] [--connectors JSON] [--owner UID:GID] [--mode OCTAL]
 //!
+//!   ozr-seed --db PATH --hot-journal
+//!
+//! --hot-journal: opens an existing database, writes enough inside one transaction that SQLite spills
+//! pages into the file, and dies without committing: a hot -journal is left beside it, as after a crash.
+//!
 //! JSON is an array of {"id","type","name","resource_version","config"}; `config` is a string holding the
 //! exact bytes to store (stored as a BLOB) or null. --schema defaults to 11 (NetBird's Dex fork).
 
@@ -27,6 +32,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--connectors" => connectors = val()?,
             "--owner" => owner = Some(val()?),
             "--mode" => mode = Some(u32::from_str_radix(&val()?, 8)?),
+            "--hot-journal" => {
+                let db = db.clone().ok_or("--db comes before --hot-journal")?;
+                return crash_mid_transaction(&db);
+            }
             _ => return Err(format!("unknown argument {a}").into()),
         }
     }
@@ -65,4 +74,19 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(m))?;
     }
     Ok(())
+}
+
+fn crash_mid_transaction(db: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let conn = rusqlite::Connection::open(db)?;
+    conn.execute_batch("pragma journal_mode=delete; pragma cache_size=2; begin immediate;")?;
+    let filler = vec![0x5au8; 1024];
+    for i in 0..2000 {
+        conn.execute(
+            "insert into password (email, hash, username, user_id) values (?1, ?2, 'x', 'x')",
+            rusqlite::params![format!("crash{i}@example.com"), filler],
+        )?;
+    }
+    // Die like a killed process: no commit, no rollback, no close.
+    // SAFETY: _exit ends the process at once; nothing after it runs.
+    unsafe { libc::_exit(9) }
 }
