@@ -99,6 +99,19 @@ async fn run(
         _ => None,
     };
 
+    // 0. One writer at a time, and the plan must still apply to the bytes as they are now.
+    let _lock = crate::lock::acquire(&dep.db)?;
+    let pending = {
+        let snap = reach::read(&dep.db)?;
+        compute_edits(&store::connectors(&snap.conn)?, plan)?
+    };
+    if pending.is_empty() {
+        report.notes.push("the database already holds every planned value (another run applied it); nothing was changed".into());
+        report.changes.clear();
+        report.finish(Outcome::Healthy, 0);
+        return Ok(());
+    }
+
     // 1. Stop: nothing may hold the database while it is copied and edited.
     if let Some((e, c)) = container {
         if matches!(c.status.as_str(), "running" | "restarting" | "paused") {
@@ -116,6 +129,7 @@ async fn run(
             }
         }
     }
+    crate::fault::point("after-stop");
 
     // 2. Backup, verified, before the first write.
     let rows = {
@@ -140,35 +154,10 @@ async fn run(
         done.backup = Some(set);
         rows
     };
+    crate::fault::point("after-backup");
 
-    // 3. The edits, computed from the bytes as they are now (the container may have written since inspection).
-    let mut edits: Vec<store::Edit> = Vec::new();
-    for c in &plan.changes {
-        let row = rows
-            .iter()
-            .find(|r| r.id == c.connector)
-            .ok_or_else(|| anyhow!("connector {} is gone", c.connector))?;
-        let original = row
-            .config
-            .clone()
-            .ok_or_else(|| anyhow!("connector {} has no config", c.connector))?;
-        // Several changes to one connector go into one edit, applied one after the other.
-        let pos = match edits.iter().position(|e| e.id == c.connector) {
-            Some(p) => p,
-            None => {
-                edits.push(store::Edit {
-                    id: c.connector.clone(),
-                    before: original.clone(),
-                    after: original,
-                    resource_version: store::bumped(&row.resource_version),
-                });
-                edits.len() - 1
-            }
-        };
-        let after = edit_field(&edits[pos].after, c)
-            .map_err(|e| anyhow!("connector {}: {e}", c.connector))?;
-        edits[pos].after = after;
-    }
+    // 3. The edits, computed again from the bytes as they are now (the container may have written since).
+    let edits = compute_edits(&rows, plan)?;
 
     // 4. One transaction; then integrity_check and a read-back of every edited row.
     eprintln!(
@@ -181,6 +170,7 @@ async fn run(
         e.context("the write failed")
     })?;
     done.written = true;
+    crate::fault::point("after-write");
     if let Some(d) = report.database.as_mut() {
         d.sha256_after = Some(backup::sha256_file(&dep.db)?);
     }
@@ -202,6 +192,47 @@ async fn run(
     start_and_watch(e, &c.id, &c.name, opts.wait, report).await?;
     done.started = true;
     Ok(())
+}
+
+/// The edits that bring `rows` to the plan: one per connector, its changes applied one after the other.
+/// A change whose target value is already stored is skipped; a value that is neither the planned `from`
+/// nor its `to` means the database moved under the plan, and nothing is done.
+fn compute_edits(rows: &[store::ConnectorRow], plan: &Plan) -> Result<Vec<store::Edit>> {
+    let mut edits: Vec<store::Edit> = Vec::new();
+    for c in &plan.changes {
+        let row = rows
+            .iter()
+            .find(|r| r.id == c.connector)
+            .ok_or_else(|| anyhow!("connector {} is gone", c.connector))?;
+        let original = row
+            .config
+            .clone()
+            .ok_or_else(|| anyhow!("connector {} has no config", c.connector))?;
+        let pos = match edits.iter().position(|e| e.id == c.connector) {
+            Some(p) => p,
+            None => {
+                edits.push(store::Edit {
+                    id: c.connector.clone(),
+                    before: original.clone(),
+                    after: original,
+                    resource_version: store::bumped(&row.resource_version),
+                });
+                edits.len() - 1
+            }
+        };
+        let fields = jsonedit::top_level_fields(&edits[pos].after)
+            .map_err(|e| anyhow!("connector {}: {e}", c.connector))?;
+        if jsonedit::string_value(&edits[pos].after, &fields, &c.field)
+            == jsonedit::StrValue::Str(c.to.clone())
+        {
+            continue;
+        }
+        let after = edit_field(&edits[pos].after, c)
+            .map_err(|e| anyhow!("connector {}: {e}", c.connector))?;
+        edits[pos].after = after;
+    }
+    edits.retain(|e| e.after != e.before);
+    Ok(edits)
 }
 
 /// One change applied to a config's bytes: the value's bytes replaced, or (for issuerAlias, which Dex
@@ -272,6 +303,7 @@ pub async fn start_and_watch(
         .pop()
         .map(|l| l.time)
         .filter(|t| !t.is_empty());
+    crate::fault::point("before-start");
     eprintln!("ozrepair: starting {name}");
     e.start(id).await.context("starting the container failed")?;
     let first = e

@@ -63,6 +63,9 @@ pub struct Global {
     /// Report format on stdout. Logs and progress go to stderr.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// Print secret config values (clientSecret and the like) instead of [redacted].
+    #[arg(long, global = true)]
+    pub show_secrets: bool,
     /// Do not ask for confirmation (required when stdin is not a terminal and a change is due).
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,

@@ -91,8 +91,10 @@ async fn open(g: &Global, report: &mut Report) -> Result<Session> {
     let (schema, rows) = {
         let snap = reach::read(&dep.db)?;
         let schema = store::check_schema(&snap.conn, &dep.db)?;
+        store::quick_check(&snap.conn, &dep.db)?;
         (schema.clone(), store::connectors(&snap.conn)?)
     };
+    report.secrets = crate::redact::secrets_in(&rows);
     if let Some(d) = report.database.as_mut() {
         d.sha256_before = Some(backup::sha256_file(&dep.db)?);
         d.dex_migrations = Some(schema.migrations);
@@ -129,6 +131,8 @@ pub struct PlanFlags<'a> {
     pub discover: Option<crate::discover::Options>,
     pub sets: &'a [plan::SetField],
     pub issuer_alias: bool,
+    /// --show-secrets: list secret fields with the connector's endpoints.
+    pub show_secrets: bool,
 }
 
 fn make_plan(s: &Session, flags: &PlanFlags, report: &mut Report) -> Result<Plan> {
@@ -175,6 +179,24 @@ fn make_plan(s: &Session, flags: &PlanFlags, report: &mut Report) -> Result<Plan
         static_ids: &s.dep.static_connectors,
     })?;
     report.connectors = views;
+    if flags.show_secrets {
+        for (v, r) in report.connectors.iter_mut().zip(&s.rows) {
+            let cfg = r
+                .config
+                .as_deref()
+                .and_then(|c| serde_json::from_slice::<serde_json::Value>(c).ok());
+            for (k, val) in cfg
+                .as_ref()
+                .and_then(|c| c.as_object())
+                .into_iter()
+                .flatten()
+            {
+                if let (true, Some(text)) = (crate::redact::is_secret_field(k), val.as_str()) {
+                    v.endpoints.insert(k.clone(), text.to_string());
+                }
+            }
+        }
+    }
     report.changes = plan.changes.clone();
     report.diff = plan::render_diff(&plan, &report.connectors);
     report.notes.extend(plan.notes.iter().cloned());
@@ -242,6 +264,7 @@ async fn inspect_body(g: &Global, a: &InspectArgs, r: &mut Report) -> Result<()>
     let s = open(g, r).await?;
     let flags = PlanFlags {
         discover: discover_options(&a.discovery),
+        show_secrets: g.show_secrets,
         ..Default::default()
     };
     let plan = make_plan(&s, &flags, r)?;
@@ -286,6 +309,7 @@ async fn fix_body(g: &Global, a: &FixArgs, r: &mut Report) -> Result<()> {
         discover: discover_options(&a.discovery),
         sets: &a.set,
         issuer_alias: a.issuer_alias,
+        show_secrets: g.show_secrets,
     };
     let plan = make_plan(&s, &flags, r)?;
     if a.dry_run || plan.changes.is_empty() {
@@ -340,6 +364,7 @@ async fn with_container_stopped<T>(
     report: &mut Report,
     work: impl FnOnce(&mut Report) -> Result<T>,
 ) -> Result<T> {
+    let _lock = crate::lock::acquire(&s.dep.db)?;
     let running = match (&s.engine, &s.dep.container) {
         (Some(e), Some(c)) if matches!(c.status.as_str(), "running" | "restarting" | "paused") => {
             Some((e, c))

@@ -26,12 +26,14 @@ fn main() {
             Command::Restore(a) => commands::restore(g, a).await,
         }
     });
+    let secrets: &[String] = if g.show_secrets { &[] } else { &report.secrets };
+    let shown = |s: &str| ozrepair::redact::scrub(s, secrets);
     match g.output {
-        Output::Json => println!("{}", report.to_json()),
-        Output::Text => print!("{}", report.to_text()),
+        Output::Json => println!("{}", shown(&report.to_json())),
+        Output::Text => print!("{}", shown(&report.to_text())),
     }
     if let Some(e) = &report.error {
-        eprintln!("ozrepair: {e}");
+        eprintln!("ozrepair: {}", shown(e));
     }
     std::process::exit(report.exit_code);
 }

@@ -92,13 +92,7 @@ pub struct SetField {
     pub value: String,
 }
 
-/// Fields that hold secrets: never printed, never set from the command line (it would print them).
-pub const SECRET_HINTS: [&str; 6] = ["secret", "password", "key", "token", "bindpw", "assertion"];
-
-pub fn is_secret_field(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    SECRET_HINTS.iter().any(|h| n.contains(h)) && n != "useridkey" && n != "usernamekey"
-}
+pub use crate::redact::is_secret_field;
 
 /// Config fields that locate the provider, shown for every connector type (issuer-like fields).
 pub const ENDPOINT_FIELDS: [&str; 12] = [
@@ -154,6 +148,14 @@ fn read_config(row: &ConnectorRow) -> (Option<String>, BTreeMap<String, String>,
     let Some(cfg) = row.config.as_deref() else {
         return (None, endpoints, None);
     };
+    if cfg.len() > MAX_CONFIG {
+        let problem = format!(
+            "its config is {} bytes, more than the {} KiB a connector config can sensibly be",
+            cfg.len(),
+            MAX_CONFIG / 1024
+        );
+        return (None, endpoints, Some(problem));
+    }
     let fields = match top_level_fields(cfg) {
         Err(e) => return (None, endpoints, Some(e.to_string())),
         Ok(f) => f,
@@ -173,6 +175,9 @@ fn read_config(row: &ConnectorRow) -> (Option<String>, BTreeMap<String, String>,
         StrValue::Absent | StrValue::Null => (None, endpoints, None),
     }
 }
+
+/// The largest config ozrepair reads or edits (Dex's own are a few hundred bytes).
+pub const MAX_CONFIG: usize = 1 << 20;
 
 /// A correction of a connector's issuer, before it becomes a change of `issuer` or `issuerAlias`.
 struct Correction {
@@ -271,6 +276,9 @@ pub fn build(inp: &Inputs) -> Result<(Vec<ConnectorView>, Plan)> {
                 .into());
             }
         };
+        if let Some(problem) = &views[idx].problem {
+            bail!("connector {}: {problem}; nothing was changed; fix that connector in the dashboard or by hand", views[idx].id);
+        }
         if views[idx].issuer.is_none() {
             bail!(
                 "connector {} has no issuer field to set (type {}); ozrepair edits values, it never adds fields; nothing was changed",

@@ -5,7 +5,7 @@ use crate::store;
 use anyhow::{bail, Context, Result};
 use rusqlite::Connection;
 use std::fs;
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// The files SQLite may keep beside a database.
@@ -38,6 +38,8 @@ pub fn check_file(db: &Path) -> Result<fs::Metadata> {
         "not a regular file"
     } else if meta.len() == 0 {
         "empty"
+    } else if meta.nlink() > 1 {
+        "hard-linked elsewhere too (ozrepair does not edit a file that other paths share)"
     } else {
         ""
     };
@@ -95,7 +97,7 @@ pub fn read(db: &Path) -> Result<Snapshot> {
     }
     let conn = Connection::open(&copy)
         .with_context(|| format!("cannot open a copy of {}", db.display()))?;
-    conn.busy_timeout(store::BUSY_TIMEOUT)?;
+    conn.busy_timeout(store::busy_timeout())?;
     Ok(Snapshot {
         conn,
         copy: Some(dir),

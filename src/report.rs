@@ -73,6 +73,9 @@ pub struct Report {
     pub diff: String,
     #[serde(skip)]
     pub exit_code: i32,
+    /// Secret values read from the database, scrubbed from every output (never serialised).
+    #[serde(skip)]
+    pub secrets: Vec<String>,
 }
 
 impl Report {
@@ -93,6 +96,7 @@ impl Report {
             backups: Vec::new(),
             diff: String::new(),
             exit_code: 1,
+            secrets: Vec::new(),
         }
     }
 

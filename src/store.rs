@@ -8,8 +8,15 @@ use std::time::Duration;
 
 /// Dex SQLite migrations this build knows (the files in migrations/, Dex master of 2026-08).
 pub const KNOWN_MIGRATIONS: i64 = 23;
-/// How long to wait for another process's lock before giving up.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for another process's lock on the database before giving up: 10 s, or
+/// `OZREPAIR_BUSY_TIMEOUT_MS`.
+pub fn busy_timeout() -> Duration {
+    std::env::var("OZREPAIR_BUSY_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(Duration::from_secs(10))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schema {
@@ -56,7 +63,7 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .with_context(|| format!("cannot open {} as SQLite", path.display()))?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_timeout(busy_timeout())?;
     Ok(conn)
 }
 
@@ -152,6 +159,20 @@ pub fn connectors(conn: &Connection) -> Result<Vec<ConnectorRow>> {
     Ok(out)
 }
 
+/// `PRAGMA quick_check`: structure and page checks without the index cross-check (fast on large files).
+pub fn quick_check(conn: &Connection, path: &Path) -> Result<()> {
+    let mut st = conn.prepare("pragma quick_check")?;
+    let problems: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    if problems.len() == 1 && problems[0] == "ok" {
+        return Ok(());
+    }
+    bail!(
+        "{} is damaged (quick_check: {}); nothing was changed; put a backup back with `ozrepair restore` (`ozrepair backups` lists them)",
+        path.display(),
+        problems.into_iter().take(2).collect::<Vec<_>>().join("; ")
+    )
+}
+
 pub fn integrity_check(conn: &Connection) -> Result<()> {
     let mut st = conn.prepare("pragma integrity_check")?;
     let problems: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
@@ -191,7 +212,7 @@ pub fn write_edits(path: &Path, edits: &[Edit]) -> Result<()> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .with_context(|| format!("cannot open {} for writing", path.display()))?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_timeout(busy_timeout())?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .context("cannot lock the database for writing (another process holds it)")?;
@@ -221,6 +242,7 @@ pub fn write_edits(path: &Path, edits: &[Edit]) -> Result<()> {
             );
         }
     }
+    crate::fault::point("inside-write");
     tx.commit()
         .context("the commit failed; SQLite rolled back, the database is as it was")?;
     integrity_check(&conn)?;
