@@ -334,6 +334,27 @@ fn no_client_secret_in_any_output() {
         &["fix", "--yes", "--output", "json"],
         &["backups"],
         &["backups", "--output", "json"],
+        &["backup"],
+        &["backup", "--output", "json"],
+        &["restore", "--yes", "--wait", "0"],
+        &["restore", "--yes", "--wait", "0", "--output", "json"],
+        &["restore", "--backup", "/nonexistent", "--yes"],
+        &[
+            "fix",
+            "--set",
+            "d4s1a2b3c4d5e6f7g8h9.clientSecret=x",
+            "--yes",
+        ],
+        &[
+            "fix",
+            "--issuer",
+            "https://x",
+            "--connector",
+            "d4s1a2b3c4d5e6f7g8h9",
+            "--yes",
+            "--wait",
+            "1",
+        ],
     ] {
         let r = e.ozrepair(args);
         outputs.push((args.join(" "), r.all()));

@@ -157,12 +157,24 @@ impl Engine {
 
     /// Runs the real ozrepair binary against this engine, with no terminal on stdin.
     pub fn ozrepair(&self, args: &[&str]) -> Run {
-        let out = sh(Command::new(env!("CARGO_BIN_EXE_ozrepair"))
-            .args(args)
+        self.ozrepair_env(args, &[])
+    }
+
+    /// Like `ozrepair`, with extra environment variables.
+    pub fn ozrepair_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        Run::from(sh(self.ozrepair_command(args, env).stdin(Stdio::null())))
+    }
+
+    pub fn ozrepair_command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ozrepair"));
+        c.args(args)
             .env("DOCKER_HOST", &self.host)
             .env_remove("DOCKER_CONTEXT")
-            .stdin(Stdio::null()));
-        Run::from(out)
+            .env_remove("OZREPAIR_FAULT");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c
     }
 
     /// The engine's events of kinds that only a stop or kill produces, since `since` (unix seconds).
