@@ -237,19 +237,28 @@ pub fn verify(dir: &Path) -> Result<BackupSet> {
             );
         }
     }
-    let scratch = tempfile::Builder::new()
-        .prefix(".verify-")
-        .tempdir_in(dir)
-        .context("cannot make a scratch copy")?;
-    let opts = fs_extra::file::CopyOptions::new();
-    for f in &manifest.files {
-        fs_extra::file::copy(dir.join(&f.name), scratch.path().join(&f.name), &opts)
-            .with_context(|| format!("cannot copy {} to check it", f.name))?;
+    // The set is itself a copy. A lone database file is checked in place through an immutable read-only
+    // open (SQLite cannot write a byte of it); a set with a journal or WAL is checked on a scratch copy,
+    // where SQLite may replay it without touching the set.
+    let db_name = &manifest.files[0].name;
+    if manifest.files.len() == 1 {
+        let conn = store::open_immutable(&dir.join(db_name))?;
+        store::integrity_check(&conn)
+            .with_context(|| format!("the database in {} is damaged", dir.display()))?;
+    } else {
+        let scratch = tempfile::Builder::new()
+            .prefix(".verify-")
+            .tempdir_in(dir)
+            .context("cannot make a scratch copy")?;
+        let opts = fs_extra::file::CopyOptions::new();
+        for f in &manifest.files {
+            fs_extra::file::copy(dir.join(&f.name), scratch.path().join(&f.name), &opts)
+                .with_context(|| format!("cannot copy {} to check it", f.name))?;
+        }
+        let conn = rusqlite::Connection::open(scratch.path().join(db_name))?;
+        store::integrity_check(&conn)
+            .with_context(|| format!("the database in {} is damaged", dir.display()))?;
     }
-    let conn = rusqlite::Connection::open(scratch.path().join(&manifest.files[0].name))?;
-    store::integrity_check(&conn)
-        .with_context(|| format!("the database in {} is damaged", dir.display()))?;
-    drop(conn);
     Ok(BackupSet {
         dir: dir.to_path_buf(),
         manifest,

@@ -67,6 +67,28 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Opens a file that nothing else may change (a backup) read-only and immutable: no locks, no journal.
+pub fn open_immutable(path: &Path) -> Result<Connection> {
+    let uri = format!("file:{}?immutable=1", uri_escape(&path.to_string_lossy()));
+    Connection::open_with_flags(
+        &uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("cannot open {} as SQLite", path.display()))
+}
+
+/// Percent-escapes what a SQLite URI path cannot hold literally.
+fn uri_escape(p: &str) -> String {
+    p.bytes()
+        .map(|b| match b {
+            b'?' | b'#' | b'%' | 0x80.. => format!("%{b:02X}"),
+            _ => (b as char).to_string(),
+        })
+        .collect()
+}
+
 fn not_dex(path: &Path, why: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!(
         "{} is not a Dex database this tool understands ({why}); nothing was changed",
