@@ -14,10 +14,11 @@ scripts/docker-up.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 scripts/build-standin.sh
+scripts/build-static.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-OZR_STANDIN_BUILT=1 cargo test --workspace --lib --bins --tests -- --test-threads="${OZR_TEST_THREADS:-2}" "$@" 2>&1 | tee "$log"
+OZR_STANDIN_BUILT=1 OZR_STATIC_BUILT=1 cargo test --workspace --lib --bins --tests -- --test-threads="${OZR_TEST_THREADS:-2}" "$@" 2>&1 | tee "$log"
 code=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole suite, summed over every test binary.

@@ -103,7 +103,24 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex(&h.finalize()))
 }
 
-/// Copies `from` to a new file `to` (mode 0600), hashing on the way, and fsyncs it.
+/// A progress bar on stderr for copies large enough to wait for, only when stderr is a terminal.
+fn progress(len: u64, what: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if len < 64 << 20 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    Some(bar)
+}
+
+/// Copies `from` to a new file `to` (mode 0600), hashing on the way, and fsyncs it. Streams in 1 MiB
+/// chunks: memory stays flat whatever the size.
 fn copy_hashed(from: &Path, to: &Path) -> Result<(u64, String)> {
     let mut src = File::open(from).with_context(|| format!("cannot read {}", from.display()))?;
     let mut dst = OpenOptions::new()
@@ -115,15 +132,25 @@ fn copy_hashed(from: &Path, to: &Path) -> Result<(u64, String)> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
     let mut total = 0u64;
+    let bar = progress(
+        src.metadata().map(|m| m.len()).unwrap_or(0),
+        &format!("copying {}", file_name(from)),
+    );
     loop {
         let n = src.read(&mut buf)?;
         if n == 0 {
             break;
         }
+        if let Some(b) = &bar {
+            b.inc(n as u64);
+        }
         h.update(&buf[..n]);
         dst.write_all(&buf[..n])
             .with_context(|| format!("cannot write {}", to.display()))?;
         total += n as u64;
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
     }
     dst.sync_all()
         .with_context(|| format!("cannot flush {} to disk", to.display()))?;

@@ -24,13 +24,31 @@ Exit codes:
   3  changes pending (inspect found something to fix, or fix --dry-run has a plan)
   4  the change was applied but the container did not stay up within --wait";
 
+/// `ozrepair --version`: version, git commit, build target.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("OZR_GIT_COMMIT"),
+    ", ",
+    env!("OZR_TARGET"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
-#[command(name = "ozrepair", version, about, after_help = AFTER_HELP, propagate_version = true)]
+#[command(name = "ozrepair", version = VERSION, about, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Colour when stdout is a terminal and NO_COLOR is not set (and TERM is not dumb).
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,6 +81,12 @@ pub struct Global {
     /// Report format on stdout. Logs and progress go to stderr.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// Colour in the text report.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    /// Debug logs on stderr (-v: ozrepair's own, -vv: also its libraries').
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Print secret config values (clientSecret and the like) instead of [redacted].
     #[arg(long, global = true)]
     pub show_secrets: bool,
@@ -85,6 +109,44 @@ pub enum Command {
     Restore(RestoreArgs),
     /// List the backups of a deployment.
     Backups(BackupsArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `ozrepair man > /usr/local/share/man/man1/ozrepair.1`.
+    Man,
+}
+
+/// The completion script for `shell`, generated from the definitions above.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "ozrepair", &mut out);
+    out
+}
+
+/// The man page (roff), generated from the definitions above.
+pub fn man() -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
+    Ok(out)
+}
+
+impl Global {
+    /// Whether the text report is coloured.
+    pub fn use_color(&self) -> bool {
+        use std::io::IsTerminal;
+        match self.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::env::var("TERM").map(|t| t != "dumb").unwrap_or(true)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

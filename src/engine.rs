@@ -105,6 +105,7 @@ impl Engine {
 
     /// Inspects a container by name or id; Ok(None) when there is no such container.
     pub async fn container(&self, name_or_id: &str) -> Result<Option<Container>> {
+        tracing::debug!(engine = %self.endpoint, container = name_or_id, "inspect container");
         let i = match self
             .docker
             .inspect_container(name_or_id, None::<InspectContainerOptions>)
@@ -161,6 +162,7 @@ impl Engine {
 
     /// The last `tail` lines of stdout and stderr, with timestamps, oldest first.
     pub async fn logs(&self, id: &str, tail: usize) -> Result<Vec<LogLine>> {
+        tracing::debug!(container = id, tail, "read logs");
         let opts = LogsOptionsBuilder::default()
             .stdout(true)
             .stderr(true)
@@ -195,6 +197,7 @@ impl Engine {
 
     /// Stops the container (SIGTERM, then SIGKILL after `grace` seconds). Stopping also halts a restart loop.
     pub async fn stop(&self, id: &str, grace: i32) -> Result<()> {
+        tracing::debug!(container = id, grace, "stop container");
         let opts = StopContainerOptionsBuilder::default().t(grace).build();
         self.docker
             .stop_container(id, Some(opts))
@@ -203,6 +206,7 @@ impl Engine {
     }
 
     pub async fn start(&self, id: &str) -> Result<()> {
+        tracing::debug!(container = id, "start container");
         self.docker
             .start_container(id, None::<StartContainerOptions>)
             .await

@@ -188,7 +188,9 @@ fn candidates_of(c: &Container, want: &Wanted, unreadable: &mut Vec<String>) -> 
         {
             return;
         }
-        if forced || is_dex_db(&db) {
+        let dex = forced || is_dex_db(&db);
+        tracing::debug!(container = %c.name, db = %db.display(), dex, how = %how, "database candidate");
+        if dex {
             out.push(Candidate {
                 container: c.clone(),
                 volume: m.name.clone(),

@@ -122,7 +122,15 @@ impl Report {
         })
     }
 
-    pub fn to_text(&self) -> String {
+    /// The report for a person; `color` adds ANSI colour to the diff, statuses and the result.
+    pub fn to_text(&self, color: bool) -> String {
+        let paint = |code: &str, t: &str| {
+            if color {
+                format!("\x1b[{code}m{t}\x1b[0m")
+            } else {
+                t.to_string()
+            }
+        };
         let mut o = String::new();
         let mut line = |k: &str, v: &str| o.push_str(&format!("{k:<11} {v}\n"));
         if let Some(h) = &self.host {
@@ -202,12 +210,16 @@ impl Report {
                     .and_then(|v| v.as_str().map(String::from))
                     .unwrap_or_default();
                 let name: String = c.name.chars().take(24).collect();
+                let status = match c.status {
+                    crate::plan::Status::Ok => paint("32", &format!("{status:<8}")),
+                    crate::plan::Status::Mismatch => paint("31", &format!("{status:<8}")),
+                    crate::plan::Status::Unknown => paint("33", &format!("{status:<8}")),
+                };
                 o.push_str(&format!(
-                    "  {:<w_id$}  {:<w_ty$}  {:<w_na$}  {:<8}  {}\n",
+                    "  {:<w_id$}  {:<w_ty$}  {:<w_na$}  {status}  {}\n",
                     c.id,
                     c.typ,
                     name,
-                    status,
                     c.issuer.as_deref().unwrap_or("-")
                 ));
                 if let Some(p) = &c.problem {
@@ -223,6 +235,12 @@ impl Report {
             };
             o.push_str(&format!("changes ({verb})\n"));
             for l in self.diff.lines() {
+                let l = match l.chars().next() {
+                    Some('-') => paint("31", l),
+                    Some('+') => paint("32", l),
+                    Some('~') => paint("1", l),
+                    _ => l.to_string(),
+                };
                 o.push_str(&format!("  {l}\n"));
             }
         }
@@ -251,6 +269,12 @@ impl Report {
             (Outcome::Healthy, _) => ": nothing to fix",
             _ => "",
         };
+        let code = match self.result {
+            Outcome::Healthy | Outcome::Fixed => "1;32",
+            Outcome::Pending => "1;33",
+            Outcome::Failed | Outcome::Unverified => "1;31",
+        };
+        let result = paint(code, &result);
         o.push_str(&format!(
             "{:<11} {result}{hint} (exit {})\n",
             "result", self.exit_code
