@@ -24,18 +24,30 @@ pub fn path_for(db: &Path) -> PathBuf {
 
 pub fn acquire(db: &Path) -> Result<Lock> {
     let path = path_for(db);
-    let file = OpenOptions::new()
+    let file = match OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .mode(0o600)
         .open(&path)
-        .with_context(|| {
-            format!(
-                "cannot create the lock file {}; nothing was changed",
-                path.display()
-            )
-        })?;
+    {
+        Ok(f) => f,
+        // Nothing can be written beside the database: say so plainly, before any backup is taken.
+        Err(e) if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => {
+            return Err(anyhow!(
+                "{} is on a read-only file system, so ozrepair can neither lock nor edit it; nothing was changed; remount it read-write, or copy the database to a writable place and pass --db",
+                db.display()
+            ))
+        }
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "cannot create the lock file {}; nothing was changed",
+                    path.display()
+                )
+            })
+        }
+    };
     match file.try_lock() {
         Ok(()) => Ok(Lock { _file: file, path }),
         Err(TryLockError::WouldBlock) => Err(anyhow!(

@@ -96,12 +96,34 @@ fn not_dex(path: &Path, why: impl std::fmt::Display) -> anyhow::Error {
     )
 }
 
+/// The first read of a database failed: say whether it is locked, damaged or not SQLite at all, and what
+/// to do next, instead of calling every failure "not a Dex database".
+fn unreadable(path: &Path, e: rusqlite::Error) -> anyhow::Error {
+    use rusqlite::ErrorCode::*;
+    match e.sqlite_error_code() {
+        Some(DatabaseBusy | DatabaseLocked) => anyhow::anyhow!(
+            "{} is locked by another process and stayed locked for {} ms; nothing was changed; stop what holds it (the IdP container, a sqlite3 shell, a backup job) and run again, or wait longer with OZREPAIR_BUSY_TIMEOUT_MS",
+            path.display(),
+            busy_timeout().as_millis()
+        ),
+        Some(DatabaseCorrupt) => anyhow::anyhow!(
+            "{} is damaged (SQLite says: {e}); nothing was changed; put a backup back with `ozrepair restore` (`ozrepair backups` lists them)",
+            path.display()
+        ),
+        Some(NotADatabase) => anyhow::anyhow!(
+            "{} is not an SQLite database (SQLite says: {e}); nothing was changed; check the path, or pass --db with the IdP's database file",
+            path.display()
+        ),
+        _ => not_dex(path, format!("SQLite says: {e}")),
+    }
+}
+
 /// Checks that the database is Dex's SQL storage with a connector table ozrepair can read and write.
 pub fn check_schema(conn: &Connection, path: &Path) -> Result<Schema> {
     let tables: Vec<String> = conn
         .prepare("select name from sqlite_master where type = 'table'")
         .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
-        .map_err(|e| not_dex(path, format!("SQLite says: {e}")))?;
+        .map_err(|e| unreadable(path, e))?;
     if !tables.iter().any(|t| t == "connector") {
         if tables.iter().any(|t| t == "connectors") {
             return Err(not_dex(path, "it uses Dex's ent storage (a `connectors` table), which this version does not edit"));
@@ -183,16 +205,30 @@ pub fn connectors(conn: &Connection) -> Result<Vec<ConnectorRow>> {
 
 /// `PRAGMA quick_check`: structure and page checks without the index cross-check (fast on large files).
 pub fn quick_check(conn: &Connection, path: &Path) -> Result<()> {
-    let mut st = conn.prepare("pragma quick_check")?;
-    let problems: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    // A page too damaged to walk makes the pragma itself fail rather than report.
+    let problems: Vec<String> = conn
+        .prepare("pragma quick_check")
+        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+        .map_err(|e| unreadable(path, e))?;
     if problems.len() == 1 && problems[0] == "ok" {
         return Ok(());
     }
     bail!(
         "{} is damaged (quick_check: {}); nothing was changed; put a backup back with `ozrepair restore` (`ozrepair backups` lists them)",
         path.display(),
-        problems.into_iter().take(2).collect::<Vec<_>>().join("; ")
+        first_problems(&problems, 2)
     )
+}
+
+/// The first `n` problems a check reports, on one line (SQLite puts several lines in one row).
+fn first_problems(rows: &[String], n: usize) -> String {
+    rows.iter()
+        .flat_map(|r| r.lines())
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("*** in database"))
+        .take(n)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 pub fn integrity_check(conn: &Connection) -> Result<()> {
@@ -201,10 +237,7 @@ pub fn integrity_check(conn: &Connection) -> Result<()> {
     if problems.len() == 1 && problems[0] == "ok" {
         Ok(())
     } else {
-        bail!(
-            "integrity_check reports: {}",
-            problems.into_iter().take(3).collect::<Vec<_>>().join("; ")
-        )
+        bail!("integrity_check reports: {}", first_problems(&problems, 3))
     }
 }
 

@@ -4,8 +4,19 @@
 //!
 //!   ozr-seed --db PATH --hot-journal
 //!
+//!   ozr-seed --db PATH --hold-lock SECONDS
+//!
+//!   ozr-seed --db PATH --wal-pending
+//!
 //! --hot-journal: opens an existing database, writes enough inside one transaction that SQLite spills
 //! pages into the file, and dies without committing: a hot -journal is left beside it, as after a crash.
+//!
+//! --hold-lock: opens an existing database, takes SQLite's exclusive lock (`BEGIN EXCLUSIVE`), prints
+//! `locked` on stdout and sleeps SECONDS holding it, as another process in the middle of its work would.
+//!
+//! --wal-pending: switches an existing database to WAL mode, commits a change that stays in the -wal
+//! (a password row `wal@example.com` and the connector names suffixed ` (wal)`), and dies without a
+//! checkpoint: the committed data exists only in the -wal beside it, as after a crash.
 //!
 //! JSON is an array of {"id","type","name","resource_version","config"}; `config` is a string holding the
 //! exact bytes to store (stored as a BLOB) or null. --schema defaults to 11 (NetBird's Dex fork).
@@ -35,6 +46,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--hot-journal" => {
                 let db = db.clone().ok_or("--db comes before --hot-journal")?;
                 return crash_mid_transaction(&db);
+            }
+            "--hold-lock" => {
+                let db = db.clone().ok_or("--db comes before --hold-lock")?;
+                let secs: u64 = val()?.parse()?;
+                return hold_lock(&db, secs);
+            }
+            "--wal-pending" => {
+                let db = db.clone().ok_or("--db comes before --wal-pending")?;
+                return crash_with_wal(&db);
             }
             _ => return Err(format!("unknown argument {a}").into()),
         }
@@ -89,4 +109,34 @@ fn crash_mid_transaction(db: &std::path::Path) -> Result<(), Box<dyn std::error:
     // Die like a killed process: no commit, no rollback, no close.
     // SAFETY: _exit ends the process at once; nothing after it runs.
     unsafe { libc::_exit(9) }
+}
+
+fn hold_lock(db: &std::path::Path, secs: u64) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::Write;
+    let conn = rusqlite::Connection::open(db)?;
+    conn.execute_batch("begin exclusive;")?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "locked")?;
+    out.flush()?;
+    std::thread::sleep(std::time::Duration::from_secs(secs));
+    conn.execute_batch("rollback;")?;
+    Ok(())
+}
+
+fn crash_with_wal(db: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let conn = rusqlite::Connection::open(db)?;
+    let mode: String = conn.query_row("pragma journal_mode=wal", [], |r| r.get(0))?;
+    if mode != "wal" {
+        return Err(format!("journal_mode is {mode}, not wal").into());
+    }
+    conn.execute_batch(
+        "pragma wal_autocheckpoint=0;
+         begin;
+         insert into password (email, hash, username, user_id) values ('wal@example.com', x'00', 'wal', 'wal');
+         update connector set name = name || ' (wal)';
+         commit;",
+    )?;
+    // Die without closing: closing the last connection would checkpoint the -wal into the database.
+    // SAFETY: _exit ends the process at once; nothing after it runs.
+    unsafe { libc::_exit(0) }
 }
