@@ -5,18 +5,6 @@
 mod common;
 use common::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::process::{Command, Stdio};
-
-fn ozrepair(args: &[&str]) -> Run {
-    Run::from(
-        Command::new(env!("CARGO_BIN_EXE_ozrepair"))
-            .args(args)
-            .env_remove("DOCKER_HOST")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap(),
-    )
-}
 
 fn sets(root: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(root)
@@ -42,7 +30,7 @@ fn backup_restore_round_trip_and_refusal() {
     let dbs = db.to_str().unwrap();
     let original = std::fs::read(&db).unwrap();
 
-    let b = ozrepair(&["--db", dbs, "backup", "--output", "json"]);
+    let b = ozrepair_local(&["--db", dbs, "backup", "--output", "json"], &[]);
     assert_eq!(b.code, 0, "{b:?}");
     let root = dir.path().join("ozrepair-backups");
     let set = sets(&root).pop().unwrap();
@@ -75,31 +63,37 @@ fn backup_restore_round_trip_and_refusal() {
     }
     assert_eq!(std::fs::read(set.join("dex.db")).unwrap(), original);
 
-    let fix = ozrepair(&[
-        "--db",
-        dbs,
-        "fix",
-        "--connector",
-        JC_ID,
-        "--issuer",
-        JUMPCLOUD_SLASH,
-        "--yes",
-    ]);
+    let fix = ozrepair_local(
+        &[
+            "--db",
+            dbs,
+            "fix",
+            "--connector",
+            JC_ID,
+            "--issuer",
+            JUMPCLOUD_SLASH,
+            "--yes",
+        ],
+        &[],
+    );
     assert_eq!(fix.code, 0, "{fix:?}");
     let fixed = std::fs::read(&db).unwrap();
     assert_ne!(fixed, original);
 
     // Restore the first set by name: exact bytes, owner and mode kept, the fixed state saved first.
-    let r = ozrepair(&[
-        "--db",
-        dbs,
-        "restore",
-        "--backup",
-        set.to_str().unwrap(),
-        "--yes",
-        "--output",
-        "json",
-    ]);
+    let r = ozrepair_local(
+        &[
+            "--db",
+            dbs,
+            "restore",
+            "--backup",
+            set.to_str().unwrap(),
+            "--yes",
+            "--output",
+            "json",
+        ],
+        &[],
+    );
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(std::fs::read(&db).unwrap(), original);
     let meta = std::fs::metadata(&db).unwrap();
@@ -120,14 +114,17 @@ fn backup_restore_round_trip_and_refusal() {
     bytes[mid] ^= 0xff;
     std::fs::write(set.join("dex.db"), bytes).unwrap();
     let files = snapshot(dir.path());
-    let bad = ozrepair(&[
-        "--db",
-        dbs,
-        "restore",
-        "--backup",
-        set.to_str().unwrap(),
-        "--yes",
-    ]);
+    let bad = ozrepair_local(
+        &[
+            "--db",
+            dbs,
+            "restore",
+            "--backup",
+            set.to_str().unwrap(),
+            "--yes",
+        ],
+        &[],
+    );
     assert_eq!(bad.code, 1, "{bad:?}");
     assert!(
         bad.stderr.contains("damaged") && bad.stderr.contains("nothing was changed"),

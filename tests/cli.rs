@@ -5,21 +5,9 @@ mod common;
 use common::*;
 use std::process::{Command, Stdio};
 
-fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ozrepair"));
-    c.args(args)
-        .env_remove("DOCKER_HOST")
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    Run::from(c.output().unwrap())
-}
-
 #[test]
 fn version_names_commit_and_target() {
-    let v = run(&["--version"], &[]);
+    let v = ozrepair_local(&["--version"], &[]);
     assert_eq!(v.code, 0);
     assert!(
         v.stdout
@@ -36,7 +24,7 @@ fn completions_and_man_page_are_generated() {
         ("zsh", "#compdef ozrepair"),
         ("fish", "complete -c ozrepair"),
     ] {
-        let r = run(&["completions", shell], &[]);
+        let r = ozrepair_local(&["completions", shell], &[]);
         assert_eq!(r.code, 0, "{r:?}");
         assert!(
             r.stdout.contains(marker),
@@ -48,7 +36,7 @@ fn completions_and_man_page_are_generated() {
             "{shell} completes fix's flags"
         );
     }
-    let man = run(&["man"], &[]);
+    let man = ozrepair_local(&["man"], &[]);
     assert_eq!(man.code, 0);
     assert!(
         man.stdout.contains(".TH ozrepair 1"),
@@ -62,7 +50,7 @@ fn completions_and_man_page_are_generated() {
 
 #[test]
 fn help_lists_the_exit_codes() {
-    let h = run(&["--help"], &[]);
+    let h = ozrepair_local(&["--help"], &[]);
     assert_eq!(h.code, 0);
     for line in [
         "0  done",
@@ -73,7 +61,7 @@ fn help_lists_the_exit_codes() {
     ] {
         assert!(h.stdout.contains(line), "{line}");
     }
-    assert_eq!(run(&["fix", "--no-such-flag"], &[]).code, 2);
+    assert_eq!(ozrepair_local(&["fix", "--no-such-flag"], &[]).code, 2);
 }
 
 #[test]
@@ -98,16 +86,16 @@ fn colour_follows_the_flag_and_no_color() {
         "--issuer",
         JUMPCLOUD_SLASH,
     ];
-    let always = run(&[&args[..], &["--color", "always"]].concat(), &[]);
+    let always = ozrepair_local(&[&args[..], &["--color", "always"]].concat(), &[]);
     assert_eq!(always.code, 3);
     assert!(
         always.stdout.contains("\x1b[32m+"),
         "the added line is green: {always:?}"
     );
-    let never = run(&[&args[..], &["--color", "never"]].concat(), &[]);
+    let never = ozrepair_local(&[&args[..], &["--color", "never"]].concat(), &[]);
     assert!(!never.stdout.contains('\x1b'), "{never:?}");
     // auto: stdout is a pipe here, so no colour; NO_COLOR keeps it off as well.
-    let auto = run(&args, &[("NO_COLOR", "1")]);
+    let auto = ozrepair_local(&args, &[("NO_COLOR", "1")]);
     assert!(!auto.stdout.contains('\x1b'));
     assert_eq!(auto.stdout, never.stdout);
 }
@@ -133,11 +121,11 @@ fn verbose_logs_go_to_stderr_only() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("idp.db");
     seed_db(&db, 11, &[local_row()], (0, 0), 0o644);
-    let quiet = run(
+    let quiet = ozrepair_local(
         &["--db", db.to_str().unwrap(), "inspect", "--output", "json"],
         &[],
     );
-    let loud = run(
+    let loud = ozrepair_local(
         &[
             "-vv",
             "--db",

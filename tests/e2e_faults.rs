@@ -7,20 +7,6 @@ mod common;
 use common::*;
 use std::process::Stdio;
 
-fn locked_out(e: &Engine) -> Deployment {
-    let d = Deployment::create(
-        e,
-        &OPENZRO,
-        11,
-        &[local_row(), jumpcloud_row(JUMPCLOUD)],
-        (0, 0),
-        0o644,
-    );
-    d.run(e, &OPENZRO, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
-    d.wait_restarts(e, 1);
-    d
-}
-
 /// The database's connector rows after a correct fix, computed from the rows before it.
 fn fixed_rows(
     before: &[(String, String, Vec<u8>, String)],

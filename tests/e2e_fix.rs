@@ -8,20 +8,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-fn locked_out(e: &Engine) -> Deployment {
-    let d = Deployment::create(
-        e,
-        &OPENZRO,
-        11,
-        &[local_row(), jumpcloud_row(JUMPCLOUD)],
-        (0, 0),
-        0o644,
-    );
-    d.run(e, &OPENZRO, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
-    d.wait_restarts(e, 2);
-    d
-}
-
 #[test]
 fn fix_with_no_flags_brings_the_crash_looping_deployment_back() {
     let e = Engine::start();
@@ -228,16 +214,7 @@ fn db_mode_edits_a_file_without_docker() {
     );
     let before = rows(&db);
     let files = snapshot(dir.path());
-    let run = |args: &[&str]| -> Run {
-        Run::from(
-            std::process::Command::new(env!("CARGO_BIN_EXE_ozrepair"))
-                .args(args)
-                .env_remove("DOCKER_HOST")
-                .stdin(std::process::Stdio::null())
-                .output()
-                .unwrap(),
-        )
-    };
+    let run = |args: &[&str]| ozrepair_local(args, &[]);
     let dbs = db.to_str().unwrap();
 
     // Without a container there is no log evidence: inspect finds nothing it can act on.

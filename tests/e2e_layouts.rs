@@ -410,16 +410,7 @@ fn fix_discover_and_set_on_a_database_file() {
         (0, 0),
         0o640,
     );
-    let run = |args: &[&str]| -> Run {
-        Run::from(
-            std::process::Command::new(env!("CARGO_BIN_EXE_ozrepair"))
-                .args(args)
-                .env_remove("DOCKER_HOST")
-                .stdin(std::process::Stdio::null())
-                .output()
-                .unwrap(),
-        )
-    };
+    let run = |args: &[&str]| ozrepair_local(args, &[]);
     let dbs = db.to_str().unwrap();
     let secret = run(&[
         "--db",

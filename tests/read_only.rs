@@ -4,18 +4,7 @@
 
 mod common;
 use common::*;
-use std::process::{Command, Stdio};
-
-fn ozrepair(args: &[&str]) -> Run {
-    Run::from(
-        Command::new(env!("CARGO_BIN_EXE_ozrepair"))
-            .args(args)
-            .env_remove("DOCKER_HOST")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run ozrepair"),
-    )
-}
+use std::process::Command;
 
 #[test]
 fn inspect_reads_a_hot_journal_database_without_rolling_it_back() {
@@ -57,7 +46,10 @@ fn inspect_reads_a_hot_journal_database_without_rolling_it_back() {
     );
     let files = snapshot(dir.path());
 
-    let run = ozrepair(&["--db", db.to_str().unwrap(), "inspect", "--output", "json"]);
+    let run = ozrepair_local(
+        &["--db", db.to_str().unwrap(), "inspect", "--output", "json"],
+        &[],
+    );
     assert_eq!(run.code, 0, "{run:?}");
     let j = run.json();
     assert_eq!(j["connectors"][1]["id"], JC_ID);
@@ -69,16 +61,19 @@ fn inspect_reads_a_hot_journal_database_without_rolling_it_back() {
     );
 
     // fix --dry-run is as careful.
-    let dry = ozrepair(&[
-        "--db",
-        db.to_str().unwrap(),
-        "fix",
-        "--dry-run",
-        "--connector",
-        JC_ID,
-        "--issuer",
-        JUMPCLOUD_SLASH,
-    ]);
+    let dry = ozrepair_local(
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "fix",
+            "--dry-run",
+            "--connector",
+            JC_ID,
+            "--issuer",
+            JUMPCLOUD_SLASH,
+        ],
+        &[],
+    );
     assert_eq!(dry.code, 3, "{dry:?}");
     assert_eq!(snapshot(dir.path()), files);
 }

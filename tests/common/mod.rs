@@ -285,6 +285,36 @@ impl Run {
     }
 }
 
+/// Runs the real ozrepair binary without Docker (for `--db`), with no terminal on stdin and `env` added.
+pub fn ozrepair_local(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ozrepair"));
+    c.args(args)
+        .env_remove("DOCKER_HOST")
+        .env_remove("NO_COLOR")
+        .env_remove("OZREPAIR_FAULT")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    Run::from(sh(&mut c))
+}
+
+/// The seed scenario of the openZro troubleshooting page: the JumpCloud connector without its trailing
+/// slash, the stand-in crash-looping on it.
+pub fn locked_out(e: &Engine) -> Deployment {
+    let d = Deployment::create(
+        e,
+        &OPENZRO,
+        11,
+        &[local_row(), jumpcloud_row(JUMPCLOUD)],
+        (0, 0),
+        0o644,
+    );
+    d.run(e, &OPENZRO, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
+    d.wait_restarts(e, 2);
+    d
+}
+
 /// A connector row to seed.
 pub struct Row {
     pub id: &'static str,
