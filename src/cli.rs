@@ -109,6 +109,8 @@ pub enum Command {
     Restore(RestoreArgs),
     /// List the backups of a deployment.
     Backups(BackupsArgs),
+    /// Run inspect or fix over many Docker hosts listed in an inventory.
+    Fleet(FleetArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -208,6 +210,91 @@ pub struct FixArgs {
     /// How long to watch the restarted container, in seconds (0: do not watch).
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub wait: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FleetArgs {
+    /// One Docker endpoint a line (unix://, tcp://), `-` for stdin. After the endpoint, optional
+    /// `container=NAME` and `volume=NAME`; `#` starts a comment.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: PathBuf,
+    /// How many hosts run at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub parallel: usize,
+    /// Work in batches of N hosts, one batch after the other (default: one batch of all hosts).
+    #[arg(long, value_name = "N")]
+    pub serial: Option<usize>,
+    /// Stop before the next batch once more than N hosts have failed.
+    #[arg(long, value_name = "N")]
+    pub max_fail: Option<usize>,
+    /// Seconds one host may take before it is stopped and counted as failed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub host_timeout: u64,
+    #[command(subcommand)]
+    pub action: FleetAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum FleetAction {
+    /// Inspect every host (read-only).
+    Inspect(InspectArgs),
+    /// Fix every host (needs --yes: nothing can ask).
+    Fix(FixArgs),
+}
+
+impl DiscoverArgs {
+    /// These options as command-line arguments again (for the per-host runs of `fleet`).
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        if self.discover {
+            a.push("--discover".into());
+            a.extend([
+                "--discover-timeout".into(),
+                self.discover_timeout.to_string(),
+            ]);
+        }
+        if let Some(f) = &self.ca_file {
+            a.extend(["--ca-file".into(), f.display().to_string()]);
+        }
+        if self.allow_http {
+            a.push("--allow-http".into());
+        }
+        a
+    }
+}
+
+impl FixArgs {
+    /// These options as command-line arguments again (for the per-host runs of `fleet`).
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a: Vec<String> = Vec::new();
+        if self.dry_run {
+            a.push("--dry-run".into());
+        }
+        if let Some(c) = &self.connector {
+            a.extend(["--connector".into(), c.clone()]);
+        }
+        if let Some(i) = &self.issuer {
+            a.extend(["--issuer".into(), i.clone()]);
+        }
+        a.extend(self.discovery.to_args());
+        for s in &self.set {
+            a.extend([
+                "--set".into(),
+                format!("{}.{}={}", s.connector, s.field, s.value),
+            ]);
+        }
+        if self.issuer_alias {
+            a.push("--issuer-alias".into());
+        }
+        if let Some(d) = &self.backup_dir {
+            a.extend(["--backup-dir".into(), d.display().to_string()]);
+        }
+        if self.no_restart {
+            a.push("--no-restart".into());
+        }
+        a.extend(["--wait".into(), self.wait.to_string()]);
+        a
+    }
 }
 
 #[derive(Debug, Clone, Args)]

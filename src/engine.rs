@@ -1,7 +1,7 @@
 //! The Docker Engine API, through bollard: the few calls ozrepair makes, with errors that name the engine.
 //! The tool never shells out to the docker CLI and never pulls an image.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use bollard::query_parameters::{
     InspectContainerOptions, ListContainersOptionsBuilder, LogsOptionsBuilder,
     StartContainerOptions, StopContainerOptionsBuilder,
@@ -54,14 +54,20 @@ impl Engine {
     /// `host`: unix://, tcp:// or http://; None means $DOCKER_HOST, else the local socket.
     pub fn connect(host: Option<&str>) -> Result<Engine> {
         let (docker, endpoint) = match host {
-            Some(h) if !h.is_empty() => (
-                Docker::connect_with_host(h).with_context(|| {
-                    format!(
-                        "cannot use Docker endpoint {h:?} (this build speaks unix:// and tcp://)"
-                    )
-                })?,
-                h.to_string(),
-            ),
+            Some(h) if !h.is_empty() => {
+                if !["unix://", "tcp://", "http://"]
+                    .iter()
+                    .any(|p| h.starts_with(p))
+                {
+                    bail!("Docker endpoint {h:?} is not one this build speaks (unix://, tcp://); nothing was changed");
+                }
+                (
+                    Docker::connect_with_host(h).map_err(|e| {
+                        anyhow!("cannot reach the Docker engine at {h} ({e}); nothing was changed; start the engine or point -H/--host at the right one")
+                    })?,
+                    h.to_string(),
+                )
+            }
             _ => (
                 Docker::connect_with_defaults()
                     .context("cannot set up a connection to the local Docker engine")?,

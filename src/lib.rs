@@ -14,6 +14,7 @@ pub mod diagnose;
 pub mod discover;
 pub mod engine;
 pub mod fault;
+pub mod fleet;
 pub mod jsonedit;
 pub mod locate;
 pub mod lock;

@@ -50,6 +50,10 @@ fn main() {
             Command::Backup(a) => commands::backup_now(g, a).await,
             Command::Backups(a) => commands::backups(g, a).await,
             Command::Restore(a) => commands::restore(g, a).await,
+            Command::Fleet(a) => {
+                let code = ozrepair::fleet::run(g, a).await;
+                std::process::exit(code);
+            }
             Command::Completions { .. } | Command::Man => unreachable_report(),
         }
     });

@@ -77,6 +77,11 @@ pub struct Engine {
 
 impl Engine {
     pub fn start() -> Engine {
+        Engine::start_with(false)
+    }
+
+    /// With `tcp`, the engine also listens on a free port of 127.0.0.1, and `host` is that tcp:// URL.
+    pub fn start_with(tcp: bool) -> Engine {
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::SeqCst);
         // Short paths: containerd's socket lives under the exec root and unix socket paths are limited.
@@ -88,17 +93,28 @@ impl Engine {
         let dockerd = which("dockerd").unwrap_or_else(|| {
             panic!("no dockerd on PATH: the end-to-end tests need a Docker engine (scripts/docker-up.sh installs one)")
         });
+        let tcp_port = tcp.then(|| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+            l.local_addr().expect("addr").port()
+        });
+        let mut hosts = vec!["-H".to_string(), format!("unix://{}", sock.display())];
+        if let Some(p) = tcp_port {
+            hosts.extend(["-H".to_string(), format!("tcp://127.0.0.1:{p}")]);
+        }
         let daemon = Command::new(dockerd)
+            .args(&hosts)
             .args(["--data-root", &dir.join("data").to_string_lossy()])
             .args(["--exec-root", &dir.join("x").to_string_lossy()])
             .args(["--pidfile", &dir.join("d.pid").to_string_lossy()])
-            .args(["-H", &format!("unix://{}", sock.display())])
             .args(["--bridge", "none", "--iptables=false", "--ip-masq=false"])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("start dockerd");
-        let host = format!("unix://{}", sock.display());
+        let host = match tcp_port {
+            Some(p) => format!("tcp://127.0.0.1:{p}"),
+            None => format!("unix://{}", sock.display()),
+        };
         let mut e = Engine { dir, host, daemon };
         let started = Instant::now();
         loop {

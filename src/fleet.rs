@@ -1,0 +1,309 @@
+//! `ozrepair fleet`: the same inspect or fix on every host of an inventory. Each host is one run of this
+//! same binary (`ozrepair -H <endpoint> … --output json`), so every host gets exactly the single-host
+//! behaviour and report, a hung host can be stopped on its own, and one host's failure never touches
+//! another. Output: one JSON object per host, then a summary line (`--output json`), or a table.
+
+use crate::cli::{FleetAction, FleetArgs, Global, Output};
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read};
+use std::process::Stdio;
+use std::time::Duration;
+
+/// One line of the inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub endpoint: String,
+    pub container: Option<String>,
+    pub volume: Option<String>,
+}
+
+/// Parses an inventory: one endpoint a line, optional `container=` and `volume=`, `#` comments.
+pub fn parse_inventory(text: &str) -> Result<Vec<Host>> {
+    let mut hosts = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let endpoint = words.next().unwrap_or_default().to_string();
+        if !endpoint.contains("://") {
+            bail!(
+                "inventory line {}: {endpoint:?} is not an endpoint (unix://…, tcp://…)",
+                n + 1
+            );
+        }
+        let mut h = Host {
+            endpoint,
+            container: None,
+            volume: None,
+        };
+        for w in words {
+            match w.split_once('=') {
+                Some(("container", v)) => h.container = Some(v.to_string()),
+                Some(("volume", v)) => h.volume = Some(v.to_string()),
+                _ => bail!(
+                    "inventory line {}: {w:?} is neither container=NAME nor volume=NAME",
+                    n + 1
+                ),
+            }
+        }
+        hosts.push(h);
+    }
+    Ok(hosts)
+}
+
+/// How bad a host's exit code is, for the fleet's own exit code (the worst host wins).
+fn severity(code: i32) -> u8 {
+    match code {
+        0 => 0,
+        3 => 1,
+        4 => 2,
+        _ => 3,
+    }
+}
+
+/// Runs one host: this binary with the host's endpoint and the action's flags.
+async fn run_host(h: &Host, action: &FleetAction, timeout: Duration) -> (Value, i32) {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "ozrepair".into());
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.arg("-H")
+        .arg(&h.endpoint)
+        .args(["--output", "json", "--color", "never"]);
+    if let Some(c) = &h.container {
+        cmd.args(["--container", c]);
+    }
+    if let Some(v) = &h.volume {
+        cmd.args(["--volume", v]);
+    }
+    match action {
+        FleetAction::Inspect(a) => {
+            cmd.arg("inspect").args(a.discovery.to_args());
+        }
+        FleetAction::Fix(a) => {
+            cmd.args(["fix", "--yes"]).args(a.to_args());
+        }
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let failed = |error: String| {
+        (
+            json!({"schema_version": 1, "host": h.endpoint, "result": "failed", "error": error}),
+            1,
+        )
+    };
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return failed(format!("cannot run ozrepair for this host ({e})")),
+    };
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Err(_) => failed(format!(
+            "no answer within {}s; the run for this host was stopped: check it by hand",
+            timeout.as_secs()
+        )),
+        Ok(Err(e)) => failed(format!("the run for this host failed ({e})")),
+        Ok(Ok(out)) => {
+            let code = out.status.code().unwrap_or(1);
+            let text = String::from_utf8_lossy(&out.stdout);
+            match serde_json::from_str::<Value>(text.trim()) {
+                Ok(mut v) => {
+                    v["host"] = json!(h.endpoint);
+                    (v, code)
+                }
+                Err(_) => {
+                    let err = String::from_utf8_lossy(&out.stderr);
+                    failed(
+                        err.lines()
+                            .last()
+                            .unwrap_or("no report")
+                            .trim_start_matches("ozrepair: ")
+                            .to_string(),
+                    )
+                }
+            }
+        }
+    }
+}
+
+fn read_inventory(a: &FleetArgs) -> Result<Vec<Host>> {
+    let text = if a.inventory.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("cannot read the inventory from stdin")?;
+        s
+    } else {
+        std::fs::read_to_string(&a.inventory)
+            .with_context(|| format!("cannot read the inventory {}", a.inventory.display()))?
+    };
+    let hosts = parse_inventory(&text)?;
+    if hosts.is_empty() {
+        bail!("the inventory {} lists no hosts", a.inventory.display());
+    }
+    Ok(hosts)
+}
+
+/// Runs the fleet and returns the exit code (the worst host's; 2 for a bad inventory or flags).
+pub async fn run(g: &Global, a: &FleetArgs) -> i32 {
+    if g.db.is_some() || g.container.is_some() || g.volume.is_some() {
+        eprintln!("ozrepair: fleet takes --container/--volume per host in the inventory, and no --db; nothing was changed");
+        return 2;
+    }
+    if matches!(&a.action, FleetAction::Fix(f) if !f.dry_run) && !g.yes {
+        eprintln!("ozrepair: fleet fix changes many hosts and cannot ask each time: re-run with --yes (or use --dry-run); nothing was changed");
+        return 2;
+    }
+    let hosts = match read_inventory(a) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("ozrepair: {e:#}; nothing was changed");
+            return 2;
+        }
+    };
+    let parallel = a.parallel.max(1);
+    let batch = a.serial.unwrap_or(hosts.len()).max(1);
+    let timeout = Duration::from_secs(a.host_timeout.max(1));
+    let bar = (std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(hosts.len() as u64);
+        if let Ok(s) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} hosts {msg}") {
+            b.set_style(s);
+        }
+        b
+    });
+
+    let mut results: Vec<(Host, Value, i32)> = Vec::new();
+    let mut failed = 0usize;
+    let mut stopped_at = None;
+    for (bi, chunk) in hosts.chunks(batch).enumerate() {
+        if let (Some(max), true) = (a.max_fail, bi > 0) {
+            if failed > max {
+                stopped_at = Some(bi * batch);
+                break;
+            }
+        }
+        // Up to `parallel` hosts at once within the batch.
+        for group in chunk.chunks(parallel) {
+            let runs = group.iter().map(|h| run_host(h, &a.action, timeout));
+            for (h, (v, code)) in group.iter().zip(futures_util::future::join_all(runs).await) {
+                if severity(code) == 3 {
+                    failed += 1;
+                }
+                if let Some(b) = &bar {
+                    b.inc(1);
+                    b.set_message(format!("{} failed", failed));
+                }
+                results.push((h.clone(), v, code));
+            }
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let skipped: Vec<Host> = stopped_at.map(|i| hosts[i..].to_vec()).unwrap_or_default();
+    for h in &skipped {
+        let v = json!({"schema_version": 1, "host": h.endpoint, "result": "skipped",
+            "error": format!("not run: more than {} host(s) failed in earlier batches (--max-fail)", a.max_fail.unwrap_or(0))});
+        results.push((h.clone(), v, 1));
+    }
+
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, v, _) in &results {
+        *counts
+            .entry(v["result"].as_str().unwrap_or("failed").to_string())
+            .or_default() += 1;
+    }
+    let code = results
+        .iter()
+        .map(|(_, _, c)| *c)
+        .max_by_key(|c| severity(*c))
+        .unwrap_or(0);
+    let code = if severity(code) == 3 { 1 } else { code };
+    match g.output {
+        Output::Json => {
+            for (_, v, _) in &results {
+                println!("{v}");
+            }
+            println!(
+                "{}",
+                json!({"summary": {"hosts": results.len(), "results": counts}, "exit_code": code})
+            );
+        }
+        Output::Text => print!("{}", table(&results, &counts, code)),
+    }
+    code
+}
+
+fn table(results: &[(Host, Value, i32)], counts: &BTreeMap<String, usize>, code: i32) -> String {
+    let w = results
+        .iter()
+        .map(|(h, _, _)| h.endpoint.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut o = format!(
+        "{:<w$}  {:<24}  {:<10}  {:<7}  ERROR\n",
+        "HOST", "CONTAINER", "RESULT", "CHANGES"
+    );
+    for (h, v, _) in results {
+        let container = v["container"]["name"].as_str().unwrap_or("-");
+        let changes = v["changes"]
+            .as_array()
+            .map(|c| c.len().to_string())
+            .unwrap_or_else(|| "-".into());
+        let error: String = v["error"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .take(120)
+            .collect();
+        o.push_str(&format!(
+            "{:<w$}  {:<24}  {:<10}  {:<7}  {error}\n",
+            h.endpoint,
+            container,
+            v["result"].as_str().unwrap_or("failed"),
+            changes
+        ));
+    }
+    let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{k}={n}")).collect();
+    o.push_str(&format!(
+        "{} hosts: {} (exit {code})\n",
+        results.len(),
+        summary.join(" ")
+    ));
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inventory_lines() {
+        let inv = "# site A\nunix:///run/a.sock\n\ntcp://10.0.0.5:2375 container=openzro-management volume=root_openzro_management # B\n";
+        let hosts = parse_inventory(inv).unwrap();
+        assert_eq!(hosts.len(), 2);
+        assert_eq!(hosts[1].container.as_deref(), Some("openzro-management"));
+        assert_eq!(hosts[1].volume.as_deref(), Some("root_openzro_management"));
+        assert!(parse_inventory("not-an-endpoint\n").is_err());
+        assert!(parse_inventory("unix:///x colour=red\n").is_err());
+    }
+
+    #[test]
+    fn the_worst_exit_code_wins() {
+        let worst = |codes: &[i32]| {
+            codes
+                .iter()
+                .copied()
+                .max_by_key(|c| severity(*c))
+                .unwrap_or(0)
+        };
+        assert_eq!(worst(&[0, 3, 0]), 3);
+        assert_eq!(worst(&[3, 4, 0]), 4);
+        assert_eq!(worst(&[4, 1, 3]), 1);
+        assert_eq!(worst(&[]), 0);
+    }
+}

@@ -1,0 +1,157 @@
+//! `ozrepair fleet` against four real Docker engines (three on unix sockets, one over tcp on loopback),
+//! two locked out and two healthy: inspect reports the broken ones and changes nothing (exit 3); fix
+//! repairs the broken ones and leaves the healthy ones untouched (exit 0); --serial with --max-fail stops
+//! after a failed batch; the JSON lines carry one report per host and a summary.
+
+mod common;
+use common::*;
+
+fn healthy(e: &Engine) -> Deployment {
+    let d = Deployment::create(
+        e,
+        &OPENZRO,
+        11,
+        &[local_row(), jumpcloud_row(JUMPCLOUD_SLASH)],
+        (0, 0),
+        0o644,
+    );
+    d.run(e, &OPENZRO, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
+    d.wait_ready(e);
+    d
+}
+
+fn fleet(inventory: &str, args: &[&str]) -> (Run, Vec<serde_json::Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("hosts.txt");
+    std::fs::write(&inv, inventory).unwrap();
+    let mut all = vec!["fleet", "--inventory", inv.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let r = ozrepair_local(&all, &[]);
+    let json = args.contains(&"json");
+    let lines = r
+        .stdout
+        .lines()
+        .filter(|_| json)
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (r, lines)
+}
+
+#[test]
+fn a_fleet_of_four_engines_is_inspected_then_fixed() {
+    let engines = [
+        Engine::start(),
+        Engine::start(),
+        Engine::start_with(true),
+        Engine::start(),
+    ];
+    let deps = [
+        locked_out(&engines[0]),
+        healthy(&engines[1]),
+        locked_out(&engines[2]),
+        healthy(&engines[3]),
+    ];
+    assert!(engines[2].host.starts_with("tcp://127.0.0.1:"));
+    let inventory = format!(
+        "# four sites\n{}\n{}\n\n{} container=openzro-management\n{}  # the last one\n",
+        engines[0].host, engines[1].host, engines[2].host, engines[3].host
+    );
+    let before: Vec<_> = deps.iter().map(|d| snapshot(&d.mountpoint)).collect();
+
+    let (r, lines) = fleet(&inventory, &["--output", "json", "inspect"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(lines.len(), 5, "four hosts and a summary");
+    let results: Vec<&str> = lines[..4]
+        .iter()
+        .map(|l| l["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["pending", "healthy", "pending", "healthy"]);
+    assert_eq!(lines[2]["host"], engines[2].host.as_str());
+    assert_eq!(lines[4]["summary"]["results"]["pending"], 2);
+    let after: Vec<_> = deps.iter().map(|d| snapshot(&d.mountpoint)).collect();
+    assert_eq!(after, before, "inspect changed nothing anywhere");
+
+    let (r, lines) = fleet(
+        &inventory,
+        &["--yes", "--parallel", "2", "--output", "json", "fix"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let results: Vec<&str> = lines[..4]
+        .iter()
+        .map(|l| l["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["fixed", "healthy", "fixed", "healthy"]);
+    for i in [0, 2] {
+        assert_eq!(
+            String::from_utf8(rows(&deps[i].db)[1].2.clone()).unwrap(),
+            jumpcloud_config(JUMPCLOUD_SLASH)
+        );
+        deps[i].wait_ready(&engines[i]);
+    }
+    for i in [1, 3] {
+        assert_eq!(
+            snapshot(&deps[i].mountpoint),
+            before[i],
+            "healthy host {i} untouched"
+        );
+    }
+    assert!(!r.all().contains(SECRET));
+}
+
+#[test]
+fn max_fail_stops_the_next_batches() {
+    let engines = [Engine::start(), Engine::start()];
+    let deps = [locked_out(&engines[0]), locked_out(&engines[1])];
+    let files: Vec<_> = deps.iter().map(|d| snapshot(&d.mountpoint)).collect();
+    // The first batch is an engine that does not answer: it fails, and --max-fail 0 stops the rest.
+    let inventory = format!(
+        "unix:///nonexistent/ozr.sock\n{}\n{}\n",
+        engines[0].host, engines[1].host
+    );
+    let (r, lines) = fleet(
+        &inventory,
+        &[
+            "--yes",
+            "--serial",
+            "1",
+            "--max-fail",
+            "0",
+            "--output",
+            "json",
+            "fix",
+        ],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    let results: Vec<&str> = lines[..3]
+        .iter()
+        .map(|l| l["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["failed", "skipped", "skipped"]);
+    assert!(
+        lines[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach the Docker engine"),
+        "{}",
+        lines[0]
+    );
+    for (d, f) in deps.iter().zip(&files) {
+        assert_eq!(&snapshot(&d.mountpoint), f, "skipped hosts untouched");
+    }
+    // Without --max-fail the same fleet fixes the reachable hosts and still exits 1 for the dead one.
+    let (r, lines) = fleet(&inventory, &["--yes", "--serial", "1", "fix"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        lines.is_empty() && r.stdout.contains("fixed=2") && r.stdout.contains("failed=1"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn fleet_fix_needs_yes_and_a_good_inventory() {
+    let (r, _) = fleet("unix:///x.sock\n", &["fix"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let (r, _) = fleet("not an endpoint\n", &["inspect"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("inventory line 1"), "{r:?}");
+}
