@@ -10,6 +10,17 @@ cd "$(dirname "$0")/.."
 # The end-to-end tests need dockerd; this installs it when it is missing (root + apt-get) and makes sure
 # the local engine answers. Without an engine they fail: they never skip.
 scripts/docker-up.sh
+# The fleet tests reach an engine over SSH through a throwaway OpenSSH server on loopback.
+if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing Debian's openssh-server and openssh-client (apt-get)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client >/dev/null \
+      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client >/dev/null; }
+  else
+    echo "test.sh: the fleet tests need /usr/sbin/sshd and ssh (Debian: openssh-server, openssh-client)" >&2
+    exit 1
+  fi
+fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

@@ -60,7 +60,8 @@ pub enum Output {
 /// Options every command takes, before or after the command name.
 #[derive(Debug, Clone, Args)]
 pub struct Global {
-    /// Docker endpoint: unix:// or tcp://. Default: $DOCKER_HOST, else the local socket.
+    /// Docker endpoint: unix://, tcp:// or ssh://[user@]host[:port]. Default: $DOCKER_HOST, else the Docker
+    /// context ($DOCKER_CONTEXT or `docker context use`), else the local socket.
     #[arg(
         short = 'H',
         long,

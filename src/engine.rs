@@ -1,7 +1,7 @@
 //! The Docker Engine API, through bollard: the few calls ozrepair makes, with errors that name the engine.
 //! The tool never shells out to the docker CLI and never pulls an image.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use bollard::query_parameters::{
     InspectContainerOptions, ListContainersOptionsBuilder, LogsOptionsBuilder,
     StartContainerOptions, StopContainerOptionsBuilder,
@@ -15,6 +15,8 @@ pub struct Engine {
     docker: Docker,
     /// The endpoint as the operator would write it (for reports).
     pub endpoint: String,
+    /// The SSH tunnel an ssh:// endpoint goes through (closed with the engine).
+    _tunnel: Option<crate::endpoint::Tunnel>,
 }
 
 /// What ozrepair needs to know about a container.
@@ -53,28 +55,34 @@ pub struct LogLine {
 impl Engine {
     /// `host`: unix://, tcp:// or http://; None means $DOCKER_HOST, else the local socket.
     pub fn connect(host: Option<&str>) -> Result<Engine> {
-        let (docker, endpoint) = match host {
-            Some(h) if !h.is_empty() => {
-                if !["unix://", "tcp://", "http://"]
-                    .iter()
-                    .any(|p| h.starts_with(p))
-                {
-                    bail!("Docker endpoint {h:?} is not one this build speaks (unix://, tcp://); nothing was changed");
-                }
-                (
-                    Docker::connect_with_host(h).map_err(|e| {
-                        anyhow!("cannot reach the Docker engine at {h} ({e}); nothing was changed; start the engine or point -H/--host at the right one")
-                    })?,
-                    h.to_string(),
-                )
-            }
-            _ => (
-                Docker::connect_with_defaults()
-                    .context("cannot set up a connection to the local Docker engine")?,
-                "unix:///var/run/docker.sock".to_string(),
-            ),
+        let r = crate::endpoint::resolve(host)?;
+        let h = r.url.as_str();
+        let unreachable = |e: bollard::errors::Error| {
+            anyhow!("cannot reach the Docker engine at {h} ({e}); nothing was changed; start the engine or point -H/--host at the right one")
         };
-        Ok(Engine { docker, endpoint })
+        let (docker, tunnel) = if h.starts_with("ssh://") {
+            let t = crate::endpoint::ssh_tunnel(h)?;
+            let d = Docker::connect_with_unix(
+                &t.socket.to_string_lossy(),
+                120,
+                bollard::API_DEFAULT_VERSION,
+            )
+            .map_err(unreachable)?;
+            (d, Some(t))
+        } else if ["unix://", "tcp://", "http://"]
+            .iter()
+            .any(|p| h.starts_with(p))
+        {
+            (Docker::connect_with_host(h).map_err(unreachable)?, None)
+        } else {
+            bail!("Docker endpoint {h:?} is not one this build speaks (unix://, tcp://, ssh://); nothing was changed");
+        };
+        tracing::debug!(endpoint = h, from = %r.from, "docker endpoint");
+        Ok(Engine {
+            docker,
+            endpoint: r.url,
+            _tunnel: tunnel,
+        })
     }
 
     /// An engine error as one line: a refusal quotes the engine, anything else means it did not answer.

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod diagnose;
 pub mod discover;
+pub mod endpoint;
 pub mod engine;
 pub mod fault;
 pub mod fleet;

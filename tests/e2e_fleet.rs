@@ -155,3 +155,66 @@ fn fleet_fix_needs_yes_and_a_good_inventory() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("inventory line 1"), "{r:?}");
 }
+
+#[test]
+fn an_engine_behind_ssh_on_a_non_default_port() {
+    let sshd = Sshd::start();
+    let e = Engine::start();
+    let d = locked_out(&e);
+    let endpoint = sshd.endpoint_for(&e);
+    assert!(endpoint.starts_with("ssh://root@127.0.0.1:"), "{endpoint}");
+    let env = [("OZREPAIR_SSH_ARGS", sshd.ssh_args.as_str())];
+    let inspect = ozrepair_local(&["-H", &endpoint, "inspect", "--output", "json"], &env);
+    assert_eq!(inspect.code, 3, "{inspect:?}\nsshd: {}", sshd.log());
+    assert_eq!(inspect.json()["host"], endpoint.as_str());
+    // The same host in a fleet next to a local engine, fixed through the tunnel.
+    let other = Engine::start();
+    let o = locked_out(&other);
+    let (r, lines) = {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = dir.path().join("hosts");
+        std::fs::write(&inv, format!("{endpoint}\n{}\n", other.host)).unwrap();
+        let r = ozrepair_local(
+            &[
+                "fleet",
+                "--inventory",
+                inv.to_str().unwrap(),
+                "--yes",
+                "--output",
+                "json",
+                "fix",
+            ],
+            &env,
+        );
+        let lines: Vec<serde_json::Value> = r
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (r, lines)
+    };
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(lines[0]["result"], "fixed");
+    assert_eq!(lines[1]["result"], "fixed");
+    for (eng, dep) in [(&e, &d), (&other, &o)] {
+        assert_eq!(
+            String::from_utf8(rows(&dep.db)[1].2.clone()).unwrap(),
+            jumpcloud_config(JUMPCLOUD_SLASH)
+        );
+        dep.wait_ready(eng);
+    }
+    // A wrong port is a one-line error, not a hang.
+    let bad = ozrepair_local(
+        &[
+            "-H",
+            "ssh://root@127.0.0.1:1/var/run/docker.sock",
+            "inspect",
+        ],
+        &env,
+    );
+    assert_eq!(bad.code, 1, "{bad:?}");
+    assert!(
+        bad.stderr.contains("ssh to ssh://root@127.0.0.1:1"),
+        "{bad:?}"
+    );
+}

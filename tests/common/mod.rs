@@ -636,3 +636,89 @@ impl Drop for Discovery {
         }
     }
 }
+
+/// An OpenSSH server on loopback for one test: its own host key, a throwaway client key authorised for
+/// root, key authentication only. `ssh_args` is what ozrepair needs in OZREPAIR_SSH_ARGS to use it.
+pub struct Sshd {
+    dir: tempfile::TempDir,
+    pub port: u16,
+    pub ssh_args: String,
+    daemon: Child,
+}
+
+impl Sshd {
+    pub fn start() -> Sshd {
+        let sshd = PathBuf::from("/usr/sbin/sshd");
+        assert!(
+            sshd.exists(),
+            "no /usr/sbin/sshd: scripts/test.sh installs Debian's openssh-server"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        for (name, kind) in [("host_key", "ed25519"), ("client_key", "ed25519")] {
+            let st = Command::new("ssh-keygen")
+                .args(["-q", "-t", kind, "-N", "", "-f"])
+                .arg(d.join(name))
+                .stdin(Stdio::null())
+                .status()
+                .expect("ssh-keygen");
+            assert!(st.success(), "ssh-keygen failed");
+        }
+        std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys"))
+            .expect("authorized_keys");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let config = format!(
+            "ListenAddress 127.0.0.1\nPort {port}\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nAllowStreamLocalForwarding yes\n",
+            hk = d.join("host_key").display(),
+            ak = d.join("authorized_keys").display(),
+            pid = d.join("sshd.pid").display(),
+        );
+        std::fs::write(d.join("sshd_config"), config).expect("sshd_config");
+        std::fs::create_dir_all("/run/sshd").expect("/run/sshd");
+        let daemon = Command::new(&sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(d.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(d.join("sshd.log")).expect("log"))
+            .spawn()
+            .expect("start sshd");
+        poll("sshd to listen", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .ok()
+                .map(|_| ())
+        });
+        let ssh_args = format!(
+            "-i {} -o UserKnownHostsFile={} -o IdentitiesOnly=yes",
+            d.join("client_key").display(),
+            d.join("known_hosts").display()
+        );
+        Sshd {
+            dir,
+            port,
+            ssh_args,
+            daemon,
+        }
+    }
+
+    /// The ssh:// endpoint of `engine` through this server.
+    pub fn endpoint_for(&self, engine: &Engine) -> String {
+        let socket = engine.host.trim_start_matches("unix://");
+        format!("ssh://root@127.0.0.1:{}{socket}", self.port)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
