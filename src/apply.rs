@@ -130,6 +130,15 @@ async fn run(
         }
     }
     crate::fault::point("after-stop");
+    // Through the archive API: copy the set out again now that the container is stopped.
+    let archive = match (container, &dep.inside) {
+        (Some((e, c)), Some(inside)) => Some((e, c, inside)),
+        _ => None,
+    };
+    let mut entries = Vec::new();
+    if let Some((e, c, inside)) = archive {
+        entries = crate::archive::refresh(e, &c.id, inside, &dep.db).await?;
+    }
 
     // 2. Backup, verified, before the first write.
     let rows = {
@@ -169,6 +178,10 @@ async fn run(
         // write_edits fails before its commit unless the check after it fails.
         e.context("the write failed")
     })?;
+    if let Some((e, c, inside)) = archive {
+        eprintln!("ozrepair: copying the database back into {}", c.name);
+        crate::archive::put(e, &c.id, inside, &dep.db, &entries).await?;
+    }
     done.written = true;
     crate::fault::point("after-write");
     if let Some(d) = report.database.as_mut() {

@@ -43,6 +43,17 @@ pub struct Cli {
     pub command: Command,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Access {
+    /// The host path when this machine can read the volume, else the archive API.
+    #[default]
+    Auto,
+    /// The volume's path on this machine's filesystem.
+    Host,
+    /// Copy the database out of the container and back through the Docker archive API.
+    Archive,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Color {
     /// Colour when stdout is a terminal and NO_COLOR is not set (and TERM is not dumb).
@@ -76,6 +87,10 @@ pub struct Global {
     /// The volume that holds the IdP database. Default: discovered.
     #[arg(long, global = true, value_name = "NAME")]
     pub volume: Option<String>,
+    /// How to reach the database: the volume's path on this machine, or the Docker archive API (for a
+    /// remote engine, Docker Desktop, rootless Docker).
+    #[arg(long, global = true, value_enum, default_value_t = Access::Auto)]
+    pub access: Access,
     /// Work on this database file directly, without Docker (nothing is stopped or started).
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,

@@ -20,6 +20,8 @@ use std::path::PathBuf;
 /// Everything read about one deployment, before any change.
 struct Session {
     engine: Option<Engine>,
+    /// The private copy of a database reached through the archive API (removed when the session ends).
+    _archive_copy: Option<crate::archive::Fetched>,
     dep: Deployment,
     schema: Schema,
     rows: Vec<ConnectorRow>,
@@ -64,12 +66,21 @@ async fn open(g: &Global, report: &mut Report) -> Result<Session> {
                 &Wanted {
                     container: g.container.as_deref(),
                     volume: g.volume.as_deref(),
+                    access: g.access,
                 },
             )
             .await?;
             (Some(engine), dep)
         }
     };
+    // Through the archive API: work on a private local copy; `dep.db` points at it.
+    let mut dep = dep;
+    let mut archive_copy = None;
+    if let (Some(e), Some(c), Some(inside)) = (&engine, &dep.container, dep.inside.clone()) {
+        let f = crate::archive::fetch(e, &c.id, &inside).await?;
+        dep.db = f.db.clone();
+        archive_copy = Some(f);
+    }
     report.located = dep.why.clone();
     if let Some(c) = &dep.container {
         report.container = Some(ContainerPart {
@@ -81,7 +92,10 @@ async fn open(g: &Global, report: &mut Report) -> Result<Session> {
         });
     }
     report.database = Some(DatabasePart {
-        path: dep.db.display().to_string(),
+        path: match (&dep.inside, &dep.container) {
+            (Some(inside), Some(c)) => format!("{}:{inside}", c.name),
+            _ => dep.db.display().to_string(),
+        },
         volume: dep.volume.clone(),
         sha256_before: None,
         sha256_after: None,
@@ -116,6 +130,7 @@ async fn open(g: &Global, report: &mut Report) -> Result<Session> {
     };
     Ok(Session {
         engine,
+        _archive_copy: archive_copy,
         dep,
         schema,
         rows,
@@ -201,6 +216,19 @@ fn make_plan(s: &Session, flags: &PlanFlags, report: &mut Report) -> Result<Plan
     report.diff = plan::render_diff(&plan, &report.connectors);
     report.notes.extend(plan.notes.iter().cloned());
     Ok(plan)
+}
+
+/// Where backups go by default: beside the database, or for a database reached through the archive API,
+/// on this machine under ~/ozrepair-backups/<container>.
+fn default_backup_root(s: &Session) -> PathBuf {
+    match (&s.dep.inside, &s.dep.container) {
+        (Some(_), Some(c)) => {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                .join("ozrepair-backups")
+                .join(&c.name)
+        }
+        _ => backup::default_root(&s.dep.db),
+    }
 }
 
 /// The container is down because of a connector whose fix is already in the database.
@@ -338,7 +366,7 @@ async fn fix_body(g: &Global, a: &FixArgs, r: &mut Report) -> Result<()> {
         backup_root: a
             .backup_dir
             .clone()
-            .unwrap_or_else(|| backup::default_root(&s.dep.db)),
+            .unwrap_or_else(|| default_backup_root(&s)),
         restart: !a.no_restart,
         wait: a.wait,
     };
@@ -361,6 +389,7 @@ async fn with_container_stopped<T>(
     s: &Session,
     restart: bool,
     wait: Option<u64>,
+    push_back: bool,
     report: &mut Report,
     work: impl FnOnce(&mut Report) -> Result<T>,
 ) -> Result<T> {
@@ -375,7 +404,20 @@ async fn with_container_stopped<T>(
         eprintln!("ozrepair: stopping {}", c.name);
         e.stop(&c.id, 10).await?;
     }
+    // Through the archive API: copy the set out again now that nothing writes it, and back in after.
+    let archive = match (&s.engine, &s.dep.container, &s.dep.inside) {
+        (Some(e), Some(c), Some(inside)) => Some((e, c, inside)),
+        _ => None,
+    };
+    let mut entries = Vec::new();
+    if let Some((e, c, inside)) = archive {
+        entries = crate::archive::refresh(e, &c.id, inside, &s.dep.db).await?;
+    }
     let out = work(report);
+    if let (Some((e, c, inside)), true, true) = (archive, push_back, out.is_ok()) {
+        eprintln!("ozrepair: copying the database back into {}", c.name);
+        crate::archive::put(e, &c.id, inside, &s.dep.db, &entries).await?;
+    }
     if let (Some((e, c)), true) = (running, restart) {
         match wait {
             Some(w) => apply::start_and_watch(e, &c.id, &c.name, w, report).await?,
@@ -399,10 +441,12 @@ async fn backup_now_body(g: &Global, a: &BackupArgs, r: &mut Report) -> Result<(
     let root = a
         .backup_dir
         .clone()
-        .unwrap_or_else(|| backup::default_root(&s.dep.db));
+        .unwrap_or_else(|| default_backup_root(&s));
     let o = origin(&s, r);
-    let set =
-        with_container_stopped(&s, true, None, r, |_| backup::take(&s.dep.db, &root, &o)).await?;
+    let set = with_container_stopped(&s, true, None, false, r, |_| {
+        backup::take(&s.dep.db, &root, &o)
+    })
+    .await?;
     r.backup = Some(apply::backup_part(&set));
     r.finish(Outcome::Healthy, 0);
     Ok(())
@@ -419,7 +463,7 @@ async fn backups_body(g: &Global, a: &BackupsArgs, r: &mut Report) -> Result<()>
     let root = a
         .backup_dir
         .clone()
-        .unwrap_or_else(|| backup::default_root(&s.dep.db));
+        .unwrap_or_else(|| default_backup_root(&s));
     for set in backup::list(&root)? {
         r.backups.push(BackupListing {
             dir: set.dir.display().to_string(),
@@ -447,7 +491,7 @@ async fn restore_body(g: &Global, a: &RestoreArgs, r: &mut Report) -> Result<()>
     let root = a
         .backup_dir
         .clone()
-        .unwrap_or_else(|| backup::default_root(&s.dep.db));
+        .unwrap_or_else(|| default_backup_root(&s));
     let dir: PathBuf = match &a.backup {
         Some(p) => p.clone(),
         None => backup::list(&root)?.pop().map(|b| b.dir).ok_or_else(|| {
@@ -469,7 +513,7 @@ async fn restore_body(g: &Global, a: &RestoreArgs, r: &mut Report) -> Result<()>
     )?;
     let o = origin(&s, r);
     let db = s.dep.db.clone();
-    with_container_stopped(&s, !a.no_restart, Some(a.wait), r, |r| {
+    with_container_stopped(&s, !a.no_restart, Some(a.wait), true, r, |r| {
         let before = backup::take(&db, &root, &o)
             .map_err(|e| anyhow!("{e:#}; could not save the current database first, so nothing was restored"))?;
         r.notes.push(format!("the database as it was before the restore is saved in {}", before.dir.display()));

@@ -209,6 +209,52 @@ impl Engine {
         Ok(out)
     }
 
+    /// The tar stream of `path` in the container (running or stopped); Ok(None) when there is no such path.
+    pub async fn download(&self, id: &str, path: &str) -> Result<Option<Vec<u8>>> {
+        tracing::debug!(container = id, path, "archive download");
+        let opts = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let mut stream = self.docker.download_from_container(id, Some(opts));
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(b) => out.extend_from_slice(&b),
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => return Ok(None),
+                Err(e) => return Err(self.unreachable(e)),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Whether `path` exists in the container (archive HEAD: no content is copied).
+    pub async fn exists(&self, id: &str, path: &str) -> Result<bool> {
+        let opts = bollard::query_parameters::ContainerArchiveInfoOptionsBuilder::default()
+            .path(path)
+            .build();
+        match self.docker.get_container_archive_info(id, Some(opts)).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(e) => Err(self.unreachable(e)),
+        }
+    }
+
+    /// Extracts a tar stream into directory `dir` of the container (Docker replaces existing files).
+    pub async fn upload(&self, id: &str, dir: &str, tar: Vec<u8>) -> Result<()> {
+        tracing::debug!(container = id, dir, bytes = tar.len(), "archive upload");
+        let opts = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+            .path(dir)
+            .build();
+        self.docker
+            .upload_to_container(id, Some(opts), bollard::body_full(tar.into()))
+            .await
+            .map_err(|e| self.unreachable(e))
+    }
+
     /// Stops the container (SIGTERM, then SIGKILL after `grace` seconds). Stopping also halts a restart loop.
     pub async fn stop(&self, id: &str, grace: i32) -> Result<()> {
         tracing::debug!(container = id, grace, "stop container");

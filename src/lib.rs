@@ -7,6 +7,7 @@
 //! each command; [`cli`] defines the command line.
 
 pub mod apply;
+pub mod archive;
 pub mod backup;
 pub mod cli;
 pub mod commands;

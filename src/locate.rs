@@ -23,6 +23,9 @@ pub struct Deployment {
     pub db: PathBuf,
     /// How it was found, for the report.
     pub why: Vec<String>,
+    /// Set when the database is reached through the archive API: its path inside the container (`db` is
+    /// then a local working copy, made by the caller).
+    pub inside: Option<String>,
     /// Connectors a config file defines (id, host path of the file): NetBird rewrites them at every start.
     pub static_connectors: Vec<(String, String)>,
 }
@@ -34,12 +37,14 @@ struct Candidate {
     db: PathBuf,
     destination: String,
     how: String,
+    inside: Option<String>,
 }
 
 /// What the operator said.
 pub struct Wanted<'a> {
     pub container: Option<&'a str>,
     pub volume: Option<&'a str>,
+    pub access: crate::cli::Access,
 }
 
 fn is_dex_db(db: &Path) -> bool {
@@ -197,6 +202,7 @@ fn candidates_of(c: &Container, want: &Wanted, unreadable: &mut Vec<String>) -> 
                 db,
                 destination: m.destination.clone(),
                 how,
+                inside: None,
             });
         }
     };
@@ -264,7 +270,37 @@ pub async fn locate(engine: &Engine, want: &Wanted<'_>) -> Result<Deployment> {
     let mut unreadable: Vec<String> = Vec::new();
     let mut found: Vec<Candidate> = Vec::new();
     for c in &containers {
-        found.extend(candidates_of(c, want, &mut unreadable));
+        if want.access != crate::cli::Access::Archive {
+            found.extend(candidates_of(c, want, &mut unreadable));
+        }
+        if want.access == crate::cli::Access::Host {
+            continue;
+        }
+        // Mounts this machine cannot read (or --access archive): ask the engine for the known names.
+        for m in &c.mounts {
+            let local = Path::new(&m.source).exists();
+            if (local && want.access != crate::cli::Access::Archive)
+                || want.volume.is_some_and(|v| m.name.as_deref() != Some(v))
+            {
+                continue;
+            }
+            for n in DB_NAMES {
+                let inside = format!("{}/{n}", m.destination.trim_end_matches('/'));
+                if engine.exists(&c.id, &inside).await? {
+                    found.push(Candidate {
+                        container: c.clone(),
+                        volume: m.name.clone(),
+                        db: PathBuf::from(&inside),
+                        destination: m.destination.clone(),
+                        how: format!(
+                            "{n} in the mount at {}, through the Docker archive API",
+                            m.destination
+                        ),
+                        inside: Some(inside),
+                    });
+                }
+            }
+        }
     }
 
     // A volume given on its own, mounted by no container: work on its database with nothing to stop.
@@ -380,6 +416,7 @@ fn deployment(c: Candidate, chosen: Option<String>) -> Deployment {
         volume: c.volume,
         db: c.db,
         why,
+        inside: c.inside,
     }
 }
 

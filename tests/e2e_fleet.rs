@@ -218,3 +218,77 @@ fn an_engine_behind_ssh_on_a_non_default_port() {
         "{bad:?}"
     );
 }
+
+#[test]
+fn archive_access_copies_the_database_out_and_back_keeping_owner_and_mode() {
+    let e = Engine::start();
+    let l = Layout {
+        container: "netbird-dex",
+        volume: "netbird_dex_data",
+        mount: "/var/dex",
+        db_name: "dex.db",
+    };
+    let d = Deployment::create(
+        &e,
+        &l,
+        11,
+        &[local_row(), jumpcloud_row(JUMPCLOUD)],
+        (1001, 1001),
+        0o600,
+    );
+    d.run_with(
+        &e,
+        &l,
+        &[
+            ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
+            ("STANDIN_FORMAT", "dex-json"),
+        ],
+        &["--user", "1001:1001"],
+    );
+    d.wait_restarts(&e, 1);
+    let home = tempfile::tempdir().unwrap();
+    let env = [("HOME", home.path().to_str().unwrap())];
+    let files = snapshot(&d.mountpoint);
+    let inspect = e.ozrepair_env(
+        &["--access", "archive", "inspect", "--output", "json"],
+        &env,
+    );
+    assert_eq!(inspect.code, 3, "{inspect:?}");
+    assert_eq!(
+        inspect.json()["database"]["path"],
+        "netbird-dex:/var/dex/dex.db"
+    );
+    assert!(inspect.json()["located"]
+        .to_string()
+        .contains("archive API"));
+    assert_eq!(
+        snapshot(&d.mountpoint),
+        files,
+        "inspect through the archive API changes nothing"
+    );
+
+    let before = rows(&d.db);
+    let fix = e.ozrepair_env(
+        &["--access", "archive", "fix", "--yes", "--output", "json"],
+        &env,
+    );
+    assert_eq!(fix.code, 0, "{fix:?}");
+    let mut want = before.clone();
+    want[1].2 = jumpcloud_config(JUMPCLOUD_SLASH).into_bytes();
+    assert_eq!(rows(&d.db), want, "only the issuer changed, still a BLOB");
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(&d.db).unwrap();
+    assert_eq!(
+        (m.uid(), m.gid(), m.mode() & 0o7777),
+        (1001, 1001, 0o600),
+        "owner and mode from the tar header"
+    );
+    // The backup is kept on the machine that runs the tool.
+    let backup = std::path::PathBuf::from(fix.json()["backup"]["path"].as_str().unwrap());
+    assert!(
+        backup.starts_with(home.path().join("ozrepair-backups/netbird-dex")),
+        "{}",
+        backup.display()
+    );
+    d.wait_ready(&e);
+}
