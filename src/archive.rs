@@ -50,33 +50,33 @@ pub fn split(inside: &str) -> (String, String) {
 /// The single regular file in a tar stream, with its header.
 fn only_file(tar_bytes: &[u8]) -> Result<(Vec<u8>, Entry)> {
     let mut ar = tar::Archive::new(tar_bytes);
-    for e in ar.entries()? {
-        let mut e = e?;
-        let h = e.header().clone();
-        if h.entry_type().is_symlink() || h.entry_type().is_hard_link() {
-            bail!("it is a link in the container (ozrepair never follows links out of a volume)");
-        }
-        if !h.entry_type().is_file() {
-            bail!("it is not a regular file in the container");
-        }
-        let name = e
-            .path()?
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut data = Vec::new();
-        e.read_to_end(&mut data)?;
-        return Ok((
-            data,
-            Entry {
-                name,
-                uid: h.uid()?,
-                gid: h.gid()?,
-                mode: h.mode()? & 0o7777,
-            },
-        ));
+    let mut e = ar
+        .entries()?
+        .next()
+        .ok_or_else(|| anyhow!("the engine returned no file"))??;
+    let h = e.header().clone();
+    if h.entry_type().is_symlink() || h.entry_type().is_hard_link() {
+        bail!("it is a link in the container (ozrepair never follows links out of a volume)");
     }
-    bail!("the engine returned no file")
+    if !h.entry_type().is_file() {
+        bail!("it is not a regular file in the container");
+    }
+    let name = e
+        .path()?
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut data = Vec::new();
+    e.read_to_end(&mut data)?;
+    Ok((
+        data,
+        Entry {
+            name,
+            uid: h.uid()?,
+            gid: h.gid()?,
+            mode: h.mode()? & 0o7777,
+        },
+    ))
 }
 
 /// Copies the database at `inside` and its journal/WAL files out of container `id`.
@@ -182,6 +182,27 @@ pub async fn put(
     Ok(())
 }
 
+/// Copies the set out of the container again into the directory of `local_db` (replacing what is there),
+/// e.g. after the container was stopped. Returns what the container had.
+pub async fn refresh(e: &Engine, id: &str, inside: &str, local_db: &Path) -> Result<Vec<Entry>> {
+    let f = fetch(e, id, inside).await?;
+    let dir = local_db
+        .parent()
+        .ok_or_else(|| anyhow!("{} has no directory", local_db.display()))?;
+    for p in crate::reach::sidecars(local_db) {
+        std::fs::remove_file(&p)?;
+    }
+    for entry in &f.entries {
+        let to = if entry.name == f.entries[0].name {
+            local_db.to_path_buf()
+        } else {
+            dir.join(&entry.name)
+        };
+        std::fs::copy(f.dir.path().join(&entry.name), &to)?;
+    }
+    Ok(f.entries)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,25 +228,4 @@ mod tests {
         );
         assert_eq!(split("/idp.db"), ("/".into(), "idp.db".into()));
     }
-}
-
-/// Copies the set out of the container again into the directory of `local_db` (replacing what is there),
-/// e.g. after the container was stopped. Returns what the container had.
-pub async fn refresh(e: &Engine, id: &str, inside: &str, local_db: &Path) -> Result<Vec<Entry>> {
-    let f = fetch(e, id, inside).await?;
-    let dir = local_db
-        .parent()
-        .ok_or_else(|| anyhow!("{} has no directory", local_db.display()))?;
-    for p in crate::reach::sidecars(local_db) {
-        std::fs::remove_file(&p)?;
-    }
-    for entry in &f.entries {
-        let to = if entry.name == f.entries[0].name {
-            local_db.to_path_buf()
-        } else {
-            dir.join(&entry.name)
-        };
-        std::fs::copy(f.dir.path().join(&entry.name), &to)?;
-    }
-    Ok(f.entries)
 }
