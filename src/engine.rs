@@ -75,7 +75,7 @@ impl Engine {
         {
             (Docker::connect_with_host(h).map_err(unreachable)?, None)
         } else {
-            bail!("Docker endpoint {h:?} is not one this build speaks (unix://, tcp://, ssh://); nothing was changed");
+            bail!("Docker endpoint {h:?} is not one this build speaks (unix://, tcp://, https://, ssh://); nothing was changed");
         };
         tracing::debug!(endpoint = h, from = %r.from, "docker endpoint");
         Ok(Engine {
@@ -89,6 +89,7 @@ impl Engine {
     fn unreachable(&self, e: bollard::errors::Error) -> anyhow::Error {
         match e {
             bollard::errors::Error::DockerResponseServerError { status_code, message } => {
+                let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
                 anyhow!("the Docker engine at {} refused the request ({status_code}: {message})", self.endpoint)
             }
             e => anyhow!(

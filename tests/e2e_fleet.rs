@@ -292,3 +292,16 @@ fn archive_access_copies_the_database_out_and_back_keeping_owner_and_mode() {
     );
     d.wait_ready(&e);
 }
+
+#[test]
+fn a_tls_engine_with_client_certificates() {
+    let e = Engine::start_full(true, true);
+    let _d = locked_out(&e);
+    let inspect = e.ozrepair(&["inspect", "--output", "json"]);
+    assert_eq!(inspect.code, 3, "{inspect:?}");
+    assert_eq!(inspect.json()["host"], e.host.as_str());
+    // Without the client certificate the engine refuses: one line, nothing changed.
+    let plain = ozrepair_local(&["-H", &e.host, "inspect"], &[]);
+    assert_eq!(plain.code, 1, "{plain:?}");
+    assert_eq!(plain.stderr.lines().count(), 1, "{plain:?}");
+}

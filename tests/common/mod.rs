@@ -73,6 +73,8 @@ pub struct Engine {
     pub dir: PathBuf,
     pub host: String,
     daemon: Child,
+    /// Environment the docker CLI and ozrepair need for this engine (TLS client settings).
+    pub env: Vec<(String, String)>,
 }
 
 impl Engine {
@@ -82,6 +84,12 @@ impl Engine {
 
     /// With `tcp`, the engine also listens on a free port of 127.0.0.1, and `host` is that tcp:// URL.
     pub fn start_with(tcp: bool) -> Engine {
+        Engine::start_full(tcp, false)
+    }
+
+    /// With `tls` (and `tcp`), the tcp port requires TLS with client certificates from a throwaway CA;
+    /// `env` then holds DOCKER_TLS_VERIFY and DOCKER_CERT_PATH for the clients.
+    pub fn start_full(tcp: bool, tls: bool) -> Engine {
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::SeqCst);
         // Short paths: containerd's socket lives under the exec root and unix socket paths are limited.
@@ -98,6 +106,20 @@ impl Engine {
             l.local_addr().expect("addr").port()
         });
         let mut hosts = vec!["-H".to_string(), format!("unix://{}", sock.display())];
+        let mut env = Vec::new();
+        if tls {
+            let certs = make_certs(&dir.join("certs"));
+            for (flag, file) in [
+                ("--tlscacert", "ca.pem"),
+                ("--tlscert", "server-cert.pem"),
+                ("--tlskey", "server-key.pem"),
+            ] {
+                hosts.extend([flag.to_string(), certs.join(file).display().to_string()]);
+            }
+            hosts.push("--tlsverify".into());
+            env.push(("DOCKER_TLS_VERIFY".to_string(), "1".to_string()));
+            env.push(("DOCKER_CERT_PATH".to_string(), certs.display().to_string()));
+        }
         if let Some(p) = tcp_port {
             hosts.extend(["-H".to_string(), format!("tcp://127.0.0.1:{p}")]);
         }
@@ -115,7 +137,12 @@ impl Engine {
             Some(p) => format!("tcp://127.0.0.1:{p}"),
             None => format!("unix://{}", sock.display()),
         };
-        let mut e = Engine { dir, host, daemon };
+        let mut e = Engine {
+            dir,
+            host,
+            daemon,
+            env,
+        };
         let started = Instant::now();
         loop {
             if e.docker(&["version", "--format", "{{.Server.Version}}"])
@@ -128,10 +155,15 @@ impl Engine {
                 let log = std::fs::read_to_string(e.dir.join("dockerd.log")).unwrap_or_default();
                 panic!("dockerd exited ({st}) while starting:\n{}", tail(&log, 20));
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "dockerd did not answer within 60 s"
-            );
+            if started.elapsed() > Duration::from_secs(60) {
+                let log = std::fs::read_to_string(e.dir.join("dockerd.log")).unwrap_or_default();
+                let out = e.docker(&["version"]);
+                panic!(
+                    "dockerd did not answer within 60 s:\n{}\ndocker version: {}",
+                    tail(&log, 10),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
         let out = e.docker(&[
@@ -154,6 +186,7 @@ impl Engine {
             .arg("-H")
             .arg(&self.host)
             .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null()))
     }
 
@@ -186,7 +219,8 @@ impl Engine {
         c.args(args)
             .env("DOCKER_HOST", &self.host)
             .env_remove("DOCKER_CONTEXT")
-            .env_remove("OZREPAIR_FAULT");
+            .env_remove("OZREPAIR_FAULT")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         for (k, v) in env {
             c.env(k, v);
         }
@@ -721,4 +755,76 @@ impl Drop for Sshd {
         let _ = self.daemon.kill();
         let _ = self.daemon.wait();
     }
+}
+
+/// A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl, in the
+/// file names dockerd and the docker CLI expect (ca.pem, cert.pem, key.pem for the client).
+fn make_certs(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("certs dir");
+    let run = |args: &[&str]| {
+        let out = sh(Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null()));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca-key.pem",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=ozr-test-ca",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").expect("ext");
+    for (who, ext) in [("server", "server.ext"), ("client", "client.ext")] {
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{who}-key.pem"),
+            "-out",
+            &format!("{who}.csr"),
+            "-subj",
+            &format!("/CN={who}"),
+        ]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{who}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-out",
+            &format!("{who}-cert.pem"),
+            "-days",
+            "2",
+            "-extfile",
+            ext,
+        ]);
+    }
+    std::fs::copy(dir.join("client-cert.pem"), dir.join("cert.pem")).expect("cert.pem");
+    std::fs::copy(dir.join("client-key.pem"), dir.join("key.pem")).expect("key.pem");
+    dir.to_path_buf()
 }
