@@ -58,18 +58,30 @@ pub fn secrets_in(rows: &[ConnectorRow]) -> Vec<String> {
     out
 }
 
-/// `text` with every secret replaced by [redacted] (also in its JSON-escaped form).
+/// `text` with every secret replaced by [redacted] (also in its JSON-escaped form). One pass over the text
+/// whatever the number of secrets (Aho-Corasick, leftmost-longest), so a database with thousands of
+/// connectors costs no more to print than one with a few.
 pub fn scrub(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
+    let mut needles: Vec<String> = Vec::with_capacity(secrets.len() * 2);
     for s in secrets {
-        out = out.replace(s.as_str(), REDACTED);
+        needles.push(s.clone());
         let escaped = serde_json::to_string(s).unwrap_or_default();
         let inner = escaped.trim_matches('"');
         if inner != s {
-            out = out.replace(inner, REDACTED);
+            needles.push(inner.to_string());
         }
     }
-    out
+    if needles.is_empty() {
+        return text.to_string();
+    }
+    match aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .build(&needles)
+    {
+        Ok(ac) => ac.replace_all(text, &vec![REDACTED; needles.len()]),
+        // Too many or too large to index: print nothing rather than risk a secret.
+        Err(_) => "[output withheld: it could not be checked for secrets]\n".to_string(),
+    }
 }
 
 #[cfg(test)]
