@@ -14,7 +14,8 @@ Examples:
   ozrepair backups / restore            list backups / put the newest one back
 
 Where the right issuer comes from: --issuer; else the container's own log line
-  (`issuer did not match the issuer returned by provider, expected \"X\" got \"Y\"`: Y replaces X).
+  (`issuer did not match the issuer returned by provider, expected \"X\" got \"Y\"`: Y replaces X);
+  else, with --discover, the provider's discovery document.
   ozrepair never adds or strips a slash on its own.
 
 Exit codes:
@@ -230,8 +231,8 @@ pub struct FixArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct FleetArgs {
-    /// One Docker endpoint a line (unix://, tcp://), `-` for stdin. After the endpoint, optional
-    /// `container=NAME` and `volume=NAME`; `#` starts a comment.
+    /// One Docker endpoint a line (unix://, tcp://, ssh://), `-` for stdin. After the endpoint, optional
+    /// `container=NAME`, `volume=NAME` and `access=auto|host|archive`; `#` starts a comment.
     #[arg(long, value_name = "FILE")]
     pub inventory: PathBuf,
     /// How many hosts run at once.

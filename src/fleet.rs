@@ -17,6 +17,8 @@ pub struct Host {
     pub endpoint: String,
     pub container: Option<String>,
     pub volume: Option<String>,
+    /// `access=host|archive|auto`
+    pub access: Option<String>,
 }
 
 /// Parses an inventory: one endpoint a line, optional `container=` and `volume=`, `#` comments.
@@ -39,13 +41,17 @@ pub fn parse_inventory(text: &str) -> Result<Vec<Host>> {
             endpoint,
             container: None,
             volume: None,
+            access: None,
         };
         for w in words {
             match w.split_once('=') {
                 Some(("container", v)) => h.container = Some(v.to_string()),
                 Some(("volume", v)) => h.volume = Some(v.to_string()),
+                Some(("access", v)) if matches!(v, "auto" | "host" | "archive") => {
+                    h.access = Some(v.to_string())
+                }
                 _ => bail!(
-                    "inventory line {}: {w:?} is neither container=NAME nor volume=NAME",
+                    "inventory line {}: {w:?} is none of container=NAME, volume=NAME, access=auto|host|archive",
                     n + 1
                 ),
             }
@@ -77,6 +83,9 @@ async fn run_host(h: &Host, action: &FleetAction, timeout: Duration) -> (Value, 
     }
     if let Some(v) = &h.volume {
         cmd.args(["--volume", v]);
+    }
+    if let Some(a) = &h.access {
+        cmd.args(["--access", a]);
     }
     match action {
         FleetAction::Inspect(a) => {
@@ -283,11 +292,12 @@ mod tests {
 
     #[test]
     fn inventory_lines() {
-        let inv = "# site A\nunix:///run/a.sock\n\ntcp://10.0.0.5:2375 container=openzro-management volume=root_openzro_management # B\n";
+        let inv = "# site A\nunix:///run/a.sock access=archive\n\ntcp://10.0.0.5:2375 container=openzro-management volume=root_openzro_management # B\n";
         let hosts = parse_inventory(inv).unwrap();
         assert_eq!(hosts.len(), 2);
         assert_eq!(hosts[1].container.as_deref(), Some("openzro-management"));
         assert_eq!(hosts[1].volume.as_deref(), Some("root_openzro_management"));
+        assert_eq!(hosts[0].access.as_deref(), Some("archive"));
         assert!(parse_inventory("not-an-endpoint\n").is_err());
         assert!(parse_inventory("unix:///x colour=red\n").is_err());
     }

@@ -20,13 +20,13 @@ fn healthy(e: &Engine) -> Deployment {
     d
 }
 
-fn fleet(inventory: &str, args: &[&str]) -> (Run, Vec<serde_json::Value>) {
+fn fleet(inventory: &str, args: &[&str], env: &[(&str, &str)]) -> (Run, Vec<serde_json::Value>) {
     let dir = tempfile::tempdir().unwrap();
     let inv = dir.path().join("hosts.txt");
     std::fs::write(&inv, inventory).unwrap();
     let mut all = vec!["fleet", "--inventory", inv.to_str().unwrap()];
     all.extend_from_slice(args);
-    let r = ozrepair_local(&all, &[]);
+    let r = ozrepair_local(&all, env);
     let json = args.contains(&"json");
     let lines = r
         .stdout
@@ -39,10 +39,12 @@ fn fleet(inventory: &str, args: &[&str]) -> (Run, Vec<serde_json::Value>) {
 
 #[test]
 fn a_fleet_of_four_engines_is_inspected_then_fixed() {
+    // Locked out and reached over ssh; healthy over tcp; locked out and forced to archive access; healthy.
+    let sshd = Sshd::start();
     let engines = [
         Engine::start(),
-        Engine::start(),
         Engine::start_with(true),
+        Engine::start(),
         Engine::start(),
     ];
     let deps = [
@@ -51,14 +53,22 @@ fn a_fleet_of_four_engines_is_inspected_then_fixed() {
         locked_out(&engines[2]),
         healthy(&engines[3]),
     ];
-    assert!(engines[2].host.starts_with("tcp://127.0.0.1:"));
+    assert!(engines[1].host.starts_with("tcp://127.0.0.1:"));
+    let home = tempfile::tempdir().unwrap();
+    let env = [
+        ("OZREPAIR_SSH_ARGS", sshd.ssh_args.as_str()),
+        ("HOME", home.path().to_str().unwrap()),
+    ];
     let inventory = format!(
-        "# four sites\n{}\n{}\n\n{} container=openzro-management\n{}  # the last one\n",
-        engines[0].host, engines[1].host, engines[2].host, engines[3].host
+        "# four sites\n{}\n{}\n\n{} container=openzro-management access=archive\n{}  # the last one\n",
+        sshd.endpoint_for(&engines[0]),
+        engines[1].host,
+        engines[2].host,
+        engines[3].host
     );
     let before: Vec<_> = deps.iter().map(|d| snapshot(&d.mountpoint)).collect();
 
-    let (r, lines) = fleet(&inventory, &["--output", "json", "inspect"]);
+    let (r, lines) = fleet(&inventory, &["--output", "json", "inspect"], &env);
     assert_eq!(r.code, 3, "{r:?}");
     assert_eq!(lines.len(), 5, "four hosts and a summary");
     let results: Vec<&str> = lines[..4]
@@ -66,7 +76,12 @@ fn a_fleet_of_four_engines_is_inspected_then_fixed() {
         .map(|l| l["result"].as_str().unwrap())
         .collect();
     assert_eq!(results, ["pending", "healthy", "pending", "healthy"]);
-    assert_eq!(lines[2]["host"], engines[2].host.as_str());
+    assert!(lines[0]["host"].as_str().unwrap().starts_with("ssh://"));
+    assert!(
+        lines[2]["located"].to_string().contains("archive API"),
+        "{}",
+        lines[2]
+    );
     assert_eq!(lines[4]["summary"]["results"]["pending"], 2);
     let after: Vec<_> = deps.iter().map(|d| snapshot(&d.mountpoint)).collect();
     assert_eq!(after, before, "inspect changed nothing anywhere");
@@ -74,6 +89,7 @@ fn a_fleet_of_four_engines_is_inspected_then_fixed() {
     let (r, lines) = fleet(
         &inventory,
         &["--yes", "--parallel", "2", "--output", "json", "fix"],
+        &env,
     );
     assert_eq!(r.code, 0, "{r:?}");
     let results: Vec<&str> = lines[..4]
@@ -120,6 +136,7 @@ fn max_fail_stops_the_next_batches() {
             "json",
             "fix",
         ],
+        &[],
     );
     assert_eq!(r.code, 1, "{r:?}");
     let results: Vec<&str> = lines[..3]
@@ -139,7 +156,7 @@ fn max_fail_stops_the_next_batches() {
         assert_eq!(&snapshot(&d.mountpoint), f, "skipped hosts untouched");
     }
     // Without --max-fail the same fleet fixes the reachable hosts and still exits 1 for the dead one.
-    let (r, lines) = fleet(&inventory, &["--yes", "--serial", "1", "fix"]);
+    let (r, lines) = fleet(&inventory, &["--yes", "--serial", "1", "fix"], &[]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         lines.is_empty() && r.stdout.contains("fixed=2") && r.stdout.contains("failed=1"),
@@ -149,9 +166,9 @@ fn max_fail_stops_the_next_batches() {
 
 #[test]
 fn fleet_fix_needs_yes_and_a_good_inventory() {
-    let (r, _) = fleet("unix:///x.sock\n", &["fix"]);
+    let (r, _) = fleet("unix:///x.sock\n", &["fix"], &[]);
     assert_eq!(r.code, 2, "{r:?}");
-    let (r, _) = fleet("not an endpoint\n", &["inspect"]);
+    let (r, _) = fleet("not an endpoint\n", &["inspect"], &[]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("inventory line 1"), "{r:?}");
 }
