@@ -53,7 +53,7 @@ break_one() {
   until [ "$(docker -H "$h" inspect -f '{{.RestartCount}}' openzro-management)" -ge 1 ]; do sleep 0.05; done
 }
 
-ms() { date +%s%N | awk '{printf "%d", $1/1000000}'; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
 run_fleet() { # hosts parallel -> elapsed ms
   local hosts=$1 par=$2 inv="$ROOT/inventory"
   : >"$inv"
