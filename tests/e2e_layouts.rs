@@ -233,6 +233,7 @@ fn two_failing_deployments_are_refused_and_both_named() {
         "{run:?}"
     );
     assert!(run.stderr.contains("nothing was changed"), "{run:?}");
+    let fa_again = fa.clone();
     assert_eq!((snapshot(&a.mountpoint), snapshot(&b.mountpoint)), (fa, fb));
     // Naming one settles it.
     let one = e.ozrepair(&[
@@ -244,7 +245,11 @@ fn two_failing_deployments_are_refused_and_both_named() {
         "json",
     ]);
     assert_eq!(one.code, 0, "{one:?}");
-    assert_eq!(snapshot(&a.mountpoint), snapshot(&a.mountpoint));
+    assert_eq!(
+        snapshot(&a.mountpoint),
+        fa_again,
+        "naming the other deployment leaves this one alone"
+    );
     assert_eq!(
         String::from_utf8(rows(&a.db)[0].2.clone()).unwrap(),
         jumpcloud_config(JUMPCLOUD),

@@ -11,12 +11,9 @@
 
 mod common;
 use common::*;
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// How a case ended when it passed.
@@ -141,8 +138,8 @@ impl World {
         }
     }
 
-    fn tree(&self) -> Tree {
-        tree(self.root.path())
+    fn snapshot(&self) -> Snapshot {
+        snapshot(self.root.path())
     }
 }
 
@@ -154,48 +151,9 @@ fn jc_with_config(config: String) -> Row {
     }
 }
 
-/// What every entry under a directory is: a file by (sha256, size, mode, uid, gid), a directory by its
-/// mode and owner, a symlink by its target, anything else by its type. Unlike `snapshot` it never opens a
-/// FIFO (that would block) and never follows a link.
-type Tree = BTreeMap<String, String>;
-
-fn tree(dir: &Path) -> Tree {
-    let mut out = Tree::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read dir") {
-            let p = entry.expect("entry").path();
-            let m = std::fs::symlink_metadata(&p).expect("metadata");
-            let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
-            let ft = m.file_type();
-            let owner = format!("{:o} {}:{}", m.mode(), m.uid(), m.gid());
-            if ft.is_dir() {
-                out.insert(format!("{rel}/"), owner);
-                stack.push(p);
-            } else if ft.is_symlink() {
-                let to = std::fs::read_link(&p).expect("readlink");
-                out.insert(rel, format!("-> {} {owner}", to.display()));
-            } else if ft.is_file() {
-                let sha = snapshot_file(&p);
-                out.insert(
-                    rel,
-                    format!("{sha} {} {owner} nlink {}", m.len(), m.nlink()),
-                );
-            } else {
-                out.insert(rel, format!("special {:?} {owner}", ft.is_fifo()));
-            }
-        }
-    }
-    out
-}
-
-fn snapshot_file(p: &Path) -> String {
+fn sha_of(p: &Path) -> String {
     use sha2::{Digest, Sha256};
     hex(&Sha256::digest(std::fs::read(p).expect("read file")))
-}
-
-fn sha_of(p: &Path) -> String {
-    snapshot_file(p)
 }
 
 /// Runs the real binary without a terminal and without Docker; kills it (and fails) after `limit`.
@@ -318,7 +276,7 @@ fn assert_refused(run: &Run, progress: bool, says: &[&str]) -> String {
 
 /// `after` is `before` plus exactly the entries named in `new` (relative paths; directories end in `/`);
 /// every entry that was there is exactly as it was.
-fn assert_only_new(before: &Tree, after: &Tree, new: &[&str]) {
+fn assert_only_new(before: &Snapshot, after: &Snapshot, new: &[&str]) {
     for (k, v) in before {
         assert_eq!(after.get(k), Some(v), "{k} changed or went away");
     }
@@ -334,43 +292,18 @@ fn assert_only_new(before: &Tree, after: &Tree, new: &[&str]) {
 /// A fix refused before any write or lock: exit 1, one line, the tree exactly as it was. `inspect` too,
 /// when `also_inspect`.
 fn refused_untouched(w: &World, db: &Path, says: &[&str], also_inspect: bool) -> Outcome {
-    let before = w.tree();
+    let before = w.snapshot();
     let run = fix(db, &[]);
     let line = assert_refused(&run, false, says);
     assert!(line.contains("nothing was changed"), "{line}");
-    assert_eq!(w.tree(), before, "no byte changed anywhere");
+    assert_eq!(w.snapshot(), before, "no byte changed anywhere");
     if also_inspect {
         let run = inspect(db);
         let line = assert_refused(&run, false, says);
         assert!(line.contains("nothing was changed"), "{line}");
-        assert_eq!(w.tree(), before, "inspect changed nothing");
+        assert_eq!(w.snapshot(), before, "inspect changed nothing");
     }
     Refused
-}
-
-/// The fixture binary `ozr-seed`, built once per run next to the `ozrepair` under test (honouring
-/// CARGO_TARGET_DIR): `cargo test` builds the fixture crate as a library only, so its binary may be
-/// missing or older than the modes used here.
-fn seed_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .or_else(|| option_env!("CARGO_TARGET_DIR").map(PathBuf::from))
-            .map(|t| if t.is_relative() { manifest.join(t) } else { t })
-            .unwrap_or_else(|| manifest.join("target"));
-        let st = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "ozrepair-standin", "--bin", "ozr-seed"])
-            .env("CARGO_TARGET_DIR", &target)
-            .current_dir(&manifest)
-            .status()
-            .expect("run cargo build for ozr-seed");
-        assert!(st.success(), "cannot build ozr-seed");
-        let bin = target.join("debug/ozr-seed");
-        assert!(bin.is_file(), "no {}", bin.display());
-        bin
-    })
 }
 
 fn seed(args: &[&str]) -> std::process::ExitStatus {
@@ -540,7 +473,7 @@ fn symlinked_parent() -> Outcome {
     );
     let link = w.vol.join("data");
     std::os::unix::fs::symlink(&w.outside, &link).expect("symlink");
-    let before = w.tree();
+    let before = w.snapshot();
     let run = fix(&link.join("idp.db"), &[]);
     assert_sane(&run);
     assert_eq!(run.code, 0, "{run:?}");
@@ -548,7 +481,7 @@ fn symlinked_parent() -> Outcome {
     let (class, config, _) = jc_row(&conn);
     assert_eq!(class, "blob");
     assert_eq!(config, jumpcloud_config(JUMPCLOUD_SLASH).into_bytes());
-    let after = w.tree();
+    let after = w.snapshot();
     assert_eq!(
         after.get("vol/data"),
         before.get("vol/data"),
@@ -667,7 +600,7 @@ fn db_locked() -> Outcome {
     let mut line = String::new();
     BufReader::new(out).read_line(&mut line).expect("read");
     assert_eq!(line.trim(), "locked", "the holder took the lock");
-    let before = w.tree();
+    let before = w.snapshot();
     let db = w.db.to_string_lossy().into_owned();
     for args in [fix_args(&db, &[]), vec!["--db", &db, "inspect"]] {
         let started = Instant::now();
@@ -679,7 +612,7 @@ fn db_locked() -> Outcome {
             took >= Duration::from_millis(450) && took < Duration::from_secs(5),
             "it waits about the bound, then gives up: {took:?}"
         );
-        assert_eq!(w.tree(), before, "no byte changed anywhere");
+        assert_eq!(w.snapshot(), before, "no byte changed anywhere");
     }
     drop(holder);
     Refused
@@ -697,13 +630,13 @@ fn journal_symlink() -> Outcome {
 /// (exit 0: it only reads) and never prints the config.
 fn config_refused(config: String, says: &[&str]) -> Outcome {
     let w = World::with_rows(&[local_row(), jc_with_config(config)]);
-    let before = w.tree();
+    let before = w.snapshot();
     refused_untouched(&w, &w.db, says, false);
     let run = inspect(&w.db);
     assert_sane(&run);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("unknown"), "{run:?}");
-    assert_eq!(w.tree(), before);
+    assert_eq!(w.snapshot(), before);
     Refused
 }
 
@@ -748,7 +681,7 @@ fn hot_journal() -> Outcome {
     let w = World::new();
     let st = seed(&["--db", &w.db.to_string_lossy(), "--hot-journal"]);
     assert_eq!(st.code(), Some(9), "the writer died mid-transaction");
-    let before = w.tree();
+    let before = w.snapshot();
     assert!(before.contains_key("vol/idp.db-journal"), "a hot journal");
     let run = fix(&w.db, &[]);
     assert_sane(&run);
@@ -801,7 +734,7 @@ fn wal_pending() -> Outcome {
     let w = World::new();
     let st = seed(&["--db", &w.db.to_string_lossy(), "--wal-pending"]);
     assert_eq!(st.code(), Some(0), "ozr-seed --wal-pending");
-    let before = w.tree();
+    let before = w.snapshot();
     assert!(before.contains_key("vol/idp.db-wal"), "a -wal");
     {
         // The committed data is only in the -wal: the database file alone does not have it.
@@ -868,7 +801,7 @@ fn read_only_world() -> (World, Mount, PathBuf) {
 
 fn read_only_volume() -> Outcome {
     let (w, _m, db) = read_only_world();
-    let before = tree(&w.vol);
+    let before = snapshot(&w.vol);
     let run = fix(&db, &[]);
     let line = assert_refused(
         &run,
@@ -876,7 +809,7 @@ fn read_only_volume() -> Outcome {
         &["read-only file system", "nothing was changed", "remount"],
     );
     assert!(!line.contains("backup is at"), "{line}");
-    assert_eq!(tree(&w.vol), before, "no byte changed anywhere");
+    assert_eq!(snapshot(&w.vol), before, "no byte changed anywhere");
     Refused
 }
 
@@ -886,7 +819,7 @@ fn read_only_volume_backup_dir() -> Outcome {
     let (w, _m, db) = read_only_world();
     let backups = w.outside.join("backups");
     std::fs::create_dir(&backups).expect("mkdir");
-    let before = w.tree();
+    let before = w.snapshot();
     let run = fix(&db, &["--backup-dir", &backups.to_string_lossy()]);
     assert_refused(
         &run,
@@ -894,7 +827,7 @@ fn read_only_volume_backup_dir() -> Outcome {
         &["read-only file system", "nothing was changed", "remount"],
     );
     assert_eq!(
-        w.tree(),
+        w.snapshot(),
         before,
         "no byte changed anywhere, no backup taken"
     );
@@ -907,7 +840,7 @@ fn read_only_volume_backup_dir() -> Outcome {
 fn read_only_file() -> Outcome {
     let w = World::new();
     let _m = Mount::bind_ro(&w.db, &w.db);
-    let before = w.tree();
+    let before = w.snapshot();
     let run = fix(&w.db, &[]);
     let line = assert_refused(
         &run,
@@ -922,7 +855,7 @@ fn read_only_file() -> Outcome {
         run.stderr.contains("ozrepair: backup verified: "),
         "{run:?}"
     );
-    let after = w.tree();
+    let after = w.snapshot();
     let set = only_backup(&w.vol.join("ozrepair-backups"));
     let set_name = set.file_name().unwrap().to_string_lossy().into_owned();
     assert!(line.contains(&set_name), "{line}");
@@ -960,7 +893,7 @@ fn disk_full() -> Outcome {
     let _m = Mount::tmpfs(&small, "512k");
     let db = small.join("idp.db");
     std::fs::copy(&w.db, &db).expect("copy into the tmpfs");
-    let before = tree(&small);
+    let before = snapshot(&small);
     let run = fix(&db, &[]);
     let line = assert_refused(
         &run,
@@ -972,7 +905,7 @@ fn disk_full() -> Outcome {
         ],
     );
     assert!(!line.contains("backup is at"), "{line}");
-    let after = tree(&small);
+    let after = snapshot(&small);
     assert_only_new(
         &before,
         &after,

@@ -17,25 +17,10 @@ fn inspect_reads_a_hot_journal_database_without_rolling_it_back() {
         (0, 0),
         0o644,
     );
-    let seed = env!("CARGO_MANIFEST_DIR").to_string() + "/target/debug/ozr-seed";
-    let crashed = Command::new(&seed)
+    let crashed = Command::new(seed_bin())
         .args(["--db", db.to_str().unwrap(), "--hot-journal"])
-        .status();
-    let crashed = match crashed {
-        Ok(s) => s,
-        Err(_) => {
-            // Built on demand when the test runs before the workspace's binaries.
-            let st = Command::new("cargo")
-                .args(["build", "-q", "-p", "ozrepair-standin", "--bin", "ozr-seed"])
-                .status()
-                .unwrap();
-            assert!(st.success());
-            Command::new(&seed)
-                .args(["--db", db.to_str().unwrap(), "--hot-journal"])
-                .status()
-                .unwrap()
-        }
-    };
+        .status()
+        .unwrap();
     assert_eq!(crashed.code(), Some(9), "the writer died mid-transaction");
     let journal = dir.path().join("idp.db-journal");
     assert!(

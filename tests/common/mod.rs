@@ -335,6 +335,31 @@ impl Run {
     }
 }
 
+/// The fixture binary `ozr-seed`, built once per run next to the `ozrepair` under test (honouring
+/// CARGO_TARGET_DIR): `cargo test` builds the fixture crate as a library only, so its binary may be
+/// missing or older than the modes used here.
+pub fn seed_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .or_else(|| option_env!("CARGO_TARGET_DIR").map(PathBuf::from))
+            .map(|t| if t.is_relative() { manifest.join(t) } else { t })
+            .unwrap_or_else(|| manifest.join("target"));
+        let st = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "ozrepair-standin", "--bin", "ozr-seed"])
+            .env("CARGO_TARGET_DIR", &target)
+            .current_dir(&manifest)
+            .status()
+            .expect("run cargo build for ozr-seed");
+        assert!(st.success(), "cannot build ozr-seed");
+        let bin = target.join("debug/ozr-seed");
+        assert!(bin.is_file(), "no {}", bin.display());
+        bin
+    })
+}
+
 /// Runs the real ozrepair binary without Docker (for `--db`), with no terminal on stdin and `env` added.
 pub fn ozrepair_local(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ozrepair"));
@@ -545,33 +570,36 @@ impl Deployment {
     }
 }
 
-/// Every file under `dir`: sha256, size, mode, uid, gid. Equal snapshots mean no byte and no owner changed.
-pub fn snapshot(dir: &Path) -> BTreeMap<String, (String, u64, u32, u32, u32)> {
-    let mut out = BTreeMap::new();
+/// What every entry under a directory is: a file by (sha256, size, mode, uid, gid, nlink), a directory by
+/// its mode and owner, a symlink by its target, anything else by its type. It never opens a FIFO (that would
+/// block) and never follows a link. Equal snapshots mean no byte, owner, mode or link changed.
+pub type Snapshot = BTreeMap<String, String>;
+
+pub fn snapshot(dir: &Path) -> Snapshot {
+    use std::os::unix::fs::FileTypeExt;
+    let mut out = Snapshot::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).expect("read dir") {
             let p = entry.expect("entry").path();
             let m = std::fs::symlink_metadata(&p).expect("metadata");
             let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
-            if m.is_dir() {
-                out.insert(
-                    format!("{rel}/"),
-                    (String::new(), 0, m.mode(), m.uid(), m.gid()),
-                );
+            let ft = m.file_type();
+            let owner = format!("{:o} {}:{}", m.mode(), m.uid(), m.gid());
+            if ft.is_dir() {
+                out.insert(format!("{rel}/"), owner);
                 stack.push(p);
-            } else {
-                let bytes = std::fs::read(&p).unwrap_or_default();
+            } else if ft.is_symlink() {
+                let to = std::fs::read_link(&p).expect("readlink");
+                out.insert(rel, format!("-> {} {owner}", to.display()));
+            } else if ft.is_file() {
+                let sha = hex(&Sha256::digest(std::fs::read(&p).expect("read file")));
                 out.insert(
                     rel,
-                    (
-                        hex(&Sha256::digest(&bytes)),
-                        m.len(),
-                        m.mode(),
-                        m.uid(),
-                        m.gid(),
-                    ),
+                    format!("{sha} {} {owner} nlink {}", m.len(), m.nlink()),
                 );
+            } else {
+                out.insert(rel, format!("special fifo={} {owner}", ft.is_fifo()));
             }
         }
     }
