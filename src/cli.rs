@@ -1,6 +1,8 @@
-//! The command line, defined in one place. The surface is the contract in cli-contract.md (v1): scripts and
-//! fleets depend on these names, flags and exit codes.
+//! The command line, defined in one place. The surface is the contract in docs/cli-contract.md (v1): scripts
+//! and fleets depend on these names, flags and exit codes. [`crate::settings`] turns it into what a run does.
 
+use crate::dex::secrets::is_secret_field;
+use crate::verdict::{ExitCode, UsageError};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -17,13 +19,12 @@ Where the right issuer comes from: --issuer; else the container's own log line
   (`issuer did not match the issuer returned by provider, expected \"X\" got \"Y\"`: Y replaces X);
   else, with --discover, the provider's discovery document.
   ozrepair never adds or strips a slash on its own.
+";
 
-Exit codes:
-  0  done: nothing to fix, or fixed and verified
-  1  failed; the report says what state everything was left in
-  2  usage error
-  3  changes pending (inspect found something to fix, or fix --dry-run has a plan)
-  4  the change was applied but the container did not stay up within --wait";
+/// The help's closing text: the examples, then the exit-code table from [`ExitCode`].
+fn after_help() -> String {
+    format!("{AFTER_HELP}\n{}", ExitCode::help_table())
+}
 
 /// `ozrepair --version`: version, git commit, build target.
 pub const VERSION: &str = concat!(
@@ -36,7 +37,7 @@ pub const VERSION: &str = concat!(
 );
 
 #[derive(Debug, Parser)]
-#[command(name = "ozrepair", version = VERSION, about, after_help = AFTER_HELP, propagate_version = true)]
+#[command(name = "ozrepair", version = VERSION, about, after_help = after_help(), propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -137,6 +138,22 @@ pub enum Command {
     Man,
 }
 
+impl Command {
+    /// The command's name, as the report's `command` field gives it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Inspect(_) => "inspect",
+            Command::Fix(_) => "fix",
+            Command::Backup(_) => "backup",
+            Command::Restore(_) => "restore",
+            Command::Backups(_) => "backups",
+            Command::Fleet(_) => "fleet",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
+        }
+    }
+}
+
 /// The completion script for `shell`, generated from the definitions above.
 pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -213,7 +230,7 @@ pub struct FixArgs {
     /// Set a string field of a connector's config, e.g. --set okta-1.redirectURI=https://vpn.example.com/oauth2/callback
     /// (the field must exist; secrets cannot be set this way). Repeatable.
     #[arg(long = "set", value_name = "CONNECTOR.FIELD=VALUE")]
-    pub set: Vec<crate::plan::SetField>,
+    pub set: Vec<SetField>,
     /// Correct a mismatch by adding Dex's issuerAlias (the published issuer) and leaving issuer as it is
     /// (Dex v2.43 or later).
     #[arg(long)]
@@ -342,4 +359,34 @@ pub struct RestoreArgs {
     /// How long to watch the restarted container, in seconds (0: do not watch).
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub wait: u64,
+}
+
+/// One `--set CONNECTOR.FIELD=VALUE`, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetField {
+    pub connector: String,
+    pub field: String,
+    pub value: String,
+}
+
+impl std::str::FromStr for SetField {
+    type Err = UsageError;
+    fn from_str(s: &str) -> Result<Self, UsageError> {
+        let bad = || UsageError(format!("--set takes CONNECTOR.FIELD=VALUE, not {s:?}"));
+        let (left, value) = s.split_once('=').ok_or_else(bad)?;
+        let (connector, field) = left.rsplit_once('.').ok_or_else(bad)?;
+        if connector.is_empty() || field.is_empty() {
+            return Err(bad());
+        }
+        if is_secret_field(field) {
+            return Err(UsageError(format!(
+                "--set does not set secrets ({field} would be printed in the plan); nothing was changed"
+            )));
+        }
+        Ok(SetField {
+            connector: connector.into(),
+            field: field.into(),
+            value: value.into(),
+        })
+    }
 }

@@ -3,7 +3,9 @@
 //! behaviour and report, a hung host can be stopped on its own, and one host's failure never touches
 //! another. Output: one JSON object per host, then a summary line (`--output json`), or a table.
 
-use crate::cli::{FleetAction, FleetArgs, Global, Output};
+use crate::cli::{FleetAction, FleetArgs, Global};
+use crate::report::{fleet_output, HostResult};
+use crate::verdict::ExitCode;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -61,18 +63,8 @@ pub fn parse_inventory(text: &str) -> Result<Vec<Host>> {
     Ok(hosts)
 }
 
-/// How bad a host's exit code is, for the fleet's own exit code (the worst host wins).
-fn severity(code: i32) -> u8 {
-    match code {
-        0 => 0,
-        3 => 1,
-        4 => 2,
-        _ => 3,
-    }
-}
-
 /// Runs one host: this binary with the host's endpoint and the action's flags.
-async fn run_host(h: &Host, action: &FleetAction, timeout: Duration) -> (Value, i32) {
+async fn run_host(h: &Host, action: &FleetAction, timeout: Duration) -> (Value, ExitCode) {
     let exe = std::env::current_exe().unwrap_or_else(|_| "ozrepair".into());
     let mut cmd = tokio::process::Command::new(exe);
     cmd.arg("-H")
@@ -102,7 +94,7 @@ async fn run_host(h: &Host, action: &FleetAction, timeout: Duration) -> (Value, 
     let failed = |error: String| {
         (
             json!({"schema_version": 1, "host": h.endpoint, "result": "failed", "error": error}),
-            1,
+            ExitCode::Failed,
         )
     };
     let child = match cmd.spawn() {
@@ -116,7 +108,7 @@ async fn run_host(h: &Host, action: &FleetAction, timeout: Duration) -> (Value, 
         )),
         Ok(Err(e)) => failed(format!("the run for this host failed ({e})")),
         Ok(Ok(out)) => {
-            let code = out.status.code().unwrap_or(1);
+            let code = ExitCode::from_code(out.status.code().unwrap_or(1));
             let text = String::from_utf8_lossy(&out.stdout);
             match serde_json::from_str::<Value>(text.trim()) {
                 Ok(mut v) => {
@@ -156,22 +148,22 @@ fn read_inventory(a: &FleetArgs) -> Result<Vec<Host>> {
     Ok(hosts)
 }
 
-/// Runs the fleet and returns the exit code (the worst host's; 2 for a bad inventory or flags).
-pub async fn run(g: &Global, a: &FleetArgs) -> i32 {
+/// Runs the fleet: what to print on stdout, and the exit code (the worst host's; 2 for a bad inventory or
+/// flags).
+pub async fn run(g: &Global, a: &FleetArgs) -> (String, ExitCode) {
+    let refuse = |msg: String| {
+        crate::progress::say(msg);
+        (String::new(), ExitCode::Usage)
+    };
     if g.db.is_some() || g.container.is_some() || g.volume.is_some() {
-        eprintln!("ozrepair: fleet takes --container/--volume per host in the inventory, and no --db; nothing was changed");
-        return 2;
+        return refuse("fleet takes --container/--volume per host in the inventory, and no --db; nothing was changed".into());
     }
     if matches!(&a.action, FleetAction::Fix(f) if !f.dry_run) && !g.yes {
-        eprintln!("ozrepair: fleet fix changes many hosts and cannot ask each time: re-run with --yes (or use --dry-run); nothing was changed");
-        return 2;
+        return refuse("fleet fix changes many hosts and cannot ask each time: re-run with --yes (or use --dry-run); nothing was changed".into());
     }
     let hosts = match read_inventory(a) {
         Ok(h) => h,
-        Err(e) => {
-            eprintln!("ozrepair: {e:#}; nothing was changed");
-            return 2;
-        }
+        Err(e) => return refuse(format!("{e:#}; nothing was changed")),
     };
     let parallel = a.parallel.max(1);
     let batch = a.serial.unwrap_or(hosts.len()).max(1);
@@ -184,7 +176,7 @@ pub async fn run(g: &Global, a: &FleetArgs) -> i32 {
         b
     });
 
-    let mut results: Vec<(Host, Value, i32)> = Vec::new();
+    let mut results: Vec<HostResult> = Vec::new();
     let mut failed = 0usize;
     let mut stopped_at = None;
     for (bi, chunk) in hosts.chunks(batch).enumerate() {
@@ -198,14 +190,18 @@ pub async fn run(g: &Global, a: &FleetArgs) -> i32 {
         for group in chunk.chunks(parallel) {
             let runs = group.iter().map(|h| run_host(h, &a.action, timeout));
             for (h, (v, code)) in group.iter().zip(futures_util::future::join_all(runs).await) {
-                if severity(code) == 3 {
+                if code.severity() == ExitCode::Failed.severity() {
                     failed += 1;
                 }
                 if let Some(b) = &bar {
                     b.inc(1);
                     b.set_message(format!("{} failed", failed));
                 }
-                results.push((h.clone(), v, code));
+                results.push(HostResult {
+                    endpoint: h.endpoint.clone(),
+                    report: v,
+                    exit: code,
+                });
             }
         }
     }
@@ -216,74 +212,31 @@ pub async fn run(g: &Global, a: &FleetArgs) -> i32 {
     for h in &skipped {
         let v = json!({"schema_version": 1, "host": h.endpoint, "result": "skipped",
             "error": format!("not run: more than {} host(s) failed in earlier batches (--max-fail)", a.max_fail.unwrap_or(0))});
-        results.push((h.clone(), v, 1));
+        results.push(HostResult {
+            endpoint: h.endpoint.clone(),
+            report: v,
+            exit: ExitCode::Failed,
+        });
     }
 
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for (_, v, _) in &results {
+    for r in &results {
         *counts
-            .entry(v["result"].as_str().unwrap_or("failed").to_string())
+            .entry(r.report["result"].as_str().unwrap_or("failed").to_string())
             .or_default() += 1;
     }
-    let code = results
+    let worst = results
         .iter()
-        .map(|(_, _, c)| *c)
-        .max_by_key(|c| severity(*c))
-        .unwrap_or(0);
-    let code = if severity(code) == 3 { 1 } else { code };
-    match g.output {
-        Output::Json => {
-            for (_, v, _) in &results {
-                println!("{v}");
-            }
-            println!(
-                "{}",
-                json!({"summary": {"hosts": results.len(), "results": counts}, "exit_code": code})
-            );
-        }
-        Output::Text => print!("{}", table(&results, &counts, code)),
-    }
-    code
-}
-
-fn table(results: &[(Host, Value, i32)], counts: &BTreeMap<String, usize>, code: i32) -> String {
-    let w = results
-        .iter()
-        .map(|(h, _, _)| h.endpoint.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let mut o = format!(
-        "{:<w$}  {:<24}  {:<10}  {:<7}  ERROR\n",
-        "HOST", "CONTAINER", "RESULT", "CHANGES"
-    );
-    for (h, v, _) in results {
-        let container = v["container"]["name"].as_str().unwrap_or("-");
-        let changes = v["changes"]
-            .as_array()
-            .map(|c| c.len().to_string())
-            .unwrap_or_else(|| "-".into());
-        let error: String = v["error"]
-            .as_str()
-            .unwrap_or("")
-            .chars()
-            .take(120)
-            .collect();
-        o.push_str(&format!(
-            "{:<w$}  {:<24}  {:<10}  {:<7}  {error}\n",
-            h.endpoint,
-            container,
-            v["result"].as_str().unwrap_or("failed"),
-            changes
-        ));
-    }
-    let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{k}={n}")).collect();
-    o.push_str(&format!(
-        "{} hosts: {} (exit {code})\n",
-        results.len(),
-        summary.join(" ")
-    ));
-    o
+        .map(|r| r.exit)
+        .max_by_key(|c| c.severity())
+        .unwrap_or(ExitCode::Done);
+    // A usage error on one host is that host's failure, not the fleet's.
+    let code = if worst.severity() == ExitCode::Failed.severity() {
+        ExitCode::Failed
+    } else {
+        worst
+    };
+    (fleet_output(g.output, &results, &counts, code), code)
 }
 
 #[cfg(test)]
@@ -300,20 +253,5 @@ mod tests {
         assert_eq!(hosts[0].access.as_deref(), Some("archive"));
         assert!(parse_inventory("not-an-endpoint\n").is_err());
         assert!(parse_inventory("unix:///x colour=red\n").is_err());
-    }
-
-    #[test]
-    fn the_worst_exit_code_wins() {
-        let worst = |codes: &[i32]| {
-            codes
-                .iter()
-                .copied()
-                .max_by_key(|c| severity(*c))
-                .unwrap_or(0)
-        };
-        assert_eq!(worst(&[0, 3, 0]), 3);
-        assert_eq!(worst(&[3, 4, 0]), 4);
-        assert_eq!(worst(&[4, 1, 3]), 1);
-        assert_eq!(worst(&[]), 0);
     }
 }

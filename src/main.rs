@@ -1,10 +1,17 @@
 //! `ozrepair`: parses the command line, runs the command, prints its report, exits with its code.
 
 use clap::Parser;
-use ozrepair::cli::{Cli, Command, Output};
-use ozrepair::commands;
+use ozrepair::cli::{Cli, Command};
+use ozrepair::settings::Settings;
+use ozrepair::verdict::ExitCode;
+use ozrepair::{commands, fleet};
+use std::io::Write;
 
 fn main() {
+    std::process::exit(run().code());
+}
+
+fn run() -> ExitCode {
     let cli = Cli::parse(); // usage errors exit 2
     if cli.global.verbose > 0 {
         let filter = if cli.global.verbose == 1 {
@@ -21,15 +28,20 @@ fn main() {
     match &cli.command {
         Command::Completions { shell } => {
             emit(&ozrepair::cli::completions(*shell));
-            return;
+            return ExitCode::Done;
         }
-        Command::Man => match ozrepair::cli::man() {
-            Ok(page) => return emit(&page),
-            Err(e) => {
-                eprintln!("ozrepair: cannot render the man page ({e})");
-                std::process::exit(1);
+        Command::Man => {
+            return match ozrepair::cli::man() {
+                Ok(page) => {
+                    emit(&page);
+                    ExitCode::Done
+                }
+                Err(e) => {
+                    eprintln!("ozrepair: cannot render the man page ({e})");
+                    ExitCode::Failed
+                }
             }
-        },
+        }
         _ => {}
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -39,44 +51,41 @@ fn main() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ozrepair: cannot start the async runtime ({e}); nothing was changed");
-            std::process::exit(1);
+            return ExitCode::Failed;
         }
     };
-    let g = &cli.global;
+    if let Command::Fleet(a) = &cli.command {
+        let (out, code) = runtime.block_on(fleet::run(&cli.global, a));
+        emit(out.as_bytes());
+        return code;
+    }
+    let (settings, refused) = Settings::from_cli(&cli.global, &cli.command);
     let report = runtime.block_on(async {
+        if let Some(e) = refused {
+            return commands::refused(cli.command.name(), e);
+        }
         match &cli.command {
-            Command::Inspect(a) => commands::inspect(g, a).await,
-            Command::Fix(a) => commands::fix(g, a).await,
-            Command::Backup(a) => commands::backup_now(g, a).await,
-            Command::Backups(a) => commands::backups(g, a).await,
-            Command::Restore(a) => commands::restore(g, a).await,
-            Command::Fleet(a) => {
-                let code = ozrepair::fleet::run(g, a).await;
-                std::process::exit(code);
-            }
-            Command::Completions { .. } | Command::Man => unreachable_report(),
+            Command::Inspect(_) => commands::inspect_or_fix("inspect", &settings).await,
+            Command::Fix(_) => commands::inspect_or_fix("fix", &settings).await,
+            Command::Backup(_) => commands::backup(&settings).await,
+            Command::Backups(_) => commands::backups(&settings).await,
+            Command::Restore(_) => commands::restore(&settings).await,
+            Command::Fleet(_) | Command::Completions { .. } | Command::Man => commands::refused(
+                cli.command.name(),
+                ozrepair::verdict::UsageError("not a single-host command".into()),
+            ),
         }
     });
-    let secrets: &[String] = if g.show_secrets { &[] } else { &report.secrets };
-    let shown = |s: &str| ozrepair::redact::scrub(s, secrets);
-    match g.output {
-        Output::Json => emit(format!("{}\n", shown(&report.to_json())).as_bytes()),
-        Output::Text => emit(shown(&report.to_text(g.use_color())).as_bytes()),
+    let shown = report.render(&settings);
+    emit(shown.stdout.as_bytes());
+    if let Some(e) = &shown.stderr {
+        eprint!("{e}");
     }
-    if let Some(e) = &report.error {
-        eprintln!("ozrepair: {}", shown(e));
-    }
-    std::process::exit(report.exit_code);
-}
-
-/// Completions and man return before the runtime starts; this only satisfies the match.
-fn unreachable_report() -> ozrepair::report::Report {
-    ozrepair::report::Report::new("none")
+    report.exit_code
 }
 
 /// Writes to stdout; a reader that went away (a closed pipe) is not an error worth a panic.
 fn emit(bytes: &[u8]) {
-    use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(bytes).and_then(|_| out.flush());
 }

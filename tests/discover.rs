@@ -1,6 +1,8 @@
-//! `ozrepair::discover` against a tiny HTTP/1.1 server on 127.0.0.1 (the only address these tests contact).
+//! `ozrepair::evidence::discover` against a tiny HTTP/1.1 server on 127.0.0.1 (the only address these tests contact).
 
-use ozrepair::discover::{discovery_url, published_issuer, DiscoverError, Options, WELL_KNOWN};
+use ozrepair::evidence::discover::{
+    discovery_url, published_issuer, DiscoverError, Options, WELL_KNOWN,
+};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -116,7 +116,7 @@ fn crash_before_start() {
 fn every_fault_point_has_a_test() {
     // The list the binary knows and the tests above must agree.
     assert_eq!(
-        ozrepair::fault::POINTS,
+        ozrepair::apply::fault::POINTS,
         [
             "after-stop",
             "after-backup",

@@ -3,8 +3,10 @@
 //! fsynced, renamed into place, then verified by reading everything back and checking a copy with SQLite.
 //! Restore puts those exact bytes back, keeping the owner and mode the database has.
 
-use crate::reach::{sidecar, sidecars, SIDECARS};
-use crate::{store, timefmt};
+use crate::access::host::{hex, sha256_file, sidecar, sidecars, SIDECARS};
+use crate::dex::{store, ConnectorRow, Schema};
+use crate::docker::locate::Located;
+use crate::timefmt;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -50,6 +52,19 @@ pub struct Origin {
     pub connectors: Vec<String>,
 }
 
+impl Origin {
+    /// The one place an origin is made: the located deployment and the store as read now.
+    pub fn of(located: &Located, schema: &Schema, rows: &[ConnectorRow]) -> Origin {
+        Origin {
+            host: located.engine.as_ref().map(|e| e.endpoint.clone()),
+            container: located.container.as_ref().map(|c| c.name.clone()),
+            volume: located.volume.clone(),
+            dex_schema: Some(schema.migrations),
+            connectors: rows.iter().map(|r| r.id.clone()).collect(),
+        }
+    }
+}
+
 /// A backup set on disk.
 #[derive(Debug, Clone)]
 pub struct BackupSet {
@@ -75,32 +90,6 @@ impl BackupSet {
             .map(|f| f.sha256.clone())
             .unwrap_or_default()
     }
-}
-
-/// `<database directory>/ozrepair-backups`, the default place for a database's backups.
-pub fn default_root(db: &Path) -> PathBuf {
-    db.parent()
-        .unwrap_or(Path::new("."))
-        .join("ozrepair-backups")
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// sha256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
 }
 
 /// A progress bar on stderr for copies large enough to wait for, only when stderr is a terminal.

@@ -1,12 +1,14 @@
 //! Reaching the database file on the host: refuse what is not a plain file inside its directory, and read
 //! without writing (a read-only open, or a private copy when a journal or WAL file must be replayed).
 
-use crate::store;
 use anyhow::{bail, Context, Result};
-use rusqlite::Connection;
-use std::fs;
+use rusqlite::{Connection, OpenFlags};
+use sha2::{Digest, Sha256};
+use std::fs::{self, File};
+use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The files SQLite may keep beside a database.
 pub const SIDECARS: [&str; 3] = ["-journal", "-wal", "-shm"];
@@ -58,6 +60,27 @@ pub fn check_file(db: &Path) -> Result<fs::Metadata> {
     Ok(meta)
 }
 
+/// How long to wait for another process's lock on the database before giving up: 10 s, or
+/// `OZREPAIR_BUSY_TIMEOUT_MS`.
+pub fn busy_timeout() -> Duration {
+    std::env::var("OZREPAIR_BUSY_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(Duration::from_secs(10))
+}
+
+/// Opens a database read-only: SQLite cannot write a byte through this handle.
+pub fn open_read_only(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("cannot open {} as SQLite", path.display()))?;
+    conn.busy_timeout(busy_timeout())?;
+    Ok(conn)
+}
+
 /// A read view of the database that cannot change it.
 pub struct Snapshot {
     pub conn: Connection,
@@ -72,7 +95,7 @@ pub fn read(db: &Path) -> Result<Snapshot> {
     let extra = sidecars(db);
     if extra.is_empty() {
         return Ok(Snapshot {
-            conn: store::open_read_only(db)?,
+            conn: open_read_only(db)?,
             copy: None,
         });
     }
@@ -97,9 +120,32 @@ pub fn read(db: &Path) -> Result<Snapshot> {
     }
     let conn = Connection::open(&copy)
         .with_context(|| format!("cannot open a copy of {}", db.display()))?;
-    conn.busy_timeout(store::busy_timeout())?;
+    conn.busy_timeout(busy_timeout())?;
     Ok(Snapshot {
         conn,
         copy: Some(dir),
     })
+}
+
+/// Read size for hashing.
+const CHUNK: usize = 1 << 20;
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// sha256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
 }

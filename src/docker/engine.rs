@@ -16,7 +16,7 @@ pub struct Engine {
     /// The endpoint as the operator would write it (for reports).
     pub endpoint: String,
     /// The SSH tunnel an ssh:// endpoint goes through (closed with the engine).
-    _tunnel: Option<crate::endpoint::Tunnel>,
+    _tunnel: Option<crate::docker::endpoint::Tunnel>,
 }
 
 /// What ozrepair needs to know about a container.
@@ -25,8 +25,7 @@ pub struct Container {
     pub id: String,
     pub name: String,
     pub image: String,
-    /// Docker's word: running, restarting, exited, created, paused, dead…
-    pub status: String,
+    pub status: ContainerState,
     pub started_at: String,
     pub restart_count: i64,
     pub exit_code: i64,
@@ -34,10 +33,93 @@ pub struct Container {
     pub mounts: Vec<Mount>,
 }
 
+/// A container's state as the engine reports it. An engine's word this build does not know is kept as
+/// [`ContainerState::Other`], so a new or foreign state never breaks parsing; Podman's `stopped` is what
+/// Docker calls `exited`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Stopping,
+    Exited,
+    Dead,
+    Other(String),
+}
+
+impl ContainerState {
+    pub fn parse(word: &str) -> ContainerState {
+        match word {
+            "created" => ContainerState::Created,
+            "running" => ContainerState::Running,
+            "paused" => ContainerState::Paused,
+            "restarting" => ContainerState::Restarting,
+            "removing" => ContainerState::Removing,
+            "stopping" => ContainerState::Stopping,
+            "exited" | "stopped" => ContainerState::Exited,
+            "dead" => ContainerState::Dead,
+            other => ContainerState::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            ContainerState::Created => "created",
+            ContainerState::Running => "running",
+            ContainerState::Paused => "paused",
+            ContainerState::Restarting => "restarting",
+            ContainerState::Removing => "removing",
+            ContainerState::Stopping => "stopping",
+            ContainerState::Exited => "exited",
+            ContainerState::Dead => "dead",
+            ContainerState::Other(w) => w,
+        }
+    }
+
+    /// A process of the container is alive (or about to be), so it may hold the database open: it must be
+    /// stopped before a write.
+    pub fn holds_database(&self) -> bool {
+        matches!(
+            self,
+            ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
+        )
+    }
+
+    /// Not running and not about to run again by itself.
+    pub fn is_down(&self) -> bool {
+        matches!(self, ContainerState::Exited | ContainerState::Created)
+    }
+}
+
+impl std::fmt::Display for ContainerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of mount: a named volume, a bind mount, or something ozrepair does not look into (tmpfs…).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountKind {
+    Volume,
+    Bind,
+    Other(String),
+}
+
+impl MountKind {
+    fn parse(word: &str) -> MountKind {
+        match word {
+            "volume" => MountKind::Volume,
+            "bind" => MountKind::Bind,
+            other => MountKind::Other(other.to_string()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Mount {
-    /// "volume" or "bind".
-    pub kind: String,
+    pub kind: MountKind,
     /// The volume's name (volumes only).
     pub name: Option<String>,
     /// Where the data is on the engine's host.
@@ -55,13 +137,13 @@ pub struct LogLine {
 impl Engine {
     /// `host`: unix://, tcp:// or http://; None means $DOCKER_HOST, else the local socket.
     pub fn connect(host: Option<&str>) -> Result<Engine> {
-        let r = crate::endpoint::resolve(host)?;
+        let r = crate::docker::endpoint::resolve(host)?;
         let h = r.url.as_str();
         let unreachable = |e: bollard::errors::Error| {
             anyhow!("cannot reach the Docker engine at {h} ({e}); nothing was changed; start the engine or point -H/--host at the right one")
         };
         let (docker, tunnel) = if h.starts_with("ssh://") {
-            let t = crate::endpoint::ssh_tunnel(h)?;
+            let t = crate::docker::endpoint::ssh_tunnel(h)?;
             let d = Docker::connect_with_unix(
                 &t.socket.to_string_lossy(),
                 120,
@@ -140,7 +222,7 @@ impl Engine {
             .into_iter()
             .filter_map(|m| {
                 Some(Mount {
-                    kind: m.typ.unwrap_or_default(),
+                    kind: MountKind::parse(&m.typ.map(|t| t.to_string()).unwrap_or_default()),
                     name: m.name.filter(|n| !n.is_empty()),
                     source: m.source.filter(|s| !s.is_empty())?,
                     destination: m.destination.unwrap_or_default(),
@@ -155,7 +237,7 @@ impl Engine {
                 .trim_start_matches('/')
                 .to_string(),
             image: config.image.unwrap_or_default(),
-            status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            status: ContainerState::parse(&state.status.map(|s| s.to_string()).unwrap_or_default()),
             started_at: state.started_at.unwrap_or_default(),
             restart_count: i.restart_count.unwrap_or(0),
             exit_code: state.exit_code.unwrap_or(0),

@@ -9,7 +9,7 @@
 //! checks every target by the same rule before contacting it. One deadline ([`Options::timeout`]) bounds
 //! the whole exchange, redirects and body included; the body is capped at [`BODY_LIMIT`] bytes.
 
-use crate::jsonedit::{self, ConfigError, StrValue};
+use crate::dex::jsonedit::{self, ConfigError, StrValue};
 use std::fmt;
 use std::io;
 use std::net::IpAddr;

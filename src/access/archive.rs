@@ -6,9 +6,8 @@
 //! it again; stale journal or WAL files are emptied so they cannot be replayed onto the new bytes; then the
 //! database itself is replaced and verified once more by downloading it.
 
-use crate::backup::hex;
-use crate::engine::Engine;
-use crate::reach::SIDECARS;
+use crate::access::host::{hex, sidecars, SIDECARS};
+use crate::docker::Engine;
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -189,7 +188,7 @@ pub async fn refresh(e: &Engine, id: &str, inside: &str, local_db: &Path) -> Res
     let dir = local_db
         .parent()
         .ok_or_else(|| anyhow!("{} has no directory", local_db.display()))?;
-    for p in crate::reach::sidecars(local_db) {
+    for p in sidecars(local_db) {
         std::fs::remove_file(&p)?;
     }
     for entry in &f.entries {

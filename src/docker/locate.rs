@@ -4,8 +4,11 @@
 //! the known file names (idp.db, dex.db) and whatever a Dex config.yaml in a mount names as its SQLite
 //! file. When two deployments qualify and nothing tells them apart, ozrepair refuses and names them.
 
-use crate::engine::{Container, Engine, Mount};
-use crate::{diagnose, reach, store};
+use crate::access::host as reach;
+use crate::dex::store;
+use crate::docker::engine::{Container, ContainerState, Engine, Mount, MountKind};
+use crate::evidence::logs::{self, LogFindings};
+use crate::settings::{Access, Target};
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
@@ -15,36 +18,108 @@ pub const DB_NAMES: [&str; 2] = ["idp.db", "dex.db"];
 /// Config files that may name the database or define static connectors.
 const DEX_CONFIGS: [&str; 3] = ["config.yaml", "config.yml", "config.docker.yaml"];
 
-/// A deployment: the database and, unless --db was given, the container that runs it.
-#[derive(Debug, Clone, Default)]
-pub struct Deployment {
+/// Where the database is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbPlace {
+    /// A file on this machine's filesystem (a volume's host path, a bind mount, or `--db`).
+    Host(PathBuf),
+    /// A path inside the container, reached through the engine's archive API.
+    Container(String),
+}
+
+/// The deployment: the database and, unless `--db` was given, the engine and the container that runs it.
+pub struct Located {
+    pub engine: Option<Engine>,
     pub container: Option<Container>,
     pub volume: Option<String>,
-    pub db: PathBuf,
+    pub place: DbPlace,
     /// How it was found, for the report.
     pub why: Vec<String>,
-    /// Set when the database is reached through the archive API: its path inside the container (`db` is
-    /// then a local working copy, made by the caller).
-    pub inside: Option<String>,
     /// Connectors a config file defines (id, host path of the file): NetBird rewrites them at every start.
     pub static_connectors: Vec<(String, String)>,
+    /// The chosen container's logs since its last start, when choosing among deployments read them.
+    pub logs: Option<LogFindings>,
+}
+
+impl Located {
+    /// The engine and container to stop and start, when there is one.
+    pub fn managed(&self) -> Option<(&Engine, &Container)> {
+        self.engine.as_ref().zip(self.container.as_ref())
+    }
+}
+
+/// Finds the deployment `target` names: a file (`--db`), or through the engine, the container and mount
+/// that hold the Dex database.
+pub async fn locate(target: &Target) -> Result<Located> {
+    match target {
+        Target::File(db) => Ok(Located {
+            engine: None,
+            container: None,
+            volume: None,
+            place: DbPlace::Host(db.clone()),
+            why: vec![
+                "--db: the file itself, without Docker (nothing is stopped or started)".into(),
+            ],
+            static_connectors: Vec::new(),
+            logs: None,
+        }),
+        Target::Engine {
+            host,
+            container,
+            volume,
+            access,
+        } => {
+            let engine = Engine::connect(host.as_deref())?;
+            engine.ping().await?;
+            let want = Wanted {
+                container: container.as_deref(),
+                volume: volume.as_deref(),
+                access: *access,
+            };
+            let found = find(&engine, &want).await?;
+            Ok(found.into_located(engine))
+        }
+    }
+}
+
+/// What was found, before the engine is handed over.
+struct Found {
+    container: Option<Container>,
+    volume: Option<String>,
+    place: DbPlace,
+    why: Vec<String>,
+    static_connectors: Vec<(String, String)>,
+    logs: Option<LogFindings>,
+}
+
+impl Found {
+    fn into_located(self, engine: Engine) -> Located {
+        Located {
+            engine: Some(engine),
+            container: self.container,
+            volume: self.volume,
+            place: self.place,
+            why: self.why,
+            static_connectors: self.static_connectors,
+            logs: self.logs,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Candidate {
     container: Container,
     volume: Option<String>,
-    db: PathBuf,
+    place: DbPlace,
     destination: String,
     how: String,
-    inside: Option<String>,
 }
 
 /// What the operator said.
-pub struct Wanted<'a> {
-    pub container: Option<&'a str>,
-    pub volume: Option<&'a str>,
-    pub access: crate::cli::Access,
+struct Wanted<'a> {
+    container: Option<&'a str>,
+    volume: Option<&'a str>,
+    access: Access,
 }
 
 fn is_dex_db(db: &Path) -> bool {
@@ -189,7 +264,7 @@ fn candidates_of(c: &Container, want: &Wanted, unreadable: &mut Vec<String>) -> 
     let forced = want.container.is_some() || want.volume.is_some();
     let mut push = |db: PathBuf, m: &Mount, how: String| {
         if want.volume.is_some_and(|v| m.name.as_deref() != Some(v))
-            || out.iter().any(|o| o.db == db)
+            || out.iter().any(|o| o.place == DbPlace::Host(db.clone()))
         {
             return;
         }
@@ -199,10 +274,9 @@ fn candidates_of(c: &Container, want: &Wanted, unreadable: &mut Vec<String>) -> 
             out.push(Candidate {
                 container: c.clone(),
                 volume: m.name.clone(),
-                db,
+                place: DbPlace::Host(db),
                 destination: m.destination.clone(),
                 how,
-                inside: None,
             });
         }
     };
@@ -225,7 +299,7 @@ fn candidates_of(c: &Container, want: &Wanted, unreadable: &mut Vec<String>) -> 
         }
     }
     for m in &c.mounts {
-        if m.kind != "volume" && m.kind != "bind" {
+        if !matches!(m.kind, MountKind::Volume | MountKind::Bind) {
             continue;
         }
         if !Path::new(&m.source).exists() {
@@ -242,7 +316,7 @@ fn candidates_of(c: &Container, want: &Wanted, unreadable: &mut Vec<String>) -> 
     out
 }
 
-pub async fn locate(engine: &Engine, want: &Wanted<'_>) -> Result<Deployment> {
+async fn find(engine: &Engine, want: &Wanted<'_>) -> Result<Found> {
     let containers: Vec<Container> = match want.container {
         Some(name) => match engine.container(name).await? {
             Some(c) => vec![c],
@@ -270,16 +344,16 @@ pub async fn locate(engine: &Engine, want: &Wanted<'_>) -> Result<Deployment> {
     let mut unreadable: Vec<String> = Vec::new();
     let mut found: Vec<Candidate> = Vec::new();
     for c in &containers {
-        if want.access != crate::cli::Access::Archive {
+        if want.access != Access::Archive {
             found.extend(candidates_of(c, want, &mut unreadable));
         }
-        if want.access == crate::cli::Access::Host {
+        if want.access == Access::Host {
             continue;
         }
         // Mounts this machine cannot read (or --access archive): ask the engine for the known names.
         for m in &c.mounts {
             let local = Path::new(&m.source).exists();
-            if (local && want.access != crate::cli::Access::Archive)
+            if (local && want.access != Access::Archive)
                 || want.volume.is_some_and(|v| m.name.as_deref() != Some(v))
             {
                 continue;
@@ -290,13 +364,12 @@ pub async fn locate(engine: &Engine, want: &Wanted<'_>) -> Result<Deployment> {
                     found.push(Candidate {
                         container: c.clone(),
                         volume: m.name.clone(),
-                        db: PathBuf::from(&inside),
+                        place: DbPlace::Container(inside),
                         destination: m.destination.clone(),
                         how: format!(
                             "{n} in the mount at {}, through the Docker archive API",
                             m.destination
                         ),
-                        inside: Some(inside),
                     });
                 }
             }
@@ -312,13 +385,15 @@ pub async fn locate(engine: &Engine, want: &Wanted<'_>) -> Result<Deployment> {
                     .map(|n| Path::new(&mp).join(n))
                     .find(|p| p.symlink_metadata().is_ok())
                 {
-                    return Ok(Deployment {
+                    return Ok(Found {
+                        container: None,
                         volume: Some(v.to_string()),
-                        db,
+                        place: DbPlace::Host(db),
                         why: vec![format!(
                             "volume {v} (no container mounts it, so nothing is stopped or started)"
                         )],
-                        ..Default::default()
+                        static_connectors: Vec::new(),
+                        logs: None,
                     });
                 }
             }
@@ -349,45 +424,57 @@ pub async fn locate(engine: &Engine, want: &Wanted<'_>) -> Result<Deployment> {
     found.sort_by_key(|c| std::cmp::Reverse(server_score(&c.container)));
     let mut distinct: Vec<Candidate> = Vec::new();
     for c in found {
-        if !distinct.iter().any(|d| d.db == c.db) {
+        if !distinct.iter().any(|d| d.place == c.place) {
             distinct.push(c);
         }
     }
     if distinct.len() == 1 {
-        return Ok(deployment(distinct.remove(0), None));
+        return Ok(found_one(distinct.remove(0), None, None));
     }
 
     // Several deployments: rank them by what says "this one is locked out".
     let mut ranked = Vec::new();
     for c in distinct {
         let lines = engine.logs(&c.container.id, crate::LOG_TAIL).await?;
-        let f = diagnose::scan(&lines, &c.container.started_at);
+        let f = logs::scan(&lines, &c.container.started_at);
         let (score, reason) = if !f.evidence.is_empty() || !f.failures.is_empty() {
             (2, "its logs report a failing connector")
-        } else if c.container.status == "restarting" {
+        } else if c.container.status == ContainerState::Restarting {
             (1, "it is in a restart loop")
         } else {
             (0, "")
         };
-        ranked.push((score, reason, c));
+        ranked.push(Ranked {
+            score,
+            reason,
+            candidate: c,
+            logs: f,
+        });
     }
-    ranked.sort_by_key(|(s, _, _)| std::cmp::Reverse(*s));
+    ranked.sort_by_key(|r| std::cmp::Reverse(r.score));
     let n = ranked.len();
-    if ranked[0].0 > ranked[1].0 {
-        let (_, reason, c) = ranked.remove(0);
+    if ranked[0].score > ranked[1].score {
+        let best = ranked.remove(0);
         let others: Vec<String> = ranked
             .iter()
-            .map(|(_, _, o)| o.container.name.clone())
+            .map(|o| o.candidate.container.name.clone())
             .collect();
         let why = format!(
-            "chosen among {n} deployments because {reason} (the others: {})",
+            "chosen among {n} deployments because {} (the others: {})",
+            best.reason,
             others.join(", ")
         );
-        return Ok(deployment(c, Some(why)));
+        return Ok(found_one(best.candidate, Some(why), Some(best.logs)));
     }
     let names: Vec<String> = ranked
         .iter()
-        .map(|(_, _, c)| format!("--container {} ({})", c.container.name, c.db.display()))
+        .map(|r| {
+            let place = match &r.candidate.place {
+                DbPlace::Host(p) => p.display().to_string(),
+                DbPlace::Container(p) => p.clone(),
+            };
+            format!("--container {} ({place})", r.candidate.container.name)
+        })
         .collect();
     bail!(
         "found {n} deployments and nothing tells which one to repair: {}; nothing was changed; run again with one of them",
@@ -395,7 +482,15 @@ pub async fn locate(engine: &Engine, want: &Wanted<'_>) -> Result<Deployment> {
     );
 }
 
-fn deployment(c: Candidate, chosen: Option<String>) -> Deployment {
+/// One deployment among several, with what its logs say (read to rank them).
+struct Ranked {
+    score: u8,
+    reason: &'static str,
+    candidate: Candidate,
+    logs: LogFindings,
+}
+
+fn found_one(c: Candidate, chosen: Option<String>, logs: Option<LogFindings>) -> Found {
     let mut why = vec![
         describe(&c.container),
         format!(
@@ -410,13 +505,13 @@ fn deployment(c: Candidate, chosen: Option<String>) -> Deployment {
     ];
     why.extend(chosen);
     let static_connectors = static_connectors(&c.container);
-    Deployment {
+    Found {
         static_connectors,
         container: Some(c.container),
         volume: c.volume,
-        db: c.db,
+        place: c.place,
         why,
-        inside: c.inside,
+        logs,
     }
 }
 
@@ -459,7 +554,7 @@ mod tests {
     #[test]
     fn maps_container_paths_through_the_longest_mount() {
         let m = |src: &str, dst: &str| Mount {
-            kind: "bind".into(),
+            kind: MountKind::Bind,
             name: None,
             source: src.into(),
             destination: dst.into(),

@@ -1,22 +1,13 @@
 //! The Dex SQLite store: schema check, connector rows, and the one write ozrepair makes (config bytes bound
 //! as a BLOB, in one transaction, verified after commit).
 
+use crate::access::host::busy_timeout;
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, types::ValueRef, Connection, OpenFlags, TransactionBehavior};
 use std::path::Path;
-use std::time::Duration;
 
 /// Dex SQLite migrations this build knows (the files in migrations/, Dex master of 2026-08).
 pub const KNOWN_MIGRATIONS: i64 = 23;
-/// How long to wait for another process's lock on the database before giving up: 10 s, or
-/// `OZREPAIR_BUSY_TIMEOUT_MS`.
-pub fn busy_timeout() -> Duration {
-    std::env::var("OZREPAIR_BUSY_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(Duration::from_secs(10))
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schema {
@@ -52,19 +43,40 @@ pub struct ConnectorRow {
     pub name: String,
     pub resource_version: String,
     pub config: Option<Vec<u8>>,
-    /// SQLite's storage class of `config`: "blob", "text", "null"…
-    pub storage: &'static str,
+    /// SQLite's storage class of `config` (Dex writes BLOBs; a hand edit may leave TEXT).
+    pub storage: Storage,
 }
 
-/// Opens a database read-only: SQLite cannot write a byte through this handle.
-pub fn open_read_only(path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .with_context(|| format!("cannot open {} as SQLite", path.display()))?;
-    conn.busy_timeout(busy_timeout())?;
-    Ok(conn)
+/// SQLite's storage classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    Null,
+    Integer,
+    Real,
+    Text,
+    Blob,
+}
+
+impl Storage {
+    pub fn of(v: &ValueRef) -> Storage {
+        match v {
+            ValueRef::Null => Storage::Null,
+            ValueRef::Integer(_) => Storage::Integer,
+            ValueRef::Real(_) => Storage::Real,
+            ValueRef::Text(_) => Storage::Text,
+            ValueRef::Blob(_) => Storage::Blob,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Storage::Null => "null",
+            Storage::Integer => "integer",
+            Storage::Real => "real",
+            Storage::Text => "text",
+            Storage::Blob => "blob",
+        }
+    }
 }
 
 /// Opens a file that nothing else may change (a backup) read-only and immutable: no locks, no journal.
@@ -161,16 +173,6 @@ pub fn check_schema(conn: &Connection, path: &Path) -> Result<Schema> {
     })
 }
 
-fn storage_class(v: &ValueRef) -> &'static str {
-    match v {
-        ValueRef::Null => "null",
-        ValueRef::Integer(_) => "integer",
-        ValueRef::Real(_) => "real",
-        ValueRef::Text(_) => "text",
-        ValueRef::Blob(_) => "blob",
-    }
-}
-
 fn text_of(v: ValueRef) -> String {
     match v {
         ValueRef::Text(b) | ValueRef::Blob(b) => String::from_utf8_lossy(b).into_owned(),
@@ -193,7 +195,7 @@ pub fn connectors(conn: &Connection) -> Result<Vec<ConnectorRow>> {
             typ: text_of(r.get_ref(1)?),
             name: text_of(r.get_ref(2)?),
             resource_version: text_of(r.get_ref(3)?),
-            storage: storage_class(&cfg),
+            storage: Storage::of(&cfg),
             config: match cfg {
                 ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
                 _ => None,
@@ -297,7 +299,7 @@ pub fn write_edits(path: &Path, edits: &[Edit]) -> Result<()> {
             );
         }
     }
-    crate::fault::point("inside-write");
+    crate::apply::fault::point("inside-write");
     tx.commit()
         .context("the commit failed; SQLite rolled back, the database is as it was")?;
     integrity_check(&conn)?;

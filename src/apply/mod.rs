@@ -1,0 +1,307 @@
+//! Applying: every write happens inside one stop window ([`window`]): the container is stopped and proven
+//! stopped, a verified backup is taken ([`backup`]) before the first write, the new bytes go in one SQLite
+//! transaction, the result is verified, and the container is started and watched. One writer at a time
+//! ([`lock`]); [`fault`] points let the tests crash the process between the steps. Each operation returns
+//! an [`Applied`]; when it fails, the verdict's error says exactly what state everything was left in and
+//! what to do next.
+
+pub mod backup;
+pub mod fault;
+pub mod lock;
+pub mod window;
+
+use crate::access::{host, Database};
+use crate::dex::store;
+use crate::docker::locate::Located;
+use crate::docker::ContainerState;
+use crate::plan::{edits, Plan};
+use crate::progress::say;
+use crate::settings::Settings;
+use crate::verdict::{Outcome, Verdict};
+use anyhow::{anyhow, Result};
+use backup::{BackupSet, Origin};
+use std::path::{Path, PathBuf};
+use window::{Started, Window};
+
+/// What an operation did, for the report.
+#[derive(Default)]
+pub struct Applied {
+    /// The backup taken before the write (fix, backup), or the set put back (restore).
+    pub backup: Option<BackupSet>,
+    pub sha256_after: Option<String>,
+    pub state_after: Option<ContainerState>,
+    pub notes: Vec<String>,
+    /// Every planned value was already stored (another run applied it): nothing was written.
+    pub already_stored: bool,
+    pub verdict: Option<Verdict>,
+}
+
+impl Applied {
+    fn verdict(mut self, v: Verdict) -> Applied {
+        self.verdict = Some(v);
+        self
+    }
+
+    fn record_start(&mut self, s: Started) {
+        self.state_after = s.state_after;
+        self.notes.extend(s.notes);
+        self.verdict = Some(s.verdict);
+    }
+
+    /// A failure: the error, with the outcome of a watch that already ran kept (unverified stays so).
+    fn failed(mut self, e: anyhow::Error) -> Applied {
+        let failed = Verdict::failed(&e);
+        self.verdict = Some(match self.verdict.take() {
+            Some(v) if v.outcome == Outcome::Unverified => Verdict {
+                error: failed.error,
+                ..v
+            },
+            _ => failed,
+        });
+        self
+    }
+}
+
+/// Where the backups go: `--backup-dir`, else the default for the database's access.
+pub fn backup_root(settings: &Settings, db: &Database) -> PathBuf {
+    settings
+        .backup_dir
+        .clone()
+        .unwrap_or_else(|| db.default_backup_root())
+}
+
+/// What has been done so far, for the error message.
+#[derive(Default)]
+struct Done {
+    stopped: bool,
+    backup: Option<PathBuf>,
+    written: bool,
+    started: bool,
+}
+
+impl Done {
+    fn state(&self, container: Option<&str>) -> String {
+        let mut s = Vec::new();
+        if let Some(c) = container {
+            s.push(if self.started {
+                format!("container {c} was started again")
+            } else if self.stopped {
+                format!("container {c} is stopped")
+            } else {
+                format!("container {c} was not touched")
+            });
+        }
+        s.push(if self.written {
+            "the database holds the new values".into()
+        } else {
+            "the database is unchanged".to_string()
+        });
+        if let Some(b) = &self.backup {
+            s.push(format!("the backup is at {}", b.display()));
+        }
+        s.join("; ")
+    }
+
+    fn next(&self, container: Option<&str>) -> String {
+        match (&self.backup, self.written, container) {
+            (Some(_), true, _) => "run `ozrepair restore` to put the old database back, or `ozrepair fix` again to finish".into(),
+            (_, false, Some(c)) if self.stopped && !self.started => {
+                format!("fix the cause above and run `ozrepair fix` again (it starts {c}), or `docker start {c}`")
+            }
+            _ => "fix the cause above and run `ozrepair fix` again".into(),
+        }
+    }
+}
+
+/// `fix`: applies the plan's changes in one stop window.
+pub async fn fix(located: &Located, db: &mut Database, plan: &Plan, s: &Settings) -> Applied {
+    let mut applied = Applied::default();
+    let mut done = Done::default();
+    match fix_steps(located, db, plan, s, &mut applied, &mut done).await {
+        Ok(v) => applied.verdict(v),
+        Err(e) => {
+            let name = located.container.as_ref().map(|c| c.name.as_str());
+            let e = anyhow!("{e:#}; {}; {}", done.state(name), done.next(name));
+            applied.failed(e)
+        }
+    }
+}
+
+async fn fix_steps(
+    located: &Located,
+    db: &mut Database,
+    plan: &Plan,
+    s: &Settings,
+    applied: &mut Applied,
+    done: &mut Done,
+) -> Result<Verdict> {
+    // 0. One writer at a time, and the plan must still apply to the bytes as they are now.
+    let mut w = Window::open(located, db)?;
+    let pending = edits::compute(&store::connectors(&db.read()?.conn)?, plan)?;
+    if pending.is_empty() {
+        applied.notes.push("the database already holds every planned value (another run applied it); nothing was changed".into());
+        applied.already_stored = true;
+        return Ok(Verdict::healthy());
+    }
+
+    // 1. Stop: nothing may hold the database while it is copied and edited.
+    let stopped = w.stop(db).await;
+    done.stopped = w.stopped_here();
+    stopped?;
+
+    // 2. Backup, verified, before the first write.
+    let rows = {
+        let snap = db.read()?;
+        let schema = store::check_schema(&snap.conn, db.path())?;
+        let rows = store::connectors(&snap.conn)?;
+        let root = backup_root(s, db);
+        say(format!(
+            "backing up {} to {}",
+            db.path().display(),
+            root.display()
+        ));
+        let set = backup::take(db.path(), &root, &Origin::of(located, &schema, &rows))?;
+        say(format!("backup verified: {}", set.dir.display()));
+        done.backup = Some(set.dir.clone());
+        applied.backup = Some(set);
+        rows
+    };
+    fault::point("after-backup");
+
+    // 3. The edits, computed again from the bytes as they are now (the container may have written since).
+    let edits = edits::compute(&rows, plan)?;
+
+    // 4. One transaction; then integrity_check and a read-back of every edited row.
+    say(format!(
+        "writing {} change(s) to {}",
+        edits.len(),
+        db.path().display()
+    ));
+    // write_edits fails before its commit unless the check after it fails.
+    store::write_edits(db.path(), &edits).map_err(|e| e.context("the write failed"))?;
+    if let Some(e) = &located.engine {
+        db.write_back(e).await?;
+    }
+    done.written = true;
+    fault::point("after-write");
+    applied.sha256_after = Some(host::sha256_file(db.path())?);
+
+    // 5. Start and watch.
+    let Some((e, c)) = located.managed() else {
+        return Ok(Verdict::fixed());
+    };
+    if !s.restart {
+        applied.state_after = w.state_now().await;
+        applied.notes.push(format!(
+            "--no-restart: {} is left stopped; `docker start {}` when ready",
+            c.name, c.name
+        ));
+        return Ok(Verdict::fixed());
+    }
+    let shown = applied.backup.as_ref().map(|b| b.dir.display().to_string());
+    let started = window::start_and_watch(e, c, s.wait, shown.as_deref()).await?;
+    done.started = true;
+    applied.state_after = started.state_after;
+    applied.notes.extend(started.notes);
+    Ok(started.verdict)
+}
+
+/// `fix` when the database already holds the fix and only the container's start is due.
+pub async fn start(located: &Located, s: &Settings) -> Applied {
+    let mut applied = Applied::default();
+    applied
+        .notes
+        .push("the database already holds the corrected issuer; starting the container".into());
+    let Some((e, c)) = located.managed() else {
+        return applied.verdict(Verdict::healthy());
+    };
+    match window::start_and_watch(e, c, s.wait, None).await {
+        Ok(started) => {
+            applied.record_start(started);
+            applied
+        }
+        Err(e) => applied.failed(e),
+    }
+}
+
+/// A verified backup of the database as it is now, with the deployment recorded in its manifest.
+fn take_set(located: &Located, db: &Database, root: &Path) -> Result<BackupSet> {
+    let snap = db.read()?;
+    let schema = store::check_schema(&snap.conn, db.path())?;
+    let rows = store::connectors(&snap.conn)?;
+    drop(snap);
+    backup::take(db.path(), root, &Origin::of(located, &schema, &rows))
+}
+
+/// `backup`: a verified backup into `root` now, with the container stopped around it and started again.
+pub async fn backup_now(located: &Located, db: &mut Database, root: &Path) -> Applied {
+    let applied = Applied::default();
+    let result = async {
+        let mut w = Window::open(located, db)?;
+        w.stop(db).await?;
+        let set = take_set(located, db, root);
+        w.start_if_stopped_here().await?;
+        set
+    }
+    .await;
+    match result {
+        Ok(set) => Applied {
+            backup: Some(set),
+            ..applied
+        }
+        .verdict(Verdict::healthy()),
+        Err(e) => applied.failed(e),
+    }
+}
+
+/// `restore`: puts a verified set back in one stop window; the database as it was is first saved into
+/// `root`. The container is started again (and watched) when this run stopped it.
+pub async fn restore(
+    located: &Located,
+    db: &mut Database,
+    set: &BackupSet,
+    root: &Path,
+    s: &Settings,
+) -> Applied {
+    let mut applied = Applied::default();
+    let result = async {
+        let mut w = Window::open(located, db)?;
+        w.stop(db).await?;
+        let work = (|| -> Result<()> {
+            let before = take_set(located, db, root).map_err(|e| {
+                anyhow!("{e:#}; could not save the current database first, so nothing was restored")
+            })?;
+            applied.notes.push(format!(
+                "the database as it was before the restore is saved in {}",
+                before.dir.display()
+            ));
+            backup::restore(set, db.path()).map_err(|e| {
+                anyhow!(
+                    "{e:#}; the database before the restore is in {}; run `ozrepair restore --backup {}` to retry",
+                    before.dir.display(),
+                    set.dir.display()
+                )
+            })?;
+            applied.backup = Some(set.clone());
+            applied.sha256_after = Some(set.db_sha256());
+            Ok(())
+        })();
+        if let (Ok(()), Some(e)) = (&work, &located.engine) {
+            db.write_back(e).await?;
+        }
+        // Started again when this run stopped it, whether the restore worked or not.
+        if let (Some((e, c)), true, true) = (located.managed(), s.restart, w.stopped_here()) {
+            let shown = applied.backup.as_ref().map(|b| b.dir.display().to_string());
+            let started = window::start_and_watch(e, c, s.wait, shown.as_deref()).await?;
+            applied.record_start(started);
+        }
+        work
+    }
+    .await;
+    match (result, applied.verdict.is_some()) {
+        // Without a watch the restore itself is the result.
+        (Ok(()), false) => applied.verdict(Verdict::fixed()),
+        (Ok(()), true) => applied,
+        (Err(e), _) => applied.failed(e),
+    }
+}

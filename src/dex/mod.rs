@@ -1,0 +1,48 @@
+//! The Dex store: its SQLite schema and connector rows ([`store`]), and the byte-exact JSON edit of a
+//! connector's config ([`jsonedit`]).
+
+pub mod jsonedit;
+pub mod secrets;
+pub mod store;
+
+use crate::access::{host, Database};
+use anyhow::Result;
+pub use store::{ConnectorRow, Schema, Storage};
+
+/// What the database holds, as read before any change.
+pub struct Stored {
+    pub schema: Schema,
+    pub rows: Vec<ConnectorRow>,
+    /// sha256 of the database file as read.
+    pub sha256: String,
+}
+
+impl Stored {
+    /// Things the operator should know about the store itself.
+    pub fn notes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.schema.newer_than_known() {
+            out.push(format!(
+                "the database has {} Dex migrations, newer than the {} this build knows; its connector table has every column ozrepair needs, so it goes on",
+                self.schema.migrations,
+                store::KNOWN_MIGRATIONS
+            ));
+        }
+        out
+    }
+}
+
+/// Reads the store: checks it is Dex's SQL storage and undamaged (quick_check), then every connector row.
+pub fn read(db: &Database) -> Result<Stored> {
+    let path = db.path();
+    let snap = db.read()?;
+    let schema = store::check_schema(&snap.conn, path)?;
+    store::quick_check(&snap.conn, path)?;
+    let rows = store::connectors(&snap.conn)?;
+    drop(snap);
+    Ok(Stored {
+        schema,
+        rows,
+        sha256: host::sha256_file(path)?,
+    })
+}

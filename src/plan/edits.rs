@@ -1,0 +1,83 @@
+//! From a plan to the bytes to write: one [`store::Edit`] per connector, each change applied to the config
+//! as it is stored now, by replacing exactly the bytes of the value it targets.
+
+use crate::dex::jsonedit;
+use crate::dex::{store, ConnectorRow};
+use crate::plan::{Change, Plan};
+use anyhow::{anyhow, bail, Result};
+
+/// The edits that bring `rows` to the plan: one per connector, its changes applied one after the other.
+/// A change whose target value is already stored is skipped; a value that is neither the planned `from`
+/// nor its `to` means the database moved under the plan, and nothing is done.
+pub fn compute(rows: &[ConnectorRow], plan: &Plan) -> Result<Vec<store::Edit>> {
+    let mut edits: Vec<store::Edit> = Vec::new();
+    for c in &plan.changes {
+        let row = rows
+            .iter()
+            .find(|r| r.id == c.connector)
+            .ok_or_else(|| anyhow!("connector {} is gone", c.connector))?;
+        let original = row
+            .config
+            .clone()
+            .ok_or_else(|| anyhow!("connector {} has no config", c.connector))?;
+        let pos = match edits.iter().position(|e| e.id == c.connector) {
+            Some(p) => p,
+            None => {
+                edits.push(store::Edit {
+                    id: c.connector.clone(),
+                    before: original.clone(),
+                    after: original,
+                    resource_version: store::bumped(&row.resource_version),
+                });
+                edits.len() - 1
+            }
+        };
+        let fields = jsonedit::top_level_fields(&edits[pos].after)
+            .map_err(|e| anyhow!("connector {}: {e}", c.connector))?;
+        if jsonedit::string_value(&edits[pos].after, &fields, &c.field)
+            == jsonedit::StrValue::Str(c.to.clone())
+        {
+            continue;
+        }
+        let after = edit_field(&edits[pos].after, c)
+            .map_err(|e| anyhow!("connector {}: {e}", c.connector))?;
+        edits[pos].after = after;
+    }
+    edits.retain(|e| e.after != e.before);
+    Ok(edits)
+}
+
+/// One change applied to a config's bytes: the value's bytes replaced, or (for issuerAlias, which Dex
+/// configs usually lack) the field added right after `issuer`, where Go's sorted keys would put it.
+fn edit_field(config: &[u8], c: &Change) -> Result<Vec<u8>> {
+    let fields = jsonedit::top_level_fields(config).map_err(|e| anyhow!("{e}"))?;
+    match jsonedit::string_value(config, &fields, &c.field) {
+        jsonedit::StrValue::Str(s) if s == c.from => {}
+        jsonedit::StrValue::Absent | jsonedit::StrValue::Null if c.from.is_empty() => {}
+        _ => bail!(
+            "{} is no longer {:?}; run ozrepair again to re-plan",
+            c.field,
+            c.from
+        ),
+    }
+    if let Some(out) = jsonedit::set_string(config, &c.field, &c.to).map_err(|e| anyhow!("{e}"))? {
+        return Ok(out);
+    }
+    if c.field != "issuerAlias" {
+        bail!(
+            "it has no {} field; ozrepair never adds fields other than issuerAlias",
+            c.field
+        );
+    }
+    let issuer = jsonedit::effective_field(&fields, "issuer")
+        .ok_or_else(|| anyhow!("it has no issuer field"))?;
+    let at = issuer.value.end;
+    let add = format!(
+        ",{}:{}",
+        jsonedit::go_json_string(&c.field),
+        jsonedit::go_json_string(&c.to)
+    );
+    let out = jsonedit::splice(config, at..at, add.as_bytes());
+    jsonedit::top_level_fields(&out).map_err(|e| anyhow!("{e}"))?;
+    Ok(out)
+}

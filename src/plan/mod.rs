@@ -1,0 +1,653 @@
+//! The plan: from connector rows and evidence to a list of field changes. Plain data, shared by inspect,
+//! `fix --dry-run` and `fix`. The right value comes from the operator (`--issuer`, `--set`), from the
+//! container's own log line, or from the provider's discovery document (`--discover`), in that order; the
+//! tool never invents one (it never adds or strips a slash on its own). [`build`] takes each source in
+//! turn, one small function each; [`edits`] turns a plan into the bytes to write.
+
+pub mod edits;
+
+use crate::dex::jsonedit::{self, string_value, top_level_fields, StrValue};
+use crate::dex::{ConnectorRow, Stored};
+use crate::docker::locate::Located;
+use crate::docker::{Container, ContainerState};
+use crate::evidence::{Asked, Diagnosis, LogFindings};
+use crate::settings::{SetField, Settings};
+use crate::verdict::{ExitCode, Outcome, UsageError, Verdict};
+use anyhow::{bail, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Mismatch,
+    Unknown,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Mismatch => "mismatch",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Logs,
+    Discovery,
+    Explicit,
+}
+
+/// A connector as the report shows it: never its secrets, only what identifies it and its issuer.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectorView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub typ: String,
+    pub name: String,
+    pub issuer: Option<String>,
+    pub status: Status,
+    /// Why the status is not ok, in a few words (extension of the contract).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// The fields that locate the provider, for every connector type (extension): issuer, baseURL,
+    /// hostName, tenant, ssoURL, redirectURI, clientID…
+    pub endpoints: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub connector: String,
+    pub field: String,
+    pub from: String,
+    pub to: String,
+    pub source: Source,
+    /// The log line or flag the new value comes from (extension of the contract).
+    pub evidence: String,
+}
+
+/// The plan: every connector as assessed, and the field changes that would fix them. Plain data: inspect,
+/// `fix --dry-run` and `fix` share it, and the report prints it.
+#[derive(Debug, Default, Clone)]
+pub struct Plan {
+    pub connectors: Vec<ConnectorView>,
+    pub changes: Vec<Change>,
+    /// Things the operator should know that no change addresses.
+    pub notes: Vec<String>,
+    /// Log evidence the database already agrees with (the fix was written; the container has not run since).
+    pub already_applied: usize,
+}
+
+/// Config fields that locate the provider, shown for every connector type (issuer-like fields).
+pub const ENDPOINT_FIELDS: [&str; 12] = [
+    "issuer",
+    "issuerAlias",
+    "baseURL",
+    "hostName",
+    "tenant",
+    "apiURL",
+    "ssoURL",
+    "ssoIssuer",
+    "entityIssuer",
+    "keystoneHost",
+    "redirectURI",
+    "clientID",
+];
+
+/// The connector's issuer, its endpoint fields, and what is wrong with its config if anything.
+fn read_config(row: &ConnectorRow) -> (Option<String>, BTreeMap<String, String>, Option<String>) {
+    let mut endpoints = BTreeMap::new();
+    let Some(cfg) = row.config.as_deref() else {
+        return (None, endpoints, None);
+    };
+    if cfg.len() > MAX_CONFIG {
+        let problem = format!(
+            "its config is {} bytes, more than the {} KiB a connector config can sensibly be",
+            cfg.len(),
+            MAX_CONFIG / 1024
+        );
+        return (None, endpoints, Some(problem));
+    }
+    let fields = match top_level_fields(cfg) {
+        Err(e) => return (None, endpoints, Some(e.to_string())),
+        Ok(f) => f,
+    };
+    for name in ENDPOINT_FIELDS {
+        if let StrValue::Str(v) = string_value(cfg, &fields, name) {
+            endpoints.insert(name.to_string(), v);
+        }
+    }
+    match string_value(cfg, &fields, "issuer") {
+        StrValue::Str(s) => (Some(s), endpoints, None),
+        StrValue::NotString(what) => (
+            None,
+            endpoints,
+            Some(format!("its issuer is {what}, not a string")),
+        ),
+        StrValue::Absent | StrValue::Null => (None, endpoints, None),
+    }
+}
+
+/// The largest config ozrepair reads or edits (Dex's own are a few hundred bytes).
+pub const MAX_CONFIG: usize = 1 << 20;
+
+/// A correction of a connector's issuer, before it becomes a change of `issuer` or `issuerAlias`.
+struct Correction {
+    idx: usize,
+    to: String,
+    source: Source,
+    evidence: String,
+}
+
+/// What the system showed, as the plan needs it.
+pub struct Seen<'a> {
+    pub rows: &'a [ConnectorRow],
+    /// The container's logs from its last start (None without a container).
+    pub logs: Option<&'a LogFindings>,
+    /// `--discover`: what each provider publishes, or why it could not be asked.
+    pub discovered: &'a [Asked],
+    /// The container is running (not restarting) in this run.
+    pub running: bool,
+    /// Connectors that a config file defines and rewrites into the database at every start.
+    pub static_ids: &'a [(String, String)],
+}
+
+impl<'a> Seen<'a> {
+    pub fn of(located: &'a Located, stored: &'a Stored, diagnosis: &'a Diagnosis) -> Seen<'a> {
+        Seen {
+            rows: &stored.rows,
+            logs: diagnosis.logs.as_ref(),
+            discovered: &diagnosis.discovered,
+            running: located
+                .container
+                .as_ref()
+                .is_some_and(|c| c.status == ContainerState::Running),
+            static_ids: &located.static_connectors,
+        }
+    }
+}
+
+/// Builds the plan from what was seen and what the operator asked.
+pub fn build(seen: &Seen, s: &Settings) -> Result<Plan> {
+    let mut b = Builder {
+        views: views_of(seen.rows, seen.running, s.show_secrets),
+        plan: Plan::default(),
+        corrections: Vec::new(),
+    };
+    b.check_names(s)?;
+    b.add_failures(seen.logs);
+    // Where the right issuer comes from, in the contract's order: --issuer, the logs, discovery.
+    match &s.issuer {
+        Some(to) => b.add_explicit(to, s.only.as_deref())?,
+        None => {
+            b.add_log_evidence(seen.logs);
+            b.add_discovery(seen.discovered);
+        }
+    }
+    b.corrections_into_changes(seen.static_ids, s);
+    b.add_sets(seen.rows, &s.sets)?;
+    b.plan.connectors = b.views;
+    Ok(b.plan)
+}
+
+/// Every connector as the report shows it, before any evidence: ok when the container runs (it opened
+/// every connector), unknown when nothing says yet.
+fn views_of(rows: &[ConnectorRow], running: bool, show_secrets: bool) -> Vec<ConnectorView> {
+    rows.iter()
+        .map(|r| {
+            let (issuer, mut endpoints, problem) = read_config(r);
+            let checked = r.typ == "oidc" || issuer.is_some();
+            let status = if problem.is_some() {
+                Status::Unknown
+            } else if !checked || running {
+                Status::Ok
+            } else {
+                Status::Unknown
+            };
+            if show_secrets {
+                endpoints.extend(secret_fields(r));
+            }
+            ConnectorView {
+                id: r.id.clone(),
+                typ: r.typ.clone(),
+                name: r.name.clone(),
+                issuer,
+                status,
+                problem,
+                endpoints,
+            }
+        })
+        .collect()
+}
+
+/// `--show-secrets`: the secret fields of a config, listed with its endpoints.
+fn secret_fields(r: &ConnectorRow) -> Vec<(String, String)> {
+    let cfg = r
+        .config
+        .as_deref()
+        .and_then(|c| serde_json::from_slice::<serde_json::Value>(c).ok());
+    cfg.as_ref()
+        .and_then(|c| c.as_object())
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| crate::dex::secrets::is_secret_field(k))
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .collect()
+}
+
+struct Builder {
+    views: Vec<ConnectorView>,
+    plan: Plan,
+    corrections: Vec<Correction>,
+}
+
+impl Builder {
+    fn ids(&self) -> String {
+        self.views
+            .iter()
+            .map(|v| v.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `--connector` and `--set` must name connectors that exist.
+    fn check_names(&self, s: &Settings) -> Result<()> {
+        if let Some(only) = &s.only {
+            if !self.views.iter().any(|v| &v.id == only) {
+                bail!(
+                    "there is no connector {only:?}; the connectors are: {}; nothing was changed",
+                    self.ids()
+                );
+            }
+        }
+        for set in &s.sets {
+            if !self.views.iter().any(|v| v.id == set.connector) {
+                bail!("--set names connector {:?}, which does not exist; the connectors are: {}; nothing was changed", set.connector, self.ids());
+            }
+        }
+        Ok(())
+    }
+
+    /// Failures the container reported that no rule here can fix: shown, never acted on.
+    fn add_failures(&mut self, logs: Option<&LogFindings>) {
+        for f in logs.map(|l| l.failures.as_slice()).unwrap_or_default() {
+            if let Some(v) = f
+                .connector
+                .as_ref()
+                .and_then(|id| self.views.iter_mut().find(|v| &v.id == id))
+            {
+                v.status = Status::Unknown;
+                v.problem = Some(f.message.clone());
+            }
+            self.plan.notes.push(format!(
+                "the container reports connector {} failing for another reason: {}",
+                f.connector.as_deref().unwrap_or("(unnamed)"),
+                f.message
+            ));
+        }
+    }
+
+    /// `--issuer`: the operator's value, for the one connector it can apply to.
+    fn add_explicit(&mut self, to: &str, only: Option<&str>) -> Result<()> {
+        let views = &self.views;
+        let candidates: Vec<usize> = match only {
+            Some(id) => views.iter().position(|v| v.id == id).into_iter().collect(),
+            None => (0..views.len())
+                .filter(|&i| views[i].issuer.is_some() || views[i].typ == "oidc")
+                .collect(),
+        };
+        let idx = match candidates.as_slice() {
+            [i] => *i,
+            [] => bail!("no connector has an issuer to set; nothing was changed"),
+            many => {
+                let ids: Vec<&str> = many.iter().map(|&i| views[i].id.as_str()).collect();
+                return Err(UsageError(format!(
+                    "--issuer could apply to {} connectors ({}): name one with --connector; nothing was changed",
+                    many.len(),
+                    ids.join(", ")
+                ))
+                .into());
+            }
+        };
+        if let Some(problem) = &views[idx].problem {
+            bail!("connector {}: {problem}; nothing was changed; fix that connector in the dashboard or by hand", views[idx].id);
+        }
+        if views[idx].issuer.is_none() {
+            bail!(
+                "connector {} has no issuer field to set (type {}); ozrepair edits values, it never adds fields; nothing was changed",
+                views[idx].id,
+                views[idx].typ
+            );
+        }
+        self.corrections.push(Correction {
+            idx,
+            to: to.into(),
+            source: Source::Explicit,
+            evidence: "--issuer given by the operator".into(),
+        });
+        Ok(())
+    }
+
+    /// go-oidc's mismatch line: store "got" in the connector whose issuer is "expected".
+    fn add_log_evidence(&mut self, logs: Option<&LogFindings>) {
+        for ev in logs.map(|l| l.evidence.as_slice()).unwrap_or_default() {
+            let matches = |v: &ConnectorView, issuer: &str| {
+                v.issuer.as_deref() == Some(issuer)
+                    && ev.connector.as_ref().is_none_or(|c| *c == v.id)
+            };
+            let Some(idx) = self.views.iter().position(|v| matches(v, &ev.expected)) else {
+                if self.views.iter().any(|v| matches(v, &ev.got)) {
+                    self.plan.already_applied += 1;
+                } else {
+                    self.plan.notes.push(format!(
+                        "the container reports connector {} with issuer {:?}, but no connector in the database has that issuer: it may be a static connector from a config file (management.json StaticConnectors or Dex's connectors:), which a database edit cannot fix",
+                        ev.connector.as_deref().unwrap_or("(unnamed)"),
+                        ev.expected
+                    ));
+                }
+                continue;
+            };
+            let evidence = format!(
+                "container log {}: issuer did not match the issuer returned by provider, expected {:?} got {:?}",
+                if ev.time.is_empty() { "line" } else { ev.time.as_str() },
+                ev.expected,
+                ev.got
+            );
+            self.corrections.retain(|c| c.idx != idx);
+            self.corrections.push(Correction {
+                idx,
+                to: ev.got.clone(),
+                source: Source::Logs,
+                evidence,
+            });
+        }
+    }
+
+    /// `--discover`: what each provider publishes, where the logs said nothing about that connector.
+    fn add_discovery(&mut self, discovered: &[Asked]) {
+        for asked in discovered {
+            let Some(idx) = self.views.iter().position(|v| v.id == asked.connector) else {
+                continue;
+            };
+            let corrected = self.corrections.iter().any(|c| c.idx == idx);
+            let view = &mut self.views[idx];
+            match &asked.answer {
+                Err(why) => {
+                    if view.status != Status::Mismatch {
+                        view.status = Status::Unknown;
+                    }
+                    self.plan
+                        .notes
+                        .push(format!("connector {}: {why}", asked.connector));
+                }
+                Ok(published) if view.issuer.as_deref() == Some(published.as_str()) => {
+                    if !corrected {
+                        view.status = Status::Ok;
+                        view.problem = None;
+                    }
+                }
+                Ok(published) => {
+                    if !corrected {
+                        let stored = view.issuer.clone().unwrap_or_default();
+                        self.corrections.push(Correction {
+                            idx,
+                            to: published.clone(),
+                            source: Source::Discovery,
+                            evidence: format!(
+                                "discovery document {}: issuer {published:?}",
+                                crate::evidence::discover::discovery_url(&stored)
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Each correction becomes a change of `issuer` (or `issuerAlias`), unless it is already stored, is
+    /// outside `--connector`, or names a static connector a database edit cannot fix.
+    fn corrections_into_changes(&mut self, static_ids: &[(String, String)], s: &Settings) {
+        for c in std::mem::take(&mut self.corrections) {
+            let v = &mut self.views[c.idx];
+            let from = v.issuer.clone().unwrap_or_default();
+            if from == c.to {
+                v.status = Status::Ok;
+                v.problem = None;
+                continue;
+            }
+            v.status = Status::Mismatch;
+            v.problem = Some(format!(
+                "stored issuer {from:?}, the provider publishes {:?}",
+                c.to
+            ));
+            if s.only.as_deref().is_some_and(|o| o != v.id) {
+                continue;
+            }
+            if let Some((_, file)) = static_ids.iter().find(|(id, _)| *id == v.id) {
+                self.plan.notes.push(format!(
+                    "connector {} is a static connector defined in {file}; NetBird writes it into the database again at every start, so a database edit would not stick: set its issuer to {:?} in that file (EmbeddedIdP.StaticConnectors), then restart the container",
+                    v.id, c.to
+                ));
+                continue;
+            }
+            let (field, from) = if s.issuer_alias {
+                (
+                    "issuerAlias".to_string(),
+                    v.endpoints.get("issuerAlias").cloned().unwrap_or_default(),
+                )
+            } else {
+                ("issuer".to_string(), from)
+            };
+            if from != c.to {
+                self.plan.changes.push(Change {
+                    connector: v.id.clone(),
+                    field,
+                    from,
+                    to: c.to,
+                    source: c.source,
+                    evidence: c.evidence,
+                });
+            }
+        }
+        if s.issuer_alias && !self.plan.changes.is_empty() {
+            self.plan.notes.push("issuerAlias makes Dex skip the discovery issuer check and accept tokens from the alias; it needs Dex v2.43 or later".into());
+        }
+    }
+
+    /// `--set CONNECTOR.FIELD=VALUE`: an existing string field, set as given (after any issuer change).
+    fn add_sets(&mut self, rows: &[ConnectorRow], sets: &[SetField]) -> Result<()> {
+        for s in sets {
+            let Some(row) = rows.iter().find(|r| r.id == s.connector) else {
+                continue;
+            };
+            let cfg = row.config.as_deref().unwrap_or(b"");
+            let fields = top_level_fields(cfg).map_err(|e| {
+                anyhow::anyhow!("connector {}: {e}; nothing was changed", s.connector)
+            })?;
+            let Some(f) = jsonedit::effective_field(&fields, &s.field) else {
+                bail!("connector {} has no field {:?}; ozrepair edits values, it never adds fields; nothing was changed", s.connector, s.field);
+            };
+            let from = match string_value(cfg, &fields, &f.key) {
+                StrValue::Str(v) => v,
+                _ => bail!(
+                    "connector {} field {:?} is not a string; nothing was changed",
+                    s.connector,
+                    f.key
+                ),
+            };
+            if from != s.value {
+                self.plan
+                    .changes
+                    .retain(|c| !(c.connector == s.connector && c.field == f.key));
+                self.plan.changes.push(Change {
+                    connector: s.connector.clone(),
+                    field: f.key.clone(),
+                    from,
+                    to: s.value.clone(),
+                    source: Source::Explicit,
+                    evidence: format!("--set {}.{}", s.connector, s.field),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Plan {
+    /// The container is down because of a connector whose fix is already in the database.
+    pub fn needs_start(&self, container: Option<&Container>) -> bool {
+        container.is_some_and(|c| c.status.is_down()) && self.already_applied > 0
+    }
+
+    /// The verdict of a look that changes nothing: pending (3) when there is a plan or a start is due,
+    /// healthy (0), or failed (1) when the container is down for a reason ozrepair cannot see. Notes it
+    /// adds go into `notes`.
+    pub fn judge(&self, container: Option<&Container>, notes: &mut Vec<String>) -> Verdict {
+        if !self.changes.is_empty() {
+            return Verdict::pending();
+        }
+        if self.needs_start(container) {
+            notes.push("the database already holds the corrected issuer; the container is stopped: `ozrepair fix` starts it".into());
+            return Verdict::pending();
+        }
+        let down = container.filter(|c| {
+            c.status == ContainerState::Restarting
+                || (c.status == ContainerState::Exited && c.exit_code != 0)
+        });
+        match down {
+            Some(c) => {
+                let why = match self.notes.first() {
+                    Some(n) => format!("ozrepair has no database change that fixes it: {n}"),
+                    None => {
+                        "its logs since the last start show no connector error ozrepair can fix"
+                            .to_string()
+                    }
+                };
+                Verdict::new(Outcome::Failed, ExitCode::Failed).with_error(format!(
+                    "container {} is {} (exit code {}) and {why}; nothing was changed; read `docker logs {}`, and if you know the right issuer pass --issuer with --connector",
+                    c.name, c.status, c.exit_code, c.name
+                ))
+            }
+            None => Verdict::healthy(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dex::Storage;
+    use crate::evidence::logs::Evidence;
+
+    fn row(id: &str, typ: &str, cfg: &str) -> ConnectorRow {
+        ConnectorRow {
+            id: id.into(),
+            typ: typ.into(),
+            name: id.into(),
+            resource_version: String::new(),
+            config: Some(cfg.as_bytes().to_vec()),
+            storage: Storage::Blob,
+        }
+    }
+
+    fn logs(expected: &str, got: &str, connector: Option<&str>) -> LogFindings {
+        LogFindings {
+            evidence: vec![Evidence {
+                connector: connector.map(String::from),
+                expected: expected.into(),
+                got: got.into(),
+                time: String::new(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// The plan for these rows and logs, with the operator's `--connector` and `--issuer`.
+    fn plan_of(
+        rows: &[ConnectorRow],
+        logs: Option<&LogFindings>,
+        running: bool,
+        only: Option<&str>,
+        issuer: Option<&str>,
+    ) -> Result<(Vec<ConnectorView>, Plan)> {
+        let seen = Seen {
+            rows,
+            logs,
+            discovered: &[],
+            running,
+            static_ids: &[],
+        };
+        let settings = Settings {
+            only: only.map(String::from),
+            issuer: issuer.map(String::from),
+            ..Settings::default()
+        };
+        let mut plan = build(&seen, &settings)?;
+        Ok((std::mem::take(&mut plan.connectors), plan))
+    }
+
+    #[test]
+    fn log_evidence_targets_the_connector_with_the_expected_issuer() {
+        let rows = [
+            row("a", "oidc", r#"{"issuer":"https://x"}"#),
+            row("b", "oidc", r#"{"issuer":"https://y"}"#),
+        ];
+        let l = logs("https://y", "https://y/", None);
+        let (views, plan) = plan_of(&rows, Some(&l), false, None, None).unwrap();
+        assert_eq!(plan.changes.len(), 1);
+        assert_eq!(
+            (
+                plan.changes[0].connector.as_str(),
+                plan.changes[0].to.as_str()
+            ),
+            ("b", "https://y/")
+        );
+        assert_eq!(views[0].status, Status::Unknown);
+        assert_eq!(views[1].status, Status::Mismatch);
+    }
+
+    #[test]
+    fn evidence_that_is_already_applied_plans_nothing() {
+        let rows = [row("a", "oidc", r#"{"issuer":"https://y/"}"#)];
+        let l = logs("https://y", "https://y/", Some("a"));
+        let (_, plan) = plan_of(&rows, Some(&l), true, None, None).unwrap();
+        assert!(plan.changes.is_empty() && plan.notes.is_empty());
+    }
+
+    #[test]
+    fn evidence_for_an_unknown_connector_becomes_a_note() {
+        let rows = [row("a", "oidc", r#"{"issuer":"https://x"}"#)];
+        let l = logs("https://static", "https://static/", Some("static1"));
+        let (_, plan) = plan_of(&rows, Some(&l), false, None, None).unwrap();
+        assert!(plan.changes.is_empty());
+        assert!(plan.notes[0].contains("static connector"));
+    }
+
+    #[test]
+    fn explicit_issuer_needs_a_connector_when_ambiguous() {
+        let rows = [
+            row("a", "oidc", r#"{"issuer":"https://x"}"#),
+            row("b", "oidc", r#"{"issuer":"https://y"}"#),
+        ];
+        let e = plan_of(&rows, None, false, None, Some("https://z")).unwrap_err();
+        assert!(e.downcast_ref::<UsageError>().is_some());
+        let (_, plan) = plan_of(&rows, None, false, Some("b"), Some("https://z")).unwrap();
+        assert_eq!(plan.changes[0].source, Source::Explicit);
+        assert_eq!(plan.changes[0].from, "https://y");
+    }
+
+    #[test]
+    fn local_connector_without_config_is_ok_and_never_changed() {
+        let mut local = row("local", "local", "");
+        local.config = None;
+        local.storage = Storage::Null;
+        let (views, plan) = plan_of(&[local], None, false, None, None).unwrap();
+        assert_eq!(views[0].status, Status::Ok);
+        assert!(plan.changes.is_empty());
+    }
+}

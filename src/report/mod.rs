@@ -1,0 +1,236 @@
+//! The report every command ends with, made last from what the steps returned ([`Trail`]): JSON
+//! (contract v1, one object per host; [`Report`] is its shape) or text for a person ([`text`]). Only
+//! identifiers, issuers and hashes go in: never a connector's config. Everything printed leaves through
+//! [`Report::render`] (or [`fleet_output`]), where the secret scrub ([`redact`]) sits.
+
+pub mod redact;
+pub mod text;
+
+use crate::access::Database;
+use crate::apply::backup::BackupSet;
+use crate::apply::Applied;
+use crate::dex::Stored;
+use crate::docker::locate::Located;
+use crate::plan::{Change, ConnectorView, Plan};
+use crate::settings::{Output, Settings};
+pub use crate::verdict::{ExitCode, Outcome, Verdict};
+use serde::Serialize;
+
+/// What a command's steps returned, as far as it got; the report is made from it at the end.
+#[derive(Default)]
+pub struct Trail {
+    pub located: Option<Located>,
+    pub db: Option<Database>,
+    pub stored: Option<Stored>,
+    pub plan: Option<Plan>,
+    pub applied: Option<Applied>,
+    /// `backups`: the sets found.
+    pub backups: Vec<BackupSet>,
+    /// What the command itself has to say (a judgement, an empty listing).
+    pub notes: Vec<String>,
+}
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerPart {
+    pub name: String,
+    pub id: String,
+    pub state_before: String,
+    pub state_after: Option<String>,
+    pub restart_count: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabasePart {
+    pub path: String,
+    pub volume: Option<String>,
+    pub sha256_before: Option<String>,
+    pub sha256_after: Option<String>,
+    pub dex_migrations: Option<i64>,
+    pub schema: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupPart {
+    pub path: String,
+    pub sha256: String,
+    pub dir: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupListing {
+    pub dir: String,
+    pub created: String,
+    pub sha256: String,
+    pub size: u64,
+    pub connectors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub command: String,
+    pub host: Option<String>,
+    pub container: Option<ContainerPart>,
+    pub database: Option<DatabasePart>,
+    pub connectors: Vec<ConnectorView>,
+    pub changes: Vec<Change>,
+    pub backup: Option<BackupPart>,
+    pub result: Outcome,
+    pub error: Option<String>,
+    /// How the deployment was found (extension).
+    pub located: Vec<String>,
+    /// Findings no change addresses, warnings (extension).
+    pub notes: Vec<String>,
+    /// The backup sets, for `backups` (extension).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backups: Vec<BackupListing>,
+    #[serde(skip)]
+    pub exit_code: ExitCode,
+    /// Secret values read from the database, scrubbed from every output (never serialised).
+    #[serde(skip)]
+    pub secrets: Vec<String>,
+}
+
+impl Report {
+    /// The report of a command: what its steps returned, and how it ended.
+    pub fn make(command: &str, t: &Trail, verdict: Verdict) -> Report {
+        let located = t.located.as_ref();
+        let applied = t.applied.as_ref();
+        let stored = t.stored.as_ref();
+        let mut notes: Vec<String> = stored.map(|s| s.notes()).unwrap_or_default();
+        notes.extend(t.plan.iter().flat_map(|p| p.notes.iter().cloned()));
+        notes.extend(t.notes.iter().cloned());
+        notes.extend(applied.iter().flat_map(|a| a.notes.iter().cloned()));
+        let changes = match (&t.plan, applied) {
+            (_, Some(a)) if a.already_stored => Vec::new(),
+            (Some(p), _) => p.changes.clone(),
+            (None, _) => Vec::new(),
+        };
+        Report {
+            schema_version: 1,
+            command: command.to_string(),
+            host: located
+                .and_then(|l| l.engine.as_ref())
+                .map(|e| e.endpoint.clone()),
+            container: located
+                .and_then(|l| l.container.as_ref())
+                .map(|c| ContainerPart {
+                    name: c.name.clone(),
+                    id: c.id.clone(),
+                    state_before: c.status.to_string(),
+                    state_after: applied
+                        .and_then(|a| a.state_after.as_ref())
+                        .map(|s| s.to_string()),
+                    restart_count: c.restart_count,
+                }),
+            database: t.db.as_ref().map(|db| DatabasePart {
+                path: db.shown(),
+                volume: located.and_then(|l| l.volume.clone()),
+                sha256_before: stored.map(|s| s.sha256.clone()),
+                sha256_after: applied.and_then(|a| a.sha256_after.clone()),
+                dex_migrations: stored.map(|s| s.schema.migrations),
+                schema: stored.map(|s| s.schema.describe()),
+            }),
+            connectors: t
+                .plan
+                .as_ref()
+                .map(|p| p.connectors.clone())
+                .unwrap_or_default(),
+            changes,
+            backup: applied.and_then(|a| a.backup.as_ref()).map(BackupPart::of),
+            result: verdict.outcome,
+            error: verdict.error,
+            located: located.map(|l| l.why.clone()).unwrap_or_default(),
+            notes,
+            backups: t.backups.iter().map(BackupListing::of).collect(),
+            exit_code: verdict.exit,
+            secrets: stored
+                .map(|s| crate::dex::secrets::secrets_in(&s.rows))
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            format!(
+                "{{\"schema_version\":1,\"result\":\"failed\",\"error\":{:?}}}",
+                e.to_string()
+            )
+        })
+    }
+
+    /// What is printed: the report on stdout, and the error line for stderr; secrets scrubbed from both
+    /// unless `--show-secrets`.
+    pub fn render(&self, s: &Settings) -> Rendered {
+        let secrets: &[String] = if s.show_secrets { &[] } else { &self.secrets };
+        let shown = |t: &str| redact::scrub(t, secrets);
+        let stdout = match s.output {
+            Output::Json => format!("{}\n", shown(&self.to_json())),
+            Output::Text => shown(&text::report(self, s.color)),
+        };
+        Rendered {
+            stdout,
+            stderr: self
+                .error
+                .as_ref()
+                .map(|e| format!("ozrepair: {}\n", shown(e))),
+        }
+    }
+}
+
+/// A report as printed.
+pub struct Rendered {
+    pub stdout: String,
+    pub stderr: Option<String>,
+}
+
+impl BackupPart {
+    fn of(b: &BackupSet) -> BackupPart {
+        BackupPart {
+            path: b.db_file().display().to_string(),
+            sha256: b.db_sha256(),
+            dir: b.dir.display().to_string(),
+        }
+    }
+}
+
+impl BackupListing {
+    fn of(set: &BackupSet) -> BackupListing {
+        BackupListing {
+            dir: set.dir.display().to_string(),
+            created: set.manifest.created.clone(),
+            sha256: set.db_sha256(),
+            size: set.manifest.files.first().map(|f| f.size).unwrap_or(0),
+            connectors: set.manifest.connectors.clone(),
+        }
+    }
+}
+
+/// One host of a fleet: its report (as the host's own run printed it, already scrubbed) and exit code.
+pub struct HostResult {
+    pub endpoint: String,
+    pub report: serde_json::Value,
+    pub exit: ExitCode,
+}
+
+/// The fleet's output: one JSON line per host and a summary line, or a table.
+pub fn fleet_output(
+    output: Output,
+    results: &[HostResult],
+    counts: &std::collections::BTreeMap<String, usize>,
+    code: ExitCode,
+) -> String {
+    match output {
+        Output::Json => {
+            let mut o = String::new();
+            for r in results {
+                o.push_str(&format!("{}\n", r.report));
+            }
+            o.push_str(&format!(
+                "{}\n",
+                serde_json::json!({"summary": {"hosts": results.len(), "results": counts}, "exit_code": code.code()})
+            ));
+            o
+        }
+        Output::Text => text::fleet_table(results, counts, code),
+    }
+}
