@@ -7,7 +7,7 @@ use crate::apply::{self, backup};
 use crate::dex;
 use crate::docker::locate;
 use crate::evidence;
-use crate::plan::{self, Seen};
+use crate::plan::{self, Next, Seen};
 use crate::report::{text, Report, Trail};
 use crate::settings::Settings;
 use crate::verdict::{UsageError, Verdict};
@@ -50,11 +50,11 @@ fn confirm(s: &Settings, question: &str, diff: &str) -> Result<()> {
 /// `inspect` (read-only) and `fix`.
 pub async fn inspect_or_fix(command: &str, s: &Settings) -> Report {
     let mut t = Trail::default();
-    let result = look_and_fix(command == "fix", s, &mut t).await;
+    let result = look_and_fix(s, &mut t).await;
     finish(command, &t, result)
 }
 
-async fn look_and_fix(fix: bool, s: &Settings, t: &mut Trail) -> Result<Verdict> {
+async fn look_and_fix(s: &Settings, t: &mut Trail) -> Result<Verdict> {
     let located = t.located.insert(locate::locate(&s.target).await?);
     let db = t.db.insert(Database::reach(located).await?);
     let stored = t.stored.insert(dex::read(db)?);
@@ -62,30 +62,30 @@ async fn look_and_fix(fix: bool, s: &Settings, t: &mut Trail) -> Result<Verdict>
     let plan = t
         .plan
         .insert(plan::build(&Seen::of(located, stored, &diagnosis), s)?);
-    let container = located.container.as_ref();
-    if !fix || s.dry_run || plan.changes.is_empty() {
-        if fix && !s.dry_run && s.restart && plan.needs_start(container) && located.engine.is_some()
-        {
-            let applied = t.applied.insert(apply::start(located, s).await);
-            return verdict_of(applied);
+    let next = plan.next(located, s);
+    match next {
+        Next::Judge => return Ok(plan.judge(located.container.as_ref(), &mut t.notes)),
+        Next::Start => {}
+        Next::Write => {
+            let question = match &located.container {
+                Some(c) => format!(
+                    "Apply to {}? Container {} will be stopped, backed up, edited and started.",
+                    db.path().display(),
+                    c.name
+                ),
+                None => format!("Apply to {}?", db.path().display()),
+            };
+            confirm(
+                s,
+                &question,
+                &text::diff_text(&plan.changes, &plan.connectors),
+            )?;
         }
-        return Ok(plan.judge(container, &mut t.notes));
     }
-    let question = match container {
-        Some(c) => format!(
-            "Apply to {}? Container {} will be stopped, backed up, edited and started.",
-            db.path().display(),
-            c.name
-        ),
-        None => format!("Apply to {}?", db.path().display()),
-    };
-    confirm(
-        s,
-        &question,
-        &text::diff_text(&plan.changes, &plan.connectors),
-    )?;
-    let applied = t.applied.insert(apply::fix(located, db, plan, s).await);
-    verdict_of(applied)
+    verdict_of(
+        t.applied
+            .insert(apply::run(next, located, db, plan, s).await),
+    )
 }
 
 fn verdict_of(applied: &apply::Applied) -> Result<Verdict> {

@@ -37,7 +37,7 @@ fn run() -> ExitCode {
                     ExitCode::Done
                 }
                 Err(e) => {
-                    eprintln!("ozrepair: cannot render the man page ({e})");
+                    ozrepair::progress::say(format!("cannot render the man page ({e})"));
                     ExitCode::Failed
                 }
             }
@@ -50,7 +50,9 @@ fn run() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("ozrepair: cannot start the async runtime ({e}); nothing was changed");
+            ozrepair::progress::say(format!(
+                "cannot start the async runtime ({e}); nothing was changed"
+            ));
             return ExitCode::Failed;
         }
     };

@@ -48,7 +48,7 @@ pub struct Settings {
     pub discover: Option<discover::Options>,
 
     // How changes are applied (fix, backup, restore).
-    /// `fix --dry-run`
+    /// Write nothing, stop nothing: `fix --dry-run`, and always for `inspect` (its plan is the same).
     pub dry_run: bool,
     /// `--backup-dir`; None: the default place for the database's access (see [`crate::access`]).
     pub backup_dir: Option<PathBuf>,
@@ -86,7 +86,10 @@ impl Settings {
             },
         };
         match command {
-            Command::Inspect(a) => s.discover = discovery(&a.discovery),
+            Command::Inspect(a) => {
+                s.dry_run = true;
+                s.discover = discovery(&a.discovery);
+            }
             Command::Fix(a) => s.fix(a),
             Command::Backup(a) => s.backup_dir = a.backup_dir.clone(),
             Command::Backups(a) => s.backup_dir = a.backup_dir.clone(),

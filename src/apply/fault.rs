@@ -13,7 +13,7 @@ pub const POINTS: [&str; 5] = [
 #[cfg(debug_assertions)]
 pub fn point(name: &str) {
     if std::env::var("OZREPAIR_FAULT").is_ok_and(|v| v == name) {
-        eprintln!("ozrepair: fault injected at {name}");
+        crate::progress::say(format!("fault injected at {name}"));
         std::process::abort();
     }
 }

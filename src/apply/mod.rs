@@ -14,7 +14,7 @@ use crate::access::{host, Database};
 use crate::dex::store;
 use crate::docker::locate::Located;
 use crate::docker::ContainerState;
-use crate::plan::{edits, Plan};
+use crate::plan::{edits, Next, Plan};
 use crate::progress::say;
 use crate::settings::Settings;
 use crate::verdict::{Outcome, Verdict};
@@ -113,8 +113,23 @@ impl Done {
     }
 }
 
-/// `fix`: applies the plan's changes in one stop window.
-pub async fn fix(located: &Located, db: &mut Database, plan: &Plan, s: &Settings) -> Applied {
+/// `fix`: what the plan says is next ([`Next::Write`] or [`Next::Start`]; judging changes nothing here).
+pub async fn run(
+    next: Next,
+    located: &Located,
+    db: &mut Database,
+    plan: &Plan,
+    s: &Settings,
+) -> Applied {
+    match next {
+        Next::Write => fix(located, db, plan, s).await,
+        Next::Start => start(located, s).await,
+        Next::Judge => Applied::default(),
+    }
+}
+
+/// Applies the plan's changes in one stop window.
+async fn fix(located: &Located, db: &mut Database, plan: &Plan, s: &Settings) -> Applied {
     let mut applied = Applied::default();
     let mut done = Done::default();
     match fix_steps(located, db, plan, s, &mut applied, &mut done).await {
@@ -207,7 +222,7 @@ async fn fix_steps(
 }
 
 /// `fix` when the database already holds the fix and only the container's start is due.
-pub async fn start(located: &Located, s: &Settings) -> Applied {
+async fn start(located: &Located, s: &Settings) -> Applied {
     let mut applied = Applied::default();
     applied
         .notes

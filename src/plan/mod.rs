@@ -498,10 +498,38 @@ impl Builder {
     }
 }
 
+/// What a run does with its plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Change nothing and judge what was seen (inspect, `--dry-run`, or nothing to do).
+    Judge,
+    /// Only start the container: the database already holds the fix (an interrupted run).
+    Start,
+    /// Write the changes in a stop window.
+    Write,
+}
+
 impl Plan {
     /// The container is down because of a connector whose fix is already in the database.
     pub fn needs_start(&self, container: Option<&Container>) -> bool {
         container.is_some_and(|c| c.status.is_down()) && self.already_applied > 0
+    }
+
+    /// What to do next: write when there are changes and the run may write, start when only a start is
+    /// due (and allowed), else judge.
+    pub fn next(&self, located: &Located, s: &Settings) -> Next {
+        if s.dry_run {
+            Next::Judge
+        } else if !self.changes.is_empty() {
+            Next::Write
+        } else if s.restart
+            && located.engine.is_some()
+            && self.needs_start(located.container.as_ref())
+        {
+            Next::Start
+        } else {
+            Next::Judge
+        }
     }
 
     /// The verdict of a look that changes nothing: pending (3) when there is a plan or a start is due,

@@ -1,5 +1,5 @@
 //! The report every command ends with, made last from what the steps returned ([`Trail`]): JSON
-//! (contract v1, one object per host; [`Report`] is its shape) or text for a person ([`text`]). Only
+//! (docs/cli-contract.md, v1, one object per host; [`Report`] is its shape) or text for a person ([`text`]). Only
 //! identifiers, issuers and hashes go in: never a connector's config. Everything printed leaves through
 //! [`Report::render`] (or [`fleet_output`]), where the secret scrub ([`redact`]) sits.
 
