@@ -66,8 +66,14 @@ pub enum Color {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
+    /// A report for a person.
     Text,
+    /// One JSON object (contract v1).
     Json,
+    /// A monitoring-plugin status line with performance data; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Nagios,
+    /// Prometheus text format, for node_exporter's textfile collector.
+    Prometheus,
 }
 
 /// Options every command takes, before or after the command name.
@@ -96,7 +102,8 @@ pub struct Global {
     /// Work on this database file directly, without Docker (nothing is stopped or started).
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// Report format on stdout. Logs and progress go to stderr.
+    /// Report format on stdout. Logs and progress go to stderr. `nagios` exits as a monitoring plugin does
+    /// (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN); the others exit with the codes below.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
     /// Colour in the text report.

@@ -8,11 +8,15 @@ use ozrepair::{commands, fleet};
 use std::io::Write;
 
 fn main() {
-    std::process::exit(run().code());
+    std::process::exit(run());
 }
 
-fn run() -> ExitCode {
-    let cli = Cli::parse(); // usage errors exit 2
+/// The process's exit code: an [`ExitCode`], or a monitoring plugin's state with `--output nagios`.
+fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return refused_by_clap(e).code(),
+    };
     if cli.global.verbose > 0 {
         let filter = if cli.global.verbose == 1 {
             "ozrepair=debug"
@@ -28,17 +32,17 @@ fn run() -> ExitCode {
     match &cli.command {
         Command::Completions { shell } => {
             emit(&ozrepair::cli::completions(*shell));
-            return ExitCode::Done;
+            return ExitCode::Done.code();
         }
         Command::Man => {
             return match ozrepair::cli::man() {
                 Ok(page) => {
                     emit(&page);
-                    ExitCode::Done
+                    ExitCode::Done.code()
                 }
                 Err(e) => {
                     ozrepair::progress::say(format!("cannot render the man page ({e})"));
-                    ExitCode::Failed
+                    ExitCode::Failed.code()
                 }
             }
         }
@@ -53,13 +57,13 @@ fn run() -> ExitCode {
             ozrepair::progress::say(format!(
                 "cannot start the async runtime ({e}); nothing was changed"
             ));
-            return ExitCode::Failed;
+            return ExitCode::Failed.code();
         }
     };
     if let Command::Fleet(a) = &cli.command {
         let (out, code) = runtime.block_on(fleet::run(&cli.global, a));
         emit(out.as_bytes());
-        return code;
+        return code.code();
     }
     let (settings, refused) = Settings::from_cli(&cli.global, &cli.command);
     let report = runtime.block_on(async {
@@ -81,9 +85,42 @@ fn run() -> ExitCode {
     let shown = report.render(&settings);
     emit(shown.stdout.as_bytes());
     if let Some(e) = &shown.stderr {
-        eprint!("{e}");
+        let _ = std::io::stderr().write_all(e.as_bytes());
     }
-    report.exit_code
+    shown.exit
+}
+
+/// A command line clap refuses (exit 2), or help and version (exit 0). With `--output json` a refusal is
+/// still one JSON report on stdout, so a script's parse reads its `error`.
+fn refused_by_clap(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let args: Vec<String> = std::env::args().collect();
+    let json = args
+        .windows(2)
+        .any(|w| w[0] == "--output" && w[1] == "json")
+        || args.iter().any(|a| a == "--output=json");
+    if !json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit();
+    }
+    let first = e.to_string();
+    let message = first
+        .lines()
+        .next()
+        .unwrap_or("usage error")
+        .trim_start_matches("error: ");
+    let command = ["inspect", "fix", "backup", "restore", "backups", "fleet"]
+        .into_iter()
+        .find(|c| args.iter().skip(1).any(|a| a == c));
+    let help = command.map(|c| format!("{c} ")).unwrap_or_default();
+    let report = commands::refused(
+        command.unwrap_or("none"),
+        ozrepair::verdict::UsageError(format!(
+            "{message}; nothing was changed; see `ozrepair {help}--help`"
+        )),
+    );
+    emit(format!("{}\n", report.to_json()).as_bytes());
+    let _ = std::io::stderr().write_all(e.render().to_string().as_bytes());
+    ExitCode::Usage
 }
 
 /// Writes to stdout; a reader that went away (a closed pipe) is not an error worth a panic.

@@ -151,7 +151,7 @@ impl Engine {
             )
             .map_err(unreachable)?;
             (d, Some(t))
-        } else if ["unix://", "tcp://", "http://"]
+        } else if ["unix://", "tcp://", "http://", "https://"]
             .iter()
             .any(|p| h.starts_with(p))
         {

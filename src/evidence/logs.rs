@@ -6,6 +6,8 @@
 //! - NetBird's logrus text, `<time> <LEVL> [k: v, …] <file:line>: <msg>` (FATL up to v0.65.1, ERRO with
 //!   `[id: …, err: …]` fields in any order from v0.65.2), RFC 3339 or millisecond times, ANSI colour or not;
 //! - logrus JSON (`NB_LOG_FORMAT=json`): the chain in `msg` (fatal) or in `err` with the id in `id` (error);
+//! - logrus's default text format (`time="…" level=fatal msg="…"`, or `level=error msg="…" err="…"`): the
+//!   chain in a Go-quoted value, go-oidc's quotes escaped a second time;
 //! - Dex's slog JSON (`msg`, `id`, `err`) and slog text (`msg="…" id=… err="…"`, values Go-quoted);
 //! - Dex's stderr when it does not continue: `failed to initialize server: server: Failed to open
 //!   connector <id>: …`.
@@ -279,10 +281,17 @@ fn read_record(raw: &str) -> Record {
                 || kv_msg.is_some_and(|m| READY_JSON_MSG.contains(&m.as_str()));
             texts.push(t.to_string());
             let mut summary = t.to_string();
-            if let (Some(m), Some(e)) = (kv_msg, get("err").or_else(|| get("error"))) {
-                // slog / logrus key=value text: the chain is in a quoted value.
+            let err = get("err").or_else(|| get("error"));
+            // slog / logrus key=value text (logrus's default TextFormatter): the chain is in a quoted
+            // value, `msg=` for a fatal line, `err=`/`error=` beside a short `msg=` for an error line, and
+            // go-oidc's own quotes are escaped once more inside it.
+            texts.extend([kv_msg, err].into_iter().flatten().cloned());
+            if let (Some(m), Some(e)) = (kv_msg, err) {
                 summary = format!("{m}: {e}");
-                texts.push(e.clone());
+            } else if let (Some(m), true) =
+                (kv_msg, t.starts_with("time=") || t.starts_with("level="))
+            {
+                summary = m.clone();
             }
             (
                 text_field_id(t).or_else(|| get("id").cloned()),
@@ -1040,5 +1049,66 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// What the real libraries print (tests/data/go-log-corpus.jsonl, made by the Go stand-in from go-oidc,
+    /// logrus and encoding/json): every line reads back to exactly the issuers of its error, whole and as the
+    /// Engine API returns a line longer than 16 KiB; a line whose issuer Go's url.Parse refused gives no
+    /// evidence but a failure, quoted.
+    #[test]
+    fn reads_every_line_the_real_go_libraries_print() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/go-log-corpus.jsonl");
+        let corpus = std::fs::read_to_string(&path).unwrap();
+        let stamp = "2026-12-01T07:26:37.123456789Z ";
+        let mut formats = std::collections::BTreeMap::new();
+        let mut long = 0;
+        for (n, rec) in corpus.lines().enumerate() {
+            let rec: serde_json::Value = serde_json::from_str(rec).unwrap();
+            let text = rec["line"].as_str().unwrap();
+            *formats
+                .entry(rec["format"].as_str().unwrap().to_string())
+                .or_insert(0) += 1;
+            let mut stamped = String::new();
+            for (k, chunk) in text.as_bytes().chunks(DOCKER_PART).enumerate() {
+                if k > 0 {
+                    stamped.push_str(stamp);
+                }
+                stamped.push_str(&String::from_utf8_lossy(chunk));
+            }
+            let mut views = vec![text.to_string()];
+            if text.len() > DOCKER_PART
+                && (1..=text.len() / DOCKER_PART).all(|k| text.is_char_boundary(k * DOCKER_PART))
+            {
+                long += 1;
+                views.push(stamped);
+            }
+            for v in views {
+                let f = scan(&[line("2026-12-01T07:26:37.1Z", &v)], "");
+                if rec["parse_error"].as_bool() == Some(true) {
+                    assert!(f.evidence.is_empty(), "line {n}: {text}");
+                    assert_eq!(f.failures.len(), 1, "line {n}: {text}");
+                    continue;
+                }
+                assert_eq!(f.evidence.len(), 1, "line {n}: {text}");
+                assert_eq!(
+                    f.evidence[0].expected,
+                    rec["expected"].as_str().unwrap(),
+                    "line {n}"
+                );
+                assert_eq!(f.evidence[0].got, rec["got"].as_str().unwrap(), "line {n}");
+                assert_eq!(
+                    f.evidence[0].connector.as_deref(),
+                    rec["connector_id"].as_str(),
+                    "line {n}"
+                );
+            }
+        }
+        // Every format the libraries print is in the corpus, and so are lines the engine splits.
+        assert_eq!(
+            formats.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["json", "netbird", "text"]
+        );
+        assert!(long > 0);
     }
 }

@@ -81,6 +81,8 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// Log evidence the database already agrees with (the fix was written; the container has not run since).
     pub already_applied: usize,
+    /// `--discover`: each provider asked, and what it answered.
+    pub discovered: Vec<Asked>,
 }
 
 /// Config fields that locate the provider, shown for every connector type (issuer-like fields).
@@ -192,6 +194,7 @@ pub fn build(seen: &Seen, s: &Settings) -> Result<Plan> {
     b.corrections_into_changes(seen.static_ids, s);
     b.add_sets(seen.rows, &s.sets)?;
     b.plan.connectors = b.views;
+    b.plan.discovered = seen.discovered.to_vec();
     Ok(b.plan)
 }
 
@@ -542,6 +545,19 @@ impl Plan {
         if self.needs_start(container) {
             notes.push("the database already holds the corrected issuer; the container is stopped: `ozrepair fix` starts it".into());
             return Verdict::pending();
+        }
+        let unasked: Vec<&Asked> = self
+            .discovered
+            .iter()
+            .filter(|a| a.answer.is_err())
+            .collect();
+        if let Some(first) = unasked.first() {
+            let ids: Vec<&str> = unasked.iter().map(|a| a.connector.as_str()).collect();
+            let why = first.answer.as_ref().err().cloned().unwrap_or_default();
+            return Verdict::new(Outcome::Failed, ExitCode::Failed).with_error(format!(
+                "the provider of connector {} could not be asked ({why}), so its stored issuer is unchecked; nothing was changed; make sure this machine reaches the provider (--ca-file for a private CA, --allow-http for plain http), then run again",
+                ids.join(", ")
+            ));
         }
         let down = container.filter(|c| {
             c.status == ContainerState::Restarting

@@ -3,6 +3,7 @@
 //! identifiers, issuers and hashes go in: never a connector's config. Everything printed leaves through
 //! [`Report::render`] (or [`fleet_output`]), where the secret scrub ([`redact`]) sits.
 
+pub mod monitor;
 pub mod redact;
 pub mod text;
 
@@ -15,6 +16,7 @@ use crate::plan::{Change, ConnectorView, Plan};
 use crate::settings::{Output, Settings};
 pub use crate::verdict::{ExitCode, Outcome, Verdict};
 use serde::Serialize;
+use std::io::IsTerminal;
 
 /// What a command's steps returned, as far as it got; the report is made from it at the end.
 #[derive(Default)]
@@ -56,6 +58,15 @@ pub struct BackupPart {
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct DiscoveryPart {
+    pub connector: String,
+    /// The issuer the provider publishes, when it could be asked.
+    pub published: Option<String>,
+    /// Why it could not be asked.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct BackupListing {
     pub dir: String,
     pub created: String,
@@ -80,6 +91,9 @@ pub struct Report {
     pub located: Vec<String>,
     /// Findings no change addresses, warnings (extension).
     pub notes: Vec<String>,
+    /// `--discover`: what each provider answered (extension).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub discovery: Vec<DiscoveryPart>,
     /// The backup sets, for `backups` (extension).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub backups: Vec<BackupListing>,
@@ -141,6 +155,16 @@ impl Report {
             error: verdict.error,
             located: located.map(|l| l.why.clone()).unwrap_or_default(),
             notes,
+            discovery: t
+                .plan
+                .iter()
+                .flat_map(|p| &p.discovered)
+                .map(|a| DiscoveryPart {
+                    connector: a.connector.clone(),
+                    published: a.answer.as_ref().ok().cloned(),
+                    error: a.answer.as_ref().err().cloned(),
+                })
+                .collect(),
             backups: t.backups.iter().map(BackupListing::of).collect(),
             exit_code: verdict.exit,
             secrets: stored
@@ -163,16 +187,30 @@ impl Report {
     pub fn render(&self, s: &Settings) -> Rendered {
         let secrets: &[String] = if s.show_secrets { &[] } else { &self.secrets };
         let shown = |t: &str| redact::scrub(t, secrets);
-        let stdout = match s.output {
-            Output::Json => format!("{}\n", shown(&self.to_json())),
-            Output::Text => shown(&text::report(self, s.color)),
+        let (stdout, exit) = match s.output {
+            Output::Json => (
+                format!("{}\n", shown(&self.to_json())),
+                self.exit_code.code(),
+            ),
+            Output::Text => (shown(&text::report(self, s.color)), self.exit_code.code()),
+            Output::Nagios => {
+                let (text, state) = monitor::nagios(self);
+                (shown(&text), state.code())
+            }
+            Output::Prometheus => (shown(&monitor::prometheus(self)), self.exit_code.code()),
         };
+        // On a terminal the text report already ends with the error; elsewhere stderr carries it too.
+        let shown_in_report = s.output == Output::Text
+            && std::io::stdout().is_terminal()
+            && std::io::stderr().is_terminal();
         Rendered {
             stdout,
             stderr: self
                 .error
                 .as_ref()
+                .filter(|_| !shown_in_report)
                 .map(|e| format!("ozrepair: {}\n", shown(e))),
+            exit,
         }
     }
 }
@@ -181,6 +219,8 @@ impl Report {
 pub struct Rendered {
     pub stdout: String,
     pub stderr: Option<String>,
+    /// The process's exit code: the report's, or the monitoring plugin's for `--output nagios`.
+    pub exit: i32,
 }
 
 impl BackupPart {
@@ -231,6 +271,8 @@ pub fn fleet_output(
             ));
             o
         }
-        Output::Text => text::fleet_table(results, counts, code),
+        Output::Text | Output::Nagios | Output::Prometheus => {
+            text::fleet_table(results, counts, code)
+        }
     }
 }
