@@ -47,6 +47,20 @@ fn confirm(s: &Settings, question: &str, diff: &str) -> Result<()> {
     }
 }
 
+/// The first three steps of every command: locate the deployment, reach its database, read the store.
+/// Each value is kept in its place of the trail (given field by field, so the rest stays free).
+async fn open<'t>(
+    s: &Settings,
+    located: &'t mut Option<locate::Located>,
+    db: &'t mut Option<Database>,
+    stored: &'t mut Option<dex::Stored>,
+) -> Result<(&'t locate::Located, &'t mut Database, &'t dex::Stored)> {
+    let located = located.insert(locate::locate(&s.target).await?);
+    let db = db.insert(Database::reach(located).await?);
+    let stored = stored.insert(dex::read(db)?);
+    Ok((located, db, stored))
+}
+
 /// `inspect` (read-only) and `fix`.
 pub async fn inspect_or_fix(command: &str, s: &Settings) -> Report {
     let mut t = Trail::default();
@@ -55,9 +69,7 @@ pub async fn inspect_or_fix(command: &str, s: &Settings) -> Report {
 }
 
 async fn look_and_fix(s: &Settings, t: &mut Trail) -> Result<Verdict> {
-    let located = t.located.insert(locate::locate(&s.target).await?);
-    let db = t.db.insert(Database::reach(located).await?);
-    let stored = t.stored.insert(dex::read(db)?);
+    let (located, db, stored) = open(s, &mut t.located, &mut t.db, &mut t.stored).await?;
     let diagnosis = evidence::diagnose(located, stored, s).await?;
     let plan = t
         .plan
@@ -99,9 +111,7 @@ fn verdict_of(applied: &apply::Applied) -> Result<Verdict> {
 pub async fn backup(s: &Settings) -> Report {
     let mut t = Trail::default();
     let result = async {
-        let located = t.located.insert(locate::locate(&s.target).await?);
-        let db = t.db.insert(Database::reach(located).await?);
-        t.stored = Some(dex::read(db)?);
+        let (located, db, _) = open(s, &mut t.located, &mut t.db, &mut t.stored).await?;
         let root = apply::backup_root(s, db);
         verdict_of(
             t.applied
@@ -116,9 +126,7 @@ pub async fn backup(s: &Settings) -> Report {
 pub async fn backups(s: &Settings) -> Report {
     let mut t = Trail::default();
     let result = async {
-        let located = t.located.insert(locate::locate(&s.target).await?);
-        let db = t.db.insert(Database::reach(located).await?);
-        t.stored = Some(dex::read(db)?);
+        let (_, db, _) = open(s, &mut t.located, &mut t.db, &mut t.stored).await?;
         let root = apply::backup_root(s, db);
         t.backups = backup::list(&root)?;
         if t.backups.is_empty() {
@@ -134,9 +142,7 @@ pub async fn backups(s: &Settings) -> Report {
 pub async fn restore(s: &Settings) -> Report {
     let mut t = Trail::default();
     let result = async {
-        let located = t.located.insert(locate::locate(&s.target).await?);
-        let db = t.db.insert(Database::reach(located).await?);
-        t.stored = Some(dex::read(db)?);
+        let (located, db, _) = open(s, &mut t.located, &mut t.db, &mut t.stored).await?;
         let root = apply::backup_root(s, db);
         let dir = match &s.backup {
             Some(p) => p.clone(),

@@ -552,11 +552,14 @@ impl Plan {
             .filter(|a| a.answer.is_err())
             .collect();
         if let Some(first) = unasked.first() {
-            let ids: Vec<&str> = unasked.iter().map(|a| a.connector.as_str()).collect();
             let why = first.answer.as_ref().err().cloned().unwrap_or_default();
             return Verdict::new(Outcome::Failed, ExitCode::Failed).with_error(format!(
-                "the provider of connector {} could not be asked ({why}), so its stored issuer is unchecked; nothing was changed; make sure this machine reaches the provider (--ca-file for a private CA, --allow-http for plain http), then run again",
-                ids.join(", ")
+                "connector {}: {why}; its stored issuer is unchecked, so this check is not OK{}; nothing was changed",
+                first.connector,
+                match unasked.len() {
+                    1 => String::new(),
+                    n => format!(" ({} more providers could not be asked either)", n - 1),
+                }
             ));
         }
         let down = container.filter(|c| {

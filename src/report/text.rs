@@ -194,7 +194,9 @@ pub fn report(r: &Report, color: bool) -> String {
             "backup", b.path, b.sha256
         ));
     }
-    for n in &r.notes {
+    // A note the error line repeats is printed once, in the error.
+    let repeated = |n: &str| r.error.as_deref().is_some_and(|e| e.contains(n));
+    for n in r.notes.iter().filter(|n| !repeated(n)) {
         o.push_str(&format!("{:<11} {n}\n", "note"));
     }
     let result = r.result.as_str();
