@@ -5,7 +5,8 @@
 //!
 //! Only Docker's daemon is started today. The tests drive an engine through its Docker API socket (the
 //! docker CLI and ozrepair both talk to it), so a second kind, a private `podman system service`,
-//! would be one more [`EngineKind`] with its own daemon command: callers do not change.
+//! would be one more [`EngineKind`] with its own daemon command, chosen on the [`EngineBuilder`]:
+//! callers of [`Engine::start`] and the builder do not change.
 
 use crate::util::certs::make_certs;
 use crate::util::repo;
@@ -103,7 +104,7 @@ impl EngineBuilder {
 
 /// A private engine for one test.
 pub struct Engine {
-    pub kind: EngineKind,
+    kind: EngineKind,
     dir: PathBuf,
     /// The endpoint clients use: the unix socket, or the tcp port when there is one.
     pub host: String,
