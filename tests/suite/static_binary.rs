@@ -1,35 +1,40 @@
 //! The static release binary (scripts/build-static.sh) runs on a bare FROM scratch image: no libc, no
 //! SQLite, nothing but the file itself, and inspects a real Dex database there.
 
-mod common;
-use common::*;
+use crate::util::engine::Engine;
+use crate::util::repo;
+use crate::util::run;
+use crate::util::seed::{DexDb, JUMPCLOUD};
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
 #[test]
 fn the_static_binary_runs_in_an_empty_image() {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let bin = repo.join("target/static/ozrepair");
+    let bin = repo().join("target/static/ozrepair");
     if std::env::var_os("OZR_STATIC_BUILT").is_none() || !bin.exists() {
-        let st = Command::new(repo.join("scripts/build-static.sh"))
-            .status()
-            .unwrap();
-        assert!(st.success(), "scripts/build-static.sh failed");
+        let built = run::output_within(
+            &mut Command::new(repo().join("scripts/build-static.sh")),
+            Duration::from_secs(900),
+        );
+        assert!(
+            built.status.success(),
+            "scripts/build-static.sh failed:\n{}",
+            built.stderr_text()
+        );
     }
     let root = tempfile::tempdir().unwrap();
     std::fs::copy(&bin, root.path().join("ozrepair")).unwrap();
     let tar = root.path().join("rootfs.tar");
-    let st = Command::new("tar")
-        .args([
-            "-C",
-            root.path().to_str().unwrap(),
-            "-cf",
-            tar.to_str().unwrap(),
-            "ozrepair",
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let packed = run::output(
+        Command::new("tar")
+            .arg("-C")
+            .arg(root.path())
+            .arg("-cf")
+            .arg(&tar)
+            .arg("ozrepair"),
+    );
+    assert!(packed.status.success(), "{}", packed.stderr_text());
 
     let e = Engine::start();
     e.docker_ok(&["import", tar.to_str().unwrap(), "ozrepair-static:test"]);
@@ -48,13 +53,7 @@ fn the_static_binary_runs_in_an_empty_image() {
 
     e.docker_ok(&["volume", "create", "data"]);
     let mp = PathBuf::from(e.docker_ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", "data"]));
-    seed_db(
-        &mp.join("idp.db"),
-        11,
-        &[local_row(), jumpcloud_row(JUMPCLOUD)],
-        (0, 0),
-        0o644,
-    );
+    DexDb::locked_out().write(&mp.join("idp.db"));
     let out = e.docker(&[
         "run",
         "--rm",
@@ -72,12 +71,7 @@ fn the_static_binary_runs_in_an_empty_image() {
         "--output",
         "json",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr_text());
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["connectors"][1]["issuer"], JUMPCLOUD);
     assert_eq!(j["database"]["dex_migrations"], 11);

@@ -4,8 +4,14 @@
 //! only the issuer's bytes change, the value stays a BLOB, the backup restores the exact bytes, and the
 //! client secret never appears in any output.
 
-mod common;
-use common::*;
+use crate::util::command::ozrepair;
+use crate::util::deploy::{locked_out, Deployment, State, OPENZRO};
+use crate::util::engine::{events_mark, Engine, IMAGE};
+use crate::util::seed::{
+    jumpcloud_config, rows, Connector, DexDb, JC_ID, JUMPCLOUD, JUMPCLOUD_SLASH, SECRET,
+};
+use crate::util::snapshot::snapshot;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 #[test]
 fn fix_with_no_flags_brings_the_crash_looping_deployment_back() {
@@ -13,7 +19,7 @@ fn fix_with_no_flags_brings_the_crash_looping_deployment_back() {
     let d = locked_out(&e);
     let before = rows(&d.db);
 
-    let run = e.ozrepair(&["fix", "--yes", "--output", "json"]);
+    let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
     assert_eq!(run.code, 0, "{run:?}");
     let j = run.json();
     assert_eq!(j["result"], "fixed");
@@ -33,21 +39,24 @@ fn fix_with_no_flags_brings_the_crash_looping_deployment_back() {
 
     // It came up: the run ozrepair started (same start time, same restart count) is the one that says it
     // is serving, which it only says once every connector opened.
-    let (status, restarts, started) = d.state(&e);
-    assert_eq!(status, "running");
+    let started = d.state(&e);
+    assert_eq!(started.status, "running");
     d.wait_ready(&e);
-    assert_eq!(d.state(&e), ("running".to_string(), restarts, started));
+    assert_eq!(
+        d.state(&e),
+        State {
+            status: "running".to_string(),
+            ..started
+        }
+    );
 
     // Only the issuer's bytes changed; the other row is byte-identical; the value is still a BLOB.
     let after = rows(&d.db);
     assert_eq!(after[0], before[0], "the local connector is untouched");
-    assert_eq!(after[1].1, "blob");
+    assert_eq!(after[1].storage, "blob");
+    assert_eq!(after[1].config_text(), jumpcloud_config(JUMPCLOUD_SLASH));
     assert_eq!(
-        String::from_utf8(after[1].2.clone()).unwrap(),
-        jumpcloud_config(JUMPCLOUD_SLASH)
-    );
-    assert_eq!(
-        after[1].3, "",
+        after[1].resource_version, "",
         "NetBird's empty resource_version is left as it is"
     );
 }
@@ -56,17 +65,9 @@ fn fix_with_no_flags_brings_the_crash_looping_deployment_back() {
 fn inspect_and_dry_run_change_nothing_and_touch_no_container() {
     let e = Engine::start();
     // A deployment that keeps running with the broken connector (NetBird >= v0.65.2): its state must not move.
-    let d = Deployment::create(
-        &e,
-        &OPENZRO,
-        11,
-        &[local_row(), jumpcloud_row(JUMPCLOUD)],
-        (0, 0),
-        0o644,
-    );
+    let d = Deployment::create(&e, &OPENZRO, &DexDb::locked_out());
     d.run(
         &e,
-        &OPENZRO,
         &[
             ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
             ("STANDIN_ON_FAILURE", "continue"),
@@ -77,7 +78,7 @@ fn inspect_and_dry_run_change_nothing_and_touch_no_container() {
     let files = snapshot(&d.mountpoint);
     let state = d.state(&e);
 
-    let inspect = e.ozrepair(&["inspect"]);
+    let inspect = ozrepair(["inspect"]).on(&e).run();
     assert_eq!(inspect.code, 3, "{inspect:?}");
     assert!(
         inspect
@@ -86,11 +87,13 @@ fn inspect_and_dry_run_change_nothing_and_touch_no_container() {
         "{}",
         inspect.stdout
     );
-    let dry = e.ozrepair(&["fix", "--dry-run", "--output", "json"]);
+    let dry = ozrepair(["fix", "--dry-run", "--output", "json"])
+        .on(&e)
+        .run();
     assert_eq!(dry.code, 3, "{dry:?}");
     assert_eq!(dry.json()["result"], "pending");
     assert_eq!(dry.json()["backup"], serde_json::Value::Null);
-    let dry_yes = e.ozrepair(&["fix", "--dry-run", "--yes"]);
+    let dry_yes = ozrepair(["fix", "--dry-run", "--yes"]).on(&e).run();
     assert_eq!(dry_yes.code, 3, "{dry_yes:?}");
 
     assert_eq!(
@@ -112,7 +115,7 @@ fn inspect_of_a_crash_looping_deployment_stops_nothing() {
     let d = locked_out(&e);
     let since = events_mark();
     let files = snapshot(&d.mountpoint);
-    let run = e.ozrepair(&["inspect", "--output", "json"]);
+    let run = ozrepair(["inspect", "--output", "json"]).on(&e).run();
     assert_eq!(run.code, 3, "{run:?}");
     let j = run.json();
     assert_eq!(j["result"], "pending");
@@ -125,13 +128,13 @@ fn inspect_of_a_crash_looping_deployment_stops_nothing() {
 fn a_second_fix_is_a_no_op() {
     let e = Engine::start();
     let d = locked_out(&e);
-    assert_eq!(e.ozrepair(&["fix", "--yes"]).code, 0);
+    assert_eq!(ozrepair(["fix", "--yes"]).on(&e).run().code, 0);
     d.wait_ready(&e);
     let files = snapshot(&d.mountpoint);
     let state = d.state(&e);
     let since = events_mark();
 
-    let again = e.ozrepair(&["fix", "--yes", "--output", "json"]);
+    let again = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
     assert_eq!(again.code, 0, "{again:?}");
     let j = again.json();
     assert_eq!(j["result"], "healthy");
@@ -147,7 +150,7 @@ fn the_backup_restores_the_exact_pre_fix_bytes() {
     let e = Engine::start();
     let d = locked_out(&e);
     let original = std::fs::read(&d.db).unwrap();
-    let run = e.ozrepair(&["fix", "--yes", "--output", "json"]);
+    let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
     assert_eq!(run.code, 0, "{run:?}");
     let j = run.json();
     let backup = std::path::PathBuf::from(j["backup"]["path"].as_str().unwrap());
@@ -157,7 +160,6 @@ fn the_backup_restores_the_exact_pre_fix_bytes() {
         "the backup holds the pre-fix bytes"
     );
     assert_eq!(j["backup"]["sha256"], j["database"]["sha256_before"]);
-    use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
         0o600,
@@ -165,7 +167,7 @@ fn the_backup_restores_the_exact_pre_fix_bytes() {
     );
     assert_ne!(std::fs::read(&d.db).unwrap(), original);
 
-    let listed = e.ozrepair(&["backups", "--output", "json"]);
+    let listed = ozrepair(["backups", "--output", "json"]).on(&e).run();
     assert_eq!(listed.code, 0, "{listed:?}");
     assert_eq!(
         listed.json()["backups"].as_array().map(|a| a.len()),
@@ -173,14 +175,13 @@ fn the_backup_restores_the_exact_pre_fix_bytes() {
     );
 
     // Restoring brings back the broken issuer, so the container crash-loops again: not watched here.
-    let restore = e.ozrepair(&["restore", "--yes", "--wait", "0"]);
+    let restore = ozrepair(["restore", "--yes", "--wait", "0"]).on(&e).run();
     assert_eq!(restore.code, 0, "{restore:?}");
     assert_eq!(
         std::fs::read(&d.db).unwrap(),
         original,
         "restored byte for byte"
     );
-    use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(&d.db).unwrap();
     assert_eq!(
         (m.uid(), m.gid(), m.mode() & 0o777),
@@ -194,26 +195,15 @@ fn db_mode_edits_a_file_without_docker() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("idp.db");
     let okta_cfg = r#"{"clientID":"okta","clientSecret":"another-secret","issuer":"https://acme.okta.com/","redirectURI":"https://vpn/oauth2/callback"}"#;
-    seed_db(
-        &db,
-        23,
-        &[
-            local_row(),
-            jumpcloud_row(JUMPCLOUD),
-            Row {
-                id: "okta-abc",
-                typ: "oidc",
-                name: "Okta",
-                rv: "4",
-                config: Some(okta_cfg.into()),
-            },
-        ],
-        (1001, 1001),
-        0o600,
-    );
+    DexDb::locked_out()
+        .level(23)
+        .with(Connector::oidc("okta-abc", "Okta", "4", okta_cfg.into()))
+        .owner(1001, 1001)
+        .mode(0o600)
+        .write(&db);
     let before = rows(&db);
     let files = snapshot(dir.path());
-    let run = |args: &[&str]| ozrepair_local(args, &[]);
+    let run = |args: &[&str]| ozrepair(args).run();
     let dbs = db.to_str().unwrap();
 
     // Without a container there is no log evidence: inspect finds nothing it can act on.
@@ -226,7 +216,7 @@ fn db_mode_edits_a_file_without_docker() {
     let ambiguous = run(&["--db", dbs, "fix", "--issuer", JUMPCLOUD_SLASH, "--yes"]);
     assert_eq!(ambiguous.code, 2, "{ambiguous:?}");
     // A change is due and there is no terminal: without --yes it refuses (usage error, nothing written).
-    let no_yes = run(&[
+    let no_yes_args = [
         "--db",
         dbs,
         "fix",
@@ -234,9 +224,14 @@ fn db_mode_edits_a_file_without_docker() {
         "okta-abc",
         "--issuer",
         "https://acme.okta.com",
-    ]);
+    ];
+    let no_yes = run(&no_yes_args);
     assert_eq!(no_yes.code, 2, "{no_yes:?}");
     assert!(no_yes.stderr.contains("--yes"), "{no_yes:?}");
+    // Nor is a "y" piped in an answer: only a terminal is asked.
+    let piped_yes = ozrepair(no_yes_args).stdin("y\n").run();
+    assert_eq!(piped_yes.code, 2, "{piped_yes:?}");
+    assert!(piped_yes.stderr.contains("--yes"), "{piped_yes:?}");
     assert_eq!(snapshot(dir.path()), files);
 
     let fix = run(&[
@@ -260,15 +255,17 @@ fn db_mode_edits_a_file_without_docker() {
         &before[..2],
         "the other rows are byte-identical"
     );
-    assert_eq!(after[2].1, "blob");
+    assert_eq!(after[2].storage, "blob");
     assert_eq!(
-        after[2].2,
+        after[2].config,
         okta_cfg
             .replace("https://acme.okta.com/", "https://acme.okta.com")
             .into_bytes()
     );
-    assert_eq!(after[2].3, "5", "a numeric resource_version goes up by one");
-    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        after[2].resource_version, "5",
+        "a numeric resource_version goes up by one"
+    );
     let m = std::fs::metadata(&db).unwrap();
     assert_eq!(
         (m.uid(), m.gid(), m.mode() & 0o777),
@@ -332,7 +329,7 @@ fn no_client_secret_in_any_output() {
             "1",
         ],
     ] {
-        let r = e.ozrepair(args);
+        let r = ozrepair(args).on(&e).run();
         outputs.push((args.join(" "), r.all()));
     }
     assert!(
@@ -378,7 +375,9 @@ fn a_non_dex_database_is_refused_unchanged() {
         IMAGE,
     ]);
     let files = snapshot(&mp);
-    let run = e.ozrepair(&["fix", "--yes", "--volume", "root_openzro_management"]);
+    let run = ozrepair(["fix", "--yes", "--volume", "root_openzro_management"])
+        .on(&e)
+        .run();
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("is not a Dex database"), "{run:?}");
     assert!(run.stderr.contains("nothing was changed"), "{run:?}");

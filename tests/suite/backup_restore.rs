@@ -2,38 +2,28 @@
 //! that restore puts back the exact bytes with the database's owner and mode, saves the current state first,
 //! and refuses a set whose checksums no longer match.
 
-mod common;
-use common::*;
+use crate::util::backups::backup_sets;
+use crate::util::command::ozrepair;
+use crate::util::seed::{DexDb, JC_ID, JUMPCLOUD_SLASH};
+use crate::util::snapshot::snapshot;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-
-fn sets(root: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(root)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("manifest.json").is_file())
-        .collect();
-    v.sort();
-    v
-}
 
 #[test]
 fn backup_restore_round_trip_and_refusal() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("dex.db");
-    seed_db(
-        &db,
-        13,
-        &[local_row(), jumpcloud_row(JUMPCLOUD)],
-        (1001, 1001),
-        0o600,
-    );
+    DexDb::locked_out()
+        .level(13)
+        .owner(1001, 1001)
+        .mode(0o600)
+        .write(&db);
     let dbs = db.to_str().unwrap();
     let original = std::fs::read(&db).unwrap();
 
-    let b = ozrepair_local(&["--db", dbs, "backup", "--output", "json"], &[]);
+    let b = ozrepair(["--db", dbs, "backup", "--output", "json"]).run();
     assert_eq!(b.code, 0, "{b:?}");
     let root = dir.path().join("ozrepair-backups");
-    let set = sets(&root).pop().unwrap();
+    let set = backup_sets(&root).pop().unwrap();
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(set.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["dex_schema"], 13);
@@ -63,37 +53,27 @@ fn backup_restore_round_trip_and_refusal() {
     }
     assert_eq!(std::fs::read(set.join("dex.db")).unwrap(), original);
 
-    let fix = ozrepair_local(
-        &[
-            "--db",
-            dbs,
-            "fix",
-            "--connector",
-            JC_ID,
-            "--issuer",
-            JUMPCLOUD_SLASH,
-            "--yes",
-        ],
-        &[],
-    );
+    let fix = ozrepair([
+        "--db",
+        dbs,
+        "fix",
+        "--connector",
+        JC_ID,
+        "--issuer",
+        JUMPCLOUD_SLASH,
+        "--yes",
+    ])
+    .run();
     assert_eq!(fix.code, 0, "{fix:?}");
     let fixed = std::fs::read(&db).unwrap();
     assert_ne!(fixed, original);
 
     // Restore the first set by name: exact bytes, owner and mode kept, the fixed state saved first.
-    let r = ozrepair_local(
-        &[
-            "--db",
-            dbs,
-            "restore",
-            "--backup",
-            set.to_str().unwrap(),
-            "--yes",
-            "--output",
-            "json",
-        ],
-        &[],
-    );
+    let set_arg = set.to_str().unwrap();
+    let r = ozrepair([
+        "--db", dbs, "restore", "--backup", set_arg, "--yes", "--output", "json",
+    ])
+    .run();
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(std::fs::read(&db).unwrap(), original);
     let meta = std::fs::metadata(&db).unwrap();
@@ -101,7 +81,7 @@ fn backup_restore_round_trip_and_refusal() {
         (meta.uid(), meta.gid(), meta.mode() & 0o777),
         (1001, 1001, 0o600)
     );
-    let newest = sets(&root).pop().unwrap();
+    let newest = backup_sets(&root).pop().unwrap();
     assert_eq!(
         std::fs::read(newest.join("dex.db")).unwrap(),
         fixed,
@@ -114,17 +94,7 @@ fn backup_restore_round_trip_and_refusal() {
     bytes[mid] ^= 0xff;
     std::fs::write(set.join("dex.db"), bytes).unwrap();
     let files = snapshot(dir.path());
-    let bad = ozrepair_local(
-        &[
-            "--db",
-            dbs,
-            "restore",
-            "--backup",
-            set.to_str().unwrap(),
-            "--yes",
-        ],
-        &[],
-    );
+    let bad = ozrepair(["--db", dbs, "restore", "--backup", set_arg, "--yes"]).run();
     assert_eq!(bad.code, 1, "{bad:?}");
     assert!(
         bad.stderr.contains("damaged") && bad.stderr.contains("nothing was changed"),

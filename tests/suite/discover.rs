@@ -1,155 +1,9 @@
-//! `ozrepair::evidence::discover` against a tiny HTTP/1.1 server on 127.0.0.1 (the only address these tests contact).
+//! `ozrepair::evidence::discover` against the HTTP stub on 127.0.0.1 (the only address these tests contact).
 
-use ozrepair::evidence::discover::{
-    discovery_url, published_issuer, DiscoverError, Options, WELL_KNOWN,
-};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use crate::util::http::{Reply, StubServer};
+use ozrepair::evidence::discover::{discovery_url, published_issuer, DiscoverError, Options, WELL_KNOWN};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
-
-/// What the server answers.
-enum Reply {
-    /// A status and a body.
-    Body(u16, String),
-    /// A redirect with this status and Location.
-    Redirect(u16, String),
-    /// Sleeps, then answers 200 with this body.
-    SlowHeaders(Duration, String),
-    /// Sends 200 headers promising a body, then sleeps before sending it.
-    SlowBody(Duration, String),
-}
-
-type Route = dyn Fn(&str, &str) -> Reply + Send + Sync;
-
-/// A one-request-per-connection HTTP/1.1 server. Dropping it stops and joins every thread it started.
-struct Server {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    hits: Arc<Mutex<Vec<String>>>,
-    accept: Option<JoinHandle<()>>,
-    workers: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Server {
-    /// `route(path, base)` decides the reply; `base` is `http://127.0.0.1:PORT`.
-    fn start(route: impl Fn(&str, &str) -> Reply + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
-        let stop = Arc::new(AtomicBool::new(false));
-        let hits = Arc::new(Mutex::new(Vec::new()));
-        let workers = Arc::new(Mutex::new(Vec::new()));
-        let route: Arc<Route> = Arc::new(route);
-        let accept = {
-            let (stop, hits, workers) = (stop.clone(), hits.clone(), workers.clone());
-            thread::spawn(move || {
-                let base = format!("http://{addr}");
-                for conn in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    let (stop, hits, route, base) =
-                        (stop.clone(), hits.clone(), route.clone(), base.clone());
-                    let worker = thread::spawn(move || serve(conn, &base, &*route, &hits, &stop));
-                    workers.lock().expect("workers").push(worker);
-                }
-            })
-        };
-        Server {
-            addr,
-            stop,
-            hits,
-            accept: Some(accept),
-            workers,
-        }
-    }
-
-    fn base(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn hits(&self) -> Vec<String> {
-        self.hits.lock().expect("hits").clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr); // wakes the accept loop
-        if let Some(a) = self.accept.take() {
-            let _ = a.join();
-        }
-        let workers = std::mem::take(&mut *self.workers.lock().expect("workers"));
-        for w in workers {
-            let _ = w.join();
-        }
-    }
-}
-
-/// Sleeps `d` in small steps, returning early when the server stops.
-fn nap(d: Duration, stop: &AtomicBool) {
-    let until = Instant::now() + d;
-    while Instant::now() < until && !stop.load(Ordering::SeqCst) {
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn head(status: u16, len: usize, extra: &str) -> String {
-    format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n{extra}Connection: close\r\n\r\n"
-    )
-}
-
-fn serve(
-    mut conn: TcpStream,
-    base: &str,
-    route: &Route,
-    hits: &Mutex<Vec<String>>,
-    stop: &AtomicBool,
-) {
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut req = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 65536 {
-        match conn.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => req.extend_from_slice(&buf[..n]),
-        }
-        if req.first() == Some(&0x16) {
-            // A TLS ClientHello: answer like a plain HTTP server does.
-            let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
-            return;
-        }
-    }
-    let text = String::from_utf8_lossy(&req);
-    let Some(path) = text.split_whitespace().nth(1) else {
-        return;
-    };
-    hits.lock().expect("hits").push(path.to_string());
-    let _ = match route(path, base) {
-        Reply::Body(status, body) => {
-            conn.write_all(format!("{}{body}", head(status, body.len(), "")).as_bytes())
-        }
-        Reply::Redirect(status, loc) => {
-            conn.write_all(head(status, 0, &format!("Location: {loc}\r\n")).as_bytes())
-        }
-        Reply::SlowHeaders(d, body) => {
-            nap(d, stop);
-            conn.write_all(format!("{}{body}", head(200, body.len(), "")).as_bytes())
-        }
-        Reply::SlowBody(d, body) => {
-            let _ = conn.write_all(head(200, body.len(), "").as_bytes());
-            let _ = conn.flush();
-            nap(d, stop);
-            conn.write_all(body.as_bytes())
-        }
-    };
-    let _ = conn.flush();
-}
 
 fn doc(issuer: &str) -> String {
     format!(r#"{{"issuer":"{issuer}","authorization_endpoint":"{issuer}/auth"}}"#)
@@ -173,7 +27,7 @@ fn one_line_naming(e: &DiscoverError, url: &str) -> String {
 
 #[test]
 fn trailing_slash_published_is_returned_with_it() {
-    let s = Server::start(|path, base| match path {
+    let s = StubServer::start(|path, base| match path {
         "/.well-known/openid-configuration" => Reply::Body(200, doc(&format!("{base}/"))),
         _ => Reply::Body(404, String::new()),
     });
@@ -183,7 +37,7 @@ fn trailing_slash_published_is_returned_with_it() {
 
 #[test]
 fn issuer_without_slash_is_returned_without() {
-    let s = Server::start(|path, base| match path {
+    let s = StubServer::start(|path, base| match path {
         "/oauth2/default/.well-known/openid-configuration" => {
             Reply::Body(200, doc(&format!("{base}/oauth2/default")))
         }
@@ -196,7 +50,7 @@ fn issuer_without_slash_is_returned_without() {
 
 #[test]
 fn configured_trailing_slash_fetches_the_same_document() {
-    let s = Server::start(|path, _| match path {
+    let s = StubServer::start(|path, _| match path {
         "/t/.well-known/openid-configuration" => Reply::Body(200, doc("https://idp/t/")),
         _ => Reply::Body(404, String::new()),
     });
@@ -215,7 +69,7 @@ fn configured_trailing_slash_fetches_the_same_document() {
 
 #[test]
 fn go_json_key_matching_last_case_insensitive_match_wins() {
-    let s = Server::start(|_, _| {
+    let s = StubServer::start(|_, _| {
         Reply::Body(
             200,
             r#"{"Issuer":"https://first","jwks_uri":"x","ISSUER":"https://last/"}"#.into(),
@@ -227,7 +81,7 @@ fn go_json_key_matching_last_case_insensitive_match_wins() {
 
 #[test]
 fn status_404() {
-    let s = Server::start(|_, _| Reply::Body(404, "{}".into()));
+    let s = StubServer::start(|_, _| Reply::Body(404, "{}".into()));
     let e = published_issuer(&s.base(), &Options::default()).unwrap_err();
     assert!(
         matches!(e, DiscoverError::Status { status: 404, .. }),
@@ -243,7 +97,7 @@ fn status_404() {
 
 #[test]
 fn status_500() {
-    let s = Server::start(|_, _| Reply::Body(500, "oops".into()));
+    let s = StubServer::start(|_, _| Reply::Body(500, "oops".into()));
     let e = published_issuer(&s.base(), &Options::default()).unwrap_err();
     assert!(
         matches!(e, DiscoverError::Status { status: 500, .. }),
@@ -255,7 +109,7 @@ fn status_500() {
 
 #[test]
 fn redirect_is_followed() {
-    let s = Server::start(|path, base| match path {
+    let s = StubServer::start(|path, base| match path {
         "/old/.well-known/openid-configuration" => Reply::Redirect(302, "/new/doc".into()),
         "/new/doc" => Reply::Redirect(301, format!("{base}/newer/doc")),
         "/newer/doc" => Reply::Body(200, doc(&format!("{base}/new/"))),
@@ -276,7 +130,7 @@ fn redirect_is_followed() {
 
 #[test]
 fn redirect_loop_stops_after_five_hops() {
-    let s = Server::start(|path, _| Reply::Redirect(302, path.to_string()));
+    let s = StubServer::start(|path, _| Reply::Redirect(302, path.to_string()));
     let e = published_issuer(&s.base(), &Options::default()).unwrap_err();
     assert!(matches!(e, DiscoverError::TooManyRedirects { .. }), "{e:?}");
     let msg = one_line_naming(&e, &discovery_url(&s.base()));
@@ -286,7 +140,7 @@ fn redirect_loop_stops_after_five_hops() {
 
 #[test]
 fn redirect_to_plain_http_elsewhere_is_refused() {
-    let s = Server::start(|_, _| Reply::Redirect(302, "http://idp.example.invalid/doc".into()));
+    let s = StubServer::start(|_, _| Reply::Redirect(302, "http://idp.example.invalid/doc".into()));
     let e = published_issuer(&s.base(), &Options::default()).unwrap_err();
     assert!(matches!(e, DiscoverError::PlainHttp { .. }), "{e:?}");
     let msg = one_line_naming(&e, "http://idp.example.invalid/doc");
@@ -300,7 +154,7 @@ fn redirect_to_plain_http_elsewhere_is_refused() {
 
 #[test]
 fn redirect_to_other_scheme_is_refused() {
-    let s = Server::start(|_, _| Reply::Redirect(307, "ftp://127.0.0.1/doc".into()));
+    let s = StubServer::start(|_, _| Reply::Redirect(307, "ftp://127.0.0.1/doc".into()));
     let e = published_issuer(&s.base(), &Options::default()).unwrap_err();
     assert!(matches!(e, DiscoverError::Scheme { .. }), "{e:?}");
     one_line_naming(&e, "ftp://127.0.0.1/doc");
@@ -308,7 +162,7 @@ fn redirect_to_other_scheme_is_refused() {
 
 #[test]
 fn invalid_json() {
-    let s = Server::start(|_, _| Reply::Body(200, "<html>\n<body>login</body></html>".into()));
+    let s = StubServer::start(|_, _| Reply::Body(200, "<html>\n<body>login</body></html>".into()));
     let e = published_issuer(&s.base(), &Options::default()).unwrap_err();
     assert!(matches!(e, DiscoverError::NotJson { .. }), "{e:?}");
     let msg = one_line_naming(&e, &discovery_url(&s.base()));
@@ -318,7 +172,7 @@ fn invalid_json() {
 
 #[test]
 fn json_without_issuer() {
-    let s = Server::start(|_, _| Reply::Body(200, r#"{"jwks_uri":"https://x/keys"}"#.into()));
+    let s = StubServer::start(|_, _| Reply::Body(200, r#"{"jwks_uri":"https://x/keys"}"#.into()));
     let e = published_issuer(&s.base(), &Options::default()).unwrap_err();
     assert!(matches!(e, DiscoverError::NoIssuer { .. }), "{e:?}");
     let msg = one_line_naming(&e, &discovery_url(&s.base()));
@@ -335,7 +189,7 @@ fn issuer_not_a_string() {
         (r#"{"issuer":null}"#, "it is null"),
         (r#"{"issuer":["https://x"]}"#, "it is an array"),
     ] {
-        let s = Server::start(move |_, _| Reply::Body(200, body.into()));
+        let s = StubServer::start(move |_, _| Reply::Body(200, body.into()));
         let e = published_issuer(&s.base(), &Options::default()).unwrap_err();
         assert!(matches!(e, DiscoverError::NoIssuer { .. }), "{e:?}");
         let msg = one_line_naming(&e, &discovery_url(&s.base()));
@@ -345,7 +199,7 @@ fn issuer_not_a_string() {
 
 #[test]
 fn json_not_an_object_and_empty_issuer() {
-    let s = Server::start(|path, _| match path {
+    let s = StubServer::start(|path, _| match path {
         "/array/.well-known/openid-configuration" => Reply::Body(200, r#"["issuer"]"#.into()),
         _ => Reply::Body(200, r#"{"issuer":""}"#.into()),
     });
@@ -357,7 +211,7 @@ fn json_not_an_object_and_empty_issuer() {
 
 #[test]
 fn body_over_one_mib_is_refused() {
-    let s = Server::start(|_, _| {
+    let s = StubServer::start(|_, _| {
         let pad = " ".repeat(1024 * 1024);
         Reply::Body(200, format!(r#"{{"issuer":"https://x"{pad}}}"#))
     });
@@ -370,7 +224,8 @@ fn body_over_one_mib_is_refused() {
 fn slow_headers_time_out() {
     let began = Instant::now();
     {
-        let s = Server::start(|_, _| Reply::SlowHeaders(Duration::from_secs(3), doc("https://x")));
+        let s =
+            StubServer::start(|_, _| Reply::SlowHeaders(Duration::from_secs(3), doc("https://x")));
         let e = published_issuer(&s.base(), &short(1000)).unwrap_err();
         let took = began.elapsed();
         assert!(matches!(e, DiscoverError::Timeout { .. }), "{e:?}");
@@ -391,7 +246,7 @@ fn slow_headers_time_out() {
 fn slow_body_times_out() {
     let began = Instant::now();
     {
-        let s = Server::start(|_, _| Reply::SlowBody(Duration::from_secs(3), doc("https://x")));
+        let s = StubServer::start(|_, _| Reply::SlowBody(Duration::from_secs(3), doc("https://x")));
         let e = published_issuer(&s.base(), &short(700)).unwrap_err();
         assert!(matches!(e, DiscoverError::Timeout { .. }), "{e:?}");
         assert!(
@@ -426,7 +281,7 @@ fn plain_http_to_other_hosts_is_refused_before_connecting() {
 
 #[test]
 fn missing_or_bad_ca_file_is_a_clear_error() {
-    let s = Server::start(|_, base| Reply::Body(200, doc(base)));
+    let s = StubServer::start(|_, base| Reply::Body(200, doc(base)));
     let dir = tempfile::tempdir().expect("tempdir");
     let missing = dir.path().join("no-such-ca.pem");
     let opts = Options {
@@ -481,7 +336,7 @@ fn connection_refused_is_one_line() {
 
 #[test]
 fn https_to_a_plain_http_server_is_a_tls_error() {
-    let s = Server::start(|_, base| Reply::Body(200, doc(base)));
+    let s = StubServer::start(|_, base| Reply::Body(200, doc(base)));
     let issuer = s.base().replacen("http://", "https://", 1);
     let e = published_issuer(&issuer, &short(3000)).unwrap_err();
     assert!(matches!(e, DiscoverError::Tls { .. }), "{e:?}");

@@ -4,8 +4,14 @@
 //! and JSON, Dex JSON, Dex's fatal stderr) and both failure behaviours (crash loop, keep running); the
 //! ambiguous case is refused; static connectors are not edited; --issuer-alias, --discover and --set.
 
-mod common;
-use common::*;
+use crate::util::command::ozrepair;
+use crate::util::deploy::{Deployment, Layout, OPENZRO};
+use crate::util::engine::Engine;
+use crate::util::http::Discovery;
+use crate::util::seed::{
+    jumpcloud_config, rows, Connector, DexDb, JC_ID, JUMPCLOUD, JUMPCLOUD_SLASH, SECRET,
+};
+use crate::util::snapshot::snapshot;
 use std::os::unix::fs::MetadataExt;
 
 const NETBIRD_062: Layout = Layout {
@@ -39,40 +45,42 @@ const OPENZRO_DEX: Layout = Layout {
     db_name: "dex.db",
 };
 
-/// Creates the layout with a broken JumpCloud connector, runs the stand-in as told, lets ozrepair fix it
-/// with no flags, and checks the container stays up, only the issuer changed, owner and mode are kept.
-#[allow(clippy::too_many_arguments)]
-fn fixed_with_no_flags(
-    l: &Layout,
-    level: usize,
-    owner: (u32, u32),
-    mode: u32,
-    env: &[(&str, &str)],
-    extra: &[&str],
+/// A deployment shape to fix with no flags: where its database lives, the database (the locked-out
+/// connectors at some migration level, owner and mode), how the stand-in runs (STANDIN_* settings, more
+/// `docker run` arguments) and whether it keeps running on the broken connector or crash-loops.
+struct Shape<'a> {
+    layout: &'a Layout,
+    db: DexDb,
+    env: &'a [(&'a str, &'a str)],
+    extra: &'a [&'a str],
     keeps_running: bool,
-) {
+}
+
+/// Creates the shape with its broken JumpCloud connector, runs the stand-in as told, lets ozrepair fix it
+/// with no flags, and checks the container stays up, only the issuer changed, owner and mode are kept.
+fn fixed_with_no_flags(shape: Shape) {
+    let Shape {
+        layout: l,
+        db,
+        env,
+        extra,
+        keeps_running,
+    } = shape;
     let e = Engine::start();
-    let d = Deployment::create(
-        &e,
-        l,
-        level,
-        &[local_row(), jumpcloud_row(JUMPCLOUD)],
-        owner,
-        mode,
-    );
+    let d = Deployment::create(&e, l, &db);
     let mut env = env.to_vec();
     env.push(("STANDIN_PUBLISHED", JUMPCLOUD_SLASH));
-    d.run_with(&e, l, &env, extra);
+    d.run_with(&e, &env, extra);
     if keeps_running {
         d.wait_ready(&e);
     } else {
         d.wait_restarts(&e, 2);
     }
-    let inspect = e.ozrepair(&["inspect", "--output", "json"]);
+    let inspect = ozrepair(["inspect", "--output", "json"]).on(&e).run();
     assert_eq!(inspect.code, 3, "{inspect:?}");
     assert_eq!(inspect.json()["container"]["name"], l.container);
 
-    let run = e.ozrepair(&["fix", "--yes", "--output", "json"]);
+    let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
     assert_eq!(run.code, 0, "{run:?}");
     let j = run.json();
     assert_eq!(j["result"], "fixed", "{run:?}");
@@ -80,90 +88,89 @@ fn fixed_with_no_flags(
     assert_eq!(j["database"]["volume"], l.volume);
     assert_eq!(j["changes"][0]["to"], JUMPCLOUD_SLASH);
     assert_eq!(j["changes"][0]["source"], "logs");
-    assert_eq!(j["database"]["dex_migrations"], level as i64);
+    assert_eq!(j["database"]["dex_migrations"], db.level as i64);
 
     let after = rows(&d.db);
-    assert_eq!(after[1].1, "blob");
-    assert_eq!(
-        String::from_utf8(after[1].2.clone()).unwrap(),
-        jumpcloud_config(JUMPCLOUD_SLASH)
-    );
+    assert_eq!(after[1].storage, "blob");
+    assert_eq!(after[1].config_text(), jumpcloud_config(JUMPCLOUD_SLASH));
     let m = std::fs::metadata(&d.db).unwrap();
     assert_eq!(
         (m.uid(), m.gid(), m.mode() & 0o7777),
-        (owner.0, owner.1, mode),
+        (db.uid, db.gid, db.mode),
         "owner and mode kept"
     );
-    let (status, _, _) = d.state(&e);
-    assert_eq!(status, "running");
+    assert_eq!(d.state(&e).status, "running");
     // A second run agrees that nothing is left to do.
-    let again = e.ozrepair(&["inspect", "--output", "json"]);
+    let again = ozrepair(["inspect", "--output", "json"]).on(&e).run();
     assert_eq!(again.code, 0, "{again:?}");
 }
 
 #[test]
 fn netbird_v062_embedded_idp_text_fatal() {
-    fixed_with_no_flags(&NETBIRD_062, 11, (0, 0), 0o644, &[], &[], false);
+    fixed_with_no_flags(Shape {
+        layout: &NETBIRD_062,
+        db: DexDb::locked_out(),
+        env: &[],
+        extra: &[],
+        keeps_running: false,
+    });
 }
 
 #[test]
 fn netbird_combined_server_keeps_running_with_erro_lines_in_milliseconds() {
-    fixed_with_no_flags(
-        &NETBIRD_COMBINED,
-        21,
-        (0, 0),
-        0o644,
-        &[("STANDIN_ON_FAILURE", "continue"), ("STANDIN_MILLIS", "1")],
-        &[],
-        true,
-    );
+    fixed_with_no_flags(Shape {
+        layout: &NETBIRD_COMBINED,
+        db: DexDb::locked_out().level(21),
+        env: &[("STANDIN_ON_FAILURE", "continue"), ("STANDIN_MILLIS", "1")],
+        extra: &[],
+        keeps_running: true,
+    });
 }
 
 #[test]
 fn compose_named_management_with_logrus_json() {
-    let labels = [
-        "--label",
-        "com.docker.compose.project=artifacts",
-        "--label",
-        "com.docker.compose.service=management",
-    ];
-    fixed_with_no_flags(
-        &COMPOSE_MGMT,
-        11,
-        (0, 0),
-        0o644,
-        &[("STANDIN_FORMAT", "json")],
-        &labels,
-        false,
-    );
+    fixed_with_no_flags(Shape {
+        layout: &COMPOSE_MGMT,
+        db: DexDb::locked_out(),
+        env: &[("STANDIN_FORMAT", "json")],
+        extra: &[
+            "--label",
+            "com.docker.compose.project=artifacts",
+            "--label",
+            "com.docker.compose.service=management",
+        ],
+        keeps_running: false,
+    });
 }
 
 #[test]
 fn netbird_dex_container_fatal_on_stderr_owned_by_1001() {
-    fixed_with_no_flags(
-        &NETBIRD_DEX,
-        11,
-        (1001, 1001),
-        0o600,
-        &[("STANDIN_FORMAT", "dex-json")],
-        &["--user", "1001:1001"],
-        false,
-    );
+    fixed_with_no_flags(Shape {
+        layout: &NETBIRD_DEX,
+        db: DexDb::locked_out().owner(1001, 1001).mode(0o600),
+        env: &[("STANDIN_FORMAT", "dex-json")],
+        extra: &["--user", "1001:1001"],
+        keeps_running: false,
+    });
 }
 
 #[test]
 fn openzro_dex_container_keeps_running_with_json_errors() {
-    let extra = [
-        "--user",
-        "1001:1001",
-        "--label",
-        "com.docker.compose.service=dex",
-    ];
-    let env = [
-        ("STANDIN_FORMAT", "dex-json"),
-        ("STANDIN_ON_FAILURE", "continue"),
-    ];
-    fixed_with_no_flags(&OPENZRO_DEX, 13, (1001, 1001), 0o600, &env, &extra, true);
+    fixed_with_no_flags(Shape {
+        layout: &OPENZRO_DEX,
+        db: DexDb::locked_out().level(13).owner(1001, 1001).mode(0o600),
+        env: &[
+            ("STANDIN_FORMAT", "dex-json"),
+            ("STANDIN_ON_FAILURE", "continue"),
+        ],
+        extra: &[
+            "--user",
+            "1001:1001",
+            "--label",
+            "com.docker.compose.service=dex",
+        ],
+        keeps_running: true,
+    });
 }
 
 #[test]
@@ -175,14 +182,17 @@ fn a_dex_config_names_a_database_with_another_name() {
         mount: "/data",
         db_name: "storage.sqlite",
     };
-    let d = Deployment::create(&e, &l, 13, &[jumpcloud_row(JUMPCLOUD)], (1001, 1001), 0o600);
+    let db = DexDb::new(13)
+        .connectors([Connector::jumpcloud(JUMPCLOUD)])
+        .owner(1001, 1001)
+        .mode(0o600);
+    let d = Deployment::create(&e, &l, &db);
     let cfg = tempfile::tempdir().unwrap();
     let yaml = cfg.path().join("config.yaml");
     std::fs::write(&yaml, "issuer: https://vpn.example.com/dex\nstorage:\n  type: sqlite3\n  config:\n    file: /data/storage.sqlite\n").unwrap();
     let bind = format!("{}:/etc/dex/config.yaml:ro", yaml.display());
     d.run_with(
         &e,
-        &l,
         &[
             ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
             ("STANDIN_FORMAT", "dex-json"),
@@ -190,7 +200,7 @@ fn a_dex_config_names_a_database_with_another_name() {
         &["--user", "1001:1001", "-v", &bind],
     );
     d.wait_restarts(&e, 1);
-    let run = e.ozrepair(&["fix", "--yes", "--output", "json"]);
+    let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
     assert_eq!(run.code, 0, "{run:?}");
     let j = run.json();
     assert!(
@@ -200,7 +210,7 @@ fn a_dex_config_names_a_database_with_another_name() {
         "{j}"
     );
     assert_eq!(
-        String::from_utf8(rows(&d.db)[0].2.clone()).unwrap(),
+        rows(&d.db)[0].config_text(),
         jumpcloud_config(JUMPCLOUD_SLASH)
     );
 }
@@ -208,21 +218,15 @@ fn a_dex_config_names_a_database_with_another_name() {
 #[test]
 fn two_failing_deployments_are_refused_and_both_named() {
     let e = Engine::start();
-    let a = Deployment::create(&e, &OPENZRO, 11, &[jumpcloud_row(JUMPCLOUD)], (0, 0), 0o644);
-    a.run(&e, &OPENZRO, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
-    let b = Deployment::create(
-        &e,
-        &NETBIRD_062,
-        11,
-        &[jumpcloud_row(JUMPCLOUD)],
-        (0, 0),
-        0o644,
-    );
-    b.run(&e, &NETBIRD_062, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
+    let broken = DexDb::new(11).connectors([Connector::jumpcloud(JUMPCLOUD)]);
+    let a = Deployment::create(&e, &OPENZRO, &broken);
+    a.run(&e, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
+    let b = Deployment::create(&e, &NETBIRD_062, &broken);
+    b.run(&e, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
     a.wait_restarts(&e, 1);
     b.wait_restarts(&e, 1);
     let (fa, fb) = (snapshot(&a.mountpoint), snapshot(&b.mountpoint));
-    let run = e.ozrepair(&["fix", "--yes"]);
+    let run = ozrepair(["fix", "--yes"]).on(&e).run();
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
         run.stderr.contains("--container openzro-management"),
@@ -236,14 +240,16 @@ fn two_failing_deployments_are_refused_and_both_named() {
     let fa_again = fa.clone();
     assert_eq!((snapshot(&a.mountpoint), snapshot(&b.mountpoint)), (fa, fb));
     // Naming one settles it.
-    let one = e.ozrepair(&[
+    let one = ozrepair([
         "fix",
         "--yes",
         "--container",
         "netbird-management",
         "--output",
         "json",
-    ]);
+    ])
+    .on(&e)
+    .run();
     assert_eq!(one.code, 0, "{one:?}");
     assert_eq!(
         snapshot(&a.mountpoint),
@@ -251,7 +257,7 @@ fn two_failing_deployments_are_refused_and_both_named() {
         "naming the other deployment leaves this one alone"
     );
     assert_eq!(
-        String::from_utf8(rows(&a.db)[0].2.clone()).unwrap(),
+        rows(&a.db)[0].config_text(),
         jumpcloud_config(JUMPCLOUD),
         "the other is untouched"
     );
@@ -263,18 +269,19 @@ fn the_failing_deployment_is_chosen_over_a_healthy_one_and_the_report_says_why()
     let healthy = Deployment::create(
         &e,
         &NETBIRD_062,
-        11,
-        &[jumpcloud_row(JUMPCLOUD_SLASH)],
-        (0, 0),
-        0o644,
+        &DexDb::new(11).connectors([Connector::jumpcloud(JUMPCLOUD_SLASH)]),
     );
-    healthy.run(&e, &NETBIRD_062, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
+    healthy.run(&e, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
     healthy.wait_ready(&e);
-    let broken = Deployment::create(&e, &OPENZRO, 11, &[jumpcloud_row(JUMPCLOUD)], (0, 0), 0o644);
-    broken.run(&e, &OPENZRO, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
+    let broken = Deployment::create(
+        &e,
+        &OPENZRO,
+        &DexDb::new(11).connectors([Connector::jumpcloud(JUMPCLOUD)]),
+    );
+    broken.run(&e, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
     broken.wait_restarts(&e, 1);
     let files = snapshot(&healthy.mountpoint);
-    let run = e.ozrepair(&["fix", "--yes", "--output", "json"]);
+    let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
     assert_eq!(run.code, 0, "{run:?}");
     let j = run.json();
     assert_eq!(j["container"]["name"], "openzro-management");
@@ -290,14 +297,7 @@ fn the_failing_deployment_is_chosen_over_a_healthy_one_and_the_report_says_why()
 #[test]
 fn a_static_connector_is_not_edited_and_the_file_to_change_is_named() {
     let e = Engine::start();
-    let d = Deployment::create(
-        &e,
-        &NETBIRD_062,
-        11,
-        &[local_row(), jumpcloud_row(JUMPCLOUD)],
-        (0, 0),
-        0o644,
-    );
+    let d = Deployment::create(&e, &NETBIRD_062, &DexDb::locked_out());
     let cfg = tempfile::tempdir().unwrap();
     let mgmt = serde_json::json!({"EmbeddedIdP": {"Enabled": true, "StaticConnectors": [
         {"id": JC_ID, "type": "oidc", "name": "JumpCloud", "config": {"issuer": JUMPCLOUD}}]}});
@@ -305,13 +305,12 @@ fn a_static_connector_is_not_edited_and_the_file_to_change_is_named() {
     let bind = format!("{}:/etc/netbird", cfg.path().display());
     d.run_with(
         &e,
-        &NETBIRD_062,
         &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)],
         &["-v", &bind],
     );
     d.wait_restarts(&e, 1);
     let files = snapshot(&d.mountpoint);
-    let run = e.ozrepair(&["fix", "--yes", "--output", "json"]);
+    let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
     assert_eq!(run.code, 1, "{run:?}");
     let j = run.json();
     assert_eq!(j["changes"], serde_json::json!([]));
@@ -326,20 +325,15 @@ fn a_static_connector_is_not_edited_and_the_file_to_change_is_named() {
 #[test]
 fn issuer_alias_leaves_the_issuer_and_adds_the_alias() {
     let e = Engine::start();
-    let d = Deployment::create(
-        &e,
-        &OPENZRO,
-        11,
-        &[local_row(), jumpcloud_row(JUMPCLOUD)],
-        (0, 0),
-        0o644,
-    );
-    d.run(&e, &OPENZRO, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
+    let d = Deployment::create(&e, &OPENZRO, &DexDb::locked_out());
+    d.run(&e, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
     d.wait_restarts(&e, 1);
-    let run = e.ozrepair(&["fix", "--yes", "--issuer-alias", "--output", "json"]);
+    let run = ozrepair(["fix", "--yes", "--issuer-alias", "--output", "json"])
+        .on(&e)
+        .run();
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.json()["changes"][0]["field"], "issuerAlias");
-    let cfg = String::from_utf8(rows(&d.db)[1].2.clone()).unwrap();
+    let cfg = rows(&d.db)[1].config_text();
     let expected = jumpcloud_config(JUMPCLOUD).replace(
         &format!(r#""issuer":"{JUMPCLOUD}""#),
         &format!(r#""issuer":"{JUMPCLOUD}","issuerAlias":"{JUMPCLOUD_SLASH}""#),
@@ -351,25 +345,21 @@ fn issuer_alias_leaves_the_issuer_and_adds_the_alias() {
 fn inspect_discover_is_a_monitoring_check_for_a_running_deployment() {
     let e = Engine::start();
     let idp = Discovery::start();
-    let issuer = format!("{}/application/o/netbird", idp.base);
+    let issuer = format!("{}/application/o/netbird", idp.base());
     idp.publish("/application/o/netbird", &issuer);
     let cfg = format!(
         r#"{{"clientID":"nb","clientSecret":"{SECRET}","issuer":"{issuer}","redirectURI":"https://vpn/oauth2/callback"}}"#
     );
-    let rows_in = [
-        local_row(),
-        Row {
-            id: "authentik-1",
-            typ: "oidc",
-            name: "Authentik",
-            rv: "3",
-            config: Some(cfg),
-        },
-    ];
-    let d = Deployment::create(&e, &OPENZRO, 13, &rows_in, (0, 0), 0o644);
-    d.run(&e, &OPENZRO, &[("STANDIN_PUBLISHED", &issuer)]);
+    let db = DexDb::new(13).connectors([
+        Connector::local(),
+        Connector::oidc("authentik-1", "Authentik", "3", cfg),
+    ]);
+    let d = Deployment::create(&e, &OPENZRO, &db);
+    d.run(&e, &[("STANDIN_PUBLISHED", &issuer)]);
     d.wait_ready(&e);
-    let ok = e.ozrepair(&["inspect", "--discover", "--output", "json"]);
+    let ok = ozrepair(["inspect", "--discover", "--output", "json"])
+        .on(&e)
+        .run();
     assert_eq!(ok.code, 0, "{ok:?}");
     assert_eq!(ok.json()["connectors"][1]["status"], "ok");
 
@@ -377,7 +367,9 @@ fn inspect_discover_is_a_monitoring_check_for_a_running_deployment() {
     let with_slash = format!("{issuer}/");
     idp.publish("/application/o/netbird", &with_slash);
     let files = snapshot(&d.mountpoint);
-    let changed = e.ozrepair(&["inspect", "--discover", "--output", "json"]);
+    let changed = ozrepair(["inspect", "--discover", "--output", "json"])
+        .on(&e)
+        .run();
     assert_eq!(changed.code, 3, "{changed:?}");
     let j = changed.json();
     assert_eq!(j["changes"][0]["source"], "discovery");
@@ -385,9 +377,10 @@ fn inspect_discover_is_a_monitoring_check_for_a_running_deployment() {
     assert_eq!(snapshot(&d.mountpoint), files);
 
     // A discovery failure is a one-line note, not a guess.
-    idp.publish("/application/o/netbird", "");
-    idp.issuers.lock().unwrap().clear();
-    let gone = e.ozrepair(&["inspect", "--discover", "--output", "json"]);
+    idp.withdraw_all();
+    let gone = ozrepair(["inspect", "--discover", "--output", "json"])
+        .on(&e)
+        .run();
     assert_eq!(gone.json()["changes"], serde_json::json!([]), "{gone:?}");
     assert!(gone.json()["notes"].to_string().contains("404"), "{gone:?}");
 }
@@ -395,27 +388,18 @@ fn inspect_discover_is_a_monitoring_check_for_a_running_deployment() {
 #[test]
 fn fix_discover_and_set_on_a_database_file() {
     let idp = Discovery::start();
-    let issuer = format!("{}/realms/corp/", idp.base);
+    let issuer = format!("{}/realms/corp/", idp.base());
     idp.publish("/realms/corp", issuer.trim_end_matches('/'));
     let cfg = format!(
         r#"{{"clientID":"kc","clientSecret":"{SECRET}","issuer":"{issuer}","redirectURI":"https://old.example.com/oauth2/callback"}}"#
     );
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("idp.db");
-    seed_db(
-        &db,
-        11,
-        &[Row {
-            id: "keycloak-1",
-            typ: "oidc",
-            name: "Keycloak",
-            rv: "",
-            config: Some(cfg.clone()),
-        }],
-        (0, 0),
-        0o640,
-    );
-    let run = |args: &[&str]| ozrepair_local(args, &[]);
+    DexDb::new(11)
+        .connectors([Connector::oidc("keycloak-1", "Keycloak", "", cfg.clone())])
+        .mode(0o640)
+        .write(&db);
+    let run = |args: &[&str]| ozrepair(args).run();
     let dbs = db.to_str().unwrap();
     let secret = run(&[
         "--db",
@@ -444,6 +428,6 @@ fn fix_discover_and_set_on_a_database_file() {
         "https://old.example.com/oauth2/callback",
         "https://new.example.com/oauth2/callback",
     );
-    assert_eq!(String::from_utf8(rows(&db)[0].2.clone()).unwrap(), want);
+    assert_eq!(rows(&db)[0].config_text(), want);
     assert!(!fix.all().contains(SECRET));
 }

@@ -1,4 +1,4 @@
-//! Hostile or broken volumes, one table: the database (or something on its path, or beside it) is a
+//! Hostile or broken volumes, one test each: the database (or something on its path, or beside it) is a
 //! symlink, a directory, a FIFO, a hard link, empty, not SQLite, truncated, damaged, locked by another
 //! process, on a read-only or full file system, or a connector's config is not JSON, not an object,
 //! enormous, or holds a non-string issuer. Each is refused with one line on stderr that says what is wrong
@@ -9,16 +9,23 @@
 //! Works on files with `ozrepair --db PATH` (no Docker). The mount cases need root (bind mounts, tmpfs);
 //! they unmount on drop, also when the case fails.
 
-mod common;
-use common::*;
-use std::io::{BufRead, BufReader, Read};
+use crate::util::command::{ozrepair, OzrCommand, Run};
+use crate::util::hash::sha256_hex;
+use crate::util::run;
+use crate::util::seed::{
+    jumpcloud_config, ozr_seed, rows_of, Connector, DexDb, Row, JC_ID, JUMPCLOUD, JUMPCLOUD_SLASH,
+    SECRET,
+};
+use crate::util::snapshot::{sha256_in, snapshot, Snapshot};
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// How a case ended when it passed.
+/// How a case ends when it passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+pub enum Outcome {
     /// Exit 1, one line, nothing changed.
     Refused,
     /// Not an error: done correctly.
@@ -26,85 +33,11 @@ enum Outcome {
 }
 use Outcome::*;
 
-type Case = (&'static str, fn() -> Outcome);
-
-const CASES: &[Case] = &[
-    ("database is a symlink out of the volume", symlink_db),
-    (
-        "a directory on the --db path is a symlink",
-        symlinked_parent,
-    ),
-    ("database is a directory", db_is_directory),
-    ("database is a FIFO", db_is_fifo),
-    ("database is hard-linked", db_hard_linked),
-    ("database is empty", db_empty),
-    ("database is not SQLite", db_not_sqlite),
-    ("database is truncated", db_truncated),
-    ("database has a corrupt page", db_corrupt_page),
-    ("database has a corrupt page header", db_corrupt_page_header),
-    ("database is locked by another process", db_locked),
-    ("the -journal beside it is a symlink", journal_symlink),
-    ("connector config is not JSON", config_not_json),
-    (
-        "connector config is JSON but not an object",
-        config_not_object,
-    ),
-    ("connector config is enormous", config_enormous),
-    ("connector issuer is a number", issuer_number),
-    ("a hot -journal beside the database", hot_journal),
-    (
-        "a -wal with committed data beside the database",
-        wal_pending,
-    ),
-    ("read-only volume", read_only_volume),
-    (
-        "read-only volume, --backup-dir writable",
-        read_only_volume_backup_dir,
-    ),
-    (
-        "database file read-only, its directory writable",
-        read_only_file,
-    ),
-    ("disk full during the backup", disk_full),
-];
-
-#[test]
-fn hostile_inputs_are_refused_cleanly_or_handled() {
-    let (mut refused, mut handled, mut failed) = (0, 0, Vec::new());
-    for (name, case) in CASES {
-        eprintln!("--- {name}");
-        match std::panic::catch_unwind(case) {
-            Ok(Refused) => refused += 1,
-            Ok(Handled) => handled += 1,
-            Err(e) => {
-                let why = e
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                failed.push(format!("{name}: {why}"));
-            }
-        }
-    }
-    println!(
-        "hostile inputs: {} cases, {refused} refused cleanly, {handled} handled",
-        CASES.len()
-    );
-    assert!(
-        failed.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failed.len(),
-        CASES.len(),
-        failed.join("\n")
-    );
-    assert_eq!(refused + handled, CASES.len());
-}
-
 // ---------------------------------------------------------------------------------------------------
 // The harness.
 
 /// A case's world: `root/vol` holds the database (the "volume"), `root/outside` is somewhere else.
-struct World {
+pub struct World {
     root: tempfile::TempDir,
     vol: PathBuf,
     db: PathBuf,
@@ -112,19 +45,8 @@ struct World {
 }
 
 impl World {
-    /// A volume holding a locked-out database: the local connector and JumpCloud without the slash.
-    fn new() -> World {
-        World::with_rows(&[local_row(), jumpcloud_row(JUMPCLOUD)])
-    }
-
-    fn with_rows(rows: &[Row]) -> World {
-        let w = World::empty();
-        seed_db(&w.db, 11, rows, (0, 0), 0o644);
-        w
-    }
-
     /// The directories, without a database.
-    fn empty() -> World {
+    pub fn empty() -> World {
         let root = tempfile::tempdir().expect("tempdir");
         let vol = root.path().join("vol");
         let outside = root.path().join("outside");
@@ -138,69 +60,29 @@ impl World {
         }
     }
 
+    /// Writes `db` as the volume's database.
+    fn seed(&self, db: &DexDb) {
+        db.write(&self.db);
+    }
+
     fn snapshot(&self) -> Snapshot {
         snapshot(self.root.path())
     }
 }
 
-/// A connector row with these exact config bytes.
-fn jc_with_config(config: String) -> Row {
-    Row {
-        config: Some(config),
-        ..jumpcloud_row(JUMPCLOUD)
-    }
-}
-
-fn sha_of(p: &Path) -> String {
-    use sha2::{Digest, Sha256};
-    hex(&Sha256::digest(std::fs::read(p).expect("read file")))
-}
-
-/// Runs the real binary without a terminal and without Docker; kills it (and fails) after `limit`.
-fn ozrepair(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Run {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ozrepair"));
-    c.args(args)
-        .env_remove("DOCKER_HOST")
-        .env_remove("OZREPAIR_FAULT")
-        .env("OZREPAIR_BUSY_TIMEOUT_MS", "2000")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let mut child = c.spawn().expect("start ozrepair");
-    let reader = |r: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut s = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut s);
-            }
-            String::from_utf8_lossy(&s).into_owned()
-        })
-    };
-    let out = reader(child.stdout.take().map(|r| Box::new(r) as _));
-    let err = reader(child.stderr.take().map(|r| Box::new(r) as _));
-    let end = Instant::now() + limit;
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("ozrepair {args:?} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    }
-}
-
+/// How long one run may take here: every case is refused or done in well under a second.
 const LIMIT: Duration = Duration::from_secs(30);
+
+/// The real binary without a terminal and without Docker, waiting at most 2 s on a locked database.
+fn ozr<I, S>(args: I) -> OzrCommand
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    ozrepair(args)
+        .env("OZREPAIR_BUSY_TIMEOUT_MS", "2000")
+        .timeout(LIMIT)
+}
 
 fn fix_args<'a>(db: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut a = vec![
@@ -218,11 +100,11 @@ fn fix_args<'a>(db: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 }
 
 fn fix(db: &Path, extra: &[&str]) -> Run {
-    ozrepair(&fix_args(&db.to_string_lossy(), extra), &[], LIMIT)
+    ozr(fix_args(&db.to_string_lossy(), extra)).run()
 }
 
 fn inspect(db: &Path) -> Run {
-    ozrepair(&["--db", &db.to_string_lossy(), "inspect"], &[], LIMIT)
+    ozr(["--db", &db.to_string_lossy(), "inspect"]).run()
 }
 
 /// The progress lines `fix` prints on stderr once it has started a backup.
@@ -306,26 +188,16 @@ fn refused_untouched(w: &World, db: &Path, says: &[&str], also_inspect: bool) ->
     Refused
 }
 
-fn seed(args: &[&str]) -> std::process::ExitStatus {
-    Command::new(seed_bin())
-        .args(args)
-        .status()
-        .expect("run ozr-seed")
-}
-
 /// A mount that goes away when dropped (lazily if something still uses it).
 struct Mount(PathBuf);
 
 impl Mount {
     fn run(args: &[&str]) {
-        let out = Command::new("mount")
-            .args(args)
-            .output()
-            .expect("run mount");
+        let out = run::output(Command::new("mount").args(args));
         assert!(
             out.status.success(),
             "mount {args:?} failed (the mount cases need root): {}",
-            String::from_utf8_lossy(&out.stderr)
+            out.stderr_text()
         );
     }
 
@@ -401,6 +273,10 @@ fn noise(n: usize) -> Vec<u8> {
         .collect()
 }
 
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+}
+
 /// Opens a private copy of `db` (and any -journal/-wal/-shm beside it), so reading cannot change the
 /// files in place.
 fn read_copy(db: &Path) -> (tempfile::TempDir, rusqlite::Connection) {
@@ -417,14 +293,12 @@ fn read_copy(db: &Path) -> (tempfile::TempDir, rusqlite::Connection) {
     (dir, conn)
 }
 
-/// (typeof(config), config, name) of the JumpCloud connector.
-fn jc_row(conn: &rusqlite::Connection) -> (String, Vec<u8>, String) {
-    conn.query_row(
-        "select typeof(config), cast(config as blob), name from connector where id = ?1",
-        [JC_ID],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )
-    .expect("JumpCloud row")
+/// The JumpCloud connector's row.
+fn jumpcloud_row(conn: &rusqlite::Connection) -> Row {
+    rows_of(conn)
+        .into_iter()
+        .find(|r| r.id == JC_ID)
+        .expect("JumpCloud row")
 }
 
 fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
@@ -441,36 +315,30 @@ fn only_backup(root: &Path) -> PathBuf {
     sets[0].clone()
 }
 
+fn store_is_sound(conn: &rusqlite::Connection) {
+    let ok: String = conn
+        .query_row("pragma integrity_check", [], |r| r.get(0))
+        .expect("integrity_check");
+    assert_eq!(ok, "ok");
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The cases.
 
-fn symlink_db() -> Outcome {
-    let w = World::empty();
+// The database is a symlink out of the volume.
+hostile!(symlinked_db, Refused, |w| {
     let real = w.outside.join("idp.db");
-    seed_db(
-        &real,
-        11,
-        &[local_row(), jumpcloud_row(JUMPCLOUD)],
-        (0, 0),
-        0o644,
-    );
+    DexDb::locked_out().write(&real);
     std::os::unix::fs::symlink(&real, &w.db).expect("symlink");
-    refused_untouched(&w, &w.db, &["symbolic link"], true)
-}
+    refused_untouched(w, &w.db, &["symbolic link"], true)
+});
 
-/// `--db` names a path through a symlinked directory: the operator named it, so ozrepair follows it
-/// (only the last component must be a plain file) and fixes the file it leads to. The lock file and the
-/// backups land in the real directory, beside the real file.
-fn symlinked_parent() -> Outcome {
-    let w = World::empty();
+// A directory on the `--db` path is a symlink: the operator named it, so ozrepair follows it (only
+// the last component must be a plain file) and fixes the file it leads to. The lock file and the
+// backups land in the real directory, beside the real file.
+hostile!(symlinked_parent, Handled, |w| {
     let real = w.outside.join("idp.db");
-    seed_db(
-        &real,
-        11,
-        &[local_row(), jumpcloud_row(JUMPCLOUD)],
-        (0, 0),
-        0o644,
-    );
+    DexDb::locked_out().write(&real);
     let link = w.vol.join("data");
     std::os::unix::fs::symlink(&w.outside, &link).expect("symlink");
     let before = w.snapshot();
@@ -478,9 +346,9 @@ fn symlinked_parent() -> Outcome {
     assert_sane(&run);
     assert_eq!(run.code, 0, "{run:?}");
     let (_d, conn) = read_copy(&real);
-    let (class, config, _) = jc_row(&conn);
-    assert_eq!(class, "blob");
-    assert_eq!(config, jumpcloud_config(JUMPCLOUD_SLASH).into_bytes());
+    let jc = jumpcloud_row(&conn);
+    assert_eq!(jc.storage, "blob");
+    assert_eq!(jc.config, jumpcloud_config(JUMPCLOUD_SLASH).into_bytes());
     let after = w.snapshot();
     assert_eq!(
         after.get("vol/data"),
@@ -490,72 +358,66 @@ fn symlinked_parent() -> Outcome {
     assert!(after.contains_key("outside/.idp.db.ozrepair-lock"));
     let set = only_backup(&w.outside.join("ozrepair-backups"));
     assert_eq!(
-        sha_of(&set.join("idp.db")),
-        before["outside/idp.db"].split(' ').next().unwrap(),
+        sha256_hex(&read(&set.join("idp.db"))),
+        sha256_in(&before, "outside/idp.db"),
         "the backup holds the file as it was"
     );
     Handled
-}
+});
 
-fn db_is_directory() -> Outcome {
-    let w = World::empty();
+// The database is a directory.
+hostile!(db_is_directory, Refused, |w| {
     std::fs::create_dir(&w.db).expect("mkdir");
-    seed_db(
-        &w.db.join("idp.db"),
-        11,
-        &[local_row(), jumpcloud_row(JUMPCLOUD)],
-        (0, 0),
-        0o644,
-    );
-    refused_untouched(&w, &w.db, &["is a directory"], true)
-}
+    DexDb::locked_out().write(&w.db.join("idp.db"));
+    refused_untouched(w, &w.db, &["is a directory"], true)
+});
 
-fn db_is_fifo() -> Outcome {
-    let w = World::empty();
-    let st = Command::new("mkfifo").arg(&w.db).status().expect("mkfifo");
-    assert!(st.success());
-    refused_untouched(&w, &w.db, &["not a regular file"], true)
-}
+// The database is a FIFO.
+hostile!(db_is_fifo, Refused, |w| {
+    let made = run::output(Command::new("mkfifo").arg(&w.db));
+    assert!(made.status.success(), "{}", made.stderr_text());
+    refused_untouched(w, &w.db, &["not a regular file"], true)
+});
 
-fn db_hard_linked() -> Outcome {
-    let w = World::new();
+// The database is hard-linked.
+hostile!(db_hard_linked, Refused, |w| {
+    w.seed(&DexDb::locked_out());
     std::fs::hard_link(&w.db, w.outside.join("idp.db.copy")).expect("hard link");
-    refused_untouched(&w, &w.db, &["hard-linked"], true)
-}
+    refused_untouched(w, &w.db, &["hard-linked"], true)
+});
 
-fn db_empty() -> Outcome {
-    let w = World::empty();
+// The database is empty.
+hostile!(db_empty, Refused, |w| {
     std::fs::write(&w.db, b"").expect("write");
-    refused_untouched(&w, &w.db, &["empty"], true)
-}
+    refused_untouched(w, &w.db, &["empty"], true)
+});
 
-fn db_not_sqlite() -> Outcome {
-    let w = World::empty();
+// The database is not SQLite.
+hostile!(db_not_sqlite, Refused, |w| {
     std::fs::write(&w.db, noise(8192)).expect("write");
-    refused_untouched(&w, &w.db, &["not an SQLite database", "--db"], true)
-}
+    refused_untouched(w, &w.db, &["not an SQLite database", "--db"], true)
+});
 
-fn db_truncated() -> Outcome {
-    let w = World::new();
-    let bytes = std::fs::read(&w.db).expect("read");
+// The database is truncated.
+hostile!(db_truncated, Refused, |w| {
+    w.seed(&DexDb::locked_out());
+    let bytes = read(&w.db);
     assert!(bytes.len() >= 8 * 4096, "several pages");
     std::fs::write(&w.db, &bytes[..bytes.len() / 2]).expect("truncate");
-    refused_untouched(&w, &w.db, &["damaged", "ozrepair restore"], true)
-}
+    refused_untouched(w, &w.db, &["damaged", "ozrepair restore"], true)
+});
 
-/// Garbage in the middle of a page (cell contents): `quick_check` reports it.
-fn db_corrupt_page() -> Outcome {
-    corrupt(|page_size| page_size / 4..page_size * 3 / 4)
-}
+// Garbage in the middle of a page (cell contents): `quick_check` reports it.
+hostile!(db_corrupt_page, Refused, |w| {
+    corrupt(w, |page_size| page_size / 4..page_size * 3 / 4)
+});
 
-/// Garbage over a page's header: `quick_check` cannot even walk the tree and fails itself.
-fn db_corrupt_page_header() -> Outcome {
-    corrupt(|_| 0..16)
-}
+// Garbage over a page's header: `quick_check` cannot even walk the tree and fails itself.
+hostile!(db_corrupt_page_header, Refused, |w| corrupt(w, |_| 0..16));
 
 /// A multi-page database with the bytes `span(page_size)` of a page of filler rows overwritten.
-fn corrupt(span: fn(usize) -> std::ops::Range<usize>) -> Outcome {
-    let w = World::new();
+fn corrupt(w: &World, span: fn(usize) -> std::ops::Range<usize>) -> Outcome {
+    w.seed(&DexDb::locked_out());
     add_filler(&w.db, 200);
     let (page_size, pages) = {
         let conn = rusqlite::Connection::open(&w.db).expect("open");
@@ -569,7 +431,7 @@ fn corrupt(span: fn(usize) -> std::ops::Range<usize>) -> Outcome {
     };
     assert!(pages > 60, "a multi-page database ({pages} pages)");
     // A page of filler rows, near the end of the file.
-    let mut bytes = std::fs::read(&w.db).expect("read");
+    let mut bytes = read(&w.db);
     let page = (pages - 10) * page_size;
     let r = span(page_size);
     bytes[page + r.start..page + r.end].fill(0xa5);
@@ -585,13 +447,16 @@ fn corrupt(span: fn(usize) -> std::ops::Range<usize>) -> Outcome {
             .unwrap_or_else(|e| e.to_string());
         assert_ne!(first, "ok", "the corruption must be one SQLite can see");
     }
-    refused_untouched(&w, &w.db, &["damaged", "ozrepair restore"], true)
+    refused_untouched(w, &w.db, &["damaged", "ozrepair restore"], true)
 }
 
-fn db_locked() -> Outcome {
-    let w = World::new();
-    let mut child = Command::new(seed_bin())
+// The database is locked by another process: ozrepair waits about OZREPAIR_BUSY_TIMEOUT_MS, then
+// gives up.
+hostile!(db_locked, Refused, |w| {
+    w.seed(&DexDb::locked_out());
+    let mut child = ozr_seed()
         .args(["--db", &w.db.to_string_lossy(), "--hold-lock", "60"])
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
         .expect("start ozr-seed --hold-lock");
@@ -604,7 +469,7 @@ fn db_locked() -> Outcome {
     let db = w.db.to_string_lossy().into_owned();
     for args in [fix_args(&db, &[]), vec!["--db", &db, "inspect"]] {
         let started = Instant::now();
-        let run = ozrepair(&args, &[("OZREPAIR_BUSY_TIMEOUT_MS", "500")], LIMIT);
+        let run = ozr(args).env("OZREPAIR_BUSY_TIMEOUT_MS", "500").run();
         let took = started.elapsed();
         let line = assert_refused(&run, false, &["locked by another process", "500 ms"]);
         assert!(line.contains("nothing was changed"), "{line}");
@@ -616,22 +481,27 @@ fn db_locked() -> Outcome {
     }
     drop(holder);
     Refused
-}
+});
 
-fn journal_symlink() -> Outcome {
-    let w = World::new();
+// The -journal beside the database is a symlink.
+hostile!(journal_symlink, Refused, |w| {
+    w.seed(&DexDb::locked_out());
     let elsewhere = w.outside.join("journal");
     std::fs::write(&elsewhere, b"not yours").expect("write");
     std::os::unix::fs::symlink(&elsewhere, w.vol.join("idp.db-journal")).expect("symlink");
-    refused_untouched(&w, &w.db, &["idp.db-journal is not a regular file"], true)
-}
+    refused_untouched(w, &w.db, &["idp.db-journal is not a regular file"], true)
+});
 
 /// A config problem is refused by `fix`; `inspect` reports the connector as unknown with its problem
 /// (exit 0: it only reads) and never prints the config.
-fn config_refused(config: String, says: &[&str]) -> Outcome {
-    let w = World::with_rows(&[local_row(), jc_with_config(config)]);
+fn config_refused(w: &World, config: String, says: &[&str]) -> Outcome {
+    let jc = Connector {
+        config: Some(config),
+        ..Connector::jumpcloud(JUMPCLOUD)
+    };
+    w.seed(&DexDb::new(11).connectors([Connector::local(), jc]));
     let before = w.snapshot();
-    refused_untouched(&w, &w.db, says, false);
+    refused_untouched(w, &w.db, says, false);
     let run = inspect(&w.db);
     assert_sane(&run);
     assert_eq!(run.code, 0, "{run:?}");
@@ -640,32 +510,37 @@ fn config_refused(config: String, says: &[&str]) -> Outcome {
     Refused
 }
 
-fn config_not_json() -> Outcome {
+// A connector's config is not JSON.
+hostile!(config_not_json, Refused, |w| {
     let cfg = jumpcloud_config(JUMPCLOUD);
     config_refused(
+        w,
         cfg[..cfg.len() - 20].to_string(),
         &["not valid JSON", JC_ID, "fix that connector"],
     )
-}
+});
 
-fn config_not_object() -> Outcome {
-    config_refused(
-        format!(r#"["{SECRET}","{JUMPCLOUD}"]"#),
-        &["not an object", JC_ID, "fix that connector"],
-    )
-}
+// A connector's config is JSON but not an object.
+hostile!(config_not_object, Refused, |w| config_refused(
+    w,
+    format!(r#"["{SECRET}","{JUMPCLOUD}"]"#),
+    &["not an object", JC_ID, "fix that connector"],
+));
 
-fn config_enormous() -> Outcome {
+// A connector's config is enormous.
+hostile!(config_enormous, Refused, |w| {
     let pad = "x".repeat(1536 * 1024);
     let cfg = jumpcloud_config(JUMPCLOUD).replacen('{', &format!(r#"{{"padding":"{pad}","#), 1);
     assert!(cfg.len() > 1 << 20);
-    config_refused(cfg, &["bytes", JC_ID, "fix that connector"])
-}
+    config_refused(w, cfg, &["bytes", JC_ID, "fix that connector"])
+});
 
-fn issuer_number() -> Outcome {
+// A connector's issuer is a number.
+hostile!(issuer_number, Refused, |w| {
     let cfg = jumpcloud_config(JUMPCLOUD).replace(&format!(r#""{JUMPCLOUD}""#), "42");
     assert!(cfg.contains(r#""issuer":42"#));
     config_refused(
+        w,
         cfg,
         &[
             "issuer is a number, not a string",
@@ -673,14 +548,19 @@ fn issuer_number() -> Outcome {
             "fix that connector",
         ],
     )
-}
+});
 
-/// A writer died mid-transaction: `fix` backs up the database and its journal as they are, then SQLite
-/// rolls the journal back when ozrepair opens the file to write, and the fix lands on the committed rows.
-fn hot_journal() -> Outcome {
-    let w = World::new();
-    let st = seed(&["--db", &w.db.to_string_lossy(), "--hot-journal"]);
-    assert_eq!(st.code(), Some(9), "the writer died mid-transaction");
+// A hot -journal beside the database (a writer died mid-transaction): `fix` backs up the database
+// and its journal as they are, then SQLite rolls the journal back when ozrepair opens the file to
+// write, and the fix lands on the committed rows.
+hostile!(hot_journal, Handled, |w| {
+    w.seed(&DexDb::locked_out());
+    let crashed = run::output(ozr_seed().args(["--db", &w.db.to_string_lossy(), "--hot-journal"]));
+    assert_eq!(
+        crashed.status.code(),
+        Some(9),
+        "the writer died mid-transaction"
+    );
     let before = w.snapshot();
     assert!(before.contains_key("vol/idp.db-journal"), "a hot journal");
     let run = fix(&w.db, &[]);
@@ -689,8 +569,8 @@ fn hot_journal() -> Outcome {
     let set = only_backup(&w.vol.join("ozrepair-backups"));
     for f in ["idp.db", "idp.db-journal"] {
         assert_eq!(
-            sha_of(&set.join(f)),
-            before[&format!("vol/{f}")].split(' ').next().unwrap(),
+            sha256_hex(&read(&set.join(f))),
+            sha256_in(&before, &format!("vol/{f}")),
             "the backup holds {f} byte for byte"
         );
     }
@@ -699,9 +579,9 @@ fn hot_journal() -> Outcome {
         "the journal was rolled back"
     );
     let (_d, conn) = read_copy(&w.db);
-    let (class, config, _) = jc_row(&conn);
+    let jc = jumpcloud_row(&conn);
     assert_eq!(
-        (class.as_str(), config),
+        (jc.storage.as_str(), jc.config),
         ("blob", jumpcloud_config(JUMPCLOUD_SLASH).into_bytes())
     );
     assert_eq!(
@@ -726,14 +606,15 @@ fn hot_journal() -> Outcome {
     );
     store_is_sound(&conn);
     Handled
-}
+});
 
-/// A writer died in WAL mode with committed data only in the -wal: `fix` backs up all three files, and
-/// the result holds the WAL's data plus the fix.
-fn wal_pending() -> Outcome {
-    let w = World::new();
-    let st = seed(&["--db", &w.db.to_string_lossy(), "--wal-pending"]);
-    assert_eq!(st.code(), Some(0), "ozr-seed --wal-pending");
+// A -wal with committed data beside the database (a writer died in WAL mode with committed data
+// only in the -wal): `fix` backs up all three files, and the result holds the WAL's data plus the
+// fix.
+hostile!(wal_pending, Handled, |w| {
+    w.seed(&DexDb::locked_out());
+    let seeded = run::output(ozr_seed().args(["--db", &w.db.to_string_lossy(), "--wal-pending"]));
+    assert_eq!(seeded.status.code(), Some(0), "ozr-seed --wal-pending");
     let before = w.snapshot();
     assert!(before.contains_key("vol/idp.db-wal"), "a -wal");
     {
@@ -755,19 +636,19 @@ fn wal_pending() -> Outcome {
     let set = only_backup(&w.vol.join("ozrepair-backups"));
     for f in ["idp.db", "idp.db-wal", "idp.db-shm"] {
         assert_eq!(
-            sha_of(&set.join(f)),
-            before[&format!("vol/{f}")].split(' ').next().unwrap(),
+            sha256_hex(&read(&set.join(f))),
+            sha256_in(&before, &format!("vol/{f}")),
             "the backup holds {f} byte for byte"
         );
     }
     let (_d, conn) = read_copy(&w.db);
-    let (class, config, name) = jc_row(&conn);
+    let jc = jumpcloud_row(&conn);
     assert_eq!(
-        (class.as_str(), config),
+        (jc.storage.as_str(), jc.config),
         ("blob", jumpcloud_config(JUMPCLOUD_SLASH).into_bytes())
     );
     assert_eq!(
-        name, "JumpCloud (wal)",
+        jc.name, "JumpCloud (wal)",
         "the WAL's committed update is kept"
     );
     assert_eq!(
@@ -780,27 +661,21 @@ fn wal_pending() -> Outcome {
     );
     store_is_sound(&conn);
     Handled
-}
+});
 
-fn store_is_sound(conn: &rusqlite::Connection) {
-    let ok: String = conn
-        .query_row("pragma integrity_check", [], |r| r.get(0))
-        .expect("integrity_check");
-    assert_eq!(ok, "ok");
-}
-
-/// The volume as a read-only bind mount at `root/ro`.
-fn read_only_world() -> (World, Mount, PathBuf) {
-    let w = World::new();
+/// The volume, holding the locked-out database, again as a read-only bind mount at `root/ro`; returns
+/// the mount and the database's path through it.
+fn read_only_volume_of(w: &World) -> (Mount, PathBuf) {
+    w.seed(&DexDb::locked_out());
     let ro = w.root.path().join("ro");
     std::fs::create_dir(&ro).expect("mkdir ro");
     let m = Mount::bind_ro(&w.vol, &ro);
-    let db = ro.join("idp.db");
-    (w, m, db)
+    (m, ro.join("idp.db"))
 }
 
-fn read_only_volume() -> Outcome {
-    let (w, _m, db) = read_only_world();
+// A read-only volume.
+hostile!(read_only_volume, Refused, |w| {
+    let (_m, db) = read_only_volume_of(w);
     let before = snapshot(&w.vol);
     let run = fix(&db, &[]);
     let line = assert_refused(
@@ -811,12 +686,13 @@ fn read_only_volume() -> Outcome {
     assert!(!line.contains("backup is at"), "{line}");
     assert_eq!(snapshot(&w.vol), before, "no byte changed anywhere");
     Refused
-}
+});
 
-/// With a writable --backup-dir, ozrepair still refuses before the backup: it cannot take its lock
-/// beside the database, and a database on a read-only file system cannot be edited anyway.
-fn read_only_volume_backup_dir() -> Outcome {
-    let (w, _m, db) = read_only_world();
+// A read-only volume with a writable --backup-dir: ozrepair still refuses before the backup; it
+// cannot take its lock beside the database, and a database on a read-only file system cannot be
+// edited anyway.
+hostile!(read_only_volume_backup_dir, Refused, |w| {
+    let (_m, db) = read_only_volume_of(w);
     let backups = w.outside.join("backups");
     std::fs::create_dir(&backups).expect("mkdir");
     let before = w.snapshot();
@@ -832,13 +708,13 @@ fn read_only_volume_backup_dir() -> Outcome {
         "no byte changed anywhere, no backup taken"
     );
     Refused
-}
+});
 
-/// The database file itself is read-only (a read-only bind mount over it) in a writable directory:
-/// the lock and the backup succeed, the write fails; the database is unchanged and the error says
-/// where the backup is.
-fn read_only_file() -> Outcome {
-    let w = World::new();
+// The database file itself is read-only (a read-only bind mount over it) in a writable directory:
+// the lock and the backup succeed, the write fails; the database is unchanged and the error says
+// where the backup is.
+hostile!(read_only_file, Refused, |w| {
+    w.seed(&DexDb::locked_out());
     let _m = Mount::bind_ro(&w.db, &w.db);
     let before = w.snapshot();
     let run = fix(&w.db, &[]);
@@ -871,17 +747,18 @@ fn read_only_file() -> Outcome {
         ],
     );
     assert_eq!(
-        sha_of(&set.join("idp.db")),
-        before["vol/idp.db"].split(' ').next().unwrap(),
+        sha256_hex(&read(&set.join("idp.db"))),
+        sha256_in(&before, "vol/idp.db"),
         "the backup holds the database byte for byte"
     );
     Refused
-}
+});
 
-/// A 512 KiB tmpfs holding a database of about 350 KiB: the backup copy cannot fit. The partial copy is
-/// removed; the lock file and an empty ozrepair-backups/ are all that is left.
-fn disk_full() -> Outcome {
-    let w = World::new();
+// The disk fills up during the backup: a 512 KiB tmpfs holding a database of about 350 KiB, so the
+// backup copy cannot fit. The partial copy is removed; the lock file and an empty ozrepair-backups/
+// are all that is left.
+hostile!(disk_full, Refused, |w| {
+    w.seed(&DexDb::locked_out());
     add_filler(&w.db, 180);
     let size = std::fs::metadata(&w.db).expect("metadata").len();
     assert!(
@@ -912,4 +789,4 @@ fn disk_full() -> Outcome {
         &[".idp.db.ozrepair-lock", "ozrepair-backups/"],
     );
     Refused
-}
+});

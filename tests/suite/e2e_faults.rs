@@ -3,30 +3,16 @@
 //! anything between; a backup exists whenever a write happened; and running `ozrepair fix` again finishes
 //! the job (a container left stopped is started). Also: two fixes at once never both write.
 
-mod common;
-use common::*;
-use std::process::Stdio;
+use crate::util::backups::backup_sets;
+use crate::util::command::ozrepair;
+use crate::util::deploy::{locked_out, Deployment};
+use crate::util::engine::{events_mark, Engine};
+use crate::util::seed::{after_fix, rows};
+use crate::util::snapshot::snapshot;
+use std::path::PathBuf;
 
-/// The database's connector rows after a correct fix, computed from the rows before it.
-fn fixed_rows(
-    before: &[(String, String, Vec<u8>, String)],
-) -> Vec<(String, String, Vec<u8>, String)> {
-    let mut rows = before.to_vec();
-    rows[1].2 = jumpcloud_config(JUMPCLOUD_SLASH).into_bytes();
-    rows
-}
-
-fn backups(d: &Deployment) -> Vec<std::path::PathBuf> {
-    let root = d.mountpoint.join("ozrepair-backups");
-    let mut out: Vec<_> = std::fs::read_dir(&root)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.join("manifest.json").is_file())
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
+fn backups(d: &Deployment) -> Vec<PathBuf> {
+    backup_sets(&d.mountpoint.join("ozrepair-backups"))
 }
 
 fn crash_at(point: &str) {
@@ -35,7 +21,10 @@ fn crash_at(point: &str) {
     let original = std::fs::read(&d.db).unwrap();
     let before = rows(&d.db);
 
-    let crashed = e.ozrepair_env(&["fix", "--yes"], &[("OZREPAIR_FAULT", point)]);
+    let crashed = ozrepair(["fix", "--yes"])
+        .on(&e)
+        .env("OZREPAIR_FAULT", point)
+        .run();
     assert_ne!(
         crashed.code, 0,
         "the fault at {point} must kill the run: {crashed:?}"
@@ -49,7 +38,7 @@ fn crash_at(point: &str) {
 
     // Old or new, never between.
     let now = rows(&d.db);
-    let written = now == fixed_rows(&before);
+    let written = now == after_fix(&before);
     assert!(
         written || now == before,
         "{point}: the rows are neither the old nor the fixed ones: {now:?}"
@@ -65,7 +54,7 @@ fn crash_at(point: &str) {
     if written {
         let sets = backups(&d);
         assert_eq!(sets.len(), 1, "{point}: one backup");
-        let name = std::path::Path::new(&d.db).file_name().unwrap();
+        let name = d.db.file_name().unwrap();
         assert_eq!(
             std::fs::read(sets[0].join(name)).unwrap(),
             original,
@@ -76,11 +65,11 @@ fn crash_at(point: &str) {
     assert_eq!(written, expect_written, "{point}: written = {written}");
 
     // Running it again finishes the job.
-    let again = e.ozrepair(&["fix", "--yes", "--output", "json"]);
+    let again = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
     assert_eq!(again.code, 0, "{point}: the second run: {again:?}");
-    assert_eq!(rows(&d.db), fixed_rows(&before), "{point}");
+    assert_eq!(rows(&d.db), after_fix(&before), "{point}");
     d.wait_ready(&e);
-    assert_eq!(d.state(&e).0, "running", "{point}");
+    assert_eq!(d.state(&e).status, "running", "{point}");
     assert!(
         !backups(&d).is_empty(),
         "{point}: a backup exists after the fix"
@@ -137,7 +126,7 @@ fn a_second_fix_refuses_while_one_holds_the_lock() {
     lock.lock().unwrap();
     let files_with_lock = snapshot(&d.mountpoint);
     let since = events_mark();
-    let run = e.ozrepair(&["fix", "--yes"]);
+    let run = ozrepair(["fix", "--yes"]).on(&e).run();
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
         run.stderr.contains("another ozrepair is working on"),
@@ -160,18 +149,12 @@ fn two_fixes_at_once_never_both_write() {
     let d = locked_out(&e);
     let before = rows(&d.db);
     let spawn = || {
-        e.ozrepair_command(&["fix", "--yes", "--output", "json"], &[])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+        ozrepair(["fix", "--yes", "--output", "json"])
+            .on(&e)
             .spawn()
-            .unwrap()
     };
     let (a, b) = (spawn(), spawn());
-    let (a, b) = (
-        Run::from(a.wait_with_output().unwrap()),
-        Run::from(b.wait_with_output().unwrap()),
-    );
+    let (a, b) = (a.wait(), b.wait());
     let results = [a.json()["result"].clone(), b.json()["result"].clone()];
     let fixed = results.iter().filter(|r| *r == "fixed").count();
     assert_eq!(fixed, 1, "exactly one run applied the fix: {a:?} {b:?}");
@@ -181,5 +164,5 @@ fn two_fixes_at_once_never_both_write() {
         "{a:?} {b:?}"
     );
     assert_eq!(backups(&d).len(), 1, "one backup, one write");
-    assert_eq!(rows(&d.db), fixed_rows(&before));
+    assert_eq!(rows(&d.db), after_fix(&before));
 }

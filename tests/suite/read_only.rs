@@ -2,26 +2,23 @@
 //! writer died mid-transaction) is read through a private copy, where the rollback happens; the files in
 //! place keep every byte, and the report shows the committed rows.
 
-mod common;
-use common::*;
-use std::process::Command;
+use crate::util::command::ozrepair;
+use crate::util::run;
+use crate::util::seed::{ozr_seed, DexDb, JC_ID, JUMPCLOUD, JUMPCLOUD_SLASH};
+use crate::util::snapshot::snapshot;
 
 #[test]
 fn inspect_reads_a_hot_journal_database_without_rolling_it_back() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("idp.db");
-    seed_db(
-        &db,
-        11,
-        &[local_row(), jumpcloud_row(JUMPCLOUD)],
-        (0, 0),
-        0o644,
+    DexDb::locked_out().write(&db);
+    let dbs = db.to_str().unwrap();
+    let crashed = run::output(ozr_seed().args(["--db", dbs, "--hot-journal"]));
+    assert_eq!(
+        crashed.status.code(),
+        Some(9),
+        "the writer died mid-transaction"
     );
-    let crashed = Command::new(seed_bin())
-        .args(["--db", db.to_str().unwrap(), "--hot-journal"])
-        .status()
-        .unwrap();
-    assert_eq!(crashed.code(), Some(9), "the writer died mid-transaction");
     let journal = dir.path().join("idp.db-journal");
     assert!(
         std::fs::metadata(&journal)
@@ -31,10 +28,7 @@ fn inspect_reads_a_hot_journal_database_without_rolling_it_back() {
     );
     let files = snapshot(dir.path());
 
-    let run = ozrepair_local(
-        &["--db", db.to_str().unwrap(), "inspect", "--output", "json"],
-        &[],
-    );
+    let run = ozrepair(["--db", dbs, "inspect", "--output", "json"]).run();
     assert_eq!(run.code, 0, "{run:?}");
     let j = run.json();
     assert_eq!(j["connectors"][1]["id"], JC_ID);
@@ -46,19 +40,17 @@ fn inspect_reads_a_hot_journal_database_without_rolling_it_back() {
     );
 
     // fix --dry-run is as careful.
-    let dry = ozrepair_local(
-        &[
-            "--db",
-            db.to_str().unwrap(),
-            "fix",
-            "--dry-run",
-            "--connector",
-            JC_ID,
-            "--issuer",
-            JUMPCLOUD_SLASH,
-        ],
-        &[],
-    );
+    let dry = ozrepair([
+        "--db",
+        dbs,
+        "fix",
+        "--dry-run",
+        "--connector",
+        JC_ID,
+        "--issuer",
+        JUMPCLOUD_SLASH,
+    ])
+    .run();
     assert_eq!(dry.code, 3, "{dry:?}");
     assert_eq!(snapshot(dir.path()), files);
 }

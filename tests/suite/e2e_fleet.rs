@@ -3,37 +3,40 @@
 //! repairs the broken ones and leaves the healthy ones untouched (exit 0); --serial with --max-fail stops
 //! after a failed batch; the JSON lines carry one report per host and a summary.
 
-mod common;
-use common::*;
+use crate::util::command::{ozrepair, Run};
+use crate::util::deploy::{locked_out, Deployment, Layout, OPENZRO};
+use crate::util::engine::Engine;
+use crate::util::seed::{
+    after_fix, jumpcloud_config, rows, Connector, DexDb, JUMPCLOUD_SLASH, SECRET,
+};
+use crate::util::snapshot::snapshot;
+use crate::util::sshd::Sshd;
+use std::os::unix::fs::MetadataExt;
 
 fn healthy(e: &Engine) -> Deployment {
-    let d = Deployment::create(
-        e,
-        &OPENZRO,
-        11,
-        &[local_row(), jumpcloud_row(JUMPCLOUD_SLASH)],
-        (0, 0),
-        0o644,
-    );
-    d.run(e, &OPENZRO, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
+    let db = DexDb::new(11).connectors([Connector::local(), Connector::jumpcloud(JUMPCLOUD_SLASH)]);
+    let d = Deployment::create(e, &OPENZRO, &db);
+    d.run(e, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
     d.wait_ready(e);
     d
 }
 
+/// `ozrepair fleet --inventory FILE ARGS…` with `inventory` in FILE; with `--output json` among the
+/// arguments, also its stdout as one JSON value a line.
 fn fleet(inventory: &str, args: &[&str], env: &[(&str, &str)]) -> (Run, Vec<serde_json::Value>) {
     let dir = tempfile::tempdir().unwrap();
     let inv = dir.path().join("hosts.txt");
     std::fs::write(&inv, inventory).unwrap();
-    let mut all = vec!["fleet", "--inventory", inv.to_str().unwrap()];
-    all.extend_from_slice(args);
-    let r = ozrepair_local(&all, env);
-    let json = args.contains(&"json");
-    let lines = r
-        .stdout
-        .lines()
-        .filter(|_| json)
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
+    let r = ozrepair(["fleet", "--inventory"])
+        .args([&inv])
+        .args(args)
+        .envs(env)
+        .run();
+    let lines = if args.contains(&"json") {
+        r.json_lines()
+    } else {
+        Vec::new()
+    };
     (r, lines)
 }
 
@@ -43,7 +46,7 @@ fn a_fleet_of_four_engines_is_inspected_then_fixed() {
     let sshd = Sshd::start();
     let engines = [
         Engine::start(),
-        Engine::start_with(true),
+        Engine::builder().tcp().start(),
         Engine::start(),
         Engine::start(),
     ];
@@ -99,7 +102,7 @@ fn a_fleet_of_four_engines_is_inspected_then_fixed() {
     assert_eq!(results, ["fixed", "healthy", "fixed", "healthy"]);
     for i in [0, 2] {
         assert_eq!(
-            String::from_utf8(rows(&deps[i].db)[1].2.clone()).unwrap(),
+            rows(&deps[i].db)[1].config_text(),
             jumpcloud_config(JUMPCLOUD_SLASH)
         );
         deps[i].wait_ready(&engines[i]);
@@ -181,54 +184,37 @@ fn an_engine_behind_ssh_on_a_non_default_port() {
     let endpoint = sshd.endpoint_for(&e);
     assert!(endpoint.starts_with("ssh://root@127.0.0.1:"), "{endpoint}");
     let env = [("OZREPAIR_SSH_ARGS", sshd.ssh_args.as_str())];
-    let inspect = ozrepair_local(&["-H", &endpoint, "inspect", "--output", "json"], &env);
+    let inspect = ozrepair(["-H", &endpoint, "inspect", "--output", "json"])
+        .envs(&env)
+        .run();
     assert_eq!(inspect.code, 3, "{inspect:?}\nsshd: {}", sshd.log());
     assert_eq!(inspect.json()["host"], endpoint.as_str());
     // The same host in a fleet next to a local engine, fixed through the tunnel.
     let other = Engine::start();
     let o = locked_out(&other);
-    let (r, lines) = {
-        let dir = tempfile::tempdir().unwrap();
-        let inv = dir.path().join("hosts");
-        std::fs::write(&inv, format!("{endpoint}\n{}\n", other.host)).unwrap();
-        let r = ozrepair_local(
-            &[
-                "fleet",
-                "--inventory",
-                inv.to_str().unwrap(),
-                "--yes",
-                "--output",
-                "json",
-                "fix",
-            ],
-            &env,
-        );
-        let lines: Vec<serde_json::Value> = r
-            .stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        (r, lines)
-    };
+    let (r, lines) = fleet(
+        &format!("{endpoint}\n{}\n", other.host),
+        &["--yes", "--output", "json", "fix"],
+        &env,
+    );
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(lines[0]["result"], "fixed");
     assert_eq!(lines[1]["result"], "fixed");
     for (eng, dep) in [(&e, &d), (&other, &o)] {
         assert_eq!(
-            String::from_utf8(rows(&dep.db)[1].2.clone()).unwrap(),
+            rows(&dep.db)[1].config_text(),
             jumpcloud_config(JUMPCLOUD_SLASH)
         );
         dep.wait_ready(eng);
     }
     // A wrong port is a one-line error, not a hang.
-    let bad = ozrepair_local(
-        &[
-            "-H",
-            "ssh://root@127.0.0.1:1/var/run/docker.sock",
-            "inspect",
-        ],
-        &env,
-    );
+    let bad = ozrepair([
+        "-H",
+        "ssh://root@127.0.0.1:1/var/run/docker.sock",
+        "inspect",
+    ])
+    .envs(&env)
+    .run();
     assert_eq!(bad.code, 1, "{bad:?}");
     assert!(
         bad.stderr.contains("ssh to ssh://root@127.0.0.1:1"),
@@ -245,17 +231,9 @@ fn archive_access_copies_the_database_out_and_back_keeping_owner_and_mode() {
         mount: "/var/dex",
         db_name: "dex.db",
     };
-    let d = Deployment::create(
-        &e,
-        &l,
-        11,
-        &[local_row(), jumpcloud_row(JUMPCLOUD)],
-        (1001, 1001),
-        0o600,
-    );
+    let d = Deployment::create(&e, &l, &DexDb::locked_out().owner(1001, 1001).mode(0o600));
     d.run_with(
         &e,
-        &l,
         &[
             ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
             ("STANDIN_FORMAT", "dex-json"),
@@ -264,12 +242,11 @@ fn archive_access_copies_the_database_out_and_back_keeping_owner_and_mode() {
     );
     d.wait_restarts(&e, 1);
     let home = tempfile::tempdir().unwrap();
-    let env = [("HOME", home.path().to_str().unwrap())];
     let files = snapshot(&d.mountpoint);
-    let inspect = e.ozrepair_env(
-        &["--access", "archive", "inspect", "--output", "json"],
-        &env,
-    );
+    let inspect = ozrepair(["--access", "archive", "inspect", "--output", "json"])
+        .on(&e)
+        .env("HOME", home.path())
+        .run();
     assert_eq!(inspect.code, 3, "{inspect:?}");
     assert_eq!(
         inspect.json()["database"]["path"],
@@ -285,15 +262,16 @@ fn archive_access_copies_the_database_out_and_back_keeping_owner_and_mode() {
     );
 
     let before = rows(&d.db);
-    let fix = e.ozrepair_env(
-        &["--access", "archive", "fix", "--yes", "--output", "json"],
-        &env,
-    );
+    let fix = ozrepair(["--access", "archive", "fix", "--yes", "--output", "json"])
+        .on(&e)
+        .env("HOME", home.path())
+        .run();
     assert_eq!(fix.code, 0, "{fix:?}");
-    let mut want = before.clone();
-    want[1].2 = jumpcloud_config(JUMPCLOUD_SLASH).into_bytes();
-    assert_eq!(rows(&d.db), want, "only the issuer changed, still a BLOB");
-    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        rows(&d.db),
+        after_fix(&before),
+        "only the issuer changed, still a BLOB"
+    );
     let m = std::fs::metadata(&d.db).unwrap();
     assert_eq!(
         (m.uid(), m.gid(), m.mode() & 0o7777),
@@ -312,13 +290,13 @@ fn archive_access_copies_the_database_out_and_back_keeping_owner_and_mode() {
 
 #[test]
 fn a_tls_engine_with_client_certificates() {
-    let e = Engine::start_full(true, true);
+    let e = Engine::builder().tls().start();
     let _d = locked_out(&e);
-    let inspect = e.ozrepair(&["inspect", "--output", "json"]);
+    let inspect = ozrepair(["inspect", "--output", "json"]).on(&e).run();
     assert_eq!(inspect.code, 3, "{inspect:?}");
     assert_eq!(inspect.json()["host"], e.host.as_str());
     // Without the client certificate the engine refuses: one line, nothing changed.
-    let plain = ozrepair_local(&["-H", &e.host, "inspect"], &[]);
+    let plain = ozrepair(["-H", &e.host, "inspect"]).run();
     assert_eq!(plain.code, 1, "{plain:?}");
     assert_eq!(plain.stderr.lines().count(), 1, "{plain:?}");
 }

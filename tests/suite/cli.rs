@@ -1,13 +1,12 @@
 //! The finish of the command line: version line, completions and man page generated from the clap
 //! definitions, colour that honours NO_COLOR and --color, exit codes in --help, a closed pipe is no panic.
 
-mod common;
-use common::*;
-use std::process::{Command, Stdio};
+use crate::util::command::ozrepair;
+use crate::util::seed::{Connector, DexDb, JC_ID, JUMPCLOUD_SLASH};
 
 #[test]
 fn version_names_commit_and_target() {
-    let v = ozrepair_local(&["--version"], &[]);
+    let v = ozrepair(["--version"]).run();
     assert_eq!(v.code, 0);
     assert!(
         v.stdout
@@ -24,7 +23,7 @@ fn completions_and_man_page_are_generated() {
         ("zsh", "#compdef ozrepair"),
         ("fish", "complete -c ozrepair"),
     ] {
-        let r = ozrepair_local(&["completions", shell], &[]);
+        let r = ozrepair(["completions", shell]).run();
         assert_eq!(r.code, 0, "{r:?}");
         assert!(
             r.stdout.contains(marker),
@@ -36,7 +35,7 @@ fn completions_and_man_page_are_generated() {
             "{shell} completes fix's flags"
         );
     }
-    let man = ozrepair_local(&["man"], &[]);
+    let man = ozrepair(["man"]).run();
     assert_eq!(man.code, 0);
     assert!(
         man.stdout.contains(".TH ozrepair 1"),
@@ -50,7 +49,7 @@ fn completions_and_man_page_are_generated() {
 
 #[test]
 fn help_lists_the_exit_codes() {
-    let h = ozrepair_local(&["--help"], &[]);
+    let h = ozrepair(["--help"]).run();
     assert_eq!(h.code, 0);
     for line in [
         "0  done",
@@ -61,20 +60,14 @@ fn help_lists_the_exit_codes() {
     ] {
         assert!(h.stdout.contains(line), "{line}");
     }
-    assert_eq!(ozrepair_local(&["fix", "--no-such-flag"], &[]).code, 2);
+    assert_eq!(ozrepair(["fix", "--no-such-flag"]).run().code, 2);
 }
 
 #[test]
 fn colour_follows_the_flag_and_no_color() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("idp.db");
-    seed_db(
-        &db,
-        11,
-        &[local_row(), jumpcloud_row(JUMPCLOUD)],
-        (0, 0),
-        0o644,
-    );
+    DexDb::locked_out().write(&db);
     let dbs = db.to_str().unwrap();
     let args = [
         "--db",
@@ -86,56 +79,34 @@ fn colour_follows_the_flag_and_no_color() {
         "--issuer",
         JUMPCLOUD_SLASH,
     ];
-    let always = ozrepair_local(&[&args[..], &["--color", "always"]].concat(), &[]);
+    let always = ozrepair(args).args(["--color", "always"]).run();
     assert_eq!(always.code, 3);
     assert!(
         always.stdout.contains("\x1b[32m+"),
         "the added line is green: {always:?}"
     );
-    let never = ozrepair_local(&[&args[..], &["--color", "never"]].concat(), &[]);
+    let never = ozrepair(args).args(["--color", "never"]).run();
     assert!(!never.stdout.contains('\x1b'), "{never:?}");
     // auto: stdout is a pipe here, so no colour; NO_COLOR keeps it off as well.
-    let auto = ozrepair_local(&args, &[("NO_COLOR", "1")]);
+    let auto = ozrepair(args).env("NO_COLOR", "1").run();
     assert!(!auto.stdout.contains('\x1b'));
     assert_eq!(auto.stdout, never.stdout);
 }
 
 #[test]
 fn a_closed_pipe_is_not_a_panic() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ozrepair"))
-        .args(["completions", "bash"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
-        "{out:?}"
-    );
+    let run = ozrepair(["completions", "bash"]).close_stdout().run();
+    assert!(!run.stderr.contains("panicked"), "{run:?}");
 }
 
 #[test]
 fn verbose_logs_go_to_stderr_only() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("idp.db");
-    seed_db(&db, 11, &[local_row()], (0, 0), 0o644);
-    let quiet = ozrepair_local(
-        &["--db", db.to_str().unwrap(), "inspect", "--output", "json"],
-        &[],
-    );
-    let loud = ozrepair_local(
-        &[
-            "-vv",
-            "--db",
-            db.to_str().unwrap(),
-            "inspect",
-            "--output",
-            "json",
-        ],
-        &[],
-    );
+    DexDb::new(11).connectors([Connector::local()]).write(&db);
+    let dbs = db.to_str().unwrap();
+    let quiet = ozrepair(["--db", dbs, "inspect", "--output", "json"]).run();
+    let loud = ozrepair(["-vv", "--db", dbs, "inspect", "--output", "json"]).run();
     assert_eq!(
         quiet.stdout, loud.stdout,
         "stdout is the report, whatever the verbosity"

@@ -1,0 +1,28 @@
+//! The integration tests: one binary that drives the real `ozrepair` binary against files, private
+//! Docker engines, an OpenSSH server and an HTTP stub, all on this machine. The harness is in `util/`,
+//! one concern a file; the suites are in `suite/`, each a module of its own so that test names read
+//! `e2e_fix::…`, `hostile::…`, and `cargo test --test tests hostile::` runs one suite.
+
+#[macro_use]
+mod util;
+
+#[path = "suite/backup_restore.rs"]
+mod backup_restore;
+#[path = "suite/cli.rs"]
+mod cli;
+#[path = "suite/discover.rs"]
+mod discover;
+#[path = "suite/e2e_faults.rs"]
+mod e2e_faults;
+#[path = "suite/e2e_fix.rs"]
+mod e2e_fix;
+#[path = "suite/e2e_fleet.rs"]
+mod e2e_fleet;
+#[path = "suite/e2e_layouts.rs"]
+mod e2e_layouts;
+#[path = "suite/hostile.rs"]
+mod hostile;
+#[path = "suite/read_only.rs"]
+mod read_only;
+#[path = "suite/static_binary.rs"]
+mod static_binary;

@@ -1,0 +1,345 @@
+//! A private container engine for one test: its own daemon, data root and socket, so that discovery sees
+//! only that test's deployment, with the stand-in management image imported into it. The daemon and
+//! everything in it are removed on drop, also when the test fails. A missing engine is a failure, never
+//! a skip.
+//!
+//! Only Docker's daemon is started today. The tests drive an engine through its Docker API socket (the
+//! docker CLI and ozrepair both talk to it), so a second kind, a private `podman system service`,
+//! would be one more [`EngineKind`] with its own daemon command, chosen on the [`EngineBuilder`]:
+//! callers of [`Engine::start`] and the builder do not change.
+
+use crate::util::certs::make_certs;
+use crate::util::repo;
+use crate::util::run::{self, Finished};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The stand-in management server's image, imported into every engine.
+pub const IMAGE: &str = "ozrepair-standin:local";
+
+/// Which daemon serves the engine's API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineKind {
+    /// `dockerd`.
+    Docker,
+}
+
+impl EngineKind {
+    fn daemon(self) -> &'static str {
+        match self {
+            EngineKind::Docker => "dockerd",
+        }
+    }
+
+    /// The daemon for an engine kept under `dir`, answering on `listen`.
+    fn daemon_command(self, program: &Path, dir: &Path, listen: &Listen) -> Command {
+        match self {
+            EngineKind::Docker => {
+                let mut c = Command::new(program);
+                c.args(["-H", &format!("unix://{}", listen.socket.display())]);
+                if let Some(certs) = &listen.certs {
+                    for (flag, file) in [
+                        ("--tlscacert", "ca.pem"),
+                        ("--tlscert", "server-cert.pem"),
+                        ("--tlskey", "server-key.pem"),
+                    ] {
+                        c.arg(flag).arg(certs.join(file));
+                    }
+                    c.arg("--tlsverify");
+                }
+                if let Some(port) = listen.tcp_port {
+                    c.args(["-H", &format!("tcp://127.0.0.1:{port}")]);
+                }
+                c.arg("--data-root")
+                    .arg(dir.join("data"))
+                    .arg("--exec-root")
+                    .arg(dir.join("x"))
+                    .arg("--pidfile")
+                    .arg(dir.join("d.pid"))
+                    .args(["--bridge", "none", "--iptables=false", "--ip-masq=false"]);
+                c
+            }
+        }
+    }
+}
+
+/// Where a daemon answers.
+struct Listen {
+    socket: PathBuf,
+    tcp_port: Option<u16>,
+    /// With TLS: the directory of the CA, server and client certificates.
+    certs: Option<PathBuf>,
+}
+
+/// How to start an engine: on a unix socket, and also on a tcp port of 127.0.0.1, with or without TLS.
+pub struct EngineBuilder {
+    kind: EngineKind,
+    tcp: bool,
+    tls: bool,
+}
+
+impl EngineBuilder {
+    /// Also listen on a free port of 127.0.0.1; the engine's `host` is then that tcp:// URL.
+    pub fn tcp(self) -> EngineBuilder {
+        EngineBuilder { tcp: true, ..self }
+    }
+
+    /// The tcp port requires TLS with client certificates from a throwaway CA; the engine's `env` then
+    /// holds DOCKER_TLS_VERIFY and DOCKER_CERT_PATH for the clients. Implies `tcp`.
+    pub fn tls(self) -> EngineBuilder {
+        EngineBuilder {
+            tcp: true,
+            tls: true,
+            ..self
+        }
+    }
+
+    pub fn start(self) -> Engine {
+        Engine::launch(self)
+    }
+}
+
+/// A private engine for one test.
+pub struct Engine {
+    kind: EngineKind,
+    dir: PathBuf,
+    /// The endpoint clients use: the unix socket, or the tcp port when there is one.
+    pub host: String,
+    /// The unix socket, always there.
+    pub socket: PathBuf,
+    /// Environment the docker CLI and ozrepair need for this engine (TLS client settings).
+    pub env: Vec<(String, String)>,
+    daemon: Child,
+}
+
+impl Engine {
+    /// A Docker engine on a unix socket.
+    pub fn start() -> Engine {
+        Engine::builder().start()
+    }
+
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder {
+            kind: EngineKind::Docker,
+            tcp: false,
+            tls: false,
+        }
+    }
+
+    fn launch(b: EngineBuilder) -> Engine {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        // Short paths: containerd's socket lives under the exec root and unix socket paths are limited.
+        let dir = PathBuf::from(format!("/tmp/ozr-e2e/{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create engine dir");
+        let program = which(b.kind.daemon()).unwrap_or_else(|| {
+            panic!(
+                "no {} on PATH: the end-to-end tests need a container engine (scripts/docker-up.sh installs Docker's)",
+                b.kind.daemon()
+            )
+        });
+        let listen = Listen {
+            socket: dir.join("d.sock"),
+            tcp_port: b.tcp.then(free_port),
+            certs: b.tls.then(|| make_certs(&dir.join("certs"))),
+        };
+        let mut env = Vec::new();
+        if let Some(certs) = &listen.certs {
+            env.push(("DOCKER_TLS_VERIFY".to_string(), "1".to_string()));
+            env.push(("DOCKER_CERT_PATH".to_string(), certs.display().to_string()));
+        }
+        let log = std::fs::File::create(dir.join("daemon.log")).expect("log file");
+        let daemon = b
+            .kind
+            .daemon_command(&program, &dir, &listen)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        let host = match listen.tcp_port {
+            Some(p) => format!("tcp://127.0.0.1:{p}"),
+            None => format!("unix://{}", listen.socket.display()),
+        };
+        let mut e = Engine {
+            kind: b.kind,
+            dir,
+            host,
+            socket: listen.socket,
+            env,
+            daemon,
+        };
+        e.wait_until_up();
+        e.docker_ok(&[
+            "import",
+            "--change",
+            r#"CMD ["/standin"]"#,
+            &standin_tar().to_string_lossy(),
+            IMAGE,
+        ]);
+        e
+    }
+
+    /// Polls the API until it answers; fails with the daemon's log if it exits or takes over 60 s.
+    fn wait_until_up(&mut self) {
+        let started = Instant::now();
+        loop {
+            let probe = self.docker(&["version", "--format", "{{.Server.Version}}"]);
+            if probe.status.success() {
+                return;
+            }
+            let log = || std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default();
+            if let Ok(Some(st)) = self.daemon.try_wait() {
+                panic!(
+                    "{} exited ({st}) while starting:\n{}",
+                    self.kind.daemon(),
+                    tail(&log(), 20)
+                );
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                panic!(
+                    "{} did not answer within 60 s:\n{}\ndocker version: {}",
+                    self.kind.daemon(),
+                    tail(&log(), 10),
+                    probe.stderr_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Runs the docker CLI against this engine.
+    pub fn docker(&self, args: &[&str]) -> Finished {
+        run::output(
+            Command::new("docker")
+                .arg("-H")
+                .arg(&self.host)
+                .args(args)
+                .envs(self.env.iter().map(|(k, v)| (k, v))),
+        )
+    }
+
+    /// Like [`Engine::docker`], and fails the test unless it succeeds; returns stdout, trimmed.
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?} failed: {}",
+            out.stderr_text()
+        );
+        out.stdout_text().trim().to_string()
+    }
+
+    pub fn inspect(&self, container: &str, format: &str) -> String {
+        self.docker_ok(&["inspect", "-f", format, container])
+    }
+
+    /// The engine's events of kinds that only a stop or kill produces, since `since` (see
+    /// [`events_mark`]).
+    pub fn stop_events(&self, container: &str, since: &str) -> Vec<String> {
+        let now = format!("{}", unix_now() + 1);
+        let out = self.docker_ok(&[
+            "events",
+            "--since",
+            since,
+            "--until",
+            &now,
+            "--filter",
+            &format!("container={container}"),
+            "--filter",
+            "event=kill",
+            "--filter",
+            "event=stop",
+            "--format",
+            "{{.Action}}",
+        ]);
+        out.lines()
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let ids = self.docker(&["ps", "-aq"]);
+        for id in ids.stdout_text().split_whitespace() {
+            let _ = self.docker(&["rm", "-f", "-v", id]);
+        }
+        let _ = self.docker(&["volume", "prune", "-f"]);
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.daemon.id().to_string()])
+            .status();
+        let end = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.daemon.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The stand-in's root file system tar, built once per run by scripts/build-standin.sh (unless
+/// OZR_STANDIN_BUILT says it is already there).
+fn standin_tar() -> &'static Path {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let tar = repo().join("target/standin/rootfs.tar");
+        if std::env::var_os("OZR_STANDIN_BUILT").is_none() || !tar.exists() {
+            let built = run::output_within(
+                &mut Command::new(repo().join("scripts/build-standin.sh")),
+                Duration::from_secs(600),
+            );
+            assert!(
+                built.status.success(),
+                "scripts/build-standin.sh failed:\n{}",
+                built.stderr_text()
+            );
+        }
+        tar
+    })
+}
+
+/// A port of 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+fn which(bin: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(bin))
+            .find(|p| p.is_file())
+    })
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Now, as `docker events --since` takes it, to the nanosecond.
+pub fn events_mark() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+}

@@ -1,0 +1,46 @@
+//! The harness every suite module shares, one concern a file:
+//!
+//! * [`command`]: the one builder for runs of the `ozrepair` binary under test, and their [`Run`]s.
+//! * [`run`]: running helper programs (docker, openssl, mount, …) with a time limit.
+//! * [`engine`]: a private container engine per test; [`deploy`]: a deployment in it.
+//! * [`seed`]: Dex databases, connector rows, the locked-out fixture, the `ozr-seed` fixture binary.
+//! * [`snapshot`], [`backups`], [`hash`]: what is on disk, to prove what changed and what did not.
+//! * [`http`]: the HTTP stub server; [`sshd`]: an OpenSSH server; [`certs`]: a throwaway CA.
+
+#[macro_use]
+mod macros;
+
+pub mod backups;
+pub mod certs;
+pub mod command;
+pub mod deploy;
+pub mod engine;
+pub mod hash;
+pub mod http;
+pub mod run;
+pub mod seed;
+pub mod snapshot;
+pub mod sshd;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Polls `f` every 50 ms until it returns Some, or fails the test after `limit`.
+pub fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < end,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

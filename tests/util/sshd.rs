@@ -1,0 +1,97 @@
+//! An OpenSSH server on loopback for one test, to reach an engine over ssh://.
+
+use crate::util::engine::{free_port, Engine};
+use crate::util::poll;
+use crate::util::run;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Its own host key, a throwaway client key authorised for root, key authentication only. `ssh_args` is
+/// what ozrepair needs in OZREPAIR_SSH_ARGS to use it. Stopped when dropped.
+pub struct Sshd {
+    dir: tempfile::TempDir,
+    pub port: u16,
+    pub ssh_args: String,
+    daemon: Child,
+}
+
+impl Sshd {
+    pub fn start() -> Sshd {
+        let sshd = PathBuf::from("/usr/sbin/sshd");
+        assert!(
+            sshd.exists(),
+            "no /usr/sbin/sshd: scripts/test.sh installs Debian's openssh-server"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        for name in ["host_key", "client_key"] {
+            let made = run::output(
+                Command::new("ssh-keygen")
+                    .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                    .arg(d.join(name)),
+            );
+            assert!(
+                made.status.success(),
+                "ssh-keygen failed: {}",
+                made.stderr_text()
+            );
+        }
+        std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys"))
+            .expect("authorized_keys");
+        let port = free_port();
+        let config = format!(
+            "ListenAddress 127.0.0.1\nPort {port}\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nAllowStreamLocalForwarding yes\n",
+            hk = d.join("host_key").display(),
+            ak = d.join("authorized_keys").display(),
+            pid = d.join("sshd.pid").display(),
+        );
+        std::fs::write(d.join("sshd_config"), config).expect("sshd_config");
+        std::fs::create_dir_all("/run/sshd").expect("/run/sshd");
+        let daemon = Command::new(&sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(d.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(d.join("sshd.log")).expect("log"))
+            .spawn()
+            .expect("start sshd");
+        poll("sshd to listen", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .ok()
+                .map(|_| ())
+        });
+        let ssh_args = format!(
+            "-i {} -o UserKnownHostsFile={} -o IdentitiesOnly=yes",
+            d.join("client_key").display(),
+            d.join("known_hosts").display()
+        );
+        Sshd {
+            dir,
+            port,
+            ssh_args,
+            daemon,
+        }
+    }
+
+    /// The ssh:// endpoint of `engine`'s unix socket through this server.
+    pub fn endpoint_for(&self, engine: &Engine) -> String {
+        format!(
+            "ssh://root@127.0.0.1:{}{}",
+            self.port,
+            engine.socket.display()
+        )
+    }
+
+    /// What the server logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
