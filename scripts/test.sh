@@ -25,6 +25,8 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 scripts/build-standin.sh
+# The stand-in built from the real Go libraries (installs Debian's golang-go and the libraries when missing).
+scripts/build-standin-go.sh
 scripts/build-static.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

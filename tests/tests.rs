@@ -18,6 +18,8 @@ mod e2e_faults;
 mod e2e_fix;
 #[path = "suite/e2e_fleet.rs"]
 mod e2e_fleet;
+#[path = "suite/e2e_go.rs"]
+mod e2e_go;
 #[path = "suite/e2e_layouts.rs"]
 mod e2e_layouts;
 #[path = "suite/hostile.rs"]

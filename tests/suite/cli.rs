@@ -112,3 +112,43 @@ fn verbose_logs_go_to_stderr_only() {
         "stdout is the report, whatever the verbosity"
     );
 }
+
+#[test]
+fn a_usage_error_is_one_json_report_with_output_json() {
+    let r = ozrepair(["fix", "--wait", "abc", "--output", "json"]).run();
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(r.stdout.lines().count(), 1, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["schema_version"], 1);
+    assert_eq!(j["command"], "fix");
+    assert_eq!(j["result"], "failed");
+    assert!(
+        j["error"].as_str().unwrap_or_default().contains("--wait"),
+        "{j}"
+    );
+    // Flags that cannot go together are refused the same way, before anything is looked at.
+    let both = ozrepair([
+        "--db",
+        "/nonexistent/idp.db",
+        "--container",
+        "x",
+        "inspect",
+        "--output",
+        "json",
+    ])
+    .run();
+    assert_eq!(both.code, 2, "{both:?}");
+    assert_eq!(both.json()["result"], "failed");
+    assert!(
+        both.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--db"),
+        "{both:?}"
+    );
+    // Without --output json a usage error stays clap's own message on stderr, and stdout is empty.
+    let text = ozrepair(["fix", "--wait", "abc"]).run();
+    assert_eq!(text.code, 2);
+    assert_eq!(text.stdout, "");
+    assert!(text.stderr.contains("invalid value 'abc'"), "{text:?}");
+}

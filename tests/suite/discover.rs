@@ -1,7 +1,9 @@
 //! `ozrepair::evidence::discover` against the HTTP stub on 127.0.0.1 (the only address these tests contact).
 
 use crate::util::http::{Reply, StubServer};
-use ozrepair::evidence::discover::{discovery_url, published_issuer, DiscoverError, Options, WELL_KNOWN};
+use ozrepair::evidence::discover::{
+    discovery_url, published_issuer, DiscoverError, Options, WELL_KNOWN,
+};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 

@@ -295,6 +295,13 @@ fn a_tls_engine_with_client_certificates() {
     let inspect = ozrepair(["inspect", "--output", "json"]).on(&e).run();
     assert_eq!(inspect.code, 3, "{inspect:?}");
     assert_eq!(inspect.json()["host"], e.host.as_str());
+    // The same engine written as https:// (what `docker -H` accepts too), with the client certificate.
+    let https = e.host.replace("tcp://", "https://");
+    let over_https = ozrepair(["-H", &https, "inspect", "--output", "json"])
+        .on(&e)
+        .run();
+    assert_eq!(over_https.code, 3, "{over_https:?}");
+    assert_eq!(over_https.json()["host"], https.as_str());
     // Without the client certificate the engine refuses: one line, nothing changed.
     let plain = ozrepair(["-H", &e.host, "inspect"]).run();
     assert_eq!(plain.code, 1, "{plain:?}");

@@ -362,6 +362,14 @@ fn inspect_discover_is_a_monitoring_check_for_a_running_deployment() {
         .run();
     assert_eq!(ok.code, 0, "{ok:?}");
     assert_eq!(ok.json()["connectors"][1]["status"], "ok");
+    let ok_nagios = ozrepair(["inspect", "--discover", "--output", "nagios"])
+        .on(&e)
+        .run();
+    assert_eq!(ok_nagios.code, 0, "OK: {ok_nagios:?}");
+    assert_eq!(
+        ok_nagios.stdout.lines().next(),
+        Some("OZREPAIR OK - 2 connector(s) ok, container openzro-management running | connectors=2;;;0 mismatch=0;;;0 unknown=0;;;0 changes=0;;;0")
+    );
 
     // The provider changes what it publishes: the next check says so before any restart locks people out.
     let with_slash = format!("{issuer}/");
@@ -383,6 +391,58 @@ fn inspect_discover_is_a_monitoring_check_for_a_running_deployment() {
         .run();
     assert_eq!(gone.json()["changes"], serde_json::json!([]), "{gone:?}");
     assert!(gone.json()["notes"].to_string().contains("404"), "{gone:?}");
+    // ... and a check that could not be made is not OK: the stored issuer is unchecked.
+    assert_eq!(gone.code, 1, "{gone:?}");
+    assert_eq!(gone.json()["result"], "failed");
+    assert_eq!(gone.json()["discovery"][0]["connector"], "authentik-1");
+    assert!(gone.json()["discovery"][0]["error"].is_string(), "{gone:?}");
+
+    // The monitoring formats say the same, line for line.
+    let nagios = ozrepair(["inspect", "--discover", "--output", "nagios"])
+        .on(&e)
+        .run();
+    assert_eq!(nagios.code, 3, "UNKNOWN: {nagios:?}");
+    let status = nagios.stdout.lines().next().unwrap_or_default();
+    assert!(
+        status.starts_with("OZREPAIR UNKNOWN - connector authentik-1: "),
+        "{status}"
+    );
+    assert!(
+        status.ends_with(" | connectors=2;;;0 mismatch=0;;;0 unknown=1;;;0 changes=0;;;0"),
+        "{status}"
+    );
+    assert_eq!(
+        nagios.stdout.lines().nth(2),
+        Some(format!("authentik-1 oidc unknown {issuer}").as_str())
+    );
+    let prom = ozrepair(["inspect", "--discover", "--output", "prometheus"])
+        .on(&e)
+        .run();
+    assert_eq!(prom.code, 1, "{prom:?}");
+    for line in [
+        "ozrepair_connector_status{connector=\"authentik-1\",type=\"oidc\",status=\"unknown\"} 1",
+        "ozrepair_connector_status{connector=\"authentik-1\",type=\"oidc\",status=\"ok\"} 0",
+        "ozrepair_discovery_success{connector=\"authentik-1\"} 0",
+        "ozrepair_check_result{result=\"failed\"} 1",
+        "ozrepair_exit_code 1",
+    ] {
+        assert!(
+            prom.stdout.lines().any(|l| l == line),
+            "{line} in\n{}",
+            prom.stdout
+        );
+    }
+    idp.publish("/application/o/netbird", &with_slash);
+    let critical = ozrepair(["inspect", "--discover", "--output", "nagios"])
+        .on(&e)
+        .run();
+    assert_eq!(critical.code, 2, "CRITICAL: {critical:?}");
+    assert!(
+        critical.stdout.starts_with(&format!(
+            "OZREPAIR CRITICAL - 1 connector(s) mismatch: authentik-1 stores {issuer:?}, the provider publishes {with_slash:?} | "
+        )),
+        "{critical:?}"
+    );
 }
 
 #[test]

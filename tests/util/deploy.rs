@@ -80,6 +80,11 @@ impl Deployment {
 
     /// Like `run`, with more `docker run` arguments (--user, --label, -v for config files…).
     pub fn run_with(&self, e: &Engine, env: &[(&str, &str)], extra: &[&str]) {
+        self.run_image(e, IMAGE, env, extra);
+    }
+
+    /// Like `run_with`, from another stand-in image (the Go one: [`crate::util::engine::GO_IMAGE`]).
+    pub fn run_image(&self, e: &Engine, image: &str, env: &[(&str, &str)], extra: &[&str]) {
         let mut args: Vec<String> = [
             "run",
             "-d",
@@ -104,7 +109,7 @@ impl Deployment {
             args.push(format!("{k}={v}"));
         }
         args.extend(extra.iter().map(|s| s.to_string()));
-        args.push(IMAGE.into());
+        args.push(image.into());
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         e.docker_ok(&refs);
     }

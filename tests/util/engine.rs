@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 
 /// The stand-in management server's image, imported into every engine.
 pub const IMAGE: &str = "ozrepair-standin:local";
+/// The stand-in built from the real Go libraries (tests/standin-go), imported on demand
+/// ([`Engine::import_go_standin`]).
+pub const GO_IMAGE: &str = "ozrepair-standin-go:local";
 
 /// Which daemon serves the engine's API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,6 +237,17 @@ impl Engine {
         out.stdout_text().trim().to_string()
     }
 
+    /// Imports the stand-in built from the real Go libraries as [`GO_IMAGE`].
+    pub fn import_go_standin(&self) {
+        self.docker_ok(&[
+            "import",
+            "--change",
+            r#"CMD ["/standin-go"]"#,
+            &go_standin_tar().to_string_lossy(),
+            GO_IMAGE,
+        ]);
+    }
+
     pub fn inspect(&self, container: &str, format: &str) -> String {
         self.docker_ok(&["inspect", "-f", format, container])
     }
@@ -289,6 +303,27 @@ impl Drop for Engine {
 
 /// The stand-in's root file system tar, built once per run by scripts/build-standin.sh (unless
 /// OZR_STANDIN_BUILT says it is already there).
+/// The Go stand-in's root file system tar, built once per run by scripts/build-standin-go.sh (which
+/// installs Debian's Go toolchain and libraries when they are missing).
+fn go_standin_tar() -> &'static Path {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let tar = repo().join("target/standin-go/rootfs.tar");
+        if std::env::var_os("OZR_STANDIN_BUILT").is_none() || !tar.exists() {
+            let built = run::output_within(
+                &mut Command::new(repo().join("scripts/build-standin-go.sh")),
+                Duration::from_secs(900),
+            );
+            assert!(
+                built.status.success(),
+                "scripts/build-standin-go.sh failed:\n{}",
+                built.stderr_text()
+            );
+        }
+        tar
+    })
+}
+
 fn standin_tar() -> &'static Path {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
