@@ -22,6 +22,18 @@ if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null 2>&1; then
   fi
 fi
 
+# The Podman tests start a private `podman system service` per test (Debian's podman; uidmap for rootless).
+if ! command -v podman >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing Debian's podman and uidmap (apt-get)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman uidmap >/dev/null \
+      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman uidmap >/dev/null; }
+  else
+    echo "test.sh: the Podman tests need podman (Debian: podman, uidmap)" >&2
+    exit 1
+  fi
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 scripts/build-standin.sh

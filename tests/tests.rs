@@ -22,6 +22,8 @@ mod e2e_fleet;
 mod e2e_go;
 #[path = "suite/e2e_layouts.rs"]
 mod e2e_layouts;
+#[path = "suite/e2e_podman.rs"]
+mod e2e_podman;
 #[path = "suite/hostile.rs"]
 mod hostile;
 #[path = "suite/read_only.rs"]

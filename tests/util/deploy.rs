@@ -144,6 +144,12 @@ impl Deployment {
         );
     }
 
+    /// Removes the container and its volume, so that the layout can be made afresh on the same engine.
+    pub fn remove(&self, e: &Engine) {
+        e.docker_ok(&["rm", "-f", &self.container]);
+        e.docker_ok(&["volume", "rm", "-f", &self.volume]);
+    }
+
     pub fn state(&self, e: &Engine) -> State {
         let s = e.inspect(
             &self.container,

@@ -3,10 +3,10 @@
 //! everything in it are removed on drop, also when the test fails. A missing engine is a failure, never
 //! a skip.
 //!
-//! Only Docker's daemon is started today. The tests drive an engine through its Docker API socket (the
-//! docker CLI and ozrepair both talk to it), so a second kind, a private `podman system service`,
-//! would be one more [`EngineKind`] with its own daemon command, chosen on the [`EngineBuilder`]:
-//! callers of [`Engine::start`] and the builder do not change.
+//! Two kinds ([`EngineKind`]): Docker's daemon, or a private `podman system service` serving the same
+//! Docker API on its socket (Podman's own storage and run directories, a private containers.conf with
+//! rlimits this machine's runc accepts). The engine's own CLI drives it ([`Engine::docker`]: `docker -H`
+//! or `podman --url`, whose flags the tests use alike); ozrepair talks to the socket either way.
 
 use crate::util::certs::make_certs;
 use crate::util::repo;
@@ -28,12 +28,31 @@ pub const GO_IMAGE: &str = "ozrepair-standin-go:local";
 pub enum EngineKind {
     /// `dockerd`.
     Docker,
+    /// `podman system service` (rootful).
+    Podman,
 }
 
 impl EngineKind {
     fn daemon(self) -> &'static str {
         match self {
             EngineKind::Docker => "dockerd",
+            EngineKind::Podman => "podman",
+        }
+    }
+
+    /// The client CLI, with the arguments that point it at `engine`.
+    fn cli(self, engine: &Engine) -> Command {
+        match self {
+            EngineKind::Docker => {
+                let mut c = Command::new("docker");
+                c.arg("-H").arg(&engine.host);
+                c
+            }
+            EngineKind::Podman => {
+                let mut c = Command::new("podman");
+                c.arg("--url").arg(&engine.host);
+                c
+            }
         }
     }
 
@@ -63,6 +82,36 @@ impl EngineKind {
                     .arg("--pidfile")
                     .arg(dir.join("d.pid"))
                     .args(["--bridge", "none", "--iptables=false", "--ip-masq=false"]);
+                c
+            }
+            EngineKind::Podman => {
+                assert!(
+                    listen.tcp_port.is_none(),
+                    "the Podman engine of the tests listens on its unix socket only"
+                );
+                // rlimits the local runc accepts (its hard limit; nproc well under the machine's), and
+                // nothing that needs systemd or journald.
+                let nofile = run::output(Command::new("sh").args(["-c", "ulimit -Hn"]))
+                    .stdout_text()
+                    .trim()
+                    .parse::<u64>()
+                    .unwrap_or(1_048_576);
+                let conf = dir.join("containers.conf");
+                std::fs::write(
+                    &conf,
+                    format!(
+                        "[containers]\ndefault_ulimits = [\"nofile={nofile}:{nofile}\", \"nproc=32768:32768\"]\nlog_driver = \"k8s-file\"\n\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n"
+                    ),
+                )
+                .expect("write containers.conf");
+                let mut c = Command::new(program);
+                c.env("CONTAINERS_CONF", &conf)
+                    .arg("--root")
+                    .arg(dir.join("root"))
+                    .arg("--runroot")
+                    .arg(dir.join("run"))
+                    .args(["--storage-driver", "vfs", "system", "service", "--time=0"])
+                    .arg(format!("unix://{}", listen.socket.display()));
                 c
             }
         }
@@ -100,6 +149,14 @@ impl EngineBuilder {
         }
     }
 
+    /// A private Podman service instead of dockerd.
+    pub fn podman(self) -> EngineBuilder {
+        EngineBuilder {
+            kind: EngineKind::Podman,
+            ..self
+        }
+    }
+
     pub fn start(self) -> Engine {
         Engine::launch(self)
     }
@@ -122,6 +179,11 @@ impl Engine {
     /// A Docker engine on a unix socket.
     pub fn start() -> Engine {
         Engine::builder().start()
+    }
+
+    /// A private rootful Podman service on a unix socket.
+    pub fn podman() -> Engine {
+        Engine::builder().podman().start()
     }
 
     pub fn builder() -> EngineBuilder {
@@ -215,12 +277,11 @@ impl Engine {
         }
     }
 
-    /// Runs the docker CLI against this engine.
+    /// Runs the engine's CLI (docker, or podman for a Podman engine) against this engine.
     pub fn docker(&self, args: &[&str]) -> Finished {
         run::output(
-            Command::new("docker")
-                .arg("-H")
-                .arg(&self.host)
+            self.kind
+                .cli(self)
                 .args(args)
                 .envs(self.env.iter().map(|(k, v)| (k, v))),
         )
@@ -269,7 +330,10 @@ impl Engine {
             "--filter",
             "event=stop",
             "--format",
-            "{{.Action}}",
+            match self.kind {
+                EngineKind::Docker => "{{.Action}}",
+                EngineKind::Podman => "{{.Status}}",
+            },
         ]);
         out.lines()
             .filter(|l| !l.is_empty())
@@ -301,8 +365,6 @@ impl Drop for Engine {
     }
 }
 
-/// The stand-in's root file system tar, built once per run by scripts/build-standin.sh (unless
-/// OZR_STANDIN_BUILT says it is already there).
 /// The Go stand-in's root file system tar, built once per run by scripts/build-standin-go.sh (which
 /// installs Debian's Go toolchain and libraries when they are missing).
 fn go_standin_tar() -> &'static Path {
@@ -324,6 +386,8 @@ fn go_standin_tar() -> &'static Path {
     })
 }
 
+/// The stand-in's root file system tar, built once per run by scripts/build-standin.sh (unless
+/// OZR_STANDIN_BUILT says it is already there).
 fn standin_tar() -> &'static Path {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
