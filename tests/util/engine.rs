@@ -96,11 +96,15 @@ impl EngineKind {
                     .trim()
                     .parse::<u64>()
                     .unwrap_or(1_048_576);
+                // Its events and temporary state under `dir` too: Podman's default places are shared by
+                // every service on the machine, so one test's stops would show in another's events.
                 let conf = dir.join("containers.conf");
                 std::fs::write(
                     &conf,
                     format!(
-                        "[containers]\ndefault_ulimits = [\"nofile={nofile}:{nofile}\", \"nproc=32768:32768\"]\nlog_driver = \"k8s-file\"\n\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n"
+                        "[containers]\ndefault_ulimits = [\"nofile={nofile}:{nofile}\", \"nproc=32768:32768\"]\nlog_driver = \"k8s-file\"\n\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nevents_logfile_path = \"{}\"\ntmp_dir = \"{}\"\n",
+                        dir.join("events.log").display(),
+                        dir.join("tmp").display()
                     ),
                 )
                 .expect("write containers.conf");
