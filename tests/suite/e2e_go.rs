@@ -9,8 +9,10 @@
 use crate::util::command::ozrepair;
 use crate::util::deploy::{Deployment, OPENZRO};
 use crate::util::engine::{events_mark, Engine, GO_IMAGE};
+use crate::util::poll;
 use crate::util::seed::{rows, Connector, DexDb, SECRET};
 use crate::util::snapshot::snapshot;
+use std::time::Duration;
 
 const GOOD: &str = "https://idp-good.example.com/realms/main";
 const WRONG_ID: &str = "hostile-oidc-1";
@@ -195,4 +197,53 @@ fn netbird_lines_continue_with_a_space() {
         true,
         "https://idp.example.com/with space",
     );
+}
+
+/// A container whose every run says it is serving and then dies (the Go stand-in's ready-then-crash
+/// mode, under `--restart always`): the ready lines are from runs that died, so no look at it may say
+/// healthy, again and again, and `fix` has nothing to write and says it failed.
+#[test]
+fn ready_lines_of_runs_that_died_never_make_it_healthy() {
+    let e = Engine::start();
+    e.import_go_standin();
+    let db = DexDb::new(11).connectors([
+        Connector::local(),
+        Connector::oidc("good-oidc-1", "Good", "", good_config()),
+    ]);
+    let d = Deployment::create(&e, &OPENZRO, &db);
+    d.run_image(
+        &e,
+        GO_IMAGE,
+        &[
+            ("STANDIN_FORMAT", "netbird"),
+            ("STANDIN_PUBLISHED", GOOD),
+            ("STANDIN_READY_THEN_CRASH", "1"),
+            ("STANDIN_CRASH_AFTER_MS", "300"),
+        ],
+        &[],
+    );
+    d.wait_restarts(&e, 2);
+    d.wait_ready(&e);
+    let files = snapshot(&d.mountpoint);
+    // Each look is taken right when a new run has started (running, its ready line about to come or just
+    // out): the moment a look at the state alone would call healthy.
+    let mut seen = d.state(&e).started_at;
+    for n in 0..5 {
+        let run = poll(
+            "a new run of the container",
+            Duration::from_secs(60),
+            || {
+                let s = d.state(&e);
+                (s.status == "running" && s.started_at != seen).then_some(s)
+            },
+        );
+        seen = run.started_at;
+        let r = ozrepair(["inspect", "--output", "json"]).on(&e).run();
+        assert_eq!(r.code, 1, "look {n}: {r:?}");
+        assert_eq!(r.json()["result"], "failed", "look {n}: {r:?}");
+    }
+    let fix = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+    assert_eq!(fix.code, 1, "{fix:?}");
+    assert_eq!(fix.json()["changes"], serde_json::json!([]));
+    assert_eq!(snapshot(&d.mountpoint), files, "nothing was written");
 }
