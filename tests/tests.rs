@@ -12,6 +12,8 @@ mod backup_restore;
 mod cli;
 #[path = "suite/discover.rs"]
 mod discover;
+#[path = "suite/e2e_ansible.rs"]
+mod e2e_ansible;
 #[path = "suite/e2e_faults.rs"]
 mod e2e_faults;
 #[path = "suite/e2e_fix.rs"]

@@ -6,10 +6,12 @@
 //! * [`seed`]: Dex databases, connector rows, the locked-out fixture, the `ozr-seed` fixture binary.
 //! * [`snapshot`], [`backups`], [`hash`]: what is on disk, to prove what changed and what did not.
 //! * [`http`]: the HTTP stub server; [`sshd`]: an OpenSSH server; [`certs`]: a throwaway CA.
+//! * [`ansible`]: an Ansible controller with the repository's collection, and its playbook runs.
 
 #[macro_use]
 mod macros;
 
+pub mod ansible;
 pub mod backups;
 pub mod certs;
 pub mod command;

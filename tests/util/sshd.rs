@@ -41,7 +41,7 @@ impl Sshd {
             .expect("authorized_keys");
         let port = free_port();
         let config = format!(
-            "ListenAddress 127.0.0.1\nPort {port}\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nAllowStreamLocalForwarding yes\n",
+            "ListenAddress 127.0.0.1\nPort {port}\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nAllowStreamLocalForwarding yes\nSubsystem sftp internal-sftp\n",
             hk = d.join("host_key").display(),
             ak = d.join("authorized_keys").display(),
             pid = d.join("sshd.pid").display(),
@@ -81,6 +81,20 @@ impl Sshd {
             self.port,
             engine.socket.display()
         )
+    }
+
+    /// The client key this server accepts (for root).
+    pub fn client_key(&self) -> PathBuf {
+        self.dir.path().join("client_key")
+    }
+
+    /// This server's host key as a known_hosts line for `[127.0.0.1]:port`.
+    pub fn known_hosts_line(&self) -> String {
+        let public =
+            std::fs::read_to_string(self.dir.path().join("host_key.pub")).expect("host key");
+        let mut it = public.split_whitespace();
+        let (kind, key) = (it.next().unwrap_or_default(), it.next().unwrap_or_default());
+        format!("[127.0.0.1]:{} {kind} {key}", self.port)
     }
 
     /// What the server logged.
