@@ -129,7 +129,7 @@ fn is_dex_db(db: &Path) -> bool {
 }
 
 /// The host path of a path inside the container, through the mount that holds it.
-fn host_path<'m>(mounts: &'m [Mount], inside: &str) -> Option<(PathBuf, &'m Mount)> {
+pub fn host_path<'m>(mounts: &'m [Mount], inside: &str) -> Option<(PathBuf, &'m Mount)> {
     mounts
         .iter()
         .filter(|m| {
@@ -317,24 +317,51 @@ fn candidates_of(c: &Container, want: &Wanted, unreadable: &mut Vec<String>) -> 
 }
 
 async fn find(engine: &Engine, want: &Wanted<'_>) -> Result<Found> {
+    // Containers that could not be inspected (an engine error that outlived the retries): named in the
+    // report, the others are looked at all the same.
+    let mut skipped: Vec<String> = Vec::new();
     let containers: Vec<Container> = match want.container {
-        Some(name) => match engine.container(name).await? {
-            Some(c) => vec![c],
-            None => bail!(
+        Some(name) => match engine.container(name).await {
+            Ok(Some(c)) => vec![c],
+            Ok(None) => bail!(
                 "there is no container {name:?} on {}; nothing was changed; `docker ps -a` lists the containers",
                 engine.endpoint
+            ),
+            Err(e) => bail!(
+                "container {name} could not be inspected: {e:#}; nothing was changed; run again in a moment"
             ),
         },
         None => {
             let mut all = Vec::new();
             for id in engine.container_ids().await? {
-                if let Some(c) = engine.container(&id).await? {
-                    all.push(c);
+                match engine.container(&id).await {
+                    Ok(Some(c)) => all.push(c),
+                    // Removed since the list was taken.
+                    Ok(None) => {}
+                    Err(e) => {
+                        let short: String = id.chars().take(12).collect();
+                        tracing::warn!(container = %short, "cannot inspect: {e:#}");
+                        skipped.push(format!("container {short} could not be inspected ({e:#}) and was skipped"));
+                    }
                 }
             }
             all
         }
     };
+    let mut found = find_in(engine, want, &containers).await;
+    if let Ok(f) = &mut found {
+        f.why.extend(skipped);
+    } else if let Err(e) = found {
+        found = Err(match skipped.is_empty() {
+            true => e,
+            false => anyhow::anyhow!("{e:#} ({})", skipped.join("; ")),
+        });
+    }
+    found
+}
+
+/// The deployment among `containers` (every container of the engine, or the one asked for).
+async fn find_in(engine: &Engine, want: &Wanted<'_>, containers: &[Container]) -> Result<Found> {
     if let Some(v) = want.volume {
         if engine.volume_mountpoint(v).await?.is_none() {
             bail!("there is no volume {v:?} on {}; nothing was changed; `docker volume ls` lists the volumes", engine.endpoint);
@@ -343,7 +370,7 @@ async fn find(engine: &Engine, want: &Wanted<'_>) -> Result<Found> {
 
     let mut unreadable: Vec<String> = Vec::new();
     let mut found: Vec<Candidate> = Vec::new();
-    for c in &containers {
+    for c in containers {
         if want.access != Access::Archive {
             found.extend(candidates_of(c, want, &mut unreadable));
         }
@@ -428,6 +455,20 @@ async fn find(engine: &Engine, want: &Wanted<'_>) -> Result<Found> {
             distinct.push(c);
         }
     }
+    // A container that may restart by itself is looked at twice: Podman's restart loop says `running`
+    // or `stopped`, never `restarting`.
+    let mut settled: Vec<Container> = Vec::new();
+    for c in &mut distinct {
+        let now = match settled.iter().find(|s| s.id == c.container.id) {
+            Some(s) => s.clone(),
+            None => {
+                let s = engine.settle(c.container.clone()).await?;
+                settled.push(s.clone());
+                s
+            }
+        };
+        c.container = now;
+    }
     if distinct.len() == 1 {
         return Ok(found_one(distinct.remove(0), None, None));
     }
@@ -435,8 +476,8 @@ async fn find(engine: &Engine, want: &Wanted<'_>) -> Result<Found> {
     // Several deployments: rank them by what says "this one is locked out".
     let mut ranked = Vec::new();
     for c in distinct {
-        let lines = engine.logs(&c.container.id, crate::LOG_TAIL).await?;
-        let f = logs::scan(&lines, &c.container.started_at);
+        let lines = engine.run_logs(&c.container).await?;
+        let f = logs::scan_window(&lines, &c.container.diagnosed_run());
         let (score, reason) = if !f.evidence.is_empty() || !f.failures.is_empty() {
             (2, "its logs report a failing connector")
         } else if c.container.status == ContainerState::Restarting {
