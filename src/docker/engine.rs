@@ -22,10 +22,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// How often a request that met a transient engine error (5xx, an empty archive) is sent in all.
-const ATTEMPTS: u32 = 5;
-/// The pause between two attempts.
-const RETRY_PAUSE: Duration = Duration::from_millis(150);
+/// How long a request that meets transient engine errors (5xx, an empty archive) is tried again: a
+/// crash-looping container's process may be gone by the time the engine looks into /proc for it, again and
+/// again for a second or two on a busy machine.
+const RETRY_FOR: Duration = Duration::from_secs(8);
+/// The pause after the n-th failed attempt: n times this, at most [`RETRY_PAUSE_MAX`].
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+const RETRY_PAUSE_MAX: Duration = Duration::from_millis(500);
 /// How long a container with a restart policy is watched for a restart loop, and how often it is looked at.
 const LOOP_LOOK: Duration = Duration::from_millis(1200);
 const LOOP_POLL: Duration = Duration::from_millis(100);
@@ -576,20 +579,21 @@ impl Engine {
         }
     }
 
-    /// Sends `attempt` until it succeeds or fails for good (anything but a transient error), at most
-    /// [`ATTEMPTS`] times.
+    /// Sends `attempt` until it succeeds or fails for good (anything but a transient error), for at most
+    /// [`RETRY_FOR`].
     async fn retried<T, F, Fut>(&self, mut attempt: F) -> Result<T, Failure>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, Failure>>,
     {
-        let mut n = 1;
+        let end = Instant::now() + RETRY_FOR;
+        let mut n: u32 = 1;
         loop {
             match attempt().await {
-                Err(f) if f.transient() && n < ATTEMPTS => {
+                Err(f) if f.transient() && Instant::now() < end => {
                     tracing::debug!(engine = %self.endpoint, attempt = n, "transient engine error; retrying");
+                    tokio::time::sleep((RETRY_PAUSE * n).min(RETRY_PAUSE_MAX)).await;
                     n += 1;
-                    tokio::time::sleep(RETRY_PAUSE).await;
                 }
                 other => return other,
             }
