@@ -77,9 +77,11 @@ fi
 # The runtime's hard limit is the most a container may ask for; nproc stays well under the machine's.
 nofile=$(ulimit -Hn)
 [ "$nofile" = unlimited ] && nofile=1048576
+nproc=$(ulimit -Hu)
+if [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; then nproc=32768; fi
 cat >"$CONF" <<EOF
 [containers]
-default_ulimits = ["nofile=$nofile:$nofile", "nproc=32768:32768"]
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
 log_driver = "k8s-file"
 
 [engine]
@@ -87,7 +89,13 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 EOF
 
-answers() { curl -fsS --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; }
+answers() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsS --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1
+  else
+    podman --url "unix://$SOCK" version >/dev/null 2>&1
+  fi
+}
 
 if [ -e "$DIR/service.pid" ] && kill -0 "$(cat "$DIR/service.pid")" 2>/dev/null && answers; then
   say "service already answers on $SOCK"
