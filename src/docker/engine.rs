@@ -139,8 +139,9 @@ impl RunWindow {
 
 impl Container {
     /// The lines of the run that tells why the container is as it is: its current run, or, while a
-    /// restart loop has a new run under way (which may not have failed yet), the run before it (from the
-    /// earlier StartedAt seen to the current one). A container never started has no window.
+    /// restart loop has a new run under way (`running` with another StartedAt than the earlier look's: it
+    /// may not have failed yet), the runs before it (from the earlier StartedAt seen to the current one). A
+    /// container never started has no window.
     pub fn diagnosed_run(&self) -> RunWindow {
         let at = |s: &str| {
             crate::timefmt::parse_rfc3339(s)
@@ -148,10 +149,16 @@ impl Container {
                 .map(|n| n - START_SLACK_NS)
         };
         match &self.loop_seen {
-            Some(l) if l.engine_state.holds_database() => RunWindow {
-                since: at(&l.earlier_start),
-                until: at(&self.started_at),
-            },
+            // A new run is under way (its StartedAt is another than the earlier one's).
+            Some(l)
+                if l.engine_state == ContainerState::Running
+                    && l.earlier_start != self.started_at =>
+            {
+                RunWindow {
+                    since: at(&l.earlier_start),
+                    until: at(&self.started_at),
+                }
+            }
             _ => RunWindow {
                 since: at(&self.started_at),
                 until: None,
@@ -965,6 +972,20 @@ mod tests {
         // Seen stopped between two runs: its current run has ended.
         c.loop_seen.as_mut().unwrap().engine_state = ContainerState::Exited;
         assert_eq!(c.diagnosed_run().until, None);
+        // Docker counts the restart before the next run starts (`restarting`, the same StartedAt): the
+        // run that StartedAt names has ended, and it is the one read.
+        c.loop_seen = Some(LoopSeen {
+            earlier_start: c.started_at.clone(),
+            engine_state: ContainerState::Restarting,
+        });
+        assert_eq!(c.diagnosed_run().since, Some(started - START_SLACK_NS));
+        assert_eq!(c.diagnosed_run().until, None);
+        c.loop_seen.as_mut().unwrap().engine_state = ContainerState::Running;
+        assert_eq!(
+            c.diagnosed_run().until,
+            None,
+            "the same StartedAt is one run"
+        );
         c.started_at = "0001-01-01T00:00:00Z".into();
         c.loop_seen = None;
         assert_eq!(c.diagnosed_run(), RunWindow::default());
