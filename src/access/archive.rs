@@ -29,6 +29,8 @@ pub struct Entry {
     pub mode: u32,
     /// Where uid, gid and mode were read; None when they cannot be known (nothing is written back then).
     pub owner_from: Option<OwnerSource>,
+    /// Why they cannot be known, when they cannot.
+    pub owner_unknown: Option<&'static str>,
 }
 
 /// Where a file's owner and mode were read.
@@ -55,15 +57,21 @@ fn resolve_owner(entry: &mut Entry, data: &[u8], facts: &Facts, host: Option<Hos
         return;
     }
     entry.owner_from = None;
-    if !facts.host_owners_are_container_owners() {
-        return;
-    }
-    if let Some((path, bytes, (uid, gid, mode))) = host {
-        if bytes == data {
-            (entry.uid, entry.gid, entry.mode) = (uid, gid, mode);
-            entry.owner_from = Some(OwnerSource::HostFile(path.to_path_buf()));
+    let why = if !facts.host_owners_are_container_owners() {
+        "the engine is rootless, so the uids of its volume's files on this machine are not the container's"
+    } else {
+        match host {
+            Some((path, bytes, (uid, gid, mode))) if bytes == data => {
+                (entry.uid, entry.gid, entry.mode) = (uid, gid, mode);
+                entry.owner_from = Some(OwnerSource::HostFile(path.to_path_buf()));
+                entry.owner_unknown = None;
+                return;
+            }
+            Some(_) => "the volume's file on this machine does not hold the container's bytes",
+            None => "the volume's file is not readable on this machine",
         }
-    }
+    };
+    entry.owner_unknown = Some(why);
 }
 
 /// A host file's bytes, uid, gid and mode, when it is a regular file this machine can read.
@@ -88,8 +96,9 @@ fn host_file(path: &Path) -> Option<(Vec<u8>, Owner)> {
 pub fn owners_known(entries: &[Entry], container: &str, inside: &str) -> Result<()> {
     if let Some(e) = entries.iter().find(|e| e.owner_from.is_none()) {
         bail!(
-            "the owner of {} in container {container} cannot be known: this engine's archive API names the container's user instead of the file's owner, and the volume's file is not readable on this machine (or is not the same file); nothing was changed; run ozrepair on the engine's host with --access host",
-            if e.name.is_empty() { inside } else { &e.name }
+            "the owner of {} in container {container} cannot be known, so it could not be put back as it was: this engine's archive API names the container's user instead of the file's owner, and {}; nothing was changed; run ozrepair as root on the engine's host with --access host",
+            if e.name.is_empty() { inside } else { &e.name },
+            e.owner_unknown.unwrap_or("nothing else tells it")
         );
     }
     Ok(())
@@ -148,6 +157,7 @@ fn only_file(tar_bytes: &[u8]) -> Result<(Vec<u8>, Entry)> {
             gid: h.gid()?,
             mode: h.mode()? & 0o7777,
             owner_from: Some(OwnerSource::TarHeader),
+            owner_unknown: None,
         },
     ))
 }
@@ -319,6 +329,7 @@ mod tests {
             gid: 1001,
             mode: 0o600,
             owner_from: Some(OwnerSource::TarHeader),
+            owner_unknown: None,
         };
         let t = tar_of("dex.db", b"hello", &like).unwrap();
         let (data, e) = only_file(&t).unwrap();
@@ -356,6 +367,7 @@ mod tests {
             gid: 0,
             mode: 0o600,
             owner_from: Some(OwnerSource::TarHeader),
+            owner_unknown: None,
         };
         let p = Path::new("/v/_data/idp.db");
         let host = || Some((p, b"db".to_vec(), (1001, 1001, 0o600)));

@@ -73,7 +73,7 @@ impl Facts {
     }
 }
 
-/// Whether an info answer (`GET /info`) says the engine is rootless.
+/// Whether Docker's info answer (`GET /info`) says the engine is rootless.
 fn rootless_of(info: &Value) -> bool {
     info["SecurityOptions"].as_array().is_some_and(|o| {
         o.iter()
@@ -658,9 +658,18 @@ impl Engine {
             Ok(v) => flavour_of(&v),
             Err(_) => Flavour::Docker,
         };
-        let rootless = match self.get_json("/info").await {
-            Ok(v) => rootless_of(&v),
-            Err(_) => false,
+        // Podman's Docker-compatible /info does not say it; its own /libpod/info does.
+        let rootless = match flavour {
+            Flavour::Podman => self
+                .get_json("/libpod/info")
+                .await
+                .map(|v| v["host"]["security"]["rootless"].as_bool() != Some(false))
+                // Not said: taken as rootless, so that host uids are never trusted by mistake.
+                .unwrap_or(true),
+            Flavour::Docker => match self.get_json("/info").await {
+                Ok(v) => rootless_of(&v),
+                Err(_) => false,
+            },
         };
         let f = Facts { flavour, rootless };
         tracing::debug!(engine = %self.endpoint, ?f, "engine facts");

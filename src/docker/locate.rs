@@ -128,6 +128,15 @@ fn is_dex_db(db: &Path) -> bool {
         .is_ok()
 }
 
+/// A file this machine can open for reading, or no file at all.
+fn readable_or_absent(p: &Path) -> bool {
+    match p.symlink_metadata() {
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        Ok(m) if m.file_type().is_file() => std::fs::File::open(p).is_ok(),
+        Ok(_) => true,
+    }
+}
+
 /// The host path of a path inside the container, through the mount that holds it.
 pub fn host_path<'m>(mounts: &'m [Mount], inside: &str) -> Option<(PathBuf, &'m Mount)> {
     mounts
@@ -377,9 +386,14 @@ async fn find_in(engine: &Engine, want: &Wanted<'_>, containers: &[Container]) -
         if want.access == Access::Host {
             continue;
         }
-        // Mounts this machine cannot read (or --access archive): ask the engine for the known names.
+        // Mounts this machine cannot read (or --access archive): ask the engine for the known names. A
+        // mount whose database file is there but cannot be opened here (a rootless engine's volume, its
+        // files owned by shifted uids) counts as one this machine cannot read.
         for m in &c.mounts {
-            let local = Path::new(&m.source).exists();
+            let local = Path::new(&m.source).exists()
+                && DB_NAMES
+                    .iter()
+                    .all(|n| readable_or_absent(&Path::new(&m.source).join(n)));
             if (local && want.access != Access::Archive)
                 || want.volume.is_some_and(|v| m.name.as_deref() != Some(v))
             {
