@@ -73,6 +73,17 @@ impl Facts {
     }
 }
 
+/// The version of the Podman engine a version answer names (`Components[Name=Podman Engine].Version`).
+fn podman_version(version: &Value) -> Option<&str> {
+    version["Components"].as_array()?.iter().find(|c| {
+        c["Name"]
+            .as_str()
+            .is_some_and(|n| n.to_ascii_lowercase().contains("podman"))
+    })?["Version"]
+        .as_str()
+        .filter(|v| !v.is_empty())
+}
+
 /// Whether Docker's info answer (`GET /info`) says the engine is rootless.
 fn rootless_of(info: &Value) -> bool {
     info["SecurityOptions"].as_array().is_some_and(|o| {
@@ -402,7 +413,10 @@ struct Routes {
 const PLACEHOLDER: &str = "ozrepair-raw-";
 
 /// (everything before `/containers/<placeholder>`, the placeholder's number) of a request URI made for a
-/// placeholder, e.g. `unix://…/v1.53/containers/ozrepair-raw-7/export` -> (`unix://…/v1.53`, 7).
+/// placeholder, e.g. `unix://<hex>/containers/ozrepair-raw-7/export` -> (`unix://<hex>`, 7). bollard 0.21
+/// sends its paths without an API version (the versioned base is replaced when it joins the absolute
+/// path), so the rerouted paths go unversioned too, like every other call; Podman's own `/libpod/` paths
+/// need one and name it.
 fn placeholder_of(uri: &str) -> Option<(&str, u64)> {
     let marker = format!("/containers/{PLACEHOLDER}");
     let at = uri.find(&marker)?;
@@ -654,18 +668,22 @@ impl Engine {
         if let Some(f) = self.facts.get() {
             return *f;
         }
-        let flavour = match self.get_json("/version").await {
-            Ok(v) => flavour_of(&v),
-            Err(_) => Flavour::Docker,
-        };
-        // Podman's Docker-compatible /info does not say it; its own /libpod/info does.
+        let version = self.get_json("/version").await.ok();
+        let flavour = version.as_ref().map(flavour_of).unwrap_or(Flavour::Docker);
         let rootless = match flavour {
-            Flavour::Podman => self
-                .get_json("/libpod/info")
-                .await
-                .map(|v| v["host"]["security"]["rootless"].as_bool() != Some(false))
-                // Not said: taken as rootless, so that host uids are never trusted by mistake.
-                .unwrap_or(true),
+            // Podman's Docker-compatible /info does not say it; its own /libpod/info does, under the
+            // version Podman reports (it answers 404 without one). Not said: taken as rootless, so that
+            // host uids are never trusted by mistake.
+            Flavour::Podman => {
+                let v = version.as_ref().and_then(podman_version).unwrap_or("4.0.0");
+                match self.get_json(&format!("/v{}/libpod/info", enc(v))).await {
+                    Ok(info) => info["host"]["security"]["rootless"].as_bool() != Some(false),
+                    Err(f) => {
+                        tracing::debug!(engine = %self.endpoint, "libpod info: {:#}", self.failed(f));
+                        true
+                    }
+                }
+            }
             Flavour::Docker => match self.get_json("/info").await {
                 Ok(v) => rootless_of(&v),
                 Err(_) => false,
@@ -1021,8 +1039,12 @@ mod tests {
 
     #[test]
     fn placeholders_are_found_exactly() {
-        let u = "unix://2f746d70/v1.53/containers/ozrepair-raw-17/export";
-        assert_eq!(placeholder_of(u), Some(("unix://2f746d70/v1.53", 17)));
+        let u = "unix://2f746d70/containers/ozrepair-raw-17/export";
+        assert_eq!(placeholder_of(u), Some(("unix://2f746d70", 17)));
+        assert_eq!(
+            placeholder_of("unix://2f746d70/v1.53/containers/ozrepair-raw-17/export"),
+            Some(("unix://2f746d70/v1.53", 17))
+        );
         assert_eq!(
             placeholder_of("https://h:2376/v1.53/containers/ozrepair-raw-3/logs?stdout=true"),
             Some(("https://h:2376/v1.53", 3))
@@ -1065,9 +1087,11 @@ mod tests {
         let podman = serde_json::json!({"Platform": {"Name": "linux/amd64/debian-12"},
             "Components": [{"Name": "Podman Engine", "Version": "4.3.1"}], "ApiVersion": "1.41"});
         assert_eq!(flavour_of(&podman), Flavour::Podman);
+        assert_eq!(podman_version(&podman), Some("4.3.1"));
         let docker = serde_json::json!({"Platform": {"Name": "Docker Engine - Community"},
             "Components": [{"Name": "Engine"}, {"Name": "containerd"}]});
         assert_eq!(flavour_of(&docker), Flavour::Docker);
+        assert_eq!(podman_version(&docker), None);
         assert!(rootless_of(
             &serde_json::json!({"SecurityOptions": ["name=seccomp,profile=default", "name=rootless"]})
         ));

@@ -357,16 +357,14 @@ async fn find(engine: &Engine, want: &Wanted<'_>) -> Result<Found> {
             all
         }
     };
-    let mut found = find_in(engine, want, &containers).await;
-    if let Ok(f) = &mut found {
-        f.why.extend(skipped);
-    } else if let Err(e) = found {
-        found = Err(match skipped.is_empty() {
-            true => e,
-            false => anyhow::anyhow!("{e:#} ({})", skipped.join("; ")),
-        });
+    match find_in(engine, want, &containers).await {
+        Ok(mut f) => {
+            f.why.extend(skipped);
+            Ok(f)
+        }
+        Err(e) if skipped.is_empty() => Err(e),
+        Err(e) => Err(anyhow::anyhow!("{e:#} ({})", skipped.join("; "))),
     }
-    found
 }
 
 /// The deployment among `containers` (every container of the engine, or the one asked for).
