@@ -5,7 +5,8 @@
 #   scripts/podman-up.sh             install Debian's podman (+ uidmap, catatonit when packaged) if missing
 #   scripts/podman-up.sh DIR         ... and start a private rootful service under DIR; prints its socket
 #                                    (unix://DIR/podman.sock) on stdout
-#   scripts/podman-up.sh --stop DIR  stop the service started under DIR (by its pid file)
+#   scripts/podman-up.sh --stop DIR  stop the service started under DIR (by its pid file) and unmount its
+#                                    storage, so that DIR can be removed
 #
 # Under DIR: root/ and run/ (storage and run state, nothing shared with the machine's own Podman),
 # containers.conf (CONTAINERS_CONF for the service and for `podman --root DIR/root --runroot DIR/run`),
@@ -52,6 +53,11 @@ stop_service() {
 if [ "${1:-}" = "--stop" ]; then
   [ -n "${2:-}" ] || { say "--stop needs the service's directory"; exit 2; }
   stop_service "$2"
+  # The overlay driver keeps its directory mounted on itself; unmounted so that DIR can be removed.
+  dir=$(cd "$2" && pwd)
+  if grep -q " $dir/root/overlay " /proc/mounts 2>/dev/null; then
+    umount "$dir/root/overlay" 2>/dev/null || say "cannot unmount $dir/root/overlay (a container may still use it)"
+  fi
   exit 0
 fi
 
