@@ -8,10 +8,13 @@
 #   scripts/podman-up.sh --stop DIR  stop the service started under DIR (by its pid file) and unmount its
 #                                    storage, so that DIR can be removed
 #
-# Under DIR: root/ and run/ (storage and run state, nothing shared with the machine's own Podman),
+# Under DIR: root/, run/ and tmp/ (storage, run state and libpod's tmp state: nothing shared with the
+# machine's own Podman or another service),
 # containers.conf (CONTAINERS_CONF for the service and for `podman --root DIR/root --runroot DIR/run`),
 # service.pid, service.log. The private containers.conf sets rlimits the local runc accepts
-# (default_ulimits), cgroupfs, file events and k8s-file logs, so nothing depends on systemd or journald.
+# (default_ulimits), cgroupfs, file events and k8s-file logs, so nothing depends on systemd or journald,
+# and its own tmp_dir (DIR/tmp): rootful services otherwise share /run/libpod, so one service's events
+# (a stop in another test's engine) show up in every other's `podman events`.
 # The storage driver is overlay where the kernel allows it, else vfs ($OZR_PODMAN_DRIVER forces one).
 # Nothing is pulled: import images from a rootfs tar (`podman ... import`), run with --network none.
 set -euo pipefail
@@ -93,7 +96,9 @@ log_driver = "k8s-file"
 [engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+tmp_dir = "$DIR/tmp"
 EOF
+mkdir -p "$DIR/tmp"
 
 answers() {
   if command -v curl >/dev/null 2>&1; then

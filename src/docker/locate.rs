@@ -131,7 +131,8 @@ fn is_dex_db(db: &Path) -> bool {
 /// A file this machine can open for reading, or no file at all.
 fn readable_or_absent(p: &Path) -> bool {
     match p.symlink_metadata() {
-        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        // Not there, or not a directory to hold it (a mount of a single file).
+        Err(e) => e.kind() != std::io::ErrorKind::PermissionDenied,
         Ok(m) if m.file_type().is_file() => std::fs::File::open(p).is_ok(),
         Ok(_) => true,
     }
@@ -376,6 +377,8 @@ async fn find_in(engine: &Engine, want: &Wanted<'_>, containers: &[Container]) -
     }
 
     let mut unreadable: Vec<String> = Vec::new();
+    // Paths the engine could not be asked about (its archive API failed for them).
+    let mut unasked: Vec<String> = Vec::new();
     let mut found: Vec<Candidate> = Vec::new();
     for c in containers {
         if want.access != Access::Archive {
@@ -397,9 +400,29 @@ async fn find_in(engine: &Engine, want: &Wanted<'_>, containers: &[Container]) -
             {
                 continue;
             }
+            // Only a directory can hold the database (a config file may be mounted on its own).
+            match engine.stat(&c.id, &m.destination).await {
+                Ok(Some(s)) if s.is_dir => {}
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::debug!(container = %c.name, path = %m.destination, "cannot look: {e:#}");
+                    unasked.push(format!("{} in {}", m.destination, c.name));
+                    continue;
+                }
+            }
             for n in DB_NAMES {
                 let inside = format!("{}/{n}", m.destination.trim_end_matches('/'));
-                if engine.exists(&c.id, &inside).await? {
+                // An engine that cannot look does not stop the search: the path is named if nothing is
+                // found.
+                let there = match engine.exists(&c.id, &inside).await {
+                    Ok(there) => there,
+                    Err(e) => {
+                        tracing::debug!(container = %c.name, path = %inside, "cannot look: {e:#}");
+                        unasked.push(format!("{inside} in {}", c.name));
+                        false
+                    }
+                };
+                if there {
                     found.push(Candidate {
                         container: c.clone(),
                         volume: m.name.clone(),
@@ -450,6 +473,12 @@ async fn find_in(engine: &Engine, want: &Wanted<'_>, containers: &[Container]) -
                 " ({} mount(s) are not on this host's filesystem: {})",
                 unreadable.len(),
                 unreadable.join(", ")
+            ));
+        }
+        if !unasked.is_empty() {
+            msg.push_str(&format!(
+                " (the engine could not look for {})",
+                unasked.join(", ")
             ));
         }
         msg.push_str(
