@@ -87,6 +87,30 @@ pub fn parse_rfc3339(s: &str) -> Option<i128> {
     Some(i128::from(secs) * 1_000_000_000 + nanos)
 }
 
+/// The instants a stamp can stand for, in nanoseconds since the epoch (first, last): a stamp with whole
+/// seconds (Podman's log lines) stands for every instant of its second, one with milliseconds for every
+/// instant of its millisecond, one with nanoseconds for itself.
+pub fn stamp_bounds(s: &str) -> Option<(i128, i128)> {
+    let first = parse_rfc3339(s)?;
+    let digits = s
+        .get(19..)
+        .filter(|r| r.starts_with('.'))
+        .map(|r| r[1..].bytes().take_while(u8::is_ascii_digit).count())
+        .unwrap_or(0)
+        .min(9);
+    let step = 10_i128.pow(9 - digits as u32);
+    Some((first, first + step - 1))
+}
+
+/// Nanoseconds since the epoch as the Docker API's `since`/`until` value: `seconds.nanoseconds`.
+pub fn api_seconds(ns: i128) -> String {
+    format!(
+        "{}.{:09}",
+        ns.div_euclid(1_000_000_000),
+        ns.rem_euclid(1_000_000_000)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +127,29 @@ mod tests {
             Some(true)
         );
         assert_eq!(parse_rfc3339("not a time"), None);
+    }
+
+    #[test]
+    fn stamps_stand_for_their_whole_precision() {
+        let s = parse_rfc3339("2026-12-01T09:09:31Z").unwrap();
+        assert_eq!(
+            stamp_bounds("2026-12-01T09:09:31Z"),
+            Some((s, s + 999_999_999))
+        );
+        assert_eq!(
+            stamp_bounds("2026-12-01T09:09:31.250Z"),
+            Some((s + 250_000_000, s + 250_999_999))
+        );
+        assert_eq!(
+            stamp_bounds("2026-12-01T09:09:31.727488523Z"),
+            Some((s + 727_488_523, s + 727_488_523))
+        );
+        assert_eq!(stamp_bounds(""), None);
+        assert_eq!(
+            api_seconds(1_796_116_235_435_038_979),
+            "1796116235.435038979"
+        );
+        assert_eq!(api_seconds(5), "0.000000005");
     }
 
     #[test]

@@ -1,12 +1,19 @@
 //! Reaching the database through the Docker archive API when its volume is not on this machine's
 //! filesystem (a remote engine, Docker Desktop, rootless Docker): the database and its -journal/-wal/-shm
 //! are copied out of the container into a private directory here, worked on there like any local file,
-//! and the edited database is copied back in. Owner, group and mode come from the downloaded tar headers
-//! (never `copy_uidgid`). The copy back goes first under a temporary name and is verified by downloading
-//! it again; stale journal or WAL files are emptied so they cannot be replayed onto the new bytes; then the
-//! database itself is replaced and verified once more by downloading it.
+//! and the edited database is copied back in. Owner, group and mode go back as they were (never
+//! `copy_uidgid`): Docker's tar headers carry them; Podman's carry the container user's uid/gid instead of
+//! the file owner's, so there they come from the volume's file on this machine when it is readable and holds
+//! the same bytes (a rootful engine on this host), and otherwise ozrepair refuses to write back. The copy
+//! back goes first under a temporary name and is verified by downloading it again (and its owner and mode
+//! where they were found); stale journal or WAL files are emptied so they cannot be replayed onto the new
+//! bytes; then the database itself is replaced and verified once more.
+//!
+//! An engine may fail to reach a crash-looping container's files for a moment (500 `open /proc/PID/ns/mnt`,
+//! or 200 with an empty archive): the engine retries those, and an empty archive is never an empty file.
 
 use crate::access::host::{hex, sidecars, SIDECARS};
+use crate::docker::engine::Facts;
 use crate::docker::Engine;
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest, Sha256};
@@ -20,6 +27,81 @@ pub struct Entry {
     pub uid: u64,
     pub gid: u64,
     pub mode: u32,
+    /// Where uid, gid and mode were read; None when they cannot be known (nothing is written back then).
+    pub owner_from: Option<OwnerSource>,
+    /// Why they cannot be known, when they cannot.
+    pub owner_unknown: Option<&'static str>,
+}
+
+/// Where a file's owner and mode were read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerSource {
+    /// The engine's tar header (Docker).
+    TarHeader,
+    /// The volume's file on this machine, which held the same bytes.
+    HostFile(PathBuf),
+}
+
+/// A file's uid, gid and permission bits.
+type Owner = (u64, u64, u32);
+
+/// A file of the volume on this machine: its path, bytes and owner.
+type HostFile<'p> = (&'p Path, Vec<u8>, Owner);
+
+/// The owner of one fetched file: the tar header when the engine's headers tell the owner; else the file
+/// in the volume on this machine (`host`: its bytes, uid, gid and mode) when it holds the same bytes and
+/// the engine's uids are the container's; else unknown (uid/gid/mode stay the header's, unused).
+fn resolve_owner(entry: &mut Entry, data: &[u8], facts: &Facts, host: Option<HostFile<'_>>) {
+    if facts.tar_owners_trusted() {
+        entry.owner_from = Some(OwnerSource::TarHeader);
+        return;
+    }
+    entry.owner_from = None;
+    let why = if !facts.host_owners_are_container_owners() {
+        "the engine is rootless, so the uids of its volume's files on this machine are not the container's"
+    } else {
+        match host {
+            Some((path, bytes, (uid, gid, mode))) if bytes == data => {
+                (entry.uid, entry.gid, entry.mode) = (uid, gid, mode);
+                entry.owner_from = Some(OwnerSource::HostFile(path.to_path_buf()));
+                entry.owner_unknown = None;
+                return;
+            }
+            Some(_) => "the volume's file on this machine does not hold the container's bytes",
+            None => "the volume's file is not readable on this machine",
+        }
+    };
+    entry.owner_unknown = Some(why);
+}
+
+/// A host file's bytes, uid, gid and mode, when it is a regular file this machine can read.
+fn host_file(path: &Path) -> Option<(Vec<u8>, Owner)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = path.symlink_metadata().ok()?;
+    if !meta.file_type().is_file() {
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
+    Some((
+        bytes,
+        (
+            u64::from(meta.uid()),
+            u64::from(meta.gid()),
+            meta.mode() & 0o7777,
+        ),
+    ))
+}
+
+/// Fails unless every file's owner and mode are known, so that they can go back as they were.
+pub fn owners_known(entries: &[Entry], container: &str, inside: &str) -> Result<()> {
+    if let Some(e) = entries.iter().find(|e| e.owner_from.is_none()) {
+        bail!(
+            "the owner of {} in container {container} cannot be known, so it could not be put back as it was: this engine's archive API names the container's user instead of the file's owner, and {}; nothing was changed; run ozrepair as root on the engine's host with --access host",
+            if e.name.is_empty() { inside } else { &e.name },
+            e.owner_unknown.unwrap_or("nothing else tells it")
+        );
+    }
+    Ok(())
 }
 
 /// The database set copied out of a container.
@@ -74,12 +156,16 @@ fn only_file(tar_bytes: &[u8]) -> Result<(Vec<u8>, Entry)> {
             uid: h.uid()?,
             gid: h.gid()?,
             mode: h.mode()? & 0o7777,
+            owner_from: Some(OwnerSource::TarHeader),
+            owner_unknown: None,
         },
     ))
 }
 
-/// Copies the database at `inside` and its journal/WAL files out of container `id`.
-pub async fn fetch(e: &Engine, id: &str, inside: &str) -> Result<Fetched> {
+/// Copies the database at `inside` and its journal/WAL files out of container `id`. `host_dir` is where
+/// the database's directory is on this machine by the container's mounts (it may not be readable here).
+pub async fn fetch(e: &Engine, id: &str, inside: &str, host_dir: Option<&Path>) -> Result<Fetched> {
+    let facts = e.facts().await;
     let dir = tempfile::Builder::new()
         .prefix("ozrepair-archive-")
         .tempdir()
@@ -94,8 +180,13 @@ pub async fn fetch(e: &Engine, id: &str, inside: &str) -> Result<Fetched> {
             }
             continue;
         };
-        let (data, entry) =
+        let (data, mut entry) =
             only_file(&tar).map_err(|err| anyhow!("{path}: {err}; nothing was changed"))?;
+        let on_host = host_dir.map(|d| d.join(&entry.name));
+        let host = on_host
+            .as_deref()
+            .and_then(|p| host_file(p).map(|(b, o)| (p, b, o)));
+        resolve_owner(&mut entry, &data, &facts, host);
         let local = dir.path().join(&entry.name);
         std::fs::write(&local, data)
             .with_context(|| format!("cannot write {}", local.display()))?;
@@ -140,10 +231,27 @@ async fn put_verified(
         .await?
         .ok_or_else(|| anyhow!("{name} is missing after the upload"))?;
     let (got, entry) = only_file(&back)?;
-    if hex(&Sha256::digest(&got)) != hex(&Sha256::digest(data))
-        || (entry.uid, entry.gid, entry.mode) != (like.uid, like.gid, like.mode)
-    {
+    if hex(&Sha256::digest(&got)) != hex(&Sha256::digest(data)) {
         bail!("{name} does not read back as uploaded");
+    }
+    let owner = match &like.owner_from {
+        Some(OwnerSource::TarHeader) => Some((entry.uid, entry.gid, entry.mode)),
+        Some(OwnerSource::HostFile(db)) => db
+            .parent()
+            .and_then(|d| host_file(&d.join(name)))
+            .map(|(_, o)| o),
+        None => None,
+    };
+    if owner != Some((like.uid, like.gid, like.mode)) {
+        bail!(
+            "{name} does not read back with owner {}:{} and mode {:o} (it has {})",
+            like.uid,
+            like.gid,
+            like.mode,
+            owner
+                .map(|(u, g, m)| format!("{u}:{g} {m:o}"))
+                .unwrap_or_else(|| "an owner that cannot be read".into())
+        );
     }
     Ok(())
 }
@@ -157,6 +265,7 @@ pub async fn put(
     fetched: &[Entry],
 ) -> Result<()> {
     let (dir, name) = split(inside);
+    owners_known(fetched, id, inside)?;
     let data = std::fs::read(local).with_context(|| format!("cannot read {}", local.display()))?;
     let like = fetched
         .first()
@@ -183,8 +292,14 @@ pub async fn put(
 
 /// Copies the set out of the container again into the directory of `local_db` (replacing what is there),
 /// e.g. after the container was stopped. Returns what the container had.
-pub async fn refresh(e: &Engine, id: &str, inside: &str, local_db: &Path) -> Result<Vec<Entry>> {
-    let f = fetch(e, id, inside).await?;
+pub async fn refresh(
+    e: &Engine,
+    id: &str,
+    inside: &str,
+    host_dir: Option<&Path>,
+    local_db: &Path,
+) -> Result<Vec<Entry>> {
+    let f = fetch(e, id, inside, host_dir).await?;
     let dir = local_db
         .parent()
         .ok_or_else(|| anyhow!("{} has no directory", local_db.display()))?;
@@ -213,6 +328,8 @@ mod tests {
             uid: 1001,
             gid: 1001,
             mode: 0o600,
+            owner_from: Some(OwnerSource::TarHeader),
+            owner_unknown: None,
         };
         let t = tar_of("dex.db", b"hello", &like).unwrap();
         let (data, e) = only_file(&t).unwrap();
@@ -226,5 +343,57 @@ mod tests {
             ("/var/lib/dex".into(), "dex.db".into())
         );
         assert_eq!(split("/idp.db"), ("/".into(), "idp.db".into()));
+    }
+
+    #[test]
+    fn owners_come_from_where_they_can_be_known() {
+        use crate::docker::engine::Flavour;
+        let docker = Facts {
+            flavour: Flavour::Docker,
+            rootless: false,
+        };
+        let podman = Facts {
+            flavour: Flavour::Podman,
+            rootless: false,
+        };
+        let rootless = Facts {
+            flavour: Flavour::Podman,
+            rootless: true,
+        };
+        // Podman's header: the container user (root), not the file's owner.
+        let header = || Entry {
+            name: "idp.db".into(),
+            uid: 0,
+            gid: 0,
+            mode: 0o600,
+            owner_from: Some(OwnerSource::TarHeader),
+            owner_unknown: None,
+        };
+        let p = Path::new("/v/_data/idp.db");
+        let host = || Some((p, b"db".to_vec(), (1001, 1001, 0o600)));
+
+        let mut e = header();
+        resolve_owner(&mut e, b"db", &docker, host());
+        assert_eq!((e.uid, e.owner_from), (0, Some(OwnerSource::TarHeader)));
+
+        let mut e = header();
+        resolve_owner(&mut e, b"db", &podman, host());
+        assert_eq!(
+            (e.uid, e.gid, e.mode, e.owner_from),
+            (1001, 1001, 0o600, Some(OwnerSource::HostFile(p.into())))
+        );
+
+        // Another file at that path, no file, or shifted uids: unknown, and nothing goes back.
+        for (facts, host) in [
+            (podman, Some((p, b"other".to_vec(), (1001, 1001, 0o600)))),
+            (podman, None),
+            (rootless, host()),
+        ] {
+            let mut e = header();
+            resolve_owner(&mut e, b"db", &facts, host);
+            assert_eq!(e.owner_from, None);
+            assert!(owners_known(&[e], "mgmt", "/var/lib/openzro/idp.db").is_err());
+        }
+        assert!(owners_known(&[header()], "mgmt", "/x").is_ok());
     }
 }

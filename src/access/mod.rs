@@ -27,6 +27,8 @@ pub struct InContainer {
     pub container_name: String,
     /// Its path inside the container.
     pub inside: String,
+    /// Its directory on this machine by the container's mounts (it may not be readable here).
+    host_dir: Option<PathBuf>,
     /// The local copy (its directory is removed when this is dropped).
     copy: archive::Fetched,
     /// What each file of the set was in the container when last fetched (database first).
@@ -42,11 +44,14 @@ impl Database {
                 let (e, c) = located.managed().ok_or_else(|| {
                     anyhow!("a database inside a container needs the engine and the container")
                 })?;
-                let copy = archive::fetch(e, &c.id, inside).await?;
+                let host_dir = crate::docker::locate::host_path(&c.mounts, inside)
+                    .and_then(|(p, _)| p.parent().map(Path::to_path_buf));
+                let copy = archive::fetch(e, &c.id, inside, host_dir.as_deref()).await?;
                 Ok(Database::Archive(InContainer {
                     container_id: c.id.clone(),
                     container_name: c.name.clone(),
                     inside: inside.clone(),
+                    host_dir,
                     entries: copy.entries.clone(),
                     copy,
                 }))
@@ -94,9 +99,25 @@ impl Database {
     /// After the container stopped: take the set as it is now (nothing writes it any more).
     pub async fn refresh(&mut self, engine: &Engine) -> Result<()> {
         if let Database::Archive(a) = self {
-            a.entries = archive::refresh(engine, &a.container_id, &a.inside, &a.copy.db).await?;
+            a.entries = archive::refresh(
+                engine,
+                &a.container_id,
+                &a.inside,
+                a.host_dir.as_deref(),
+                &a.copy.db,
+            )
+            .await?;
         }
         Ok(())
+    }
+
+    /// Fails when the set could not be put back as it was (its owner cannot be known): checked before
+    /// anything is stopped or written.
+    pub fn can_write_back(&self) -> Result<()> {
+        match self {
+            Database::Host(_) => Ok(()),
+            Database::Archive(a) => archive::owners_known(&a.entries, &a.container_name, &a.inside),
+        }
     }
 
     /// After the write: put the set back where it lives, verified. Nothing to do for a host file.

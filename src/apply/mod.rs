@@ -74,6 +74,8 @@ pub fn backup_root(settings: &Settings, db: &Database) -> PathBuf {
 #[derive(Default)]
 struct Done {
     stopped: bool,
+    /// Asked to stop, it did not stay stopped: it runs (or loops) as before.
+    stop_refused: bool,
     backup: Option<PathBuf>,
     written: bool,
     started: bool,
@@ -85,6 +87,8 @@ impl Done {
         if let Some(c) = container {
             s.push(if self.started {
                 format!("container {c} was started again")
+            } else if self.stop_refused {
+                format!("container {c} goes on as it was")
             } else if self.stopped {
                 format!("container {c} is stopped")
             } else {
@@ -105,6 +109,9 @@ impl Done {
     fn next(&self, container: Option<&str>) -> String {
         match (&self.backup, self.written, container) {
             (Some(_), true, _) => "run `ozrepair restore` to put the old database back, or `ozrepair fix` again to finish".into(),
+            (_, false, Some(c)) if self.stop_refused => {
+                format!("stop {c} yourself (and keep its restart policy from starting it), then run `ozrepair fix` again")
+            }
             (_, false, Some(c)) if self.stopped && !self.started => {
                 format!("fix the cause above and run `ozrepair fix` again (it starts {c}), or `docker start {c}`")
             }
@@ -159,9 +166,12 @@ async fn fix_steps(
         return Ok(Verdict::healthy());
     }
 
-    // 1. Stop: nothing may hold the database while it is copied and edited.
+    // 1. Stop: nothing may hold the database while it is copied and edited. A set that could not be put
+    // back as it was is refused first.
+    db.can_write_back()?;
     let stopped = w.stop(db).await;
     done.stopped = w.stopped_here();
+    done.stop_refused = w.stop_refused();
     stopped?;
 
     // 2. Backup, verified, before the first write.
@@ -198,6 +208,7 @@ async fn fix_steps(
         db.write_back(e).await?;
     }
     done.written = true;
+    w.check_held().await?;
     fault::point("after-write");
     applied.sha256_after = Some(host::sha256_file(db.path())?);
 
@@ -281,6 +292,7 @@ pub async fn restore(
     let mut applied = Applied::default();
     let result = async {
         let mut w = Window::open(located, db)?;
+        db.can_write_back()?;
         w.stop(db).await?;
         let work = (|| -> Result<()> {
             let before = take_set(located, db, root).map_err(|e| {

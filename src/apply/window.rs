@@ -4,10 +4,12 @@
 
 use crate::access::Database;
 use crate::apply::{fault, lock};
+use crate::docker::engine::{started_again, LogLine, LogRange};
 use crate::docker::locate::Located;
 use crate::docker::{Container, ContainerState, Engine};
 use crate::evidence::logs;
 use crate::progress::say;
+use crate::timefmt::stamp_bounds;
 use crate::verdict::{ExitCode, Outcome, Verdict};
 use anyhow::{anyhow, bail, Context, Result};
 use std::time::{Duration, Instant};
@@ -15,12 +17,24 @@ use std::time::{Duration, Instant};
 /// Seconds `docker stop` waits before it kills.
 const STOP_GRACE: i32 = 10;
 const POLL: Duration = Duration::from_millis(250);
+/// How long a stopped container must stay stopped (the same run, not running) before the first byte is
+/// written: an engine may answer a stop with "already stopped" between two runs of a restart loop and
+/// start it again right after (Podman, measured: 0.1 to 0.5 s later).
+const HOLD: Duration = Duration::from_secs(2);
+/// How often the container is looked at while it is being stopped.
+const STOP_POLL: Duration = Duration::from_millis(40);
+/// How long ozrepair keeps asking a container that starts again by itself to stop.
+const STOP_TRYING: Duration = Duration::from_secs(STOP_GRACE as u64 + 30);
 
 /// An open window on one database: its lock is held until the window is dropped.
 pub struct Window<'a> {
     managed: Option<(&'a Engine, &'a Container)>,
     /// The container was stopped by this run.
     stopped_here: bool,
+    /// The container was asked to stop but did not stay stopped: it runs as before.
+    stop_refused: bool,
+    /// The run the container was proven stopped in (the database is only written while it stays so).
+    held: Option<Container>,
     _lock: lock::Lock,
 }
 
@@ -37,6 +51,8 @@ impl<'a> Window<'a> {
         Ok(Window {
             managed: located.managed(),
             stopped_here: false,
+            stop_refused: false,
+            held: None,
             _lock: lock::acquire(db.path())?,
         })
     }
@@ -45,31 +61,113 @@ impl<'a> Window<'a> {
         self.stopped_here
     }
 
-    /// Stops the container when it may hold the database and proves it is stopped, then takes the database
-    /// set as it is now (through the archive API, copied out again).
+    pub fn stop_refused(&self) -> bool {
+        self.stop_refused
+    }
+
+    /// Stops the container when it may hold the database or start again by itself, and proves the stop
+    /// holds: it must be stopped and stay stopped (the same StartedAt and restart count) for [`HOLD`]. A
+    /// stop answered while a restart loop goes on is asked again. Then the database set is taken as it is
+    /// now (through the archive API, copied out again). When it cannot be stopped, nothing is changed.
     pub async fn stop(&mut self, db: &mut Database) -> Result<()> {
         if let Some((e, c)) = self.managed {
-            if c.status.holds_database() {
-                say(format!("stopping {} ({})", c.name, c.status));
-                e.stop(&c.id, STOP_GRACE)
-                    .await
-                    .context("stopping the container failed")?;
-                self.stopped_here = true;
-                let now = e
-                    .container(&c.id)
-                    .await?
-                    .ok_or_else(|| anyhow!("container {} disappeared", c.name))?;
-                if matches!(
-                    now.status,
-                    ContainerState::Running | ContainerState::Restarting
-                ) {
-                    bail!("container {} is still {} after stop", c.name, now.status);
-                }
+            let now = inspect(e, c).await?;
+            let must_watch = c.status.holds_database()
+                || now.status.holds_database()
+                || !stays_down(&now.status)
+                || now.restarts_by_itself();
+            if must_watch {
+                let held = self.stop_and_hold(e, c, now).await?;
+                self.held = Some(held);
             }
         }
         fault::point("after-stop");
         if let Some((e, _)) = self.managed {
             db.refresh(e).await?;
+        }
+        Ok(())
+    }
+
+    async fn stop_and_hold(
+        &mut self,
+        e: &Engine,
+        c: &Container,
+        first: Container,
+    ) -> Result<Container> {
+        let started = Instant::now();
+        let deadline = started + STOP_TRYING;
+        let mut asked = 0u32;
+        let mut restarts = 0u32;
+        let mut last_error: Option<String> = None;
+        let mut now = first;
+        // The run seen stopped, and since when.
+        let mut stable: Option<(Instant, Container)> = None;
+        loop {
+            if !stays_down(&now.status) {
+                if let Some((_, seen)) = stable.take() {
+                    if started_again(&seen, &now) {
+                        restarts += 1;
+                    }
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
+                if asked == 0 {
+                    say(format!("stopping {} ({})", c.name, c.status));
+                }
+                asked += 1;
+                self.stopped_here = true;
+                if let Err(err) = e.stop(&c.id, STOP_GRACE).await {
+                    tracing::debug!(container = %c.name, "stop: {err:#}");
+                    last_error = Some(format!("{err:#}"));
+                }
+            } else {
+                match &stable {
+                    Some((since, seen)) if !started_again(seen, &now) => {
+                        if since.elapsed() >= HOLD {
+                            tracing::debug!(container = %c.name, asked, restarts, "stop holds");
+                            return Ok(now);
+                        }
+                    }
+                    Some(_) => {
+                        // Started again and ended between two looks: the loop goes on.
+                        restarts += 1;
+                        stable = Some((Instant::now(), now.clone()));
+                    }
+                    None => stable = Some((Instant::now(), now.clone())),
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
+                tokio::time::sleep(STOP_POLL).await;
+            }
+            now = inspect(e, c).await?;
+        }
+        self.stop_refused = asked > 0;
+        self.stopped_here = false;
+        bail!(
+            "container {} could not be stopped: it started again by itself {restarts} time(s) after {asked} stop request(s) in {}s (restart policy {:?}, state {}){}; nothing was changed",
+            c.name,
+            started.elapsed().as_secs(),
+            now.restart_policy,
+            now.status,
+            last_error.map(|e| format!("; the last stop answer: {e}")).unwrap_or_default()
+        )
+    }
+
+    /// Fails unless the container is still in the run it was proven stopped in (nothing started it
+    /// while the window was open).
+    pub async fn check_held(&self) -> Result<()> {
+        if let (Some((e, c)), Some(held)) = (self.managed, &self.held) {
+            let now = inspect(e, c).await?;
+            if started_again(held, &now) || !stays_down(&now.status) {
+                bail!(
+                    "container {} was started while its database was being written (it is {} now, {} restarts)",
+                    c.name,
+                    now.status,
+                    now.restart_count
+                );
+            }
         }
         Ok(())
     }
@@ -87,6 +185,82 @@ impl<'a> Window<'a> {
     pub async fn state_now(&self) -> Option<ContainerState> {
         let (e, c) = self.managed?;
         state_of(e, c).await
+    }
+}
+
+/// Stopped, and not on its way to run (Docker's `dead` is not running either).
+fn stays_down(s: &ContainerState) -> bool {
+    matches!(
+        s,
+        ContainerState::Exited | ContainerState::Created | ContainerState::Dead
+    )
+}
+
+async fn inspect(e: &Engine, c: &Container) -> Result<Container> {
+    e.container(&c.id)
+        .await?
+        .ok_or_else(|| anyhow!("container {} disappeared", c.name))
+}
+
+/// What the log held before a start, to tell the lines of the run ozrepair starts from every earlier one
+/// by their position, never by their stamps (Podman stamps whole seconds: one second may hold the end of
+/// the previous run and the start of this one).
+struct Mark {
+    /// The instant the last line before the start stands for (its first), when there is one.
+    since: Option<i128>,
+    /// The lines from `since` on (or the last lines), as the engine gave them before the start.
+    before: Vec<LogLine>,
+}
+
+impl Mark {
+    /// Taken while the container is stopped, so that nothing is added before the start.
+    async fn take(e: &Engine, id: &str) -> Result<Mark> {
+        let last = e.logs(id, LogRange::Tail(1)).await?;
+        let since = last
+            .iter()
+            .find_map(|l| stamp_bounds(&l.time))
+            .map(|(first, _)| first);
+        let before = match since {
+            Some(s) => e.logs(id, LogRange::Since(s, None)).await?,
+            None if last.is_empty() => Vec::new(),
+            None => e.logs(id, LogRange::Tail(crate::LOG_TAIL)).await?,
+        };
+        Ok(Mark { since, before })
+    }
+
+    fn range(&self) -> LogRange {
+        match self.since {
+            Some(s) => LogRange::Since(s, None),
+            None => LogRange::Tail(crate::LOG_TAIL),
+        }
+    }
+}
+
+/// The lines of `after` that came after every line of `before` (both read from the same log, `before`
+/// first): `after` goes on where `before` ends, so the longest end of `before` that `after` starts with is
+/// skipped. When they share nothing (the log was rotated), only lines stamped after `before`'s last one
+/// count: an earlier line is never taken for a new one.
+pub fn new_lines<'l>(before: &[LogLine], after: &'l [LogLine]) -> &'l [LogLine] {
+    if before.is_empty() {
+        return after;
+    }
+    let most = before.len().min(after.len());
+    if let Some(k) = (1..=most)
+        .rev()
+        .find(|&k| after[..k] == before[before.len() - k..])
+    {
+        return &after[k..];
+    }
+    let last = before.iter().rev().find_map(|l| stamp_bounds(&l.time));
+    match last {
+        Some((_, end)) => {
+            let from = after
+                .iter()
+                .position(|l| stamp_bounds(&l.time).is_some_and(|(first, _)| first > end))
+                .unwrap_or(after.len());
+            &after[from..]
+        }
+        None => &after[after.len()..],
     }
 }
 
@@ -108,13 +282,8 @@ pub async fn start_and_watch(
     backup_dir: Option<&str>,
 ) -> Result<Started> {
     let (id, name) = (c.id.as_str(), c.name.as_str());
-    // Only what the container logs after this start counts: remember the last line before it.
-    let mark = e
-        .logs(id, 1)
-        .await?
-        .pop()
-        .map(|l| l.time)
-        .filter(|t| !t.is_empty());
+    // Only what the container logs after this start counts: remember where the log ends before it.
+    let mark = Mark::take(e, id).await?;
     fault::point("before-start");
     say(format!("starting {name}"));
     e.start(id).await.context("starting the container failed")?;
@@ -145,8 +314,8 @@ pub async fn start_and_watch(
                 now.status, now.exit_code, now.restart_count
             ));
         }
-        let lines = e.logs(id, crate::LOG_TAIL).await?;
-        let f = logs::scan_after(&lines, mark.as_deref());
+        let lines = e.logs(id, mark.range()).await?;
+        let f = logs::scan_all(new_lines(&mark.before, &lines));
         if let Some(ev) = f.evidence.first() {
             break Some(format!(
                 "it still reports issuer {:?} against {:?}",
@@ -176,4 +345,73 @@ pub async fn start_and_watch(
         state_after,
         notes: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(t: &str, text: &str) -> LogLine {
+        LogLine {
+            time: t.into(),
+            text: text.into(),
+        }
+    }
+
+    const FATL: &str = "FATL … issuer did not match …";
+    const READY: &str = "INFO running HTTP server and gRPC server on the same port";
+
+    #[test]
+    fn the_started_run_is_told_by_position_not_by_whole_second_stamps() {
+        // Podman: the previous run's failure and this run's lines share one whole second.
+        let before = vec![
+            l("2026-12-01T09:09:31Z", "INFO loading"),
+            l("2026-12-01T09:09:31Z", FATL),
+        ];
+        let mut after = before.clone();
+        after.push(l("2026-12-01T09:09:31Z", "INFO loading"));
+        after.push(l("2026-12-01T09:09:31Z", READY));
+        let fresh = new_lines(&before, &after);
+        assert_eq!(fresh, &after[2..]);
+        let f = logs::scan_all(fresh);
+        assert!(f.ready, "this run's ready line of the same second is seen");
+        assert!(
+            f.evidence.is_empty(),
+            "the previous run's failure is never seen"
+        );
+        // This run fails in the same second: its failure is seen.
+        let mut failing = before.clone();
+        failing.push(l("2026-12-01T09:09:31Z", "INFO loading"));
+        failing.push(l("2026-12-01T09:09:31Z", FATL));
+        assert_eq!(new_lines(&before, &failing).len(), 2);
+        // Nothing new yet.
+        assert!(new_lines(&before, &before).is_empty());
+        assert_eq!(new_lines(&[], &after).len(), 4);
+    }
+
+    #[test]
+    fn a_tail_that_moved_on_still_lines_up() {
+        let before: Vec<LogLine> = (0..5)
+            .map(|i| l(&format!("2026-12-01T09:09:3{i}Z"), &format!("old {i}")))
+            .collect();
+        // The last three old lines, then two new ones (a tail of five read after the start).
+        let mut after = before[2..].to_vec();
+        after.push(l("2026-12-01T09:09:35Z", "new 1"));
+        after.push(l("2026-12-01T09:09:35Z", "new 2"));
+        let fresh = new_lines(&before, &after);
+        assert_eq!(fresh.len(), 2);
+        assert_eq!(fresh[0].text, "new 1");
+    }
+
+    #[test]
+    fn without_common_lines_only_later_stamps_count() {
+        let before = vec![l("2026-12-01T09:09:31Z", "old")];
+        let after = vec![
+            l("2026-12-01T09:09:31Z", "rotated away, same second"),
+            l("2026-12-01T09:09:32Z", "new"),
+        ];
+        assert_eq!(new_lines(&before, &after), &after[1..]);
+        let unstamped = vec![l("", "old")];
+        assert!(new_lines(&unstamped, &after).is_empty());
+    }
 }

@@ -1,22 +1,98 @@
 //! The Docker Engine API, through bollard: the few calls ozrepair makes, with errors that name the engine.
 //! The tool never shells out to the docker CLI and never pulls an image.
+//!
+//! Engines that speak the Docker API but not exactly Docker's words (Podman's `stopped` state, which
+//! bollard's generated enums reject) must not break discovery, so the JSON answers ozrepair reads
+//! (container list and inspect, volume inspect, version) and the logs (whose `since` bollard takes in whole
+//! seconds only) are read as plain JSON or frames: each such request goes out through bollard as a call on
+//! a placeholder container name, and the request modifier bollard offers rewrites its path to the one we
+//! want before it is sent. Every transport bollard speaks (unix socket, tcp, TLS, our ssh tunnel) so carries
+//! them, with bollard's own HTTP handling. A request the modifier did not see is an error, never a guess.
+//!
+//! Transient engine errors (a 5xx while a container crash-loops: `read /proc/PID/cgroup`,
+//! `open /proc/PID/ns/mnt`) are retried a few times with a short pause.
 
 use anyhow::{anyhow, bail, Result};
-use bollard::query_parameters::{
-    InspectContainerOptions, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    StartContainerOptions, StopContainerOptionsBuilder,
-};
-use bollard::Docker;
+use bollard::query_parameters::{StartContainerOptions, StopContainerOptionsBuilder};
+use bollard::{BollardRequest, Docker};
 use futures_util::StreamExt;
+use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long a request that meets transient engine errors (5xx, an empty archive) is tried again: a
+/// crash-looping container's process may be gone by the time the engine looks into /proc for it, again and
+/// again for a second or two on a busy machine.
+const RETRY_FOR: Duration = Duration::from_secs(8);
+/// A HEAD carries no message, so a 500 that lasts (Docker: a path under a file; Podman: a file mounted into
+/// a container that is not running) cannot be told from a loop's race: it is tried for less long.
+const STAT_RETRY_FOR: Duration = Duration::from_secs(3);
+/// The pause after the n-th failed attempt: n times this, at most [`RETRY_PAUSE_MAX`].
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+const RETRY_PAUSE_MAX: Duration = Duration::from_millis(500);
+/// How long a container with a restart policy is watched for a restart loop, and how often it is looked at.
+const LOOP_LOOK: Duration = Duration::from_millis(1200);
+const LOOP_POLL: Duration = Duration::from_millis(100);
 
 /// One connection to one Docker engine.
 pub struct Engine {
     docker: Docker,
     /// The endpoint as the operator would write it (for reports).
     pub endpoint: String,
+    routes: Arc<Routes>,
+    facts: OnceLock<Facts>,
     /// The SSH tunnel an ssh:// endpoint goes through (closed with the engine).
     _tunnel: Option<crate::docker::endpoint::Tunnel>,
+}
+
+/// Which engine answers: what it reports differently follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    Docker,
+    /// Podman's Docker-compatible service: archive tar headers carry the container user's uid/gid, not the
+    /// file owner's; restarts without back-off; `stopped` for `exited`.
+    Podman,
+}
+
+/// What the engine says of itself (`/version`, `/info`), asked once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Facts {
+    pub flavour: Flavour,
+    /// The engine runs in a user namespace: host uids of its volumes are shifted from the container's.
+    pub rootless: bool,
+}
+
+impl Facts {
+    /// The engine's tar headers tell a file's real owner (Docker's do; Podman's name the container user).
+    pub fn tar_owners_trusted(&self) -> bool {
+        self.flavour == Flavour::Docker
+    }
+
+    /// The uid and gid of a volume's file on the engine's host are the ones the container sees.
+    pub fn host_owners_are_container_owners(&self) -> bool {
+        !self.rootless
+    }
+}
+
+/// The version of the Podman engine a version answer names (`Components[Name=Podman Engine].Version`).
+fn podman_version(version: &Value) -> Option<&str> {
+    version["Components"].as_array()?.iter().find(|c| {
+        c["Name"]
+            .as_str()
+            .is_some_and(|n| n.to_ascii_lowercase().contains("podman"))
+    })?["Version"]
+        .as_str()
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether Docker's info answer (`GET /info`) says the engine is rootless.
+fn rootless_of(info: &Value) -> bool {
+    info["SecurityOptions"].as_array().is_some_and(|o| {
+        o.iter()
+            .any(|s| s.as_str().is_some_and(|s| s.contains("name=rootless")))
+    })
 }
 
 /// What ozrepair needs to know about a container.
@@ -27,15 +103,150 @@ pub struct Container {
     pub image: String,
     pub status: ContainerState,
     pub started_at: String,
+    pub finished_at: String,
     pub restart_count: i64,
     pub exit_code: i64,
+    /// `HostConfig.RestartPolicy.Name`: "" or "no" when the engine never restarts it by itself.
+    pub restart_policy: String,
+    /// `Config.User` (the container's user; "" for the image's default).
+    pub user: String,
     pub labels: HashMap<String, String>,
     pub mounts: Vec<Mount>,
+    /// Set by [`Engine::settle`] when it saw the container start again by itself.
+    pub loop_seen: Option<LoopSeen>,
+}
+
+/// A restart loop seen across two looks at a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoopSeen {
+    /// The StartedAt of the earlier run seen (it has ended: the container started again since, so its
+    /// lines are all in the log; those of the run under way or just ended may not all be yet, as Podman
+    /// records the exit before its last lines are written).
+    pub earlier_start: String,
+}
+
+/// Log lines stamped up to this long before a container's StartedAt still belong to that run: the engine
+/// records StartedAt after the process is already writing (measured on Podman 4.3.1 in crash loops: in a
+/// third of the starts, by up to 34 ms on a loaded two-core machine), while the previous run's last line
+/// comes well before it (at least 115 ms on Podman, which restarts without back-off; Docker's back-off
+/// starts at 100 ms). The run ozrepair starts itself is told by log position instead (`apply::window`).
+pub const START_SLACK_NS: i128 = 50_000_000;
+
+/// Which part of a container's log tells of its last run(s): the lines stamped from `since` (nanoseconds
+/// since the epoch; every line when None).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunWindow {
+    pub since: Option<i128>,
+}
+
+impl RunWindow {
+    /// Whether a line stamped `stamp` may belong to the window: a stamp with whole seconds stands for its
+    /// whole second, so it is kept when any instant it stands for is inside (the engine, which knows the
+    /// exact times, already chose the lines). A line without a stamp is kept.
+    pub fn admits(&self, stamp: &str) -> bool {
+        let Some((_, last)) = crate::timefmt::stamp_bounds(stamp) else {
+            return true;
+        };
+        self.since.is_none_or(|s| last >= s)
+    }
+}
+
+impl Container {
+    /// The lines that tell why the container is as it is: those of its current run; in a restart loop,
+    /// from the earlier run seen on (a run that has ended and whose lines are all written, then the ones
+    /// since: the current run may not have failed yet, or not have had its last lines written). A
+    /// container never started has no window.
+    pub fn diagnosed_run(&self) -> RunWindow {
+        let at = |s: &str| {
+            crate::timefmt::parse_rfc3339(s)
+                .filter(|n| *n > 0)
+                .map(|n| n - START_SLACK_NS)
+        };
+        let current = at(&self.started_at);
+        let earlier = self.loop_seen.as_ref().and_then(|l| at(&l.earlier_start));
+        RunWindow {
+            since: match (earlier, current) {
+                (Some(e), Some(c)) => Some(e.min(c)),
+                (e, c) => e.or(c),
+            },
+        }
+    }
+
+    /// Reads a container inspect answer (`GET /containers/{id}/json`) without failing on words this build
+    /// does not know: a missing field reads as empty, an unknown state as [`ContainerState::Other`].
+    pub fn from_inspect(v: &Value) -> Container {
+        let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        let state = &v["State"];
+        let config = &v["Config"];
+        let mut status = ContainerState::parse(state["Status"].as_str().unwrap_or_default());
+        if state["Restarting"].as_bool() == Some(true) {
+            status = ContainerState::Restarting;
+        }
+        let labels = config["Labels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mounts = v["Mounts"]
+            .as_array()
+            .map(|ms| {
+                ms.iter()
+                    .filter_map(|m| {
+                        Some(Mount {
+                            kind: MountKind::parse(m["Type"].as_str().unwrap_or_default()),
+                            name: m["Name"]
+                                .as_str()
+                                .filter(|n| !n.is_empty())
+                                .map(String::from),
+                            source: m["Source"].as_str().filter(|s| !s.is_empty())?.to_string(),
+                            destination: s(&m["Destination"]),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Container {
+            id: s(&v["Id"]),
+            name: s(&v["Name"]).trim_start_matches('/').to_string(),
+            image: s(&config["Image"]),
+            status,
+            started_at: s(&state["StartedAt"]),
+            finished_at: s(&state["FinishedAt"]),
+            restart_count: v["RestartCount"].as_i64().unwrap_or(0),
+            exit_code: state["ExitCode"].as_i64().unwrap_or(0),
+            restart_policy: s(&v["HostConfig"]["RestartPolicy"]["Name"]),
+            user: s(&config["User"]),
+            labels,
+            mounts,
+            loop_seen: None,
+        }
+    }
+
+    /// The engine restarts it by itself when it exits (a restart policy other than "no").
+    pub fn restarts_by_itself(&self) -> bool {
+        !matches!(self.restart_policy.as_str(), "" | "no")
+    }
+
+    /// Which run of the container this is: a new start changes it.
+    pub fn run(&self) -> (&str, i64) {
+        (&self.started_at, self.restart_count)
+    }
+}
+
+/// `later` is another run of the container than `earlier`: it was started again in between (a restart
+/// count that grew, or another StartedAt).
+pub fn started_again(earlier: &Container, later: &Container) -> bool {
+    later.restart_count > earlier.restart_count
+        || (!later.started_at.is_empty() && later.started_at != earlier.started_at)
 }
 
 /// A container's state as the engine reports it. An engine's word this build does not know is kept as
 /// [`ContainerState::Other`], so a new or foreign state never breaks parsing; Podman's `stopped` is what
-/// Docker calls `exited`.
+/// Docker calls `exited`. [`ContainerState::Restarting`] is also what ozrepair calls a container it saw
+/// start again by itself within a moment (Podman restarts without back-off and never says `restarting`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContainerState {
     Created,
@@ -52,7 +263,7 @@ pub enum ContainerState {
 impl ContainerState {
     pub fn parse(word: &str) -> ContainerState {
         match word {
-            "created" => ContainerState::Created,
+            "created" | "configured" | "initialized" => ContainerState::Created,
             "running" => ContainerState::Running,
             "paused" => ContainerState::Paused,
             "restarting" => ContainerState::Restarting,
@@ -83,7 +294,10 @@ impl ContainerState {
     pub fn holds_database(&self) -> bool {
         matches!(
             self,
-            ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
+            ContainerState::Running
+                | ContainerState::Restarting
+                | ContainerState::Paused
+                | ContainerState::Stopping
         )
     }
 
@@ -129,9 +343,202 @@ pub struct Mount {
 }
 
 /// One log line with the engine's timestamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
     pub time: String,
     pub text: String,
+}
+
+/// Which lines of a container's log to read.
+#[derive(Debug, Clone, Copy)]
+pub enum LogRange {
+    /// The last N lines.
+    Tail(usize),
+    /// Every line the engine stamped at or after this instant (nanoseconds since the epoch), at most the
+    /// last N of them.
+    Since(i128, Option<usize>),
+    /// The lines of a run window, at most the last N of them.
+    Window(RunWindow, usize),
+}
+
+/// What the archive API's HEAD says about a path (`X-Docker-Container-Path-Stat`).
+#[derive(Debug, Clone, Copy)]
+pub struct PathStat {
+    /// The permission bits (Go's os.FileMode without its type bits).
+    pub mode: u32,
+    /// Go's os.ModeDir is set.
+    pub is_dir: bool,
+}
+
+/// Go's os.ModeDir in a path stat's mode.
+const GO_MODE_DIR: u32 = 1 << 31;
+
+/// An engine's answer that is not a success.
+enum Failure {
+    /// The engine answered with this status.
+    Status(u16, String),
+    /// No answer (or one that could not be read).
+    Other(String),
+}
+
+impl Failure {
+    fn of(e: bollard::errors::Error) -> Failure {
+        match e {
+            bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message,
+            } => Failure::Status(
+                status_code,
+                message.split_whitespace().collect::<Vec<_>>().join(" "),
+            ),
+            e => Failure::Other(e.to_string()),
+        }
+    }
+
+    /// Worth another try: the engine failed inside (5xx), e.g. reading /proc of a process that just exited.
+    fn transient(&self) -> bool {
+        matches!(self, Failure::Status(s, _) if *s >= 500)
+    }
+}
+
+/// The requests waiting to be rewritten, by placeholder number.
+#[derive(Default)]
+struct Routes {
+    next: AtomicU64,
+    pending: Mutex<HashMap<u64, String>>,
+}
+
+/// The container name a rerouted request is issued on; the modifier replaces the request's path.
+const PLACEHOLDER: &str = "ozrepair-raw-";
+
+/// (everything before `/containers/<placeholder>`, the placeholder's number) of a request URI made for a
+/// placeholder, e.g. `unix://<hex>/containers/ozrepair-raw-7/export` -> (`unix://<hex>`, 7). bollard 0.21
+/// sends its paths without an API version (the versioned base is replaced when it joins the absolute
+/// path), so the rerouted paths go unversioned too, like every other call; Podman's own `/libpod/` paths
+/// need one and name it.
+fn placeholder_of(uri: &str) -> Option<(&str, u64)> {
+    let marker = format!("/containers/{PLACEHOLDER}");
+    let at = uri.find(&marker)?;
+    let rest = &uri[at + marker.len()..];
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || !matches!(rest.as_bytes().get(digits), Some(b'/') | Some(b'?') | None) {
+        return None;
+    }
+    Some((&uri[..at], rest[..digits].parse().ok()?))
+}
+
+impl Routes {
+    fn reroute(&self, mut req: BollardRequest) -> BollardRequest {
+        let uri = req.uri().to_string();
+        if let Some((prefix, n)) = placeholder_of(&uri) {
+            let path = self.pending.lock().ok().and_then(|mut p| p.remove(&n));
+            if let Some(path) = path {
+                if let Ok(u) = format!("{prefix}{path}").parse() {
+                    *req.uri_mut() = u;
+                }
+            }
+        }
+        req
+    }
+
+    fn add(&self, path: String) -> u64 {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut p) = self.pending.lock() {
+            p.insert(n, path);
+        }
+        n
+    }
+
+    /// Whether request `n` was never sent (its route is still waiting); forgets it either way.
+    fn unsent(&self, n: u64) -> bool {
+        self.pending
+            .lock()
+            .map(|mut p| p.remove(&n).is_some())
+            .unwrap_or(true)
+    }
+}
+
+/// Percent-encodes one path segment or query value (a name given by the operator stays one segment).
+fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The query of a logs request for `range`.
+fn logs_query(range: LogRange) -> String {
+    let mut q = String::from("stdout=1&stderr=1&timestamps=1");
+    match range {
+        LogRange::Tail(n) => q.push_str(&format!("&tail={n}")),
+        LogRange::Since(ns, tail) => {
+            q.push_str(&format!("&since={}", crate::timefmt::api_seconds(ns)));
+            q.push_str(&match tail {
+                Some(n) => format!("&tail={n}"),
+                None => "&tail=all".into(),
+            });
+        }
+        LogRange::Window(w, n) => {
+            if let Some(s) = w.since {
+                q.push_str(&format!("&since={}", crate::timefmt::api_seconds(s)));
+            }
+            q.push_str(&format!("&tail={n}"));
+        }
+    }
+    q
+}
+
+/// Splits one log entry into lines with the engine's timestamp.
+fn push_lines(out: &mut Vec<LogLine>, bytes: &[u8]) {
+    for l in String::from_utf8_lossy(bytes)
+        .lines()
+        .filter(|l| !l.is_empty())
+    {
+        out.push(match l.split_once(' ') {
+            Some((t, rest)) if t.len() >= 20 && t.as_bytes()[4] == b'-' => LogLine {
+                time: t.to_string(),
+                text: rest.to_string(),
+            },
+            _ => LogLine {
+                time: String::new(),
+                text: l.to_string(),
+            },
+        });
+    }
+}
+
+/// The ids in a container list answer (`GET /containers/json`).
+fn ids_of(list: &Value) -> Vec<String> {
+    list.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["Id"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Which engine a version answer (`GET /version`) comes from.
+fn flavour_of(version: &Value) -> Flavour {
+    let podman = version["Components"].as_array().is_some_and(|cs| {
+        cs.iter().any(|c| {
+            c["Name"]
+                .as_str()
+                .is_some_and(|n| n.to_ascii_lowercase().contains("podman"))
+        })
+    }) || version["Platform"]["Name"]
+        .as_str()
+        .is_some_and(|n| n.to_ascii_lowercase().contains("podman"));
+    if podman {
+        Flavour::Podman
+    } else {
+        Flavour::Docker
+    }
 }
 
 impl Engine {
@@ -159,26 +566,97 @@ impl Engine {
         } else {
             bail!("Docker endpoint {h:?} is not one this build speaks (unix://, tcp://, https://, ssh://); nothing was changed");
         };
+        let routes = Arc::new(Routes::default());
+        let r2 = Arc::clone(&routes);
+        let docker = docker.with_request_modifier(move |req| r2.reroute(req));
         tracing::debug!(endpoint = h, from = %r.from, "docker endpoint");
         Ok(Engine {
             docker,
             endpoint: r.url,
+            routes,
+            facts: OnceLock::new(),
             _tunnel: tunnel,
         })
     }
 
     /// An engine error as one line: a refusal quotes the engine, anything else means it did not answer.
     fn unreachable(&self, e: bollard::errors::Error) -> anyhow::Error {
-        match e {
-            bollard::errors::Error::DockerResponseServerError { status_code, message } => {
-                let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
-                anyhow!("the Docker engine at {} refused the request ({status_code}: {message})", self.endpoint)
-            }
-            e => anyhow!(
+        self.failed(Failure::of(e))
+    }
+
+    fn failed(&self, f: Failure) -> anyhow::Error {
+        match f {
+            Failure::Status(status_code, message) => anyhow!(
+                "the Docker engine at {} refused the request ({status_code}: {message})",
+                self.endpoint
+            ),
+            Failure::Other(e) => anyhow!(
                 "the Docker engine at {} does not answer ({e}); start the engine or point -H/--host at the right one",
                 self.endpoint
             ),
         }
+    }
+
+    /// Sends `attempt` until it succeeds or fails for good (anything but a transient error), for at most
+    /// [`RETRY_FOR`].
+    async fn retried<T, F, Fut>(&self, attempt: F) -> Result<T, Failure>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Failure>>,
+    {
+        self.retried_for(RETRY_FOR, attempt).await
+    }
+
+    /// [`Engine::retried`] for at most `budget`.
+    async fn retried_for<T, F, Fut>(&self, budget: Duration, mut attempt: F) -> Result<T, Failure>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Failure>>,
+    {
+        let end = Instant::now() + budget;
+        let mut n: u32 = 1;
+        loop {
+            match attempt().await {
+                Err(f) if f.transient() && Instant::now() < end => {
+                    tracing::debug!(engine = %self.endpoint, attempt = n, "transient engine error; retrying");
+                    tokio::time::sleep((RETRY_PAUSE * n).min(RETRY_PAUSE_MAX)).await;
+                    n += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One GET of `path` (with its query) through bollard, its body as it came.
+    async fn get_raw(&self, path: &str) -> Result<Vec<u8>, Failure> {
+        let n = self.routes.add(path.to_string());
+        let mut stream = self.docker.export_container(&format!("{PLACEHOLDER}{n}"));
+        let mut out = Vec::new();
+        let mut failed = None;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(b) => out.extend_from_slice(&b),
+                Err(e) => {
+                    failed = Some(Failure::of(e));
+                    break;
+                }
+            }
+        }
+        if self.routes.unsent(n) {
+            return Err(Failure::Other(format!(
+                "the request for {path} could not be routed through this build's Docker client"
+            )));
+        }
+        match failed {
+            Some(f) => Err(f),
+            None => Ok(out),
+        }
+    }
+
+    async fn get_json(&self, path: &str) -> Result<Value, Failure> {
+        let body = self.retried(|| self.get_raw(path)).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| Failure::Other(format!("its answer to GET {path} is not JSON ({e})")))
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -189,156 +667,225 @@ impl Engine {
             .map_err(|e| self.unreachable(e))
     }
 
-    /// Every container in any state, by id.
-    pub async fn container_ids(&self) -> Result<Vec<String>> {
-        let opts = ListContainersOptionsBuilder::default().all(true).build();
-        let list = self
-            .docker
-            .list_containers(Some(opts))
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        Ok(list.into_iter().filter_map(|c| c.id).collect())
+    /// What the engine says of itself (asked once; an engine that does not say is taken for a rootful
+    /// Docker).
+    pub async fn facts(&self) -> Facts {
+        if let Some(f) = self.facts.get() {
+            return *f;
+        }
+        let version = self.get_json("/version").await.ok();
+        let flavour = version.as_ref().map(flavour_of).unwrap_or(Flavour::Docker);
+        let rootless = match flavour {
+            // Podman's Docker-compatible /info does not say it; its own /libpod/info does, under the
+            // version Podman reports (it answers 404 without one). Not said: taken as rootless, so that
+            // host uids are never trusted by mistake.
+            Flavour::Podman => {
+                let v = version.as_ref().and_then(podman_version).unwrap_or("4.0.0");
+                match self.get_json(&format!("/v{}/libpod/info", enc(v))).await {
+                    Ok(info) => info["host"]["security"]["rootless"].as_bool() != Some(false),
+                    Err(f) => {
+                        tracing::debug!(engine = %self.endpoint, "libpod info: {:#}", self.failed(f));
+                        true
+                    }
+                }
+            }
+            Flavour::Docker => match self.get_json("/info").await {
+                Ok(v) => rootless_of(&v),
+                Err(_) => false,
+            },
+        };
+        let f = Facts { flavour, rootless };
+        tracing::debug!(engine = %self.endpoint, ?f, "engine facts");
+        *self.facts.get_or_init(|| f)
     }
 
-    /// Inspects a container by name or id; Ok(None) when there is no such container.
+    /// Every container in any state, by id.
+    pub async fn container_ids(&self) -> Result<Vec<String>> {
+        let list = self
+            .get_json("/containers/json?all=1")
+            .await
+            .map_err(|f| self.failed(f))?;
+        Ok(ids_of(&list))
+    }
+
+    /// Inspects a container by name or id; Ok(None) when there is no such container. A transient engine
+    /// error is retried a few times before it is returned.
     pub async fn container(&self, name_or_id: &str) -> Result<Option<Container>> {
         tracing::debug!(engine = %self.endpoint, container = name_or_id, "inspect container");
-        let i = match self
-            .docker
-            .inspect_container(name_or_id, None::<InspectContainerOptions>)
+        match self
+            .get_json(&format!("/containers/{}/json", enc(name_or_id)))
             .await
         {
-            Ok(i) => i,
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => return Ok(None),
-            Err(e) => return Err(self.unreachable(e)),
-        };
-        let state = i.state.unwrap_or_default();
-        let config = i.config.unwrap_or_default();
-        let mounts = i
-            .mounts
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|m| {
-                Some(Mount {
-                    kind: MountKind::parse(&m.typ.map(|t| t.to_string()).unwrap_or_default()),
-                    name: m.name.filter(|n| !n.is_empty()),
-                    source: m.source.filter(|s| !s.is_empty())?,
-                    destination: m.destination.unwrap_or_default(),
-                })
-            })
-            .collect();
-        Ok(Some(Container {
-            id: i.id.unwrap_or_default(),
-            name: i
-                .name
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string(),
-            image: config.image.unwrap_or_default(),
-            status: ContainerState::parse(&state.status.map(|s| s.to_string()).unwrap_or_default()),
-            started_at: state.started_at.unwrap_or_default(),
-            restart_count: i.restart_count.unwrap_or(0),
-            exit_code: state.exit_code.unwrap_or(0),
-            labels: config.labels.unwrap_or_default(),
-            mounts,
-        }))
+            Ok(v) => Ok(Some(Container::from_inspect(&v))),
+            Err(Failure::Status(404, _)) => Ok(None),
+            Err(f) => Err(self.failed(f)),
+        }
+    }
+
+    /// Looks at a container again for a moment when its engine may restart it by itself: a restart count
+    /// or StartedAt that changes means a restart loop, and the container is returned as
+    /// [`ContainerState::Restarting`] (Podman restarts without back-off and reports `running` or `stopped`,
+    /// never `restarting`). Otherwise the latest look is returned.
+    pub async fn settle(&self, first: Container) -> Result<Container> {
+        if !first.restarts_by_itself()
+            || matches!(
+                first.status,
+                ContainerState::Restarting | ContainerState::Paused | ContainerState::Dead
+            )
+        {
+            return Ok(first);
+        }
+        let end = Instant::now() + LOOP_LOOK;
+        let mut last = first.clone();
+        while Instant::now() < end {
+            tokio::time::sleep(LOOP_POLL).await;
+            match self.container(&first.id).await? {
+                Some(now) => last = now,
+                None => return Ok(last),
+            }
+            if started_again(&first, &last) {
+                tracing::debug!(container = %first.name, from = first.restart_count, to = last.restart_count, "restart loop");
+                last.loop_seen = Some(LoopSeen {
+                    earlier_start: first.started_at.clone(),
+                });
+                last.status = ContainerState::Restarting;
+                return Ok(last);
+            }
+        }
+        Ok(last)
     }
 
     /// The host path of a named volume (its Mountpoint).
     pub async fn volume_mountpoint(&self, name: &str) -> Result<Option<String>> {
-        match self.docker.inspect_volume(name).await {
-            Ok(v) => Ok(Some(v.mountpoint)),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(None),
-            Err(e) => Err(self.unreachable(e)),
+        match self.get_json(&format!("/volumes/{}", enc(name))).await {
+            Ok(v) => Ok(v["Mountpoint"].as_str().map(String::from)),
+            Err(Failure::Status(404, _)) => Ok(None),
+            Err(f) => Err(self.failed(f)),
         }
     }
 
-    /// The last `tail` lines of stdout and stderr, with timestamps, oldest first.
-    pub async fn logs(&self, id: &str, tail: usize) -> Result<Vec<LogLine>> {
-        tracing::debug!(container = id, tail, "read logs");
-        let opts = LogsOptionsBuilder::default()
-            .stdout(true)
-            .stderr(true)
-            .timestamps(true)
-            .tail(&tail.to_string())
-            .build();
-        let mut stream = self.docker.logs(id, Some(opts));
-        let mut out = Vec::new();
-        // Each chunk is one frame of the engine's stream (one log entry, stdout or stderr): decoding them
-        // one by one keeps an entry of one stream from being glued to the other's.
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.unreachable(e))?;
-            let bytes = chunk.into_bytes();
-            for l in String::from_utf8_lossy(&bytes)
-                .lines()
-                .filter(|l| !l.is_empty())
-            {
-                out.push(match l.split_once(' ') {
-                    Some((t, rest)) if t.len() >= 20 && t.as_bytes()[4] == b'-' => LogLine {
-                        time: t.to_string(),
-                        text: rest.to_string(),
-                    },
-                    _ => LogLine {
-                        time: String::new(),
-                        text: l.to_string(),
-                    },
-                });
+    /// The lines of the run [`Container::diagnosed_run`] names (the last [`crate::LOG_TAIL`] of them).
+    pub async fn run_logs(&self, c: &Container) -> Result<Vec<LogLine>> {
+        let w = c.diagnosed_run();
+        let range = if w == RunWindow::default() {
+            LogRange::Tail(crate::LOG_TAIL)
+        } else {
+            LogRange::Window(w, crate::LOG_TAIL)
+        };
+        self.logs(&c.id, range).await
+    }
+
+    /// The lines `range` selects of stdout and stderr, with timestamps, oldest first.
+    pub async fn logs(&self, id: &str, range: LogRange) -> Result<Vec<LogLine>> {
+        tracing::debug!(container = id, ?range, "read logs");
+        let path = format!("/containers/{}/logs?{}", enc(id), logs_query(range));
+        let read = || async {
+            let n = self.routes.add(path.clone());
+            let mut stream = self.docker.logs(&format!("{PLACEHOLDER}{n}"), None);
+            let mut out = Vec::new();
+            // Each chunk is one frame of the engine's stream (one log entry, stdout or stderr): decoding them
+            // one by one keeps an entry of one stream from being glued to the other's.
+            let mut failed = None;
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(c) => push_lines(&mut out, &c.into_bytes()),
+                    Err(e) => {
+                        failed = Some(Failure::of(e));
+                        break;
+                    }
+                }
             }
-        }
-        Ok(out)
+            if self.routes.unsent(n) {
+                return Err(Failure::Other(
+                    "the logs request could not be routed through this build's Docker client"
+                        .into(),
+                ));
+            }
+            match failed {
+                Some(f) => Err(f),
+                None => Ok(out),
+            }
+        };
+        self.retried(read).await.map_err(|f| self.failed(f))
     }
 
     /// The tar stream of `path` in the container (running or stopped); Ok(None) when there is no such path.
+    /// An empty answer is an error (an engine that cannot reach a crash-looping container's files may
+    /// answer 200 with nothing): it is retried, and never taken for an empty file.
     pub async fn download(&self, id: &str, path: &str) -> Result<Option<Vec<u8>>> {
         tracing::debug!(container = id, path, "archive download");
-        let opts = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default()
-            .path(path)
-            .build();
-        let mut stream = self.docker.download_from_container(id, Some(opts));
-        let mut out = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(b) => out.extend_from_slice(&b),
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => return Ok(None),
-                Err(e) => return Err(self.unreachable(e)),
+        let once = || async {
+            let opts = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default()
+                .path(path)
+                .build();
+            let mut stream = self.docker.download_from_container(id, Some(opts));
+            let mut out = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                out.extend_from_slice(&chunk.map_err(Failure::of)?);
             }
+            if out.is_empty() {
+                return Err(Failure::Status(
+                    500,
+                    "the engine returned an empty archive".into(),
+                ));
+            }
+            Ok(out)
+        };
+        match self.retried(once).await {
+            Ok(b) => Ok(Some(b)),
+            Err(Failure::Status(404, _)) => Ok(None),
+            Err(f) => Err(anyhow!(
+                "{} when copying {path} out of the container",
+                self.failed(f)
+            )),
         }
-        Ok(Some(out))
+    }
+
+    /// What the archive API says of `path` in the container (HEAD: no content is copied); Ok(None) when
+    /// there is no such path.
+    pub async fn stat(&self, id: &str, path: &str) -> Result<Option<PathStat>> {
+        let once = || async {
+            let opts = bollard::query_parameters::ContainerArchiveInfoOptionsBuilder::default()
+                .path(path)
+                .build();
+            self.docker
+                .get_container_archive_info(id, Some(opts))
+                .await
+                .map_err(Failure::of)
+        };
+        match self.retried_for(STAT_RETRY_FOR, once).await {
+            Ok(s) => Ok(Some(PathStat {
+                mode: s.file_mode & 0o7777,
+                is_dir: s.file_mode & GO_MODE_DIR != 0,
+            })),
+            Err(Failure::Status(404, _)) => Ok(None),
+            Err(f) => Err(anyhow!("{} when looking for {path}", self.failed(f))),
+        }
     }
 
     /// Whether `path` exists in the container (archive HEAD: no content is copied).
     pub async fn exists(&self, id: &str, path: &str) -> Result<bool> {
-        let opts = bollard::query_parameters::ContainerArchiveInfoOptionsBuilder::default()
-            .path(path)
-            .build();
-        match self.docker.get_container_archive_info(id, Some(opts)).await {
-            Ok(_) => Ok(true),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(false),
-            Err(e) => Err(self.unreachable(e)),
-        }
+        Ok(self.stat(id, path).await?.is_some())
     }
 
-    /// Extracts a tar stream into directory `dir` of the container (Docker replaces existing files).
+    /// Extracts a tar stream into directory `dir` of the container (the engine replaces existing files).
     pub async fn upload(&self, id: &str, dir: &str, tar: Vec<u8>) -> Result<()> {
         tracing::debug!(container = id, dir, bytes = tar.len(), "archive upload");
-        let opts = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
-            .path(dir)
-            .build();
-        self.docker
-            .upload_to_container(id, Some(opts), bollard::body_full(tar.into()))
-            .await
-            .map_err(|e| self.unreachable(e))
+        let once = || async {
+            let opts = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+                .path(dir)
+                .build();
+            self.docker
+                .upload_to_container(id, Some(opts), bollard::body_full(tar.clone().into()))
+                .await
+                .map_err(Failure::of)
+        };
+        self.retried(once).await.map_err(|f| self.failed(f))
     }
 
-    /// Stops the container (SIGTERM, then SIGKILL after `grace` seconds). Stopping also halts a restart loop.
+    /// Asks the engine to stop the container (SIGTERM, then SIGKILL after `grace` seconds). An engine may
+    /// answer "already stopped" while its restart policy starts the container again: the stop window
+    /// proves the stop holds.
     pub async fn stop(&self, id: &str, grace: i32) -> Result<()> {
         tracing::debug!(container = id, grace, "stop container");
         let opts = StopContainerOptionsBuilder::default().t(grace).build();
@@ -354,5 +901,200 @@ impl Engine {
             .start_container(id, None::<StartContainerOptions>)
             .await
             .map_err(|e| self.unreachable(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Podman 4.3.1's answer for a container in a crash loop, cut to what ozrepair reads (and a few fields
+    /// it does not).
+    const PODMAN_INSPECT: &str = r#"{
+        "Id": "ee55f16ca040d8dc",
+        "State": {"Status": "stopped", "Running": false, "Paused": false, "Restarting": false,
+                  "OOMKilled": false, "Dead": false, "Pid": 0, "ExitCode": 1, "Error": "",
+                  "StartedAt": "2026-12-01T09:12:50.435038979Z", "FinishedAt": "2026-12-01T09:12:50.463953425Z",
+                  "Health": {"Status": "", "FailingStreak": 0, "Log": null}},
+        "Name": "/openzro-management",
+        "RestartCount": 3,
+        "HostConfig": {"RestartPolicy": {"Name": "always", "MaximumRetryCount": 0}},
+        "Config": {"User": "1001", "Image": "localhost/ozrepair-standin:local", "Labels": {"a": "b"}},
+        "Mounts": [{"Type": "volume", "Name": "root_openzro_management",
+                    "Source": "/var/lib/containers/storage/volumes/root_openzro_management/_data",
+                    "Destination": "/var/lib/openzro", "Driver": "local", "Mode": "", "RW": true,
+                    "Propagation": "rprivate"},
+                   {"Type": "tmpfs", "Source": "", "Destination": "/tmp"}]
+    }"#;
+
+    #[test]
+    fn reads_podman_inspect_with_its_own_words() {
+        let v: Value = serde_json::from_str(PODMAN_INSPECT).unwrap();
+        let c = Container::from_inspect(&v);
+        assert_eq!(c.status, ContainerState::Exited);
+        assert_eq!(c.name, "openzro-management");
+        assert_eq!((c.restart_count, c.exit_code), (3, 1));
+        assert_eq!(c.started_at, "2026-12-01T09:12:50.435038979Z");
+        assert_eq!(c.user, "1001");
+        assert!(c.restarts_by_itself());
+        assert_eq!(c.labels.get("a").map(String::as_str), Some("b"));
+        assert_eq!(
+            c.mounts.len(),
+            1,
+            "a mount without a source is not looked into"
+        );
+        assert_eq!(c.mounts[0].kind, MountKind::Volume);
+        assert_eq!(c.mounts[0].name.as_deref(), Some("root_openzro_management"));
+        assert_eq!(c.mounts[0].destination, "/var/lib/openzro");
+    }
+
+    #[test]
+    fn unknown_or_missing_fields_never_fail() {
+        let c = Container::from_inspect(&serde_json::json!({"State": {"Status": "hibernating"}}));
+        assert_eq!(c.status, ContainerState::Other("hibernating".into()));
+        assert!(!c.restarts_by_itself());
+        assert!(c.mounts.is_empty() && c.labels.is_empty());
+        let c = Container::from_inspect(
+            &serde_json::json!({"State": {"Status": "running", "Restarting": true}}),
+        );
+        assert_eq!(c.status, ContainerState::Restarting);
+        let c = Container::from_inspect(&serde_json::json!(null));
+        assert_eq!(c.status, ContainerState::Other(String::new()));
+        assert_eq!(ContainerState::parse("stopped"), ContainerState::Exited);
+        assert!(ContainerState::Stopping.holds_database());
+    }
+
+    #[test]
+    fn a_new_run_is_a_restart_count_or_a_start_that_changed() {
+        let v: Value = serde_json::from_str(PODMAN_INSPECT).unwrap();
+        let a = Container::from_inspect(&v);
+        let mut b = a.clone();
+        assert!(!started_again(&a, &b));
+        b.status = ContainerState::Running;
+        assert!(!started_again(&a, &b), "a state alone is not a new run");
+        b.restart_count += 1;
+        assert!(started_again(&a, &b));
+        let mut c = a.clone();
+        c.started_at = "2026-12-01T09:12:50.635038979Z".into();
+        assert!(
+            started_again(&a, &c),
+            "Podman resets the count on a manual start"
+        );
+    }
+
+    #[test]
+    fn the_diagnosed_run_is_the_last_one_that_ended() {
+        let v: Value = serde_json::from_str(PODMAN_INSPECT).unwrap();
+        let mut c = Container::from_inspect(&v);
+        let started = crate::timefmt::parse_rfc3339(&c.started_at).unwrap();
+        assert_eq!(
+            c.diagnosed_run(),
+            RunWindow {
+                since: Some(started - START_SLACK_NS)
+            }
+        );
+        // A loop: from the earlier run seen on (it has ended, its lines are all written).
+        c.loop_seen = Some(LoopSeen {
+            earlier_start: "2026-12-01T09:12:50.235038979Z".into(),
+        });
+        assert_eq!(
+            c.diagnosed_run().since,
+            Some(started - 200_000_000 - START_SLACK_NS)
+        );
+        // Docker counts the restart before the next run starts (the same StartedAt): that run.
+        c.loop_seen = Some(LoopSeen {
+            earlier_start: c.started_at.clone(),
+        });
+        assert_eq!(c.diagnosed_run().since, Some(started - START_SLACK_NS));
+        c.started_at = "0001-01-01T00:00:00Z".into();
+        c.loop_seen = None;
+        assert_eq!(c.diagnosed_run(), RunWindow::default());
+    }
+
+    #[test]
+    fn whole_second_stamps_are_judged_by_their_whole_second() {
+        let s = crate::timefmt::parse_rfc3339("2026-12-01T09:09:31.727Z").unwrap();
+        let w = RunWindow { since: Some(s) };
+        // Podman stamps a line of 09:09:31.9 as 09:09:31: it may belong to the run.
+        assert!(w.admits("2026-12-01T09:09:31Z"));
+        assert!(!w.admits("2026-12-01T09:09:30Z"));
+        assert!(!w.admits("2026-12-01T09:09:31.700Z"));
+        assert!(w.admits("2026-12-01T09:09:31.727Z"));
+        assert!(w.admits("2026-12-01T09:09:33Z"));
+        assert!(w.admits(""));
+        assert!(RunWindow::default().admits("2026-12-01T09:09:30Z"));
+    }
+
+    #[test]
+    fn placeholders_are_found_exactly() {
+        let u = "unix://2f746d70/containers/ozrepair-raw-17/export";
+        assert_eq!(placeholder_of(u), Some(("unix://2f746d70", 17)));
+        assert_eq!(
+            placeholder_of("unix://2f746d70/v1.53/containers/ozrepair-raw-17/export"),
+            Some(("unix://2f746d70/v1.53", 17))
+        );
+        assert_eq!(
+            placeholder_of("https://h:2376/v1.53/containers/ozrepair-raw-3/logs?stdout=true"),
+            Some(("https://h:2376/v1.53", 3))
+        );
+        assert_eq!(
+            placeholder_of("unix://x/v1.53/containers/ozrepair-raw-/export"),
+            None
+        );
+        assert_eq!(
+            placeholder_of("unix://x/v1.53/containers/ozrepair-raw-1x/export"),
+            None
+        );
+        assert_eq!(placeholder_of("unix://x/v1.53/containers/abc/export"), None);
+        let r = Routes::default();
+        let n = r.add("/containers/json?all=1".into());
+        assert!(r.unsent(n));
+        assert!(!r.unsent(n), "a route is used once");
+    }
+
+    #[test]
+    fn paths_and_queries() {
+        assert_eq!(enc("openzro-management"), "openzro-management");
+        assert_eq!(enc("a/b?c d"), "a%2Fb%3Fc%20d");
+        assert_eq!(
+            logs_query(LogRange::Tail(500)),
+            "stdout=1&stderr=1&timestamps=1&tail=500"
+        );
+        assert_eq!(
+            logs_query(LogRange::Since(1_796_116_235_435_038_979, None)),
+            "stdout=1&stderr=1&timestamps=1&since=1796116235.435038979&tail=all"
+        );
+    }
+
+    #[test]
+    fn lists_versions_and_log_entries() {
+        let list =
+            serde_json::json!([{"Id": "a", "State": "stopped"}, {"Names": ["/x"]}, {"Id": "b"}]);
+        assert_eq!(ids_of(&list), vec!["a", "b"]);
+        assert_eq!(ids_of(&serde_json::json!({})), Vec::<String>::new());
+        let podman = serde_json::json!({"Platform": {"Name": "linux/amd64/debian-12"},
+            "Components": [{"Name": "Podman Engine", "Version": "4.3.1"}], "ApiVersion": "1.41"});
+        assert_eq!(flavour_of(&podman), Flavour::Podman);
+        assert_eq!(podman_version(&podman), Some("4.3.1"));
+        let docker = serde_json::json!({"Platform": {"Name": "Docker Engine - Community"},
+            "Components": [{"Name": "Engine"}, {"Name": "containerd"}]});
+        assert_eq!(flavour_of(&docker), Flavour::Docker);
+        assert_eq!(podman_version(&docker), None);
+        assert!(rootless_of(
+            &serde_json::json!({"SecurityOptions": ["name=seccomp,profile=default", "name=rootless"]})
+        ));
+        assert!(!rootless_of(
+            &serde_json::json!({"SecurityOptions": ["name=seccomp,profile=default"]})
+        ));
+        let mut out = Vec::new();
+        push_lines(
+            &mut out,
+            b"2026-12-01T09:09:31Z INFO a\n2026-12-01T09:09:31Z FATL b\n",
+        );
+        push_lines(&mut out, b"no stamp\n\n");
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[1].time, "2026-12-01T09:09:31Z");
+        assert_eq!(out[1].text, "FATL b");
+        assert_eq!(out[2].time, "");
     }
 }

@@ -128,8 +128,18 @@ fn is_dex_db(db: &Path) -> bool {
         .is_ok()
 }
 
+/// A file this machine can open for reading, or no file at all.
+fn readable_or_absent(p: &Path) -> bool {
+    match p.symlink_metadata() {
+        // Not there, or not a directory to hold it (a mount of a single file).
+        Err(e) => e.kind() != std::io::ErrorKind::PermissionDenied,
+        Ok(m) if m.file_type().is_file() => std::fs::File::open(p).is_ok(),
+        Ok(_) => true,
+    }
+}
+
 /// The host path of a path inside the container, through the mount that holds it.
-fn host_path<'m>(mounts: &'m [Mount], inside: &str) -> Option<(PathBuf, &'m Mount)> {
+pub fn host_path<'m>(mounts: &'m [Mount], inside: &str) -> Option<(PathBuf, &'m Mount)> {
     mounts
         .iter()
         .filter(|m| {
@@ -317,24 +327,49 @@ fn candidates_of(c: &Container, want: &Wanted, unreadable: &mut Vec<String>) -> 
 }
 
 async fn find(engine: &Engine, want: &Wanted<'_>) -> Result<Found> {
+    // Containers that could not be inspected (an engine error that outlived the retries): named in the
+    // report, the others are looked at all the same.
+    let mut skipped: Vec<String> = Vec::new();
     let containers: Vec<Container> = match want.container {
-        Some(name) => match engine.container(name).await? {
-            Some(c) => vec![c],
-            None => bail!(
+        Some(name) => match engine.container(name).await {
+            Ok(Some(c)) => vec![c],
+            Ok(None) => bail!(
                 "there is no container {name:?} on {}; nothing was changed; `docker ps -a` lists the containers",
                 engine.endpoint
+            ),
+            Err(e) => bail!(
+                "container {name} could not be inspected: {e:#}; nothing was changed; run again in a moment"
             ),
         },
         None => {
             let mut all = Vec::new();
             for id in engine.container_ids().await? {
-                if let Some(c) = engine.container(&id).await? {
-                    all.push(c);
+                match engine.container(&id).await {
+                    Ok(Some(c)) => all.push(c),
+                    // Removed since the list was taken.
+                    Ok(None) => {}
+                    Err(e) => {
+                        let short: String = id.chars().take(12).collect();
+                        tracing::warn!(container = %short, "cannot inspect: {e:#}");
+                        skipped.push(format!("container {short} could not be inspected ({e:#}) and was skipped"));
+                    }
                 }
             }
             all
         }
     };
+    match find_in(engine, want, &containers).await {
+        Ok(mut f) => {
+            f.why.extend(skipped);
+            Ok(f)
+        }
+        Err(e) if skipped.is_empty() => Err(e),
+        Err(e) => Err(anyhow::anyhow!("{e:#} ({})", skipped.join("; "))),
+    }
+}
+
+/// The deployment among `containers` (every container of the engine, or the one asked for).
+async fn find_in(engine: &Engine, want: &Wanted<'_>, containers: &[Container]) -> Result<Found> {
     if let Some(v) = want.volume {
         if engine.volume_mountpoint(v).await?.is_none() {
             bail!("there is no volume {v:?} on {}; nothing was changed; `docker volume ls` lists the volumes", engine.endpoint);
@@ -342,25 +377,52 @@ async fn find(engine: &Engine, want: &Wanted<'_>) -> Result<Found> {
     }
 
     let mut unreadable: Vec<String> = Vec::new();
+    // Paths the engine could not be asked about (its archive API failed for them).
+    let mut unasked: Vec<String> = Vec::new();
     let mut found: Vec<Candidate> = Vec::new();
-    for c in &containers {
+    for c in containers {
         if want.access != Access::Archive {
             found.extend(candidates_of(c, want, &mut unreadable));
         }
         if want.access == Access::Host {
             continue;
         }
-        // Mounts this machine cannot read (or --access archive): ask the engine for the known names.
+        // Mounts this machine cannot read (or --access archive): ask the engine for the known names. A
+        // mount whose database file is there but cannot be opened here (a rootless engine's volume, its
+        // files owned by shifted uids) counts as one this machine cannot read.
         for m in &c.mounts {
-            let local = Path::new(&m.source).exists();
+            let local = Path::new(&m.source).exists()
+                && DB_NAMES
+                    .iter()
+                    .all(|n| readable_or_absent(&Path::new(&m.source).join(n)));
             if (local && want.access != Access::Archive)
                 || want.volume.is_some_and(|v| m.name.as_deref() != Some(v))
             {
                 continue;
             }
+            // Only a directory can hold the database (a config file may be mounted on its own).
+            match engine.stat(&c.id, &m.destination).await {
+                Ok(Some(s)) if s.is_dir => {}
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::debug!(container = %c.name, path = %m.destination, "cannot look: {e:#}");
+                    unasked.push(format!("{} in {}", m.destination, c.name));
+                    continue;
+                }
+            }
             for n in DB_NAMES {
                 let inside = format!("{}/{n}", m.destination.trim_end_matches('/'));
-                if engine.exists(&c.id, &inside).await? {
+                // An engine that cannot look does not stop the search: the path is named if nothing is
+                // found.
+                let there = match engine.exists(&c.id, &inside).await {
+                    Ok(there) => there,
+                    Err(e) => {
+                        tracing::debug!(container = %c.name, path = %inside, "cannot look: {e:#}");
+                        unasked.push(format!("{inside} in {}", c.name));
+                        false
+                    }
+                };
+                if there {
                     found.push(Candidate {
                         container: c.clone(),
                         volume: m.name.clone(),
@@ -413,6 +475,12 @@ async fn find(engine: &Engine, want: &Wanted<'_>) -> Result<Found> {
                 unreadable.join(", ")
             ));
         }
+        if !unasked.is_empty() {
+            msg.push_str(&format!(
+                " (the engine could not look for {})",
+                unasked.join(", ")
+            ));
+        }
         msg.push_str(
             "; nothing was changed; name it with --container/--volume, or pass the file with --db",
         );
@@ -428,6 +496,20 @@ async fn find(engine: &Engine, want: &Wanted<'_>) -> Result<Found> {
             distinct.push(c);
         }
     }
+    // A container that may restart by itself is looked at twice: Podman's restart loop says `running`
+    // or `stopped`, never `restarting`.
+    let mut settled: Vec<Container> = Vec::new();
+    for c in &mut distinct {
+        let now = match settled.iter().find(|s| s.id == c.container.id) {
+            Some(s) => s.clone(),
+            None => {
+                let s = engine.settle(c.container.clone()).await?;
+                settled.push(s.clone());
+                s
+            }
+        };
+        c.container = now;
+    }
     if distinct.len() == 1 {
         return Ok(found_one(distinct.remove(0), None, None));
     }
@@ -435,8 +517,8 @@ async fn find(engine: &Engine, want: &Wanted<'_>) -> Result<Found> {
     // Several deployments: rank them by what says "this one is locked out".
     let mut ranked = Vec::new();
     for c in distinct {
-        let lines = engine.logs(&c.container.id, crate::LOG_TAIL).await?;
-        let f = logs::scan(&lines, &c.container.started_at);
+        let lines = engine.run_logs(&c.container).await?;
+        let f = logs::scan_window(&lines, &c.container.diagnosed_run());
         let (score, reason) = if !f.evidence.is_empty() || !f.failures.is_empty() {
             (2, "its logs report a failing connector")
         } else if c.container.status == ContainerState::Restarting {

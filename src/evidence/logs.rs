@@ -19,7 +19,7 @@
 //!
 //! A quoted value that is malformed or not UTF-8 gives no evidence: a wrong value is worse than none.
 
-pub use crate::docker::engine::LogLine;
+pub use crate::docker::engine::{LogLine, RunWindow, START_SLACK_NS};
 use crate::evidence::goquote::go_unquote;
 use crate::timefmt::parse_rfc3339;
 use std::borrow::Cow;
@@ -28,10 +28,6 @@ const MISMATCH: &str = "issuer did not match the issuer returned by provider, ex
 /// Lines that say the management server (or Dex) finished starting: every connector opened or was skipped.
 const READY_TEXT: &[&str] = &["running HTTP server and gRPC server on the same port"];
 const READY_JSON_MSG: &[&str] = &["listening on"];
-
-/// Log lines stamped up to this long before the container's StartedAt still belong to that run: the engine
-/// records StartedAt after the process is already writing.
-pub const START_SLACK_NS: i128 = 1_000_000_000;
 
 /// At most this many following lines are joined to a line whose mismatch message they continue.
 pub const MAX_CONTINUATION: usize = 3;
@@ -387,31 +383,28 @@ fn joined_record(lines: &[&LogLine]) -> Option<(Record, usize)> {
     None
 }
 
-/// Reads the lines of one run of the container: those stamped at or after `started_at` (less the slack).
-/// An empty or zero `started_at` (never started) keeps every line.
+/// Reads the lines of the run that started at `started_at` (less [`START_SLACK_NS`]). An empty or zero
+/// `started_at` (never started) keeps every line.
 pub fn scan(lines: &[LogLine], started_at: &str) -> LogFindings {
-    scan_since(
+    scan_window(
         lines,
-        parse_rfc3339(started_at)
-            .filter(|n| *n > 0)
-            .map(|n| n - START_SLACK_NS),
+        &RunWindow {
+            since: parse_rfc3339(started_at)
+                .filter(|n| *n > 0)
+                .map(|n| n - START_SLACK_NS),
+        },
     )
 }
 
-/// Reads the lines stamped after `after` (an engine timestamp of an earlier line), or all when None.
-pub fn scan_after(lines: &[LogLine], after: Option<&str>) -> LogFindings {
-    scan_since(lines, after.and_then(parse_rfc3339).map(|n| n + 1))
+/// Reads every line given (the caller already chose them, e.g. by their position after a start).
+pub fn scan_all(lines: &[LogLine]) -> LogFindings {
+    scan_window(lines, &RunWindow::default())
 }
 
-/// Reads the lines stamped at or after `since` (nanoseconds), or all when None.
-fn scan_since(lines: &[LogLine], since: Option<i128>) -> LogFindings {
-    let kept: Vec<&LogLine> = lines
-        .iter()
-        .filter(|l| match (since, parse_rfc3339(&l.time)) {
-            (Some(since), Some(t)) => t >= since,
-            _ => true,
-        })
-        .collect();
+/// Reads the lines a run window may hold ([`RunWindow::admits`]: a whole-second stamp stands for its
+/// whole second, so the engine's own choice of lines by exact time is never narrowed by a rounded stamp).
+pub fn scan_window(lines: &[LogLine], window: &RunWindow) -> LogFindings {
+    let kept: Vec<&LogLine> = lines.iter().filter(|l| window.admits(&l.time)).collect();
     let mut f = LogFindings {
         lines: kept.len(),
         ..LogFindings::default()
@@ -855,12 +848,32 @@ mod tests {
         );
         assert!(f.evidence.is_empty());
         assert_eq!(f.lines, 0);
-        // The slack: a line stamped just before StartedAt belongs to the run; scan_after is strict.
-        let l = [line("2026-01-19T08:59:59.5Z", FATL)];
+        // The slack: a line stamped just before StartedAt belongs to the run (the engine records StartedAt
+        // after the process is writing); one stamped before the slack does not.
+        let l = [line("2026-01-19T08:59:59.97Z", FATL)];
         assert_eq!(scan(&l, "2026-01-19T09:00:00Z").evidence.len(), 1);
         assert_eq!(scan(&l, "0001-01-01T00:00:00Z").evidence.len(), 1);
-        assert_eq!(scan_after(&l, Some("2026-01-19T08:59:59.5Z")).lines, 0);
-        assert_eq!(scan_after(&l, None).evidence.len(), 1);
+        let earlier = [line("2026-01-19T08:59:59.5Z", FATL)];
+        assert_eq!(scan(&earlier, "2026-01-19T09:00:00Z").lines, 0);
+        assert_eq!(scan_all(&earlier).evidence.len(), 1);
+        // Podman's whole-second stamps: a line of the current second may be of this run (its real time is
+        // anywhere in that second), so it is kept; the engine's own `since` chose it by its exact time.
+        let podman = [line("2026-12-01T09:09:31Z", FATL)];
+        assert_eq!(
+            scan(&podman, "2026-12-01T09:09:31.727488523Z")
+                .evidence
+                .len(),
+            1
+        );
+        assert_eq!(scan(&podman, "2026-12-01T09:09:32.100000000Z").lines, 0);
+        let w = RunWindow {
+            since: parse_rfc3339("2026-12-01T09:09:31.5Z"),
+        };
+        assert_eq!(scan_window(&podman, &w).lines, 1);
+        assert_eq!(
+            scan_window(&[line("2026-12-01T09:09:30Z", FATL)], &w).lines,
+            0
+        );
     }
 
     #[test]

@@ -42,10 +42,7 @@ pub async fn diagnose(
 ) -> Result<Diagnosis> {
     let logs = match (&located.logs, located.managed()) {
         (Some(l), _) => Some(l.clone()),
-        (None, Some((e, c))) => Some(logs::scan(
-            &e.logs(&c.id, crate::LOG_TAIL).await?,
-            &c.started_at,
-        )),
+        (None, Some((e, c))) => Some(logs::scan_window(&e.run_logs(c).await?, &c.diagnosed_run())),
         (None, None) => None,
     };
     let mut discovered = Vec::new();
