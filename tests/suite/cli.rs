@@ -152,3 +152,32 @@ fn a_usage_error_is_one_json_report_with_output_json() {
     assert_eq!(text.stdout, "");
     assert!(text.stderr.contains("invalid value 'abc'"), "{text:?}");
 }
+
+/// In the text report a note the error line repeats is printed once; on a terminal the error is in the
+/// report only, not a second time on stderr (run under a pseudo-terminal with util-linux's `script`).
+#[test]
+fn a_note_and_an_error_are_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("idp.db");
+    let cfg = r#"{"clientID":"x","issuer":"http://127.0.0.1:9/nowhere"}"#.to_string();
+    DexDb::new(11)
+        .connectors([Connector::oidc("jc", "JumpCloud", "", cfg)])
+        .write(&db);
+    let db = db.to_string_lossy().into_owned();
+    let r = ozrepair(["--db", &db, "inspect", "--discover"]).run();
+    assert_eq!(r.code, 1, "{r:?}");
+    let why = "discovery at http://127.0.0.1:9/nowhere/.well-known/openid-configuration failed";
+    assert_eq!(r.stdout.matches(why).count(), 1, "{}", r.stdout);
+    assert!(r.stdout.contains("\nerror "), "{}", r.stdout);
+    // stdout is a pipe here, so stderr carries the error too, once.
+    assert_eq!(r.stderr.matches(why).count(), 1, "{}", r.stderr);
+
+    let exe = env!("CARGO_BIN_EXE_ozrepair");
+    let tty = crate::util::run::output(std::process::Command::new("script").args([
+        "-qec",
+        &format!("{exe} --db {db} --color never inspect --discover"),
+        "/dev/null",
+    ]));
+    let all = tty.stdout_text();
+    assert_eq!(all.matches(why).count(), 1, "on a terminal: {all}");
+}
