@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite: formatting and lints, unit tests, and the end-to-end tests that drive the real ozrepair
-# binary against real Docker engines (each test starts a private dockerd of its own).
+# binary against real engines (each test starts a private dockerd or Podman service of its own), the stand-in
+# built from the real Go libraries, and Ansible over real SSH.
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh e2e_fix    only the tests whose name matches (passed on to cargo test)
