@@ -108,8 +108,10 @@ fn refused_by_clap(e: clap::Error) -> ExitCode {
         .next()
         .unwrap_or("usage error")
         .trim_start_matches("error: ");
-    let command = ["inspect", "fix", "backup", "restore", "backups", "fleet"]
-        .into_iter()
+    let definitions = <Cli as clap::CommandFactory>::command();
+    let command = definitions
+        .get_subcommands()
+        .map(|c| c.get_name())
         .find(|c| args.iter().skip(1).any(|a| a == c));
     let help = command.map(|c| format!("{c} ")).unwrap_or_default();
     let report = commands::refused(

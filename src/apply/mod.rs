@@ -11,7 +11,7 @@ pub mod lock;
 pub mod window;
 
 use crate::access::{host, Database};
-use crate::dex::store;
+use crate::dex::{store, ConnectorRow};
 use crate::docker::locate::Located;
 use crate::docker::ContainerState;
 use crate::plan::{edits, Next, Plan};
@@ -175,22 +175,16 @@ async fn fix_steps(
     stopped?;
 
     // 2. Backup, verified, before the first write.
-    let rows = {
-        let snap = db.read()?;
-        let schema = store::check_schema(&snap.conn, db.path())?;
-        let rows = store::connectors(&snap.conn)?;
-        let root = backup_root(s, db);
-        say(format!(
-            "backing up {} to {}",
-            db.path().display(),
-            root.display()
-        ));
-        let set = backup::take(db.path(), &root, &Origin::of(located, &schema, &rows))?;
-        say(format!("backup verified: {}", set.dir.display()));
-        done.backup = Some(set.dir.clone());
-        applied.backup = Some(set);
-        rows
-    };
+    let root = backup_root(s, db);
+    say(format!(
+        "backing up {} to {}",
+        db.path().display(),
+        root.display()
+    ));
+    let (set, rows) = take_set(located, db, &root)?;
+    say(format!("backup verified: {}", set.dir.display()));
+    done.backup = Some(set.dir.clone());
+    applied.backup = Some(set);
     fault::point("after-backup");
 
     // 3. The edits, computed again from the bytes as they are now (the container may have written since).
@@ -250,13 +244,19 @@ async fn start(located: &Located, s: &Settings) -> Applied {
     }
 }
 
-/// A verified backup of the database as it is now, with the deployment recorded in its manifest.
-fn take_set(located: &Located, db: &Database, root: &Path) -> Result<BackupSet> {
+/// A verified backup of the database as it is now, with the deployment recorded in its manifest; and the
+/// connector rows as they were backed up.
+fn take_set(
+    located: &Located,
+    db: &Database,
+    root: &Path,
+) -> Result<(BackupSet, Vec<ConnectorRow>)> {
     let snap = db.read()?;
     let schema = store::check_schema(&snap.conn, db.path())?;
     let rows = store::connectors(&snap.conn)?;
     drop(snap);
-    backup::take(db.path(), root, &Origin::of(located, &schema, &rows))
+    let set = backup::take(db.path(), root, &Origin::of(located, &schema, &rows))?;
+    Ok((set, rows))
 }
 
 /// `backup`: a verified backup into `root` now, with the container stopped around it and started again.
@@ -265,7 +265,7 @@ pub async fn backup_now(located: &Located, db: &mut Database, root: &Path) -> Ap
     let result = async {
         let mut w = Window::open(located, db)?;
         w.stop(db).await?;
-        let set = take_set(located, db, root);
+        let set = take_set(located, db, root).map(|(set, _)| set);
         w.start_if_stopped_here().await?;
         set
     }
@@ -295,7 +295,7 @@ pub async fn restore(
         db.can_write_back()?;
         w.stop(db).await?;
         let work = (|| -> Result<()> {
-            let before = take_set(located, db, root).map_err(|e| {
+            let (before, _) = take_set(located, db, root).map_err(|e| {
                 anyhow!("{e:#}; could not save the current database first, so nothing was restored")
             })?;
             applied.notes.push(format!(

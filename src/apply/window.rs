@@ -74,7 +74,7 @@ impl<'a> Window<'a> {
             let now = inspect(e, c).await?;
             let must_watch = c.status.holds_database()
                 || now.status.holds_database()
-                || !stays_down(&now.status)
+                || !now.status.stays_down()
                 || now.restarts_by_itself();
             if must_watch {
                 let held = self.stop_and_hold(e, c, now).await?;
@@ -103,7 +103,7 @@ impl<'a> Window<'a> {
         // The run seen stopped, and since when.
         let mut stable: Option<(Instant, Container)> = None;
         loop {
-            if !stays_down(&now.status) {
+            if !now.status.stays_down() {
                 if let Some((_, seen)) = stable.take() {
                     if started_again(&seen, &now) {
                         restarts += 1;
@@ -160,7 +160,7 @@ impl<'a> Window<'a> {
     pub async fn check_held(&self) -> Result<()> {
         if let (Some((e, c)), Some(held)) = (self.managed, &self.held) {
             let now = inspect(e, c).await?;
-            if started_again(held, &now) || !stays_down(&now.status) {
+            if started_again(held, &now) || !now.status.stays_down() {
                 bail!(
                     "container {} was started while its database was being written (it is {} now, {} restarts)",
                     c.name,
@@ -186,14 +186,6 @@ impl<'a> Window<'a> {
         let (e, c) = self.managed?;
         state_of(e, c).await
     }
-}
-
-/// Stopped, and not on its way to run (Docker's `dead` is not running either).
-fn stays_down(s: &ContainerState) -> bool {
-    matches!(
-        s,
-        ContainerState::Exited | ContainerState::Created | ContainerState::Dead
-    )
 }
 
 async fn inspect(e: &Engine, c: &Container) -> Result<Container> {

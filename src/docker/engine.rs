@@ -305,6 +305,11 @@ impl ContainerState {
     pub fn is_down(&self) -> bool {
         matches!(self, ContainerState::Exited | ContainerState::Created)
     }
+
+    /// Stopped for a write: down, or `dead` (not running either).
+    pub fn stays_down(&self) -> bool {
+        self.is_down() || *self == ContainerState::Dead
+    }
 }
 
 impl std::fmt::Display for ContainerState {
