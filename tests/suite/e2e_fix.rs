@@ -13,105 +13,105 @@ use crate::util::seed::{
 use crate::util::snapshot::snapshot;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-#[test]
-fn fix_with_no_flags_brings_the_crash_looping_deployment_back() {
-    let e = Engine::start();
-    let d = locked_out(&e);
-    let before = rows(&d.db);
+on_both_engines!(
+    fix_with_no_flags_brings_the_crash_looping_deployment_back,
+    |e| {
+        let d = locked_out(&e);
+        let before = rows(&d.db);
 
-    let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
-    assert_eq!(run.code, 0, "{run:?}");
-    let j = run.json();
-    assert_eq!(j["result"], "fixed");
-    assert_eq!(j["schema_version"], 1);
-    assert_eq!(j["container"]["name"], "openzro-management");
-    assert_eq!(j["container"]["state_before"], "restarting");
-    assert_eq!(j["container"]["state_after"], "running");
-    assert_eq!(j["database"]["volume"], "root_openzro_management");
-    assert_eq!(j["changes"][0]["connector"], JC_ID);
-    assert_eq!(j["changes"][0]["from"], JUMPCLOUD);
-    assert_eq!(j["changes"][0]["to"], JUMPCLOUD_SLASH);
-    assert_eq!(j["changes"][0]["source"], "logs");
-    assert_ne!(
-        j["database"]["sha256_before"],
-        j["database"]["sha256_after"]
-    );
+        let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+        assert_eq!(run.code, 0, "{run:?}");
+        let j = run.json();
+        assert_eq!(j["result"], "fixed");
+        assert_eq!(j["schema_version"], 1);
+        assert_eq!(j["container"]["name"], "openzro-management");
+        assert_eq!(j["container"]["state_before"], "restarting");
+        assert_eq!(j["container"]["state_after"], "running");
+        assert_eq!(j["database"]["volume"], "root_openzro_management");
+        assert_eq!(j["changes"][0]["connector"], JC_ID);
+        assert_eq!(j["changes"][0]["from"], JUMPCLOUD);
+        assert_eq!(j["changes"][0]["to"], JUMPCLOUD_SLASH);
+        assert_eq!(j["changes"][0]["source"], "logs");
+        assert_ne!(
+            j["database"]["sha256_before"],
+            j["database"]["sha256_after"]
+        );
 
-    // It came up: the run ozrepair started (same start time, same restart count) is the one that says it
-    // is serving, which it only says once every connector opened.
-    let started = d.state(&e);
-    assert_eq!(started.status, "running");
-    d.wait_ready(&e);
-    assert_eq!(
-        d.state(&e),
-        State {
-            status: "running".to_string(),
-            ..started
-        }
-    );
+        // It came up: the run ozrepair started (same start time, same restart count) is the one that says it
+        // is serving, which it only says once every connector opened.
+        let started = d.state(&e);
+        assert_eq!(started.status, "running");
+        d.wait_ready(&e);
+        assert_eq!(
+            d.state(&e),
+            State {
+                status: "running".to_string(),
+                ..started
+            }
+        );
 
-    // Only the issuer's bytes changed; the other row is byte-identical; the value is still a BLOB.
-    let after = rows(&d.db);
-    assert_eq!(after[0], before[0], "the local connector is untouched");
-    assert_eq!(after[1].storage, "blob");
-    assert_eq!(after[1].config_text(), jumpcloud_config(JUMPCLOUD_SLASH));
-    assert_eq!(
-        after[1].resource_version, "",
-        "NetBird's empty resource_version is left as it is"
-    );
-}
+        // Only the issuer's bytes changed; the other row is byte-identical; the value is still a BLOB.
+        let after = rows(&d.db);
+        assert_eq!(after[0], before[0], "the local connector is untouched");
+        assert_eq!(after[1].storage, "blob");
+        assert_eq!(after[1].config_text(), jumpcloud_config(JUMPCLOUD_SLASH));
+        assert_eq!(
+            after[1].resource_version, "",
+            "NetBird's empty resource_version is left as it is"
+        );
+    }
+);
 
-#[test]
-fn inspect_and_dry_run_change_nothing_and_touch_no_container() {
-    let e = Engine::start();
-    // A deployment that keeps running with the broken connector (NetBird >= v0.65.2): its state must not move.
-    let d = Deployment::create(&e, &OPENZRO, &DexDb::locked_out());
-    d.run(
-        &e,
-        &[
-            ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
-            ("STANDIN_ON_FAILURE", "continue"),
-        ],
-    );
-    d.wait_ready(&e);
-    let since = events_mark();
-    let files = snapshot(&d.mountpoint);
-    let state = d.state(&e);
+on_both_engines!(
+    inspect_and_dry_run_change_nothing_and_touch_no_container,
+    |e| {
+        // A deployment that keeps running with the broken connector (NetBird >= v0.65.2): its state must not move.
+        let d = Deployment::create(&e, &OPENZRO, &DexDb::locked_out());
+        d.run(
+            &e,
+            &[
+                ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
+                ("STANDIN_ON_FAILURE", "continue"),
+            ],
+        );
+        d.wait_ready(&e);
+        let since = events_mark();
+        let files = snapshot(&d.mountpoint);
+        let state = d.state(&e);
 
-    let inspect = ozrepair(["inspect"]).on(&e).run();
-    assert_eq!(inspect.code, 3, "{inspect:?}");
-    assert!(
-        inspect
-            .stdout
-            .contains(r#"+   "issuer": "https://oauth.id.jumpcloud.com/""#),
-        "{}",
-        inspect.stdout
-    );
-    let dry = ozrepair(["fix", "--dry-run", "--output", "json"])
-        .on(&e)
-        .run();
-    assert_eq!(dry.code, 3, "{dry:?}");
-    assert_eq!(dry.json()["result"], "pending");
-    assert_eq!(dry.json()["backup"], serde_json::Value::Null);
-    let dry_yes = ozrepair(["fix", "--dry-run", "--yes"]).on(&e).run();
-    assert_eq!(dry_yes.code, 3, "{dry_yes:?}");
+        let inspect = ozrepair(["inspect"]).on(&e).run();
+        assert_eq!(inspect.code, 3, "{inspect:?}");
+        assert!(
+            inspect
+                .stdout
+                .contains(r#"+   "issuer": "https://oauth.id.jumpcloud.com/""#),
+            "{}",
+            inspect.stdout
+        );
+        let dry = ozrepair(["fix", "--dry-run", "--output", "json"])
+            .on(&e)
+            .run();
+        assert_eq!(dry.code, 3, "{dry:?}");
+        assert_eq!(dry.json()["result"], "pending");
+        assert_eq!(dry.json()["backup"], serde_json::Value::Null);
+        let dry_yes = ozrepair(["fix", "--dry-run", "--yes"]).on(&e).run();
+        assert_eq!(dry_yes.code, 3, "{dry_yes:?}");
 
-    assert_eq!(
-        snapshot(&d.mountpoint),
-        files,
-        "no byte, owner or mode changed in the volume"
-    );
-    assert_eq!(d.state(&e), state, "the container was not restarted");
-    assert_eq!(
-        e.stop_events(&d.container, &since),
-        Vec::<String>::new(),
-        "nothing stopped or killed it"
-    );
-}
+        assert_eq!(
+            snapshot(&d.mountpoint),
+            files,
+            "no byte, owner or mode changed in the volume"
+        );
+        assert_eq!(d.state(&e), state, "the container was not restarted");
+        assert_eq!(
+            e.stop_events(&d.container, &since),
+            Vec::<String>::new(),
+            "nothing stopped or killed it"
+        );
+    }
+);
 
-#[test]
-fn inspect_of_a_crash_looping_deployment_stops_nothing() {
-    let e = Engine::start();
+on_both_engines!(inspect_of_a_crash_looping_deployment_stops_nothing, |e| {
     let d = locked_out(&e);
     let since = events_mark();
     let files = snapshot(&d.mountpoint);
@@ -122,11 +122,9 @@ fn inspect_of_a_crash_looping_deployment_stops_nothing() {
     assert_eq!(j["connectors"][1]["status"], "mismatch");
     assert_eq!(snapshot(&d.mountpoint), files);
     assert_eq!(e.stop_events(&d.container, &since), Vec::<String>::new());
-}
+});
 
-#[test]
-fn a_second_fix_is_a_no_op() {
-    let e = Engine::start();
+on_both_engines!(a_second_fix_is_a_no_op, |e| {
     let d = locked_out(&e);
     assert_eq!(ozrepair(["fix", "--yes"]).on(&e).run().code, 0);
     d.wait_ready(&e);
@@ -143,11 +141,9 @@ fn a_second_fix_is_a_no_op() {
     assert_eq!(snapshot(&d.mountpoint), files, "no new backup, no write");
     assert_eq!(d.state(&e), state);
     assert_eq!(e.stop_events(&d.container, &since), Vec::<String>::new());
-}
+});
 
-#[test]
-fn the_backup_restores_the_exact_pre_fix_bytes() {
-    let e = Engine::start();
+on_both_engines!(the_backup_restores_the_exact_pre_fix_bytes, |e| {
     let d = locked_out(&e);
     let original = std::fs::read(&d.db).unwrap();
     let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
@@ -188,7 +184,7 @@ fn the_backup_restores_the_exact_pre_fix_bytes() {
         (0, 0, 0o644),
         "owner and mode kept"
     );
-}
+});
 
 #[test]
 fn db_mode_edits_a_file_without_docker() {
@@ -384,3 +380,29 @@ fn a_non_dex_database_is_refused_unchanged() {
     assert_eq!(run.stderr.lines().count(), 1, "one line: {run:?}");
     assert_eq!(snapshot(&mp), files);
 }
+
+on_both_engines!(
+    /// A management directory of the host bind-mounted into the container (`-v /srv/openzro:…`): found,
+    /// fixed with no flags, owner and mode kept, the report names the host path and no volume.
+    a_bind_mounted_database_is_fixed_with_no_flags,
+    |e| {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Deployment::create_bind(&OPENZRO, &DexDb::locked_out().mode(0o640), dir.path());
+        d.run(&e, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
+        d.wait_restarts(&e, 2);
+        let before = rows(&d.db);
+        let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+        assert_eq!(run.code, 0, "{run:?}");
+        let j = run.json();
+        assert_eq!(j["result"], "fixed", "{run:?}");
+        assert_eq!(j["database"]["volume"], serde_json::Value::Null);
+        assert_eq!(j["database"]["path"], d.db.display().to_string());
+        assert_eq!(rows(&d.db), crate::util::seed::after_fix(&before));
+        assert_eq!(rows(&d.db)[1].storage, "blob");
+        let m = std::fs::metadata(&d.db).unwrap();
+        assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (0, 0, 0o640));
+        d.wait_ready(&e);
+        assert_eq!(d.state(&e).status, "running");
+        d.remove(&e);
+    }
+);

@@ -58,7 +58,7 @@ struct Shape<'a> {
 
 /// Creates the shape with its broken JumpCloud connector, runs the stand-in as told, lets ozrepair fix it
 /// with no flags, and checks the container stays up, only the issuer changed, owner and mode are kept.
-fn fixed_with_no_flags(shape: Shape) {
+fn fixed_with_no_flags(e: Engine, shape: Shape) {
     let Shape {
         layout: l,
         db,
@@ -66,7 +66,6 @@ fn fixed_with_no_flags(shape: Shape) {
         extra,
         keeps_running,
     } = shape;
-    let e = Engine::start();
     let d = Deployment::create(&e, l, &db);
     let mut env = env.to_vec();
     env.push(("STANDIN_PUBLISHED", JUMPCLOUD_SLASH));
@@ -107,70 +106,84 @@ fn fixed_with_no_flags(shape: Shape) {
 
 #[test]
 fn netbird_v062_embedded_idp_text_fatal() {
-    fixed_with_no_flags(Shape {
-        layout: &NETBIRD_062,
-        db: DexDb::locked_out(),
-        env: &[],
-        extra: &[],
-        keeps_running: false,
-    });
+    fixed_with_no_flags(
+        Engine::start(),
+        Shape {
+            layout: &NETBIRD_062,
+            db: DexDb::locked_out(),
+            env: &[],
+            extra: &[],
+            keeps_running: false,
+        },
+    );
 }
 
 #[test]
 fn netbird_combined_server_keeps_running_with_erro_lines_in_milliseconds() {
-    fixed_with_no_flags(Shape {
-        layout: &NETBIRD_COMBINED,
-        db: DexDb::locked_out().level(21),
-        env: &[("STANDIN_ON_FAILURE", "continue"), ("STANDIN_MILLIS", "1")],
-        extra: &[],
-        keeps_running: true,
-    });
+    fixed_with_no_flags(
+        Engine::start(),
+        Shape {
+            layout: &NETBIRD_COMBINED,
+            db: DexDb::locked_out().level(21),
+            env: &[("STANDIN_ON_FAILURE", "continue"), ("STANDIN_MILLIS", "1")],
+            extra: &[],
+            keeps_running: true,
+        },
+    );
 }
 
 #[test]
 fn compose_named_management_with_logrus_json() {
-    fixed_with_no_flags(Shape {
-        layout: &COMPOSE_MGMT,
-        db: DexDb::locked_out(),
-        env: &[("STANDIN_FORMAT", "json")],
-        extra: &[
-            "--label",
-            "com.docker.compose.project=artifacts",
-            "--label",
-            "com.docker.compose.service=management",
-        ],
-        keeps_running: false,
-    });
+    fixed_with_no_flags(
+        Engine::start(),
+        Shape {
+            layout: &COMPOSE_MGMT,
+            db: DexDb::locked_out(),
+            env: &[("STANDIN_FORMAT", "json")],
+            extra: &[
+                "--label",
+                "com.docker.compose.project=artifacts",
+                "--label",
+                "com.docker.compose.service=management",
+            ],
+            keeps_running: false,
+        },
+    );
 }
 
-#[test]
-fn netbird_dex_container_fatal_on_stderr_owned_by_1001() {
-    fixed_with_no_flags(Shape {
-        layout: &NETBIRD_DEX,
-        db: DexDb::locked_out().owner(1001, 1001).mode(0o600),
-        env: &[("STANDIN_FORMAT", "dex-json")],
-        extra: &["--user", "1001:1001"],
-        keeps_running: false,
-    });
-}
+on_both_engines!(netbird_dex_container_fatal_on_stderr_owned_by_1001, |e| {
+    fixed_with_no_flags(
+        e,
+        Shape {
+            layout: &NETBIRD_DEX,
+            db: DexDb::locked_out().owner(1001, 1001).mode(0o600),
+            env: &[("STANDIN_FORMAT", "dex-json")],
+            extra: &["--user", "1001:1001"],
+            keeps_running: false,
+        },
+    );
+});
 
 #[test]
 fn openzro_dex_container_keeps_running_with_json_errors() {
-    fixed_with_no_flags(Shape {
-        layout: &OPENZRO_DEX,
-        db: DexDb::locked_out().level(13).owner(1001, 1001).mode(0o600),
-        env: &[
-            ("STANDIN_FORMAT", "dex-json"),
-            ("STANDIN_ON_FAILURE", "continue"),
-        ],
-        extra: &[
-            "--user",
-            "1001:1001",
-            "--label",
-            "com.docker.compose.service=dex",
-        ],
-        keeps_running: true,
-    });
+    fixed_with_no_flags(
+        Engine::start(),
+        Shape {
+            layout: &OPENZRO_DEX,
+            db: DexDb::locked_out().level(13).owner(1001, 1001).mode(0o600),
+            env: &[
+                ("STANDIN_FORMAT", "dex-json"),
+                ("STANDIN_ON_FAILURE", "continue"),
+            ],
+            extra: &[
+                "--user",
+                "1001:1001",
+                "--label",
+                "com.docker.compose.service=dex",
+            ],
+            keeps_running: true,
+        },
+    );
 }
 
 #[test]
@@ -215,9 +228,7 @@ fn a_dex_config_names_a_database_with_another_name() {
     );
 }
 
-#[test]
-fn two_failing_deployments_are_refused_and_both_named() {
-    let e = Engine::start();
+on_both_engines!(two_failing_deployments_are_refused_and_both_named, |e| {
     let broken = DexDb::new(11).connectors([Connector::jumpcloud(JUMPCLOUD)]);
     let a = Deployment::create(&e, &OPENZRO, &broken);
     a.run(&e, &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)]);
@@ -261,7 +272,7 @@ fn two_failing_deployments_are_refused_and_both_named() {
         jumpcloud_config(JUMPCLOUD),
         "the other is untouched"
     );
-}
+});
 
 #[test]
 fn the_failing_deployment_is_chosen_over_a_healthy_one_and_the_report_says_why() {

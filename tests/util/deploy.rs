@@ -44,6 +44,8 @@ pub struct Deployment {
     pub mountpoint: PathBuf,
     /// The database's path on the host.
     pub db: PathBuf,
+    /// The volume is a directory of the host, bind-mounted ([`Deployment::create_bind`]).
+    bind: bool,
 }
 
 /// What the engine says about a container.
@@ -70,6 +72,23 @@ impl Deployment {
             db_name: l.db_name.into(),
             mountpoint,
             db: path,
+            bind: false,
+        }
+    }
+
+    /// Like `create`, with the database in `dir`, a directory of the host that the container will
+    /// bind-mount at the layout's mount point (`volume` is then that directory).
+    pub fn create_bind(l: &Layout, db: &DexDb, dir: &std::path::Path) -> Deployment {
+        let path = dir.join(l.db_name);
+        db.write(&path);
+        Deployment {
+            container: l.container.into(),
+            volume: dir.display().to_string(),
+            mount: l.mount.into(),
+            db_name: l.db_name.into(),
+            mountpoint: dir.to_path_buf(),
+            db: path,
+            bind: true,
         }
     }
 
@@ -147,7 +166,9 @@ impl Deployment {
     /// Removes the container and its volume, so that the layout can be made afresh on the same engine.
     pub fn remove(&self, e: &Engine) {
         e.docker_ok(&["rm", "-f", &self.container]);
-        e.docker_ok(&["volume", "rm", "-f", &self.volume]);
+        if !self.bind {
+            e.docker_ok(&["volume", "rm", "-f", &self.volume]);
+        }
     }
 
     pub fn state(&self, e: &Engine) -> State {

@@ -18,3 +18,28 @@ macro_rules! hostile {
         }
     };
 }
+
+/// One scenario on both engines: `on_both_engines!(name, |e| { … })` declares the module `name` with
+/// the tests `name::docker` (a private dockerd) and `name::podman` (a private rootful Podman service),
+/// each running the body with its fresh engine bound to `e`. The body sees the enclosing module's items.
+macro_rules! on_both_engines {
+    ($(#[$doc:meta])* $name:ident, |$e:ident| $body:block) => {
+        $(#[$doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn scenario($e: $crate::util::engine::Engine) $body
+
+            #[test]
+            fn docker() {
+                scenario($crate::util::engine::Engine::start())
+            }
+
+            #[test]
+            fn podman() {
+                scenario($crate::util::engine::Engine::podman())
+            }
+        }
+    };
+}
