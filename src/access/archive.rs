@@ -3,8 +3,10 @@
 //! are copied out of the container into a private directory here, worked on there like any local file,
 //! and the edited database is copied back in. Owner, group and mode go back as they were (never
 //! `copy_uidgid`): Docker's tar headers carry them; Podman's carry the container user's uid/gid instead of
-//! the file owner's, so there they come from the volume's file on this machine when it is readable and holds
-//! the same bytes (a rootful engine on this host), and otherwise ozrepair refuses to write back. The copy
+//! the file owner's, so there they come from the volume's file on this machine when it is the same file
+//! (the same bytes where it is readable here, else the same size and modification time), its host owner
+//! mapped back through a rootless engine's user namespace (Podman says its id map), and otherwise ozrepair
+//! refuses to write back. The copy
 //! back goes first under a temporary name and is verified by downloading it again (and its owner and mode
 //! where they were found); stale journal or WAL files are emptied so they cannot be replayed onto the new
 //! bytes; then the database itself is replaced and verified once more.
@@ -27,6 +29,8 @@ pub struct Entry {
     pub uid: u64,
     pub gid: u64,
     pub mode: u32,
+    /// Modification time, whole seconds (the tar header's).
+    pub mtime: u64,
     /// Where uid, gid and mode were read; None when they cannot be known (nothing is written back then).
     pub owner_from: Option<OwnerSource>,
     /// Why they cannot be known, when they cannot.
@@ -45,51 +49,87 @@ pub enum OwnerSource {
 /// A file's uid, gid and permission bits.
 type Owner = (u64, u64, u32);
 
-/// A file of the volume on this machine: its path, bytes and owner.
-type HostFile<'p> = (&'p Path, Vec<u8>, Owner);
+/// A file of the volume on this machine, as far as this user can see it.
+struct HostFile<'p> {
+    path: &'p Path,
+    /// Its bytes, when this user may read it (a rootless volume's files often are not readable).
+    bytes: Option<Vec<u8>>,
+    len: u64,
+    mtime: u64,
+    /// Its uid, gid and mode on this machine.
+    owner: Owner,
+}
+
+impl HostFile<'_> {
+    /// The same file as the container's `entry` with `data`: the same bytes where they can be read here,
+    /// else the same size and modification time (Podman's tar header rounds the time to the nearest
+    /// second: 11:32:50.848 comes as 11:32:51, so a second apart is the same time).
+    fn is(&self, entry: &Entry, data: &[u8]) -> bool {
+        match &self.bytes {
+            Some(b) => b == data,
+            None => self.len == data.len() as u64 && self.mtime.abs_diff(entry.mtime) <= 1,
+        }
+    }
+}
 
 /// The owner of one fetched file: the tar header when the engine's headers tell the owner; else the file
-/// in the volume on this machine (`host`: its bytes, uid, gid and mode) when it holds the same bytes and
-/// the engine's uids are the container's; else unknown (uid/gid/mode stay the header's, unused).
+/// in the volume on this machine when it is the same file, its owner as the container sees it (see
+/// [`Facts::container_owner`]); else unknown (uid/gid/mode stay the header's, unused).
 fn resolve_owner(entry: &mut Entry, data: &[u8], facts: &Facts, host: Option<HostFile<'_>>) {
     if facts.tar_owners_trusted() {
         entry.owner_from = Some(OwnerSource::TarHeader);
         return;
     }
     entry.owner_from = None;
-    let why = if !facts.host_owners_are_container_owners() {
-        "the engine is rootless, so the uids of its volume's files on this machine are not the container's"
-    } else {
-        match host {
-            Some((path, bytes, (uid, gid, mode))) if bytes == data => {
-                (entry.uid, entry.gid, entry.mode) = (uid, gid, mode);
-                entry.owner_from = Some(OwnerSource::HostFile(path.to_path_buf()));
-                entry.owner_unknown = None;
-                return;
+    let why = match host {
+        Some(h) if h.is(entry, data) => {
+            let (uid, gid, mode) = h.owner;
+            match facts.container_owner(uid, gid) {
+                Ok((uid, gid)) => {
+                    (entry.uid, entry.gid, entry.mode) = (uid, gid, mode);
+                    entry.owner_from = Some(OwnerSource::HostFile(h.path.to_path_buf()));
+                    entry.owner_unknown = None;
+                    return;
+                }
+                Err(why) => why,
             }
-            Some(_) => "the volume's file on this machine does not hold the container's bytes",
-            None => "the volume's file is not readable on this machine",
         }
+        Some(_) => "the volume's file on this machine is not the container's file (other bytes, size or time)",
+        None => "the volume's file cannot be found on this machine",
     };
     entry.owner_unknown = Some(why);
 }
 
-/// A host file's bytes, uid, gid and mode, when it is a regular file this machine can read.
-fn host_file(path: &Path) -> Option<(Vec<u8>, Owner)> {
+/// A host file's size, time, owner and mode (and its bytes when readable), when it is a regular file.
+fn host_file(path: &Path) -> Option<HostFile<'_>> {
     use std::os::unix::fs::MetadataExt;
     let meta = path.symlink_metadata().ok()?;
     if !meta.file_type().is_file() {
         return None;
     }
-    let bytes = std::fs::read(path).ok()?;
-    Some((
-        bytes,
-        (
+    Some(HostFile {
+        path,
+        bytes: std::fs::read(path).ok(),
+        len: meta.len(),
+        mtime: u64::try_from(meta.mtime()).unwrap_or(0),
+        owner: (
             u64::from(meta.uid()),
             u64::from(meta.gid()),
             meta.mode() & 0o7777,
         ),
-    ))
+    })
+}
+
+/// The owner and mode of a host file as the container sees them.
+fn host_owner(path: &Path, facts: &Facts) -> Option<Owner> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = path.symlink_metadata().ok()?;
+    let (uid, gid) = facts
+        .container_owner(u64::from(meta.uid()), u64::from(meta.gid()))
+        .ok()?;
+    meta.file_type()
+        .is_file()
+        .then_some((uid, gid, meta.mode() & 0o7777))
 }
 
 /// Fails unless every file's owner and mode are known, so that they can go back as they were.
@@ -156,6 +196,7 @@ fn only_file(tar_bytes: &[u8]) -> Result<(Vec<u8>, Entry)> {
             uid: h.uid()?,
             gid: h.gid()?,
             mode: h.mode()? & 0o7777,
+            mtime: h.mtime()?,
             owner_from: Some(OwnerSource::TarHeader),
             owner_unknown: None,
         },
@@ -183,9 +224,7 @@ pub async fn fetch(e: &Engine, id: &str, inside: &str, host_dir: Option<&Path>) 
         let (data, mut entry) =
             only_file(&tar).map_err(|err| anyhow!("{path}: {err}; nothing was changed"))?;
         let on_host = host_dir.map(|d| d.join(&entry.name));
-        let host = on_host
-            .as_deref()
-            .and_then(|p| host_file(p).map(|(b, o)| (p, b, o)));
+        let host = on_host.as_deref().and_then(host_file);
         resolve_owner(&mut entry, &data, &facts, host);
         let local = dir.path().join(&entry.name);
         std::fs::write(&local, data)
@@ -219,6 +258,7 @@ fn tar_of(name: &str, data: &[u8], like: &Entry) -> Result<Vec<u8>> {
 
 async fn put_verified(
     e: &Engine,
+    facts: &Facts,
     id: &str,
     dir: &str,
     name: &str,
@@ -236,10 +276,9 @@ async fn put_verified(
     }
     let owner = match &like.owner_from {
         Some(OwnerSource::TarHeader) => Some((entry.uid, entry.gid, entry.mode)),
-        Some(OwnerSource::HostFile(db)) => db
-            .parent()
-            .and_then(|d| host_file(&d.join(name)))
-            .map(|(_, o)| o),
+        Some(OwnerSource::HostFile(db)) => {
+            db.parent().and_then(|d| host_owner(&d.join(name), facts))
+        }
         None => None,
     };
     if owner != Some((like.uid, like.gid, like.mode)) {
@@ -266,23 +305,24 @@ pub async fn put(
 ) -> Result<()> {
     let (dir, name) = split(inside);
     owners_known(fetched, id, inside)?;
+    let facts = e.facts().await;
     let data = std::fs::read(local).with_context(|| format!("cannot read {}", local.display()))?;
     let like = fetched
         .first()
         .ok_or_else(|| anyhow!("nothing was fetched"))?
         .clone();
     let staged = format!(".{name}.ozrepair-new");
-    put_verified(e, id, &dir, &staged, &data, &like)
+    put_verified(e, &facts, id, &dir, &staged, &data, &like)
         .await
         .context(
             "staging the new database in the container failed; the database there is unchanged",
         )?;
     for side in fetched.iter().skip(1) {
-        put_verified(e, id, &dir, &side.name, b"", side)
+        put_verified(e, &facts, id, &dir, &side.name, b"", side)
             .await
             .with_context(|| format!("emptying the stale {} failed", side.name))?;
     }
-    put_verified(e, id, &dir, &name, &data, &like)
+    put_verified(e, &facts, id, &dir, &name, &data, &like)
         .await
         .context("replacing the database in the container failed")?;
     // The staged copy has served; leave an empty file (the archive API cannot delete).
@@ -328,6 +368,7 @@ mod tests {
             uid: 1001,
             gid: 1001,
             mode: 0o600,
+            mtime: 0,
             owner_from: Some(OwnerSource::TarHeader),
             owner_unknown: None,
         };
@@ -347,18 +388,34 @@ mod tests {
 
     #[test]
     fn owners_come_from_where_they_can_be_known() {
-        use crate::docker::engine::Flavour;
+        use crate::docker::engine::{Flavour, IdMaps, IdRange};
         let docker = Facts {
             flavour: Flavour::Docker,
             rootless: false,
+            ids: None,
         };
         let podman = Facts {
             flavour: Flavour::Podman,
-            rootless: false,
+            ..docker.clone()
         };
+        // A rootless service of user 1000 with subordinate ids from 100000 (container 1001 is 101000).
+        let range = |container, host, size| IdRange {
+            container,
+            host,
+            size,
+        };
+        let map = vec![range(0, 1000, 1), range(1, 100000, 65536)];
         let rootless = Facts {
-            flavour: Flavour::Podman,
             rootless: true,
+            ids: Some(IdMaps {
+                uid: map.clone(),
+                gid: map,
+            }),
+            ..podman.clone()
+        };
+        let unmapped = Facts {
+            ids: None,
+            ..rootless.clone()
         };
         // Podman's header: the container user (root), not the file's owner.
         let header = || Entry {
@@ -366,31 +423,66 @@ mod tests {
             uid: 0,
             gid: 0,
             mode: 0o600,
+            mtime: 1_700_000_000,
             owner_from: Some(OwnerSource::TarHeader),
             owner_unknown: None,
         };
         let p = Path::new("/v/_data/idp.db");
-        let host = || Some((p, b"db".to_vec(), (1001, 1001, 0o600)));
+        let host = |bytes: Option<&[u8]>, len, mtime, owner| {
+            Some(HostFile {
+                path: p,
+                bytes: bytes.map(<[u8]>::to_vec),
+                len,
+                mtime,
+                owner,
+            })
+        };
+        let readable = || host(Some(b"db"), 2, 1, (1001, 1001, 0o600));
 
         let mut e = header();
-        resolve_owner(&mut e, b"db", &docker, host());
+        resolve_owner(&mut e, b"db", &docker, readable());
         assert_eq!((e.uid, e.owner_from), (0, Some(OwnerSource::TarHeader)));
 
         let mut e = header();
-        resolve_owner(&mut e, b"db", &podman, host());
+        resolve_owner(&mut e, b"db", &podman, readable());
         assert_eq!(
             (e.uid, e.gid, e.mode, e.owner_from),
             (1001, 1001, 0o600, Some(OwnerSource::HostFile(p.into())))
         );
 
-        // Another file at that path, no file, or shifted uids: unknown, and nothing goes back.
+        // Rootless, the file not readable by this user: the same size and time, its host owner mapped back.
+        for rounded in [1_699_999_999, 1_700_000_000] {
+            let mut e = header();
+            resolve_owner(
+                &mut e,
+                b"db",
+                &rootless,
+                host(None, 2, rounded, (101000, 101000, 0o600)),
+            );
+            assert_eq!(
+                (e.uid, e.gid, e.mode, e.owner_from),
+                (1001, 1001, 0o600, Some(OwnerSource::HostFile(p.into())))
+            );
+        }
+
+        // Another file at that path (other bytes; unreadable with another size or time), no file, an owner
+        // outside the namespace, or a rootless engine that does not say its map: unknown, nothing goes back.
         for (facts, host) in [
-            (podman, Some((p, b"other".to_vec(), (1001, 1001, 0o600)))),
-            (podman, None),
-            (rootless, host()),
+            (&podman, host(Some(b"other"), 5, 1, (1001, 1001, 0o600))),
+            (
+                &rootless,
+                host(None, 3, 1_700_000_000, (101000, 101000, 0o600)),
+            ),
+            (
+                &rootless,
+                host(None, 2, 1_700_000_002, (101000, 101000, 0o600)),
+            ),
+            (&podman, None),
+            (&rootless, host(None, 2, 1_700_000_000, (0, 0, 0o600))),
+            (&unmapped, readable()),
         ] {
             let mut e = header();
-            resolve_owner(&mut e, b"db", &facts, host);
+            resolve_owner(&mut e, b"db", facts, host);
             assert_eq!(e.owner_from, None);
             assert!(owners_known(&[e], "mgmt", "/var/lib/openzro/idp.db").is_err());
         }

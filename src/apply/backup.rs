@@ -4,6 +4,7 @@
 //! Restore puts those exact bytes back, keeping the owner and mode the database has.
 
 use crate::access::host::{hex, sha256_file, sidecar, sidecars, SIDECARS};
+use crate::apply::owner;
 use crate::dex::{store, ConnectorRow, Schema};
 use crate::docker::locate::Located;
 use crate::timefmt;
@@ -164,6 +165,7 @@ pub fn take(db: &Path, root: &Path, origin: &Origin) -> Result<BackupSet> {
     fs::create_dir_all(root)
         .with_context(|| format!("cannot create the backup directory {}", root.display()))?;
     let _ = fs::set_permissions(root, fs::Permissions::from_mode(0o700));
+    owner::adopt_in_parent(root)?;
     let base = format!("{}-{}", file_name(db), timefmt::compact_now());
     let mut name = base.clone();
     let mut n = 1;
@@ -175,12 +177,14 @@ pub fn take(db: &Path, root: &Path, origin: &Origin) -> Result<BackupSet> {
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     fs::set_permissions(&tmp, fs::Permissions::from_mode(0o700))?;
+    owner::adopt(&tmp, root)?;
     let result = (|| -> Result<BackupSet> {
         let mut files = Vec::new();
         for src in std::iter::once(db.to_path_buf()).chain(sidecars(db)) {
             let meta = fs::symlink_metadata(&src)?;
             let fname = file_name(&src);
             let (size, sha256) = copy_hashed(&src, &tmp.join(&fname))?;
+            owner::adopt(&tmp.join(&fname), &tmp)?;
             files.push(FileEntry {
                 name: fname,
                 size,
@@ -208,6 +212,7 @@ pub fn take(db: &Path, root: &Path, origin: &Origin) -> Result<BackupSet> {
             .open(tmp.join(MANIFEST))?;
         mf.write_all(&serde_json::to_vec_pretty(&manifest)?)?;
         mf.sync_all()?;
+        owner::adopt(&tmp.join(MANIFEST), &tmp)?;
         sync_dir(&tmp)?;
         let dir = root.join(&name);
         fs::rename(&tmp, &dir)?;

@@ -49,7 +49,11 @@ pub fn acquire(db: &Path) -> Result<Lock> {
         }
     };
     match file.try_lock() {
-        Ok(()) => Ok(Lock { _file: file, path }),
+        Ok(()) => {
+            crate::apply::owner::adopt_in_parent(&path)
+                .context("the lock was taken, but nothing was changed")?;
+            Ok(Lock { _file: file, path })
+        }
         Err(TryLockError::WouldBlock) => Err(anyhow!(
             "another ozrepair is working on {} (it holds {}); nothing was changed; wait for it to finish, then run again",
             db.display(),

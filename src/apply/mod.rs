@@ -8,6 +8,7 @@
 pub mod backup;
 pub mod fault;
 pub mod lock;
+pub mod owner;
 pub mod window;
 
 use crate::access::{host, Database};

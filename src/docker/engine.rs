@@ -57,11 +57,63 @@ pub enum Flavour {
 }
 
 /// What the engine says of itself (`/version`, `/info`), asked once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts {
     pub flavour: Flavour,
     /// The engine runs in a user namespace: host uids of its volumes are shifted from the container's.
     pub rootless: bool,
+    /// A rootless engine's user namespace, when it says it (Podman's `host.idMappings`).
+    pub ids: Option<IdMaps>,
+}
+
+/// One range of a user namespace's id map: container ids `container..container+size` are host ids
+/// `host..host+size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdRange {
+    pub container: u64,
+    pub host: u64,
+    pub size: u64,
+}
+
+/// A user namespace's uid and gid maps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdMaps {
+    pub uid: Vec<IdRange>,
+    pub gid: Vec<IdRange>,
+}
+
+/// The container id that host id `host` is in `map`, if the map covers it.
+fn to_container(map: &[IdRange], host: u64) -> Option<u64> {
+    map.iter().find_map(|r| {
+        let off = host.checked_sub(r.host)?;
+        (off < r.size)
+            .then(|| r.container.checked_add(off))
+            .flatten()
+    })
+}
+
+impl IdMaps {
+    /// Podman's `host.idMappings` (`{"uidmap": [{"container_id", "host_id", "size"}], "gidmap": …}`).
+    fn of_libpod_info(info: &Value) -> Option<IdMaps> {
+        let map = |key: &str| -> Option<Vec<IdRange>> {
+            info["host"]["idMappings"][key]
+                .as_array()?
+                .iter()
+                .map(|r| {
+                    Some(IdRange {
+                        container: r["container_id"].as_u64()?,
+                        host: r["host_id"].as_u64()?,
+                        size: r["size"].as_u64()?,
+                    })
+                })
+                .collect::<Option<Vec<_>>>()
+                .filter(|m| !m.is_empty())
+        };
+        Some(IdMaps {
+            uid: map("uidmap")?,
+            gid: map("gidmap")?,
+        })
+    }
 }
 
 impl Facts {
@@ -70,9 +122,20 @@ impl Facts {
         self.flavour == Flavour::Docker
     }
 
-    /// The uid and gid of a volume's file on the engine's host are the ones the container sees.
-    pub fn host_owners_are_container_owners(&self) -> bool {
-        !self.rootless
+    /// The uid and gid the container sees for a volume's file owned by `uid`:`gid` on the engine's host:
+    /// the same on a rootful engine, mapped back through the user namespace on a rootless one; `Err` says
+    /// why they cannot be known.
+    pub fn container_owner(&self, uid: u64, gid: u64) -> Result<(u64, u64), &'static str> {
+        if !self.rootless {
+            return Ok((uid, gid));
+        }
+        let Some(ids) = &self.ids else {
+            return Err("the engine is rootless and does not say its user namespace's id map, so the uids of its volume's files on this machine cannot be turned into the container's");
+        };
+        match (to_container(&ids.uid, uid), to_container(&ids.gid, gid)) {
+            (Some(u), Some(g)) => Ok((u, g)),
+            _ => Err("the owner of the volume's file on this machine is outside the rootless engine's user namespace"),
+        }
     }
 }
 
@@ -676,7 +739,7 @@ impl Engine {
     /// Docker).
     pub async fn facts(&self) -> Facts {
         if let Some(f) = self.facts.get() {
-            return *f;
+            return f.clone();
         }
         let version = self.get_json("/version").await.ok();
         let flavour = version.as_ref().map(flavour_of).unwrap_or(Flavour::Docker);
@@ -687,21 +750,29 @@ impl Engine {
             Flavour::Podman => {
                 let v = version.as_ref().and_then(podman_version).unwrap_or("4.0.0");
                 match self.get_json(&format!("/v{}/libpod/info", enc(v))).await {
-                    Ok(info) => info["host"]["security"]["rootless"].as_bool() != Some(false),
+                    Ok(info) => (
+                        info["host"]["security"]["rootless"].as_bool() != Some(false),
+                        IdMaps::of_libpod_info(&info),
+                    ),
                     Err(f) => {
                         tracing::debug!(engine = %self.endpoint, "libpod info: {:#}", self.failed(f));
-                        true
+                        (true, None)
                     }
                 }
             }
             Flavour::Docker => match self.get_json("/info").await {
-                Ok(v) => rootless_of(&v),
-                Err(_) => false,
+                Ok(v) => (rootless_of(&v), None),
+                Err(_) => (false, None),
             },
         };
-        let f = Facts { flavour, rootless };
+        let (rootless, ids) = rootless;
+        let f = Facts {
+            flavour,
+            rootless,
+            ids,
+        };
         tracing::debug!(engine = %self.endpoint, ?f, "engine facts");
-        *self.facts.get_or_init(|| f)
+        self.facts.get_or_init(|| f).clone()
     }
 
     /// Every container in any state, by id.
@@ -912,6 +983,43 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Podman 4.3's own info answer of a rootless service (its idMappings as this machine's printed them).
+    #[test]
+    fn a_rootless_engines_host_owners_map_back_to_the_containers() {
+        let info = serde_json::json!({"host": {"security": {"rootless": true}, "idMappings": {
+            "uidmap": [{"container_id": 0, "host_id": 1001, "size": 1},
+                       {"container_id": 1, "host_id": 100000, "size": 65536}],
+            "gidmap": [{"container_id": 0, "host_id": 1001, "size": 1},
+                       {"container_id": 1, "host_id": 100000, "size": 65536}]}}});
+        let f = Facts {
+            flavour: Flavour::Podman,
+            rootless: true,
+            ids: IdMaps::of_libpod_info(&info),
+        };
+        assert_eq!(f.container_owner(1001, 1001), Ok((0, 0)));
+        assert_eq!(f.container_owner(101000, 101000), Ok((1001, 1001)));
+        assert_eq!(f.container_owner(165535, 100000), Ok((65536, 1)));
+        assert!(f.container_owner(165536, 100000).is_err(), "past the range");
+        assert!(
+            f.container_owner(0, 0).is_err(),
+            "host root is not in the namespace"
+        );
+        let unsaid = Facts {
+            ids: None,
+            ..f.clone()
+        };
+        assert!(unsaid.container_owner(1001, 1001).is_err());
+        let rootful = Facts {
+            rootless: false,
+            ..f
+        };
+        assert_eq!(rootful.container_owner(0, 5), Ok((0, 5)));
+        assert_eq!(
+            IdMaps::of_libpod_info(&serde_json::json!({"host": {}})),
+            None
+        );
+    }
 
     /// Podman 4.3.1's answer for a container in a crash loop, cut to what ozrepair reads (and a few fields
     /// it does not).

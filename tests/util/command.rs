@@ -2,7 +2,7 @@
 //! clean environment, [`OzrCommand::run`] runs it (no terminal on stdin, a time limit) and returns a
 //! [`Run`]: exit code, stdout, stderr.
 
-use crate::util::engine::Engine;
+use crate::util::engine::{Engine, User};
 use crate::util::run::Running;
 use std::ffi::OsStr;
 use std::process::Command;
@@ -100,6 +100,30 @@ impl OzrCommand {
     /// Kill it and fail the test if it has not finished within `limit` (default [`LIMIT`]).
     pub fn timeout(mut self, limit: Duration) -> OzrCommand {
         self.limit = limit;
+        self
+    }
+
+    /// Runs it as `user` (by runuser, so root's groups are dropped; HOME is the user's), with the
+    /// environment set so far, from the copy of the binary the user can run.
+    pub fn by_user(mut self, user: &User) -> OzrCommand {
+        let mut c = Command::new("runuser");
+        c.args(["-u", &user.name, "--", "env"]);
+        // env takes its -u options before the assignments.
+        for (k, _) in self.cmd.get_envs().filter(|(_, v)| v.is_none()) {
+            c.arg("-u").arg(k);
+        }
+        for (k, v) in self.cmd.get_envs() {
+            if let Some(v) = v {
+                let mut kv = k.to_os_string();
+                kv.push("=");
+                kv.push(v);
+                c.arg(kv);
+            }
+        }
+        c.arg(format!("HOME={}", user.home.display()))
+            .arg(&user.ozrepair)
+            .args(self.cmd.get_args());
+        self.cmd = c;
         self
     }
 

@@ -30,13 +30,16 @@ pub enum EngineKind {
     Docker,
     /// `podman system service` (rootful).
     Podman,
+    /// `podman system service` run by an ordinary user the engine creates for itself (rootless: its
+    /// containers in a user namespace of that user's subordinate ids).
+    PodmanRootless,
 }
 
 impl EngineKind {
     fn daemon(self) -> &'static str {
         match self {
             EngineKind::Docker => "dockerd",
-            EngineKind::Podman => "podman",
+            EngineKind::Podman | EngineKind::PodmanRootless => "podman",
         }
     }
 
@@ -48,7 +51,7 @@ impl EngineKind {
                 c.arg("-H").arg(&engine.host);
                 c
             }
-            EngineKind::Podman => {
+            EngineKind::Podman | EngineKind::PodmanRootless => {
                 let mut c = Command::new("podman");
                 c.arg("--url").arg(&engine.host);
                 c
@@ -56,8 +59,14 @@ impl EngineKind {
         }
     }
 
-    /// The daemon for an engine kept under `dir`, answering on `listen`.
-    fn daemon_command(self, program: &Path, dir: &Path, listen: &Listen) -> Command {
+    /// The daemon for an engine kept under `dir`, answering on `listen` (run by `user` when rootless).
+    fn daemon_command(
+        self,
+        program: &Path,
+        dir: &Path,
+        listen: &Listen,
+        user: Option<&User>,
+    ) -> Command {
         match self {
             EngineKind::Docker => {
                 let mut c = Command::new(program);
@@ -84,7 +93,7 @@ impl EngineKind {
                     .args(["--bridge", "none", "--iptables=false", "--ip-masq=false"]);
                 c
             }
-            EngineKind::Podman => {
+            EngineKind::Podman | EngineKind::PodmanRootless => {
                 assert!(
                     listen.tcp_port.is_none(),
                     "the Podman engine of the tests listens on its unix socket only"
@@ -108,9 +117,25 @@ impl EngineKind {
                     ),
                 )
                 .expect("write containers.conf");
-                let mut c = Command::new(program);
-                c.env("CONTAINERS_CONF", &conf)
-                    .arg("--root")
+                let mut c = match user {
+                    // As the user, with its own runtime directory (the service's pause process and
+                    // user namespace live there), by runuser so that root's groups are dropped.
+                    Some(u) => {
+                        let mut c = Command::new("runuser");
+                        c.args(["-u", &u.name, "--", "env"])
+                            .arg(format!("HOME={}", u.home.display()))
+                            .arg(format!("XDG_RUNTIME_DIR={}", u.runtime_dir.display()))
+                            .arg(format!("CONTAINERS_CONF={}", conf.display()))
+                            .arg(program);
+                        c
+                    }
+                    None => {
+                        let mut c = Command::new(program);
+                        c.env("CONTAINERS_CONF", &conf);
+                        c
+                    }
+                };
+                c.arg("--root")
                     .arg(dir.join("root"))
                     .arg("--runroot")
                     .arg(dir.join("run"))
@@ -161,6 +186,14 @@ impl EngineBuilder {
         }
     }
 
+    /// A private rootless Podman service, run by a user created for this engine (see [`User`]).
+    pub fn podman_rootless(self) -> EngineBuilder {
+        EngineBuilder {
+            kind: EngineKind::PodmanRootless,
+            ..self
+        }
+    }
+
     pub fn start(self) -> Engine {
         Engine::launch(self)
     }
@@ -177,6 +210,8 @@ pub struct Engine {
     /// Environment the docker CLI and ozrepair need for this engine (TLS client settings).
     pub env: Vec<(String, String)>,
     daemon: Child,
+    /// The user that runs a rootless engine (removed after the engine).
+    user: Option<User>,
 }
 
 impl Engine {
@@ -188,6 +223,18 @@ impl Engine {
     /// A private rootful Podman service on a unix socket.
     pub fn podman() -> Engine {
         Engine::builder().podman().start()
+    }
+
+    /// A private rootless Podman service on a unix socket, run by a user of its own.
+    pub fn podman_rootless() -> Engine {
+        Engine::builder().podman_rootless().start()
+    }
+
+    /// The user that runs this engine, when it is rootless.
+    pub fn user(&self) -> &User {
+        self.user
+            .as_ref()
+            .expect("only a rootless engine has a user of its own")
     }
 
     pub fn builder() -> EngineBuilder {
@@ -221,10 +268,11 @@ impl Engine {
             env.push(("DOCKER_TLS_VERIFY".to_string(), "1".to_string()));
             env.push(("DOCKER_CERT_PATH".to_string(), certs.display().to_string()));
         }
+        let user = (b.kind == EngineKind::PodmanRootless).then(|| User::create(&dir, n));
         let log = std::fs::File::create(dir.join("daemon.log")).expect("log file");
         let daemon = b
             .kind
-            .daemon_command(&program, &dir, &listen)
+            .daemon_command(&program, &dir, &listen, user.as_ref())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -241,6 +289,7 @@ impl Engine {
             socket: listen.socket,
             env,
             daemon,
+            user,
         };
         e.wait_until_up();
         e.docker_ok(&[
@@ -291,6 +340,18 @@ impl Engine {
         )
     }
 
+    /// Runs podman against this rootless engine as its user (as the user would type it).
+    pub fn docker_as_user(&self, args: &[&str]) -> Finished {
+        let u = self.user();
+        run::output(
+            Command::new("runuser")
+                .args(["-u", &u.name, "--", "env"])
+                .arg(format!("HOME={}", u.home.display()))
+                .args(["podman", "--url", &self.host])
+                .args(args),
+        )
+    }
+
     /// Like [`Engine::docker`], and fails the test unless it succeeds; returns stdout, trimmed.
     pub fn docker_ok(&self, args: &[&str]) -> String {
         let out = self.docker(args);
@@ -336,7 +397,7 @@ impl Engine {
             "--format",
             match self.kind {
                 EngineKind::Docker => "{{.Action}}",
-                EngineKind::Podman => "{{.Status}}",
+                EngineKind::Podman | EngineKind::PodmanRootless => "{{.Status}}",
             },
         ]);
         out.lines()
@@ -365,7 +426,132 @@ impl Drop for Engine {
         }
         let _ = self.daemon.kill();
         let _ = self.daemon.wait();
+        // A rootless service leaves its pause process (the user namespace's holder) and conmons: every
+        // process of the engine's user goes, then the user (userdel removes its subordinate ids).
+        if let Some(u) = self.user.take() {
+            u.remove();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// An ordinary user made for one rootless engine: its name, ids, home and runtime directory under the
+/// engine's directory, and the first of the subordinate ids useradd gave it (its containers' uid 1 is
+/// that host uid; their root is the user itself).
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: PathBuf,
+    pub runtime_dir: PathBuf,
+    pub subuid: u32,
+    pub subgid: u32,
+    /// A copy of the binary under test the user can run (the build tree may not be readable by others).
+    pub ozrepair: PathBuf,
+}
+
+impl User {
+    fn create(dir: &Path, n: usize) -> User {
+        let name = format!("ozr{}u{n}", std::process::id());
+        let home = dir.join("home");
+        let made = run::output(
+            Command::new("useradd")
+                .args([
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    "--home-dir",
+                ])
+                .arg(&home)
+                .arg(&name),
+        );
+        assert!(
+            made.status.success(),
+            "useradd {name} failed: {}",
+            made.stderr_text()
+        );
+        let id = |flag: &str| -> u32 {
+            run::output(Command::new("id").args([flag, &name]))
+                .stdout_text()
+                .trim()
+                .parse()
+                .expect("id of the new user")
+        };
+        let (uid, gid) = (id("-u"), id("-g"));
+        // useradd gives every new user a range of subordinate ids (login.defs SUB_UID_*); read it.
+        let sub = |file: &str| -> u32 {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            text.lines()
+                .find_map(|l| {
+                    let mut f = l.split(':');
+                    (f.next() == Some(name.as_str())).then(|| f.next()?.parse().ok())?
+                })
+                .unwrap_or_else(|| panic!("useradd gave {name} no subordinate ids in {file}"))
+        };
+        let (subuid, subgid) = (sub("/etc/subuid"), sub("/etc/subgid"));
+        let runtime_dir = dir.join("xdg");
+        let bin = dir.join("bin");
+        for d in [&home, &runtime_dir, &bin] {
+            std::fs::create_dir_all(d).expect("user directory");
+        }
+        let ozrepair = bin.join("ozrepair");
+        std::fs::copy(env!("CARGO_BIN_EXE_ozrepair"), &ozrepair).expect("copy ozrepair");
+        // The engine's whole directory is the user's: storage, run state, socket, home.
+        for d in [dir, &home, &runtime_dir] {
+            std::os::unix::fs::chown(d, Some(uid), Some(gid)).expect("chown engine dir");
+        }
+        std::fs::set_permissions(
+            &runtime_dir,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .expect("chmod runtime dir");
+        User {
+            name,
+            uid,
+            gid,
+            home,
+            runtime_dir,
+            subuid,
+            subgid,
+            ozrepair,
+        }
+    }
+
+    /// The host uid of uid `id` in the user's containers.
+    pub fn host_uid(&self, id: u32) -> u32 {
+        if id == 0 {
+            self.uid
+        } else {
+            self.subuid + id - 1
+        }
+    }
+
+    /// The host gid of gid `id` in the user's containers.
+    pub fn host_gid(&self, id: u32) -> u32 {
+        if id == 0 {
+            self.gid
+        } else {
+            self.subgid + id - 1
+        }
+    }
+
+    fn remove(self) {
+        for signal in ["-TERM", "-KILL"] {
+            let _ = Command::new("pkill")
+                .args([signal, "-u", &self.name])
+                .status();
+            let end = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < end
+                && Command::new("pgrep")
+                    .args(["-u", &self.name])
+                    .stdout(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let _ = Command::new("userdel").arg(&self.name).status();
     }
 }
 
