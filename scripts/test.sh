@@ -23,14 +23,16 @@ if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null 2>&1; then
   fi
 fi
 
-# The Podman tests start a private `podman system service` per test (Debian's podman; uidmap for rootless).
-if ! command -v podman >/dev/null 2>&1; then
+# The Podman tests start a private `podman system service` per test (Debian's podman; uidmap for rootless;
+# the rootless tests create a user with useradd, run as it with runuser and end its processes with pkill).
+if ! command -v podman >/dev/null 2>&1 || ! command -v newuidmap >/dev/null 2>&1 \
+   || ! command -v pkill >/dev/null 2>&1 || ! command -v useradd >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "test.sh: installing Debian's podman and uidmap (apt-get)" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman uidmap >/dev/null \
-      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman uidmap >/dev/null; }
+    echo "test.sh: installing Debian's podman, uidmap, procps and passwd (apt-get)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman uidmap procps passwd >/dev/null \
+      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman uidmap procps passwd >/dev/null; }
   else
-    echo "test.sh: the Podman tests need podman (Debian: podman, uidmap)" >&2
+    echo "test.sh: the Podman tests need podman, newuidmap, pkill and useradd (Debian: podman, uidmap, procps, passwd)" >&2
     exit 1
   fi
 fi
