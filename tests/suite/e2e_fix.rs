@@ -8,7 +8,7 @@ use crate::util::command::ozrepair;
 use crate::util::deploy::{locked_out, Deployment, State, OPENZRO};
 use crate::util::engine::{events_mark, Engine, IMAGE};
 use crate::util::seed::{
-    jumpcloud_config, rows, Connector, DexDb, JC_ID, JUMPCLOUD, JUMPCLOUD_SLASH, SECRET,
+    after_fix, jumpcloud_config, rows, Connector, DexDb, JC_ID, JUMPCLOUD, JUMPCLOUD_SLASH, SECRET,
 };
 use crate::util::snapshot::snapshot;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -397,12 +397,38 @@ on_both_engines!(
         assert_eq!(j["result"], "fixed", "{run:?}");
         assert_eq!(j["database"]["volume"], serde_json::Value::Null);
         assert_eq!(j["database"]["path"], d.db.display().to_string());
-        assert_eq!(rows(&d.db), crate::util::seed::after_fix(&before));
+        assert_eq!(rows(&d.db), after_fix(&before));
         assert_eq!(rows(&d.db)[1].storage, "blob");
         let m = std::fs::metadata(&d.db).unwrap();
         assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (0, 0, 0o640));
         d.wait_ready(&e);
         assert_eq!(d.state(&e).status, "running");
         d.remove(&e);
+    }
+);
+
+on_both_engines!(
+    /// `fix --yes` with no flags on fresh crash loops: each one fixed, the value still a BLOB, the container
+    /// running with a steady restart count; a second fix has nothing to do. On Docker too, whose stop is
+    /// taken as holding after one more look.
+    fix_with_no_flags_fixes_fresh_crash_loops,
+    |e| {
+        for n in 0..20 {
+            let d = locked_out(&e);
+            let before = rows(&d.db);
+            let fix = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+            assert_eq!(fix.code, 0, "loop {n}: {fix:?}");
+            assert_eq!(fix.json()["result"], "fixed", "loop {n}: {fix:?}");
+            assert_eq!(rows(&d.db), after_fix(&before), "loop {n}");
+            assert_eq!(rows(&d.db)[1].storage, "blob");
+            d.wait_ready(&e);
+            let up = d.state(&e);
+            assert_eq!(up.status, "running", "loop {n}");
+            let again = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+            assert_eq!(again.code, 0, "loop {n}: {again:?}");
+            assert_eq!(again.json()["result"], "healthy", "loop {n}: {again:?}");
+            assert_eq!(d.state(&e), up, "loop {n}: the restart count is steady");
+            d.remove(&e);
+        }
     }
 );

@@ -34,30 +34,6 @@ fn podman_inspect_of_a_crash_loop_is_pending_every_time() {
     );
 }
 
-/// `fix --yes` with no flags on fresh crash loops: each one fixed, the value still a BLOB, the container
-/// running with a steady restart count; a second fix has nothing to do.
-#[test]
-fn podman_fix_with_no_flags_fixes_fresh_crash_loops() {
-    let e = Engine::podman();
-    for n in 0..20 {
-        let d = locked_out(&e);
-        let before = rows(&d.db);
-        let fix = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
-        assert_eq!(fix.code, 0, "loop {n}: {fix:?}");
-        assert_eq!(fix.json()["result"], "fixed", "loop {n}: {fix:?}");
-        assert_eq!(rows(&d.db), after_fix(&before), "loop {n}");
-        assert_eq!(rows(&d.db)[1].storage, "blob");
-        d.wait_ready(&e);
-        let up = d.state(&e);
-        assert_eq!(up.status, "running", "loop {n}");
-        let again = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
-        assert_eq!(again.code, 0, "loop {n}: {again:?}");
-        assert_eq!(again.json()["result"], "healthy", "loop {n}: {again:?}");
-        assert_eq!(d.state(&e), up, "loop {n}: the restart count is steady");
-        d.remove(&e);
-    }
-}
-
 /// Through the archive API on a loop, the Dex layout's owner and mode (1001:1001 0600) are kept.
 #[test]
 fn podman_archive_access_fixes_a_loop_and_keeps_owner_and_mode() {
