@@ -393,6 +393,7 @@ mod tests {
             flavour: Flavour::Docker,
             rootless: false,
             ids: None,
+            podman: None,
         };
         let podman = Facts {
             flavour: Flavour::Podman,

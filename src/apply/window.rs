@@ -4,7 +4,7 @@
 
 use crate::access::Database;
 use crate::apply::{fault, lock};
-use crate::docker::engine::{started_again, Flavour, LogLine, LogRange};
+use crate::docker::engine::{podman_stop_holds, started_again, Flavour, LogLine, LogRange};
 use crate::docker::locate::Located;
 use crate::docker::{Container, ContainerState, Engine};
 use crate::evidence::logs;
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 const STOP_GRACE: i32 = 10;
 const POLL: Duration = Duration::from_millis(250);
 /// How long a stopped container must stay stopped (the same run, not running) before the first byte is
-/// written, on Podman: it may answer a stop with "already stopped" between two runs of a restart loop
+/// written, on Podman, unless its events prove it sooner ([`podman_stop_holds`]): it may answer a stop with "already stopped" between two runs of a restart loop
 /// and start it again right after (measured on 4.3 in a loop without back-off: of 200 stops, all 149
 /// answered 304 were followed by a restart 0.1 to 0.5 s later, and so were 2 of 51 answered 204), and it
 /// does not say whether a stop was its user's (no `StoppedByUser` in 4.3's inspect).
@@ -112,7 +112,10 @@ impl<'a> Window<'a> {
     ) -> Result<Container> {
         let started = Instant::now();
         let deadline = started + STOP_TRYING;
-        let hold = hold_for(e.facts().await.flavour);
+        let flavour = e.kind().await.flavour;
+        let hold = hold_for(flavour);
+        // Podman's events of this window (a little before it, for a clock that is a little off).
+        let events_since = (flavour == Flavour::Podman).then(|| wall_ns() - EVENTS_MARGIN_NS);
         let mut asked = 0u32;
         let mut restarts = 0u32;
         let mut last_error: Option<String> = None;
@@ -144,6 +147,20 @@ impl<'a> Window<'a> {
                         if since.elapsed() >= hold {
                             tracing::debug!(container = %c.name, asked, restarts, "stop holds");
                             return Ok(now);
+                        }
+                        if podman_says_held(e, c, &now, events_since).await {
+                            tracing::debug!(container = %c.name, asked, restarts, "stop holds (Podman's events)");
+                            return Ok(now);
+                        }
+                        // Podman restarts a loop without back-off, and its runs may be over before a
+                        // stop seen running arrives (answered "already stopped"): ask again while it is
+                        // down, so that a stop lands on the next run as soon as it starts.
+                        if events_since.is_some() && asked > 0 {
+                            asked += 1;
+                            if let Err(err) = e.stop(&c.id, STOP_GRACE).await {
+                                tracing::debug!(container = %c.name, "stop: {err:#}");
+                                last_error = Some(format!("{err:#}"));
+                            }
                         }
                     }
                     Some(_) => {
@@ -202,6 +219,31 @@ impl<'a> Window<'a> {
     pub async fn state_now(&self) -> Option<ContainerState> {
         let (e, c) = self.managed?;
         state_of(e, c).await
+    }
+}
+
+/// How far before the stop window Podman's events are read from.
+const EVENTS_MARGIN_NS: i128 = 5_000_000_000;
+
+/// Now, Unix time in ns.
+fn wall_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+/// Whether Podman's own events prove that the run `now` shows stopped will not be started again by its
+/// restart policy ([`podman_stop_holds`]): then the stop holds without waiting out [`HOLD`]. Never on
+/// Docker (`since` is None), and not when the events cannot be read.
+async fn podman_says_held(e: &Engine, c: &Container, now: &Container, since: Option<i128>) -> bool {
+    let (Some(since), Some(started)) = (since, crate::timefmt::parse_rfc3339(&now.started_at))
+    else {
+        return false;
+    };
+    match e.podman_events(&c.id, since).await {
+        Some(events) => podman_stop_holds(&events, started),
+        None => false,
     }
 }
 
