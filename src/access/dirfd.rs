@@ -41,8 +41,9 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
 
 /// Why an open with `O_NOFOLLOW` failed, in the operator's words.
 fn open_error(path: &Path, e: io::Error, what: &str) -> anyhow::Error {
+    let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
     match e.raw_os_error() {
-        Some(libc::ELOOP) => anyhow!(
+        Some(libc::ELOOP) | Some(libc::ENOTDIR) if link => anyhow!(
             "{} is a symbolic link (ozrepair never writes through a link); nothing was changed; remove it, or pass {what} with the real place",
             path.display()
         ),
