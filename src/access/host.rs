@@ -99,7 +99,7 @@ pub fn open_immutable(path: &Path) -> Result<Connection> {
         .as_os_str()
         .as_bytes()
         .iter()
-        .map(|&b| b)
+        .copied()
         .map(|b| match b {
             b'?' | b'#' | b'%' | 0x80.. => format!("%{b:02X}"),
             _ => (b as char).to_string(),
