@@ -9,8 +9,8 @@
 #   1. time to recovery on the seed scenario (the demo's locked-out deployment): the manual procedure
 #      (docker stop; cp; sqlite3 UPDATE; docker start) against `ozrepair fix --yes --wait 0`; 1b. the
 #      same on a private Podman service (podman stop; cp; UPDATE; podman start)
-#   2. backup of a ~1 GiB Dex database: `ozrepair --db big.db backup` against `cp big.db copy`
-#      (throughput, peak RSS)
+#   2. backup of a 512 MiB and a ~1 GiB Dex database: `ozrepair --db big.db backup` against `cp` + fsync
+#      of the copy (ratio ≤ 1.5, peak RSS)
 #   3. `ozrepair --db c10k.db inspect --output json` (10,000 connectors) against sqlite3 selecting the rows
 #   4. start-up: `ozrepair --version` and `ozrepair --db small.db inspect`
 #
@@ -215,12 +215,25 @@ say "2. backup of a $(( BIG_BYTES / 1048576 )) MiB database (N=$N2 each, alterna
 # Between runs the output goes and dirty pages are written back, so one run's writeback does not land
 # in the next run's time.
 FRESH_OUT="rm -rf $W/out && mkdir -p $W/out && sync"
-"$HB" measure --results "$RES" --id backup --what "2. Backup of big.db" \
-  --runs "$N2" --warmup 1 \
-  --setup "$FRESH_OUT" --cleanup "$FRESH_OUT" \
-  --ours "$OZR --db $BIG backup --backup-dir $W/out/backups" --ours-label "ozrepair backup" \
-  --base "cp $BIG $W/out/copy" --base-label "cp" \
-  --bytes "$BIG_BYTES" --throughput-min 0.8 --rss-max-mib 64
+# The floor is a durable copy: `cp` and an fsync of the copy (what a verified backup gives at the least).
+# Both sides run through bash, so that the floor's two commands are timed as one.
+MID="$CACHE/mid.db"
+MID_RECIPE="ozr-bench seed-big --mb 512 (recipe 1)"
+if [ ! -f "$MID" ] || [ "$(cat "$MID.recipe" 2>/dev/null)" != "$MID_RECIPE" ]; then
+  rm -f "$MID" "$MID".*
+  "$HB" seed-big --db "$MID" --mb 512 >/dev/null
+  printf '%s' "$MID_RECIPE" >"$MID.recipe"
+fi
+MID_BYTES=$(stat -c %s "$MID")
+for size in 512 1024; do
+  if [ "$size" = 512 ]; then SRC=$MID; SRC_BYTES=$MID_BYTES; ID=backup512; else SRC=$BIG; SRC_BYTES=$BIG_BYTES; ID=backup; fi
+  "$HB" measure --results "$RES" --id "$ID" --what "2. Backup of a $(( SRC_BYTES / 1048576 )) MiB database" \
+    --runs "$N2" --warmup 1 --shell \
+    --setup "$FRESH_OUT" --cleanup "$FRESH_OUT" \
+    --ours "$OZR --db $SRC backup --backup-dir $W/out/backups >/dev/null" --ours-label "ozrepair backup" \
+    --base "cp $SRC $W/out/copy && sync $W/out/copy" --base-label "cp + fsync of the copy" \
+    --bytes "$SRC_BYTES" --ratio-max 1.5 --rss-max-mib 64
+done
 eval "$FRESH_OUT"
 TIME_RSS_KIB=$(/usr/bin/time -f %M "$OZR" --db "$BIG" backup --backup-dir "$W/out/backups" 2>&1 >/dev/null | tail -n 1)
 eval "$FRESH_OUT"
@@ -380,8 +393,8 @@ Targets missed: **$missed**.
    the manual side does not notice (its edit usually lands anyway, as the next run reads it), ozrepair
    asks again until Podman's events say the run ended for good (\`died\`, then \`cleanup\` without a
    restart) before it writes.
-2. **Backup.** \`ozrepair --db big.db backup --backup-dir DIR\` against \`cp big.db DIR/copy\`, on the same
-   file system. Before and after every run the output is deleted and \`sync\` runs (untimed), so writeback
+2. **Backup.** \`ozrepair --db X.db backup --backup-dir DIR\` against \`cp X.db DIR/copy && sync DIR/copy\`
+   (a durable copy), for the 512 MiB \`mid.db\` and the 1 GiB \`big.db\`, on the same file system. Before and after every run the output is deleted and \`sync\` runs (untimed), so writeback
    of one run does not land in the next. \`big.db\` is in the page cache for both sides ($mem of RAM).
    Peak RSS cross-check with \`/usr/bin/time -f %M\`: **$(awk -v k="$TIME_RSS_KIB" 'BEGIN { printf "%.1f MiB", k / 1024 }')**.
 3. **inspect, 10,000 connectors.** \`ozrepair --db c10k.db inspect --output json\` against
@@ -427,36 +440,17 @@ without memory-mapped I/O (the sqlite3 CLI); and inspect on c10k.db without the 
 $PTABLE
 
 EOF
-if awk -v o="$B_OURS" -v c="$B_CP" 'BEGIN { exit !((c / o) < 0.8) }'; then
+if awk -v o="$B_OURS" -v c="$B_CP" 'BEGIN { exit !((o / c) > 1.5) }'; then
 cat <<EOF
-**Why the throughput target (≥ 0.8 of cp) is missed.** \`cp\` reads the file once, in the kernel, and
-leaves the copy in the page cache. A verified ozrepair backup passes over the 1 GiB several times: SQLite
-opens the source and runs \`quick_check\` (every page, through 4 KiB \`pread\` calls — the
-\`pread64\` count above), \`open\` hashes the whole source for the report's \`sha256_before\`
-(\`commands::open\` → \`backup::sha256_file\`), \`backup::copy_hashed\` reads, hashes and writes it in
-1 MiB chunks and fsyncs, \`backup::verify\` reads the copy back for its sha256, and \`integrity_check\`
-walks every page and cross-checks every index of the copy, again through \`pread\`. With the page cache
-warm, each pass costs CPU, not disk; hashing runs at SHA-NI speed (\`sha2\`), and most of the rest is
-kernel copy time.
-
-What would close the gap, in src/ (none of it done here):
-
-- \`src/commands.rs\` \`open()\`: for \`backup\` (and \`fix\`, which backs up anyway) do not hash the source
-  separately; \`copy_hashed\` computes the same sha256 while copying under the lock. Saves one full pass
-  (the "reads the database" phase before the copy above).
-- \`src/store.rs\` \`open_read_only\`/\`open_immutable\`: \`PRAGMA mmap_size\` (e.g. 2 GiB) before
-  \`quick_check\`/\`integrity_check\`, so SQLite reads pages from the page cache without a \`pread\` each:
-  the CLI numbers above show what that gives ($(f0 "$QC0") → $(f0 "$QCM") ms for quick_check,
-  $(f0 "$IC0") → $(f0 "$ICM") ms for integrity_check).
-- \`src/commands.rs\` \`backup_now\`: the source's \`quick_check\` is redundant with the copy's
-  \`integrity_check\` (same bytes); skip it for \`backup\`.
-- \`src/backup.rs\` \`copy_hashed\`: copy with \`copy_file_range\` (\`std::io::copy\` between two files does)
-  and hash the source on a second thread; the two overlap on two cores.
-
-Even with all four, ozrepair does an fsync, a hash pass and an integrity check that \`cp\` does not do;
-against \`cp\` + fsync it can come close, against bare \`cp\` on a warm page cache a ratio of 0.8 is not
-reachable without dropping the verification (e.g. \`quick_check\` instead of \`integrity_check\` on the
-copy, and no read-back hash). That is a product decision, not a tuning one.
+**Why the backup target (≤ 1.5× \`cp\` + fsync) is missed.** A backup now makes one pass over the bytes:
+\`backup::copy_hashed\` reads, hashes (sha256 while copying) and writes in 1 MiB chunks and fsyncs, under
+SQLite's writer locks, while \`integrity_check\` of the locked source runs on a second thread; the
+manifest is written and renamed; there is no quick_check, no separate hash of the source and no read-back.
+The long pole is the integrity check: through 4 KiB \`pread\` calls it takes about as long as the
+sqlite3 CLI's \`integrity_check, mmap_size=0\` above ($(f0 "$IC0") ms), longer than the copy and its
+fsync. Memory-mapped reads ($(f0 "$ICM") ms) would shorten it, but every mapped page counts in the
+process's resident set, which must stay under 64 MiB; a \`quick_check\` instead ($(f0 "$QC0") ms) would
+meet the time but proves less (no index cross-check).
 
 EOF
 fi

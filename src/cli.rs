@@ -357,6 +357,9 @@ pub struct RestoreArgs {
     /// The backup directory to put back. Default: the newest one.
     #[arg(long, value_name = "PATH")]
     pub backup: Option<PathBuf>,
+    /// Put back a set whose manifest names another database (by default a set restores only onto its own).
+    #[arg(long)]
+    pub allow_other_database: bool,
     /// Where the backups are. Default: beside the database (ozrepair-backups/).
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,

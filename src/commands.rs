@@ -107,16 +107,23 @@ fn verdict_of(applied: &apply::Applied) -> Result<Verdict> {
         .ok_or_else(|| anyhow!("the operation ended without a result"))
 }
 
-/// `backup`: a verified backup now.
+/// `backup`: a verified backup now. The store is read without a check or hash of its own: the backup
+/// proves the integrity of the bytes it copies and hashes them on the way.
 pub async fn backup(s: &Settings) -> Report {
     let mut t = Trail::default();
     let result = async {
-        let (located, db, _) = open(s, &mut t.located, &mut t.db, &mut t.stored).await?;
+        let located = t.located.insert(locate::locate(&s.target).await?);
+        let db = t.db.insert(Database::reach(located).await?);
+        let stored = t.stored.insert(dex::read_rows(db)?);
         let root = apply::backup_root(s, db);
-        verdict_of(
-            t.applied
-                .insert(apply::backup_now(located, db, &root).await),
-        )
+        let applied = t
+            .applied
+            .insert(apply::backup_now(located, db, &root).await);
+        stored.sha256 = match &applied.backup {
+            Some(set) => set.db_sha256(),
+            None => crate::access::host::sha256_file(db.path()).unwrap_or_default(),
+        };
+        verdict_of(applied)
     }
     .await;
     finish("backup", &t, result)
@@ -144,16 +151,19 @@ pub async fn restore(s: &Settings) -> Report {
     let result = async {
         let (located, db, _) = open(s, &mut t.located, &mut t.db, &mut t.stored).await?;
         let root = apply::backup_root(s, db);
+        let source = apply::source_of(db);
         let dir = match &s.backup {
             Some(p) => p.clone(),
-            None => backup::list(&root)?.pop().map(|b| b.dir).ok_or_else(|| {
-                anyhow!(
-                    "there are no backups in {}; nothing was changed; name one with --backup",
-                    root.display()
-                )
-            })?,
+            None => backup::newest_for(&root, &source)?.dir,
         };
         let set = backup::verify(&dir).map_err(|e| anyhow!("{e:#}; nothing was changed; choose another with --backup (`ozrepair backups` lists them)"))?;
+        if !set.is_from(&source) && !s.allow_other_database {
+            bail!(
+                "{} was taken from {}, not from {source}; nothing was changed; choose a backup of this database, or pass --allow-other-database to put it back anyway",
+                set.dir.display(),
+                set.manifest.source
+            );
+        }
         confirm(
             s,
             &format!(

@@ -58,6 +58,8 @@ pub struct Settings {
     pub wait: u64,
     /// `restore --backup`: the set to put back (None: the newest).
     pub backup: Option<PathBuf>,
+    /// `restore --allow-other-database`: a set taken from another database may be put back.
+    pub allow_other_database: bool,
 }
 
 impl Settings {
@@ -95,6 +97,7 @@ impl Settings {
             Command::Backups(a) => s.backup_dir = a.backup_dir.clone(),
             Command::Restore(a) => {
                 s.backup = a.backup.clone();
+                s.allow_other_database = a.allow_other_database;
                 s.backup_dir = a.backup_dir.clone();
                 s.restart = !a.no_restart;
                 s.wait = a.wait;
@@ -141,6 +144,7 @@ impl Default for Settings {
             restart: true,
             wait: 30,
             backup: None,
+            allow_other_database: false,
         }
     }
 }

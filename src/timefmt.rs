@@ -45,6 +45,23 @@ pub fn rfc3339_now() -> String {
     )
 }
 
+/// `2026-11-28T22:22:22.123456789Z`: with nanoseconds, so that stamps taken within one second still order.
+pub fn rfc3339_precise_now() -> String {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let s = d.as_secs() as i64;
+    let (y, m, day) = civil(s.div_euclid(86400));
+    let r = s.rem_euclid(86400);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        r / 3600,
+        r % 3600 / 60,
+        r % 60,
+        d.subsec_nanos()
+    )
+}
+
 /// `20261128T222222Z`, for file and directory names that sort by time.
 pub fn compact_now() -> String {
     rfc3339_now().replace(['-', ':'], "")

@@ -81,6 +81,40 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// The database header says WAL mode (file format versions 2 at bytes 18 and 19).
+pub fn is_wal_mode(db: &Path) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut h = [0u8; 20];
+    File::open(db)
+        .and_then(|f| f.read_exact_at(&mut h, 0))
+        .is_ok()
+        && (h[18] == 2 || h[19] == 2)
+}
+
+/// Opens a file that nothing may change through this handle, read-only and immutable: SQLite takes no
+/// locks and makes no -wal, -shm or -journal beside it.
+pub fn open_immutable(path: &Path) -> Result<Connection> {
+    use std::os::unix::ffi::OsStrExt;
+    let escaped: String = path
+        .as_os_str()
+        .as_bytes()
+        .iter()
+        .copied()
+        .map(|b| match b {
+            b'?' | b'#' | b'%' | 0x80.. => format!("%{b:02X}"),
+            _ => (b as char).to_string(),
+        })
+        .collect();
+    let conn = Connection::open_with_flags(
+        format!("file:{escaped}?immutable=1"),
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("cannot open {} as SQLite", path.display()))?;
+    Ok(conn)
+}
+
 /// A read view of the database that cannot change it.
 pub struct Snapshot {
     pub conn: Connection,
@@ -94,10 +128,14 @@ pub fn read(db: &Path) -> Result<Snapshot> {
     check_file(db)?;
     let extra = sidecars(db);
     if extra.is_empty() {
-        return Ok(Snapshot {
-            conn: open_read_only(db)?,
-            copy: None,
-        });
+        // A WAL-mode database opened read-only would get a -wal and a -shm made beside it. Without them
+        // there is nothing to replay: the file alone is the database, read immutable (no file is made).
+        let conn = if is_wal_mode(db) {
+            open_immutable(db)?
+        } else {
+            open_read_only(db)?
+        };
+        return Ok(Snapshot { conn, copy: None });
     }
     let dir = tempfile::Builder::new()
         .prefix("ozrepair-read-")

@@ -6,6 +6,7 @@
 //! puts it back and verifies it.
 
 pub mod archive;
+pub mod dirfd;
 pub mod host;
 
 use crate::docker::locate::{DbPlace, Located};

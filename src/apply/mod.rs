@@ -182,7 +182,7 @@ async fn fix_steps(
         db.path().display(),
         root.display()
     ));
-    let (set, rows) = take_set(located, db, &root)?;
+    let (set, rows) = take_set(located, db, &root, None, &mut applied.notes)?;
     say(format!("backup verified: {}", set.dir.display()));
     done.backup = Some(set.dir.clone());
     applied.backup = Some(set);
@@ -245,34 +245,51 @@ async fn start(located: &Located, s: &Settings) -> Applied {
     }
 }
 
+/// The database as a manifest names it: its real path on this machine, or `container:/path`.
+pub fn source_of(db: &Database) -> String {
+    match db {
+        Database::Host(p) => std::fs::canonicalize(p)
+            .unwrap_or_else(|_| p.clone())
+            .display()
+            .to_string(),
+        Database::Archive(_) => db.shown(),
+    }
+}
+
 /// A verified backup of the database as it is now, with the deployment recorded in its manifest; and the
-/// connector rows as they were backed up.
+/// connector rows as they were backed up. What was cleaned up on the way goes into `notes`.
 fn take_set(
     located: &Located,
     db: &Database,
     root: &Path,
+    kind: Option<&str>,
+    notes: &mut Vec<String>,
 ) -> Result<(BackupSet, Vec<ConnectorRow>)> {
     let snap = db.read()?;
     let schema = store::check_schema(&snap.conn, db.path())?;
     let rows = store::connectors(&snap.conn)?;
     drop(snap);
-    let set = backup::take(db.path(), root, &Origin::of(located, &schema, &rows))?;
-    Ok((set, rows))
+    let mut origin = Origin::of(located, source_of(db), &schema, &rows);
+    origin.kind = kind.map(str::to_string);
+    let taken = backup::take(db.path(), root, &origin)?;
+    notes.extend(taken.notes);
+    Ok((taken.set, rows))
 }
 
 /// `backup`: a verified backup into `root` now, with the container stopped around it and started again.
 pub async fn backup_now(located: &Located, db: &mut Database, root: &Path) -> Applied {
-    let applied = Applied::default();
+    let mut applied = Applied::default();
     let result = async {
         let mut w = Window::open(located, db)?;
         w.stop(db).await?;
-        let set = take_set(located, db, root).map(|(set, _)| set);
+        let set = take_set(located, db, root, None, &mut applied.notes).map(|(set, _)| set);
         w.start_if_stopped_here().await?;
         set
     }
     .await;
     match result {
         Ok(set) => Applied {
+            sha256_after: Some(set.db_sha256()),
             backup: Some(set),
             ..applied
         }
@@ -281,8 +298,10 @@ pub async fn backup_now(located: &Located, db: &mut Database, root: &Path) -> Ap
     }
 }
 
-/// `restore`: puts a verified set back in one stop window; the database as it was is first saved into
-/// `root`. The container is started again (and watched) when this run stopped it.
+/// `restore`: puts a verified set back in one stop window. The restored database is built and verified
+/// beside the live one first; the live one is made consistent by SQLite and saved into `root` (a set of
+/// kind `pre-restore`); then one rename swaps them. The container is started again (and watched) when this
+/// run stopped it.
 pub async fn restore(
     located: &Located,
     db: &mut Database,
@@ -295,25 +314,7 @@ pub async fn restore(
         let mut w = Window::open(located, db)?;
         db.can_write_back()?;
         w.stop(db).await?;
-        let work = (|| -> Result<()> {
-            let (before, _) = take_set(located, db, root).map_err(|e| {
-                anyhow!("{e:#}; could not save the current database first, so nothing was restored")
-            })?;
-            applied.notes.push(format!(
-                "the database as it was before the restore is saved in {}",
-                before.dir.display()
-            ));
-            backup::restore(set, db.path()).map_err(|e| {
-                anyhow!(
-                    "{e:#}; the database before the restore is in {}; run `ozrepair restore --backup {}` to retry",
-                    before.dir.display(),
-                    set.dir.display()
-                )
-            })?;
-            applied.backup = Some(set.clone());
-            applied.sha256_after = Some(set.db_sha256());
-            Ok(())
-        })();
+        let work = restore_steps(located, db, set, root, &mut applied);
         if let (Ok(()), Some(e)) = (&work, &located.engine) {
             db.write_back(e).await?;
         }
@@ -332,4 +333,48 @@ pub async fn restore(
         (Ok(()), true) => applied,
         (Err(e), _) => applied.failed(e),
     }
+}
+
+fn restore_steps(
+    located: &Located,
+    db: &Database,
+    set: &BackupSet,
+    root: &Path,
+    applied: &mut Applied,
+) -> Result<()> {
+    let path = db.path();
+    if !lock::holders(path).is_empty() {
+        return Err(anyhow!(
+            "{} is open in {}; nothing was changed; stop it first, then run the restore again",
+            path.display(),
+            lock::holders(path).join(", ")
+        ));
+    }
+    let untouched = "the live database was not touched";
+    let prepared = backup::Prepared::build(set, path).map_err(|e| {
+        anyhow!("{e:#}; building the restored copy failed and it was removed; {untouched}")
+    })?;
+    applied.notes.extend(prepared.notes.iter().cloned());
+    fault::step("built the restored copy");
+    backup::settle(path).map_err(|e| {
+        anyhow!("{e:#}; the live database is as SQLite reads it (any change SQLite made to it was its own rollback or checkpoint); nothing was restored")
+    })?;
+    let (before, _) = take_set(located, db, root, Some(backup::PRE_RESTORE), &mut applied.notes)
+        .map_err(|e| {
+            anyhow!("{e:#}; could not save the current database first, so nothing was restored; the live database is as SQLite reads it")
+        })?;
+    applied.notes.push(format!(
+        "the database as it was before the restore is saved in {}",
+        before.dir.display()
+    ));
+    let sha = prepared.swap().map_err(|e| {
+        anyhow!(
+            "{e:#}; the database is either as it was or the restored one, never a mix (the one rename decides); the database before the restore is in {}; run `ozrepair restore --backup {}` to retry",
+            before.dir.display(),
+            set.dir.display()
+        )
+    })?;
+    applied.backup = Some(set.clone());
+    applied.sha256_after = Some(sha);
+    Ok(())
 }

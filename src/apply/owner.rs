@@ -30,6 +30,31 @@ pub fn adopt(path: &Path, dir: &Path) -> Result<()> {
     })
 }
 
+/// [`adopt`] for a file this process has open at `path`: changed through its descriptor, so that no
+/// link put in its place since it was opened is followed.
+pub fn adopt_open(file: &std::fs::File, path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let made = file
+        .metadata()
+        .with_context(|| format!("cannot read the owner of {}", path.display()))?;
+    let parent = std::fs::metadata(dir)
+        .with_context(|| format!("cannot read the owner of {}", dir.display()))?;
+    let (uid, gid) = (parent.uid(), parent.gid());
+    if made.uid() != 0 || (made.uid(), made.gid()) == (uid, gid) {
+        return Ok(());
+    }
+    std::os::unix::fs::fchown(file, Some(uid), Some(gid)).with_context(|| {
+        format!(
+            "cannot give {} the owner of {} ({uid}:{gid})",
+            path.display(),
+            dir.display()
+        )
+    })
+}
+
 /// [`adopt`] for `path` in the directory that holds it.
 pub fn adopt_in_parent(path: &Path) -> Result<()> {
     match path.parent() {

@@ -790,3 +790,214 @@ hostile!(disk_full, Refused, |w| {
     );
     Refused
 });
+
+// ---------------------------------------------------------------------------------------------------
+// Planted links and special files around the backup, shared backup directories, which set a restore takes.
+
+/// `fix` refused after taking its lock: exit 1, one line saying `says`, and nothing changed but the lock
+/// file beside the database.
+fn refused_with_lock_only(w: &World, extra: &[&str], says: &[&str]) -> Outcome {
+    let before = w.snapshot();
+    let run = fix(&w.db, extra);
+    let line = assert_refused(&run, true, says);
+    assert!(line.contains("the database is unchanged"), "{line}");
+    assert_only_new(&before, &w.snapshot(), &["vol/.idp.db.ozrepair-lock"]);
+    Refused
+}
+
+// The default backup directory is a planted symlink out of the volume: refused, nothing written there.
+hostile!(backup_dir_symlink, Refused, |w| {
+    w.seed(&DexDb::locked_out());
+    std::os::unix::fs::symlink(&w.outside, w.vol.join("ozrepair-backups")).expect("symlink");
+    refused_with_lock_only(w, &[], &["ozrepair-backups is a symbolic link"])
+});
+
+// The lock file is a planted symlink: refused, its target is not created.
+hostile!(lock_file_symlink, Refused, |w| {
+    w.seed(&DexDb::locked_out());
+    let target = w.outside.join("planted");
+    std::os::unix::fs::symlink(&target, w.vol.join(".idp.db.ozrepair-lock")).expect("symlink");
+    let before = w.snapshot();
+    let run = fix(&w.db, &[]);
+    assert_refused(
+        &run,
+        false,
+        &["lock file", "symbolic link", "nothing was changed"],
+    );
+    assert!(!target.exists(), "nothing appeared at the link's target");
+    assert_eq!(w.snapshot(), before);
+    Refused
+});
+
+// The lock file is a planted FIFO: refused at once, it does not hang.
+hostile!(lock_file_fifo, Refused, |w| {
+    w.seed(&DexDb::locked_out());
+    let made = run::output(Command::new("mkfifo").arg(w.vol.join(".idp.db.ozrepair-lock")));
+    assert!(made.status.success(), "{}", made.stderr_text());
+    let before = w.snapshot();
+    let run = fix(&w.db, &[]);
+    assert_refused(
+        &run,
+        false,
+        &["lock file", "not a regular file", "nothing was changed"],
+    );
+    assert_eq!(w.snapshot(), before);
+    Refused
+});
+
+// A shared --backup-dir (mode 1777, like /tmp) is used as it is: its mode is not changed, the set in it
+// is private.
+hostile!(backup_dir_shared_mode_kept, Handled, |w| {
+    use std::os::unix::fs::PermissionsExt;
+    w.seed(&DexDb::locked_out());
+    let shared = w.outside.join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    let run = fix(&w.db, &["--backup-dir", &shared.to_string_lossy()]);
+    assert_sane(&run);
+    assert_eq!(run.code, 0, "{run:?}");
+    let mode = std::fs::metadata(&shared)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o7777;
+    assert_eq!(mode, 0o1777, "the shared directory's mode is kept");
+    let set = only_backup(&shared);
+    let set_mode = std::fs::metadata(&set).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(set_mode, 0o700, "the set itself is private");
+    Handled
+});
+
+/// Sets the local connector's name (a change a restore must undo).
+fn rename_local(db: &Path, name: &str) {
+    let conn = rusqlite::Connection::open(db).expect("open");
+    conn.execute("update connector set name = ?1 where id = 'local'", [name])
+        .expect("update");
+}
+
+fn local_name(db: &Path) -> String {
+    let (_d, conn) = read_copy(db);
+    conn.query_row("select name from connector where id = 'local'", [], |r| {
+        r.get(0)
+    })
+    .expect("name")
+}
+
+fn backup_run(db: &Path, extra: &[&str]) -> Run {
+    let db = db.to_string_lossy().into_owned();
+    let mut a = vec!["--db", &db, "backup"];
+    a.extend_from_slice(extra);
+    ozr(a).run()
+}
+
+fn restore_run(db: &Path, extra: &[&str]) -> Run {
+    let db = db.to_string_lossy().into_owned();
+    let mut a = vec!["--db", &db, "restore", "--yes"];
+    a.extend_from_slice(extra);
+    ozr(a).run()
+}
+
+// Two databases share one --backup-dir: a bare restore of a takes a's newest set, not b's newer one;
+// b's set named for a is refused without --allow-other-database, nothing changed.
+hostile!(shared_backup_dir_two_databases, Handled, |w| {
+    let a = w.vol.join("idp.db");
+    let b = w.outside.join("idp.db");
+    DexDb::locked_out().write(&a);
+    DexDb::locked_out().write(&b);
+    rename_local(&a, "a at its backup");
+    rename_local(&b, "b at its backup");
+    let shared = w.root.path().join("shared");
+    let dir = shared.to_string_lossy().into_owned();
+    assert_eq!(backup_run(&a, &["--backup-dir", &dir]).code, 0);
+    let b_run = backup_run(&b, &["--backup-dir", &dir, "--output", "json"]);
+    assert_eq!(b_run.code, 0, "{b_run:?}");
+    let b_set = PathBuf::from(
+        b_run.json()["backup"]["dir"]
+            .as_str()
+            .expect("the set's dir"),
+    );
+    rename_local(&a, "a later");
+    let r = restore_run(&a, &["--backup-dir", &dir]);
+    assert_sane(&r);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(local_name(&a), "a at its backup", "a's own set came back");
+    let before = w.snapshot();
+    let set = b_set.to_string_lossy().into_owned();
+    let r = restore_run(&a, &["--backup-dir", &dir, "--backup", &set]);
+    assert_refused(
+        &r,
+        false,
+        &[
+            "was taken from",
+            "--allow-other-database",
+            "nothing was changed",
+        ],
+    );
+    assert_eq!(w.snapshot(), before, "nothing changed");
+    Handled
+});
+
+// Eleven backups within a second or two: a bare restore takes the last one taken (by the manifest's
+// time, not by the name's text, where `-9` sorts after `-11`).
+hostile!(same_second_sets, Handled, |w| {
+    w.seed(&DexDb::locked_out());
+    for i in 1..=11 {
+        rename_local(&w.db, &format!("state {i}"));
+        let r = backup_run(&w.db, &[]);
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+    rename_local(&w.db, "after the last backup");
+    let r = restore_run(&w.db, &[]);
+    assert_sane(&r);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(local_name(&w.db), "state 11", "the newest set came back");
+    Handled
+});
+
+// A restore's own pre-restore copy is never taken by a bare `restore --yes`: a second restore puts the
+// same backup back instead of undoing the first.
+hostile!(pre_restore_not_chosen, Handled, |w| {
+    w.seed(&DexDb::locked_out());
+    rename_local(&w.db, "the backup");
+    assert_eq!(backup_run(&w.db, &[]).code, 0);
+    rename_local(&w.db, "later");
+    for _ in 0..2 {
+        let r = restore_run(&w.db, &[]);
+        assert_sane(&r);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert_eq!(local_name(&w.db), "the backup");
+    }
+    let pre: Vec<String> = std::fs::read_dir(w.vol.join("ozrepair-backups"))
+        .expect("root")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.ends_with("-pre-restore"))
+        .collect();
+    assert_eq!(pre.len(), 2, "each restore saved a labelled copy: {pre:?}");
+    Handled
+});
+
+// A WAL-mode database without -wal and -shm: inspect, fix --dry-run and backups create no file beside it.
+hostile!(wal_mode_without_sidecars_read_only, Handled, |w| {
+    w.seed(&DexDb::locked_out());
+    {
+        let conn = rusqlite::Connection::open(&w.db).expect("open");
+        let mode: String = conn
+            .query_row("pragma journal_mode = wal", [], |r| r.get(0))
+            .expect("wal");
+        assert_eq!(mode, "wal");
+    }
+    assert!(!w.vol.join("idp.db-wal").exists() && !w.vol.join("idp.db-shm").exists());
+    let before = w.snapshot();
+    let db = w.db.to_string_lossy().into_owned();
+    for args in [
+        vec!["--db", &db, "inspect"],
+        fix_args(&db, &["--dry-run"]),
+        vec!["--db", &db, "backups"],
+    ] {
+        let run = ozr(args.clone()).run();
+        assert_sane(&run);
+        assert!([0, 3].contains(&run.code), "{args:?}: {run:?}");
+        assert_eq!(w.snapshot(), before, "{args:?} created or changed nothing");
+    }
+    Handled
+});
