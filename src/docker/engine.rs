@@ -35,6 +35,11 @@ const RETRY_PAUSE_MAX: Duration = Duration::from_millis(500);
 /// How long a container with a restart policy is watched for a restart loop, and how often it is looked at.
 const LOOP_LOOK: Duration = Duration::from_millis(1200);
 const LOOP_POLL: Duration = Duration::from_millis(100);
+/// A run up this long is not part of a loop [`Engine::settle`] could see: a loop without back-off starts
+/// again within a second or two (Podman), and Docker's back-off shows as `restarting`. Measured by this
+/// machine's clock against the engine's StartedAt; a remote engine's clock that is behind by more than
+/// this only skips the look (the stop window still proves its stop holds before any write).
+const SETTLED_AFTER_NS: i128 = 10_000_000_000;
 
 /// One connection to one Docker engine.
 pub struct Engine {
@@ -475,6 +480,17 @@ pub struct PathStat {
     pub is_dir: bool,
 }
 
+/// How long the container's current run has been up by this machine's clock (None when its StartedAt
+/// cannot be read).
+fn up_for_ns(c: &Container) -> Option<i128> {
+    let started = crate::timefmt::parse_rfc3339(&c.started_at)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos() as i128;
+    Some(now - started)
+}
+
 /// The libpod API version that Podman's own events paths are asked under (served by Podman 3 and 4).
 const LIBPOD_EVENTS_SINCE: &str = "3.0.0";
 
@@ -874,6 +890,9 @@ impl Engine {
                 ContainerState::Restarting | ContainerState::Paused | ContainerState::Dead
             )
         {
+            return Ok(first);
+        }
+        if first.status == ContainerState::Running && up_for_ns(&first) >= Some(SETTLED_AFTER_NS) {
             return Ok(first);
         }
         let end = Instant::now() + LOOP_LOOK;
