@@ -69,9 +69,14 @@ run_fleet() {
   t0=$(ms)
   "$OZR" fleet --inventory "$inv" --parallel "$par" --yes --output json fix >"$ROOT/out.jsonl" || { cat "$ROOT/out.jsonl" >&2; exit 1; }
   t1=$(ms)
+  local fixed=$(( t1 - t0 ))
+  # Untimed: the runs the fix started settle (ozrepair looks at a run younger than 10 s for a restart
+  # loop, 1.2 s; an older one it reads at once), so the inspect measures ozrepair, not that look.
+  sleep 11
+  t1=$(ms)
   "$OZR" fleet --inventory "$inv" --parallel "$par" --output json inspect >"$ROOT/inspect.jsonl" || { cat "$ROOT/inspect.jsonl" >&2; exit 1; }
   t2=$(ms)
-  echo "$(( t1 - t0 )) $(( t2 - t1 ))"
+  echo "$fixed $(( t2 - t1 ))"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
 
@@ -100,7 +105,7 @@ mkdir -p docs
   echo "one machine ($(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r), Docker $(docker version --format '{{.Server.Version}}')), each with the"
   echo "locked-out seed deployment (a crash-looping stand-in); \`ozrepair fleet --inventory … --yes fix\` with the"
   echo "default \`--wait 30\`, which ends early when the server says it is up. Then, untimed against the target, the"
-  echo "same fleet's \`inspect\` of the now healthy hosts: what ozrepair itself costs per host (spawning the"
+  echo "same fleet's \`inspect\` of the now healthy hosts, 11 s later: what ozrepair itself costs per host (spawning the"
   echo "per-host run, connecting, locating, reading the database) without the engines' stop and start."
   echo "Median of $RUNS runs (range in brackets). Target: 16 hosts at \`--parallel 8\` within 2.5× one host."
   echo

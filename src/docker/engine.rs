@@ -256,6 +256,21 @@ impl RunWindow {
     }
 }
 
+/// How far before a run's recorded start its lines are looked for when none were found after it: an
+/// engine under load records StartedAt after the process has already written and failed (seen with 16
+/// Docker engines busy on two cores: a run whose failure line was stamped before its StartedAt, so that
+/// its window held nothing).
+pub const LATE_START_NS: i128 = 2_000_000_000;
+
+impl RunWindow {
+    /// The same window opened `by` earlier (a window without a start stays one).
+    pub fn widened(&self, by: i128) -> RunWindow {
+        RunWindow {
+            since: self.since.map(|s| s - by),
+        }
+    }
+}
+
 impl Container {
     /// The lines that tell why the container is as it is: those of its current run; in a restart loop,
     /// from the earlier run seen on (a run that has ended and whose lines are all written, then the ones
@@ -1102,6 +1117,17 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_widened_window_starts_earlier_and_a_window_without_start_stays_one() {
+        let w = RunWindow {
+            since: Some(5_000_000_000),
+        };
+        assert_eq!(w.widened(LATE_START_NS).since, Some(3_000_000_000));
+        assert!(!w.admits("1970-01-01T00:00:04Z"));
+        assert!(w.widened(LATE_START_NS).admits("1970-01-01T00:00:04Z"));
+        assert_eq!(RunWindow::default().widened(LATE_START_NS), RunWindow::default());
+    }
 
     /// The events of a loop that a stop ended, and of stops answered while the loop went on (the orders
     /// Podman 4.3 logged them in).

@@ -403,6 +403,13 @@ pub fn scan_all(lines: &[LogLine]) -> LogFindings {
 
 /// Reads the lines a run window may hold ([`RunWindow::admits`]: a whole-second stamp stands for its
 /// whole second, so the engine's own choice of lines by exact time is never narrowed by a rounded stamp).
+impl LogFindings {
+    /// Nothing the plan could use: no evidence, no failure, no ready line.
+    pub fn is_silent(&self) -> bool {
+        self.evidence.is_empty() && self.failures.is_empty() && !self.ready
+    }
+}
+
 pub fn scan_window(lines: &[LogLine], window: &RunWindow) -> LogFindings {
     let kept: Vec<&LogLine> = lines.iter().filter(|l| window.admits(&l.time)).collect();
     let mut f = LogFindings {

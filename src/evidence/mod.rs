@@ -11,7 +11,9 @@ pub mod logs;
 
 use crate::dex::jsonedit::{self, StrValue};
 use crate::dex::Stored;
+use crate::docker::engine::{LogRange, LATE_START_NS};
 use crate::docker::locate::Located;
+use crate::docker::ContainerState;
 use crate::settings::Settings;
 use anyhow::Result;
 pub use logs::LogFindings;
@@ -42,7 +44,22 @@ pub async fn diagnose(
 ) -> Result<Diagnosis> {
     let logs = match (&located.logs, located.managed()) {
         (Some(l), _) => Some(l.clone()),
-        (None, Some((e, c))) => Some(logs::scan_window(&e.run_logs(c).await?, &c.diagnosed_run())),
+        (None, Some((e, c))) => {
+            let window = c.diagnosed_run();
+            let found = logs::scan_window(&e.run_logs(c).await?, &window);
+            // A run that ended and said nothing after its recorded start: its lines may be stamped
+            // before it (an engine under load records the start late), so look a little earlier.
+            let ended = c.status == ContainerState::Restarting || c.status.stays_down();
+            if found.is_silent() && ended && window.since.is_some() {
+                let wider = window.widened(LATE_START_NS);
+                let lines = e
+                    .logs(&c.id, LogRange::Window(wider, crate::LOG_TAIL))
+                    .await?;
+                Some(logs::scan_window(&lines, &wider))
+            } else {
+                Some(found)
+            }
+        }
         (None, None) => None,
     };
     let mut discovered = Vec::new();
