@@ -78,21 +78,32 @@ run_fleet() {
   t2=$(ms)
   echo "$fixed $(( t2 - t1 ))"
 }
+# hosts parallel -> ms: the engines' own floor, freshly broken hosts stopped and started by the docker CLI,
+# PARALLEL at a time (what every fix must pay, without ozrepair).
+run_bare() {
+  local hosts=$1 par=$2
+  for i in $(seq 1 "$hosts"); do break_one "$i"; done
+  local t0; t0=$(ms)
+  seq 1 "$hosts" | xargs -P "$par" -I{} sh -c 'docker -H "unix://$0/{}/d.sock" stop openzro-management >/dev/null && docker -H "unix://$0/{}/d.sock" start openzro-management >/dev/null' "$ROOT"
+  echo $(( $(ms) - t0 ))
+}
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
 
 RUNS=${OZR_BENCH_RUNS:-3}
-declare -A fix insp range
+declare -A fix insp range bare
 for case in $CASES; do
   h=${case%%:*}; p=${case##*:}
-  f=(); s=()
+  f=(); s=(); b=()
   for _ in $(seq 1 "$RUNS"); do
-    read -r a b < <(run_fleet "$h" "$p")
-    f+=("$a"); s+=("$b")
+    read -r x y < <(run_fleet "$h" "$p")
+    f+=("$x"); s+=("$y")
+    b+=("$(run_bare "$h" "$p")")
   done
+  bare[$case]=$(printf '%s\n' "${b[@]}" | median)
   fix[$case]=$(printf '%s\n' "${f[@]}" | median)
   insp[$case]=$(printf '%s\n' "${s[@]}" | median)
   range[$case]="$(printf '%s\n' "${f[@]}" | sort -n | head -n1)–$(printf '%s\n' "${f[@]}" | sort -n | tail -n1)"
-  say "hosts=$h parallel=$p: fix ${f[*]} ms (median ${fix[$case]}), inspect ${s[*]} ms (median ${insp[$case]})"
+  say "hosts=$h parallel=$p: fix ${f[*]} ms (median ${fix[$case]}), inspect ${s[*]} ms (median ${insp[$case]}), bare stop+start ${b[*]} ms (median ${bare[$case]})"
 done
 
 first=${CASES%% *}
@@ -107,14 +118,16 @@ mkdir -p docs
   echo "default \`--wait 30\`, which ends early when the server says it is up. Then, untimed against the target, the"
   echo "same fleet's \`inspect\` of the now healthy hosts, 11 s later: what ozrepair itself costs per host (spawning the"
   echo "per-host run, connecting, locating, reading the database) without the engines' stop and start."
-  echo "Median of $RUNS runs (range in brackets). Target: 16 hosts at \`--parallel 8\` within 2.5× one host."
+  echo "The engines' bare stop+start: the same freshly broken hosts stopped and started by the docker CLI,"
+  echo "PARALLEL at a time (xargs -P): the floor every fix stands on. Median of $RUNS runs (range in"
+  echo "brackets). Target: 16 hosts at \`--parallel 8\` within 2.5× one host."
   echo
-  echo "| hosts | --parallel | fix wall time (ms) | vs 1 host | fix per host (ms) | inspect wall time (ms) | inspect per host (ms) |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| hosts | --parallel | fix wall time (ms) | vs 1 host | fix per host (ms) | engines' bare stop+start (ms) | fix vs bare | inspect wall time (ms) | inspect per host (ms) |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   for case in $CASES; do
     h=${case%%:*}; p=${case##*:}
-    awk -v h="$h" -v p="$p" -v t="${fix[$case]}" -v r="${range[$case]}" -v o="$one" -v i="${insp[$case]}" \
-      'BEGIN { printf "| %d | %d | %d (%s) | %.2f | %d | %d | %d |\n", h, p, t, r, t/o, t/h, i, i/h }'
+    awk -v h="$h" -v p="$p" -v t="${fix[$case]}" -v r="${range[$case]}" -v o="$one" -v i="${insp[$case]}" -v b="${bare[$case]}" \
+      'BEGIN { printf "| %d | %d | %d (%s) | %.2f | %d | %d | %.2f | %d | %d |\n", h, p, t, r, t/o, t/h, b, t/b, i, i/h }'
   done
   echo
   if [ -n "${fix[16:8]:-}" ]; then
