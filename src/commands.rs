@@ -8,7 +8,7 @@ use crate::dex;
 use crate::docker::locate;
 use crate::evidence;
 use crate::plan::{self, Next, Seen};
-use crate::report::{text, Report, Trail};
+use crate::report::{self, Report, Trail};
 use crate::settings::Settings;
 use crate::verdict::{UsageError, Verdict};
 use anyhow::{anyhow, bail, Result};
@@ -36,7 +36,7 @@ fn confirm(s: &Settings, question: &str, diff: &str) -> Result<()> {
         .into());
     }
     let mut err = std::io::stderr();
-    let _ = write!(err, "{diff}{question} [y/N] ");
+    let _ = write!(err, "{diff}{} [y/N] ", report::text::clean(question));
     let _ = err.flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
@@ -87,11 +87,7 @@ async fn look_and_fix(s: &Settings, t: &mut Trail) -> Result<Verdict> {
                 ),
                 None => format!("Apply to {}?", db.path().display()),
             };
-            confirm(
-                s,
-                &question,
-                &text::diff_text(&plan.changes, &plan.connectors),
-            )?;
+            confirm(s, &question, &report::prompt_diff(plan, stored, s))?;
         }
     }
     verdict_of(

@@ -317,10 +317,32 @@ pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field>, ConfigError> {
     }
 }
 
+/// The element spans of the JSON array `v` (which starts with `[` and is valid, as a value inside a
+/// checked document is); empty for anything else.
+pub fn array_elements(v: &[u8]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    if v.first() != Some(&b'[') {
+        return out;
+    }
+    let mut i = skip_ws(v, 1);
+    if v.get(i) == Some(&b']') {
+        return out;
+    }
+    while let Ok(end) = check_value(v, i) {
+        out.push(skip_ws(v, i)..end);
+        i = skip_ws(v, end);
+        match v.get(i) {
+            Some(b',') => i = skip_ws(v, i + 1),
+            _ => break,
+        }
+    }
+    out
+}
+
 /// One rune as Go's encoding/json folds key names (`foldName`): ASCII upper-cased, any other rune
 /// mapped to `ToUpper(ToLower(r))` (simple mappings), so `ſ` folds to `S`, the Kelvin sign to `K`, and
 /// the dotless and dotted `I`s to `I`.
-fn go_fold(c: char) -> char {
+pub fn go_fold(c: char) -> char {
     if c.is_ascii() {
         return c.to_ascii_uppercase();
     }
@@ -388,6 +410,82 @@ pub fn string_value(src: &[u8], fields: &[Field], name: &str) -> StrValue {
         Some(b'[') => StrValue::NotString("an array"),
         Some(b't') | Some(b'f') => StrValue::NotString("a boolean"),
         _ => StrValue::NotString("a number"),
+    }
+}
+
+/// Every scalar (string, number, literal) of a JSON document, with whether an object key on its path is
+/// `marked`: a tolerant walk that never fails and needs no validity (invalid UTF-8, any depth, even a
+/// truncated or broken document), so it can find secrets wherever Go's lenient decoder would read them.
+/// `f` gets the scalar's bytes (a string with its quotes) and the flag.
+pub fn scalars(src: &[u8], marked: &dyn Fn(&str) -> bool, f: &mut dyn FnMut(&[u8], bool)) {
+    struct Level {
+        object: bool,
+        /// A key on the path above this container is marked.
+        inherited: bool,
+        /// Object: a key is due next (after `{` or `,`).
+        want_key: bool,
+        /// Object: the current member's key is marked.
+        key_marked: bool,
+    }
+    let mut stack: Vec<Level> = Vec::new();
+    let value_marked = |stack: &[Level]| match stack.last() {
+        Some(l) if l.object => l.inherited || l.key_marked,
+        Some(l) => l.inherited,
+        None => false,
+    };
+    let mut i = 0;
+    while i < src.len() {
+        match src[i] {
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            c @ (b'{' | b'[') => {
+                let inherited = value_marked(&stack);
+                stack.push(Level {
+                    object: c == b'{',
+                    inherited,
+                    want_key: c == b'{',
+                    key_marked: false,
+                });
+                i += 1;
+            }
+            b'}' | b']' => {
+                stack.pop();
+                i += 1;
+            }
+            b',' => {
+                if let Some(l) = stack.last_mut().filter(|l| l.object) {
+                    l.want_key = true;
+                    l.key_marked = false;
+                }
+                i += 1;
+            }
+            b':' => {
+                if let Some(l) = stack.last_mut() {
+                    l.want_key = false;
+                }
+                i += 1;
+            }
+            b'"' => {
+                let end = string_end(src, i);
+                let raw = &src[i..end];
+                match stack.last_mut() {
+                    Some(l) if l.object && l.want_key => {
+                        let key = go_json_unquote(raw)
+                            .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned());
+                        l.key_marked = marked(&key);
+                    }
+                    _ => f(raw, value_marked(&stack)),
+                }
+                i = end;
+            }
+            _ => {
+                let end = src[i..]
+                    .iter()
+                    .position(|b| b" \t\n\r,:{}[]\"".contains(b))
+                    .map_or(src.len(), |n| i + n);
+                f(&src[i..end], value_marked(&stack));
+                i = end;
+            }
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! connector's config ([`jsonedit`]).
 
 pub mod jsonedit;
+pub mod model;
 pub mod secrets;
 pub mod store;
 

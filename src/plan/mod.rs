@@ -124,16 +124,22 @@ fn read_config(row: &ConnectorRow) -> (Option<String>, BTreeMap<String, String>,
             endpoints.insert(name.to_string(), v);
         }
     }
+    let undecodable = crate::dex::model::check(&row.typ, cfg)
+        .err()
+        .map(|why| format!("{UNDECODABLE}: {why}"));
     match string_value(cfg, &fields, "issuer") {
-        StrValue::Str(s) => (Some(s), endpoints, None),
+        StrValue::Str(s) => (Some(s), endpoints, undecodable),
         StrValue::NotString(what) => (
             None,
             endpoints,
             Some(format!("its issuer is {what}, not a string")),
         ),
-        StrValue::Absent | StrValue::Null => (None, endpoints, None),
+        StrValue::Absent | StrValue::Null => (None, endpoints, undecodable),
     }
 }
+
+/// How a connector's problem starts when Go's decoder would refuse its config (see [`crate::dex::model`]).
+const UNDECODABLE: &str = "Dex cannot decode its config";
 
 /// The largest config ozrepair reads or edits (Dex's own are a few hundred bytes).
 pub const MAX_CONFIG: usize = 1 << 20;
@@ -417,6 +423,13 @@ impl Builder {
     fn corrections_into_changes(&mut self, static_ids: &[(String, String)], s: &Settings) {
         for c in std::mem::take(&mut self.corrections) {
             let v = &mut self.views[c.idx];
+            if let Some(p) = v.problem.as_deref().filter(|p| p.starts_with(UNDECODABLE)) {
+                self.plan.notes.push(format!(
+                    "connector {}: {p}; correcting its issuer to {:?} alone would not let Dex open it, so ozrepair plans no change: fix that field in the dashboard or by hand",
+                    v.id, c.to
+                ));
+                continue;
+            }
             let from = v.issuer.clone().unwrap_or_default();
             if from == c.to {
                 v.status = Status::Ok;
@@ -475,6 +488,13 @@ impl Builder {
             let Some(f) = jsonedit::effective_field(&fields, &s.field) else {
                 bail!("connector {} has no field {:?}; ozrepair edits values, it never adds fields; nothing was changed", s.connector, s.field);
             };
+            if crate::dex::secrets::is_secret_field(&f.key) {
+                return Err(UsageError(format!(
+                    "--set {}.{} names the secret field {:?} as Go reads it; --set does not set secrets; nothing was changed",
+                    s.connector, s.field, f.key
+                ))
+                .into());
+            }
             let from = match string_value(cfg, &fields, &f.key) {
                 StrValue::Str(v) => v,
                 _ => bail!(
