@@ -6,8 +6,11 @@
 use crate::dex::jsonedit::{self, StrValue};
 use crate::report::redact::{Scrubber, LONG, REDACTED};
 
+/// A property: panics on an input where it does not hold.
+pub type Property = fn(&[u8]);
+
 /// The fuzz targets, by name, as `fuzz/fuzz_targets/NAME.rs` calls them.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Property); 5] = [
     ("json_edit", json_edit),
     ("go_unquote", go_unquote),
     ("log_record", log_record),

@@ -343,3 +343,23 @@ pub async fn restore(
         (Err(e), _) => applied.failed(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Done;
+
+    #[test]
+    fn a_failure_after_the_commit_never_says_unchanged() {
+        let done = Done {
+            stopped: true,
+            unverified: true,
+            backup: Some("/b/idp.db-1".into()),
+            ..Done::default()
+        };
+        let s = done.state(Some("mgmt"));
+        assert!(!s.contains("unchanged"), "{s}");
+        assert!(s.contains("was changed"), "{s}");
+        assert!(done.next(Some("mgmt")).contains("ozrepair restore"));
+        assert!(Done::default().state(None).contains("unchanged"));
+    }
+}

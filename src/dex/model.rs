@@ -241,7 +241,7 @@ fn expects(t: Go) -> &'static str {
 /// Whether `s` (the decoded string) is standard, padded base64, as Go's `[]byte` decoding wants it.
 fn is_base64(s: &str) -> bool {
     let b: Vec<u8> = s.bytes().filter(|c| !matches!(c, b'\r' | b'\n')).collect();
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return false;
     }
     let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
@@ -252,13 +252,14 @@ fn is_base64(s: &str) -> bool {
 }
 
 /// Checks the (valid JSON) value `v` against `t`; the error names the path of the field.
-fn check_value(v: &[u8], t: Go, path: &str) -> Result<(), String> {
+fn check_value(v: &[u8], t: Go, path: &dyn Fn() -> String) -> Result<(), String> {
     if v == b"null" {
         return Ok(());
     }
     let wrong = || {
         Err(format!(
-            "{path} is {}, where Dex expects {}",
+            "{} is {}, where Dex expects {}",
+            path(),
             kind(v),
             expects(t)
         ))
@@ -269,22 +270,23 @@ fn check_value(v: &[u8], t: Go, path: &str) -> Result<(), String> {
         Bytes if v.first() == Some(&b'"') => match jsonedit::go_json_unquote(v) {
             Some(s) if is_base64(&s) => Ok(()),
             _ => Err(format!(
-                "{path} is not valid base64, which Dex expects there"
+                "{} is not valid base64, which Dex expects there",
+                path()
             )),
         },
         Strs if v.first() == Some(&b'[') => {
             for (i, e) in elements(v).iter().enumerate() {
-                check_value(&v[e.clone()], Str, &format!("{path}[{i}]"))?;
+                check_value(&v[e.clone()], Str, &|| format!("{}[{i}]", path()))?;
             }
             Ok(())
         }
         Objs(fields) if v.first() == Some(&b'[') => {
             for (i, e) in elements(v).iter().enumerate() {
-                check_value(&v[e.clone()], Obj(fields), &format!("{path}[{i}]"))?;
+                check_value(&v[e.clone()], Obj(fields), &|| format!("{}[{i}]", path()))?;
             }
             Ok(())
         }
-        Obj(fields) if v.first() == Some(&b'{') => check_object(v, fields, &format!("{path}.")),
+        Obj(fields) if v.first() == Some(&b'{') => check_object(v, fields, &format!("{}.", path())),
         _ => wrong(),
     }
 }
@@ -292,20 +294,43 @@ fn check_value(v: &[u8], t: Go, path: &str) -> Result<(), String> {
 /// Checks every member of the object `v` whose key Go would decode into one of `fields`.
 fn check_object(v: &[u8], fields: &[(&str, Go)], prefix: &str) -> Result<(), String> {
     let members = top_level_fields(v).map_err(|e| e.to_string())?;
-    for m in &members {
-        // Go prefers an exact match of the key, then a case-folded one.
-        let field = fields.iter().find(|(n, _)| *n == m.key).or_else(|| {
-            fields
-                .iter()
-                .find(|(n, _)| jsonedit::key_matches(&m.key, n))
+    check_members(v, &members, fields, prefix)
+}
+
+fn check_members(
+    v: &[u8],
+    members: &[jsonedit::Field],
+    fields: &[(&str, Go)],
+    prefix: &str,
+) -> Result<(), String> {
+    for m in members {
+        // Go prefers an exact match of the key, then a case-folded one (the names here fold apart, so
+        // there is at most one). The names are ASCII: an ASCII key matches at the same length only.
+        let ascii = m.key.is_ascii();
+        let field = fields.iter().find(|(n, _)| {
+            if ascii {
+                m.key.len() == n.len() && m.key.eq_ignore_ascii_case(n)
+            } else {
+                jsonedit::key_matches(&m.key, n)
+            }
         });
         if let Some((name, t)) = field {
-            let path = if m.key == *name {
-                format!("{prefix}{name}")
-            } else {
-                format!("{prefix}{name} (key {:?})", m.key)
-            };
-            check_value(&v[m.value.clone()], *t, &path)?;
+            let value = &v[m.value.clone()];
+            // The common case needs no path: a string, a boolean or null where one is expected.
+            let plain = matches!(
+                (t, value.first()),
+                (_, Some(b'n')) | (Str, Some(b'"')) | (Bool, Some(b't' | b'f'))
+            );
+            if !plain {
+                let path = || {
+                    if m.key == *name {
+                        format!("{prefix}{name}")
+                    } else {
+                        format!("{prefix}{name} (key {:?})", m.key)
+                    }
+                };
+                check_value(value, *t, &path)?;
+            }
         }
     }
     Ok(())
@@ -322,6 +347,14 @@ pub fn check(typ: &str, config: &[u8]) -> Result<(), String> {
         return Ok(());
     };
     check_object(config, fields, "")
+}
+
+/// [`check`] for a config whose top-level fields are already read ([`top_level_fields`]).
+pub fn check_read(typ: &str, config: &[u8], members: &[jsonedit::Field]) -> Result<(), String> {
+    match fields_of(typ) {
+        Some(fields) => check_members(config, members, fields, ""),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

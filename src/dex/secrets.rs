@@ -18,6 +18,32 @@ pub fn is_secret_field(name: &str) -> bool {
         b"APIKEY",
         b"CREDENTIAL",
     ];
+    if name.is_ascii() && name.len() <= 64 {
+        // Upper-cased once into a buffer, then plain comparisons.
+        let mut buf = [0u8; 64];
+        let b = &mut buf[..name.len()];
+        b.copy_from_slice(name.as_bytes());
+        b.make_ascii_uppercase();
+        let b = &*b;
+        // Only where a hint can start: each hint by its first letter.
+        return (0..b.len()).any(|i| {
+            let r = &b[i..];
+            match r[0] {
+                b'S' => r.starts_with(b"SECRET"),
+                b'P' => {
+                    r.starts_with(b"PASSWORD")
+                        || r.starts_with(b"PASSWD")
+                        || r.starts_with(b"PRIVATEKEY")
+                }
+                b'T' => r.starts_with(b"TOKEN"),
+                b'B' => r.starts_with(b"BINDPW"),
+                b'A' => r.starts_with(b"ASSERTION") || r.starts_with(b"APIKEY"),
+                b'C' => r.starts_with(b"CREDENTIAL"),
+                _ => false,
+            }
+        }) || b == b"KEY"
+            || b == b"CLIENTKEY";
+    }
     // Go's folding maps only ASCII letters and ſ, K, ı, İ onto ASCII; any other rune stays non-ASCII.
     let mut buf = [0u8; 64];
     let mut long = Vec::new();
@@ -53,27 +79,55 @@ pub fn secrets_in(rows: &[ConnectorRow]) -> Vec<String> {
             collect(c, &mut out);
         }
     }
+    finish(&mut out);
+    out
+}
+
+/// The secrets of a config whose top-level fields are already read ([`jsonedit::top_level_fields`]), the
+/// same values [`collect`] finds: a secret key's value whole, and the nested objects and arrays of the
+/// other keys (their own keys may be secret); top-level scalars of other keys are not walked again.
+pub fn collect_read(config: &[u8], fields: &[jsonedit::Field], out: &mut Vec<String>) {
+    for f in fields {
+        let Some(v) = config.get(f.value.clone()) else {
+            continue;
+        };
+        if is_secret_field(&f.key) {
+            jsonedit::scalars(v, &|_| true, &mut |raw, _| push_value(raw, out));
+        } else if matches!(v.first(), Some(b'{' | b'[')) {
+            collect(v, out);
+        }
+    }
+}
+
+/// `out` sorted longest first, without duplicates (the order [`secrets_in`] gives).
+pub fn finish(out: &mut Vec<String>) {
     out.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
     out.dedup();
-    out
+}
+
+/// One scalar's text as a secret: a string as Go decodes it, a number as written; not null or a boolean.
+fn push_value(raw: &[u8], out: &mut Vec<String>) {
+    if matches!(raw, b"null" | b"true" | b"false") {
+        return;
+    }
+    let v = if raw.first() == Some(&b'"') {
+        jsonedit::go_json_unquote(raw).unwrap_or_else(|| {
+            String::from_utf8_lossy(raw.get(1..raw.len().saturating_sub(1)).unwrap_or(raw))
+                .into_owned()
+        })
+    } else {
+        String::from_utf8_lossy(raw).into_owned()
+    };
+    if !v.is_empty() {
+        out.push(v);
+    }
 }
 
 /// The secret values of one config, appended to `out`.
 pub fn collect(config: &[u8], out: &mut Vec<String>) {
     jsonedit::scalars(config, &is_secret_field, &mut |raw, secret| {
-        if !secret || matches!(raw, b"null" | b"true" | b"false") {
-            return;
-        }
-        let v = if raw.first() == Some(&b'"') {
-            jsonedit::go_json_unquote(raw).unwrap_or_else(|| {
-                String::from_utf8_lossy(raw.get(1..raw.len().saturating_sub(1)).unwrap_or(raw))
-                    .into_owned()
-            })
-        } else {
-            String::from_utf8_lossy(raw).into_owned()
-        };
-        if !v.is_empty() {
-            out.push(v);
+        if secret {
+            push_value(raw, out)
         }
     });
 }
@@ -135,6 +189,13 @@ mod tests {
             !out.iter().any(|s| s == "null" || s.contains("https")),
             "{out:?}"
         );
+        // The pass over read fields finds the same.
+        let fields = jsonedit::top_level_fields(&cfg).unwrap();
+        let mut again = Vec::new();
+        collect_read(&cfg, &fields, &mut again);
+        finish(&mut out);
+        finish(&mut again);
+        assert_eq!(out, again);
         // A broken document still gives up its secrets.
         let mut out = Vec::new();
         collect(br#"{"clientSecret":"abc","x":[}"#, &mut out);

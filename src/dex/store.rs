@@ -421,6 +421,32 @@ mod tests {
         assert_eq!(bumped("99999999999999999999999"), "99999999999999999999999");
     }
 
+    /// A connector table with a trigger that rewrites the row after the update: the commit happens,
+    /// the read-back fails, and the error says the change was committed (check_schema refuses such a
+    /// table first; this is the write's own guard).
+    #[test]
+    fn a_failed_read_back_after_the_commit_is_an_after_commit_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("idp.db");
+        let conn = Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "create table connector (id text primary key, type text, name text, resource_version text, config blob);
+             insert into connector values ('a', 'oidc', 'a', '', cast('{\"issuer\":\"x\"}' as blob));
+             create trigger t after update on connector begin update connector set config = cast('{}' as blob) where id = new.id; end;",
+        )
+        .unwrap();
+        drop(conn);
+        let e = Edit {
+            id: "a".into(),
+            before: br#"{"issuer":"x"}"#.to_vec(),
+            after: br#"{"issuer":"y"}"#.to_vec(),
+            resource_version: String::new(),
+        };
+        let err = write_edits(&db, &[e]).unwrap_err();
+        assert!(matches!(err, WriteError::AfterCommit(_)), "{err}");
+        assert!(err.to_string().contains("was committed"), "{err}");
+    }
+
     #[test]
     fn knows_as_many_migrations_as_the_repository_ships() {
         assert_eq!(

@@ -167,9 +167,12 @@ impl Report {
                 .collect(),
             backups: t.backups.iter().map(BackupListing::of).collect(),
             exit_code: verdict.exit,
-            secrets: stored
-                .map(|s| crate::dex::secrets::secrets_in(&s.rows))
-                .unwrap_or_default(),
+            // The plan read every row's secrets already; without a plan they are read here.
+            secrets: match (&t.plan, stored) {
+                (Some(p), _) => p.secrets.clone(),
+                (None, Some(s)) => crate::dex::secrets::secrets_in(&s.rows),
+                (None, None) => Vec::new(),
+            },
         }
     }
 
@@ -210,11 +213,23 @@ impl Report {
             f(&mut c.name);
             opt(&mut c.issuer, f);
             opt(&mut c.problem, f);
-            let endpoints = std::mem::take(&mut c.endpoints);
-            for (mut k, mut v) in endpoints {
-                f(&mut k);
-                f(&mut v);
-                c.endpoints.insert(k, v);
+            c.endpoints.values_mut().for_each(&mut *f);
+            // Keys are field names; a plain one (letters and digits, as every endpoint name is) is left
+            // as it is, and the map is rebuilt only when another one changes.
+            let keys: Vec<(String, String)> = c
+                .endpoints
+                .keys()
+                .filter(|k| !k.bytes().all(|b| b.is_ascii_alphanumeric()))
+                .filter_map(|k| {
+                    let mut t = k.clone();
+                    f(&mut t);
+                    (t != *k).then(|| (k.clone(), t))
+                })
+                .collect();
+            for (old, new) in keys {
+                if let Some(v) = c.endpoints.remove(&old) {
+                    c.endpoints.insert(new, v);
+                }
             }
         }
         for c in &mut self.changes {
@@ -246,22 +261,21 @@ impl Report {
     }
 
     /// The report with its secrets scrubbed from every string (see [`redact`]).
-    pub fn scrubbed(&self) -> Report {
-        let mut r = self.clone();
+    pub fn scrubbed(mut self) -> Report {
         let sc = redact::Scrubber::new(&self.secrets);
         if !sc.is_empty() {
-            r.strings_mut(&mut |t| sc.scrub(t));
+            self.strings_mut(&mut |t| sc.scrub(t));
         }
-        r
+        self
     }
 
     /// What is printed: the report on stdout, and the error line for stderr; secrets scrubbed from every
     /// string of the report before it is rendered unless `--show-secrets`, and (except in JSON, which
     /// escapes them itself) control characters escaped so that nothing from the database, the logs or the
     /// engine can drive the operator's terminal.
-    pub fn render(&self, s: &Settings) -> Rendered {
+    pub fn render(self, s: &Settings) -> Rendered {
         let mut r = if s.show_secrets {
-            self.clone()
+            self
         } else {
             self.scrubbed()
         };

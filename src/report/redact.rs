@@ -15,6 +15,31 @@
 //! filter probe, and only a hit compares bytes.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A small multiplicative hash for the scrub's sets (the keys are the database's own secrets, looked up
+/// once per report string; SipHash's flooding resistance buys nothing here).
+#[derive(Default)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut a = [0u8; 8];
+            a[..c.len()].copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(a))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u8(&mut self, b: u8) {
+        self.write(&[b]);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = BuildHasherDefault<Fx>;
 
 pub const REDACTED: &str = "[redacted]";
 
@@ -27,11 +52,11 @@ const FILTER_BITS: u32 = 20;
 
 /// The scrub for one set of secrets, built once per report.
 pub struct Scrubber {
-    exact: HashSet<String>,
+    exact: HashSet<String, FxBuild>,
     /// Secrets of WORD..LONG bytes, matched as whole words.
-    words: HashSet<String>,
+    words: HashSet<String, FxBuild>,
     /// Long secrets by their first 8 bytes, longest first.
-    long: HashMap<u64, Vec<String>>,
+    long: HashMap<u64, Vec<String>, FxBuild>,
     filter: Vec<u64>,
 }
 
@@ -53,20 +78,25 @@ fn is_break(c: char) -> bool {
 impl Scrubber {
     pub fn new(secrets: &[String]) -> Scrubber {
         let mut s = Scrubber {
-            exact: HashSet::with_capacity(secrets.len()),
-            words: HashSet::new(),
-            long: HashMap::new(),
+            exact: HashSet::with_capacity_and_hasher(secrets.len(), FxBuild::default()),
+            words: HashSet::default(),
+            long: HashMap::with_capacity_and_hasher(secrets.len(), FxBuild::default()),
             filter: Vec::new(),
         };
         for secret in secrets.iter().filter(|x| !x.is_empty()) {
             s.exact.insert(secret.clone());
             if secret.len() >= LONG {
-                // Also as Go's JSON writes it, in case a log line or message carries it escaped.
-                let quoted = crate::dex::jsonedit::go_json_string(secret);
-                let inner = &quoted[1..quoted.len() - 1];
                 s.add_long(secret);
-                if inner != secret {
-                    s.add_long(inner);
+                // Also as Go's JSON writes it, in case a log line or message carries it escaped.
+                let escapes = secret
+                    .bytes()
+                    .any(|b| b < 0x20 || b"\"\\<>&\xe2".contains(&b));
+                if escapes {
+                    let quoted = crate::dex::jsonedit::go_json_string(secret);
+                    let inner = &quoted[1..quoted.len() - 1];
+                    if inner != secret {
+                        s.add_long(inner);
+                    }
                 }
             } else if secret.len() >= WORD {
                 s.words.insert(secret.clone());

@@ -18,10 +18,21 @@ fn unsafe_char(c: char) -> bool {
         || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
+/// Whether `s` has a byte that can start an [`unsafe_char`]: a C0 control or DEL, or the first byte of
+/// a C1 control (0xC2), U+061C (0xD8) or the U+2xxx controls (0xE2). A fast test before the exact one.
+fn maybe_unsafe(s: &str) -> bool {
+    // Branch-free per byte, so the loop vectorises: most reports are plain ASCII.
+    s.as_bytes().chunks(64).any(|c| {
+        c.iter().fold(false, |acc, &b| {
+            acc | (b < 0x20) | (b == 0x7f) | (b == 0xc2) | (b == 0xd8) | (b == 0xe2)
+        })
+    })
+}
+
 /// A string from outside (the database, the logs, the engine) as the text report prints it: every
 /// character that could drive a terminal written as `\u{…}`; everything else as it is.
 pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(unsafe_char) {
+    if !maybe_unsafe(s) || !s.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut o = String::with_capacity(s.len() + 8);
@@ -45,7 +56,7 @@ pub fn clean_in_place(s: &mut String) {
 /// JSON text with the characters JSON may carry raw but a terminal may act on (DEL, C1 controls, the
 /// separators and bidi controls; serde_json already escapes C0) as `\u` escapes: the same JSON value.
 pub fn json_terminal_safe(json: String) -> String {
-    if !json.chars().any(unsafe_char) {
+    if !maybe_unsafe(&json) || !json.chars().any(unsafe_char) {
         return json;
     }
     let mut o = String::with_capacity(json.len() + 16);
