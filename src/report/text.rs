@@ -311,22 +311,21 @@ pub fn fleet_table(
     );
     for r in results {
         let v = &r.report;
-        let container = v["container"]["name"].as_str().unwrap_or("-");
+        // Each host's report came back as JSON: its strings are escaped again for the terminal here.
+        let container = clean(v["container"]["name"].as_str().unwrap_or("-"));
         let changes = v["changes"]
             .as_array()
             .map(|c| c.len().to_string())
             .unwrap_or_else(|| "-".into());
-        let error: String = v["error"]
-            .as_str()
-            .unwrap_or("")
+        let error: String = clean(v["error"].as_str().unwrap_or(""))
             .chars()
             .take(120)
             .collect();
         o.push_str(&format!(
             "{:<w$}  {:<24}  {:<10}  {:<7}  {error}\n",
-            r.endpoint,
+            clean(&r.endpoint),
             container,
-            v["result"].as_str().unwrap_or("failed"),
+            clean(v["result"].as_str().unwrap_or("failed")),
             changes
         ));
     }
