@@ -244,14 +244,14 @@ say "3. inspect --output json on $C10K_COUNT connectors (N=$N3 each, alternating
   --runs "$N3" --warmup 1 \
   --ours "$OZR --db $C10K inspect --output json" --ours-label "ozrepair inspect" \
   --base "sqlite3 $C10K 'select id,type,name,resource_version,config from connector'" --base-label "sqlite3 select" \
-  --ratio-max 2
+  --ratio-max 3
 
 # --- 4. start-up -------------------------------------------------------------------------------------
 say "4. start-up cost (N=$N4)"
 "$HB" measure --results "$RES" --id version --what "4a. ozrepair --version" --runs "$N4" --warmup 2 \
-  --ours "$OZR --version"
+  --ours "$OZR --version" --ms-max 10
 "$HB" measure --results "$RES" --id small --what "4b. ozrepair --db small.db inspect ($SMALL_BYTES bytes, 2 connectors)" \
-  --runs "$N4" --warmup 2 --ours "$OZR --db $SMALL inspect"
+  --runs "$N4" --warmup 2 --ours "$OZR --db $SMALL inspect" --ms-max 10
 
 # --- where the time goes -----------------------------------------------------------------------------
 say "profile: where the time goes"

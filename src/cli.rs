@@ -26,6 +26,19 @@ fn after_help() -> String {
     format!("{AFTER_HELP}\n{}", ExitCode::help_table())
 }
 
+/// The largest `--wait` and `--host-timeout`: a day, in seconds (every deadline is `now + this`, which
+/// cannot overflow).
+pub const MAX_WAIT: u64 = 86_400;
+/// The largest `--discover-timeout`, in seconds.
+pub const MAX_DISCOVER_TIMEOUT: u64 = 3_600;
+/// The largest `--parallel`, `--serial` and `--max-fail`.
+pub const MAX_HOSTS: u64 = 100_000;
+
+/// A clap parser for a count in `lo..=hi` (a usage error, exit 2, outside it).
+fn count_in(lo: u64, hi: u64) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(lo..=hi)
+}
+
 /// `ozrepair --version`: version, git commit, build target.
 pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -216,7 +229,8 @@ pub struct DiscoverArgs {
         long,
         value_name = "SECONDS",
         default_value_t = 10,
-        requires = "discover"
+        requires = "discover",
+        value_parser = clap::value_parser!(u64).range(1..=MAX_DISCOVER_TIMEOUT)
     )]
     pub discover_timeout: u64,
 }
@@ -248,8 +262,9 @@ pub struct FixArgs {
     /// Leave the container stopped after the edit.
     #[arg(long)]
     pub no_restart: bool,
-    /// How long to watch the restarted container, in seconds (0: do not watch).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    /// How long to watch the restarted container, in seconds (0: do not watch; at most a day).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_WAIT))]
     pub wait: u64,
 }
 
@@ -260,16 +275,17 @@ pub struct FleetArgs {
     #[arg(long, value_name = "FILE")]
     pub inventory: PathBuf,
     /// How many hosts run at once.
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = count_in(1, MAX_HOSTS))]
     pub parallel: usize,
     /// Work in batches of N hosts, one batch after the other (default: one batch of all hosts).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = count_in(1, MAX_HOSTS))]
     pub serial: Option<usize>,
     /// Stop before the next batch once more than N hosts have failed.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = count_in(0, MAX_HOSTS))]
     pub max_fail: Option<usize>,
     /// Seconds one host may take before it is stopped and counted as failed.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT))]
     pub host_timeout: u64,
     #[command(subcommand)]
     pub action: FleetAction,
@@ -366,8 +382,9 @@ pub struct RestoreArgs {
     /// Leave the container stopped after the restore.
     #[arg(long)]
     pub no_restart: bool,
-    /// How long to watch the restarted container, in seconds (0: do not watch).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    /// How long to watch the restarted container, in seconds (0: do not watch; at most a day).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_WAIT))]
     pub wait: u64,
 }
 

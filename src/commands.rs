@@ -8,20 +8,36 @@ use crate::dex;
 use crate::docker::locate;
 use crate::evidence;
 use crate::plan::{self, Next, Seen};
-use crate::report::{text, Report, Trail};
+use crate::report::{self, Report, Trail};
 use crate::settings::Settings;
 use crate::verdict::{UsageError, Verdict};
 use anyhow::{anyhow, bail, Result};
 use std::io::{BufRead, IsTerminal, Write};
 
 /// The report of a walk, whether it finished or stopped at an error.
-fn finish(command: &str, t: &Trail, result: Result<Verdict>) -> Report {
-    Report::make(command, t, result.unwrap_or_else(|e| Verdict::failed(&e)))
+fn finish(command: &str, mut t: Trail, result: Result<Verdict>) -> Report {
+    // The plan's connectors move into the report (10,000 of them are not copied).
+    let (connectors, secrets) = t
+        .plan
+        .as_mut()
+        .map(|p| {
+            (
+                std::mem::take(&mut p.connectors),
+                std::mem::take(&mut p.secrets),
+            )
+        })
+        .unwrap_or_default();
+    let mut r = Report::make(command, &t, result.unwrap_or_else(|e| Verdict::failed(&e)));
+    r.connectors = connectors;
+    if t.plan.is_some() {
+        r.secrets = secrets;
+    }
+    r
 }
 
 /// The report of a command refused before its walk began (flags that cannot go together).
 pub fn refused(command: &str, e: UsageError) -> Report {
-    finish(command, &Trail::default(), Err(e.into()))
+    finish(command, Trail::default(), Err(e.into()))
 }
 
 /// Asks on the terminal; refuses to guess when there is none.
@@ -36,7 +52,7 @@ fn confirm(s: &Settings, question: &str, diff: &str) -> Result<()> {
         .into());
     }
     let mut err = std::io::stderr();
-    let _ = write!(err, "{diff}{question} [y/N] ");
+    let _ = write!(err, "{diff}{} [y/N] ", report::text::clean(question));
     let _ = err.flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
@@ -65,7 +81,7 @@ async fn open<'t>(
 pub async fn inspect_or_fix(command: &str, s: &Settings) -> Report {
     let mut t = Trail::default();
     let result = look_and_fix(s, &mut t).await;
-    finish(command, &t, result)
+    finish(command, t, result)
 }
 
 async fn look_and_fix(s: &Settings, t: &mut Trail) -> Result<Verdict> {
@@ -87,11 +103,7 @@ async fn look_and_fix(s: &Settings, t: &mut Trail) -> Result<Verdict> {
                 ),
                 None => format!("Apply to {}?", db.path().display()),
             };
-            confirm(
-                s,
-                &question,
-                &text::diff_text(&plan.changes, &plan.connectors),
-            )?;
+            confirm(s, &question, &report::prompt_diff(plan, stored, s))?;
         }
     }
     verdict_of(
@@ -126,7 +138,7 @@ pub async fn backup(s: &Settings) -> Report {
         verdict_of(applied)
     }
     .await;
-    finish("backup", &t, result)
+    finish("backup", t, result)
 }
 
 /// `backups`: the sets of this deployment's database.
@@ -142,7 +154,7 @@ pub async fn backups(s: &Settings) -> Report {
         Ok(Verdict::healthy())
     }
     .await;
-    finish("backups", &t, result)
+    finish("backups", t, result)
 }
 
 /// `restore`: puts a backup back (the newest unless `--backup` names one).
@@ -176,5 +188,5 @@ pub async fn restore(s: &Settings) -> Report {
         verdict_of(t.applied.insert(apply::restore(located, db, &set, &root, s).await))
     }
     .await;
-    finish("restore", &t, result)
+    finish("restore", t, result)
 }

@@ -47,6 +47,10 @@ pub fn parse_inventory(text: &str) -> Result<Vec<Host>> {
         };
         for w in words {
             match w.split_once('=') {
+                Some(("container" | "volume", "")) => bail!(
+                    "inventory line {}: {w:?} names no value (container=NAME, volume=NAME)",
+                    n + 1
+                ),
                 Some(("container", v)) => h.container = Some(v.to_string()),
                 Some(("volume", v)) => h.volume = Some(v.to_string()),
                 Some(("access", v)) if matches!(v, "auto" | "host" | "archive") => {
@@ -67,17 +71,17 @@ pub fn parse_inventory(text: &str) -> Result<Vec<Host>> {
 async fn run_host(h: &Host, action: &FleetAction, timeout: Duration) -> (Value, ExitCode) {
     let exe = std::env::current_exe().unwrap_or_else(|_| "ozrepair".into());
     let mut cmd = tokio::process::Command::new(exe);
-    cmd.arg("-H")
-        .arg(&h.endpoint)
+    // `--flag=VALUE`: a value from the inventory that starts with `-` stays a value.
+    cmd.arg(format!("--host={}", h.endpoint))
         .args(["--output", "json", "--color", "never"]);
     if let Some(c) = &h.container {
-        cmd.args(["--container", c]);
+        cmd.arg(format!("--container={c}"));
     }
     if let Some(v) = &h.volume {
-        cmd.args(["--volume", v]);
+        cmd.arg(format!("--volume={v}"));
     }
     if let Some(a) = &h.access {
-        cmd.args(["--access", a]);
+        cmd.arg(format!("--access={a}"));
     }
     match action {
         FleetAction::Inspect(a) => {
@@ -116,12 +120,16 @@ async fn run_host(h: &Host, action: &FleetAction, timeout: Duration) -> (Value, 
                     (v, code)
                 }
                 Err(_) => {
+                    // The line that says what went wrong, not clap's closing "For more information".
                     let err = String::from_utf8_lossy(&out.stderr);
+                    let lines = || err.lines().map(str::trim).filter(|l| !l.is_empty());
+                    let line = lines()
+                        .find(|l| l.starts_with("error:") || l.starts_with("ozrepair: "))
+                        .or_else(|| lines().next())
+                        .unwrap_or("no report");
                     failed(
-                        err.lines()
-                            .last()
-                            .unwrap_or("no report")
-                            .trim_start_matches("ozrepair: ")
+                        line.trim_start_matches("ozrepair: ")
+                            .trim_start_matches("error: ")
                             .to_string(),
                     )
                 }
@@ -131,16 +139,21 @@ async fn run_host(h: &Host, action: &FleetAction, timeout: Duration) -> (Value, 
 }
 
 fn read_inventory(a: &FleetArgs) -> Result<Vec<Host>> {
-    let text = if a.inventory.as_os_str() == "-" {
-        let mut s = String::new();
+    let bytes = if a.inventory.as_os_str() == "-" {
+        let mut b = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut s)
+            .read_to_end(&mut b)
             .context("cannot read the inventory from stdin")?;
-        s
+        b
     } else {
-        std::fs::read_to_string(&a.inventory)
+        std::fs::read(&a.inventory)
             .with_context(|| format!("cannot read the inventory {}", a.inventory.display()))?
     };
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        anyhow::anyhow!("inventory line {line}: not UTF-8 text")
+    })?;
     let hosts = parse_inventory(&text)?;
     if hosts.is_empty() {
         bail!("the inventory {} lists no hosts", a.inventory.display());
@@ -253,5 +266,7 @@ mod tests {
         assert_eq!(hosts[0].access.as_deref(), Some("archive"));
         assert!(parse_inventory("not-an-endpoint\n").is_err());
         assert!(parse_inventory("unix:///x colour=red\n").is_err());
+        let e = parse_inventory("unix:///a\n\nunix:///x container=\n").unwrap_err();
+        assert!(e.to_string().starts_with("inventory line 3:"), "{e}");
     }
 }

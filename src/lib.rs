@@ -27,6 +27,7 @@ pub mod evidence;
 pub mod fleet;
 pub mod plan;
 pub mod progress;
+pub mod props;
 pub mod report;
 pub mod settings;
 pub mod timefmt;

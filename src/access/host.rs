@@ -66,7 +66,7 @@ pub fn busy_timeout() -> Duration {
     std::env::var("OZREPAIR_BUSY_TIMEOUT_MS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .map(Duration::from_millis)
+        .map(|ms: u64| Duration::from_millis(ms.min(3_600_000)))
         .unwrap_or(Duration::from_secs(10))
 }
 

@@ -79,6 +79,8 @@ struct Done {
     stop_refused: bool,
     backup: Option<PathBuf>,
     written: bool,
+    /// Committed, but the check after the commit failed: the database changed, not as planned.
+    unverified: bool,
     started: bool,
 }
 
@@ -96,7 +98,9 @@ impl Done {
                 format!("container {c} was not touched")
             });
         }
-        s.push(if self.written {
+        s.push(if self.unverified {
+            "the database was changed and does not read back as planned".into()
+        } else if self.written {
             "the database holds the new values".into()
         } else {
             "the database is unchanged".to_string()
@@ -108,7 +112,7 @@ impl Done {
     }
 
     fn next(&self, container: Option<&str>) -> String {
-        match (&self.backup, self.written, container) {
+        match (&self.backup, self.written || self.unverified, container) {
             (Some(_), true, _) => "run `ozrepair restore` to put the old database back, or `ozrepair fix` again to finish".into(),
             (_, false, Some(c)) if self.stop_refused => {
                 format!("stop {c} yourself (and keep its restart policy from starting it), then run `ozrepair fix` again")
@@ -197,8 +201,15 @@ async fn fix_steps(
         edits.len(),
         db.path().display()
     ));
-    // write_edits fails before its commit unless the check after it fails.
-    store::write_edits(db.path(), &edits).map_err(|e| e.context("the write failed"))?;
+    // A failure after the commit leaves a changed database: the error must say so.
+    match store::write_edits(db.path(), &edits) {
+        Ok(()) => {}
+        Err(e @ store::WriteError::AfterCommit(_)) => {
+            done.unverified = true;
+            return Err(anyhow!(e));
+        }
+        Err(e) => return Err(anyhow!(e).context("the write failed")),
+    }
     if let Some(e) = &located.engine {
         db.write_back(e).await?;
     }
@@ -377,4 +388,24 @@ fn restore_steps(
     applied.backup = Some(set.clone());
     applied.sha256_after = Some(sha);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Done;
+
+    #[test]
+    fn a_failure_after_the_commit_never_says_unchanged() {
+        let done = Done {
+            stopped: true,
+            unverified: true,
+            backup: Some("/b/idp.db-1".into()),
+            ..Done::default()
+        };
+        let s = done.state(Some("mgmt"));
+        assert!(!s.contains("unchanged"), "{s}");
+        assert!(s.contains("was changed"), "{s}");
+        assert!(done.next(Some("mgmt")).contains("ozrepair restore"));
+        assert!(Done::default().state(None).contains("unchanged"));
+    }
 }

@@ -129,7 +129,12 @@ fn check_key(b: &[u8], i: usize) -> Result<usize, ConfigError> {
 
 /// Checks the value starting at `i` (after any white space) the way Go's scanner does and returns its end.
 /// Iterative, so nesting depth costs no stack.
-fn check_value(b: &[u8], mut i: usize) -> Result<usize, ConfigError> {
+fn check_value(b: &[u8], i: usize) -> Result<usize, ConfigError> {
+    check_value_at(b, i, 0)
+}
+
+/// [`check_value`] for a value already `depth` levels deep.
+fn check_value_at(b: &[u8], mut i: usize, depth: usize) -> Result<usize, ConfigError> {
     let mut open: Vec<u8> = Vec::new();
     loop {
         i = skip_ws(b, i);
@@ -137,7 +142,7 @@ fn check_value(b: &[u8], mut i: usize) -> Result<usize, ConfigError> {
             None => return Err(eof()),
             Some(&c @ (b'{' | b'[')) => {
                 open.push(c);
-                if open.len() > MAX_DEPTH {
+                if open.len() + depth > MAX_DEPTH {
                     return Err(syntax("nesting deeper than 10000 levels", i));
                 }
                 let j = skip_ws(b, i + 1);
@@ -285,42 +290,76 @@ pub fn go_json_unquote(raw: &[u8]) -> Option<String> {
     Some(out)
 }
 
-/// The top-level fields of a JSON object, in document order (duplicates included).
+/// The top-level fields of a JSON object, in document order (duplicates included), validated by Go's
+/// rules in the same single pass.
 pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field>, ConfigError> {
-    // Validate first (Go's rules); the walk below then only finds spans.
     let start = skip_ws(src, 0);
-    let end = check_value(src, start)?;
-    let after = skip_ws(src, end);
-    if after < src.len() {
-        return Err(syntax("unexpected data after the top-level value", after));
-    }
+    let trailing = |end: usize| {
+        let after = skip_ws(src, end);
+        match after < src.len() {
+            true => Err(syntax("unexpected data after the top-level value", after)),
+            false => Ok(()),
+        }
+    };
     if src.get(start) != Some(&b'{') {
+        trailing(check_value(src, start)?)?;
         return Err(ConfigError::NotObject);
     }
     let mut fields = Vec::new();
     let mut i = skip_ws(src, start + 1);
-    if src.get(i) == Some(&b'}') {
-        return Ok(fields);
+    let end = if src.get(i) == Some(&b'}') {
+        i + 1
+    } else {
+        loop {
+            let after_colon = check_key(src, i)?;
+            let key_end = string_end(src, i);
+            let key =
+                go_json_unquote(&src[i..key_end]).ok_or_else(|| syntax("undecodable key", i))?;
+            let v = skip_ws(src, after_colon);
+            let v_end = check_value_at(src, v, 1)?;
+            fields.push(Field {
+                key,
+                value: v..v_end,
+            });
+            let j = skip_ws(src, v_end);
+            match src.get(j) {
+                None => return Err(eof()),
+                Some(b',') => i = skip_ws(src, j + 1),
+                Some(b'}') => break j + 1,
+                Some(_) => return Err(syntax("expected ',' or a closing bracket", j)),
+            }
+        }
+    };
+    trailing(end)?;
+    Ok(fields)
+}
+
+/// The element spans of the JSON array `v` (which starts with `[` and is valid, as a value inside a
+/// checked document is); empty for anything else.
+pub fn array_elements(v: &[u8]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    if v.first() != Some(&b'[') {
+        return out;
     }
-    loop {
-        let key_end = string_end(src, i);
-        let key = go_json_unquote(&src[i..key_end]).ok_or_else(|| syntax("undecodable key", i))?;
-        i = skip_ws(src, key_end);
-        i = skip_ws(src, i + 1); // the ':'
-        let end = check_value(src, i)?;
-        fields.push(Field { key, value: i..end });
-        i = skip_ws(src, end);
-        match src.get(i) {
-            Some(b',') => i = skip_ws(src, i + 1),
-            _ => return Ok(fields),
+    let mut i = skip_ws(v, 1);
+    if v.get(i) == Some(&b']') {
+        return out;
+    }
+    while let Ok(end) = check_value(v, i) {
+        out.push(skip_ws(v, i)..end);
+        i = skip_ws(v, end);
+        match v.get(i) {
+            Some(b',') => i = skip_ws(v, i + 1),
+            _ => break,
         }
     }
+    out
 }
 
 /// One rune as Go's encoding/json folds key names (`foldName`): ASCII upper-cased, any other rune
 /// mapped to `ToUpper(ToLower(r))` (simple mappings), so `ſ` folds to `S`, the Kelvin sign to `K`, and
 /// the dotless and dotted `I`s to `I`.
-fn go_fold(c: char) -> char {
+pub fn go_fold(c: char) -> char {
     if c.is_ascii() {
         return c.to_ascii_uppercase();
     }
@@ -341,6 +380,10 @@ fn only(mut it: impl Iterator<Item = char>, orig: char) -> char {
 
 /// Whether Go's encoding/json would decode object key `key` into a struct field named `name`.
 pub fn key_matches(key: &str, name: &str) -> bool {
+    if key.is_ascii() && name.is_ascii() {
+        // ASCII folds to ASCII only: the common case without decoding a char.
+        return key.eq_ignore_ascii_case(name);
+    }
     key == name || key.chars().map(go_fold).eq(name.chars().map(go_fold))
 }
 
@@ -388,6 +431,88 @@ pub fn string_value(src: &[u8], fields: &[Field], name: &str) -> StrValue {
         Some(b'[') => StrValue::NotString("an array"),
         Some(b't') | Some(b'f') => StrValue::NotString("a boolean"),
         _ => StrValue::NotString("a number"),
+    }
+}
+
+/// Every scalar (string, number, literal) of a JSON document, with whether an object key on its path is
+/// `marked`: a tolerant walk that never fails and needs no validity (invalid UTF-8, any depth, even a
+/// truncated or broken document), so it can find secrets wherever Go's lenient decoder would read them.
+/// `f` gets the scalar's bytes (a string with its quotes) and the flag.
+pub fn scalars(src: &[u8], marked: &dyn Fn(&str) -> bool, f: &mut dyn FnMut(&[u8], bool)) {
+    struct Level {
+        object: bool,
+        /// A key on the path above this container is marked.
+        inherited: bool,
+        /// Object: a key is due next (after `{` or `,`).
+        want_key: bool,
+        /// Object: the current member's key is marked.
+        key_marked: bool,
+    }
+    let mut stack: Vec<Level> = Vec::new();
+    let value_marked = |stack: &[Level]| match stack.last() {
+        Some(l) if l.object => l.inherited || l.key_marked,
+        Some(l) => l.inherited,
+        None => false,
+    };
+    let mut i = 0;
+    while i < src.len() {
+        match src[i] {
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            c @ (b'{' | b'[') => {
+                let inherited = value_marked(&stack);
+                stack.push(Level {
+                    object: c == b'{',
+                    inherited,
+                    want_key: c == b'{',
+                    key_marked: false,
+                });
+                i += 1;
+            }
+            b'}' | b']' => {
+                stack.pop();
+                i += 1;
+            }
+            b',' => {
+                if let Some(l) = stack.last_mut().filter(|l| l.object) {
+                    l.want_key = true;
+                    l.key_marked = false;
+                }
+                i += 1;
+            }
+            b':' => {
+                if let Some(l) = stack.last_mut() {
+                    l.want_key = false;
+                }
+                i += 1;
+            }
+            b'"' => {
+                let end = string_end(src, i);
+                let raw = &src[i..end];
+                match stack.last_mut() {
+                    Some(l) if l.object && l.want_key => {
+                        // Most keys have no escape: read them in place.
+                        let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default();
+                        l.key_marked = match std::str::from_utf8(inner) {
+                            Ok(k) if raw.len() >= 2 && !k.contains('\\') => marked(k),
+                            _ => marked(
+                                &go_json_unquote(raw)
+                                    .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned()),
+                            ),
+                        };
+                    }
+                    _ => f(raw, value_marked(&stack)),
+                }
+                i = end;
+            }
+            _ => {
+                let end = src[i..]
+                    .iter()
+                    .position(|b| b" \t\n\r,:{}[]\"".contains(b))
+                    .map_or(src.len(), |n| i + n);
+                f(&src[i..end], value_marked(&stack));
+                i = end;
+            }
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! connector's config ([`jsonedit`]).
 
 pub mod jsonedit;
+pub mod model;
 pub mod secrets;
 pub mod store;
 
@@ -36,6 +37,9 @@ impl Stored {
 pub fn read(db: &Database) -> Result<Stored> {
     let path = db.path();
     let snap = db.read()?;
+    // Pages read through a memory map (no pread and copy per 4 KiB page), once for quick_check and once
+    // for the rows; read-only either way.
+    let _ = snap.conn.pragma_update(None, "mmap_size", 1i64 << 30);
     let schema = store::check_schema(&snap.conn, path)?;
     store::quick_check(&snap.conn, path)?;
     let rows = store::connectors(&snap.conn)?;

@@ -1,58 +1,135 @@
 //! Which config fields hold secrets (clientSecret, bindPW, keystonePassword, tokens…), and their values in
 //! a set of connector rows, so the report can scrub them from everything it prints.
 
-use crate::dex::ConnectorRow;
+use crate::dex::{jsonedit, ConnectorRow};
 
-/// Whether a config field holds a secret. Claim-mapping settings such as userIDKey or emailKey name claims
-/// and are not secrets.
+/// Whether a config field holds a secret, with the key folded the way Go's encoding/json matches keys to
+/// struct fields (so `clientſecret`, which Go reads as clientSecret, is one). Claim-mapping settings such
+/// as userIDKey or emailKey name claims and are not secrets.
 pub fn is_secret_field(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    const HINTS: [&str; 9] = [
-        "secret",
-        "password",
-        "passwd",
-        "token",
-        "bindpw",
-        "assertion",
-        "privatekey",
-        "apikey",
-        "credential",
+    const HINTS: [&[u8]; 9] = [
+        b"SECRET",
+        b"PASSWORD",
+        b"PASSWD",
+        b"TOKEN",
+        b"BINDPW",
+        b"ASSERTION",
+        b"PRIVATEKEY",
+        b"APIKEY",
+        b"CREDENTIAL",
     ];
-    HINTS.iter().any(|h| n.contains(h)) || n == "key" || n == "clientkey"
-}
-
-fn collect(v: &serde_json::Value, out: &mut Vec<String>) {
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, v) in m {
-                match v {
-                    serde_json::Value::String(s) if is_secret_field(k) && s.len() >= 4 => {
-                        out.push(s.clone())
-                    }
-                    _ => collect(v, out),
+    if name.is_ascii() && name.len() <= 64 {
+        // Upper-cased once into a buffer, then plain comparisons.
+        let mut buf = [0u8; 64];
+        let b = &mut buf[..name.len()];
+        b.copy_from_slice(name.as_bytes());
+        b.make_ascii_uppercase();
+        let b = &*b;
+        // Only where a hint can start: each hint by its first letter.
+        return (0..b.len()).any(|i| {
+            let r = &b[i..];
+            match r[0] {
+                b'S' => r.starts_with(b"SECRET"),
+                b'P' => {
+                    r.starts_with(b"PASSWORD")
+                        || r.starts_with(b"PASSWD")
+                        || r.starts_with(b"PRIVATEKEY")
                 }
+                b'T' => r.starts_with(b"TOKEN"),
+                b'B' => r.starts_with(b"BINDPW"),
+                b'A' => r.starts_with(b"ASSERTION") || r.starts_with(b"APIKEY"),
+                b'C' => r.starts_with(b"CREDENTIAL"),
+                _ => false,
             }
-        }
-        serde_json::Value::Array(a) => a.iter().for_each(|v| collect(v, out)),
-        _ => {}
+        }) || b == b"KEY"
+            || b == b"CLIENTKEY";
     }
+    // Go's folding maps only ASCII letters and ſ, K, ı, İ onto ASCII; any other rune stays non-ASCII.
+    let mut buf = [0u8; 64];
+    let mut long = Vec::new();
+    let mut n = 0;
+    for c in name.chars() {
+        let f = jsonedit::go_fold(c);
+        let b = if f.is_ascii() { f as u8 } else { 0x80 };
+        if n < buf.len() {
+            buf[n] = b;
+        } else {
+            if long.is_empty() {
+                long.extend_from_slice(&buf);
+            }
+            long.push(b);
+        }
+        n += 1;
+    }
+    let folded: &[u8] = if long.is_empty() { &buf[..n] } else { &long };
+    HINTS
+        .iter()
+        .any(|h| folded.windows(h.len()).any(|w| w == *h))
+        || folded == b"KEY"
+        || folded == b"CLIENTKEY"
 }
 
-/// The secret values in these connectors' configs, longest first.
+/// The secrets of a set of connectors: every scalar under a secret-looking key, at any depth, read as
+/// leniently as Go reads a config (invalid UTF-8, any nesting, even a broken document). Strings are the
+/// text Go decodes; numbers their literal. `null`, `true` and `false` are no secrets.
 pub fn secrets_in(rows: &[ConnectorRow]) -> Vec<String> {
     let mut out = Vec::new();
     for r in rows {
-        if let Some(v) = r
-            .config
-            .as_deref()
-            .and_then(|c| serde_json::from_slice::<serde_json::Value>(c).ok())
-        {
-            collect(&v, &mut out);
+        if let Some(c) = r.config.as_deref() {
+            collect(c, &mut out);
         }
     }
-    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    out.dedup();
+    finish(&mut out);
     out
+}
+
+/// The secrets of a config whose top-level fields are already read ([`jsonedit::top_level_fields`]), the
+/// same values [`collect`] finds: a secret key's value whole, and the nested objects and arrays of the
+/// other keys (their own keys may be secret); top-level scalars of other keys are not walked again.
+pub fn collect_read(config: &[u8], fields: &[jsonedit::Field], out: &mut Vec<String>) {
+    for f in fields {
+        let Some(v) = config.get(f.value.clone()) else {
+            continue;
+        };
+        if is_secret_field(&f.key) {
+            jsonedit::scalars(v, &|_| true, &mut |raw, _| push_value(raw, out));
+        } else if matches!(v.first(), Some(b'{' | b'[')) {
+            collect(v, out);
+        }
+    }
+}
+
+/// `out` sorted longest first, without duplicates (the order [`secrets_in`] gives).
+pub fn finish(out: &mut Vec<String>) {
+    out.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    out.dedup();
+}
+
+/// One scalar's text as a secret: a string as Go decodes it, a number as written; not null or a boolean.
+fn push_value(raw: &[u8], out: &mut Vec<String>) {
+    if matches!(raw, b"null" | b"true" | b"false") {
+        return;
+    }
+    let v = if raw.first() == Some(&b'"') {
+        jsonedit::go_json_unquote(raw).unwrap_or_else(|| {
+            String::from_utf8_lossy(raw.get(1..raw.len().saturating_sub(1)).unwrap_or(raw))
+                .into_owned()
+        })
+    } else {
+        String::from_utf8_lossy(raw).into_owned()
+    };
+    if !v.is_empty() {
+        out.push(v);
+    }
+}
+
+/// The secret values of one config, appended to `out`.
+pub fn collect(config: &[u8], out: &mut Vec<String>) {
+    jsonedit::scalars(config, &is_secret_field, &mut |raw, secret| {
+        if secret {
+            push_value(raw, out)
+        }
+    });
 }
 
 #[cfg(test)]
@@ -68,6 +145,10 @@ mod tests {
             "token",
             "clientAssertion",
             "key",
+            "clientſecret",
+            "CLIENTSECRET",
+            "bindpw",
+            "KEY",
         ] {
             assert!(is_secret_field(f), "{f}");
         }
@@ -78,8 +159,46 @@ mod tests {
             "clientID",
             "redirectURI",
             "groupsKey",
+            "keys",
+            "ıssuer",
         ] {
             assert!(!is_secret_field(f), "{f}");
         }
+        assert!(!is_secret_field(&"x".repeat(200)));
+        assert!(is_secret_field(&format!("{}Secret", "x".repeat(200))));
+    }
+
+    #[test]
+    fn collects_like_go_reads() {
+        // Invalid UTF-8, a folded key, a nested array under a secret key, a number, null, depth > 128.
+        let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+        let mut cfg = b"{\"clientSecret\":\"a".to_vec();
+        cfg.push(0xff);
+        cfg.extend_from_slice(
+            format!(
+                "b\",\"clientſecret\":\"\u{2028}x\",\"tokens\":[\"t1\",{{\"k\":\"t2\"}}],\"bindPW\":1234,\"password\":null,\"x\":{deep},\"issuer\":\"https://a\"}}"
+            )
+            .as_bytes(),
+        );
+        let mut out = Vec::new();
+        collect(&cfg, &mut out);
+        for want in ["a\u{fffd}b", "\u{2028}x", "t1", "t2", "1234"] {
+            assert!(out.iter().any(|s| s == want), "{want:?} in {out:?}");
+        }
+        assert!(
+            !out.iter().any(|s| s == "null" || s.contains("https")),
+            "{out:?}"
+        );
+        // The pass over read fields finds the same.
+        let fields = jsonedit::top_level_fields(&cfg).unwrap();
+        let mut again = Vec::new();
+        collect_read(&cfg, &fields, &mut again);
+        finish(&mut out);
+        finish(&mut again);
+        assert_eq!(out, again);
+        // A broken document still gives up its secrets.
+        let mut out = Vec::new();
+        collect(br#"{"clientSecret":"abc","x":[}"#, &mut out);
+        assert_eq!(out, vec!["abc".to_string()]);
     }
 }

@@ -148,6 +148,7 @@ pub fn check_schema(conn: &Connection, path: &Path) -> Result<Schema> {
     if !tables.iter().any(|t| t == "migrations") {
         return Err(not_dex(path, "no `migrations` table"));
     }
+    check_shape(conn, path)?;
     let mut columns: Vec<(String, String)> = Vec::new();
     let mut st = conn.prepare("pragma table_info(connector)")?;
     let mut rows = st.query([])?;
@@ -171,6 +172,57 @@ pub fn check_schema(conn: &Connection, path: &Path) -> Result<Schema> {
         migrations: migrations.unwrap_or(0),
         has_grant_types: columns.iter().any(|(c, _)| c == "grant_types"),
     })
+}
+
+/// Shapes Dex's migrations never create, which would make ozrepair's one UPDATE do something else than
+/// replace one row's bytes (a trigger fires, a view or virtual table routes it elsewhere) or make the
+/// read-back differ: any trigger or view in the schema, a `connector` table that is virtual, WITHOUT
+/// ROWID, or has generated columns. Refused before anything is written.
+fn check_shape(conn: &Connection, path: &Path) -> Result<()> {
+    let odd: Vec<(String, String, String)> = conn
+        .prepare(
+            "select type, name, tbl_name from sqlite_master where type in ('trigger', 'view') order by type, name",
+        )
+        .and_then(|mut st| st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect())
+        .map_err(|e| unreadable(path, e))?;
+    if let Some((kind, name, table)) = odd.first() {
+        let on = if kind == "trigger" {
+            format!(" on table {table:?}")
+        } else {
+            String::new()
+        };
+        return Err(not_dex(
+            path,
+            format!(
+                "it has a {kind} {name:?}{on} ({} in all), which Dex never creates and which an edit would set off; remove it by hand if it is not meant to be there",
+                odd.len()
+            ),
+        ));
+    }
+    let (sql, wr, ncol, xcol): (String, i64, i64, i64) = conn
+        .query_row(
+            "select (select coalesce(sql, '') from sqlite_master where type = 'table' and name = 'connector'),
+                    coalesce((select wr from pragma_table_list where schema = 'main' and name = 'connector'), 0),
+                    (select count(*) from pragma_table_info('connector')),
+                    (select count(*) from pragma_table_xinfo('connector'))",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .map_err(|e| unreadable(path, e))?;
+    let sql = sql.to_ascii_lowercase();
+    let why = if sql.trim_start().starts_with("create virtual table") {
+        Some("the connector table is a virtual table")
+    } else if wr != 0 {
+        Some("the connector table is WITHOUT ROWID")
+    } else if xcol != ncol {
+        Some("the connector table has generated or hidden columns")
+    } else {
+        None
+    };
+    match why {
+        Some(w) => Err(not_dex(path, format!("{w}, a shape Dex never creates"))),
+        None => Ok(()),
+    }
 }
 
 fn text_of(v: ValueRef) -> String {
@@ -252,18 +304,48 @@ pub struct Edit {
     pub resource_version: String,
 }
 
-/// `resource_version` after an edit: a number goes up by one (so a running Dex re-opens the connector);
-/// anything else (NetBird writes '') stays as it is.
+/// `resource_version` after an edit: a decimal number goes up by one (so a running Dex re-opens the
+/// connector); at u64::MAX it stays (saturates: ozrepair edits with the container stopped, so the restart
+/// re-opens it anyway); anything else (NetBird writes '') stays as it is.
 pub fn bumped(rv: &str) -> String {
-    match rv.parse::<u64>() {
-        Ok(n) => (n + 1).to_string(),
-        Err(_) => rv.to_string(),
+    if rv.is_empty() || !rv.bytes().all(|b| b.is_ascii_digit()) {
+        return rv.to_string();
+    }
+    match rv.parse::<u64>().ok().and_then(|n| n.checked_add(1)) {
+        Some(n) => n.to_string(),
+        None => rv.to_string(),
     }
 }
 
+/// How a write failed: before its commit (SQLite rolled back; the database is as it was) or after it (the
+/// commit happened, and the check that followed found the database not as planned).
+#[derive(Debug)]
+pub enum WriteError {
+    RolledBack(anyhow::Error),
+    AfterCommit(anyhow::Error),
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::RolledBack(e) => write!(f, "{e:#}"),
+            WriteError::AfterCommit(e) => write!(f, "the change was committed, but {e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for WriteError {}
+
 /// Writes the edits in one IMMEDIATE transaction, each guarded by its `before` bytes, then checks the
 /// database and reads every edited row back (bytes equal, storage class BLOB).
-pub fn write_edits(path: &Path, edits: &[Edit]) -> Result<()> {
+pub fn write_edits(path: &Path, edits: &[Edit]) -> Result<(), WriteError> {
+    commit_edits(path, edits)
+        .map_err(WriteError::RolledBack)?
+        .map_err(WriteError::AfterCommit)
+}
+
+/// The transaction (its error: nothing was committed), then the checks after the commit (the inner error).
+fn commit_edits(path: &Path, edits: &[Edit]) -> Result<Result<()>> {
     let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -302,7 +384,12 @@ pub fn write_edits(path: &Path, edits: &[Edit]) -> Result<()> {
     crate::apply::fault::point("inside-write");
     tx.commit()
         .context("the commit failed; SQLite rolled back, the database is as it was")?;
-    integrity_check(&conn)?;
+    Ok(check_written(&conn, edits))
+}
+
+/// After the commit: integrity_check and a read-back of every edited row.
+fn check_written(conn: &Connection, edits: &[Edit]) -> Result<()> {
+    integrity_check(conn)?;
     for e in edits {
         let (class, bytes): (String, Vec<u8>) = conn.query_row(
             "select typeof(config), config from connector where id = ?1",
@@ -328,6 +415,36 @@ mod tests {
         assert_eq!(bumped("7"), "8");
         assert_eq!(bumped(""), "");
         assert_eq!(bumped("abc"), "abc");
+        assert_eq!(bumped("+7"), "+7");
+        assert_eq!(bumped("18446744073709551614"), "18446744073709551615");
+        assert_eq!(bumped("18446744073709551615"), "18446744073709551615");
+        assert_eq!(bumped("99999999999999999999999"), "99999999999999999999999");
+    }
+
+    /// A connector table with a trigger that rewrites the row after the update: the commit happens,
+    /// the read-back fails, and the error says the change was committed (check_schema refuses such a
+    /// table first; this is the write's own guard).
+    #[test]
+    fn a_failed_read_back_after_the_commit_is_an_after_commit_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("idp.db");
+        let conn = Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "create table connector (id text primary key, type text, name text, resource_version text, config blob);
+             insert into connector values ('a', 'oidc', 'a', '', cast('{\"issuer\":\"x\"}' as blob));
+             create trigger t after update on connector begin update connector set config = cast('{}' as blob) where id = new.id; end;",
+        )
+        .unwrap();
+        drop(conn);
+        let e = Edit {
+            id: "a".into(),
+            before: br#"{"issuer":"x"}"#.to_vec(),
+            after: br#"{"issuer":"y"}"#.to_vec(),
+            resource_version: String::new(),
+        };
+        let err = write_edits(&db, &[e]).unwrap_err();
+        assert!(matches!(err, WriteError::AfterCommit(_)), "{err}");
+        assert!(err.to_string().contains("was committed"), "{err}");
     }
 
     #[test]

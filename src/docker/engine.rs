@@ -1126,7 +1126,10 @@ mod tests {
         assert_eq!(w.widened(LATE_START_NS).since, Some(3_000_000_000));
         assert!(!w.admits("1970-01-01T00:00:04Z"));
         assert!(w.widened(LATE_START_NS).admits("1970-01-01T00:00:04Z"));
-        assert_eq!(RunWindow::default().widened(LATE_START_NS), RunWindow::default());
+        assert_eq!(
+            RunWindow::default().widened(LATE_START_NS),
+            RunWindow::default()
+        );
     }
 
     /// The events of a loop that a stop ended, and of stops answered while the loop went on (the orders

@@ -44,6 +44,21 @@ pub fn compute(rows: &[ConnectorRow], plan: &Plan) -> Result<Vec<store::Edit>> {
         edits[pos].after = after;
     }
     edits.retain(|e| e.after != e.before);
+    // The whole result must decode in Dex as Go would decode it, or the fix would be reported while Dex
+    // still cannot open the connector.
+    for e in &edits {
+        let typ = rows
+            .iter()
+            .find(|r| r.id == e.id)
+            .map(|r| r.typ.as_str())
+            .unwrap_or_default();
+        if let Err(why) = crate::dex::model::check(typ, &e.after) {
+            bail!(
+                "connector {}: after the change Dex still could not decode its config ({why}); nothing was changed; fix that field in the dashboard or by hand",
+                e.id
+            );
+        }
+    }
     Ok(edits)
 }
 

@@ -83,6 +83,9 @@ pub struct Plan {
     pub already_applied: usize,
     /// `--discover`: each provider asked, and what it answered.
     pub discovered: Vec<Asked>,
+    /// The secret values of every connector read for this plan (the report scrubs them), found in the
+    /// same pass over each config that reads its issuer and endpoints.
+    pub secrets: Vec<String>,
 }
 
 /// Config fields that locate the provider, shown for every connector type (issuer-like fields).
@@ -102,11 +105,20 @@ pub const ENDPOINT_FIELDS: [&str; 12] = [
 ];
 
 /// The connector's issuer, its endpoint fields, and what is wrong with its config if anything.
-fn read_config(row: &ConnectorRow) -> (Option<String>, BTreeMap<String, String>, Option<String>) {
+/// Its secret values are appended to `secrets` in the same pass (see [`crate::dex::secrets`]).
+fn read_config(
+    row: &ConnectorRow,
+    secrets: &mut Vec<String>,
+) -> (Option<String>, BTreeMap<String, String>, Option<String>) {
     let mut endpoints = BTreeMap::new();
     let Some(cfg) = row.config.as_deref() else {
         return (None, endpoints, None);
     };
+    let fields = top_level_fields(cfg);
+    match &fields {
+        Ok(f) => crate::dex::secrets::collect_read(cfg, f, secrets),
+        Err(_) => crate::dex::secrets::collect(cfg, secrets),
+    }
     if cfg.len() > MAX_CONFIG {
         let problem = format!(
             "its config is {} bytes, more than the {} KiB a connector config can sensibly be",
@@ -115,25 +127,60 @@ fn read_config(row: &ConnectorRow) -> (Option<String>, BTreeMap<String, String>,
         );
         return (None, endpoints, Some(problem));
     }
-    let fields = match top_level_fields(cfg) {
+    let fields = match fields {
         Err(e) => return (None, endpoints, Some(e.to_string())),
         Ok(f) => f,
     };
-    for name in ENDPOINT_FIELDS {
-        if let StrValue::Str(v) = string_value(cfg, &fields, name) {
+    // One pass over the fields: for each endpoint name the field Go's decoder ends with (the last match,
+    // a later null leaving an earlier string), then only those values decoded.
+    let mut last: [Option<usize>; ENDPOINT_FIELDS.len()] = [None; ENDPOINT_FIELDS.len()];
+    for (i, f) in fields.iter().enumerate() {
+        let is_null = cfg.get(f.value.clone()) == Some(&b"null"[..]);
+        // The names are ASCII: an ASCII key matches one only case-insensitively at the same length.
+        let ascii = f.key.is_ascii();
+        for (n, name) in ENDPOINT_FIELDS.iter().enumerate() {
+            let hit = if ascii {
+                f.key.len() == name.len() && f.key.eq_ignore_ascii_case(name)
+            } else {
+                jsonedit::key_matches(&f.key, name)
+            };
+            if hit && !(is_null && last[n].is_some()) {
+                last[n] = Some(i);
+            }
+        }
+    }
+    for (n, name) in ENDPOINT_FIELDS.iter().enumerate() {
+        let Some(f) = last[n].map(|i| &fields[i]) else {
+            continue;
+        };
+        if let Some(v) = cfg
+            .get(f.value.clone())
+            .filter(|raw| raw.first() == Some(&b'"'))
+            .and_then(jsonedit::go_json_unquote)
+        {
             endpoints.insert(name.to_string(), v);
         }
     }
-    match string_value(cfg, &fields, "issuer") {
-        StrValue::Str(s) => (Some(s), endpoints, None),
+    let undecodable = crate::dex::model::check_read(&row.typ, cfg, &fields)
+        .err()
+        .map(|why| format!("{UNDECODABLE}: {why}"));
+    let issuer = match endpoints.get("issuer") {
+        Some(s) => StrValue::Str(s.clone()),
+        None => string_value(cfg, &fields, "issuer"),
+    };
+    match issuer {
+        StrValue::Str(s) => (Some(s), endpoints, undecodable),
         StrValue::NotString(what) => (
             None,
             endpoints,
             Some(format!("its issuer is {what}, not a string")),
         ),
-        StrValue::Absent | StrValue::Null => (None, endpoints, None),
+        StrValue::Absent | StrValue::Null => (None, endpoints, undecodable),
     }
 }
+
+/// How a connector's problem starts when Go's decoder would refuse its config (see [`crate::dex::model`]).
+const UNDECODABLE: &str = "Dex cannot decode its config";
 
 /// The largest config ozrepair reads or edits (Dex's own are a few hundred bytes).
 pub const MAX_CONFIG: usize = 1 << 20;
@@ -176,11 +223,14 @@ impl<'a> Seen<'a> {
 
 /// Builds the plan from what was seen and what the operator asked.
 pub fn build(seen: &Seen, s: &Settings) -> Result<Plan> {
+    let mut secrets = Vec::new();
     let mut b = Builder {
-        views: views_of(seen.rows, seen.running, s.show_secrets),
+        views: views_of(seen.rows, seen.running, s.show_secrets, &mut secrets),
         plan: Plan::default(),
         corrections: Vec::new(),
     };
+    crate::dex::secrets::finish(&mut secrets);
+    b.plan.secrets = secrets;
     b.check_names(s)?;
     b.add_failures(seen.logs);
     // Where the right issuer comes from, in the contract's order: --issuer, the logs, discovery.
@@ -200,10 +250,15 @@ pub fn build(seen: &Seen, s: &Settings) -> Result<Plan> {
 
 /// Every connector as the report shows it, before any evidence: ok when the container runs (it opened
 /// every connector), unknown when nothing says yet.
-fn views_of(rows: &[ConnectorRow], running: bool, show_secrets: bool) -> Vec<ConnectorView> {
+fn views_of(
+    rows: &[ConnectorRow],
+    running: bool,
+    show_secrets: bool,
+    secrets: &mut Vec<String>,
+) -> Vec<ConnectorView> {
     rows.iter()
         .map(|r| {
-            let (issuer, mut endpoints, problem) = read_config(r);
+            let (issuer, mut endpoints, problem) = read_config(r, secrets);
             let checked = r.typ == "oidc" || issuer.is_some();
             let status = if problem.is_some() {
                 Status::Unknown
@@ -417,6 +472,13 @@ impl Builder {
     fn corrections_into_changes(&mut self, static_ids: &[(String, String)], s: &Settings) {
         for c in std::mem::take(&mut self.corrections) {
             let v = &mut self.views[c.idx];
+            if let Some(p) = v.problem.as_deref().filter(|p| p.starts_with(UNDECODABLE)) {
+                self.plan.notes.push(format!(
+                    "connector {}: {p}; correcting its issuer to {:?} alone would not let Dex open it, so ozrepair plans no change: fix that field in the dashboard or by hand",
+                    v.id, c.to
+                ));
+                continue;
+            }
             let from = v.issuer.clone().unwrap_or_default();
             if from == c.to {
                 v.status = Status::Ok;
@@ -475,6 +537,13 @@ impl Builder {
             let Some(f) = jsonedit::effective_field(&fields, &s.field) else {
                 bail!("connector {} has no field {:?}; ozrepair edits values, it never adds fields; nothing was changed", s.connector, s.field);
             };
+            if crate::dex::secrets::is_secret_field(&f.key) {
+                return Err(UsageError(format!(
+                    "--set {}.{} names the secret field {:?} as Go reads it; --set does not set secrets; nothing was changed",
+                    s.connector, s.field, f.key
+                ))
+                .into());
+            }
             let from = match string_value(cfg, &fields, &f.key) {
                 StrValue::Str(v) => v,
                 _ => bail!(

@@ -167,9 +167,12 @@ impl Report {
                 .collect(),
             backups: t.backups.iter().map(BackupListing::of).collect(),
             exit_code: verdict.exit,
-            secrets: stored
-                .map(|s| crate::dex::secrets::secrets_in(&s.rows))
-                .unwrap_or_default(),
+            // The plan read every row's secrets already; without a plan they are read here.
+            secrets: match (&t.plan, stored) {
+                (Some(p), _) => p.secrets.clone(),
+                (None, Some(s)) => crate::dex::secrets::secrets_in(&s.rows),
+                (None, None) => Vec::new(),
+            },
         }
     }
 
@@ -182,37 +185,145 @@ impl Report {
         })
     }
 
-    /// What is printed: the report on stdout, and the error line for stderr; secrets scrubbed from both
-    /// unless `--show-secrets`.
-    pub fn render(&self, s: &Settings) -> Rendered {
-        let secrets: &[String] = if s.show_secrets { &[] } else { &self.secrets };
-        let shown = |t: &str| redact::scrub(t, secrets);
+    /// Every string of the report, for the scrub and the terminal escapes (each field once, map keys too).
+    pub fn strings_mut(&mut self, f: &mut dyn FnMut(&mut String)) {
+        let opt = |o: &mut Option<String>, f: &mut dyn FnMut(&mut String)| {
+            if let Some(v) = o {
+                f(v)
+            }
+        };
+        f(&mut self.command);
+        opt(&mut self.host, f);
+        if let Some(c) = &mut self.container {
+            f(&mut c.name);
+            f(&mut c.id);
+            f(&mut c.state_before);
+            opt(&mut c.state_after, f);
+        }
+        if let Some(d) = &mut self.database {
+            f(&mut d.path);
+            opt(&mut d.volume, f);
+            opt(&mut d.sha256_before, f);
+            opt(&mut d.sha256_after, f);
+            opt(&mut d.schema, f);
+        }
+        for c in &mut self.connectors {
+            f(&mut c.id);
+            f(&mut c.typ);
+            f(&mut c.name);
+            opt(&mut c.issuer, f);
+            opt(&mut c.problem, f);
+            c.endpoints.values_mut().for_each(&mut *f);
+            // Keys are field names; a plain one (letters and digits, as every endpoint name is) is left
+            // as it is, and the map is rebuilt only when another one changes.
+            let keys: Vec<(String, String)> = c
+                .endpoints
+                .keys()
+                .filter(|k| !k.bytes().all(|b| b.is_ascii_alphanumeric()))
+                .filter_map(|k| {
+                    let mut t = k.clone();
+                    f(&mut t);
+                    (t != *k).then(|| (k.clone(), t))
+                })
+                .collect();
+            for (old, new) in keys {
+                if let Some(v) = c.endpoints.remove(&old) {
+                    c.endpoints.insert(new, v);
+                }
+            }
+        }
+        for c in &mut self.changes {
+            f(&mut c.connector);
+            f(&mut c.field);
+            f(&mut c.from);
+            f(&mut c.to);
+            f(&mut c.evidence);
+        }
+        if let Some(b) = &mut self.backup {
+            f(&mut b.path);
+            f(&mut b.sha256);
+            f(&mut b.dir);
+        }
+        opt(&mut self.error, f);
+        self.located.iter_mut().for_each(&mut *f);
+        self.notes.iter_mut().for_each(&mut *f);
+        for d in &mut self.discovery {
+            f(&mut d.connector);
+            opt(&mut d.published, f);
+            opt(&mut d.error, f);
+        }
+        for b in &mut self.backups {
+            f(&mut b.dir);
+            f(&mut b.created);
+            f(&mut b.sha256);
+            b.connectors.iter_mut().for_each(&mut *f);
+        }
+    }
+
+    /// The report with its secrets scrubbed from every string (see [`redact`]).
+    pub fn scrubbed(mut self) -> Report {
+        let sc = redact::Scrubber::new(&self.secrets);
+        if !sc.is_empty() {
+            self.strings_mut(&mut |t| sc.scrub(t));
+        }
+        self
+    }
+
+    /// What is printed: the report on stdout, and the error line for stderr; secrets scrubbed from every
+    /// string of the report before it is rendered unless `--show-secrets`, and (except in JSON, which
+    /// escapes them itself) control characters escaped so that nothing from the database, the logs or the
+    /// engine can drive the operator's terminal.
+    pub fn render(self, s: &Settings) -> Rendered {
+        let mut r = if s.show_secrets {
+            self
+        } else {
+            self.scrubbed()
+        };
+        if s.output != Output::Json {
+            r.strings_mut(&mut text::clean_in_place);
+        }
         let (stdout, exit) = match s.output {
             Output::Json => (
-                format!("{}\n", shown(&self.to_json())),
-                self.exit_code.code(),
+                format!("{}\n", text::json_terminal_safe(r.to_json())),
+                r.exit_code.code(),
             ),
-            Output::Text => (shown(&text::report(self, s.color)), self.exit_code.code()),
+            Output::Text => (text::report(&r, s.color), r.exit_code.code()),
             Output::Nagios => {
-                let (text, state) = monitor::nagios(self);
-                (shown(&text), state.code())
+                let (text, state) = monitor::nagios(&r);
+                (text, state.code())
             }
-            Output::Prometheus => (shown(&monitor::prometheus(self)), self.exit_code.code()),
+            Output::Prometheus => (monitor::prometheus(&r), r.exit_code.code()),
         };
         // On a terminal the text report already ends with the error; elsewhere stderr carries it too.
         let shown_in_report = s.output == Output::Text
             && std::io::stdout().is_terminal()
             && std::io::stderr().is_terminal();
+        let error = r.error.as_deref().map(text::clean);
         Rendered {
             stdout,
-            stderr: self
-                .error
-                .as_ref()
+            stderr: error
                 .filter(|_| !shown_in_report)
-                .map(|e| format!("ozrepair: {}\n", shown(e))),
+                .map(|e| format!("ozrepair: {e}\n")),
             exit,
         }
     }
+}
+
+/// The planned changes as the confirmation prompt shows them: scrubbed and escaped like the report.
+pub fn prompt_diff(plan: &Plan, stored: &Stored, s: &Settings) -> String {
+    let mut r = Report {
+        changes: plan.changes.clone(),
+        connectors: plan.connectors.clone(),
+        secrets: if s.show_secrets {
+            Vec::new()
+        } else {
+            crate::dex::secrets::secrets_in(&stored.rows)
+        },
+        ..Report::make("fix", &Trail::default(), Verdict::healthy())
+    };
+    r = r.scrubbed();
+    r.strings_mut(&mut text::clean_in_place);
+    text::diff_text(&r.changes, &r.connectors)
 }
 
 /// A report as printed.

@@ -1,33 +1,222 @@
 //! Secrets never leave the process: every value of a secret-looking config field (collected from the rows
-//! by [`crate::dex::secrets`]) is scrubbed from everything printed (report, notes, errors), whatever path it
-//! took to get there. `--show-secrets` is the only way around it.
+//! by [`crate::dex::secrets`]) is scrubbed from every string of the report (connectors, changes, notes,
+//! errors) before it is rendered, so the scrub sees each string exactly as it is, before any escaping
+//! (JSON, the text report's control-character escapes). `--show-secrets` is the only way around it.
+//!
+//! Three rules, by what a secret looks like:
+//! - a string that *is* a secret is redacted whatever its length (a 1-character secret, or the text
+//!   `null`, which in JSON output is then the string "[redacted]", never a broken document);
+//! - a secret of [`LONG`] bytes or more is redacted wherever it occurs inside a string;
+//! - a shorter secret only where it is a whole word (between spaces, quotes or brackets), so a secret such
+//!   as `oidc` or `https` does not turn every URL and type in the report into `[redacted]`.
+//!
+//! The long rule is linear in the text and cheap to set up for thousands of secrets: every long secret is
+//! indexed by its first 8 bytes (a 2^20-bit filter, then a hash map), each position of the text costs one
+//! filter probe, and only a hit compares bytes.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A small multiplicative hash for the scrub's sets (the keys are the database's own secrets, looked up
+/// once per report string; SipHash's flooding resistance buys nothing here).
+#[derive(Default)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut a = [0u8; 8];
+            a[..c.len()].copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(a))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u8(&mut self, b: u8) {
+        self.write(&[b]);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = BuildHasherDefault<Fx>;
 
 pub const REDACTED: &str = "[redacted]";
 
-/// `text` with every secret replaced by [redacted] (also in its JSON-escaped form). One pass over the text
-/// whatever the number of secrets (Aho-Corasick, leftmost-longest), so a database with thousands of
-/// connectors costs no more to print than one with a few.
-pub fn scrub(text: &str, secrets: &[String]) -> String {
-    let mut needles: Vec<String> = Vec::with_capacity(secrets.len() * 2);
-    for s in secrets {
-        needles.push(s.clone());
-        let escaped = serde_json::to_string(s).unwrap_or_default();
-        let inner = escaped.trim_matches('"');
-        if inner != s {
-            needles.push(inner.to_string());
+/// Secrets this long or longer are scrubbed wherever they occur; shorter ones as whole words only.
+pub const LONG: usize = 8;
+/// Secrets shorter than this are scrubbed only where a string is exactly the secret.
+pub const WORD: usize = 4;
+
+const FILTER_BITS: u32 = 20;
+
+/// The scrub for one set of secrets, built once per report.
+pub struct Scrubber {
+    exact: HashSet<String, FxBuild>,
+    /// Secrets of WORD..LONG bytes, matched as whole words.
+    words: HashSet<String, FxBuild>,
+    /// Long secrets by their first 8 bytes, longest first.
+    long: HashMap<u64, Vec<String>, FxBuild>,
+    filter: Vec<u64>,
+}
+
+fn prefix(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(a)
+}
+
+fn slot(p: u64) -> usize {
+    (p.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FILTER_BITS)) as usize
+}
+
+/// Where a word ends for the short rule: white space, quotes, brackets and separators.
+fn is_break(c: char) -> bool {
+    c.is_whitespace() || "\"'`()[]{}<>,;=".contains(c)
+}
+
+impl Scrubber {
+    pub fn new(secrets: &[String]) -> Scrubber {
+        let mut s = Scrubber {
+            exact: HashSet::with_capacity_and_hasher(secrets.len(), FxBuild::default()),
+            words: HashSet::default(),
+            long: HashMap::with_capacity_and_hasher(secrets.len(), FxBuild::default()),
+            filter: Vec::new(),
+        };
+        for secret in secrets.iter().filter(|x| !x.is_empty()) {
+            s.exact.insert(secret.clone());
+            if secret.len() >= LONG {
+                s.add_long(secret);
+                // Also as Go's JSON writes it, in case a log line or message carries it escaped.
+                let escapes = secret
+                    .bytes()
+                    .any(|b| b < 0x20 || b"\"\\<>&\xe2".contains(&b));
+                if escapes {
+                    let quoted = crate::dex::jsonedit::go_json_string(secret);
+                    let inner = &quoted[1..quoted.len() - 1];
+                    if inner != secret {
+                        s.add_long(inner);
+                    }
+                }
+            } else if secret.len() >= WORD {
+                s.words.insert(secret.clone());
+            }
+        }
+        for v in s.long.values_mut() {
+            v.sort_by_key(|x| std::cmp::Reverse(x.len()));
+            v.dedup();
+        }
+        s
+    }
+
+    fn add_long(&mut self, secret: &str) {
+        if self.filter.is_empty() {
+            self.filter = vec![0; 1 << (FILTER_BITS - 6)];
+        }
+        let p = prefix(secret.as_bytes());
+        let k = slot(p);
+        self.filter[k >> 6] |= 1 << (k & 63);
+        self.long.entry(p).or_default().push(secret.to_string());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.exact.is_empty()
+    }
+
+    /// `text` with its secrets replaced by [redacted], in place.
+    pub fn scrub(&self, text: &mut String) {
+        if self.exact.is_empty() || text.is_empty() {
+            return;
+        }
+        if self.exact.contains(text.as_str()) {
+            *text = REDACTED.to_string();
+            return;
+        }
+        if let Some(t) = self.scrub_long(text) {
+            *text = t;
+        }
+        if !self.words.is_empty() {
+            if let Some(t) = self.scrub_words(text) {
+                *text = t;
+            }
         }
     }
-    if needles.is_empty() {
-        return text.to_string();
+
+    /// The long rule; None when nothing matched.
+    fn scrub_long(&self, text: &str) -> Option<String> {
+        if self.long.is_empty() || text.len() < LONG {
+            return None;
+        }
+        let b = text.as_bytes();
+        let mut out: Option<String> = None;
+        let (mut i, mut copied) = (0, 0);
+        while i + LONG <= b.len() {
+            let p = prefix(&b[i..]);
+            let k = slot(p);
+            if self.filter[k >> 6] & (1 << (k & 63)) != 0 {
+                if let Some(m) = self
+                    .long
+                    .get(&p)
+                    .and_then(|c| c.iter().find(|s| b[i..].starts_with(s.as_bytes())))
+                {
+                    // A match starts and ends on char boundaries: the secret is UTF-8 itself.
+                    let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                    o.push_str(&text[copied..i]);
+                    o.push_str(REDACTED);
+                    i += m.len();
+                    copied = i;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        let mut o = out?;
+        o.push_str(&text[copied..]);
+        Some(o)
     }
-    match aho_corasick::AhoCorasick::builder()
-        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-        .build(&needles)
-    {
-        Ok(ac) => ac.replace_all(text, &vec![REDACTED; needles.len()]),
-        // Too many or too large to index: print nothing rather than risk a secret.
-        Err(_) => "[output withheld: it could not be checked for secrets]\n".to_string(),
+
+    /// The short rule: whole words equal to a secret (a trailing `:` or `.` is not part of the word).
+    fn scrub_words(&self, text: &str) -> Option<String> {
+        let mut out: Option<String> = None;
+        let mut copied = 0;
+        let mut start = None;
+        let check = |from: usize, to: usize, out: &mut Option<String>, copied: &mut usize| {
+            let w = text[from..to].trim_end_matches([':', '.']);
+            if w.len() >= WORD && self.words.contains(w) {
+                let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                o.push_str(&text[*copied..from]);
+                o.push_str(REDACTED);
+                *copied = from + w.len();
+            }
+        };
+        for (i, c) in text.char_indices() {
+            if is_break(c) {
+                if let Some(s) = start.take() {
+                    check(s, i, &mut out, &mut copied);
+                }
+            } else if start.is_none() {
+                start = Some(i);
+            }
+        }
+        if let Some(s) = start {
+            check(s, text.len(), &mut out, &mut copied);
+        }
+        let mut o = out?;
+        o.push_str(&text[copied..]);
+        Some(o)
     }
+
+    /// `text` scrubbed, as a new string.
+    pub fn scrubbed(&self, text: &str) -> String {
+        let mut t = text.to_string();
+        self.scrub(&mut t);
+        t
+    }
+}
+
+/// `text` with every secret replaced by [redacted] (see [`Scrubber`]).
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    Scrubber::new(secrets).scrubbed(text)
 }
 
 #[cfg(test)]
@@ -35,6 +224,10 @@ mod tests {
     use super::*;
     use crate::dex::secrets::secrets_in;
     use crate::dex::{ConnectorRow, Storage};
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
 
     #[test]
     fn scrubs_nested_and_escaped_values() {
@@ -51,10 +244,67 @@ mod tests {
             secrets,
             vec!["s3cr3t-value".to_string(), "p\"w<d>".to_string()]
         );
-        let text = r#"a s3cr3t-value b "p\"w<d>" email"#;
         assert_eq!(
-            scrub(text, &secrets),
-            r#"a [redacted] b "[redacted]" email"#
+            scrub("a s3cr3t-value b email", &secrets),
+            "a [redacted] b email"
+        );
+        assert_eq!(scrub("p\"w<d>", &secrets), "[redacted]");
+        // The JSON-escaped form of a long secret, as a log line may carry it.
+        let long = s(&["<long&secret>"]);
+        assert_eq!(
+            scrub(r#"msg "\u003clong\u0026secret\u003e""#, &long),
+            r#"msg "[redacted]""#
+        );
+    }
+
+    #[test]
+    fn short_and_common_secrets() {
+        let secrets = s(&["ab", "null", "oidc", "https", "x"]);
+        let sc = Scrubber::new(&secrets);
+        for exact in ["ab", "null", "oidc", "https", "x"] {
+            assert_eq!(sc.scrubbed(exact), REDACTED, "{exact}");
+        }
+        // Inside ordinary text they mangle nothing.
+        for text in [
+            "https://oauth.id.jumpcloud.com/",
+            "oidc-connector",
+            "a static connector",
+            "abc",
+            "nullable",
+        ] {
+            assert_eq!(sc.scrubbed(text), text);
+        }
+        // A short secret as a whole word is scrubbed.
+        assert_eq!(
+            sc.scrubbed("password was \"oidc\": rejected"),
+            "password was \"[redacted]\": rejected"
+        );
+        assert_eq!(sc.scrubbed("got oidc."), "got [redacted].");
+    }
+
+    #[test]
+    fn long_secrets_with_odd_characters() {
+        let secrets = s(&[
+            "sec\u{2028}ret\u{7f}!",
+            "ṡecret-ünïcode",
+            "0123456789abcdef",
+        ]);
+        let sc = Scrubber::new(&secrets);
+        assert_eq!(
+            sc.scrubbed("x sec\u{2028}ret\u{7f}! y ṡecret-ünïcode z"),
+            "x [redacted] y [redacted] z"
+        );
+        assert_eq!(
+            sc.scrubbed("0123456789abcdef0123456789abcdef"),
+            "[redacted][redacted]"
+        );
+        assert_eq!(sc.scrubbed("0123456789abcde"), "0123456789abcde");
+        // Thousands of secrets cost one pass.
+        let many: Vec<String> = (0..5000).map(|i| format!("secret-{i:08}")).collect();
+        let sc = Scrubber::new(&many);
+        assert_eq!(
+            sc.scrubbed("a secret-00004999 b secret-0000 c"),
+            "a [redacted] b secret-0000 c"
         );
     }
 }

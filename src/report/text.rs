@@ -6,6 +6,76 @@ use crate::plan::{Change, ConnectorView, Status};
 use crate::verdict::{ExitCode, Outcome};
 use std::collections::BTreeMap;
 
+/// Whether a character could drive a terminal or hide text: C0 and C1 controls, DEL, the line and
+/// paragraph separators, and the bidirectional controls.
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{61c}'
+        )
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// Whether `s` has a byte that can start an [`unsafe_char`]: a C0 control or DEL, or the first byte of
+/// a C1 control (0xC2), U+061C (0xD8) or the U+2xxx controls (0xE2). A fast test before the exact one.
+fn maybe_unsafe(s: &str) -> bool {
+    // Branch-free per byte, so the loop vectorises: most reports are plain ASCII.
+    s.as_bytes().chunks(64).any(|c| {
+        c.iter().fold(false, |acc, &b| {
+            acc | (b < 0x20) | (b == 0x7f) | (b == 0xc2) | (b == 0xd8) | (b == 0xe2)
+        })
+    })
+}
+
+/// A string from outside (the database, the logs, the engine) as the text report prints it: every
+/// character that could drive a terminal written as `\u{…}`; everything else as it is.
+pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if !maybe_unsafe(s) || !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            o.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            o.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(o)
+}
+
+/// [`clean`], in place.
+pub fn clean_in_place(s: &mut String) {
+    if let std::borrow::Cow::Owned(c) = clean(s) {
+        *s = c;
+    }
+}
+
+/// JSON text with the characters JSON may carry raw but a terminal may act on (DEL, C1 controls, the
+/// separators and bidi controls; serde_json already escapes C0) as `\u` escapes: the same JSON value.
+pub fn json_terminal_safe(json: String) -> String {
+    if !maybe_unsafe(&json) || !json.chars().any(unsafe_char) {
+        return json;
+    }
+    let mut o = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if unsafe_char(c) {
+            // Every such char is in the BMP and, in serde_json's output, inside a string.
+            o.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            o.push(c);
+        }
+    }
+    o
+}
+
+/// A value in double quotes, as the diff shows it (already [`clean`]ed: only `"` is escaped here).
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\\\""))
+}
+
 /// What a line of the diff is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiffKind {
@@ -36,15 +106,15 @@ pub fn diff(changes: &[Change], views: &[ConnectorView]) -> Vec<DiffLine> {
         let line = |kind, text| DiffLine { kind, text };
         out.push(line(
             DiffKind::Hunk,
-            format!("~ connector {} ({typ}, {name:?})", c.connector),
+            format!("~ connector {} ({typ}, {})", c.connector, quote(name)),
         ));
         out.push(line(
             DiffKind::Removed,
-            format!("-   \"{}\": {:?}", c.field, c.from),
+            format!("-   {}: {}", quote(&c.field), quote(&c.from)),
         ));
         out.push(line(
             DiffKind::Added,
-            format!("+   \"{}\": {:?}", c.field, c.to),
+            format!("+   {}: {}", quote(&c.field), quote(&c.to)),
         ));
         out.push(line(DiffKind::Source, format!("    from: {}", c.evidence)));
     }
@@ -241,22 +311,21 @@ pub fn fleet_table(
     );
     for r in results {
         let v = &r.report;
-        let container = v["container"]["name"].as_str().unwrap_or("-");
+        // Each host's report came back as JSON: its strings are escaped again for the terminal here.
+        let container = clean(v["container"]["name"].as_str().unwrap_or("-"));
         let changes = v["changes"]
             .as_array()
             .map(|c| c.len().to_string())
             .unwrap_or_else(|| "-".into());
-        let error: String = v["error"]
-            .as_str()
-            .unwrap_or("")
+        let error: String = clean(v["error"].as_str().unwrap_or(""))
             .chars()
             .take(120)
             .collect();
         o.push_str(&format!(
             "{:<w$}  {:<24}  {:<10}  {:<7}  {error}\n",
-            r.endpoint,
+            clean(&r.endpoint),
             container,
-            v["result"].as_str().unwrap_or("failed"),
+            clean(v["result"].as_str().unwrap_or("failed")),
             changes
         ));
     }

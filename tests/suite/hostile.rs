@@ -1001,3 +1001,355 @@ hostile!(wal_mode_without_sidecars_read_only, Handled, |w| {
     }
     Handled
 });
+
+// ---------------------------------------------------------------------------------------------------
+// Hostile schemas, configs Go cannot decode, secrets in every encoding, hostile text, huge numbers.
+
+/// Runs `sql` on the volume's database (before the case's snapshot).
+fn alter(w: &World, sql: &str) {
+    let conn = rusqlite::Connection::open(&w.db).expect("open");
+    conn.execute_batch(sql).expect("alter the schema");
+}
+
+/// Sets the JumpCloud connector's config to exactly these bytes (a BLOB), and its name.
+fn set_config(w: &World, config: &[u8], name: &str) {
+    let conn = rusqlite::Connection::open(&w.db).expect("open");
+    conn.execute(
+        "update connector set config = ?1, name = ?2 where id = ?3",
+        rusqlite::params![config, name, JC_ID],
+    )
+    .expect("set config");
+}
+
+/// A usage error: exit 2, one line, the tree exactly as it was.
+fn usage_refused(w: &World, args: &[&str], says: &[&str]) -> Outcome {
+    let before = w.snapshot();
+    let run = ozr(args).run();
+    assert_sane(&run);
+    assert_eq!(run.code, 2, "exit 2 expected: {run:?}");
+    let text = run.all().to_lowercase();
+    for s in says {
+        assert!(
+            text.contains(&s.to_lowercase()),
+            "should say {s:?}: {run:?}"
+        );
+    }
+    assert_eq!(w.snapshot(), before, "no byte changed anywhere");
+    Refused
+}
+
+// A trigger on the connector table (it would delete every password row when fix updates the row).
+hostile!(schema_trigger, Refused, |w| {
+    w.seed(&DexDb::locked_out());
+    alter(
+        w,
+        "create trigger wipe after update on connector begin delete from password; end;",
+    );
+    refused_untouched(w, &w.db, &["trigger", "\"wipe\"", "connector"], true)
+});
+
+// A view in the schema.
+hostile!(schema_view, Refused, |w| {
+    w.seed(&DexDb::locked_out());
+    alter(
+        w,
+        "create view connector_v as select id, config from connector;",
+    );
+    refused_untouched(w, &w.db, &["view", "connector_v"], true)
+});
+
+// The connector table is WITHOUT ROWID.
+hostile!(schema_without_rowid, Refused, |w| {
+    w.seed(&DexDb::locked_out());
+    alter(
+        w,
+        "create table c2 (id text not null primary key, type text not null, name text not null,
+                          resource_version text not null, config blob) without rowid;
+         insert into c2 select id, type, name, resource_version, config from connector;
+         drop table connector; alter table c2 rename to connector;",
+    );
+    refused_untouched(w, &w.db, &["without rowid", "nothing was changed"], true)
+});
+
+/// A JumpCloud config (the seed's, with `edit` applied) that Go's encoding/json cannot decode into
+/// Dex's oidc Config: `fix` is refused, `inspect` shows the connector unknown with the reason.
+fn undecodable(w: &World, config: String, says: &str) -> Outcome {
+    config_refused(w, config, &["Dex cannot decode its config", says, JC_ID])
+}
+
+// `{"issuer":5,"issuer":"https://…"}`: the last issuer is a string, but Go reports the 5.
+hostile!(config_issuer_number_then_string, Refused, |w| {
+    let cfg = jumpcloud_config(JUMPCLOUD).replacen('{', r#"{"issuer":5,"#, 1);
+    undecodable(w, cfg, "issuer is a number")
+});
+
+// An object before the string issuer, under a folded key Go matches to `issuer`.
+hostile!(config_issuer_object_folded_key, Refused, |w| {
+    let cfg = jumpcloud_config(JUMPCLOUD).replacen('{', "{\"iſsuer\":{\"a\":1},", 1);
+    undecodable(w, cfg, "issuer (key")
+});
+
+// A type error in another field (clientID a number): fixing the issuer alone would not open it.
+hostile!(config_type_error_elsewhere, Refused, |w| {
+    let cfg =
+        jumpcloud_config(JUMPCLOUD).replace(r#""clientID":"0f5e2c9a-e2e""#, r#""clientID":7"#);
+    undecodable(w, cfg, "clientID is a number")
+});
+
+// `--issuer ""`, an issuer with a newline, a URL without a host: usage errors before anything is read.
+hostile!(issuer_not_a_url, Refused, |w| {
+    w.seed(&DexDb::locked_out());
+    let db = w.db.to_string_lossy().into_owned();
+    for (bad, says) in [
+        ("", "empty"),
+        ("https://oauth.id.jumpcloud.com/\n", "control character"),
+        ("oauth.id.jumpcloud.com", "scheme"),
+        ("https:///x", "no host"),
+    ] {
+        let args = [
+            "--db",
+            &db,
+            "fix",
+            "--connector",
+            JC_ID,
+            "--issuer",
+            bad,
+            "--yes",
+        ];
+        usage_refused(w, &args, &[says, "nothing was changed"]);
+    }
+    Refused
+});
+
+// Huge numbers for every numeric flag: usage errors (exit 2) at parse time, no panic, nothing changed.
+hostile!(huge_numeric_flags, Refused, |w| {
+    w.seed(&DexDb::locked_out());
+    let db = w.db.to_string_lossy().into_owned();
+    let huge = "18446744073709551615";
+    let inv = w.outside.join("inventory");
+    std::fs::write(&inv, "unix:///nonexistent.sock\n").expect("inventory");
+    let inv = inv.to_string_lossy().into_owned();
+    let cases: Vec<Vec<&str>> = vec![
+        fix_args(&db, &["--wait", huge]),
+        fix_args(&db, &["--wait", "18446744073709551616"]),
+        fix_args(&db, &["--wait", "-1"]),
+        fix_args(&db, &["--discover", "--discover-timeout", huge]),
+        vec!["--db", &db, "restore", "--yes", "--wait", huge],
+        vec!["fleet", "--inventory", &inv, "--parallel", huge, "inspect"],
+        vec!["fleet", "--inventory", &inv, "--parallel", "0", "inspect"],
+        vec!["fleet", "--inventory", &inv, "--serial", huge, "inspect"],
+        vec!["fleet", "--inventory", &inv, "--max-fail", huge, "inspect"],
+        vec![
+            "fleet",
+            "--inventory",
+            &inv,
+            "--host-timeout",
+            huge,
+            "inspect",
+        ],
+    ];
+    for (i, args) in cases.iter().enumerate() {
+        // 2^64 and -1 are not numbers clap can range-check; the rest are out of range.
+        let says: &[&str] = if matches!(i, 1 | 2) {
+            &[]
+        } else {
+            &["is not in"]
+        };
+        usage_refused(w, args, says);
+    }
+    Refused
+});
+
+// resource_version at u64::MAX: the fix goes through and the version stays (saturates, never wraps).
+hostile!(resource_version_max, Handled, |w| {
+    let jc = Connector {
+        resource_version: "18446744073709551615",
+        ..Connector::jumpcloud(JUMPCLOUD)
+    };
+    w.seed(&DexDb::new(11).connectors([Connector::local(), jc]));
+    let run = fix(&w.db, &[]);
+    assert_sane(&run);
+    assert_eq!(run.code, 0, "{run:?}");
+    let (_d, conn) = read_copy(&w.db);
+    let jc = jumpcloud_row(&conn);
+    assert_eq!(jc.config, jumpcloud_config(JUMPCLOUD_SLASH).into_bytes());
+    let rv: String = conn
+        .query_row(
+            "select resource_version from connector where id = ?1",
+            [JC_ID],
+            |r| r.get(0),
+        )
+        .expect("rv");
+    assert_eq!(rv, "18446744073709551615");
+    Handled
+});
+
+/// Every form a secret could be printed in: raw, JSON-escaped, Rust-escaped.
+fn forms(secret: &str) -> Vec<String> {
+    let json = serde_json::to_string(secret).expect("json");
+    vec![
+        secret.to_string(),
+        json.trim_matches('"').to_string(),
+        format!("{secret:?}").trim_matches('"').to_string(),
+    ]
+}
+
+/// inspect (text and JSON) and `fix --dry-run --set` echoing `secret` into redirectURI: exit 0 or 3,
+/// valid JSON, and no form of `secret` (nor its distinctive `marker`) in any output.
+fn secret_never_printed(w: &World, config: &[u8], secret: &str, marker: &str) -> Outcome {
+    w.seed(&DexDb::locked_out());
+    set_config(w, config, "JumpCloud");
+    let before = w.snapshot();
+    let db = w.db.to_string_lossy().into_owned();
+    let echo = format!("{JC_ID}.redirectURI=https://vpn.example.com/{secret}");
+    let runs = [
+        ozr(["--db", &db, "inspect"]).run(),
+        ozr(["--db", &db, "--output", "json", "inspect"]).run(),
+        ozr(["--db", &db, "fix", "--dry-run", "--set", &echo]).run(),
+        ozr([
+            "--db",
+            &db,
+            "--output",
+            "json",
+            "fix",
+            "--dry-run",
+            "--set",
+            &echo,
+        ])
+        .run(),
+    ];
+    for (i, run) in runs.iter().enumerate() {
+        assert_sane(run);
+        assert!(matches!(run.code, 0 | 3), "{run:?}");
+        if i % 2 == 1 {
+            serde_json::from_str::<serde_json::Value>(run.stdout.trim()).expect("valid JSON");
+        }
+        for f in forms(secret).iter().chain([&marker.to_string()]) {
+            assert!(!run.all().contains(f.as_str()), "{f:?} printed: {run:?}");
+        }
+    }
+    assert!(
+        runs[2].stdout.contains("[redacted]"),
+        "the echo is redacted in the diff: {:?}",
+        runs[2]
+    );
+    assert_eq!(w.snapshot(), before, "dry runs change nothing");
+    Handled
+}
+
+// A secret with U+2028 and DEL, echoed in the diff (the text diff once escaped it past the scrub).
+hostile!(secret_with_separator_and_del, Handled, |w| {
+    let secret = "zq-sec\u{2028}ret\u{7f}-tail";
+    // Raw in the config: Go's JSON takes U+2028 and DEL unescaped.
+    let cfg = jumpcloud_config(JUMPCLOUD).replace(SECRET, secret);
+    secret_never_printed(w, cfg.as_bytes(), secret, "zq-sec")
+});
+
+// A secret with a byte that is not UTF-8, and a field nested deeper than 128 levels (the secrets were
+// once collected by a stricter parser than Go's, which gave up on both): Go reads it with U+FFFD.
+hostile!(secret_invalid_utf8_and_deep, Handled, |w| {
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let mut cfg = jumpcloud_config(JUMPCLOUD)
+        .replacen('{', &format!(r#"{{"deep":{deep},"#), 1)
+        .replace(SECRET, "zq-inval@@-secret")
+        .into_bytes();
+    let at = cfg.windows(2).position(|x| x == b"@@").expect("marker");
+    cfg[at] = 0xff;
+    cfg[at + 1] = b'x';
+    secret_never_printed(w, &cfg, "zq-inval\u{fffd}x-secret", "zq-inval")
+});
+
+// A key Go reads as clientSecret, spelled with the long s: its value is a secret too.
+hostile!(secret_under_folded_key, Handled, |w| {
+    let cfg = jumpcloud_config(JUMPCLOUD).replace("clientSecret", "clientſecret");
+    secret_never_printed(w, cfg.as_bytes(), SECRET, "e2e-client-secret")
+});
+
+// `--set ID.clientſecret=…` is a secret field as Go reads it: refused (exit 2), nothing changed.
+hostile!(set_folded_secret_key, Refused, |w| {
+    w.seed(&DexDb::locked_out());
+    let db = w.db.to_string_lossy().into_owned();
+    for field in ["clientſecret", "CLIENTSECRET", "bindpw"] {
+        let set = format!("{JC_ID}.{field}=stolen");
+        usage_refused(
+            w,
+            &["--db", &db, "fix", "--set", &set, "--yes"],
+            &["does not set secrets"],
+        );
+    }
+    Refused
+});
+
+// Secrets of 1-3 characters and `null`, equal to another field: redacted where they are that field's
+// value; the JSON report stays valid; the issuer (which contains "https") is printed intact.
+hostile!(secret_short_null_and_common, Handled, |w| {
+    w.seed(&DexDb::locked_out());
+    for secret in ["x", "ab", "nul", "null", "https", "oidc"] {
+        let cfg = format!(
+            r#"{{"clientID":"{secret}","clientSecret":"{secret}","issuer":"{JUMPCLOUD}","redirectURI":"https://vpn.example.com/cb","scopes":["openid"]}}"#
+        );
+        set_config(w, cfg.as_bytes(), "JumpCloud");
+        let run = ozr([
+            "--db",
+            &w.db.to_string_lossy(),
+            "--output",
+            "json",
+            "inspect",
+        ])
+        .run();
+        assert_sane(&run);
+        let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("valid JSON");
+        let jc = v["connectors"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["id"] == JC_ID))
+            .expect("the JumpCloud connector");
+        assert_eq!(jc["endpoints"]["clientID"], "[redacted]", "{secret}: {jc}");
+        assert_eq!(jc["issuer"], JUMPCLOUD, "{secret}: not mangled");
+        assert_eq!(
+            jc["endpoints"]["redirectURI"], "https://vpn.example.com/cb",
+            "{secret}: not mangled"
+        );
+        assert_eq!(v["schema_version"], 1);
+    }
+    Handled
+});
+
+// Control characters in a connector's name and id: escaped in the text report, never raw.
+hostile!(control_characters_in_names, Handled, |w| {
+    w.seed(&DexDb::locked_out());
+    set_config(
+        w,
+        jumpcloud_config(JUMPCLOUD).as_bytes(),
+        "Jump\x1b[2J\x1b]0;owned\x07\rCloud\u{202e}\u{9b}",
+    );
+    let before = w.snapshot();
+    let db = w.db.to_string_lossy().into_owned();
+    for args in [
+        vec!["--db", db.as_str(), "inspect"],
+        vec![
+            "--db",
+            db.as_str(),
+            "--color",
+            "never",
+            "fix",
+            "--dry-run",
+            "--connector",
+            JC_ID,
+            "--issuer",
+            JUMPCLOUD_SLASH,
+        ],
+        vec!["--db", db.as_str(), "--output", "nagios", "inspect"],
+        vec!["--db", db.as_str(), "--output", "json", "inspect"],
+    ] {
+        let run = ozr(&args).run();
+        assert_sane(&run);
+        for bad in ['\x1b', '\r', '\x07', '\u{202e}', '\u{9b}'] {
+            assert!(!run.all().contains(bad), "{bad:?} printed raw: {run:?}");
+        }
+        if !args.contains(&"nagios") {
+            assert!(run.stdout.contains("Jump"), "{run:?}");
+        }
+    }
+    assert_eq!(w.snapshot(), before);
+    Handled
+});

@@ -12,7 +12,7 @@
 //!   ozr-bench measure --results FILE --id ID --what TEXT --runs N [--warmup K]
 //!       --ours CMD [--ours-label L] [--base CMD --base-label L] [--shell]
 //!       [--setup SH] [--cleanup SH] [--bytes N]
-//!       [--ratio-max X] [--throughput-min X] [--rss-max-mib X] [--ok CODES]
+//!       [--ratio-max X] [--throughput-min X] [--rss-max-mib X] [--ms-max X] [--ok CODES]
 //!     Runs each side N times (after K unrecorded warm-up runs), alternating which side goes first run by
 //!     run (ours, base / base, ours / ...). SETUP runs before every single run and CLEANUP after it, both
 //!     through `bash -c` and untimed. A side's CMD is split like a shell would split it (single and double
@@ -564,7 +564,7 @@ fn measure(o: &Opts) -> Res<()> {
     if let Some(b) = o.num("bytes")? {
         rec["bytes"] = json!(b);
     }
-    for k in ["ratio-max", "throughput-min", "rss-max-mib"] {
+    for k in ["ratio-max", "throughput-min", "rss-max-mib", "ms-max"] {
         if let Some(v) = o.num(k)? {
             rec["targets"][k] = json!(v);
         }
@@ -672,8 +672,12 @@ fn report(results: &Path) -> Res<()> {
         let om = ours["median_ms"].as_f64().unwrap_or(f64::NAN);
         let t = &r["targets"];
         let Some(base) = r.get("base") else {
+            let (target, ok) = match t["ms-max"].as_f64() {
+                Some(x) => (format!("< {x} ms"), met(om < x)),
+                None => ("report only".to_string(), "—"),
+            };
             out.push_str(&format!(
-                "| {what} (N={runs}) | {} | — | — | report only | — |\n",
+                "| {what} (N={runs}) | {} | — | — | {target} | {ok} |\n",
                 range(ours)
             ));
             continue;
