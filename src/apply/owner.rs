@@ -6,33 +6,14 @@
 //! it away (only root may); run as an ordinary user, what it makes is that user's, as it must be.
 
 use anyhow::{Context, Result};
+use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-/// Gives `path`, just made by this process in `dir`, the owner and group of `dir` (see the module).
-/// Links are never followed: `path` itself is changed.
-pub fn adopt(path: &Path, dir: &Path) -> Result<()> {
-    let made = std::fs::symlink_metadata(path)
-        .with_context(|| format!("cannot read the owner of {}", path.display()))?;
-    let parent = std::fs::metadata(dir)
-        .with_context(|| format!("cannot read the owner of {}", dir.display()))?;
-    let (uid, gid) = (parent.uid(), parent.gid());
-    // Only root makes files it could give away; an ordinary user's files are theirs.
-    if made.uid() != 0 || (made.uid(), made.gid()) == (uid, gid) {
-        return Ok(());
-    }
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).with_context(|| {
-        format!(
-            "cannot give {} the owner of {} ({uid}:{gid})",
-            path.display(),
-            dir.display()
-        )
-    })
-}
-
-/// [`adopt`] for a file this process has open at `path`: changed through its descriptor, so that no
-/// link put in its place since it was opened is followed.
-pub fn adopt_open(file: &std::fs::File, path: &Path) -> Result<()> {
+/// Gives `file`, which this process just made at `path` and holds open, the owner and group of the
+/// directory that holds `path` (see the module). The change goes through the descriptor, so a link put
+/// in its place since it was opened is not followed.
+pub fn adopt_open(file: &File, path: &Path) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -43,6 +24,7 @@ pub fn adopt_open(file: &std::fs::File, path: &Path) -> Result<()> {
     let parent = std::fs::metadata(dir)
         .with_context(|| format!("cannot read the owner of {}", dir.display()))?;
     let (uid, gid) = (parent.uid(), parent.gid());
+    // Only root makes files it could give away; an ordinary user's files are theirs.
     if made.uid() != 0 || (made.uid(), made.gid()) == (uid, gid) {
         return Ok(());
     }
@@ -53,14 +35,6 @@ pub fn adopt_open(file: &std::fs::File, path: &Path) -> Result<()> {
             dir.display()
         )
     })
-}
-
-/// [`adopt`] for `path` in the directory that holds it.
-pub fn adopt_in_parent(path: &Path) -> Result<()> {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => adopt(path, dir),
-        _ => adopt(path, Path::new(".")),
-    }
 }
 
 #[cfg(test)]
@@ -76,9 +50,9 @@ mod tests {
         std::fs::create_dir(&theirs).unwrap();
         std::os::unix::fs::chown(&theirs, Some(4321), Some(4322)).unwrap();
         let f = theirs.join("lock");
-        std::fs::write(&f, b"").unwrap();
-        let me = std::fs::metadata(&f).unwrap().uid();
-        adopt_in_parent(&f).unwrap();
+        let file = File::create(&f).unwrap();
+        let me = file.metadata().unwrap().uid();
+        adopt_open(&file, &f).unwrap();
         let m = std::fs::metadata(&f).unwrap();
         if me == 0 {
             assert_eq!((m.uid(), m.gid()), (4321, 4322));
@@ -86,9 +60,9 @@ mod tests {
             assert_eq!(m.uid(), me, "an ordinary user's file stays theirs");
         }
         let mine = t.path().join("mine");
-        std::fs::write(&mine, b"").unwrap();
-        let before = std::fs::metadata(&mine).unwrap();
-        adopt_in_parent(&mine).unwrap();
+        let file = File::create(&mine).unwrap();
+        let before = file.metadata().unwrap();
+        adopt_open(&file, &mine).unwrap();
         let after = std::fs::metadata(&mine).unwrap();
         assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
     }
