@@ -176,6 +176,11 @@ pub fn hex(bytes: &[u8]) -> String {
 /// sha256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut f = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    sha256_of(&mut f)
+}
+
+/// sha256 of an open file from where it stands to its end, streamed.
+pub fn sha256_of(f: &mut File) -> Result<String> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
     loop {

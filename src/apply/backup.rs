@@ -15,7 +15,7 @@
 //! then swaps with one rename: a kill at any instant leaves the old database or the restored one.
 
 use crate::access::dirfd::Dir;
-use crate::access::host::{self, hex, SIDECARS};
+use crate::access::host::{self, hex, sha256_of, SIDECARS};
 use crate::apply::{fault, lock, owner};
 use crate::dex::{store, ConnectorRow, Schema};
 use crate::docker::locate::Located;
@@ -423,19 +423,6 @@ fn manifest_in(dir: &Dir) -> Result<Manifest> {
 
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     manifest_in(&Dir::open(dir)?)
-}
-
-fn sha256_of(f: &mut File) -> Result<String> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
 }
 
 /// Reads every file of a set back against its manifest, then opens a private copy with SQLite
