@@ -16,7 +16,7 @@ use crate::util::seed::{
     jumpcloud_config, ozr_seed, rows_of, Connector, DexDb, Row, JC_ID, JUMPCLOUD, JUMPCLOUD_SLASH,
     SECRET,
 };
-use crate::util::snapshot::{sha256_in, snapshot, Snapshot};
+use crate::util::snapshot::{read_copy, sha256_in, snapshot, Snapshot};
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -275,22 +275,6 @@ fn noise(n: usize) -> Vec<u8> {
 
 fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-}
-
-/// Opens a private copy of `db` (and any -journal/-wal/-shm beside it), so reading cannot change the
-/// files in place.
-fn read_copy(db: &Path) -> (tempfile::TempDir, rusqlite::Connection) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let copy = dir.path().join("idp.db");
-    std::fs::copy(db, &copy).expect("copy db");
-    for s in ["-journal", "-wal", "-shm"] {
-        let side = PathBuf::from(format!("{}{s}", db.display()));
-        if side.exists() {
-            std::fs::copy(&side, format!("{}{s}", copy.display())).expect("copy sidecar");
-        }
-    }
-    let conn = rusqlite::Connection::open(&copy).expect("open copy");
-    (dir, conn)
 }
 
 /// The JumpCloud connector's row.

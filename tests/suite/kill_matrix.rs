@@ -8,7 +8,7 @@
 use crate::util::command::{ozrepair, Run};
 use crate::util::run;
 use crate::util::seed::{ozr_seed, DexDb};
-use crate::util::snapshot::{snapshot, Snapshot};
+use crate::util::snapshot::{read_copy, snapshot, Snapshot};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -18,16 +18,7 @@ const MAX_STEPS: u64 = 2000;
 /// What SQLite reads in the database at `db` (a private copy of it and its -journal/-wal/-shm, so that
 /// reading changes nothing): integrity_check must say ok, then every row of every table, in order.
 fn content(db: &Path) -> String {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let copy = dir.path().join("idp.db");
-    std::fs::copy(db, &copy).expect("copy db");
-    for s in ["-journal", "-wal", "-shm"] {
-        let side = PathBuf::from(format!("{}{s}", db.display()));
-        if side.exists() {
-            std::fs::copy(&side, format!("{}{s}", copy.display())).expect("copy sidecar");
-        }
-    }
-    let conn = rusqlite::Connection::open(&copy).expect("open copy");
+    let (_dir, conn) = read_copy(db);
     let ok: String = conn
         .query_row("pragma integrity_check", [], |r| r.get(0))
         .expect("integrity_check");

@@ -48,3 +48,19 @@ pub fn sha256_in(snapshot: &Snapshot, rel: &str) -> String {
         .unwrap_or_else(|| panic!("no {rel} in the snapshot"));
     entry.split(' ').next().unwrap_or_default().to_string()
 }
+
+/// Opens a private copy of `db` (and any -journal/-wal/-shm beside it), so reading cannot change the
+/// files in place.
+pub fn read_copy(db: &Path) -> (tempfile::TempDir, rusqlite::Connection) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = dir.path().join("idp.db");
+    std::fs::copy(db, &copy).expect("copy db");
+    for s in ["-journal", "-wal", "-shm"] {
+        let side = std::path::PathBuf::from(format!("{}{s}", db.display()));
+        if side.exists() {
+            std::fs::copy(&side, format!("{}{s}", copy.display())).expect("copy sidecar");
+        }
+    }
+    let conn = rusqlite::Connection::open(&copy).expect("open copy");
+    (dir, conn)
+}
