@@ -21,6 +21,7 @@ pub mod access;
 pub mod apply;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod dex;
 pub mod docker;
 pub mod evidence;

@@ -1,0 +1,1 @@
+//! Env files (shell assignments) read for in-place edits.

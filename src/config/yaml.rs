@@ -1,0 +1,1 @@
+//! YAML read for in-place edits (see the module docs in mod.rs).
