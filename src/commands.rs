@@ -4,6 +4,7 @@
 
 use crate::access::Database;
 use crate::apply::{self, backup};
+use crate::config;
 use crate::dex;
 use crate::docker::locate;
 use crate::evidence;
@@ -86,10 +87,12 @@ pub async fn inspect_or_fix(command: &str, s: &Settings) -> Report {
 
 async fn look_and_fix(s: &Settings, t: &mut Trail) -> Result<Verdict> {
     let (located, db, stored) = open(s, &mut t.located, &mut t.db, &mut t.stored).await?;
+    let configs = t.configs.insert(config::read(located));
     let diagnosis = evidence::diagnose(located, stored, s).await?;
-    let plan = t
-        .plan
-        .insert(plan::build(&Seen::of(located, stored, &diagnosis), s)?);
+    let plan = t.plan.insert(plan::build(
+        &Seen::of(located, stored, configs, &diagnosis),
+        s,
+    )?);
     let next = plan.next(located, s);
     match next {
         Next::Judge => return Ok(plan.judge(located.container.as_ref(), &mut t.notes)),
@@ -108,7 +111,7 @@ async fn look_and_fix(s: &Settings, t: &mut Trail) -> Result<Verdict> {
     }
     verdict_of(
         t.applied
-            .insert(apply::run(next, located, db, plan, s).await),
+            .insert(apply::run(next, located, db, configs, plan, s).await),
     )
 }
 

@@ -61,7 +61,22 @@ pub struct Manifest {
     pub dex_schema: Option<i64>,
     pub connectors: Vec<String>,
     pub files: Vec<FileEntry>,
+    /// Config files saved with the database (before ozrepair edits them): `name` in the set, `source`
+    /// the file's path on the host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<ConfigEntry>,
 }
+
+/// A config file in a set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConfigEntry {
+    pub source: String,
+    #[serde(flatten)]
+    pub file: FileEntry,
+}
+
+/// The name a config file has in a set: `config-<n>-<its name>`.
+const CONFIG_PREFIX: &str = "config-";
 
 /// Where a deployment's context is recorded in the manifest.
 #[derive(Debug, Clone, Default)]
@@ -74,6 +89,8 @@ pub struct Origin {
     pub volume: Option<String>,
     pub dex_schema: Option<i64>,
     pub connectors: Vec<String>,
+    /// Config files to save with the database (host paths).
+    pub configs: Vec<PathBuf>,
 }
 
 impl Origin {
@@ -87,6 +104,7 @@ impl Origin {
             volume: located.volume.clone(),
             dex_schema: Some(schema.migrations),
             connectors: rows.iter().map(|r| r.id.clone()).collect(),
+            configs: Vec::new(),
         }
     }
 }
@@ -368,6 +386,27 @@ fn write_set(
             .map_err(|_| anyhow!("the integrity check of {} stopped", db.display()))??;
     }
     copied?;
+    let mut configs = Vec::new();
+    for (n, path) in origin.configs.iter().enumerate() {
+        let (dir, base) = crate::config::split(path)?;
+        let src = dir.open_file(&base)?;
+        let meta = src.metadata()?;
+        let name = format!("{CONFIG_PREFIX}{}-{}", n + 1, base.to_string_lossy());
+        let mut dst = tmp.create_file(&name, 0o600)?;
+        owner::adopt_open(&dst, &tmp.join(&name))?;
+        let (size, sha256) = copy_hashed(&src, &mut dst, &name, &tmp.join(&name))?;
+        configs.push(ConfigEntry {
+            source: path.display().to_string(),
+            file: FileEntry {
+                name,
+                size,
+                sha256,
+                mode: meta.mode() & 0o7777,
+                uid: meta.uid(),
+                gid: meta.gid(),
+            },
+        });
+    }
     let manifest = Manifest {
         tool: format!("ozrepair {}", env!("CARGO_PKG_VERSION")),
         created: timefmt::rfc3339_precise_now(),
@@ -379,6 +418,7 @@ fn write_set(
         dex_schema: origin.dex_schema,
         connectors: origin.connectors.clone(),
         files,
+        configs,
     };
     let mut mf = tmp.create_file(MANIFEST, 0o600)?;
     owner::adopt_open(&mf, &tmp.join(MANIFEST))?;
@@ -418,6 +458,16 @@ fn manifest_in(dir: &Dir) -> Result<Manifest> {
             );
         }
     }
+    for c in &m.configs {
+        let n = &c.file.name;
+        if !n.starts_with(CONFIG_PREFIX) || n.contains('/') || m.files.iter().any(|f| f.name == *n)
+        {
+            bail!(
+                "{}/{MANIFEST} names a config copy {n:?} that is not part of a set",
+                dir.path.display()
+            );
+        }
+    }
     Ok(m)
 }
 
@@ -430,7 +480,11 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
 pub fn verify(dir: &Path) -> Result<BackupSet> {
     let d = Dir::open(dir)?;
     let manifest = manifest_in(&d)?;
-    for f in &manifest.files {
+    for f in manifest
+        .files
+        .iter()
+        .chain(manifest.configs.iter().map(|c| &c.file))
+    {
         let got = sha256_of(&mut d.open_file(&f.name)?)?;
         if got != f.sha256 {
             bail!(

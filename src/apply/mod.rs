@@ -7,11 +7,13 @@
 
 pub mod backup;
 pub mod fault;
+pub mod files;
 pub mod lock;
 pub mod owner;
 pub mod window;
 
 use crate::access::{host, Database};
+use crate::config::Configs;
 use crate::dex::{store, ConnectorRow};
 use crate::docker::locate::Located;
 use crate::docker::ContainerState;
@@ -78,6 +80,8 @@ struct Done {
     /// Asked to stop, it did not stay stopped: it runs (or loops) as before.
     stop_refused: bool,
     backup: Option<PathBuf>,
+    /// Config files written (they hold the new values).
+    files: Vec<PathBuf>,
     written: bool,
     /// Committed, but the check after the commit failed: the database changed, not as planned.
     unverified: bool,
@@ -98,6 +102,9 @@ impl Done {
                 format!("container {c} was not touched")
             });
         }
+        for f in &self.files {
+            s.push(format!("{} holds the new values", f.display()));
+        }
         s.push(if self.unverified {
             "the database was changed and does not read back as planned".into()
         } else if self.written {
@@ -112,7 +119,8 @@ impl Done {
     }
 
     fn next(&self, container: Option<&str>) -> String {
-        match (&self.backup, self.written || self.unverified, container) {
+        let changed = self.written || self.unverified || !self.files.is_empty();
+        match (&self.backup, changed, container) {
             (Some(_), true, _) => "run `ozrepair restore` to put the old database back, or `ozrepair fix` again to finish".into(),
             (_, false, Some(c)) if self.stop_refused => {
                 format!("stop {c} yourself (and keep its restart policy from starting it), then run `ozrepair fix` again")
@@ -130,21 +138,28 @@ pub async fn run(
     next: Next,
     located: &Located,
     db: &mut Database,
+    configs: &Configs,
     plan: &Plan,
     s: &Settings,
 ) -> Applied {
     match next {
-        Next::Write => fix(located, db, plan, s).await,
+        Next::Write => fix(located, db, configs, plan, s).await,
         Next::Start => start(located, s).await,
         Next::Judge => Applied::default(),
     }
 }
 
 /// Applies the plan's changes in one stop window.
-async fn fix(located: &Located, db: &mut Database, plan: &Plan, s: &Settings) -> Applied {
+async fn fix(
+    located: &Located,
+    db: &mut Database,
+    configs: &Configs,
+    plan: &Plan,
+    s: &Settings,
+) -> Applied {
     let mut applied = Applied::default();
     let mut done = Done::default();
-    match fix_steps(located, db, plan, s, &mut applied, &mut done).await {
+    match fix_steps(located, db, configs, plan, s, &mut applied, &mut done).await {
         Ok(v) => applied.verdict(v),
         Err(e) => {
             let name = located.container.as_ref().map(|c| c.name.as_str());
@@ -157,6 +172,7 @@ async fn fix(located: &Located, db: &mut Database, plan: &Plan, s: &Settings) ->
 async fn fix_steps(
     located: &Located,
     db: &mut Database,
+    configs: &Configs,
     plan: &Plan,
     s: &Settings,
     applied: &mut Applied,
@@ -165,8 +181,9 @@ async fn fix_steps(
     // 0. One writer at a time, and the plan must still apply to the bytes as they are now.
     let mut w = Window::open(located, db)?;
     let pending = edits::compute(&store::connectors(&db.read()?.conn)?, plan)?;
-    if pending.is_empty() {
-        applied.notes.push("the database already holds every planned value (another run applied it); nothing was changed".into());
+    let pending_files = files::compute(plan)?;
+    if pending.is_empty() && pending_files.is_empty() {
+        applied.notes.push("the database and config files already hold every planned value (another run applied it); nothing was changed".into());
         applied.already_stored = true;
         return Ok(Verdict::healthy());
     }
@@ -186,7 +203,8 @@ async fn fix_steps(
         db.path().display(),
         root.display()
     ));
-    let (set, rows) = take_set(located, db, &root, None, &mut applied.notes)?;
+    let saved: Vec<PathBuf> = configs.files.iter().map(|f| f.path.clone()).collect();
+    let (set, rows) = take_set(located, db, &root, None, &saved, &mut applied.notes)?;
     say(format!("backup verified: {}", set.dir.display()));
     done.backup = Some(set.dir.clone());
     applied.backup = Some(set);
@@ -194,6 +212,19 @@ async fn fix_steps(
 
     // 3. The edits, computed again from the bytes as they are now (the container may have written since).
     let edits = edits::compute(&rows, plan)?;
+    let file_writes = files::compute(plan)?;
+
+    // 4a. Config files first, each replaced whole by rename: NetBird copies a static connector from its
+    // file into the database at every start, so the file is what the next start reads.
+    for fw in &file_writes {
+        say(format!("writing {}", fw.path.display()));
+        files::write(fw)?;
+        done.files.push(fw.path.clone());
+    }
+    fault::point("after-files");
+    if edits.is_empty() {
+        return finish_fix(located, db, s, applied, done, w).await;
+    }
 
     // 4. One transaction; then integrity_check and a read-back of every edited row.
     say(format!(
@@ -214,6 +245,18 @@ async fn fix_steps(
         db.write_back(e).await?;
     }
     done.written = true;
+    finish_fix(located, db, s, applied, done, w).await
+}
+
+/// After the writes: the stop still held, the database's hash, then the start and the watch.
+async fn finish_fix(
+    located: &Located,
+    db: &mut Database,
+    s: &Settings,
+    applied: &mut Applied,
+    done: &mut Done,
+    w: Window<'_>,
+) -> Result<Verdict> {
     w.check_held().await?;
     fault::point("after-write");
     applied.sha256_after = Some(host::sha256_file(db.path())?);
@@ -274,6 +317,7 @@ fn take_set(
     db: &Database,
     root: &Path,
     kind: Option<&str>,
+    configs: &[PathBuf],
     notes: &mut Vec<String>,
 ) -> Result<(BackupSet, Vec<ConnectorRow>)> {
     let snap = db.read()?;
@@ -282,6 +326,7 @@ fn take_set(
     drop(snap);
     let mut origin = Origin::of(located, source_of(db), &schema, &rows);
     origin.kind = kind.map(str::to_string);
+    origin.configs = configs.to_vec();
     let taken = backup::take(db.path(), root, &origin)?;
     notes.extend(taken.notes);
     Ok((taken.set, rows))
@@ -293,7 +338,7 @@ pub async fn backup_now(located: &Located, db: &mut Database, root: &Path) -> Ap
     let result = async {
         let mut w = Window::open(located, db)?;
         w.stop(db).await?;
-        let set = take_set(located, db, root, None, &mut applied.notes).map(|(set, _)| set);
+        let set = take_set(located, db, root, None, &[], &mut applied.notes).map(|(set, _)| set);
         w.start_if_stopped_here().await?;
         set
     }
@@ -370,7 +415,7 @@ fn restore_steps(
     backup::settle(path).map_err(|e| {
         anyhow!("{e:#}; the live database is as SQLite reads it (any change SQLite made to it was its own rollback or checkpoint); nothing was restored")
     })?;
-    let (before, _) = take_set(located, db, root, Some(backup::PRE_RESTORE), &mut applied.notes)
+    let (before, _) = take_set(located, db, root, Some(backup::PRE_RESTORE), &[], &mut applied.notes)
         .map_err(|e| {
             anyhow!("{e:#}; could not save the current database first, so nothing was restored; the live database is as SQLite reads it")
         })?;

@@ -3,8 +3,487 @@
 //! and the setup env file the compose project names. Read from the container's mounts, read-only; each
 //! value that can be repaired is found with the exact bytes it occupies, so an edit changes only those.
 //!
+//! Why these files matter: NetBird upserts `EmbeddedIdP.StaticConnectors` into the database at every
+//! start, overwriting Name and Config (`idp/dex/connector.go` `ensureStaticConnectors`), so a database
+//! edit alone is undone before Dex opens the connector; Dex's own `connectors:` are an in-memory overlay
+//! that never reaches the database. Both are repaired in the file ([`edit`]), and a static connector's
+//! row with it, in one run.
+//!
 //! [`yaml`] and [`envfile`] read and edit the two text formats in place; JSON goes through
 //! [`crate::dex::jsonedit`].
 
 pub mod envfile;
 pub mod yaml;
+
+use crate::access::dirfd::Dir;
+use crate::dex::jsonedit::{self, Field};
+use crate::docker::locate::Located;
+use anyhow::{anyhow, bail, Result};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// The largest config file ozrepair reads (NetBird's management.json is a few KiB).
+const MAX_FILE: u64 = 4 << 20;
+
+/// One step of a path into a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A path as the report shows it: `EmbeddedIdP.StaticConnectors[0].config.issuer`.
+pub fn show_path(path: &[Seg]) -> String {
+    let mut s = String::new();
+    for p in path {
+        match p {
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Yaml,
+}
+
+/// A config file found in the container's mounts, as read in this run.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    /// Where it is on this host.
+    pub path: PathBuf,
+    /// Where the container sees it.
+    pub in_container: String,
+    pub format: Format,
+    pub bytes: Vec<u8>,
+}
+
+/// Where a connector's config lives, besides (or instead of) a database row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// management.json `EmbeddedIdP.StaticConnectors`: written into the database at every start.
+    Static,
+    /// Dex's config `connectors:`: an overlay in memory, never in the database.
+    Overlay,
+}
+
+impl Held {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Held::Static => "static",
+            Held::Overlay => "overlay",
+        }
+    }
+}
+
+/// A connector a config file defines.
+#[derive(Debug, Clone)]
+pub struct FileConnector {
+    pub id: String,
+    pub typ: String,
+    pub name: String,
+    /// Its issuer as the server reads it (None when absent or not a string).
+    pub issuer: Option<String>,
+    /// Index into [`Configs::files`].
+    pub file: usize,
+    /// Where its issuer is in that file.
+    pub issuer_path: Vec<Seg>,
+    pub held: Held,
+}
+
+/// Every config file found, and the connectors they define.
+#[derive(Debug, Clone, Default)]
+pub struct Configs {
+    pub files: Vec<ConfigFile>,
+    pub connectors: Vec<FileConnector>,
+    /// Files that could not be read or understood, one line each.
+    pub notes: Vec<String>,
+}
+
+impl Configs {
+    /// The connector with this id that a config file defines.
+    pub fn connector(&self, id: &str) -> Option<&FileConnector> {
+        self.connectors.iter().find(|c| c.id == id)
+    }
+
+    pub fn file_of(&self, c: &FileConnector) -> &ConfigFile {
+        &self.files[c.file]
+    }
+}
+
+/// Reads the config files in the located container's mounts: a mounted file by its name, or in a mounted
+/// directory (one level). Nothing is written; a file that cannot be read is a note, not an error.
+pub fn read(located: &Located) -> Configs {
+    let mut out = Configs::default();
+    let Some(c) = &located.container else {
+        return out;
+    };
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for m in &c.mounts {
+        let src = Path::new(&m.source);
+        let Ok(meta) = std::fs::symlink_metadata(src) else {
+            continue;
+        };
+        let mut found = Vec::new();
+        if meta.is_file() {
+            if let Some(f) = format_of(src) {
+                found.push((src.to_path_buf(), m.destination.clone(), f));
+            }
+        } else if meta.is_dir() {
+            for name in ["management.json", "config.yaml", "config.yml"] {
+                let p = src.join(name);
+                if let Some(f) = format_of(&p).filter(|_| std::fs::symlink_metadata(&p).is_ok()) {
+                    found.push((
+                        p,
+                        format!("{}/{name}", m.destination.trim_end_matches('/')),
+                        f,
+                    ));
+                }
+            }
+        }
+        for (path, in_container, format) in found {
+            if seen.contains(&path) {
+                continue;
+            }
+            seen.push(path.clone());
+            match read_file(&path) {
+                Ok(bytes) => {
+                    let file = ConfigFile {
+                        path,
+                        in_container,
+                        format,
+                        bytes,
+                    };
+                    out.add(file);
+                }
+                Err(e) => out.notes.push(format!("{e:#}")),
+            }
+        }
+    }
+    out
+}
+
+fn format_of(p: &Path) -> Option<Format> {
+    let name = p.file_name()?.to_str()?;
+    if name == "management.json" {
+        Some(Format::Json)
+    } else if matches!(name, "config.yaml" | "config.yml" | "config.docker.yaml") {
+        Some(Format::Yaml)
+    } else {
+        None
+    }
+}
+
+/// A config file's bytes, read without following a link and only when it is a regular file.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let (dir, name) = split(path)?;
+    let meta = dir
+        .stat(&name)?
+        .ok_or_else(|| anyhow!("{} is gone", path.display()))?;
+    if meta.file_type().is_symlink() {
+        bail!(
+            "{} is a symbolic link; ozrepair neither reads nor edits config files through links: edit the file it points to by hand, or mount that file instead",
+            path.display()
+        );
+    }
+    if !meta.is_file() {
+        bail!("{} is not a regular file; it was not read", path.display());
+    }
+    if meta.len() > MAX_FILE {
+        bail!(
+            "{} is {} bytes, more than a config file can sensibly be; it was not read",
+            path.display(),
+            meta.len()
+        );
+    }
+    let mut f = dir.open_file(&name)?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut bytes)
+        .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+    Ok(bytes)
+}
+
+/// The file's directory, opened without following links, and its name.
+pub fn split(path: &Path) -> Result<(Dir, std::ffi::OsString)> {
+    let parent = path
+        .parent()
+        .ok_or_else(|| anyhow!("{} has no directory", path.display()))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("{} has no file name", path.display()))?
+        .to_os_string();
+    Ok((Dir::open(parent)?, name))
+}
+
+impl Configs {
+    fn add(&mut self, file: ConfigFile) {
+        let idx = self.files.len();
+        let found = match file.format {
+            Format::Json => management_connectors(&file.bytes, idx),
+            Format::Yaml => yaml_connectors(&file.bytes, idx),
+        };
+        match found {
+            Ok(list) => self.connectors.extend(list),
+            Err(e) => self.notes.push(format!(
+                "{}: {e}; its connectors were not read",
+                file.path.display()
+            )),
+        }
+        self.files.push(file);
+    }
+}
+
+/// management.json's `EmbeddedIdP.StaticConnectors`, read as NetBird's encoding/json reads them.
+fn management_connectors(bytes: &[u8], file: usize) -> Result<Vec<FileConnector>> {
+    let Some(list) = json_span(bytes, &key_path(&["EmbeddedIdP", "StaticConnectors"]))? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (i, el) in jsonedit::array_elements(&bytes[list.clone()])
+        .iter()
+        .enumerate()
+    {
+        let el = list.start + el.start..list.start + el.end;
+        let item = &bytes[el.clone()];
+        let Ok(fields) = jsonedit::top_level_fields(item) else {
+            continue;
+        };
+        let s = |k: &str| str_field(item, &fields, k);
+        let Some(id) = s("id") else { continue };
+        let mut path = key_path(&["EmbeddedIdP", "StaticConnectors"]);
+        path.push(Seg::Index(i));
+        path.push(Seg::Key("config".into()));
+        path.push(Seg::Key("issuer".into()));
+        let issuer = json_span(bytes, &path)?
+            .filter(|r| bytes[r.start] == b'"')
+            .and_then(|r| jsonedit::go_json_unquote(&bytes[r]));
+        out.push(FileConnector {
+            id,
+            typ: s("type").unwrap_or_default(),
+            name: s("name").unwrap_or_default(),
+            issuer,
+            file,
+            issuer_path: path,
+            held: Held::Static,
+        });
+    }
+    Ok(out)
+}
+
+/// Dex's config `connectors:` (an overlay in memory).
+fn yaml_connectors(bytes: &[u8], file: usize) -> Result<Vec<FileConnector>> {
+    let _ = (bytes, file);
+    Ok(Vec::new())
+}
+
+fn key_path(keys: &[&str]) -> Vec<Seg> {
+    keys.iter().map(|k| Seg::Key((*k).to_string())).collect()
+}
+
+fn str_field(src: &[u8], fields: &[Field], name: &str) -> Option<String> {
+    let f = jsonedit::decoded_field(src, fields, name)?;
+    let raw = &src[f.value.clone()];
+    (raw.first() == Some(&b'"'))
+        .then(|| jsonedit::go_json_unquote(raw))
+        .flatten()
+}
+
+/// The byte span of the value at `path` in a JSON document, keys matched as Go's encoding/json matches
+/// them (the last match wins); None when a step is absent. The whole document must be valid JSON.
+pub fn json_span(bytes: &[u8], path: &[Seg]) -> Result<Option<Range<usize>>> {
+    Ok(resolve(bytes, path)?.map(|(span, _)| span))
+}
+
+/// [`json_span`], with the path as the document spells it (each key the exact key Go's decoder used).
+fn resolve(bytes: &[u8], path: &[Seg]) -> Result<Option<(Range<usize>, Vec<Seg>)>> {
+    let mut span = 0..bytes.len();
+    let mut exact = Vec::new();
+    // Validates the whole document once.
+    jsonedit::top_level_fields(bytes).map_err(|e| anyhow!("{e}"))?;
+    for seg in path {
+        let v = &bytes[span.clone()];
+        let inner = match seg {
+            Seg::Key(k) => {
+                let Ok(fields) = jsonedit::top_level_fields(v) else {
+                    return Ok(None);
+                };
+                match jsonedit::decoded_field(v, &fields, k) {
+                    Some(f) => {
+                        exact.push(Seg::Key(f.key.clone()));
+                        f.value.clone()
+                    }
+                    None => return Ok(None),
+                }
+            }
+            Seg::Index(i) => match jsonedit::array_elements(v).get(*i) {
+                Some(r) => {
+                    exact.push(Seg::Index(*i));
+                    r.clone()
+                }
+                None => return Ok(None),
+            },
+        };
+        span = span.start + inner.start..span.start + inner.end;
+    }
+    Ok(Some((span, exact)))
+}
+
+/// The file with the string value at `path` changed from `from` to `to`, only those bytes; proven by
+/// reading the result back: the value at `path` is `to`, and the document parses to the same tree as the
+/// original with only that value changed.
+pub fn edit(file: &ConfigFile, path: &[Seg], from: &str, to: &str) -> Result<Vec<u8>> {
+    match file.format {
+        Format::Json => edit_json(&file.bytes, path, from, to),
+        Format::Yaml => bail!(
+            "{}: YAML edits are not available in this build; nothing was changed",
+            file.path.display()
+        ),
+    }
+}
+
+fn edit_json(bytes: &[u8], path: &[Seg], from: &str, to: &str) -> Result<Vec<u8>> {
+    let at = show_path(path);
+    let (span, exact) = resolve(bytes, path)?.ok_or_else(|| anyhow!("it has no {at}"))?;
+    let now = jsonedit::go_json_unquote(&bytes[span.clone()])
+        .filter(|_| bytes[span.start] == b'"')
+        .ok_or_else(|| anyhow!("{at} is not a string"))?;
+    if now != from {
+        bail!("{at} is no longer {from:?}; run ozrepair again to re-plan");
+    }
+    let out = jsonedit::splice(bytes, span, jsonedit::go_json_string(to).as_bytes());
+    // Read back: the value, and the whole tree with only that value changed.
+    let back = json_span(&out, path)?
+        .and_then(|r| jsonedit::go_json_unquote(&out[r]))
+        .ok_or_else(|| anyhow!("the edited file does not read back {at}"))?;
+    if back != to {
+        bail!("the edited file reads {at} as {back:?}, not {to:?}");
+    }
+    let mut want: serde_json::Value = serde_json::from_slice(bytes)?;
+    if let Some(v) = pointer_mut(&mut want, &exact) {
+        *v = serde_json::Value::String(to.to_string());
+    }
+    let got: serde_json::Value = serde_json::from_slice(&out)?;
+    if got != want {
+        bail!("the edited file differs from the original in more than {at}");
+    }
+    Ok(out)
+}
+
+/// The value at `path` (keys spelled exactly) in a parsed tree.
+fn pointer_mut<'v>(
+    v: &'v mut serde_json::Value,
+    path: &[Seg],
+) -> Option<&'v mut serde_json::Value> {
+    let mut cur = v;
+    for seg in path {
+        cur = match seg {
+            Seg::Index(i) => cur.as_array_mut()?.get_mut(*i)?,
+            Seg::Key(k) => cur.as_object_mut()?.get_mut(k)?,
+        };
+    }
+    Some(cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MGMT: &[u8] = br#"{
+  "Stuns": [],
+  "EmbeddedIdP": {
+    "Enabled": true,
+    "StaticConnectors": [
+      {
+        "config": {
+          "clientID": "nb",
+          "clientSecret": "s3cr3t-value",
+          "issuer": "https://oauth.id.jumpcloud.com"
+        },
+        "id": "jumpcloud",
+        "name": "JumpCloud",
+        "type": "oidc"
+      }
+    ]
+  }
+}
+"#;
+
+    fn file(bytes: &[u8]) -> ConfigFile {
+        ConfigFile {
+            path: PathBuf::from("/x/management.json"),
+            in_container: "/etc/netbird/management.json".into(),
+            format: Format::Json,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    #[test]
+    fn reads_static_connectors_of_management_json() {
+        let c = management_connectors(MGMT, 0).unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].id, "jumpcloud");
+        assert_eq!(
+            c[0].issuer.as_deref(),
+            Some("https://oauth.id.jumpcloud.com")
+        );
+        assert_eq!(
+            show_path(&c[0].issuer_path),
+            "EmbeddedIdP.StaticConnectors[0].config.issuer"
+        );
+    }
+
+    #[test]
+    fn edit_changes_only_the_issuer_bytes() {
+        let c = management_connectors(MGMT, 0).unwrap();
+        let out = edit(
+            &file(MGMT),
+            &c[0].issuer_path,
+            "https://oauth.id.jumpcloud.com",
+            "https://oauth.id.jumpcloud.com/",
+        )
+        .unwrap();
+        let want = String::from_utf8_lossy(MGMT).replace(
+            r#""issuer": "https://oauth.id.jumpcloud.com""#,
+            r#""issuer": "https://oauth.id.jumpcloud.com/""#,
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+    }
+
+    #[test]
+    fn keys_fold_like_go_and_the_last_match_wins() {
+        let src = br#"{"embeddedidp":{"staticconnectors":[{"id":"a","Config":{"issuer":"x","ISSUER":"y"}}]}}"#;
+        let c = management_connectors(src, 0).unwrap();
+        assert_eq!(c[0].issuer.as_deref(), Some("y"));
+        let out = edit(&file(src), &c[0].issuer_path, "y", "z").unwrap();
+        assert_eq!(
+            out,
+            br#"{"embeddedidp":{"staticconnectors":[{"id":"a","Config":{"issuer":"x","ISSUER":"z"}}]}}"#.to_vec()
+        );
+    }
+
+    #[test]
+    fn a_moved_value_is_refused() {
+        let c = management_connectors(MGMT, 0).unwrap();
+        let e = edit(
+            &file(MGMT),
+            &c[0].issuer_path,
+            "https://other",
+            "https://x/",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("no longer"), "{e}");
+    }
+
+    #[test]
+    fn invalid_json_is_not_read() {
+        assert!(management_connectors(b"{\"EmbeddedIdP\": ", 0).is_err());
+    }
+}

@@ -35,8 +35,6 @@ pub struct Located {
     pub place: DbPlace,
     /// How it was found, for the report.
     pub why: Vec<String>,
-    /// Connectors a config file defines (id, host path of the file): NetBird rewrites them at every start.
-    pub static_connectors: Vec<(String, String)>,
     /// The chosen container's logs since its last start, when choosing among deployments read them.
     pub logs: Option<LogFindings>,
 }
@@ -60,7 +58,6 @@ pub async fn locate(target: &Target) -> Result<Located> {
             why: vec![
                 "--db: the file itself, without Docker (nothing is stopped or started)".into(),
             ],
-            static_connectors: Vec::new(),
             logs: None,
         }),
         Target::Engine {
@@ -88,7 +85,6 @@ struct Found {
     volume: Option<String>,
     place: DbPlace,
     why: Vec<String>,
-    static_connectors: Vec<(String, String)>,
     logs: Option<LogFindings>,
 }
 
@@ -100,7 +96,6 @@ impl Found {
             volume: self.volume,
             place: self.place,
             why: self.why,
-            static_connectors: self.static_connectors,
             logs: self.logs,
         }
     }
@@ -213,42 +208,6 @@ pub fn dex_sqlite_file(yaml: &str) -> Option<String> {
         }
     }
     file.filter(|_| sqlite)
-}
-
-/// NetBird's management.json (or a combined server's config) in the container's mounts, and the ids of
-/// the static connectors it defines (EmbeddedIdP.StaticConnectors).
-fn static_connectors(c: &Container) -> Vec<(String, String)> {
-    let mut files = Vec::new();
-    for m in &c.mounts {
-        let src = Path::new(&m.source);
-        if src.is_file() && m.source.ends_with(".json") {
-            files.push(src.to_path_buf());
-        } else if src.is_dir() && src.join("management.json").is_file() {
-            files.push(src.join("management.json"));
-        }
-    }
-    let get = |v: &serde_json::Value, k: &str| -> Option<serde_json::Value> {
-        v.as_object()?
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v.clone())
-    };
-    let mut out = Vec::new();
-    for f in files {
-        let Ok(bytes) = std::fs::read(&f) else {
-            continue;
-        };
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-            continue;
-        };
-        let list = get(&v, "EmbeddedIdP").and_then(|e| get(&e, "StaticConnectors"));
-        for sc in list.and_then(|l| l.as_array().cloned()).unwrap_or_default() {
-            if let Some(id) = get(&sc, "id").and_then(|i| i.as_str().map(String::from)) {
-                out.push((id, f.display().to_string()));
-            }
-        }
-    }
-    out
 }
 
 fn label(c: &Container, k: &str) -> String {
@@ -454,7 +413,6 @@ async fn find_in(engine: &Engine, want: &Wanted<'_>, containers: &[Container]) -
                         why: vec![format!(
                             "volume {v} (no container mounts it, so nothing is stopped or started)"
                         )],
-                        static_connectors: Vec::new(),
                         logs: None,
                     });
                 }
@@ -586,9 +544,7 @@ fn found_one(c: Candidate, chosen: Option<String>, logs: Option<LogFindings>) ->
         ),
     ];
     why.extend(chosen);
-    let static_connectors = static_connectors(&c.container);
     Found {
-        static_connectors,
         container: Some(c.container),
         volume: c.volume,
         place: c.place,

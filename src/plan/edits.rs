@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Result};
 /// nor its `to` means the database moved under the plan, and nothing is done.
 pub fn compute(rows: &[ConnectorRow], plan: &Plan) -> Result<Vec<store::Edit>> {
     let mut edits: Vec<store::Edit> = Vec::new();
-    for c in &plan.changes {
+    for c in plan.changes.iter().filter(|c| c.store.is_database()) {
         let row = rows
             .iter()
             .find(|r| r.id == c.connector)

@@ -6,6 +6,7 @@
 
 pub mod edits;
 
+use crate::config::{self, Configs};
 use crate::dex::jsonedit::{self, string_value, top_level_fields, StrValue};
 use crate::dex::{ConnectorRow, Stored};
 use crate::docker::locate::Located;
@@ -58,6 +59,34 @@ pub struct ConnectorView {
     /// The fields that locate the provider, for every connector type (extension): issuer, baseURL,
     /// hostName, tenant, ssoURL, redirectURI, clientID…
     pub endpoints: BTreeMap<String, String>,
+    /// Where its config lives (extension): `database` (a row), `static` (a management.json static
+    /// connector, written into its row at every start) or `overlay` (a Dex config connector, in memory).
+    pub store: &'static str,
+    /// The config file that defines it (static and overlay connectors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// Where a change is written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "store", rename_all = "lowercase")]
+pub enum Store {
+    /// The connector's row (`field` of its config).
+    #[default]
+    Database,
+    /// A value in a config file: `file` on this host, `at` the path to the value in it.
+    File {
+        file: String,
+        at: String,
+        #[serde(skip)]
+        path: Vec<config::Seg>,
+    },
+}
+
+impl Store {
+    pub fn is_database(&self) -> bool {
+        matches!(self, Store::Database)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -69,6 +98,9 @@ pub struct Change {
     pub source: Source,
     /// The log line or flag the new value comes from (extension of the contract).
     pub evidence: String,
+    /// Where it is written (extension): `"store": "database"`, or `"store": "file"` with `file` and `at`.
+    #[serde(flatten)]
+    pub store: Store,
 }
 
 /// The plan: every connector as assessed, and the field changes that would fix them. Plain data: inspect,
@@ -202,12 +234,17 @@ pub struct Seen<'a> {
     pub discovered: &'a [Asked],
     /// The container is running (not restarting) in this run.
     pub running: bool,
-    /// Connectors that a config file defines and rewrites into the database at every start.
-    pub static_ids: &'a [(String, String)],
+    /// The config files and the connectors they define.
+    pub configs: &'a Configs,
 }
 
 impl<'a> Seen<'a> {
-    pub fn of(located: &'a Located, stored: &'a Stored, diagnosis: &'a Diagnosis) -> Seen<'a> {
+    pub fn of(
+        located: &'a Located,
+        stored: &'a Stored,
+        configs: &'a Configs,
+        diagnosis: &'a Diagnosis,
+    ) -> Seen<'a> {
         Seen {
             rows: &stored.rows,
             logs: diagnosis.logs.as_ref(),
@@ -216,7 +253,7 @@ impl<'a> Seen<'a> {
                 .container
                 .as_ref()
                 .is_some_and(|c| c.status == ContainerState::Running),
-            static_ids: &located.static_connectors,
+            configs,
         }
     }
 }
@@ -224,11 +261,16 @@ impl<'a> Seen<'a> {
 /// Builds the plan from what was seen and what the operator asked.
 pub fn build(seen: &Seen, s: &Settings) -> Result<Plan> {
     let mut secrets = Vec::new();
+    let mut views = views_of(seen.rows, seen.running, s.show_secrets, &mut secrets);
+    let defined = defined_in_files(&mut views, seen.configs, seen.running);
     let mut b = Builder {
-        views: views_of(seen.rows, seen.running, s.show_secrets, &mut secrets),
+        views,
+        defined,
+        has_row: (0..seen.rows.len()).map(|_| true).collect(),
         plan: Plan::default(),
         corrections: Vec::new(),
     };
+    b.has_row.resize(b.views.len(), false);
     crate::dex::secrets::finish(&mut secrets);
     b.plan.secrets = secrets;
     b.check_names(s)?;
@@ -241,7 +283,7 @@ pub fn build(seen: &Seen, s: &Settings) -> Result<Plan> {
             b.add_discovery(seen.discovered);
         }
     }
-    b.corrections_into_changes(seen.static_ids, s);
+    b.corrections_into_changes(seen.configs, s);
     b.add_sets(seen.rows, &s.sets)?;
     b.plan.connectors = b.views;
     b.plan.discovered = seen.discovered.to_vec();
@@ -278,9 +320,48 @@ fn views_of(
                 status,
                 problem,
                 endpoints,
+                store: "database",
+                file: None,
             }
         })
         .collect()
+}
+
+/// The connectors config files define: a row's view says which file holds it (a static connector), and a
+/// connector with no row (a Dex config overlay) gets a view of its own. Returns, for each view, the index
+/// of its file connector in `configs`.
+fn defined_in_files(
+    views: &mut Vec<ConnectorView>,
+    configs: &Configs,
+    running: bool,
+) -> Vec<Option<usize>> {
+    let mut defined = vec![None; views.len()];
+    for (i, fc) in configs.connectors.iter().enumerate() {
+        let file = configs.file_of(fc).path.display().to_string();
+        if let Some(v) = views.iter().position(|v| v.id == fc.id) {
+            views[v].store = fc.held.as_str();
+            views[v].file = Some(file);
+            defined[v] = Some(i);
+            continue;
+        }
+        let mut endpoints = BTreeMap::new();
+        if let Some(iss) = &fc.issuer {
+            endpoints.insert("issuer".to_string(), iss.clone());
+        }
+        views.push(ConnectorView {
+            id: fc.id.clone(),
+            typ: fc.typ.clone(),
+            name: fc.name.clone(),
+            issuer: fc.issuer.clone(),
+            status: if running { Status::Ok } else { Status::Unknown },
+            problem: None,
+            endpoints,
+            store: fc.held.as_str(),
+            file: Some(file),
+        });
+        defined.push(Some(i));
+    }
+    defined
 }
 
 /// `--show-secrets`: the secret fields of a config, listed with its endpoints.
@@ -300,6 +381,10 @@ fn secret_fields(r: &ConnectorRow) -> Vec<(String, String)> {
 
 struct Builder {
     views: Vec<ConnectorView>,
+    /// For each view, the file connector that defines it (index into `Configs::connectors`).
+    defined: Vec<Option<usize>>,
+    /// For each view, whether it has a database row.
+    has_row: Vec<bool>,
     plan: Plan,
     corrections: Vec<Correction>,
 }
@@ -403,7 +488,7 @@ impl Builder {
                     self.plan.already_applied += 1;
                 } else {
                     self.plan.notes.push(format!(
-                        "the container reports connector {} with issuer {:?}, but no connector in the database has that issuer: it may be a static connector from a config file (management.json StaticConnectors or Dex's connectors:), which a database edit cannot fix",
+                        "the container reports connector {} with issuer {:?}, but no connector in the database or in a config file ozrepair read has that issuer: it may come from a config file ozrepair did not find (management.json StaticConnectors or Dex's connectors:)",
                         ev.connector.as_deref().unwrap_or("(unnamed)"),
                         ev.expected
                     ));
@@ -467,9 +552,10 @@ impl Builder {
         }
     }
 
-    /// Each correction becomes a change of `issuer` (or `issuerAlias`), unless it is already stored, is
-    /// outside `--connector`, or names a static connector a database edit cannot fix.
-    fn corrections_into_changes(&mut self, static_ids: &[(String, String)], s: &Settings) {
+    /// Each correction becomes a change of `issuer` (or `issuerAlias`), unless it is already stored or is
+    /// outside `--connector`. A connector a config file defines is changed in that file, and its row too
+    /// when it has one (NetBird writes the file's value into the row at every start).
+    fn corrections_into_changes(&mut self, configs: &Configs, s: &Settings) {
         for c in std::mem::take(&mut self.corrections) {
             let v = &mut self.views[c.idx];
             if let Some(p) = v.problem.as_deref().filter(|p| p.starts_with(UNDECODABLE)) {
@@ -479,8 +565,10 @@ impl Builder {
                 ));
                 continue;
             }
+            let defined = self.defined[c.idx].map(|i| &configs.connectors[i]);
             let from = v.issuer.clone().unwrap_or_default();
-            if from == c.to {
+            let file_from = defined.and_then(|fc| fc.issuer.clone());
+            if from == c.to && file_from.as_deref().is_none_or(|f| f == c.to) {
                 v.status = Status::Ok;
                 v.problem = None;
                 continue;
@@ -493,12 +581,44 @@ impl Builder {
             if s.only.as_deref().is_some_and(|o| o != v.id) {
                 continue;
             }
-            if let Some((_, file)) = static_ids.iter().find(|(id, _)| *id == v.id) {
-                self.plan.notes.push(format!(
-                    "connector {} is a static connector defined in {file}; NetBird writes it into the database again at every start, so a database edit would not stick: set its issuer to {:?} in that file (EmbeddedIdP.StaticConnectors), then restart the container",
-                    v.id, c.to
-                ));
-                continue;
+            if let Some(fc) = defined {
+                let file = configs.file_of(fc);
+                if s.issuer_alias {
+                    self.plan.notes.push(format!(
+                        "connector {} is defined in {}; --issuer-alias edits database rows only, so nothing is planned for it: run without --issuer-alias to correct its issuer in the file",
+                        v.id,
+                        file.path.display()
+                    ));
+                    continue;
+                }
+                match &fc.issuer {
+                    Some(f) if *f != c.to => self.plan.changes.push(Change {
+                        connector: v.id.clone(),
+                        field: "issuer".into(),
+                        from: f.clone(),
+                        to: c.to.clone(),
+                        source: c.source,
+                        evidence: c.evidence.clone(),
+                        store: Store::File {
+                            file: file.path.display().to_string(),
+                            at: config::show_path(&fc.issuer_path),
+                            path: fc.issuer_path.clone(),
+                        },
+                    }),
+                    Some(_) => {}
+                    None => {
+                        self.plan.notes.push(format!(
+                            "connector {} is defined in {} without a string issuer at {}; nothing is planned for it",
+                            v.id,
+                            file.path.display(),
+                            config::show_path(&fc.issuer_path)
+                        ));
+                        continue;
+                    }
+                }
+                if !self.has_row[c.idx] {
+                    continue;
+                }
             }
             let (field, from) = if s.issuer_alias {
                 (
@@ -516,10 +636,11 @@ impl Builder {
                     to: c.to,
                     source: c.source,
                     evidence: c.evidence,
+                    store: Store::Database,
                 });
             }
         }
-        if s.issuer_alias && !self.plan.changes.is_empty() {
+        if s.issuer_alias && self.plan.changes.iter().any(|c| c.store.is_database()) {
             self.plan.notes.push("issuerAlias makes Dex skip the discovery issuer check and accept tokens from the alias; it needs Dex v2.43 or later".into());
         }
     }
@@ -563,6 +684,7 @@ impl Builder {
                     to: s.value.clone(),
                     source: Source::Explicit,
                     evidence: format!("--set {}.{}", s.connector, s.field),
+                    store: Store::Database,
                 });
             }
         }
@@ -696,7 +818,7 @@ mod tests {
             logs,
             discovered: &[],
             running,
-            static_ids: &[],
+            configs: &Configs::default(),
         };
         let settings = Settings {
             only: only.map(String::from),
@@ -741,7 +863,70 @@ mod tests {
         let l = logs("https://static", "https://static/", Some("static1"));
         let (_, plan) = plan_of(&rows, Some(&l), false, None, None).unwrap();
         assert!(plan.changes.is_empty());
-        assert!(plan.notes[0].contains("static connector"));
+        assert!(plan.notes[0].contains("config file"));
+    }
+
+    fn configs_with(id: &str, issuer: &str, held: config::Held) -> Configs {
+        Configs {
+            files: vec![config::ConfigFile {
+                path: "/etc/netbird/management.json".into(),
+                in_container: "/etc/netbird/management.json".into(),
+                format: config::Format::Json,
+                bytes: Vec::new(),
+            }],
+            connectors: vec![config::FileConnector {
+                id: id.into(),
+                typ: "oidc".into(),
+                name: id.into(),
+                issuer: Some(issuer.into()),
+                file: 0,
+                issuer_path: vec![config::Seg::Key("issuer".into())],
+                held,
+            }],
+            notes: Vec::new(),
+        }
+    }
+
+    fn plan_with(rows: &[ConnectorRow], configs: &Configs, l: &LogFindings) -> Plan {
+        let seen = Seen {
+            rows,
+            logs: Some(l),
+            discovered: &[],
+            running: false,
+            configs,
+        };
+        build(&seen, &Settings::default()).unwrap()
+    }
+
+    #[test]
+    fn a_static_connector_is_changed_in_its_file_and_its_row() {
+        let rows = [row("jc", "oidc", r#"{"issuer":"https://y"}"#)];
+        let configs = configs_with("jc", "https://y", config::Held::Static);
+        let plan = plan_with(
+            &rows,
+            &configs,
+            &logs("https://y", "https://y/", Some("jc")),
+        );
+        assert_eq!(plan.changes.len(), 2, "{:?}", plan.changes);
+        assert!(matches!(&plan.changes[0].store, Store::File { at, .. } if at == "issuer"));
+        assert_eq!(plan.changes[1].store, Store::Database);
+        assert!(plan.changes.iter().all(|c| c.to == "https://y/"));
+        assert_eq!(plan.connectors[0].store, "static");
+    }
+
+    #[test]
+    fn an_overlay_connector_is_changed_in_its_file_only() {
+        let rows = [row("local", "local", "{}")];
+        let configs = configs_with("dexjc", "https://y", config::Held::Overlay);
+        let plan = plan_with(
+            &rows,
+            &configs,
+            &logs("https://y", "https://y/", Some("dexjc")),
+        );
+        assert_eq!(plan.changes.len(), 1, "{:?}", plan.changes);
+        assert!(!plan.changes[0].store.is_database());
+        assert_eq!(plan.connectors[1].store, "overlay");
+        assert_eq!(plan.connectors[1].status, Status::Mismatch);
     }
 
     #[test]

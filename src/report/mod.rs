@@ -24,6 +24,8 @@ pub struct Trail {
     pub located: Option<Located>,
     pub db: Option<Database>,
     pub stored: Option<Stored>,
+    /// The config files read (inspect and fix).
+    pub configs: Option<crate::config::Configs>,
     pub plan: Option<Plan>,
     pub applied: Option<Applied>,
     /// `backups`: the sets found.
@@ -111,6 +113,7 @@ impl Report {
         let applied = t.applied.as_ref();
         let stored = t.stored.as_ref();
         let mut notes: Vec<String> = stored.map(|s| s.notes()).unwrap_or_default();
+        notes.extend(t.configs.iter().flat_map(|c| c.notes.iter().cloned()));
         notes.extend(t.plan.iter().flat_map(|p| p.notes.iter().cloned()));
         notes.extend(t.notes.iter().cloned());
         notes.extend(applied.iter().flat_map(|a| a.notes.iter().cloned()));
@@ -213,6 +216,7 @@ impl Report {
             f(&mut c.name);
             opt(&mut c.issuer, f);
             opt(&mut c.problem, f);
+            opt(&mut c.file, f);
             c.endpoints.values_mut().for_each(&mut *f);
             // Keys are field names; a plain one (letters and digits, as every endpoint name is) is left
             // as it is, and the map is rebuilt only when another one changes.
@@ -238,6 +242,10 @@ impl Report {
             f(&mut c.from);
             f(&mut c.to);
             f(&mut c.evidence);
+            if let crate::plan::Store::File { file, at, .. } = &mut c.store {
+                f(file);
+                f(at);
+            }
         }
         if let Some(b) = &mut self.backup {
             f(&mut b.path);

@@ -216,6 +216,8 @@ mod tests {
             status: Status::Mismatch,
             problem: None,
             endpoints: Default::default(),
+            store: "database",
+            file: None,
         }];
         r
     }

@@ -2,7 +2,7 @@
 //! plain data; nothing here is parsed back.
 
 use super::{HostResult, Report};
-use crate::plan::{Change, ConnectorView, Status};
+use crate::plan::{Change, ConnectorView, Status, Store};
 use crate::verdict::{ExitCode, Outcome};
 use std::collections::BTreeMap;
 
@@ -104,10 +104,16 @@ pub fn diff(changes: &[Change], views: &[ConnectorView]) -> Vec<DiffLine> {
             .map(|v| (v.typ.as_str(), v.name.as_str()))
             .unwrap_or(("?", "?"));
         let line = |kind, text| DiffLine { kind, text };
-        out.push(line(
-            DiffKind::Hunk,
-            format!("~ connector {} ({typ}, {})", c.connector, quote(name)),
-        ));
+        let hunk = match &c.store {
+            Store::Database => format!("~ connector {} ({typ}, {})", c.connector, quote(name)),
+            Store::File { file, at, .. } => format!(
+                "~ file {} at {} (connector {})",
+                quote(file),
+                quote(at),
+                c.connector
+            ),
+        };
+        out.push(line(DiffKind::Hunk, hunk));
         out.push(line(
             DiffKind::Removed,
             format!("-   {}: {}", quote(&c.field), quote(&c.from)),

@@ -83,3 +83,82 @@ pub fn open_connector(row: &Row, published: &[String]) -> Result<(), String> {
         id = row.id
     ))
 }
+
+/// encoding/json's field lookup: the exact key if present, else the last one equal under case folding.
+fn go_get<'a>(v: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    let obj = v.as_object()?;
+    obj.get(name).or_else(|| {
+        obj.iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .last()
+            .map(|(_, v)| v)
+    })
+}
+
+/// What NetBird's management server does with `EmbeddedIdP.StaticConnectors` of its management.json at
+/// every start, before Dex opens any connector (`idp/dex/connector.go` `ensureStaticConnectors`,
+/// `idp/dex/config.go` `ToStorageConnector`): each is mapped to Dex's type, its config gets the OIDC
+/// defaults it lacks and is marshalled again (Go sorts map keys), and the row is created, or its Name and
+/// Config are overwritten. Returns the ids upserted.
+pub fn upsert_static_connectors(
+    conn: &Connection,
+    management_json: &[u8],
+) -> Result<Vec<String>, String> {
+    let root: serde_json::Value = serde_json::from_slice(management_json)
+        .map_err(|e| format!("failed to parse config: {e}"))?;
+    let list = go_get(&root, "EmbeddedIdP")
+        .and_then(|e| go_get(e, "StaticConnectors"))
+        .and_then(|l| l.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let mut ids = Vec::new();
+    for c in &list {
+        let s = |k: &str| {
+            go_get(c, k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let (typ, name, id) = (s("type"), s("name"), s("id"));
+        let mut config = go_get(c, "config")
+            .and_then(|v| v.as_object())
+            .cloned()
+            .unwrap_or_default();
+        let dex_type = match typ.as_str() {
+            "oidc" | "zitadel" | "entra" | "okta" | "pocketid" | "authentik" | "keycloak"
+            | "adfs" => {
+                let mut default = |k: &str, v: serde_json::Value| {
+                    config.entry(k.to_string()).or_insert(v);
+                };
+                default("scopes", serde_json::json!(["openid", "profile", "email"]));
+                default("insecureEnableGroups", serde_json::json!(true));
+                default("insecureSkipEmailVerified", serde_json::json!(true));
+                "oidc".to_string()
+            }
+            _ => typ.clone(),
+        };
+        // serde_json's map is ordered by key, as Go's json.Marshal orders a map's keys.
+        let data = serde_json::to_vec(&serde_json::Value::Object(config))
+            .map_err(|e| format!("failed to marshal connector config: {e}"))?;
+        let exists: bool = conn
+            .query_row("select count(*) from connector where id = ?1", [&id], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n > 0)
+            .map_err(|e| format!("failed to get connector {id}: {e}"))?;
+        let done = if exists {
+            conn.execute(
+                "update connector set name = ?1, config = ?2 where id = ?3",
+                rusqlite::params![name, data, id],
+            )
+        } else {
+            conn.execute(
+                "insert into connector (id, type, name, resource_version, config) values (?1, ?2, ?3, '', ?4)",
+                rusqlite::params![id, dex_type, name, data],
+            )
+        };
+        done.map_err(|e| format!("failed to update connector {id}: {e}"))?;
+        ids.push(id);
+    }
+    Ok(ids)
+}

@@ -12,8 +12,10 @@
 //!   STANDIN_FORMAT      text (logrus text, NetBird's default) | json (NB_LOG_FORMAT=json) | dex-json (Dex's slog)
 //!   STANDIN_MILLIS      1: millisecond timestamps (NetBird >= v0.65.3)
 //!   STANDIN_ON_FAILURE  fatal (NetBird v0.62-v0.65.1: exit 1) | continue (v0.65.2+ and Dex v2.45: log, keep running)
+//!   STANDIN_CONFIG      management.json: its EmbeddedIdP.StaticConnectors are written into the database at
+//!                       every start, overwriting Name and Config, before any connector is opened (as NetBird)
 
-use ozrepair_standin::dex::{list_connectors, open_connector};
+use ozrepair_standin::dex::{list_connectors, open_connector, upsert_static_connectors};
 use rusqlite::Connection;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -147,10 +149,26 @@ fn main() {
         "loading embedded IdP storage",
         &[("file", &db)],
     );
-    let rows = Connection::open(&db).and_then(|c| {
+    let conn = Connection::open(&db).and_then(|c| {
         c.busy_timeout(Duration::from_secs(5))?;
-        list_connectors(&c)
+        Ok(c)
     });
+    if let (Ok(c), Ok(config)) = (&conn, std::env::var("STANDIN_CONFIG")) {
+        let upserted = std::fs::read(&config)
+            .map_err(|e| format!("failed to read config {config}: {e}"))
+            .and_then(|bytes| upsert_static_connectors(c, &bytes));
+        if let Err(e) = upserted {
+            let msg = format!("failed to create embedded IDP manager: failed to create embedded IdP provider: failed to initialize storage: {e}");
+            log.line(
+                "FATL",
+                "management/internals/server/modules.go:122",
+                &msg,
+                &[],
+            );
+            std::process::exit(1);
+        }
+    }
+    let rows = conn.and_then(|c| list_connectors(&c));
     let rows = match rows {
         Ok(r) => r,
         Err(e) => {

@@ -1,0 +1,109 @@
+//! Config-file edits inside the stop window: computed from the file as it is now, written to a temporary
+//! file beside it (same owner and mode), fsynced, renamed over it, the directory fsynced, and read back.
+
+use crate::config::{self, ConfigFile, Format};
+use crate::plan::{Plan, Store};
+use anyhow::{anyhow, bail, Context, Result};
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+/// One file's new bytes, computed from its bytes as they are now.
+pub struct FileWrite {
+    pub path: PathBuf,
+    pub before: Vec<u8>,
+    pub after: Vec<u8>,
+}
+
+/// The files whose planned values are not stored yet, each with every planned change applied to its
+/// current bytes. A value that is neither the planned `from` nor its `to` means the file moved under the
+/// plan, and nothing is done.
+pub fn compute(plan: &Plan) -> Result<Vec<FileWrite>> {
+    let mut out: Vec<FileWrite> = Vec::new();
+    for c in &plan.changes {
+        let Store::File { file, at, path } = &c.store else {
+            continue;
+        };
+        let p = PathBuf::from(file);
+        let pos = match out.iter().position(|w| w.path == p) {
+            Some(i) => i,
+            None => {
+                let bytes = config::read_file(&p)?;
+                out.push(FileWrite {
+                    path: p.clone(),
+                    before: bytes.clone(),
+                    after: bytes,
+                });
+                out.len() - 1
+            }
+        };
+        let current = ConfigFile {
+            path: p.clone(),
+            in_container: String::new(),
+            format: format_of(&p),
+            bytes: out[pos].after.clone(),
+        };
+        match config::edit(&current, path, &c.from, &c.to) {
+            Ok(after) => out[pos].after = after,
+            // Already the planned value (another run wrote it): nothing to do for this change.
+            Err(_) if config::edit(&current, path, &c.to, &c.to).is_ok() => {}
+            Err(e) => bail!("{}: {e:#} ({at})", p.display()),
+        }
+    }
+    out.retain(|w| w.after != w.before);
+    Ok(out)
+}
+
+fn format_of(p: &std::path::Path) -> Format {
+    match p.extension().and_then(|e| e.to_str()) {
+        Some("json") => Format::Json,
+        _ => Format::Yaml,
+    }
+}
+
+/// Writes `w.after` in place of the file: a temporary file in the same directory with the file's owner
+/// and mode, fsynced, renamed over it, the directory fsynced; then the file is read back. The file must
+/// still hold `w.before`.
+pub fn write(w: &FileWrite) -> Result<()> {
+    let (dir, name) = config::split(&w.path)?;
+    let now = config::read_file(&w.path)?;
+    if now != w.before {
+        bail!(
+            "{} changed while ozrepair was working; it was not written",
+            w.path.display()
+        );
+    }
+    let meta = dir
+        .stat(&name)?
+        .ok_or_else(|| anyhow!("{} is gone", w.path.display()))?;
+    let tmp = format!(
+        ".{}.ozrepair-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    );
+    let _ = dir.unlink(&tmp);
+    let written = (|| -> Result<()> {
+        let mut f = dir.create_file(&tmp, 0o600)?;
+        std::os::unix::fs::fchown(&f, Some(meta.uid()), Some(meta.gid()))
+            .with_context(|| format!("cannot give {} its owner", dir.join(&tmp).display()))?;
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(
+            meta.mode() & 0o7777,
+        ))?;
+        f.write_all(&w.after)?;
+        f.sync_all()?;
+        crate::apply::fault::step("fsync a config file");
+        dir.rename(&tmp, &dir, &name)?;
+        crate::apply::fault::step("rename a config file");
+        dir.sync()?;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = dir.unlink(&tmp);
+        return Err(e.context(format!("cannot write {}", w.path.display())));
+    }
+    let back = config::read_file(&w.path)?;
+    if back != w.after {
+        bail!("{} does not read back as written", w.path.display());
+    }
+    Ok(())
+}
