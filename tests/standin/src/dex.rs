@@ -89,8 +89,8 @@ fn go_get<'a>(v: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Va
     let obj = v.as_object()?;
     obj.get(name).or_else(|| {
         obj.iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .last()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     })
 }
