@@ -14,6 +14,8 @@ mod cli;
 mod discover;
 #[path = "suite/e2e_ansible.rs"]
 mod e2e_ansible;
+#[path = "suite/e2e_configs.rs"]
+mod e2e_configs;
 #[path = "suite/e2e_faults.rs"]
 mod e2e_faults;
 #[path = "suite/e2e_fix.rs"]

@@ -97,6 +97,8 @@ pub struct FileConnector {
     /// Where its issuer is in that file.
     pub issuer_path: Vec<Seg>,
     pub held: Held,
+    /// The secret values of its config (the report scrubs them).
+    pub secrets: Vec<String>,
 }
 
 /// Every config file found, and the connectors they define.
@@ -262,6 +264,10 @@ fn management_connectors(bytes: &[u8], file: usize) -> Result<Vec<FileConnector>
         path.push(Seg::Index(i));
         path.push(Seg::Key("config".into()));
         path.push(Seg::Key("issuer".into()));
+        let mut secrets = Vec::new();
+        if let Some(cfg) = json_span(bytes, &path[..path.len() - 1])? {
+            crate::dex::secrets::collect(&bytes[cfg], &mut secrets);
+        }
         let issuer = json_span(bytes, &path)?
             .filter(|r| bytes[r.start] == b'"')
             .and_then(|r| jsonedit::go_json_unquote(&bytes[r]));
@@ -273,6 +279,7 @@ fn management_connectors(bytes: &[u8], file: usize) -> Result<Vec<FileConnector>
             file,
             issuer_path: path,
             held: Held::Static,
+            secrets,
         });
     }
     Ok(out)

@@ -263,6 +263,9 @@ pub fn build(seen: &Seen, s: &Settings) -> Result<Plan> {
     let mut secrets = Vec::new();
     let mut views = views_of(seen.rows, seen.running, s.show_secrets, &mut secrets);
     let defined = defined_in_files(&mut views, seen.configs, seen.running);
+    for c in &seen.configs.connectors {
+        secrets.extend(c.secrets.iter().cloned());
+    }
     let mut b = Builder {
         views,
         defined,
@@ -882,6 +885,7 @@ mod tests {
                 file: 0,
                 issuer_path: vec![config::Seg::Key("issuer".into())],
                 held,
+                secrets: Vec::new(),
             }],
             notes: Vec::new(),
         }

@@ -1,0 +1,257 @@
+//! End to end: connectors that live in config files. NetBird's management.json `EmbeddedIdP.
+//! StaticConnectors` are written into idp.db at every start, overwriting the row's Name and Config, before
+//! Dex opens any connector (the stand-in does exactly that with `STANDIN_CONFIG`): a database edit alone
+//! is undone by the next start and the container keeps failing. `fix --yes` with no flags must correct the
+//! file (only the issuer's bytes, owner and mode kept, a copy in the backup) and the row in one run, and
+//! the container must stay up.
+
+use crate::util::command::ozrepair;
+use crate::util::deploy::{Deployment, State, OPENZRO};
+use crate::util::engine::{events_mark, Engine};
+use crate::util::hash::sha256_hex;
+use crate::util::seed::{rows, DexDb, JC_ID, JUMPCLOUD, JUMPCLOUD_SLASH, SECRET};
+use crate::util::snapshot::snapshot;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// management.json as NetBird's idp-migrate tool writes it (json.MarshalIndent, two spaces), with the
+/// JumpCloud static connector whose issuer is `issuer`; other settings around it.
+fn management_json(issuer: &str) -> String {
+    format!(
+        r#"{{
+  "Stuns": [
+    {{
+      "Proto": "udp",
+      "URI": "stun:vpn.example.com:3478"
+    }}
+  ],
+  "DataStoreEncryptionKey": "c2VjcmV0LWtleS1ub3QtYS1jb25uZWN0b3I=",
+  "HttpConfig": {{
+    "Address": "0.0.0.0:33073",
+    "AuthIssuer": "https://vpn.example.com/oauth2"
+  }},
+  "EmbeddedIdP": {{
+    "Enabled": true,
+    "Issuer": "https://vpn.example.com/oauth2",
+    "DashboardRedirectURIs": [
+      "https://vpn.example.com/nb-auth",
+      "https://vpn.example.com/nb-silent-auth"
+    ],
+    "StaticConnectors": [
+      {{
+        "config": {{
+          "clientID": "0f5e2c9a-e2e",
+          "clientSecret": "{SECRET}",
+          "issuer": "{issuer}",
+          "redirectURI": "https://vpn.example.com/oauth2/callback"
+        }},
+        "id": "{JC_ID}",
+        "name": "JumpCloud",
+        "type": "oidc"
+      }}
+    ]
+  }}
+}}
+"#
+    )
+}
+
+/// A host directory for a bind-mounted file, removed at the end of the test.
+fn host_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("ozr-configs-")
+        .tempdir_in("/var/tmp")
+        .expect("temp dir")
+}
+
+fn write_config(path: &Path, text: &str, mode: u32, owner: (u32, u32)) {
+    std::fs::write(path, text).expect("write management.json");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    std::os::unix::fs::chown(path, Some(owner.0), Some(owner.1)).expect("chown");
+}
+
+/// The issuer the database row holds now.
+fn row_issuer(db: &Path) -> String {
+    let r = rows(db);
+    let jc = r.iter().find(|r| r.id == JC_ID).expect("the JumpCloud row");
+    let v: serde_json::Value = serde_json::from_str(&jc.config_text()).expect("row config JSON");
+    v["issuer"].as_str().expect("issuer").to_string()
+}
+
+/// Runs `fix --yes` with no flags on a deployment whose management.json (at `file` on the host) holds the
+/// failing static connector, and checks every promise.
+fn fixes_the_static_connector(e: &Engine, d: &Deployment, file: &Path) {
+    let before = std::fs::read(file).expect("read management.json");
+    let meta = std::fs::metadata(file).expect("stat");
+    d.wait_restarts(e, 2);
+    assert_eq!(
+        row_issuer(&d.db),
+        JUMPCLOUD,
+        "the start wrote the file's value"
+    );
+
+    let run = ozrepair(["fix", "--yes", "--output", "json"]).on(e).run();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!run.all().contains(SECRET), "the secret leaked: {run:?}");
+    let j = run.json();
+    assert_eq!(j["result"], "fixed", "{run:?}");
+    let changes = j["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), 2, "the file and the row: {run:?}");
+    assert_eq!(changes[0]["store"], "file");
+    assert_eq!(changes[0]["file"], file.display().to_string());
+    assert_eq!(
+        changes[0]["at"],
+        "EmbeddedIdP.StaticConnectors[0].config.issuer"
+    );
+    assert_eq!(changes[1]["store"], "database");
+    for c in changes {
+        assert_eq!(c["connector"], JC_ID);
+        assert_eq!(
+            (c["from"].as_str(), c["to"].as_str()),
+            (Some(JUMPCLOUD), Some(JUMPCLOUD_SLASH))
+        );
+    }
+    let view = &j["connectors"]
+        .as_array()
+        .expect("connectors")
+        .iter()
+        .find(|c| c["id"] == JC_ID)
+        .expect("the JumpCloud connector")
+        .clone();
+    assert_eq!(view["store"], "static");
+
+    // Only the issuer's bytes changed in the file; its owner and mode are kept.
+    let after = std::fs::read(file).expect("read management.json");
+    let want = String::from_utf8(before.clone()).expect("utf-8").replace(
+        &format!(r#""issuer": "{JUMPCLOUD}""#),
+        &format!(r#""issuer": "{JUMPCLOUD_SLASH}""#),
+    );
+    assert_eq!(String::from_utf8(after).expect("utf-8"), want);
+    let meta_after = std::fs::metadata(file).expect("stat");
+    assert_eq!(
+        (
+            meta_after.mode() & 0o7777,
+            meta_after.uid(),
+            meta_after.gid()
+        ),
+        (meta.mode() & 0o7777, meta.uid(), meta.gid())
+    );
+
+    // The backup holds the file as it was, byte for byte.
+    let set = PathBuf::from(j["backup"]["dir"].as_str().expect("backup dir"));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(set.join("manifest.json")).expect("manifest"))
+            .expect("manifest JSON");
+    let saved = &manifest["configs"][0];
+    assert_eq!(saved["source"], file.display().to_string());
+    let copy = std::fs::read(set.join(saved["name"].as_str().expect("name"))).expect("copy");
+    assert_eq!(copy, before);
+    assert_eq!(saved["sha256"], sha256_hex(&before));
+
+    // It came up and stays up: the start it made wrote the corrected value into the row again.
+    let started = d.state(e);
+    assert_eq!(started.status, "running");
+    d.wait_ready(e);
+    assert_eq!(
+        d.state(e),
+        State {
+            status: "running".to_string(),
+            ..started
+        }
+    );
+    assert_eq!(row_issuer(&d.db), JUMPCLOUD_SLASH);
+
+    // A second fix has nothing to do.
+    let again = ozrepair(["fix", "--yes", "--output", "json"]).on(e).run();
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(again.json()["result"], "healthy", "{again:?}");
+    assert_eq!(again.json()["changes"], serde_json::json!([]));
+}
+
+on_both_engines!(
+    a_static_connector_in_a_bind_mounted_management_json_is_fixed_in_the_file_and_the_row,
+    |e| {
+        let dir = host_dir();
+        let file = dir.path().join("management.json");
+        write_config(&file, &management_json(JUMPCLOUD), 0o640, (0, 4242));
+        let d = Deployment::create(&e, &OPENZRO, &DexDb::locked_out());
+        let mount = format!("{}:/etc/netbird/management.json", file.display());
+        d.run_with(
+            &e,
+            &[
+                ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
+                ("STANDIN_CONFIG", "/etc/netbird/management.json"),
+            ],
+            &["-v", &mount],
+        );
+        fixes_the_static_connector(&e, &d, &file);
+    }
+);
+
+on_both_engines!(
+    a_static_connector_in_a_management_json_volume_is_fixed_in_the_file_and_the_row,
+    |e| {
+        e.docker_ok(&["volume", "create", "netbird_config"]);
+        let mountpoint = PathBuf::from(e.docker_ok(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Mountpoint}}",
+            "netbird_config",
+        ]));
+        let file = mountpoint.join("management.json");
+        write_config(&file, &management_json(JUMPCLOUD), 0o600, (0, 0));
+        let d = Deployment::create(&e, &OPENZRO, &DexDb::locked_out());
+        d.run_with(
+            &e,
+            &[
+                ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
+                ("STANDIN_CONFIG", "/etc/netbird/management.json"),
+            ],
+            &["-v", "netbird_config:/etc/netbird"],
+        );
+        fixes_the_static_connector(&e, &d, &file);
+    }
+);
+
+on_both_engines!(
+    inspect_and_dry_run_show_the_file_edit_and_write_nothing,
+    |e| {
+        let dir = host_dir();
+        let file = dir.path().join("management.json");
+        write_config(&file, &management_json(JUMPCLOUD), 0o600, (0, 0));
+        let d = Deployment::create(&e, &OPENZRO, &DexDb::locked_out());
+        let mount = format!("{}:/etc/netbird/management.json", file.display());
+        d.run_with(
+            &e,
+            &[
+                ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
+                ("STANDIN_CONFIG", "/etc/netbird/management.json"),
+            ],
+            &["-v", &mount],
+        );
+        d.wait_restarts(&e, 2);
+        let since = events_mark();
+        let files = (snapshot(dir.path()), snapshot(&d.mountpoint));
+        for args in [
+            vec!["inspect"],
+            vec!["fix", "--dry-run"],
+            vec!["inspect", "--output", "json"],
+        ] {
+            let run = ozrepair(args.clone()).on(&e).run();
+            assert_eq!(run.code, 3, "{args:?}: {run:?}");
+            assert!(!run.all().contains(SECRET), "the secret leaked: {run:?}");
+            if args.contains(&"json") {
+                assert_eq!(run.json()["changes"][0]["store"], "file", "{run:?}");
+            } else {
+                let hunk = format!("~ file \"{}\"", file.display());
+                assert!(run.stdout.contains(&hunk), "{args:?}: {run:?}");
+                assert!(run
+                    .stdout
+                    .contains("EmbeddedIdP.StaticConnectors[0].config.issuer"));
+            }
+        }
+        assert_eq!((snapshot(dir.path()), snapshot(&d.mountpoint)), files);
+        assert_eq!(e.stop_events(&d.container, &since), Vec::<String>::new());
+    }
+);
