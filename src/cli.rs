@@ -145,6 +145,10 @@ pub enum Command {
     Backup(BackupArgs),
     /// Put a backup back (the newest one unless told which).
     Restore(RestoreArgs),
+    /// The emergency door: turn local (email and password) login back on for the next start, in each
+    /// config file that turns it off, and create Dex's `local` connector row again if it was deleted.
+    /// Backs up, stops, edits, starts and watches like fix; never implied by fix.
+    LocalLogin(LocalLoginArgs),
     /// List the backups of a deployment.
     Backups(BackupsArgs),
     /// Run inspect or fix over many Docker hosts listed in an inventory.
@@ -166,6 +170,7 @@ impl Command {
             Command::Fix(_) => "fix",
             Command::Backup(_) => "backup",
             Command::Restore(_) => "restore",
+            Command::LocalLogin(_) => "local-login",
             Command::Backups(_) => "backups",
             Command::Fleet(_) => "fleet",
             Command::Completions { .. } => "completions",
@@ -352,6 +357,26 @@ impl FixArgs {
         a.extend(["--wait".into(), self.wait.to_string()]);
         a
     }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LocalLoginArgs {
+    /// Turn local login on (required: the door opens only when asked by name).
+    #[arg(long, required = true)]
+    pub enable: bool,
+    /// Show the planned changes as a diff; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where the backup goes. Default: beside the database (ozrepair-backups/).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Leave the container stopped after the edit.
+    #[arg(long)]
+    pub no_restart: bool,
+    /// How long to watch the restarted container, in seconds (0: do not watch; at most a day).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_WAIT))]
+    pub wait: u64,
 }
 
 #[derive(Debug, Clone, Args)]

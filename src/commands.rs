@@ -88,11 +88,20 @@ pub async fn inspect_or_fix(command: &str, s: &Settings) -> Report {
 async fn look_and_fix(s: &Settings, t: &mut Trail) -> Result<Verdict> {
     let (located, db, stored) = open(s, &mut t.located, &mut t.db, &mut t.stored).await?;
     let configs = t.configs.insert(config::read(located));
-    let diagnosis = evidence::diagnose(located, stored, s).await?;
-    let plan = t.plan.insert(plan::build(
-        &Seen::of(located, stored, configs, &diagnosis),
-        s,
-    )?);
+    let plan = if s.local_login {
+        let running = located
+            .container
+            .as_ref()
+            .is_some_and(|c| c.status == crate::docker::ContainerState::Running);
+        t.plan
+            .insert(plan::door::local_login(&stored.rows, configs, running, s))
+    } else {
+        let diagnosis = evidence::diagnose(located, stored, s).await?;
+        t.plan.insert(plan::build(
+            &Seen::of(located, stored, configs, &diagnosis),
+            s,
+        )?)
+    };
     let next = plan.next(located, s);
     match next {
         Next::Judge => return Ok(plan.judge(located.container.as_ref(), &mut t.notes)),

@@ -76,6 +76,7 @@ fn run() -> i32 {
             Command::Backup(_) => commands::backup(&settings).await,
             Command::Backups(_) => commands::backups(&settings).await,
             Command::Restore(_) => commands::restore(&settings).await,
+            Command::LocalLogin(_) => commands::inspect_or_fix("local-login", &settings).await,
             Command::Fleet(_) | Command::Completions { .. } | Command::Man => commands::refused(
                 cli.command.name(),
                 ozrepair::verdict::UsageError("not a single-host command".into()),

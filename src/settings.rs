@@ -60,6 +60,8 @@ pub struct Settings {
     pub backup: Option<PathBuf>,
     /// `restore --allow-other-database`: a set taken from another database may be put back.
     pub allow_other_database: bool,
+    /// `local-login --enable`: the plan turns local login on (and nothing else).
+    pub local_login: bool,
 }
 
 impl Settings {
@@ -110,6 +112,13 @@ impl Settings {
                 s.restart = !a.no_restart;
                 s.wait = a.wait;
             }
+            Command::LocalLogin(a) => {
+                s.local_login = a.enable;
+                s.dry_run = a.dry_run;
+                s.backup_dir = a.backup_dir.clone();
+                s.restart = !a.no_restart;
+                s.wait = a.wait;
+            }
             Command::Fleet(_) | Command::Completions { .. } | Command::Man => {}
         }
         (s, None)
@@ -153,6 +162,7 @@ impl Default for Settings {
             wait: 30,
             backup: None,
             allow_other_database: false,
+            local_login: false,
         }
     }
 }

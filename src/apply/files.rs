@@ -21,7 +21,13 @@ pub struct FileWrite {
 pub fn compute(plan: &Plan) -> Result<Vec<FileWrite>> {
     let mut out: Vec<FileWrite> = Vec::new();
     for c in &plan.changes {
-        let Store::File { file, at, path } = &c.store else {
+        let Store::File {
+            file,
+            at,
+            path,
+            kind,
+        } = &c.store
+        else {
             continue;
         };
         let p = PathBuf::from(file);
@@ -43,10 +49,10 @@ pub fn compute(plan: &Plan) -> Result<Vec<FileWrite>> {
             format: format_of(&p),
             bytes: out[pos].after.clone(),
         };
-        match config::edit(&current, path, &c.from, &c.to) {
+        match config::edit(&current, path, *kind, &c.from, &c.to) {
             Ok(after) => out[pos].after = after,
             // Already the planned value (another run wrote it): nothing to do for this change.
-            Err(_) if config::edit(&current, path, &c.to, &c.to).is_ok() => {}
+            Err(_) if config::edit(&current, path, *kind, &c.to, &c.to).is_ok() => {}
             Err(e) => bail!("{}: {e:#} ({at})", p.display()),
         }
     }

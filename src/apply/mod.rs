@@ -180,9 +180,11 @@ async fn fix_steps(
 ) -> Result<Verdict> {
     // 0. One writer at a time, and the plan must still apply to the bytes as they are now.
     let mut w = Window::open(located, db)?;
-    let pending = edits::compute(&store::connectors(&db.read()?.conn)?, plan)?;
+    let now = store::connectors(&db.read()?.conn)?;
+    let pending = edits::compute(&now, plan)?;
+    let pending_rows = edits::new_rows(&now, plan);
     let pending_files = files::compute(plan)?;
-    if pending.is_empty() && pending_files.is_empty() {
+    if pending.is_empty() && pending_rows.is_empty() && pending_files.is_empty() {
         applied.notes.push("the database and config files already hold every planned value (another run applied it); nothing was changed".into());
         applied.already_stored = true;
         return Ok(Verdict::healthy());
@@ -212,6 +214,7 @@ async fn fix_steps(
 
     // 3. The edits, computed again from the bytes as they are now (the container may have written since).
     let edits = edits::compute(&rows, plan)?;
+    let new_rows = edits::new_rows(&rows, plan);
     let file_writes = files::compute(plan)?;
 
     // 4a. Config files first, each replaced whole by rename: NetBird copies a static connector from its
@@ -222,18 +225,18 @@ async fn fix_steps(
         done.files.push(fw.path.clone());
     }
     fault::point("after-files");
-    if edits.is_empty() {
+    if edits.is_empty() && new_rows.is_empty() {
         return finish_fix(located, db, s, applied, done, w).await;
     }
 
     // 4. One transaction; then integrity_check and a read-back of every edited row.
     say(format!(
         "writing {} change(s) to {}",
-        edits.len(),
+        edits.len() + new_rows.len(),
         db.path().display()
     ));
     // A failure after the commit leaves a changed database: the error must say so.
-    match store::write_edits(db.path(), &edits) {
+    match store::write_changes(db.path(), &edits, &new_rows) {
         Ok(()) => {}
         Err(e @ store::WriteError::AfterCommit(_)) => {
             done.unverified = true;

@@ -49,6 +49,16 @@ pub fn show_path(path: &[Seg]) -> String {
     s
 }
 
+/// What kind of value an edit targets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Kind {
+    /// A string (`from` and `to` are its text).
+    #[default]
+    Str,
+    /// A boolean (`from` and `to` are `true` or `false`).
+    Bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Json,
@@ -101,11 +111,25 @@ pub struct FileConnector {
     pub secrets: Vec<String>,
 }
 
+/// A setting that turns local (email and password) login off or on.
+#[derive(Debug, Clone)]
+pub struct LoginFlag {
+    /// Index into [`Configs::files`].
+    pub file: usize,
+    pub path: Vec<Seg>,
+    /// Its value now.
+    pub value: bool,
+    /// The value that lets local login in: false for `LocalAuthDisabled`, true for `enablePasswordDB`.
+    pub enabled_when: bool,
+}
+
 /// Every config file found, and the connectors they define.
 #[derive(Debug, Clone, Default)]
 pub struct Configs {
     pub files: Vec<ConfigFile>,
     pub connectors: Vec<FileConnector>,
+    /// The settings that decide whether local login is on.
+    pub login_flags: Vec<LoginFlag>,
     /// Files that could not be read or understood, one line each.
     pub notes: Vec<String>,
 }
@@ -232,6 +256,20 @@ impl Configs {
             Format::Json => management_connectors(&file.bytes, idx),
             Format::Yaml => yaml_connectors(&file.bytes, idx),
         };
+        if file.format == Format::Json {
+            // NetBird: `EmbeddedIdP.LocalAuthDisabled` (management/server/idp/embedded.go).
+            let path = key_path(&["EmbeddedIdP", "LocalAuthDisabled"]);
+            if let Ok(Some(span)) = json_span(&file.bytes, &path) {
+                if let Some(v) = json_value(&file.bytes, span, Kind::Bool) {
+                    self.login_flags.push(LoginFlag {
+                        file: idx,
+                        path,
+                        value: v == "true",
+                        enabled_when: false,
+                    });
+                }
+            }
+        }
         match found {
             Ok(list) => self.connectors.extend(list),
             Err(e) => self.notes.push(format!(
@@ -343,12 +381,12 @@ fn resolve(bytes: &[u8], path: &[Seg]) -> Result<Option<(Range<usize>, Vec<Seg>)
     Ok(Some((span, exact)))
 }
 
-/// The file with the string value at `path` changed from `from` to `to`, only those bytes; proven by
-/// reading the result back: the value at `path` is `to`, and the document parses to the same tree as the
-/// original with only that value changed.
-pub fn edit(file: &ConfigFile, path: &[Seg], from: &str, to: &str) -> Result<Vec<u8>> {
+/// The file with the value at `path` changed from `from` to `to`, only those bytes; proven by reading the
+/// result back: the value at `path` is `to`, and the document parses to the same tree as the original
+/// with only that value changed.
+pub fn edit(file: &ConfigFile, path: &[Seg], kind: Kind, from: &str, to: &str) -> Result<Vec<u8>> {
     match file.format {
-        Format::Json => edit_json(&file.bytes, path, from, to),
+        Format::Json => edit_json(&file.bytes, path, kind, from, to),
         Format::Yaml => bail!(
             "{}: YAML edits are not available in this build; nothing was changed",
             file.path.display()
@@ -356,26 +394,57 @@ pub fn edit(file: &ConfigFile, path: &[Seg], from: &str, to: &str) -> Result<Vec
     }
 }
 
-fn edit_json(bytes: &[u8], path: &[Seg], from: &str, to: &str) -> Result<Vec<u8>> {
+/// The value at `span` as an edit of `kind` reads it.
+fn json_value(bytes: &[u8], span: Range<usize>, kind: Kind) -> Option<String> {
+    let raw = &bytes[span];
+    match kind {
+        Kind::Str => (raw.first() == Some(&b'"'))
+            .then(|| jsonedit::go_json_unquote(raw))
+            .flatten(),
+        Kind::Bool => {
+            matches!(raw, b"true" | b"false").then(|| String::from_utf8_lossy(raw).into_owned())
+        }
+    }
+}
+
+fn edit_json(bytes: &[u8], path: &[Seg], kind: Kind, from: &str, to: &str) -> Result<Vec<u8>> {
     let at = show_path(path);
     let (span, exact) = resolve(bytes, path)?.ok_or_else(|| anyhow!("it has no {at}"))?;
-    let now = jsonedit::go_json_unquote(&bytes[span.clone()])
-        .filter(|_| bytes[span.start] == b'"')
-        .ok_or_else(|| anyhow!("{at} is not a string"))?;
+    let now = json_value(bytes, span.clone(), kind).ok_or_else(|| {
+        anyhow!(
+            "{at} is not a {}",
+            if kind == Kind::Bool {
+                "boolean"
+            } else {
+                "string"
+            }
+        )
+    })?;
     if now != from {
         bail!("{at} is no longer {from:?}; run ozrepair again to re-plan");
     }
-    let out = jsonedit::splice(bytes, span, jsonedit::go_json_string(to).as_bytes());
+    let (token, value) = match kind {
+        Kind::Str => (
+            jsonedit::go_json_string(to),
+            serde_json::Value::String(to.to_string()),
+        ),
+        Kind::Bool => match to {
+            "true" => ("true".to_string(), serde_json::Value::Bool(true)),
+            "false" => ("false".to_string(), serde_json::Value::Bool(false)),
+            _ => bail!("{to:?} is not a boolean"),
+        },
+    };
+    let out = jsonedit::splice(bytes, span, token.as_bytes());
     // Read back: the value, and the whole tree with only that value changed.
     let back = json_span(&out, path)?
-        .and_then(|r| jsonedit::go_json_unquote(&out[r]))
+        .and_then(|r| json_value(&out, r, kind))
         .ok_or_else(|| anyhow!("the edited file does not read back {at}"))?;
     if back != to {
         bail!("the edited file reads {at} as {back:?}, not {to:?}");
     }
     let mut want: serde_json::Value = serde_json::from_slice(bytes)?;
     if let Some(v) = pointer_mut(&mut want, &exact) {
-        *v = serde_json::Value::String(to.to_string());
+        *v = value;
     }
     let got: serde_json::Value = serde_json::from_slice(&out)?;
     if got != want {
@@ -453,6 +522,7 @@ mod tests {
         let out = edit(
             &file(MGMT),
             &c[0].issuer_path,
+            Kind::Str,
             "https://oauth.id.jumpcloud.com",
             "https://oauth.id.jumpcloud.com/",
         )
@@ -469,7 +539,7 @@ mod tests {
         let src = br#"{"embeddedidp":{"staticconnectors":[{"id":"a","Config":{"issuer":"x","ISSUER":"y"}}]}}"#;
         let c = management_connectors(src, 0).unwrap();
         assert_eq!(c[0].issuer.as_deref(), Some("y"));
-        let out = edit(&file(src), &c[0].issuer_path, "y", "z").unwrap();
+        let out = edit(&file(src), &c[0].issuer_path, Kind::Str, "y", "z").unwrap();
         assert_eq!(
             out,
             br#"{"embeddedidp":{"staticconnectors":[{"id":"a","Config":{"issuer":"x","ISSUER":"z"}}]}}"#.to_vec()
@@ -482,11 +552,24 @@ mod tests {
         let e = edit(
             &file(MGMT),
             &c[0].issuer_path,
+            Kind::Str,
             "https://other",
             "https://x/",
         )
         .unwrap_err();
         assert!(e.to_string().contains("no longer"), "{e}");
+    }
+
+    #[test]
+    fn a_boolean_is_edited_as_a_boolean() {
+        let src = b"{\"EmbeddedIdP\": {\"LocalAuthDisabled\": true, \"x\": 1}}\n";
+        let path = key_path(&["EmbeddedIdP", "LocalAuthDisabled"]);
+        let out = edit(&file(src), &path, Kind::Bool, "true", "false").unwrap();
+        assert_eq!(
+            out,
+            b"{\"EmbeddedIdP\": {\"LocalAuthDisabled\": false, \"x\": 1}}\n".to_vec()
+        );
+        assert!(edit(&file(src), &path, Kind::Str, "true", "false").is_err());
     }
 
     #[test]

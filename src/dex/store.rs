@@ -339,13 +339,26 @@ impl std::error::Error for WriteError {}
 /// Writes the edits in one IMMEDIATE transaction, each guarded by its `before` bytes, then checks the
 /// database and reads every edited row back (bytes equal, storage class BLOB).
 pub fn write_edits(path: &Path, edits: &[Edit]) -> Result<(), WriteError> {
-    commit_edits(path, edits)
+    write_changes(path, edits, &[])
+}
+
+/// A connector row to create, as Dex creates its built-in `local` one: empty resource_version, NULL config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRow {
+    pub id: String,
+    pub typ: String,
+    pub name: String,
+}
+
+/// [`write_edits`], and the rows in `new` created in the same transaction (each must still be absent).
+pub fn write_changes(path: &Path, edits: &[Edit], new: &[NewRow]) -> Result<(), WriteError> {
+    commit_edits(path, edits, new)
         .map_err(WriteError::RolledBack)?
         .map_err(WriteError::AfterCommit)
 }
 
 /// The transaction (its error: nothing was committed), then the checks after the commit (the inner error).
-fn commit_edits(path: &Path, edits: &[Edit]) -> Result<Result<()>> {
+fn commit_edits(path: &Path, edits: &[Edit], new: &[NewRow]) -> Result<Result<()>> {
     let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -381,15 +394,42 @@ fn commit_edits(path: &Path, edits: &[Edit]) -> Result<Result<()>> {
             );
         }
     }
+    for n in new {
+        let exists: i64 = tx.query_row(
+            "select count(*) from connector where id = ?1",
+            [&n.id],
+            |r| r.get(0),
+        )?;
+        if exists != 0 {
+            bail!(
+                "connector {} appeared after the database was read; rolled back, the database is as it was",
+                n.id
+            );
+        }
+        tx.execute(
+            "insert into connector (id, type, name, resource_version, config) values (?1, ?2, ?3, '', NULL)",
+            params![n.id, n.typ, n.name],
+        )?;
+    }
     crate::apply::fault::point("inside-write");
     tx.commit()
         .context("the commit failed; SQLite rolled back, the database is as it was")?;
-    Ok(check_written(&conn, edits))
+    Ok(check_written(&conn, edits, new))
 }
 
-/// After the commit: integrity_check and a read-back of every edited row.
-fn check_written(conn: &Connection, edits: &[Edit]) -> Result<()> {
+/// After the commit: integrity_check and a read-back of every edited or created row.
+fn check_written(conn: &Connection, edits: &[Edit], new: &[NewRow]) -> Result<()> {
     integrity_check(conn)?;
+    for n in new {
+        let (typ, name, null): (String, String, bool) = conn.query_row(
+            "select type, name, config is null from connector where id = ?1",
+            [&n.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        if (typ.as_str(), name.as_str(), null) != (n.typ.as_str(), n.name.as_str(), true) {
+            bail!("connector {} does not read back as created", n.id);
+        }
+    }
     for e in edits {
         let (class, bytes): (String, Vec<u8>) = conn.query_row(
             "select typeof(config), config from connector where id = ?1",

@@ -3,7 +3,7 @@
 
 use crate::dex::jsonedit;
 use crate::dex::{store, ConnectorRow};
-use crate::plan::{Change, Plan};
+use crate::plan::{door, Change, Plan};
 use anyhow::{anyhow, bail, Result};
 
 /// The edits that bring `rows` to the plan: one per connector, its changes applied one after the other.
@@ -11,7 +11,11 @@ use anyhow::{anyhow, bail, Result};
 /// nor its `to` means the database moved under the plan, and nothing is done.
 pub fn compute(rows: &[ConnectorRow], plan: &Plan) -> Result<Vec<store::Edit>> {
     let mut edits: Vec<store::Edit> = Vec::new();
-    for c in plan.changes.iter().filter(|c| c.store.is_database()) {
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| c.store.is_database() && c.field != door::NEW_ROW)
+    {
         let row = rows
             .iter()
             .find(|r| r.id == c.connector)
@@ -95,4 +99,18 @@ fn edit_field(config: &[u8], c: &Change) -> Result<Vec<u8>> {
     let out = jsonedit::splice(config, at..at, add.as_bytes());
     jsonedit::top_level_fields(&out).map_err(|e| anyhow!("{e}"))?;
     Ok(out)
+}
+
+/// The rows the plan creates that are still absent (Dex's `local` connector, for `local-login`).
+pub fn new_rows(rows: &[ConnectorRow], plan: &Plan) -> Vec<store::NewRow> {
+    plan.changes
+        .iter()
+        .filter(|c| c.store.is_database() && c.field == door::NEW_ROW)
+        .filter(|c| !rows.iter().any(|r| r.id == c.connector))
+        .map(|c| store::NewRow {
+            id: c.connector.clone(),
+            typ: door::LOCAL_TYPE.into(),
+            name: door::LOCAL_NAME.into(),
+        })
+        .collect()
 }

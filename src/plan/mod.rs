@@ -4,6 +4,7 @@
 //! tool never invents one (it never adds or strips a slash on its own). [`build`] takes each source in
 //! turn, one small function each; [`edits`] turns a plan into the bytes to write.
 
+pub mod door;
 pub mod edits;
 
 use crate::config::{self, Configs};
@@ -80,6 +81,8 @@ pub enum Store {
         at: String,
         #[serde(skip)]
         path: Vec<config::Seg>,
+        #[serde(skip)]
+        kind: config::Kind,
     },
 }
 
@@ -606,6 +609,7 @@ impl Builder {
                             file: file.path.display().to_string(),
                             at: config::show_path(&fc.issuer_path),
                             path: fc.issuer_path.clone(),
+                            kind: config::Kind::Str,
                         },
                     }),
                     Some(_) => {}

@@ -104,6 +104,15 @@ pub fn diff(changes: &[Change], views: &[ConnectorView]) -> Vec<DiffLine> {
             .map(|v| (v.typ.as_str(), v.name.as_str()))
             .unwrap_or(("?", "?"));
         let line = |kind, text| DiffLine { kind, text };
+        if c.field == crate::plan::door::NEW_ROW {
+            out.push(line(
+                DiffKind::Hunk,
+                format!("+ connector {} (a new row)", c.connector),
+            ));
+            out.push(line(DiffKind::Added, format!("+   {}", quote(&c.to))));
+            out.push(line(DiffKind::Source, format!("    from: {}", c.evidence)));
+            continue;
+        }
         let hunk = match &c.store {
             Store::Database => format!("~ connector {} ({typ}, {})", c.connector, quote(name)),
             Store::File { file, at, .. } => format!(

@@ -255,3 +255,131 @@ on_both_engines!(
         assert_eq!(e.stop_events(&d.container, &since), Vec::<String>::new());
     }
 );
+
+/// management.json with local login turned off (and the JumpCloud static connector, which opens).
+fn management_json_local_off() -> String {
+    management_json(JUMPCLOUD_SLASH).replace(
+        r#""Enabled": true,"#,
+        r#""Enabled": true,
+    "LocalAuthDisabled": true,"#,
+    )
+}
+
+fn has_local_row(db: &Path) -> bool {
+    rows(db).iter().any(|r| r.id == "local")
+}
+
+on_both_engines!(
+    local_login_enable_turns_local_login_back_on_and_recreates_the_local_connector,
+    |e| {
+        let dir = host_dir();
+        let file = dir.path().join("management.json");
+        let text = management_json_local_off();
+        write_config(&file, &text, 0o640, (0, 4242));
+        let d = Deployment::create(&e, &OPENZRO, &DexDb::locked_out());
+        let mount = format!("{}:/etc/netbird/management.json", file.display());
+        d.run_with(
+            &e,
+            &[
+                ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
+                ("STANDIN_CONFIG", "/etc/netbird/management.json"),
+                ("STANDIN_ON_FAILURE", "continue"),
+            ],
+            &["-v", &mount],
+        );
+        d.wait_ready(&e);
+        crate::util::poll(
+            "the local connector to be deleted",
+            std::time::Duration::from_secs(30),
+            || (!has_local_row(&d.db)).then_some(()),
+        );
+
+        // `fix` never opens the door: nothing is wrong with the connectors.
+        let fix = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+        assert_eq!(fix.code, 0, "{fix:?}");
+        assert_eq!(fix.json()["changes"], serde_json::json!([]), "{fix:?}");
+
+        // Without --enable the command refuses (a usage error) and changes nothing.
+        let files = (snapshot(dir.path()), snapshot(&d.mountpoint));
+        let bare = ozrepair(["local-login"]).on(&e).run();
+        assert_eq!(bare.code, 2, "{bare:?}");
+
+        // The dry run shows both changes and writes nothing.
+        let since = events_mark();
+        let dry = ozrepair(["local-login", "--enable", "--dry-run"])
+            .on(&e)
+            .run();
+        assert_eq!(dry.code, 3, "{dry:?}");
+        assert!(
+            dry.stdout.contains("EmbeddedIdP.LocalAuthDisabled"),
+            "{dry:?}"
+        );
+        assert!(
+            dry.stdout.contains("+ connector local (a new row)"),
+            "{dry:?}"
+        );
+        assert_eq!((snapshot(dir.path()), snapshot(&d.mountpoint)), files);
+        assert_eq!(e.stop_events(&d.container, &since), Vec::<String>::new());
+
+        let run = ozrepair(["local-login", "--enable", "--yes", "--output", "json"])
+            .on(&e)
+            .run();
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(!run.all().contains(SECRET), "the secret leaked: {run:?}");
+        let j = run.json();
+        assert_eq!(j["command"], "local-login");
+        assert_eq!(j["result"], "fixed", "{run:?}");
+        let changes = j["changes"].as_array().expect("changes");
+        assert_eq!(changes.len(), 2, "{run:?}");
+        assert_eq!(changes[0]["store"], "file");
+        assert_eq!(changes[0]["at"], "EmbeddedIdP.LocalAuthDisabled");
+        assert_eq!(
+            (changes[0]["from"].as_str(), changes[0]["to"].as_str()),
+            (Some("true"), Some("false"))
+        );
+        assert_eq!(changes[1]["store"], "database");
+        assert_eq!(changes[1]["connector"], "local");
+
+        // Only the flag's bytes changed; owner and mode kept; the backup holds the old file.
+        let want = text.replace(
+            r#""LocalAuthDisabled": true"#,
+            r#""LocalAuthDisabled": false"#,
+        );
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), want);
+        let m = std::fs::metadata(&file).expect("stat");
+        assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o640, 0, 4242));
+        let set = PathBuf::from(j["backup"]["dir"].as_str().expect("backup dir"));
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(set.join("manifest.json")).expect("manifest"))
+                .expect("manifest JSON");
+        let copy = set.join(manifest["configs"][0]["name"].as_str().expect("name"));
+        assert_eq!(std::fs::read_to_string(copy).expect("copy"), text);
+
+        // The start it made kept the local connector: the server is up and the row is there.
+        let started = d.state(&e);
+        assert_eq!(started.status, "running");
+        d.wait_ready(&e);
+        assert!(
+            has_local_row(&d.db),
+            "the local connector is there after the start"
+        );
+        let logs = e.docker(&["logs", &d.container]);
+        let text_logs = logs.stdout_text();
+        assert_eq!(
+            text_logs
+                .lines()
+                .filter(|l| l.contains("local authentication disabled"))
+                .count(),
+            1,
+            "only the run before the change disabled it"
+        );
+
+        // Nothing left to do.
+        let again = ozrepair(["local-login", "--enable", "--yes", "--output", "json"])
+            .on(&e)
+            .run();
+        assert_eq!(again.code, 0, "{again:?}");
+        assert_eq!(again.json()["result"], "healthy", "{again:?}");
+        assert_eq!(again.json()["changes"], serde_json::json!([]));
+    }
+);

@@ -162,3 +162,33 @@ pub fn upsert_static_connectors(
     }
     Ok(ids)
 }
+
+/// NetBird's `EmbeddedIdP.LocalAuthDisabled` in management.json (encoding/json: folded keys; a missing or
+/// non-boolean value is false).
+pub fn local_auth_disabled(management_json: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(management_json)
+        .ok()
+        .and_then(|root| {
+            go_get(&root, "EmbeddedIdP")
+                .and_then(|e| go_get(e, "LocalAuthDisabled"))
+                .and_then(|v| v.as_bool())
+        })
+        .unwrap_or(false)
+}
+
+/// NetBird's storage initialisation writes Dex's built-in `local` connector when it is missing
+/// (`ensureLocalConnector`: id local, type local, name Email, empty resource_version, NULL config).
+pub fn ensure_local_connector(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute(
+        "insert into connector (id, type, name, resource_version, config) select 'local', 'local', 'Email', '', NULL where not exists (select 1 from connector where id = 'local')",
+        [],
+    )
+    .map(|_| ())
+}
+
+/// With `LocalAuthDisabled`, NetBird deletes the `local` connector once the server is up
+/// (`DisableLocalAuth`, "local authentication disabled").
+pub fn delete_local_connector(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute("delete from connector where id = 'local'", [])
+        .map(|_| ())
+}

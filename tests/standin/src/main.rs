@@ -13,9 +13,14 @@
 //!   STANDIN_MILLIS      1: millisecond timestamps (NetBird >= v0.65.3)
 //!   STANDIN_ON_FAILURE  fatal (NetBird v0.62-v0.65.1: exit 1) | continue (v0.65.2+ and Dex v2.45: log, keep running)
 //!   STANDIN_CONFIG      management.json: its EmbeddedIdP.StaticConnectors are written into the database at
-//!                       every start, overwriting Name and Config, before any connector is opened (as NetBird)
+//!                       every start, overwriting Name and Config, before any connector is opened (as NetBird);
+//!                       the `local` connector is written when missing, and with EmbeddedIdP.LocalAuthDisabled
+//!                       deleted again once the server is up
 
-use ozrepair_standin::dex::{list_connectors, open_connector, upsert_static_connectors};
+use ozrepair_standin::dex::{
+    delete_local_connector, ensure_local_connector, list_connectors, local_auth_disabled,
+    open_connector, upsert_static_connectors,
+};
 use rusqlite::Connection;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -153,10 +158,16 @@ fn main() {
         c.busy_timeout(Duration::from_secs(5))?;
         Ok(c)
     });
+    let mut local_disabled = false;
     if let (Ok(c), Ok(config)) = (&conn, std::env::var("STANDIN_CONFIG")) {
         let upserted = std::fs::read(&config)
             .map_err(|e| format!("failed to read config {config}: {e}"))
-            .and_then(|bytes| upsert_static_connectors(c, &bytes));
+            .and_then(|bytes| {
+                local_disabled = local_auth_disabled(&bytes);
+                ensure_local_connector(c)
+                    .map_err(|e| format!("failed to create local connector: {e}"))?;
+                upsert_static_connectors(c, &bytes)
+            });
         if let Err(e) = upserted {
             let msg = format!("failed to create embedded IDP manager: failed to create embedded IdP provider: failed to initialize storage: {e}");
             log.line(
@@ -168,8 +179,11 @@ fn main() {
             std::process::exit(1);
         }
     }
-    let rows = conn.and_then(|c| list_connectors(&c));
-    let rows = match rows {
+    let rows = conn.and_then(|c| {
+        let rows = list_connectors(&c)?;
+        Ok((c, rows))
+    });
+    let (conn, rows) = match rows {
         Ok(r) => r,
         Err(e) => {
             let msg = format!("failed to create embedded IDP manager: failed to open storage: {e}");
@@ -217,6 +231,23 @@ fn main() {
             "server: Failed to open connector",
             &[("id", &row.id), ("err", &chain)],
         );
+    }
+    if local_disabled {
+        if let Err(e) = delete_local_connector(&conn) {
+            log.line(
+                "ERRO",
+                "management/server/idp/embedded.go:402",
+                &format!("failed to disable local auth: {e}"),
+                &[],
+            );
+        } else {
+            log.line(
+                "INFO",
+                "idp/dex/logrus_handler.go:83",
+                "local authentication disabled",
+                &[],
+            );
+        }
     }
     if dex {
         log.line(
