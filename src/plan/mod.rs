@@ -891,6 +891,7 @@ mod tests {
                 held,
                 secrets: Vec::new(),
             }],
+            login_flags: Vec::new(),
             notes: Vec::new(),
         }
     }
