@@ -88,7 +88,7 @@ fn dump(db: &Path) -> BTreeMap<String, Vec<Vec<String>>> {
             let rows = st
                 .query_map([], |r| {
                     (0..n)
-                        .map(|i| r.get_ref(i).map(|v| format!("{v:?}")))
+                        .map(|i| r.get_ref(i).map(shown))
                         .collect::<Result<Vec<_>, _>>()
                 })
                 .unwrap()
@@ -97,6 +97,21 @@ fn dump(db: &Path) -> BTreeMap<String, Vec<Vec<String>>> {
             (t, rows)
         })
         .collect()
+}
+
+/// A value with its storage class: `text:…`, `blob:<hex>`, `integer:…`, `real:…`, `null`.
+fn shown(v: rusqlite::types::ValueRef) -> String {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => "null".into(),
+        ValueRef::Integer(i) => format!("integer:{i}"),
+        ValueRef::Real(f) => format!("real:{f}"),
+        ValueRef::Text(t) => format!("text:{}", String::from_utf8_lossy(t)),
+        ValueRef::Blob(b) => format!(
+            "blob:{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
+    }
 }
 
 fn hash_of(db: &Path, email: &str) -> Vec<u8> {
@@ -187,13 +202,22 @@ on_both_engines!(
             .get_mut("password")
             .unwrap()
             .iter_mut()
-            .find(|r| r[0].contains(ALICE))
+            .find(|r| r[0] == format!("text:{ALICE}"))
             .unwrap();
-        alice_row[1] = format!("{:?}", rusqlite::types::ValueRef::Blob(&new_hash));
+        assert_eq!(
+            alice_row[1],
+            shown(rusqlite::types::ValueRef::Blob(&old_hash))
+        );
+        alice_row[1] = shown(rusqlite::types::ValueRef::Blob(&new_hash));
         expected
             .get_mut("auth_session")
             .unwrap()
-            .retain(|r| !(r[0].contains("sess-a1") || r[0].contains("sess-a2")));
+            .retain(|r| r[0] != "text:sess-a1" && r[0] != "text:sess-a2");
+        assert_eq!(
+            expected["auth_session"].len(),
+            2,
+            "sess-a3 and sess-b1 stay"
+        );
         assert_eq!(dump(&d.db), expected);
 
         assert_no_leak(&run, &[NEW.as_bytes(), &new_hash, &old_hash]);
