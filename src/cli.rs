@@ -301,6 +301,31 @@ pub enum FleetAction {
     Inspect(InspectArgs),
     /// Fix every host (needs --yes: nothing can ask).
     Fix(FixArgs),
+    /// Set the same local user's password on every host (needs --yes; the password file, on this
+    /// machine, is read by each host's run; not `-`).
+    Password(PasswordArgs),
+}
+
+impl PasswordArgs {
+    /// These options as command-line arguments again (for the per-host runs of `fleet`): the path of the
+    /// password file, never its content.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            format!("--email={}", self.email),
+            format!("--password-file={}", self.password_file.display()),
+        ];
+        if self.dry_run {
+            a.push("--dry-run".into());
+        }
+        if let Some(d) = &self.backup_dir {
+            a.push(format!("--backup-dir={}", d.display()));
+        }
+        if self.no_restart {
+            a.push("--no-restart".into());
+        }
+        a.extend(["--wait".into(), self.wait.to_string()]);
+        a
+    }
 }
 
 impl DiscoverArgs {

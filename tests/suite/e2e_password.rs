@@ -361,3 +361,51 @@ on_both_engines!(
         assert_no_leak(&failed, &secrets);
     }
 );
+
+on_both_engines!(
+    fleet_password_sets_it_on_each_host_from_a_file_and_refuses_stdin,
+    |e| {
+        let (d, old_hash) = deployment(&e);
+        let tmp = tempfile::tempdir().unwrap();
+        let file = password_file(tmp.path(), NEW);
+        let inventory = tmp.path().join("hosts.txt");
+        std::fs::write(&inventory, format!("{}\n", e.host)).unwrap();
+        let fleet = |args: &[&str]| {
+            ozrepair(["fleet", "--output", "json", "--inventory"])
+                .args([&inventory])
+                .args(["password", "--email", ALICE])
+                .args(args)
+                .run()
+        };
+        let file = file.to_str().unwrap();
+        let sha = sha256_hex(&std::fs::read(&d.db).unwrap());
+
+        // Refused before any host is asked: no --yes; the password from stdin.
+        let no_yes = fleet(&["--password-file", file]);
+        assert_eq!(no_yes.code, 2, "{no_yes:?}");
+        assert!(no_yes.stderr.contains("--yes"), "{no_yes:?}");
+        let stdin = ozrepair(["--yes", "fleet", "--inventory"])
+            .args([&inventory])
+            .args(["password", "--email", ALICE, "--password-file", "-"])
+            .stdin(format!("{NEW}\n"))
+            .run();
+        assert_eq!(stdin.code, 2, "{stdin:?}");
+        assert!(stdin.stderr.contains("not from stdin"), "{stdin:?}");
+        assert_eq!(sha256_hex(&std::fs::read(&d.db).unwrap()), sha);
+
+        let run = ozrepair(["--yes", "fleet", "--output", "json", "--inventory"])
+            .args([&inventory])
+            .args(["password", "--email", ALICE, "--password-file", file])
+            .run();
+        assert_eq!(run.code, 0, "{run:?}");
+        let lines = run.json_lines();
+        assert_eq!(lines[0]["result"], "fixed", "{run:?}");
+        assert_eq!(lines[0]["password_change"]["sessions_removed"], 2);
+        assert_eq!(lines[0]["password_change"]["applied"], true);
+        assert_eq!(dex_login(&d.db, ALICE, NEW), Ok(ALICE_ID.to_string()));
+        let new_hash = hash_of(&d.db, ALICE);
+        for r in [&no_yes, &stdin, &run] {
+            assert_no_leak(r, &[NEW.as_bytes(), &new_hash, &old_hash]);
+        }
+    }
+);
