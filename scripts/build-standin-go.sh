@@ -15,10 +15,12 @@ OUT=target/standin-go
 IMAGE=ozrepair-standin-go:local
 say() { printf 'build-standin-go: %s\n' "$*" >&2; }
 
-# Debian packages: the Go toolchain, the libraries, and what go-oidc needs (go-jose v2, x/oauth2).
+# Debian packages: the Go toolchain, the libraries, what go-oidc needs (go-jose v2, x/oauth2), and x/crypto
+# (bcrypt, for the `login` check).
 PKGS=(golang-go libsqlite3-dev gcc libc6-dev
   golang-github-coreos-go-oidc-dev golang-gopkg-square-go-jose.v2-dev golang-golang-x-oauth2-dev
-  golang-github-pquerna-cachecontrol-dev golang-github-sirupsen-logrus-dev golang-github-mattn-go-sqlite3-dev)
+  golang-github-pquerna-cachecontrol-dev golang-github-sirupsen-logrus-dev golang-github-mattn-go-sqlite3-dev
+  golang-golang-x-crypto-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

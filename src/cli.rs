@@ -151,6 +151,9 @@ pub enum Command {
     LocalLogin(LocalLoginArgs),
     /// List the backups of a deployment.
     Backups(BackupsArgs),
+    /// Set a local (Dex password database) user's password, read from a file or stdin, and end that
+    /// user's local sessions: back up, stop the container, write, start it, watch that it stays up.
+    Password(PasswordArgs),
     /// Run inspect or fix over many Docker hosts listed in an inventory.
     Fleet(FleetArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -172,6 +175,7 @@ impl Command {
             Command::Restore(_) => "restore",
             Command::LocalLogin(_) => "local-login",
             Command::Backups(_) => "backups",
+            Command::Password(_) => "password",
             Command::Fleet(_) => "fleet",
             Command::Completions { .. } => "completions",
             Command::Man => "man",
@@ -302,6 +306,31 @@ pub enum FleetAction {
     Inspect(InspectArgs),
     /// Fix every host (needs --yes: nothing can ask).
     Fix(FixArgs),
+    /// Set the same local user's password on every host (needs --yes; the password file, on this
+    /// machine, is read by each host's run; not `-`).
+    Password(PasswordArgs),
+}
+
+impl PasswordArgs {
+    /// These options as command-line arguments again (for the per-host runs of `fleet`): the path of the
+    /// password file, never its content.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            format!("--email={}", self.email),
+            format!("--password-file={}", self.password_file.display()),
+        ];
+        if self.dry_run {
+            a.push("--dry-run".into());
+        }
+        if let Some(d) = &self.backup_dir {
+            a.push(format!("--backup-dir={}", d.display()));
+        }
+        if self.no_restart {
+            a.push("--no-restart".into());
+        }
+        a.extend(["--wait".into(), self.wait.to_string()]);
+        a
+    }
 }
 
 impl DiscoverArgs {
@@ -357,6 +386,32 @@ impl FixArgs {
         a.extend(["--wait".into(), self.wait.to_string()]);
         a
     }
+}
+
+/// `password`: the user, where the new password comes from, and how the change is applied (as `fix`).
+#[derive(Debug, Clone, Args)]
+pub struct PasswordArgs {
+    /// The local user's email, as stored in Dex's password table (looked up trimmed and lowercased, as Dex
+    /// and NetBird do).
+    #[arg(long, value_name = "ADDR")]
+    pub email: String,
+    /// The file whose first line is the new password (trailing line ends dropped; one line only), or `-`
+    /// for stdin (not a terminal: ozrepair does not prompt). There is no flag for the password itself.
+    #[arg(long, value_name = "FILE|-")]
+    pub password_file: PathBuf,
+    /// Say what would change; change nothing, stop nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where the backup goes. Default: beside the database (ozrepair-backups/).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Leave the container stopped after the write.
+    #[arg(long)]
+    pub no_restart: bool,
+    /// How long to watch the restarted container, in seconds (0: do not watch; at most a day).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_WAIT))]
+    pub wait: u64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -202,3 +202,79 @@ pub async fn restore(s: &Settings) -> Report {
     .await;
     finish("restore", t, result)
 }
+
+/// `password`: a local user's new password (see [`crate::dex::password`] for what it mirrors). The
+/// password and the hashes (the stored one and the new one) join the report's scrub, whatever happens.
+pub async fn password(s: &Settings) -> Report {
+    let mut t = Trail::default();
+    let mut secrets = Vec::new();
+    let result = set_password(s, &mut t, &mut secrets).await;
+    let mut r = finish("password", t, result);
+    r.secrets.extend(secrets);
+    r
+}
+
+async fn set_password(s: &Settings, t: &mut Trail, secrets: &mut Vec<String>) -> Result<Verdict> {
+    use crate::dex::password::{self as pw, Found};
+    use crate::report::PasswordChange;
+    let set = s
+        .password
+        .as_ref()
+        .ok_or_else(|| anyhow!("no password was read; nothing was changed"))?;
+    secrets.push(set.new.expose().to_string());
+    let (located, db, _) = open(s, &mut t.located, &mut t.db, &mut t.stored).await?;
+    let user = match pw::find(&db.read()?.conn, &set.email)? {
+        Found::User(u) => u,
+        Found::Missing { users: 0 } => bail!(
+            "{} holds no local users (its password table is empty), so there is no {} to set a password for; nothing was changed; create the user in the dashboard, or check that this is the deployment's database",
+            db.shown(),
+            set.email
+        ),
+        Found::Missing { users } => bail!(
+            "no local user has the email {} ({} holds {users} local user(s), looked up lowercased as Dex does); nothing was changed; check the address",
+            set.email,
+            db.shown()
+        ),
+    };
+    secrets.push(String::from_utf8_lossy(&user.hash).into_owned());
+    let change = t.password.insert(PasswordChange {
+        email: user.email.clone(),
+        user_id: user.user_id.clone(),
+        sessions_removed: user.sessions,
+        applied: false,
+    });
+    if pw::dex_accepts(&user.hash, set.new.expose()) {
+        t.notes.push(format!(
+            "{} already has this password; nothing was changed",
+            user.email
+        ));
+        return Ok(Verdict::healthy());
+    }
+    t.notes.push(
+        "refresh tokens and offline sessions are left as they are, as NetBird's `admin user change-password` leaves them (Dex does not check the password when it refreshes)".into(),
+    );
+    if s.dry_run {
+        return Ok(Verdict::pending());
+    }
+    let question = match &located.container {
+        Some(c) => format!(
+            "Set the password of {} in {}? Container {} will be stopped, backed up, written and started.",
+            user.email,
+            db.path().display(),
+            c.name
+        ),
+        None => format!("Set the password of {} in {}?", user.email, db.path().display()),
+    };
+    confirm(s, &question, "")?;
+    let hash = pw::hash(&set.new)?;
+    secrets.push(String::from_utf8_lossy(&hash).into_owned());
+    let door = apply::door::set_password(located, db, &user, &set.new, &hash, s).await;
+    if let Some(n) = door.sessions_removed {
+        change.sessions_removed = n;
+        change.applied = true;
+    }
+    if door.applied.already_stored {
+        change.sessions_removed = 0;
+    }
+    verdict_of(t.applied.insert(door.applied))
+}

@@ -90,6 +90,9 @@ async fn run_host(h: &Host, action: &FleetAction, timeout: Duration) -> (Value, 
         FleetAction::Fix(a) => {
             cmd.args(["fix", "--yes"]).args(a.to_args());
         }
+        FleetAction::Password(a) => {
+            cmd.args(["password", "--yes"]).args(a.to_args());
+        }
     }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -161,6 +164,23 @@ fn read_inventory(a: &FleetArgs) -> Result<Vec<Host>> {
     Ok(hosts)
 }
 
+/// `fleet password`: the password file must be a file (each host's run reads it; their stdin is closed),
+/// and its password acceptable, before any host is asked. The message never quotes the password.
+fn password_file_usable(p: &crate::cli::PasswordArgs) -> Result<(), String> {
+    if p.password_file.as_os_str() == "-" {
+        return Err("fleet password reads the password from a file that each host's run opens, not from stdin; give --password-file FILE; nothing was changed".into());
+    }
+    let data = std::fs::read(&p.password_file).map_err(|e| {
+        format!(
+            "cannot read the password file {} ({e}); nothing was changed",
+            p.password_file.display()
+        )
+    })?;
+    crate::dex::password::NewPassword::parse(&data)
+        .map(|_| ())
+        .map_err(|e| e.0)
+}
+
 /// Runs the fleet: what to print on stdout, and the exit code (the worst host's; 2 for a bad inventory or
 /// flags).
 pub async fn run(g: &Global, a: &FleetArgs) -> (String, ExitCode) {
@@ -173,6 +193,14 @@ pub async fn run(g: &Global, a: &FleetArgs) -> (String, ExitCode) {
     }
     if matches!(&a.action, FleetAction::Fix(f) if !f.dry_run) && !g.yes {
         return refuse("fleet fix changes many hosts and cannot ask each time: re-run with --yes (or use --dry-run); nothing was changed".into());
+    }
+    if let FleetAction::Password(p) = &a.action {
+        if !p.dry_run && !g.yes {
+            return refuse("fleet password changes many hosts and cannot ask each time: re-run with --yes (or use --dry-run); nothing was changed".into());
+        }
+        if let Err(e) = password_file_usable(p) {
+            return refuse(e);
+        }
     }
     let hosts = match read_inventory(a) {
         Ok(h) => h,

@@ -75,6 +75,7 @@ fn run() -> i32 {
             Command::Fix(_) => commands::inspect_or_fix("fix", &settings).await,
             Command::Backup(_) => commands::backup(&settings).await,
             Command::Backups(_) => commands::backups(&settings).await,
+            Command::Password(_) => commands::password(&settings).await,
             Command::Restore(_) => commands::restore(&settings).await,
             Command::LocalLogin(_) => commands::inspect_or_fix("local-login", &settings).await,
             Command::Fleet(_) | Command::Completions { .. } | Command::Man => commands::refused(

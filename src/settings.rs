@@ -3,7 +3,8 @@
 //! [`Settings::from_cli`], and read by the one step it concerns (usually [`crate::plan`]).
 
 pub use crate::cli::{Access, Output, SetField};
-use crate::cli::{Command, FixArgs, Global};
+use crate::cli::{Command, FixArgs, Global, PasswordArgs};
+use crate::dex::password::{self, NewPassword};
 use crate::evidence::discover;
 use crate::verdict::UsageError;
 use std::path::PathBuf;
@@ -62,6 +63,16 @@ pub struct Settings {
     pub allow_other_database: bool,
     /// `local-login --enable`: the plan turns local login on (and nothing else).
     pub local_login: bool,
+    /// `password`: whose password, and the new one (read from its file when the command line was read).
+    pub password: Option<PasswordSet>,
+}
+
+/// `password --email --password-file`, read: the email as Dex looks it up, and the new password.
+#[derive(Debug, Clone)]
+pub struct PasswordSet {
+    /// Trimmed and lowercased ([`password::lookup_email`]).
+    pub email: String,
+    pub new: NewPassword,
 }
 
 impl Settings {
@@ -119,9 +130,35 @@ impl Settings {
                 s.restart = !a.no_restart;
                 s.wait = a.wait;
             }
+            Command::Password(a) => {
+                if let Err(e) = s.password(a) {
+                    return (s, Some(e));
+                }
+            }
             Command::Fleet(_) | Command::Completions { .. } | Command::Man => {}
         }
         (s, None)
+    }
+
+    /// `password`: the email, and the new password from its file or stdin (a usage error, exit 2, when it
+    /// cannot be read or is refused; nothing has been looked at yet).
+    fn password(&mut self, a: &PasswordArgs) -> Result<(), UsageError> {
+        self.dry_run = a.dry_run;
+        self.backup_dir = a.backup_dir.clone();
+        self.restart = !a.no_restart;
+        self.wait = a.wait;
+        let email = password::lookup_email(&a.email);
+        if email.is_empty() {
+            return Err(UsageError(
+                "--email is empty; nothing was changed; give the local user's email".into(),
+            ));
+        }
+        let data = read_password_file(&a.password_file)?;
+        self.password = Some(PasswordSet {
+            email,
+            new: NewPassword::parse(&data)?,
+        });
+        Ok(())
     }
 
     fn fix(&mut self, a: &FixArgs) {
@@ -163,8 +200,45 @@ impl Default for Settings {
             backup: None,
             allow_other_database: false,
             local_login: false,
+            password: None,
         }
     }
+}
+
+/// The most a password file may hold (a password is at most 72 bytes; this only bounds the read).
+const PASSWORD_FILE_MAX: u64 = 64 * 1024;
+
+/// The bytes of `--password-file` (`-`: stdin, refused when it is a terminal: ozrepair does not prompt,
+/// and a typed password would echo).
+fn read_password_file(path: &std::path::Path) -> Result<Vec<u8>, UsageError> {
+    use std::io::{IsTerminal, Read};
+    let mut data = Vec::new();
+    let (read, what) = if path.as_os_str() == "-" {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            return Err(UsageError("--password-file - reads the password from stdin, which is a terminal, and ozrepair does not prompt for it; nothing was changed; pipe it in (`ozrepair password ... --password-file - < FILE`) or give a file".into()));
+        }
+        let r = stdin
+            .lock()
+            .take(PASSWORD_FILE_MAX + 1)
+            .read_to_end(&mut data);
+        (r, "stdin".to_string())
+    } else {
+        let r = std::fs::File::open(path)
+            .and_then(|f| f.take(PASSWORD_FILE_MAX + 1).read_to_end(&mut data));
+        (r, path.display().to_string())
+    };
+    if let Err(e) = read {
+        return Err(UsageError(format!(
+            "cannot read the password from {what} ({e}); nothing was changed; give a readable file with --password-file"
+        )));
+    }
+    if data.len() as u64 > PASSWORD_FILE_MAX {
+        return Err(UsageError(format!(
+            "{what} holds more than {PASSWORD_FILE_MAX} bytes, which is no password file; nothing was changed; write the new password alone on one line"
+        )));
+    }
+    Ok(data)
 }
 
 fn discovery(d: &crate::cli::DiscoverArgs) -> Option<discover::Options> {

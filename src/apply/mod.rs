@@ -6,6 +6,7 @@
 //! what to do next.
 
 pub mod backup;
+pub mod door;
 pub mod fault;
 pub mod files;
 pub mod lock;

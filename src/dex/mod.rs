@@ -3,6 +3,7 @@
 
 pub mod jsonedit;
 pub mod model;
+pub mod password;
 pub mod secrets;
 pub mod store;
 

@@ -32,6 +32,20 @@ pub struct Trail {
     pub backups: Vec<BackupSet>,
     /// What the command itself has to say (a judgement, an empty listing).
     pub notes: Vec<String>,
+    /// `password`: the user whose password is (or would be) set.
+    pub password: Option<PasswordChange>,
+}
+
+/// `password`: whose password was set and how many of their local sessions were removed; never the
+/// password or a hash (extension).
+#[derive(Debug, Clone, Serialize)]
+pub struct PasswordChange {
+    pub email: String,
+    pub user_id: String,
+    /// Sessions removed; with `--dry-run` (or before the write) the sessions that would be removed.
+    pub sessions_removed: usize,
+    /// The new hash was written (false: dry-run, already set, or the run failed before the write).
+    pub applied: bool,
 }
 #[derive(Debug, Clone, Serialize)]
 pub struct ContainerPart {
@@ -99,6 +113,9 @@ pub struct Report {
     /// The backup sets, for `backups` (extension).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub backups: Vec<BackupListing>,
+    /// `password`: the user and their sessions (extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_change: Option<PasswordChange>,
     #[serde(skip)]
     pub exit_code: ExitCode,
     /// Secret values read from the database, scrubbed from every output (never serialised).
@@ -169,6 +186,7 @@ impl Report {
                 })
                 .collect(),
             backups: t.backups.iter().map(BackupListing::of).collect(),
+            password_change: t.password.clone(),
             exit_code: verdict.exit,
             // The plan read every row's secrets already; without a plan they are read here.
             secrets: match (&t.plan, stored) {
@@ -265,6 +283,10 @@ impl Report {
             f(&mut b.created);
             f(&mut b.sha256);
             b.connectors.iter_mut().for_each(&mut *f);
+        }
+        if let Some(p) = &mut self.password_change {
+            f(&mut p.email);
+            f(&mut p.user_id);
         }
     }
 

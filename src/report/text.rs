@@ -145,6 +145,20 @@ pub fn diff_text(changes: &[Change], views: &[ConnectorView]) -> String {
 }
 
 /// The report for a person; `color` adds ANSI colour to the diff, statuses and the result.
+/// `password`: what was (or would be) done for the user, never the password or its hash.
+fn password_line(p: &super::PasswordChange, result: Outcome) -> String {
+    let who = format!("{} (user id {})", p.email, p.user_id);
+    let n = p.sessions_removed;
+    match (p.applied, result) {
+        (true, _) => format!("{who}: new password set, {n} local session(s) removed"),
+        (false, Outcome::Pending) => {
+            format!("{who}: the password would be replaced and {n} local session(s) removed")
+        }
+        (false, Outcome::Healthy) => format!("{who}: already has the new password"),
+        (false, _) => format!("{who}: not changed ({n} local session(s))"),
+    }
+}
+
 pub fn report(r: &Report, color: bool) -> String {
     let paint = |code: &str, t: &str| {
         if color {
@@ -192,6 +206,9 @@ pub fn report(r: &Report, color: bool) -> String {
                 },
             );
         }
+    }
+    if let Some(p) = &r.password_change {
+        line("password", &password_line(p, r.result));
     }
     if !r.connectors.is_empty() {
         let found =

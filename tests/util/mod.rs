@@ -5,6 +5,7 @@
 //! * [`engine`]: a private container engine per test; [`deploy`]: a deployment in it.
 //! * [`seed`]: Dex databases, connector rows, the locked-out fixture, the `ozr-seed` fixture binary.
 //! * [`snapshot`], [`backups`], [`hash`]: what is on disk, to prove what changed and what did not.
+//! * [`login`]: Dex's password login by the real Go library (the Go stand-in's `login`).
 //! * [`http`]: the HTTP stub server; [`sshd`]: an OpenSSH server; [`certs`]: a throwaway CA.
 //! * [`ansible`]: an Ansible controller with the repository's collection, and its playbook runs.
 
@@ -19,6 +20,7 @@ pub mod deploy;
 pub mod engine;
 pub mod hash;
 pub mod http;
+pub mod login;
 pub mod run;
 pub mod seed;
 pub mod snapshot;

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 ---
 module: ozrepair
-short_description: Inspect, fix, back up or restore the IdP connectors of an openZro / NetBird deployment
+short_description: Inspect, fix, back up or restore the IdP connectors of an openZro / NetBird deployment, or set a local user's password
 version_added: "1.0.0"
 description:
   - Runs the C(ozrepair) binary on the target against one Docker engine and turns its JSON report
@@ -27,9 +27,11 @@ options:
     description:
       - What to do. C(inspect) is read-only. C(fix) corrects broken connectors (stop, verified backup,
         edit, start, watch). C(backup) takes a verified backup (the container is stopped around it).
-        C(restore) puts the newest backup back (the current database is saved first).
+        C(restore) puts the newest backup back (the current database is saved first). C(password) sets
+        the password of the local user I(email) and ends that user's local sessions (stop, verified
+        backup, write, start, watch), from I(password_file) or I(new_password).
     type: str
-    choices: [inspect, fix, backup, restore]
+    choices: [inspect, fix, backup, restore, password]
     default: fix
   docker_host:
     description:
@@ -61,9 +63,23 @@ options:
     description: Ask each OIDC connector's provider for the issuer it publishes (I(action=inspect) or C(fix)).
     type: bool
     default: false
+  email:
+    description: The local user whose password is set (I(action=password), required there).
+    type: str
+  password_file:
+    description:
+      - A file on the target whose one line is the new password (I(action=password)). Only its path
+        goes to ozrepair's command line.
+      - Mutually exclusive with I(new_password); one of them is required for I(action=password).
+    type: path
+  new_password:
+    description:
+      - The new password itself (I(action=password)), never logged (C(no_log)). It is handed to
+        ozrepair on stdin (C(--password-file -)), never on a command line.
+    type: str
   wait:
     description:
-      - Seconds to watch the restarted container (I(action=fix) or C(restore)). C(0) starts it without
+      - Seconds to watch the restarted container (I(action=fix), C(restore) or C(password)). C(0) starts it without
         watching. Default is ozrepair's (30).
     type: int
   backup_dir:
@@ -106,6 +122,12 @@ EXAMPLES = r'''
     connector: d4s1a2b3c4d5e6f7g8h9
     issuer: https://oauth.id.jumpcloud.com/
 
+- name: Set the local admin's password from a vaulted variable (never logged, passed on stdin)
+  openzro.ozrepair.ozrepair:
+    action: password
+    email: admin@example.com
+    new_password: "{{ vault_netbird_admin_password }}"
+
 - name: Take a backup before an upgrade
   openzro.ozrepair.ozrepair:
     action: backup
@@ -140,6 +162,12 @@ backup:
   returned: when ozrepair printed a report
   type: dict
   sample: {"path": "/var/lib/docker/volumes/x/_data/ozrepair-backups/20260101T000000Z/idp.db", "sha256": "...", "dir": "..."}
+password_change:
+  description: I(action=password) - the user (email, user_id), the local sessions removed (or that would
+    be), and whether the new password was written. Never the password or a hash.
+  returned: with I(action=password), once the user was found
+  type: dict
+  sample: {"email": "admin@example.com", "user_id": "...", "sessions_removed": 2, "applied": true}
 error:
   description: The report's one-line error, or null.
   returned: when ozrepair printed a report
@@ -172,6 +200,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 REDACTED = '[redacted]'
 SECRET_KEY = re.compile(r'(secret|passw|bindpw|token|private.?key|credential|apikey|api_key)', re.I)
+# Report fields named like a secret that hold none (their values are still scrubbed one by one).
+NOT_SECRET_KEYS = frozenset(['password_change'])
 URL_PASSWORD = re.compile(r'(://[^/@:\s]*):[^/@\s]*@')
 
 
@@ -180,7 +210,7 @@ def scrub(value):
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            if SECRET_KEY.search(str(k)) and v not in (None, '', REDACTED):
+            if SECRET_KEY.search(str(k)) and k not in NOT_SECRET_KEYS and v not in (None, '', REDACTED):
                 out[k] = REDACTED
             else:
                 out[k] = scrub(v)
@@ -211,7 +241,10 @@ def build_command(p, check_mode):
             argv += ['--backup-dir', p['backup_dir']]
         return argv
     argv.append(action)
-    if action == 'fix':
+    if action == 'password':
+        argv += ['--email', p['email'], '--password-file', p['password_file'] or '-']
+        argv.append('--dry-run' if check_mode else '--yes')
+    elif action == 'fix':
         argv.append('--dry-run' if check_mode else '--yes')
         if p['connector']:
             argv += ['--connector', p['connector']]
@@ -223,7 +256,7 @@ def build_command(p, check_mode):
         argv.append('--yes')
     if p['backup_dir']:
         argv += ['--backup-dir', p['backup_dir']]
-    if p['wait'] is not None and action in ('fix', 'restore'):
+    if p['wait'] is not None and action in ('fix', 'restore', 'password'):
         argv += ['--wait', str(p['wait'])]
     return argv
 
@@ -261,7 +294,7 @@ def last_line(text):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            action=dict(type='str', default='fix', choices=['inspect', 'fix', 'backup', 'restore']),
+            action=dict(type='str', default='fix', choices=['inspect', 'fix', 'backup', 'restore', 'password']),
             docker_host=dict(type='str'),
             container=dict(type='str'),
             volume=dict(type='str'),
@@ -269,12 +302,17 @@ def main():
             access=dict(type='str', choices=['auto', 'host', 'archive']),
             connector=dict(type='str'),
             issuer=dict(type='str'),
+            email=dict(type='str'),
+            password_file=dict(type='path', no_log=False),
+            new_password=dict(type='str', no_log=True),
             discover=dict(type='bool', default=False),
             wait=dict(type='int'),
             backup_dir=dict(type='path'),
             binary=dict(type='path', default='/usr/local/bin/ozrepair'),
         ),
-        mutually_exclusive=[('db', 'container'), ('db', 'volume')],
+        mutually_exclusive=[('db', 'container'), ('db', 'volume'), ('password_file', 'new_password')],
+        required_if=[('action', 'password', ('email',)),
+                     ('action', 'password', ('password_file', 'new_password'), True)],
         supports_check_mode=True,
     )
     p = module.params
@@ -287,7 +325,9 @@ def main():
                              'static binary (the openzro.ozrepair.ozrepair role does) or set binary' % p['binary'])
 
     argv = build_command(p, check)
-    rc, out, err = module.run_command(argv, environ_update={'NO_COLOR': '1'})
+    # The password itself only ever goes to ozrepair's stdin (a newline is appended).
+    stdin = p['new_password'] if action == 'password' and p['new_password'] else None
+    rc, out, err = module.run_command(argv, data=stdin, environ_update={'NO_COLOR': '1'})
     cmd = scrub(argv)
     try:
         report = json.loads(out)
@@ -303,7 +343,8 @@ def main():
     error = report.get('error')
     changes = report.get('changes') or []
     ret = dict(exit_code=rc, cmd=cmd, report=report, result=result, error=error, backup=report.get('backup'),
-               changes=changes, pending=(result == 'pending'), changed=False)
+               changes=changes, pending=(result == 'pending'), changed=False,
+               password_change=report.get('password_change'))
     if module._diff and changes:
         ret['diff'] = diffs_of(changes)
 
@@ -331,12 +372,16 @@ def main():
         if rc not in (0, 3):
             module.fail_json(msg=error or 'ozrepair exited %d' % rc, **ret)
         ret['changed'] = rc == 3
-        ret['msg'] = '%s: %d change(s) planned' % (result, len(changes)) if rc == 3 else result
+        if action == 'password' and rc == 3:
+            ret['msg'] = 'pending: the password of %s would be set' % p['email']
+        else:
+            ret['msg'] = '%s: %d change(s) planned' % (result, len(changes)) if rc == 3 else result
         module.exit_json(**ret)
 
     ret['pending'] = False
     if rc == 0:
-        ret['changed'] = bool(changes) or action in ('backup', 'restore')
+        applied = bool((report.get('password_change') or {}).get('applied'))
+        ret['changed'] = bool(changes) or applied or action in ('backup', 'restore')
         ret['msg'] = result if action == 'fix' else '%s: %s' % (action, result)
         module.exit_json(**ret)
     if rc == 4:

@@ -16,6 +16,8 @@
 //	STANDIN_READY_THEN_CRASH 1: print the ready line, then exit 1 after STANDIN_CRASH_AFTER_MS (default 2000)
 //
 // Second command: `standin-go corpus [--count N] [--seed S]` prints a JSON-lines corpus of real log lines.
+// Third: `standin-go login --db PATH --email ADDR --password-file FILE` logs in as Dex's password connector
+// does (login.go).
 package main
 
 import (
@@ -82,9 +84,11 @@ func main() {
 				os.Exit(2)
 			}
 			return
+		case "login":
+			os.Exit(runLogin(os.Args[2:]))
 		case "serve":
 		default:
-			fmt.Fprintf(os.Stderr, "usage: standin-go [serve] | standin-go corpus [--count N] [--seed S]\n")
+			fmt.Fprintf(os.Stderr, "usage: standin-go [serve] | standin-go corpus [--count N] [--seed S] | standin-go login --db PATH --email ADDR --password-file FILE\n")
 			os.Exit(2)
 		}
 	}

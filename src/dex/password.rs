@@ -1,0 +1,592 @@
+//! A local user's password in Dex's `password` table (`email` primary key, `hash` BLOB, `user_id`, …;
+//! migrations/0001) and that user's sessions in `auth_session` (migrations/0017, rebuilt in 0023), for
+//! `ozrepair password`. What it does mirrors NetBird's admin CLI, `netbird-mgmt admin user change-password`
+//! (netbirdio/netbird `management/cmd/admin/admin.go`, PR #6507, v0.75), and what it writes is checked the
+//! way Dex's password connector reads it at login:
+//!
+//! - **Which row:** NetBird trims the given email (`strings.TrimSpace`) and asks Dex's storage, whose
+//!   `getPassword` looks up `strings.ToLower(email)` (dexidp/dex `storage/sql/crud.go`; `CreatePassword`
+//!   stores the email lowercased too). [`lookup_email`] does both; the match against the stored email is
+//!   then exact, byte for byte, as SQLite's `=` is.
+//! - **The password:** NetBird's `resolvePasswordInput` reads the file (or stdin for `-`) and drops every
+//!   trailing CR and LF (`strings.TrimRight(data, "\r\n")`); ozrepair does the same and refuses a second
+//!   line, so a file both tools accept gives both the same password ([`NewPassword::parse`]). It must pass
+//!   NetBird's `server.ValidatePassword` (`management/server/user.go`: at least 8 bytes, a digit, an
+//!   uppercase letter, a character that is neither a letter nor a digit; [`policy_problem`]), and be at
+//!   most 72 bytes (x/crypto's `bcrypt.GenerateFromPassword` refuses longer ones with
+//!   `ErrPasswordTooLong`).
+//! - **The hash:** `bcrypt.GenerateFromPassword(password, bcrypt.DefaultCost)`, cost 10, in Go's `$2a$`
+//!   form, stored as a BLOB (Go binds `[]byte`). Dex's login (`server/connectors/password.go`,
+//!   `passwordDB.Login`) first runs `passwords.CheckCost` (`server/passwords/passwords.go`: cost 10 to 16,
+//!   else the login fails with an error) and then `bcrypt.CompareHashAndPassword`; [`dex_accepts`] is
+//!   that check.
+//! - **The sessions:** NetBird then calls `DeleteAuthSession(ctx, userID, "local")`, Dex's auth session of
+//!   that user on the local (password) connector. With the table of migration 0023 (one row per signed-in
+//!   browser) a user can have several; ozrepair removes every `auth_session` row with that `user_id` and
+//!   `connector_id = 'local'`, and keeps the user's sessions on other connectors. Like NetBird it leaves
+//!   refresh tokens and offline sessions: Dex's `passwordDB.Refresh` checks only that the user still
+//!   exists with the same `user_id`, not the password.
+//!
+//! Neither the password nor a hash is ever put into a message of this module: the caller adds both to
+//! the report's scrub as well.
+
+use crate::access::host::busy_timeout;
+use crate::dex::store::{integrity_check, WriteError};
+use crate::verdict::UsageError;
+use anyhow::{anyhow, bail, Context, Result};
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use std::path::Path;
+
+/// `bcrypt.DefaultCost`: the cost NetBird hashes with, and the lowest Dex's `CheckCost` accepts.
+pub const COST: u32 = 10;
+/// Dex's `upBoundCost`: the highest cost its `CheckCost` accepts at login.
+pub const MAX_COST: u32 = 16;
+/// The id of Dex's password connector (`server/connectors/resolve.go`, NetBird's `idp.LocalConnectorID`).
+pub const LOCAL_CONNECTOR: &str = "local";
+/// The longest password bcrypt hashes without truncating it (x/crypto refuses longer ones).
+pub const MAX_BYTES: usize = 72;
+/// NetBird's `minPasswordLength` (bytes, as Go's `len`).
+pub const MIN_BYTES: usize = 8;
+
+/// A new password, read from a file or stdin. It has no `Display`, and its `Debug` shows no byte of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewPassword(String);
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword([redacted])")
+    }
+}
+
+impl NewPassword {
+    /// The password in `data`, the bytes of a password file: every trailing CR and LF dropped (as NetBird
+    /// does), then it must be one line, UTF-8, and pass NetBird's policy. The error never quotes it.
+    pub fn parse(data: &[u8]) -> Result<NewPassword, UsageError> {
+        let end = data
+            .iter()
+            .rposition(|b| !matches!(b, b'\r' | b'\n'))
+            .map_or(0, |i| i + 1);
+        let line = &data[..end];
+        if line.is_empty() {
+            return Err(UsageError(
+                "the password file is empty (or holds only line ends); nothing was changed; write the new password on its first line".into(),
+            ));
+        }
+        if line.iter().any(|b| matches!(b, b'\r' | b'\n')) {
+            return Err(UsageError(
+                "the password file holds more than one line; nothing was changed; write the new password alone on one line".into(),
+            ));
+        }
+        let Ok(text) = std::str::from_utf8(line) else {
+            return Err(UsageError(
+                "the password is not valid UTF-8 (Dex's login form sends UTF-8); nothing was changed; write it as UTF-8 text".into(),
+            ));
+        };
+        if let Some(why) = policy_problem(text) {
+            return Err(UsageError(format!(
+                "the new password {why}; nothing was changed; choose another"
+            )));
+        }
+        Ok(NewPassword(text.to_string()))
+    }
+
+    /// The password's bytes, for bcrypt and for the report's scrub.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why NetBird's `ValidatePassword` (or bcrypt's 72-byte limit) refuses `p`; None when it is accepted.
+/// Go's `len` counts bytes; its `unicode.IsDigit`, `IsUpper` and `IsLetter` are matched exactly in ASCII
+/// and by Rust's Unicode properties beyond it (numeric, uppercase, alphabetic).
+pub fn policy_problem(p: &str) -> Option<String> {
+    if p.len() < MIN_BYTES {
+        return Some(format!(
+            "is shorter than {MIN_BYTES} bytes (NetBird's minimum)"
+        ));
+    }
+    if p.len() > MAX_BYTES {
+        return Some(format!(
+            "is longer than {MAX_BYTES} bytes, the most bcrypt hashes (Go's bcrypt refuses it)"
+        ));
+    }
+    let (mut digit, mut upper, mut special) = (false, false, false);
+    for c in p.chars() {
+        let is_digit = c.is_ascii_digit() || (!c.is_ascii() && c.is_numeric());
+        if is_digit {
+            digit = true;
+        } else if c.is_uppercase() {
+            upper = true;
+        } else if !c.is_alphabetic() {
+            special = true;
+        }
+    }
+    let missing: Vec<&str> = [
+        (!digit).then_some("one digit"),
+        (!upper).then_some("one uppercase letter"),
+        (!special).then_some("one special character"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "must contain at least {} (NetBird's password policy)",
+            missing.join(", ")
+        )
+    })
+}
+
+/// Go's `strings.ToLower`: each rune by its simple lowercase mapping (`unicode.ToLower`), so U+0130 (İ)
+/// becomes `i`, where Rust's full mapping would give two characters.
+pub fn go_lower(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut l = c.to_lowercase();
+            match (l.next(), l.next()) {
+                (Some(one), None) => one,
+                _ if c == '\u{130}' => 'i',
+                _ => c,
+            }
+        })
+        .collect()
+}
+
+/// The email as Dex looks it up: trimmed as NetBird trims it (`strings.TrimSpace`), lowercased as Dex's
+/// `getPassword` does.
+pub fn lookup_email(given: &str) -> String {
+    go_lower(given.trim())
+}
+
+/// A local user as read from the `password` table, and how many local sessions they have.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LocalUser {
+    pub email: String,
+    pub user_id: String,
+    /// The stored hash's bytes (BLOB or TEXT), the guard of the write.
+    pub hash: Vec<u8>,
+    /// `auth_session` rows of this user on the local connector (0 without that table).
+    pub sessions: usize,
+}
+
+impl std::fmt::Debug for LocalUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalUser")
+            .field("email", &self.email)
+            .field("user_id", &self.user_id)
+            .field("hash", &"[redacted]")
+            .field("sessions", &self.sessions)
+            .finish()
+    }
+}
+
+/// What the lookup found.
+#[derive(Debug)]
+pub enum Found {
+    User(LocalUser),
+    /// No row has that email; `users` rows exist in all.
+    Missing {
+        users: usize,
+    },
+}
+
+fn has_table(conn: &Connection, name: &str) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "select 1 from sqlite_master where type = 'table' and name = ?1",
+            [name],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// The bytes of a BLOB or TEXT value (None for NULL and numbers).
+fn bytes_of(v: ValueRef) -> Option<Vec<u8>> {
+    match v {
+        ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
+        _ => None,
+    }
+}
+
+fn read_user(conn: &Connection, email: &str) -> Result<Option<(String, Vec<u8>)>> {
+    conn.query_row(
+        "select user_id, hash from password where email = ?1",
+        [email],
+        |r| Ok((r.get::<_, String>(0)?, bytes_of(r.get_ref(1)?))),
+    )
+    .optional()
+    .context("cannot read Dex's password table")?
+    .map(|(uid, hash)| {
+        hash.map(|h| (uid, h)).ok_or_else(|| {
+            anyhow!("the password row of {email} holds no hash (NULL or a number); nothing was changed; Dex could not log this user in either, so put the row right with Dex's API or restore a backup")
+        })
+    })
+    .transpose()
+}
+
+/// The user's `auth_session` rows on the local connector (0 when the table does not exist yet).
+pub fn local_sessions(conn: &Connection, user_id: &str) -> Result<usize> {
+    if !has_table(conn, "auth_session")? {
+        return Ok(0);
+    }
+    let n: i64 = conn.query_row(
+        "select count(*) from auth_session where user_id = ?1 and connector_id = ?2",
+        params![user_id, LOCAL_CONNECTOR],
+        |r| r.get(0),
+    )?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Looks up the user whose stored email is `email` (already as [`lookup_email`] makes it).
+pub fn find(conn: &Connection, email: &str) -> Result<Found> {
+    match read_user(conn, email)? {
+        Some((user_id, hash)) => Ok(Found::User(LocalUser {
+            email: email.to_string(),
+            sessions: local_sessions(conn, &user_id)?,
+            user_id,
+            hash,
+        })),
+        None => {
+            let n: i64 = conn.query_row("select count(*) from password", [], |r| r.get(0))?;
+            Ok(Found::Missing {
+                users: usize::try_from(n).unwrap_or(0),
+            })
+        }
+    }
+}
+
+/// The cost a bcrypt hash names (`$2?$NN$…`), as Go's `bcrypt.Cost` reads it; None when it is no bcrypt
+/// hash.
+pub fn cost(hash: &[u8]) -> Option<u32> {
+    if hash.len() != 60 || hash[0] != b'$' || hash[1] != b'2' || hash[3] != b'$' || hash[6] != b'$'
+    {
+        return None;
+    }
+    std::str::from_utf8(&hash[4..6]).ok()?.parse().ok()
+}
+
+/// Whether Dex's password connector logs `password` in with `hash`: its `CheckCost` (cost 10 to 16) and
+/// then `bcrypt.CompareHashAndPassword`.
+pub fn dex_accepts(hash: &[u8], password: &str) -> bool {
+    let Some(c) = cost(hash) else { return false };
+    if !(COST..=MAX_COST).contains(&c) {
+        return false;
+    }
+    let Ok(text) = std::str::from_utf8(hash) else {
+        return false;
+    };
+    bcrypt::verify(password, text).unwrap_or(false)
+}
+
+/// A new hash of `p`: bcrypt at [`COST`] with a fresh random salt, in Go's `$2a$` form, as bytes.
+pub fn hash(p: &NewPassword) -> Result<Vec<u8>> {
+    let parts = bcrypt::non_truncating_hash_with_result(p.expose(), COST).map_err(|e| {
+        anyhow!("bcrypt could not hash the new password ({e}); nothing was changed")
+    })?;
+    Ok(parts.format_for_version(bcrypt::Version::TwoA).into_bytes())
+}
+
+/// The one write: in one IMMEDIATE transaction, the user's hash replaced (guarded by the `user_id` and
+/// hash bytes read before) and their local sessions deleted; then `integrity_check`, and a read-back: the
+/// row holds the new hash as a BLOB, Dex would accept the password with it, and no local session is left.
+/// Returns how many sessions were removed.
+pub fn write(
+    path: &Path,
+    user: &LocalUser,
+    new_hash: &[u8],
+    p: &NewPassword,
+) -> Result<usize, WriteError> {
+    let (conn, removed) = commit(path, user, new_hash).map_err(WriteError::RolledBack)?;
+    check_written(&conn, user, new_hash, p).map_err(WriteError::AfterCommit)?;
+    Ok(removed)
+}
+
+fn commit(path: &Path, user: &LocalUser, new_hash: &[u8]) -> Result<(Connection, usize)> {
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("cannot open {} for writing", path.display()))?;
+    conn.busy_timeout(busy_timeout())?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .context("cannot lock the database for writing (another process holds it)")?;
+    let now = read_user(&tx, &user.email)?;
+    if now.as_ref() != Some(&(user.user_id.clone(), user.hash.clone())) {
+        bail!(
+            "the password row of {} changed after it was read; rolled back, the database is as it was",
+            user.email
+        );
+    }
+    // A Vec<u8> binds as a BLOB, the storage class Dex writes.
+    let n = tx.execute(
+        "update password set hash = ?1 where email = ?2",
+        params![new_hash, user.email],
+    )?;
+    if n != 1 {
+        bail!(
+            "updating the password of {} touched {n} rows; rolled back, the database is as it was",
+            user.email
+        );
+    }
+    let removed = if has_table(&tx, "auth_session")? {
+        tx.execute(
+            "delete from auth_session where user_id = ?1 and connector_id = ?2",
+            params![user.user_id, LOCAL_CONNECTOR],
+        )?
+    } else {
+        0
+    };
+    crate::apply::fault::point("inside-write");
+    tx.commit()
+        .context("the commit failed; SQLite rolled back, the database is as it was")?;
+    Ok((conn, removed))
+}
+
+fn check_written(
+    conn: &Connection,
+    user: &LocalUser,
+    new_hash: &[u8],
+    p: &NewPassword,
+) -> Result<()> {
+    integrity_check(conn)?;
+    let (class, bytes): (String, Option<Vec<u8>>) = conn.query_row(
+        "select typeof(hash), hash from password where email = ?1",
+        [&user.email],
+        |r| Ok((r.get(0)?, bytes_of(r.get_ref(1)?))),
+    )?;
+    if class != "blob" || bytes.as_deref() != Some(new_hash) {
+        bail!(
+            "the password row of {} does not read back as written (storage class {class})",
+            user.email
+        );
+    }
+    if !dex_accepts(new_hash, p.expose()) {
+        bail!(
+            "the stored hash of {} does not verify against the new password",
+            user.email
+        );
+    }
+    let left = local_sessions(conn, &user.user_id)?;
+    if left != 0 {
+        bail!("{left} local session(s) of {} are still there", user.email);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "Correct-Horse-9";
+
+    fn db_with(dir: &Path) -> std::path::PathBuf {
+        let path = dir.join("idp.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "create table password (email text not null primary key, hash blob not null, username text not null, user_id text not null);
+             create table auth_session (id text not null primary key, user_id text not null, connector_id text not null, client_states blob not null);
+             insert into password values ('alice@example.com', cast('$2a$10$abcdefghijklmnopqrstuv' as blob), 'alice', 'u-alice');
+             insert into password values ('bob@example.com', cast('x' as blob), 'bob', 'u-bob');
+             insert into auth_session values ('s1', 'u-alice', 'local', x'');
+             insert into auth_session values ('s2', 'u-alice', 'local', x'');
+             insert into auth_session values ('s3', 'u-alice', 'jumpcloud', x'');
+             insert into auth_session values ('s4', 'u-bob', 'local', x'');",
+        )
+        .unwrap();
+        path
+    }
+
+    fn alice(path: &Path) -> LocalUser {
+        match find(&Connection::open(path).unwrap(), "alice@example.com").unwrap() {
+            Found::User(u) => u,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_password_is_the_one_line_with_its_line_ends_dropped() {
+        assert_eq!(
+            NewPassword::parse(b"Correct-Horse-9\n").unwrap().expose(),
+            GOOD
+        );
+        assert_eq!(
+            NewPassword::parse(b"Correct-Horse-9\r\n\r\n")
+                .unwrap()
+                .expose(),
+            GOOD
+        );
+        assert_eq!(
+            NewPassword::parse(b" Correct-Horse-9 ").unwrap().expose(),
+            " Correct-Horse-9 "
+        );
+        for bad in [
+            &b""[..],
+            b"\n",
+            b"\r\n",
+            b"Correct-Horse-9\nsecond",
+            b"Correct\rHorse-9",
+            b"Correct-Horse-9\xff",
+        ] {
+            assert!(NewPassword::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_never_quote_the_password() {
+        for bad in [
+            &b"Correct-Horse-9\nsecond"[..],
+            b"Zq1!",
+            b"qqqqzzzz-9",
+            b"Correct-Horse-9\xff",
+        ] {
+            let e = NewPassword::parse(bad).unwrap_err().0;
+            let text = String::from_utf8_lossy(bad);
+            assert!(!e.contains(text.trim_end_matches('\u{fffd}')), "{e}");
+        }
+        assert_eq!(
+            format!("{:?}", NewPassword::parse(b"Correct-Horse-9").unwrap()),
+            "NewPassword([redacted])"
+        );
+    }
+
+    #[test]
+    fn netbird_policy() {
+        assert_eq!(policy_problem(GOOD), None);
+        assert_eq!(
+            policy_problem("Ab1!"),
+            Some("is shorter than 8 bytes (NetBird's minimum)".into())
+        );
+        assert!(policy_problem("abcdefgh")
+            .unwrap()
+            .contains("one digit, one uppercase letter, one special character"));
+        assert!(policy_problem("Abcdefgh1")
+            .unwrap()
+            .ends_with("one special character (NetBird's password policy)"));
+        assert!(policy_problem("abcdefg1!")
+            .unwrap()
+            .contains("least one uppercase letter ("));
+        assert!(
+            policy_problem(&format!("A1!{}", "x".repeat(69))).is_none(),
+            "72 bytes is the most"
+        );
+        assert!(policy_problem(&format!("A1!{}", "x".repeat(70)))
+            .unwrap()
+            .contains("72 bytes"));
+        // Bytes, as Go's len counts: 7 characters, 8 bytes.
+        assert_eq!(policy_problem("Äb1!xyz"), None);
+        assert!(policy_problem("ÄÖÜäöü1")
+            .unwrap()
+            .contains("one special character"));
+    }
+
+    #[test]
+    fn emails_are_looked_up_as_dex_does() {
+        assert_eq!(lookup_email("  Alice@Example.COM\t"), "alice@example.com");
+        assert_eq!(go_lower("İSTANBUL"), "istanbul");
+        assert_eq!(go_lower("ΣΑΣ"), "σασ", "no final-sigma rule, as Go");
+    }
+
+    #[test]
+    fn hashes_are_go_style_cost_10_and_verify() {
+        let p = NewPassword::parse(GOOD.as_bytes()).unwrap();
+        let h = hash(&p).unwrap();
+        assert_eq!(&h[..7], b"$2a$10$");
+        assert_eq!(h.len(), 60);
+        assert_eq!(cost(&h), Some(10));
+        assert!(dex_accepts(&h, GOOD));
+        assert!(!dex_accepts(&h, "Correct-Horse-8"));
+        assert_ne!(hash(&p).unwrap(), h, "a fresh salt each time");
+    }
+
+    #[test]
+    fn dex_refuses_costs_outside_10_to_16() {
+        let low = bcrypt::hash_with_result(GOOD, 4)
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoA);
+        assert!(bcrypt::verify(GOOD, &low).unwrap());
+        assert!(!dex_accepts(low.as_bytes(), GOOD));
+        assert_eq!(
+            cost(b"$2a$17$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01234"),
+            Some(17)
+        );
+        assert_eq!(cost(b"not a hash"), None);
+    }
+
+    #[test]
+    fn the_write_sets_the_hash_and_removes_only_that_users_local_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_with(dir.path());
+        let user = alice(&path);
+        assert_eq!(user.sessions, 2);
+        let p = NewPassword::parse(GOOD.as_bytes()).unwrap();
+        let h = hash(&p).unwrap();
+        assert_eq!(write(&path, &user, &h, &p).unwrap(), 2);
+        let conn = Connection::open(&path).unwrap();
+        let left: Vec<String> = conn
+            .prepare("select id from auth_session order by id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(left, ["s3", "s4"]);
+        let (class, stored): (String, Vec<u8>) = conn
+            .query_row(
+                "select typeof(hash), hash from password where email = 'alice@example.com'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((class.as_str(), stored), ("blob", h));
+        let bob: Vec<u8> = conn
+            .query_row(
+                "select hash from password where email = 'bob@example.com'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(bob, b"x");
+    }
+
+    #[test]
+    fn a_row_changed_since_it_was_read_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_with(dir.path());
+        let user = alice(&path);
+        Connection::open(&path).unwrap()
+            .execute("update password set hash = cast('other' as blob) where email = 'alice@example.com'", []).unwrap();
+        let p = NewPassword::parse(GOOD.as_bytes()).unwrap();
+        let e = write(&path, &user, &hash(&p).unwrap(), &p).unwrap_err();
+        assert!(matches!(e, WriteError::RolledBack(_)), "{e}");
+        assert!(e.to_string().contains("changed after it was read"), "{e}");
+        assert_eq!(
+            local_sessions(&Connection::open(&path).unwrap(), "u-alice").unwrap(),
+            2
+        );
+    }
+
+    #[test]
+    fn an_unknown_email_gives_the_count_of_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_with(dir.path());
+        let found = find(&Connection::open(&path).unwrap(), "carol@example.com").unwrap();
+        assert!(matches!(found, Found::Missing { users: 2 }), "{found:?}");
+    }
+
+    #[test]
+    fn without_an_auth_session_table_there_are_no_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_with(dir.path());
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("drop table auth_session")
+            .unwrap();
+        let user = alice(&path);
+        assert_eq!(user.sessions, 0);
+        let p = NewPassword::parse(GOOD.as_bytes()).unwrap();
+        assert_eq!(write(&path, &user, &hash(&p).unwrap(), &p).unwrap(), 0);
+    }
+}

@@ -1,0 +1,61 @@
+//! Dex's password login, run by the real Go library: `standin-go login` (tests/standin-go/src/ozrstandin/
+//! login.go) reads the `password` row as Dex's SQL storage does, checks the hash's cost as Dex does and
+//! calls x/crypto's `bcrypt.CompareHashAndPassword`.
+
+use crate::util::{repo, run};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The Go stand-in's binary, built once per run by scripts/build-standin-go.sh (unless OZR_STANDIN_BUILT
+/// says it is there already).
+fn go_standin_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let bin = repo().join("target/standin-go/standin-go");
+        if std::env::var_os("OZR_STANDIN_BUILT").is_none() || !bin.exists() {
+            let built = run::output_within(
+                &mut Command::new(repo().join("scripts/build-standin-go.sh")),
+                Duration::from_secs(900),
+            );
+            assert!(
+                built.status.success(),
+                "scripts/build-standin-go.sh failed:\n{}",
+                built.stderr_text()
+            );
+        }
+        bin
+    })
+}
+
+/// Whether Dex logs `email` in with `password` on the database at `db`: Ok(user id) when it does,
+/// Err(why) when it refuses. A check that could not be made fails the test.
+pub fn dex_login(db: &Path, email: &str, password: &str) -> Result<String, String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("password");
+    std::fs::write(&file, format!("{password}\n")).expect("write the password file");
+    let out = run::output_within(
+        Command::new(go_standin_bin())
+            .arg("login")
+            .arg("--db")
+            .arg(db)
+            .args(["--email", email, "--password-file"])
+            .arg(&file),
+        Duration::from_secs(60),
+    );
+    let text = out.stdout_text();
+    match out.status.code() {
+        Some(0) => Ok(text
+            .trim()
+            .strip_prefix("accepted user_id=")
+            .unwrap_or_else(|| panic!("unexpected answer {text:?}"))
+            .to_string()),
+        Some(1) => Err(text.trim().to_string()),
+        _ => panic!(
+            "the login check could not be made: {:?} {text} {}",
+            out.status,
+            out.stderr_text()
+        ),
+    }
+}
