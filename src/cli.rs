@@ -309,6 +309,26 @@ pub enum FleetAction {
     /// Set the same local user's password on every host (needs --yes; the password file, on this
     /// machine, is read by each host's run; not `-`).
     Password(PasswordArgs),
+    /// Turn local login back on on every host (needs --yes unless --dry-run).
+    LocalLogin(LocalLoginArgs),
+}
+
+impl LocalLoginArgs {
+    /// These options as command-line arguments again (for the per-host runs of `fleet`).
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a: Vec<String> = vec!["--enable".into()];
+        if self.dry_run {
+            a.push("--dry-run".into());
+        }
+        if let Some(d) = &self.backup_dir {
+            a.push(format!("--backup-dir={}", d.display()));
+        }
+        if self.no_restart {
+            a.push("--no-restart".into());
+        }
+        a.push(format!("--wait={}", self.wait));
+        a
+    }
 }
 
 impl PasswordArgs {

@@ -93,6 +93,9 @@ async fn run_host(h: &Host, action: &FleetAction, timeout: Duration) -> (Value, 
         FleetAction::Password(a) => {
             cmd.args(["password", "--yes"]).args(a.to_args());
         }
+        FleetAction::LocalLogin(a) => {
+            cmd.args(["local-login", "--yes"]).args(a.to_args());
+        }
     }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -193,6 +196,9 @@ pub async fn run(g: &Global, a: &FleetArgs) -> (String, ExitCode) {
     }
     if matches!(&a.action, FleetAction::Fix(f) if !f.dry_run) && !g.yes {
         return refuse("fleet fix changes many hosts and cannot ask each time: re-run with --yes (or use --dry-run); nothing was changed".into());
+    }
+    if matches!(&a.action, FleetAction::LocalLogin(l) if !l.dry_run) && !g.yes {
+        return refuse("fleet local-login changes many hosts and cannot ask each time: re-run with --yes (or use --dry-run); nothing was changed".into());
     }
     if let FleetAction::Password(p) = &a.action {
         if !p.dry_run && !g.yes {

@@ -269,30 +269,45 @@ fn has_local_row(db: &Path) -> bool {
     rows(db).iter().any(|r| r.id == "local")
 }
 
+/// A running deployment with local login turned off in its bind-mounted management.json (0640, 0:4242),
+/// after the start that deleted the local connector: the host directory, the file, the deployment.
+fn local_login_off(e: &Engine) -> (tempfile::TempDir, PathBuf, Deployment) {
+    let dir = host_dir();
+    let file = dir.path().join("management.json");
+    write_config(&file, &management_json_local_off(), 0o640, (0, 4242));
+    let d = Deployment::create(e, &OPENZRO, &DexDb::locked_out());
+    let mount = format!("{}:/etc/netbird/management.json", file.display());
+    d.run_with(
+        e,
+        &[
+            ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
+            ("STANDIN_CONFIG", "/etc/netbird/management.json"),
+            ("STANDIN_ON_FAILURE", "continue"),
+        ],
+        &["-v", &mount],
+    );
+    d.wait_ready(e);
+    crate::util::poll(
+        "the local connector to be deleted",
+        std::time::Duration::from_secs(30),
+        || (!has_local_row(&d.db)).then_some(()),
+    );
+    (dir, file, d)
+}
+
+/// The file's bytes once local-login has turned local login on: only the flag's bytes differ.
+fn local_login_on() -> String {
+    management_json_local_off().replace(
+        r#""LocalAuthDisabled": true"#,
+        r#""LocalAuthDisabled": false"#,
+    )
+}
+
 on_both_engines!(
     local_login_enable_turns_local_login_back_on_and_recreates_the_local_connector,
     |e| {
-        let dir = host_dir();
-        let file = dir.path().join("management.json");
+        let (dir, file, d) = local_login_off(&e);
         let text = management_json_local_off();
-        write_config(&file, &text, 0o640, (0, 4242));
-        let d = Deployment::create(&e, &OPENZRO, &DexDb::locked_out());
-        let mount = format!("{}:/etc/netbird/management.json", file.display());
-        d.run_with(
-            &e,
-            &[
-                ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
-                ("STANDIN_CONFIG", "/etc/netbird/management.json"),
-                ("STANDIN_ON_FAILURE", "continue"),
-            ],
-            &["-v", &mount],
-        );
-        d.wait_ready(&e);
-        crate::util::poll(
-            "the local connector to be deleted",
-            std::time::Duration::from_secs(30),
-            || (!has_local_row(&d.db)).then_some(()),
-        );
 
         // `fix` never opens the door: nothing is wrong with the connectors.
         let fix = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
@@ -341,11 +356,10 @@ on_both_engines!(
         assert_eq!(changes[1]["connector"], "local");
 
         // Only the flag's bytes changed; owner and mode kept; the backup holds the old file.
-        let want = text.replace(
-            r#""LocalAuthDisabled": true"#,
-            r#""LocalAuthDisabled": false"#,
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("read"),
+            local_login_on()
         );
-        assert_eq!(std::fs::read_to_string(&file).expect("read"), want);
         let m = std::fs::metadata(&file).expect("stat");
         assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o640, 0, 4242));
         let set = PathBuf::from(j["backup"]["dir"].as_str().expect("backup dir"));
@@ -381,5 +395,74 @@ on_both_engines!(
         assert_eq!(again.code, 0, "{again:?}");
         assert_eq!(again.json()["result"], "healthy", "{again:?}");
         assert_eq!(again.json()["changes"], serde_json::json!([]));
+    }
+);
+
+on_both_engines!(
+    fleet_and_the_ansible_module_open_the_door_on_request_only,
+    |e| {
+        let (_dir, file, d) = local_login_off(&e);
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let inventory = tmp.path().join("hosts.txt");
+        std::fs::write(&inventory, format!("{}\n", e.host)).expect("inventory");
+
+        // The fleet refuses without --yes, and changes nothing.
+        let no_yes = ozrepair(["fleet", "--inventory"])
+            .args([&inventory])
+            .args(["local-login", "--enable"])
+            .run();
+        assert_eq!(no_yes.code, 2, "{no_yes:?}");
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("read"),
+            management_json_local_off()
+        );
+
+        // The module in check mode: pending (changed), nothing written.
+        let args = |check: bool| {
+            serde_json::json!({
+                "action": "local_login",
+                "docker_host": e.host,
+                "wait": 20,
+                "binary": env!("CARGO_BIN_EXE_ozrepair"),
+                "_ansible_check_mode": check,
+                "_ansible_diff": true,
+            })
+        };
+        let (check, out) = crate::util::ansible::run_module(args(true));
+        assert_eq!(check["exit_code"], 3, "{out}");
+        assert_eq!(check["changed"], true, "{out}");
+        assert!(
+            check["diff"][0]["before_header"]
+                .as_str()
+                .is_some_and(|h| h.contains("EmbeddedIdP.LocalAuthDisabled")),
+            "{out}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("read"),
+            management_json_local_off()
+        );
+        assert!(!out.contains(SECRET), "{out}");
+
+        // The fleet applies it.
+        let run = ozrepair(["--yes", "fleet", "--output", "json", "--inventory"])
+            .args([&inventory])
+            .args(["local-login", "--enable", "--wait", "20"])
+            .run();
+        assert_eq!(run.code, 0, "{run:?}");
+        let lines = run.json_lines();
+        assert_eq!(lines[0]["result"], "fixed", "{run:?}");
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("read"),
+            local_login_on()
+        );
+        d.wait_ready(&e);
+        assert!(has_local_row(&d.db));
+        assert!(!run.all().contains(SECRET), "{run:?}");
+
+        // The module afterwards: nothing to do, not changed.
+        let (again, out) = crate::util::ansible::run_module(args(false));
+        assert_eq!(again["exit_code"], 0, "{out}");
+        assert_eq!(again["changed"], false, "{out}");
+        assert_eq!(again["result"], "healthy", "{out}");
     }
 );

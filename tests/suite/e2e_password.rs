@@ -410,27 +410,6 @@ on_both_engines!(
     }
 );
 
-/// The collection's module run directly by Debian's Python (as Ansible runs it on a target), with `args`.
-fn ansible_module(args: serde_json::Value) -> (serde_json::Value, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("args.json");
-    std::fs::write(
-        &file,
-        serde_json::json!({ "ANSIBLE_MODULE_ARGS": args }).to_string(),
-    )
-    .unwrap();
-    let out = crate::util::run::output_within(
-        std::process::Command::new("/usr/bin/python3")
-            .arg(crate::util::repo().join("ansible/plugins/modules/ozrepair.py"))
-            .arg(&file),
-        std::time::Duration::from_secs(120),
-    );
-    let text = out.stdout_text();
-    let v = serde_json::from_str(text.trim())
-        .unwrap_or_else(|e| panic!("{e}: {text} {}", out.stderr_text()));
-    (v, format!("{text}{}", out.stderr_text()))
-}
-
 on_both_engines!(
     the_ansible_module_sets_it_from_stdin_and_never_returns_it,
     |e| {
@@ -455,7 +434,7 @@ on_both_engines!(
         };
 
         // Check mode: `password --dry-run`; changed (a change is pending), nothing written.
-        let (check, out) = ansible_module(args(true));
+        let (check, out) = crate::util::ansible::run_module(args(true));
         assert_eq!(check["exit_code"], 3, "{out}");
         assert_eq!(check["changed"], true, "{out}");
         assert_eq!(check["password_change"]["sessions_removed"], 2, "{out}");
@@ -463,7 +442,7 @@ on_both_engines!(
         assert_eq!(sha256_hex(&std::fs::read(&d.db).unwrap()), sha);
         secret_free(&out, &[NEW.as_bytes(), &old_hash]);
 
-        let (set, out) = ansible_module(args(false));
+        let (set, out) = crate::util::ansible::run_module(args(false));
         assert_eq!(set["exit_code"], 0, "{out}");
         assert_eq!(set["changed"], true, "{out}");
         assert_eq!(set["password_change"]["applied"], true, "{out}");
@@ -479,7 +458,7 @@ on_both_engines!(
         secret_free(&out, &[NEW.as_bytes(), &old_hash, &hash_of(&d.db, ALICE)]);
 
         // Again: already set, not changed.
-        let (again, out) = ansible_module(args(false));
+        let (again, out) = crate::util::ansible::run_module(args(false));
         assert_eq!(again["changed"], false, "{out}");
         assert_eq!(again["result"], "healthy", "{out}");
     }

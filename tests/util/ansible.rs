@@ -292,3 +292,24 @@ impl Play {
         format!("{}\n{}", self.stdout, self.stderr)
     }
 }
+
+/// The collection's module run directly by Debian's Python (as Ansible runs it on a target), with `args`.
+pub fn run_module(args: serde_json::Value) -> (serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("args.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({ "ANSIBLE_MODULE_ARGS": args }).to_string(),
+    )
+    .unwrap();
+    let out = crate::util::run::output_within(
+        std::process::Command::new("/usr/bin/python3")
+            .arg(crate::util::repo().join("ansible/plugins/modules/ozrepair.py"))
+            .arg(&file),
+        std::time::Duration::from_secs(120),
+    );
+    let text = out.stdout_text();
+    let v = serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("{e}: {text} {}", out.stderr_text()));
+    (v, format!("{text}{}", out.stderr_text()))
+}

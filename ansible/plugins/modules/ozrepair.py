@@ -29,9 +29,11 @@ options:
         edit, start, watch). C(backup) takes a verified backup (the container is stopped around it).
         C(restore) puts the newest backup back (the current database is saved first). C(password) sets
         the password of the local user I(email) and ends that user's local sessions (stop, verified
-        backup, write, start, watch), from I(password_file) or I(new_password).
+        backup, write, start, watch), from I(password_file) or I(new_password). C(local_login) is the
+        emergency door: it turns local login back on in the config files that turn it off and creates
+        Dex's C(local) connector again when it was deleted (the same stop window); never implied by C(fix).
     type: str
-    choices: [inspect, fix, backup, restore, password]
+    choices: [inspect, fix, backup, restore, password, local_login]
     default: fix
   docker_host:
     description:
@@ -240,8 +242,10 @@ def build_command(p, check_mode):
         if p['backup_dir']:
             argv += ['--backup-dir', p['backup_dir']]
         return argv
-    argv.append(action)
-    if action == 'password':
+    argv.append(action.replace('_', '-'))
+    if action == 'local_login':
+        argv += ['--enable', '--dry-run' if check_mode else '--yes']
+    elif action == 'password':
         argv += ['--email', p['email'], '--password-file', p['password_file'] or '-']
         argv.append('--dry-run' if check_mode else '--yes')
     elif action == 'fix':
@@ -256,7 +260,7 @@ def build_command(p, check_mode):
         argv.append('--yes')
     if p['backup_dir']:
         argv += ['--backup-dir', p['backup_dir']]
-    if p['wait'] is not None and action in ('fix', 'restore', 'password'):
+    if p['wait'] is not None and action in ('fix', 'restore', 'password', 'local_login'):
         argv += ['--wait', str(p['wait'])]
     return argv
 
@@ -269,7 +273,10 @@ def diffs_of(changes):
         secret = bool(SECRET_KEY.search(field))
         before = REDACTED if secret else c.get('from')
         after = REDACTED if secret else c.get('to')
-        where = 'connector %s' % c.get('connector')
+        if c.get('store') == 'file':
+            where = '%s at %s (connector %s)' % (c.get('file'), c.get('at'), c.get('connector'))
+        else:
+            where = 'connector %s' % c.get('connector')
         out.append({
             'before_header': '%s: %s' % (where, field),
             'after_header': '%s: %s (from %s)' % (where, field, c.get('source')),
@@ -294,7 +301,8 @@ def last_line(text):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            action=dict(type='str', default='fix', choices=['inspect', 'fix', 'backup', 'restore', 'password']),
+            action=dict(type='str', default='fix',
+                        choices=['inspect', 'fix', 'backup', 'restore', 'password', 'local_login']),
             docker_host=dict(type='str'),
             container=dict(type='str'),
             volume=dict(type='str'),
