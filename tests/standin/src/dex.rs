@@ -192,3 +192,29 @@ pub fn delete_local_connector(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute("delete from connector where id = 'local'", [])
         .map(|_| ())
 }
+
+/// The static connectors of a Dex config file (`connectors:`), as Dex reads them: the YAML turned into
+/// JSON, each connector's `config` kept as that JSON (Dex's `cmd/dex/config.go`, `storage.WithStaticConnectors`).
+/// They are an overlay in memory: never written to the database.
+pub fn dex_static_connectors(config_yaml: &[u8]) -> Result<Vec<Row>, String> {
+    let root: serde_json::Value =
+        serde_yaml::from_slice(config_yaml).map_err(|e| format!("error parse config file {e}"))?;
+    let list = root
+        .get("connectors")
+        .and_then(|c| c.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for c in &list {
+        let s = |k: &str| c.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let config = c
+            .get("config")
+            .map(|v| serde_json::to_vec(v).unwrap_or_default());
+        out.push(Row {
+            id: s("id"),
+            typ: s("type"),
+            config,
+        });
+    }
+    Ok(out)
+}

@@ -16,10 +16,12 @@
 //!                       every start, overwriting Name and Config, before any connector is opened (as NetBird);
 //!                       the `local` connector is written when missing, and with EmbeddedIdP.LocalAuthDisabled
 //!                       deleted again once the server is up
+//!   STANDIN_DEX_CONFIG  a Dex config.yaml: its `connectors:` are opened too, as Dex's in-memory overlay of
+//!                       static connectors (never written to the database)
 
 use ozrepair_standin::dex::{
-    delete_local_connector, ensure_local_connector, list_connectors, local_auth_disabled,
-    open_connector, upsert_static_connectors,
+    delete_local_connector, dex_static_connectors, ensure_local_connector, list_connectors,
+    local_auth_disabled, open_connector, upsert_static_connectors,
 };
 use rusqlite::Connection;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -182,6 +184,25 @@ fn main() {
     let rows = conn.and_then(|c| {
         let rows = list_connectors(&c)?;
         Ok((c, rows))
+    });
+    let overlay = match std::env::var("STANDIN_DEX_CONFIG") {
+        Ok(path) => std::fs::read(&path)
+            .map_err(|e| format!("failed to read config file {path}: {e}"))
+            .and_then(|b| dex_static_connectors(&b)),
+        Err(_) => Ok(Vec::new()),
+    };
+    let overlay = match overlay {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    // Dex overlays the static connectors on the storage's: a static one hides a row with its id.
+    let rows = rows.map(|(c, mut rows)| {
+        rows.retain(|r| !overlay.iter().any(|o| o.id == r.id));
+        rows.extend(overlay);
+        (c, rows)
     });
     let (conn, rows) = match rows {
         Ok(r) => r,
