@@ -305,33 +305,6 @@ fn the_failing_deployment_is_chosen_over_a_healthy_one_and_the_report_says_why()
     assert_eq!(snapshot(&healthy.mountpoint), files);
 }
 
-#[test]
-fn a_static_connector_is_not_edited_and_the_file_to_change_is_named() {
-    let e = Engine::start();
-    let d = Deployment::create(&e, &NETBIRD_062, &DexDb::locked_out());
-    let cfg = tempfile::tempdir().unwrap();
-    let mgmt = serde_json::json!({"EmbeddedIdP": {"Enabled": true, "StaticConnectors": [
-        {"id": JC_ID, "type": "oidc", "name": "JumpCloud", "config": {"issuer": JUMPCLOUD}}]}});
-    std::fs::write(cfg.path().join("management.json"), mgmt.to_string()).unwrap();
-    let bind = format!("{}:/etc/netbird", cfg.path().display());
-    d.run_with(
-        &e,
-        &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)],
-        &["-v", &bind],
-    );
-    d.wait_restarts(&e, 1);
-    let files = snapshot(&d.mountpoint);
-    let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
-    assert_eq!(run.code, 1, "{run:?}");
-    let j = run.json();
-    assert_eq!(j["changes"], serde_json::json!([]));
-    let notes = j["notes"].to_string();
-    assert!(
-        notes.contains("static connector") && notes.contains("management.json"),
-        "{j}"
-    );
-    assert_eq!(snapshot(&d.mountpoint), files);
-}
 
 #[test]
 fn issuer_alias_leaves_the_issuer_and_adds_the_alias() {
