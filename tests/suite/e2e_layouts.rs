@@ -9,7 +9,7 @@ use crate::util::deploy::{Deployment, Layout, OPENZRO};
 use crate::util::engine::Engine;
 use crate::util::http::Discovery;
 use crate::util::seed::{
-    jumpcloud_config, rows, Connector, DexDb, JC_ID, JUMPCLOUD, JUMPCLOUD_SLASH, SECRET,
+    jumpcloud_config, rows, Connector, DexDb, JUMPCLOUD, JUMPCLOUD_SLASH, SECRET,
 };
 use crate::util::snapshot::snapshot;
 use std::os::unix::fs::MetadataExt;
@@ -304,7 +304,6 @@ fn the_failing_deployment_is_chosen_over_a_healthy_one_and_the_report_says_why()
     );
     assert_eq!(snapshot(&healthy.mountpoint), files);
 }
-
 
 #[test]
 fn issuer_alias_leaves_the_issuer_and_adds_the_alias() {
