@@ -419,7 +419,15 @@ fn restore_steps(
     backup::settle(path).map_err(|e| {
         anyhow!("{e:#}; the live database is as SQLite reads it (any change SQLite made to it was its own rollback or checkpoint); nothing was restored")
     })?;
-    let (before, _) = take_set(located, db, root, Some(backup::PRE_RESTORE), &[], &mut applied.notes)
+    // The config files saved with the set are saved again as they are now, and put back after the swap.
+    let configs: Vec<PathBuf> = set
+        .manifest
+        .configs
+        .iter()
+        .map(|c| PathBuf::from(&c.source))
+        .filter(|p| crate::config::read_file(p).is_ok())
+        .collect();
+    let (before, _) = take_set(located, db, root, Some(backup::PRE_RESTORE), &configs, &mut applied.notes)
         .map_err(|e| {
             anyhow!("{e:#}; could not save the current database first, so nothing was restored; the live database is as SQLite reads it")
         })?;
@@ -436,7 +444,46 @@ fn restore_steps(
     })?;
     applied.backup = Some(set.clone());
     applied.sha256_after = Some(sha);
+    for c in &set.manifest.configs {
+        let path = PathBuf::from(&c.source);
+        let put_back = (|| -> Result<bool> {
+            let copy = std::fs::read(set.dir.join(&c.file.name))?;
+            if host::hex(&sha2_of(&copy)) != c.file.sha256 {
+                anyhow::bail!("its copy in the set does not match the manifest");
+            }
+            let now = crate::config::read_file(&path)?;
+            if now == copy {
+                return Ok(false);
+            }
+            files::write(&files::FileWrite {
+                path: path.clone(),
+                before: now,
+                after: copy,
+            })?;
+            Ok(true)
+        })();
+        match put_back {
+            Ok(true) => applied
+                .notes
+                .push(format!("{} was put back from the set", path.display())),
+            Ok(false) => {}
+            Err(e) => {
+                return Err(anyhow!(
+                    "{e:#}; the database was restored but {} was not put back; its copy is {} in {}; the state before the restore is in {}",
+                    path.display(),
+                    c.file.name,
+                    set.dir.display(),
+                    before.dir.display()
+                ))
+            }
+        }
+    }
     Ok(())
+}
+
+fn sha2_of(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).to_vec()
 }
 
 #[cfg(test)]

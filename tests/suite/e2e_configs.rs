@@ -166,6 +166,30 @@ fn fixes_the_static_connector(e: &Engine, d: &Deployment, file: &Path) {
     assert_eq!(again.code, 0, "{again:?}");
     assert_eq!(again.json()["result"], "healthy", "{again:?}");
     assert_eq!(again.json()["changes"], serde_json::json!([]));
+
+    // restore puts the file back with the database, byte for byte, owner and mode kept; the fixed file is
+    // saved in the pre-restore set first.
+    let fixed = std::fs::read(file).expect("read management.json");
+    let restore = ozrepair(["restore", "--yes", "--no-restart", "--output", "json"])
+        .on(e)
+        .run();
+    assert_eq!(restore.code, 0, "{restore:?}");
+    assert_eq!(std::fs::read(file).expect("read management.json"), before);
+    let m = std::fs::metadata(file).expect("stat");
+    assert_eq!(
+        (m.mode() & 0o7777, m.uid(), m.gid()),
+        (meta.mode() & 0o7777, meta.uid(), meta.gid())
+    );
+    assert_eq!(row_issuer(&d.db), JUMPCLOUD);
+    let pre = crate::util::backups::backup_sets(set.parent().expect("backup root"))
+        .into_iter()
+        .find(|s| s.display().to_string().ends_with("-pre-restore"))
+        .expect("a pre-restore set");
+    let pre_manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pre.join("manifest.json")).expect("manifest"))
+            .expect("manifest JSON");
+    let saved = pre.join(pre_manifest["configs"][0]["name"].as_str().expect("name"));
+    assert_eq!(std::fs::read(saved).expect("copy"), fixed);
 }
 
 on_both_engines!(
