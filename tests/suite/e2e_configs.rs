@@ -490,3 +490,46 @@ on_both_engines!(
         assert_eq!(again["result"], "healthy", "{out}");
     }
 );
+
+#[test]
+fn a_linked_or_unreadable_management_json_is_named_and_never_written() {
+    let e = Engine::start();
+    for case in ["link", "not json"] {
+        let dir = host_dir();
+        let real = dir.path().join("real.json");
+        let file = dir.path().join("management.json");
+        match case {
+            "link" => {
+                write_config(&real, &management_json(JUMPCLOUD), 0o600, (0, 0));
+                std::os::unix::fs::symlink(&real, &file).expect("symlink");
+            }
+            _ => write_config(&file, "{\"EmbeddedIdP\": {", 0o600, (0, 0)),
+        }
+        let d = Deployment::create(&e, &OPENZRO, &DexDb::locked_out());
+        let mount = format!("{}:/etc/netbird", dir.path().display());
+        d.run_with(
+            &e,
+            &[("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)],
+            &["-v", &mount],
+        );
+        d.wait_restarts(&e, 1);
+        let files = snapshot(dir.path());
+        let run = ozrepair(["fix", "--dry-run", "--output", "json"])
+            .on(&e)
+            .run();
+        assert_eq!(run.code, 3, "{case}: {run:?}");
+        let notes = run.json()["notes"].to_string();
+        let want = match case {
+            "link" => "is a symbolic link",
+            _ => "its connectors were not read",
+        };
+        assert!(notes.contains(want), "{case}: {notes}");
+        assert!(
+            notes.contains(&file.display().to_string()),
+            "{case}: {notes}"
+        );
+        assert!(!run.all().contains(SECRET), "{case}: {run:?}");
+        assert_eq!(snapshot(dir.path()), files, "{case}");
+        d.remove(&e);
+    }
+}
