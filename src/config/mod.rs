@@ -135,6 +135,28 @@ pub struct Configs {
 }
 
 impl Configs {
+    /// One line per file read, for the report: where it is, where the container sees it, what it defines.
+    pub fn describe(&self) -> Vec<String> {
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let n = self.connectors.iter().filter(|c| c.file == i).count();
+                let flags = self.login_flags.iter().filter(|l| l.file == i).count();
+                let mut what = vec![format!("{n} connector(s)")];
+                if flags > 0 {
+                    what.push("the local-login setting".into());
+                }
+                format!(
+                    "config file {} (in the container {}): {}",
+                    f.path.display(),
+                    f.in_container,
+                    what.join(", ")
+                )
+            })
+            .collect()
+    }
+
     /// The connector with this id that a config file defines.
     pub fn connector(&self, id: &str) -> Option<&FileConnector> {
         self.connectors.iter().find(|c| c.id == id)

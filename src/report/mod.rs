@@ -173,7 +173,12 @@ impl Report {
             backup: applied.and_then(|a| a.backup.as_ref()).map(BackupPart::of),
             result: verdict.outcome,
             error: verdict.error,
-            located: located.map(|l| l.why.clone()).unwrap_or_default(),
+            located: located
+                .map(|l| l.why.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .chain(t.configs.iter().flat_map(|c| c.describe()))
+                .collect(),
             notes,
             discovery: t
                 .plan

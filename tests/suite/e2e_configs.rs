@@ -119,6 +119,13 @@ fn fixes_the_static_connector(e: &Engine, d: &Deployment, file: &Path) {
         .expect("the JumpCloud connector")
         .clone();
     assert_eq!(view["store"], "static");
+    assert_eq!(view["file"], file.display().to_string());
+    assert!(
+        j["located"]
+            .to_string()
+            .contains(&format!("config file {}", file.display())),
+        "{run:?}"
+    );
 
     // Only the issuer's bytes changed in the file; its owner and mode are kept.
     let after = std::fs::read(file).expect("read management.json");
