@@ -73,6 +73,15 @@ async fn open<'t>(
     stored: &'t mut Option<dex::Stored>,
 ) -> Result<(&'t locate::Located, &'t mut Database, &'t dex::Stored)> {
     let located = located.insert(locate::locate(&s.target).await?);
+    reach_and_read(located, db, stored).await
+}
+
+/// Steps two and three, for a deployment already located.
+async fn reach_and_read<'t>(
+    located: &'t locate::Located,
+    db: &'t mut Option<Database>,
+    stored: &'t mut Option<dex::Stored>,
+) -> Result<(&'t locate::Located, &'t mut Database, &'t dex::Stored)> {
     let db = db.insert(Database::reach(located).await?);
     let stored = stored.insert(dex::read(db)?);
     Ok((located, db, stored))
@@ -86,7 +95,11 @@ pub async fn inspect_or_fix(command: &str, s: &Settings) -> Report {
 }
 
 async fn look_and_fix(s: &Settings, t: &mut Trail) -> Result<Verdict> {
-    let (located, db, stored) = open(s, &mut t.located, &mut t.db, &mut t.stored).await?;
+    let located = t.located.insert(locate::locate(&s.target).await?);
+    if located.place == locate::DbPlace::Absent && !s.local_login {
+        return management(s, t).await;
+    }
+    let (located, db, stored) = reach_and_read(located, &mut t.db, &mut t.stored).await?;
     let configs = t.configs.insert(config::read(located));
     let plan = if s.local_login {
         let running = located
@@ -115,13 +128,43 @@ async fn look_and_fix(s: &Settings, t: &mut Trail) -> Result<Verdict> {
                 ),
                 None => format!("Apply to {}?", db.path().display()),
             };
-            confirm(s, &question, &report::prompt_diff(plan, stored, s))?;
+            confirm(s, &question, &report::prompt_diff(plan, s))?;
         }
     }
     verdict_of(
         t.applied
             .insert(apply::run(next, located, db, configs, plan, s).await),
     )
+}
+
+/// `inspect` and `fix` of the standalone setup (no Dex database): the management's own OIDC settings in
+/// its management.json, checked against the provider's discovery document, corrected in the file.
+async fn management(s: &Settings, t: &mut Trail) -> Result<Verdict> {
+    let located = t
+        .located
+        .as_ref()
+        .ok_or_else(|| anyhow!("the deployment was not located"))?;
+    let configs = t.configs.insert(config::read(located));
+    let asked = evidence::ask_management(configs, s);
+    let plan = t
+        .plan
+        .insert(plan::management::build(configs, asked.as_ref(), s)?);
+    match plan.next(located, s) {
+        Next::Judge | Next::Start => {
+            return Ok(plan.judge(located.container.as_ref(), &mut t.notes))
+        }
+        Next::Write => {
+            let question = match &located.container {
+                Some(c) => format!(
+                    "Apply to the management's config? Container {} will be stopped, its config backed up and edited, and started.",
+                    c.name
+                ),
+                None => "Apply to the management's config?".to_string(),
+            };
+            confirm(s, &question, &report::prompt_diff(plan, s))?;
+        }
+    }
+    verdict_of(t.applied.insert(apply::files_only(located, plan, s).await))
 }
 
 fn verdict_of(applied: &apply::Applied) -> Result<Verdict> {

@@ -41,6 +41,9 @@ impl Database {
     pub async fn reach(located: &Located) -> Result<Database> {
         match &located.place {
             DbPlace::Host(p) => Ok(Database::Host(p.clone())),
+            DbPlace::Absent => Err(anyhow!(
+                "this deployment has no Dex database; nothing was changed"
+            )),
             DbPlace::Container(inside) => {
                 let (e, c) = located.managed().ok_or_else(|| {
                     anyhow!("a database inside a container needs the engine and the container")

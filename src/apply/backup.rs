@@ -386,27 +386,7 @@ fn write_set(
             .map_err(|_| anyhow!("the integrity check of {} stopped", db.display()))??;
     }
     copied?;
-    let mut configs = Vec::new();
-    for (n, path) in origin.configs.iter().enumerate() {
-        let (dir, base) = crate::config::split(path)?;
-        let src = dir.open_file(&base)?;
-        let meta = src.metadata()?;
-        let name = format!("{CONFIG_PREFIX}{}-{}", n + 1, base.to_string_lossy());
-        let mut dst = tmp.create_file(&name, 0o600)?;
-        owner::adopt_open(&dst, &tmp.join(&name))?;
-        let (size, sha256) = copy_hashed(&src, &mut dst, &name, &tmp.join(&name))?;
-        configs.push(ConfigEntry {
-            source: path.display().to_string(),
-            file: FileEntry {
-                name,
-                size,
-                sha256,
-                mode: meta.mode() & 0o7777,
-                uid: meta.uid(),
-                gid: meta.gid(),
-            },
-        });
-    }
+    let configs = copy_configs(tmp, &origin.configs)?;
     let manifest = Manifest {
         tool: format!("ozrepair {}", env!("CARGO_PKG_VERSION")),
         created: timefmt::rfc3339_precise_now(),
@@ -430,6 +410,102 @@ fn write_set(
     Ok(manifest)
 }
 
+/// Copies each config file into the set (hashed on the way), as `config-<n>-<name>`.
+fn copy_configs(tmp: &Dir, paths: &[PathBuf]) -> Result<Vec<ConfigEntry>> {
+    let mut configs = Vec::new();
+    for (n, path) in paths.iter().enumerate() {
+        let (dir, base) = crate::config::split(path)?;
+        let src = dir.open_file(&base)?;
+        let meta = src.metadata()?;
+        let name = format!("{CONFIG_PREFIX}{}-{}", n + 1, base.to_string_lossy());
+        let mut dst = tmp.create_file(&name, 0o600)?;
+        owner::adopt_open(&dst, &tmp.join(&name))?;
+        let (size, sha256) = copy_hashed(&src, &mut dst, &name, &tmp.join(&name))?;
+        configs.push(ConfigEntry {
+            source: path.display().to_string(),
+            file: FileEntry {
+                name,
+                size,
+                sha256,
+                mode: meta.mode() & 0o7777,
+                uid: meta.uid(),
+                gid: meta.gid(),
+            },
+        });
+    }
+    Ok(configs)
+}
+
+/// A set of config files only, for a deployment with no Dex database (the standalone setup): the files
+/// copied and hashed, the manifest, fsync, rename, then verified by its hashes.
+pub fn take_files(root: &Path, origin: &Origin) -> Result<Taken> {
+    let root_dir = Dir::create_or_open(root)
+        .with_context(|| format!("cannot use the backup directory {}", root.display()))?;
+    owner::adopt_open(&root_dir.file()?, root)?;
+    let notes = clean_stale(&root_dir, &format!("{TMP_PREFIX}config-"));
+    let stamp = timefmt::compact_now();
+    let (name, tmp_name, tmp) = {
+        let mut n = 1;
+        loop {
+            let name = match n {
+                1 => format!("config-{stamp}"),
+                _ => format!("config-{stamp}-{n}"),
+            };
+            let tmp_name = format!("{TMP_PREFIX}{name}");
+            if root_dir.stat(&name)?.is_none() && root_dir.stat(&tmp_name)?.is_none() {
+                break (
+                    name.clone(),
+                    tmp_name.clone(),
+                    root_dir.mkdir(&tmp_name, 0o700)?,
+                );
+            }
+            n += 1;
+        }
+    };
+    owner::adopt_open(&tmp.file()?, &root_dir.join(&tmp_name))?;
+    let result = (|| -> Result<Manifest> {
+        let configs = copy_configs(&tmp, &origin.configs)?;
+        let manifest = Manifest {
+            tool: format!("ozrepair {}", env!("CARGO_PKG_VERSION")),
+            created: timefmt::rfc3339_precise_now(),
+            source: origin.source.clone(),
+            kind: origin.kind.clone(),
+            host: origin.host.clone(),
+            container: origin.container.clone(),
+            volume: origin.volume.clone(),
+            dex_schema: None,
+            connectors: Vec::new(),
+            files: Vec::new(),
+            configs,
+        };
+        let mut mf = tmp.create_file(MANIFEST, 0o600)?;
+        owner::adopt_open(&mf, &tmp.join(MANIFEST))?;
+        mf.write_all(&serde_json::to_vec_pretty(&manifest)?)?;
+        mf.sync_all()?;
+        tmp.sync()?;
+        root_dir.rename(&tmp_name, &root_dir, &name)?;
+        root_dir.sync()?;
+        Ok(manifest)
+    })();
+    let manifest = match result {
+        Ok(m) => m,
+        Err(e) => {
+            drop(tmp);
+            let _ = root_dir.remove_flat(&tmp_name);
+            return Err(e.context(format!(
+                "the backup into {} failed and was removed",
+                root.display()
+            )));
+        }
+    };
+    let set = BackupSet {
+        dir: root_dir.join(&name),
+        manifest,
+    };
+    verify(&set.dir).context("the backup was written but does not verify")?;
+    Ok(Taken { set, notes })
+}
+
 /// Reads `dir`'s manifest, without following a link.
 fn manifest_in(dir: &Dir) -> Result<Manifest> {
     let mut bytes = Vec::new();
@@ -438,9 +514,12 @@ fn manifest_in(dir: &Dir) -> Result<Manifest> {
         .with_context(|| format!("{} has no readable {MANIFEST}", dir.path.display()))?;
     let m: Manifest = serde_json::from_slice(&bytes)
         .with_context(|| format!("{}/{MANIFEST} is not a manifest", dir.path.display()))?;
-    // Every name is a plain file name in the set: the database, then its sidecars.
-    let Some(first) = m.files.first() else {
-        bail!("{} lists no files", dir.path.display());
+    // Every name is a plain file name in the set: the database, then its sidecars (a set of config files
+    // only has no database).
+    let first = match m.files.first() {
+        Some(f) => f.clone(),
+        None if !m.configs.is_empty() => return check_configs(dir, m),
+        None => bail!("{} lists no files", dir.path.display()),
     };
     for f in &m.files {
         let ok = !f.name.is_empty()
@@ -458,6 +537,11 @@ fn manifest_in(dir: &Dir) -> Result<Manifest> {
             );
         }
     }
+    check_configs(dir, m)
+}
+
+/// The config copies a manifest names are plain `config-` files of the set.
+fn check_configs(dir: &Dir, m: Manifest) -> Result<Manifest> {
     for c in &m.configs {
         let n = &c.file.name;
         if !n.starts_with(CONFIG_PREFIX) || n.contains('/') || m.files.iter().any(|f| f.name == *n)
@@ -494,6 +578,13 @@ pub fn verify(dir: &Path) -> Result<BackupSet> {
                 f.sha256
             );
         }
+    }
+    if manifest.files.is_empty() {
+        // Config files only: their hashes are the proof.
+        return Ok(BackupSet {
+            dir: dir.to_path_buf(),
+            manifest,
+        });
     }
     // The set is itself a copy. A lone database file is checked in place through an immutable read-only
     // open (SQLite cannot write a byte of it); a set with a journal or WAL is checked on a scratch copy,

@@ -87,6 +87,8 @@ struct Done {
     /// Committed, but the check after the commit failed: the database changed, not as planned.
     unverified: bool,
     started: bool,
+    /// The deployment has no database (the standalone setup): only files are spoken of.
+    no_database: bool,
 }
 
 impl Done {
@@ -106,13 +108,19 @@ impl Done {
         for f in &self.files {
             s.push(format!("{} holds the new values", f.display()));
         }
-        s.push(if self.unverified {
-            "the database was changed and does not read back as planned".into()
-        } else if self.written {
-            "the database holds the new values".into()
+        if self.no_database {
+            if self.files.is_empty() {
+                s.push("no file was changed".into());
+            }
         } else {
-            "the database is unchanged".to_string()
-        });
+            s.push(if self.unverified {
+                "the database was changed and does not read back as planned".into()
+            } else if self.written {
+                "the database holds the new values".into()
+            } else {
+                "the database is unchanged".to_string()
+            });
+        }
         if let Some(b) = &self.backup {
             s.push(format!("the backup is at {}", b.display()));
         }
@@ -266,6 +274,91 @@ async fn finish_fix(
     applied.sha256_after = Some(host::sha256_file(db.path())?);
 
     // 5. Start and watch.
+    let Some((e, c)) = located.managed() else {
+        return Ok(Verdict::fixed());
+    };
+    if !s.restart {
+        applied.state_after = w.state_now().await;
+        applied.notes.push(format!(
+            "--no-restart: {} is left stopped; `docker start {}` when ready",
+            c.name, c.name
+        ));
+        return Ok(Verdict::fixed());
+    }
+    let shown = applied.backup.as_ref().map(|b| b.dir.display().to_string());
+    let started = window::start_and_watch(e, c, s.wait, shown.as_deref()).await?;
+    done.started = true;
+    applied.state_after = started.state_after;
+    applied.notes.extend(started.notes);
+    Ok(started.verdict)
+}
+
+/// The standalone setup's repair (no Dex database): config-file edits in the same stop window as `fix`:
+/// the lock beside the first file, stop and prove it, a verified backup of the files, the edits computed
+/// again from the files as they are then, each written by rename and read back, start, watch.
+pub async fn files_only(located: &Located, plan: &Plan, s: &Settings) -> Applied {
+    let mut applied = Applied::default();
+    let mut done = Done {
+        no_database: true,
+        ..Done::default()
+    };
+    match files_only_steps(located, plan, s, &mut applied, &mut done).await {
+        Ok(v) => applied.verdict(v),
+        Err(e) => {
+            let name = located.container.as_ref().map(|c| c.name.as_str());
+            let e = anyhow!("{e:#}; {}; {}", done.state(name), done.next(name));
+            applied.failed(e)
+        }
+    }
+}
+
+async fn files_only_steps(
+    located: &Located,
+    plan: &Plan,
+    s: &Settings,
+    applied: &mut Applied,
+    done: &mut Done,
+) -> Result<Verdict> {
+    let pending = files::compute(plan)?;
+    let Some(first) = pending.first().map(|w| w.path.clone()) else {
+        applied.notes.push("the config files already hold every planned value (another run applied it); nothing was changed".into());
+        applied.already_stored = true;
+        return Ok(Verdict::healthy());
+    };
+    let mut w = Window::open_beside(located, &first)?;
+    let stopped = w.stop_only().await;
+    done.stopped = w.stopped_here();
+    done.stop_refused = w.stop_refused();
+    stopped?;
+
+    let root = s.backup_dir.clone().unwrap_or_else(|| {
+        first
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("ozrepair-backups")
+    });
+    say(format!("backing up the config files to {}", root.display()));
+    let origin = Origin {
+        source: first.display().to_string(),
+        host: located.engine.as_ref().map(|e| e.endpoint.clone()),
+        container: located.container.as_ref().map(|c| c.name.clone()),
+        configs: pending.iter().map(|p| p.path.clone()).collect(),
+        ..Origin::default()
+    };
+    let taken = backup::take_files(&root, &origin)?;
+    applied.notes.extend(taken.notes);
+    say(format!("backup verified: {}", taken.set.dir.display()));
+    done.backup = Some(taken.set.dir.clone());
+    applied.backup = Some(taken.set);
+    fault::point("after-backup");
+
+    for fw in &files::compute(plan)? {
+        say(format!("writing {}", fw.path.display()));
+        files::write(fw)?;
+        done.files.push(fw.path.clone());
+    }
+    w.check_held().await?;
+    fault::point("after-write");
     let Some((e, c)) = located.managed() else {
         return Ok(Verdict::fixed());
     };

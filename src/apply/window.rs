@@ -63,12 +63,17 @@ pub struct Started {
 impl<'a> Window<'a> {
     /// Takes the database's lock (one writer at a time); nothing is stopped yet.
     pub fn open(located: &'a Located, db: &Database) -> Result<Window<'a>> {
+        Self::open_beside(located, db.path())
+    }
+
+    /// Takes the lock of the file `path` (a config file, for a deployment with no database).
+    pub fn open_beside(located: &'a Located, path: &std::path::Path) -> Result<Window<'a>> {
         Ok(Window {
             managed: located.managed(),
             stopped_here: false,
             stop_refused: false,
             held: None,
-            _lock: lock::acquire(db.path())?,
+            _lock: lock::acquire(path)?,
         })
     }
 
@@ -86,6 +91,15 @@ impl<'a> Window<'a> {
     /// stop answered while a restart loop goes on is asked again. Then the database set is taken as it is
     /// now (through the archive API, copied out again). When it cannot be stopped, nothing is changed.
     pub async fn stop(&mut self, db: &mut Database) -> Result<()> {
+        self.stop_only().await?;
+        if let Some((e, _)) = self.managed {
+            db.refresh(e).await?;
+        }
+        Ok(())
+    }
+
+    /// [`Window::stop`] without a database to take again (config files are read again by their writer).
+    pub async fn stop_only(&mut self) -> Result<()> {
         if let Some((e, c)) = self.managed {
             let now = inspect(e, c).await?;
             let must_watch = c.status.holds_database()
@@ -98,9 +112,6 @@ impl<'a> Window<'a> {
             }
         }
         fault::point("after-stop");
-        if let Some((e, _)) = self.managed {
-            db.refresh(e).await?;
-        }
         Ok(())
     }
 

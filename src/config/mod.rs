@@ -123,6 +123,25 @@ pub struct LoginFlag {
     pub enabled_when: bool,
 }
 
+/// The name the report gives the management server's own settings (in place of a connector id).
+pub const MANAGEMENT: &str = "management";
+
+/// The management's own OIDC settings in management.json (`HttpConfig`), for the standalone setup (an
+/// external IdP, no embedded one): the issuer every token must carry, and the discovery endpoint.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// Index into [`Configs::files`].
+    pub file: usize,
+    /// `HttpConfig.AuthIssuer`.
+    pub issuer: String,
+    pub issuer_path: Vec<Seg>,
+    /// `HttpConfig.OIDCConfigEndpoint`, when it is a string.
+    pub endpoint: Option<String>,
+    pub endpoint_path: Vec<Seg>,
+    /// `EmbeddedIdP.Enabled` is true: the embedded IdP issues the tokens, and NetBird derives these.
+    pub embedded: bool,
+}
+
 /// Every config file found, and the connectors they define.
 #[derive(Debug, Clone, Default)]
 pub struct Configs {
@@ -130,6 +149,8 @@ pub struct Configs {
     pub connectors: Vec<FileConnector>,
     /// The settings that decide whether local login is on.
     pub login_flags: Vec<LoginFlag>,
+    /// The management's OIDC settings (the first management.json that has `HttpConfig.AuthIssuer`).
+    pub auth: Option<AuthSettings>,
     /// Files that could not be read or understood, one line each.
     pub notes: Vec<String>,
 }
@@ -278,6 +299,9 @@ impl Configs {
             Format::Json => management_connectors(&file.bytes, idx),
             Format::Yaml => yaml_connectors(&file.bytes, idx),
         };
+        if file.format == Format::Json && self.auth.is_none() {
+            self.auth = auth_settings(&file.bytes, idx);
+        }
         if file.format == Format::Json {
             // NetBird: `EmbeddedIdP.LocalAuthDisabled` (management/server/idp/embedded.go).
             let path = key_path(&["EmbeddedIdP", "LocalAuthDisabled"]);
@@ -343,6 +367,30 @@ fn management_connectors(bytes: &[u8], file: usize) -> Result<Vec<FileConnector>
         });
     }
     Ok(out)
+}
+
+/// `HttpConfig.AuthIssuer` and `OIDCConfigEndpoint` of a management.json, as encoding/json reads them.
+fn auth_settings(bytes: &[u8], file: usize) -> Option<AuthSettings> {
+    let string_at = |path: &[Seg]| -> Option<String> {
+        let span = json_span(bytes, path).ok()??;
+        json_value(bytes, span, Kind::Str)
+    };
+    let issuer_path = key_path(&["HttpConfig", "AuthIssuer"]);
+    let endpoint_path = key_path(&["HttpConfig", "OIDCConfigEndpoint"]);
+    let issuer = string_at(&issuer_path).filter(|i| !i.is_empty())?;
+    let embedded = json_span(bytes, &key_path(&["EmbeddedIdP", "Enabled"]))
+        .ok()
+        .flatten()
+        .and_then(|s| json_value(bytes, s, Kind::Bool))
+        .is_some_and(|v| v == "true");
+    Some(AuthSettings {
+        file,
+        issuer,
+        endpoint: string_at(&endpoint_path),
+        issuer_path,
+        endpoint_path,
+        embedded,
+    })
 }
 
 /// Dex's config `connectors:` (an overlay in memory).

@@ -25,6 +25,9 @@ pub enum DbPlace {
     Host(PathBuf),
     /// A path inside the container, reached through the engine's archive API.
     Container(String),
+    /// No Dex database: a management server set up with an external IdP (the standalone setup), found by
+    /// the management.json it mounts. Its OIDC settings live in that file.
+    Absent,
 }
 
 /// The deployment: the database and, unless `--db` was given, the engine and the container that runs it.
@@ -420,6 +423,11 @@ async fn find_in(engine: &Engine, want: &Wanted<'_>, containers: &[Container]) -
         }
     }
 
+    if found.is_empty() && want.volume.is_none() {
+        if let Some(f) = standalone(containers, want)? {
+            return Ok(f);
+        }
+    }
     if found.is_empty() {
         let mut msg = format!(
             "found no Dex database (idp.db, dex.db, or the file a Dex config.yaml names) in the mounts of {} container(s) on {}",
@@ -512,6 +520,7 @@ async fn find_in(engine: &Engine, want: &Wanted<'_>, containers: &[Container]) -
             let place = match &r.candidate.place {
                 DbPlace::Host(p) => p.display().to_string(),
                 DbPlace::Container(p) => p.clone(),
+                DbPlace::Absent => "no Dex database".into(),
             };
             format!("--container {} ({place})", r.candidate.container.name)
         })
@@ -550,6 +559,57 @@ fn found_one(c: Candidate, chosen: Option<String>, logs: Option<LogFindings>) ->
         place: c.place,
         why,
         logs,
+    }
+}
+
+/// With no Dex database anywhere: the management server set up with an external IdP (the standalone
+/// setup), the one container that mounts a management.json (a file of that name, or one in a mounted
+/// directory). Whether that file holds OIDC settings ozrepair can check is for the config step to read.
+fn standalone(containers: &[Container], want: &Wanted<'_>) -> Result<Option<Found>> {
+    let mounts_management_json = |c: &Container| {
+        c.mounts.iter().find_map(|m| {
+            let src = Path::new(&m.source);
+            let file = if m.source.ends_with("/management.json") {
+                src.to_path_buf()
+            } else {
+                src.join("management.json")
+            };
+            file.symlink_metadata()
+                .is_ok_and(|meta| meta.is_file())
+                .then(|| file.display().to_string())
+        })
+    };
+    let mut with: Vec<(&Container, String)> = containers
+        .iter()
+        .filter_map(|c| mounts_management_json(c).map(|f| (c, f)))
+        .collect();
+    with.sort_by_key(|(c, _)| std::cmp::Reverse(server_score(c)));
+    match with.as_slice() {
+        [] => Ok(None),
+        [(c, file), rest @ ..]
+            if want.container.is_some()
+                || rest.iter().all(|(o, _)| server_score(o) < server_score(c)) =>
+        {
+            let c = (*c).clone();
+            Ok(Some(Found {
+                why: vec![
+                    describe(&c),
+                    format!("no Dex database in its mounts: a management server with an external IdP (the standalone setup), its settings in {file}"),
+                ],
+                container: Some(c),
+                volume: None,
+                place: DbPlace::Absent,
+                logs: None,
+            }))
+        }
+        _ => bail!(
+            "found no Dex database, and {} containers mount a management.json: {}; nothing was changed; name one with --container",
+            with.len(),
+            with.iter()
+                .map(|(c, f)| format!("{} ({f})", c.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 

@@ -312,7 +312,9 @@ fn read_record(raw: &str) -> Record {
     }
     if rec.evidence.is_none()
         && (summary.contains("Failed to open connector")
-            || summary.contains("failed to open all connectors"))
+            || summary.contains("failed to open all connectors")
+            // The management refusing a token whose issuer is not HttpConfig.AuthIssuer (golang-jwt).
+            || summary.contains("token has invalid issuer"))
     {
         let message = summary
             .find("failed to open connector: ")

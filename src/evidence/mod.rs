@@ -35,6 +35,25 @@ pub struct Diagnosis {
     pub discovered: Vec<Asked>,
 }
 
+/// The standalone setup: the provider of the management's `HttpConfig.AuthIssuer`, asked always (its
+/// discovery document is the only evidence for that value), unless `--issuer` gives the value. With
+/// `--discover`'s options when given, else the defaults (plain http only to loopback).
+pub fn ask_management(configs: &crate::config::Configs, settings: &Settings) -> Option<Asked> {
+    if settings.issuer.is_some() {
+        return None;
+    }
+    let auth = configs.auth.as_ref().filter(|a| !a.embedded)?;
+    let opts = settings.discover.clone().unwrap_or_default();
+    crate::progress::say(format!(
+        "asking {} (HttpConfig.AuthIssuer)",
+        discover::discovery_url(&auth.issuer)
+    ));
+    Some(Asked {
+        connector: crate::config::MANAGEMENT.into(),
+        answer: discover::published_issuer(&auth.issuer, &opts).map_err(|e| e.to_string()),
+    })
+}
+
 /// Reads the container's logs since its last start (unless locating already did) and, with `--discover`,
 /// asks each OIDC connector's provider (one GET each; plain http only to loopback unless allowed).
 pub async fn diagnose(

@@ -6,6 +6,7 @@
 
 pub mod door;
 pub mod edits;
+pub mod management;
 
 use crate::config::{self, Configs};
 use crate::dex::jsonedit::{self, string_value, top_level_fields, StrValue};
@@ -892,6 +893,7 @@ mod tests {
                 secrets: Vec::new(),
             }],
             login_flags: Vec::new(),
+            auth: None,
             notes: Vec::new(),
         }
     }

@@ -345,14 +345,14 @@ impl Report {
 }
 
 /// The planned changes as the confirmation prompt shows them: scrubbed and escaped like the report.
-pub fn prompt_diff(plan: &Plan, stored: &Stored, s: &Settings) -> String {
+pub fn prompt_diff(plan: &Plan, s: &Settings) -> String {
     let mut r = Report {
         changes: plan.changes.clone(),
         connectors: plan.connectors.clone(),
         secrets: if s.show_secrets {
             Vec::new()
         } else {
-            crate::dex::secrets::secrets_in(&stored.rows)
+            plan.secrets.clone()
         },
         ..Report::make("fix", &Trail::default(), Verdict::healthy())
     };

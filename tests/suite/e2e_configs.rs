@@ -9,6 +9,7 @@ use crate::util::command::ozrepair;
 use crate::util::deploy::{Deployment, State, OPENZRO};
 use crate::util::engine::{events_mark, Engine};
 use crate::util::hash::sha256_hex;
+use crate::util::http::Discovery;
 use crate::util::seed::{rows, DexDb, JC_ID, JUMPCLOUD, JUMPCLOUD_SLASH, SECRET};
 use crate::util::snapshot::snapshot;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -540,3 +541,145 @@ fn a_linked_or_unreadable_management_json_is_named_and_never_written() {
         d.remove(&e);
     }
 }
+
+/// The standalone setup's management.json (an external IdP, no embedded one), as NetBird's configure.sh
+/// writes it: `HttpConfig.AuthIssuer` is the issuer every token must carry.
+fn standalone_management_json(auth_issuer: &str, endpoint: &str) -> String {
+    format!(
+        r#"{{
+    "Stuns": [],
+    "HttpConfig": {{
+        "Address": "0.0.0.0:33073",
+        "AuthIssuer": "{auth_issuer}",
+        "AuthAudience": "netbird-client",
+        "AuthKeysLocation": "{auth_issuer}/protocol/openid-connect/certs",
+        "OIDCConfigEndpoint": "{endpoint}",
+        "IdpSignKeyRefreshEnabled": false
+    }},
+    "IdpManagerConfig": {{
+        "ManagerType": "keycloak",
+        "ClientConfig": {{
+            "ClientID": "netbird-backend",
+            "ClientSecret": "{SECRET}"
+        }}
+    }}
+}}
+"#
+    )
+}
+
+on_both_engines!(
+    the_standalone_setups_auth_issuer_is_corrected_from_discovery,
+    |e| {
+        // The provider publishes its issuer with the trailing slash; the setup stored it without.
+        let idp = Discovery::start();
+        let published = format!("{}/realms/netbird/", idp.base());
+        idp.publish("/realms/netbird", &published);
+        let stored = published.trim_end_matches('/').to_string();
+        // An empty OIDCConfigEndpoint: NetBird then takes AuthIssuer as it is.
+        let text = standalone_management_json(&stored, "");
+        let dir = host_dir();
+        let file = dir.path().join("management.json");
+        write_config(&file, &text, 0o640, (0, 4242));
+        let mount = format!("{}:/etc/netbird/management.json", file.display());
+        e.docker_ok(&[
+            "run",
+            "-d",
+            "--pull",
+            "never",
+            "--network",
+            "none",
+            "--restart",
+            "always",
+            "--name",
+            "netbird-management",
+            "-v",
+            &mount,
+            "-e",
+            "STANDIN_CONFIG=/etc/netbird/management.json",
+            "-e",
+            &format!("STANDIN_TOKEN_ISSUER={published}"),
+            crate::util::engine::IMAGE,
+        ]);
+        let refused = || {
+            let l = e.docker(&["logs", "netbird-management"]);
+            l.stdout_text().contains("token has invalid issuer")
+        };
+        crate::util::poll(
+            "the management to refuse tokens",
+            std::time::Duration::from_secs(30),
+            || refused().then_some(()),
+        );
+
+        // inspect says what is wrong and writes nothing.
+        let files = snapshot(dir.path());
+        let look = ozrepair(["inspect", "--output", "json"]).on(&e).run();
+        assert_eq!(look.code, 3, "{look:?}");
+        let j = look.json();
+        assert_eq!(j["connectors"][0]["id"], "management");
+        assert_eq!(j["connectors"][0]["status"], "mismatch");
+        assert_eq!(j["changes"][0]["at"], "HttpConfig.AuthIssuer");
+        assert_eq!(j["changes"][0]["source"], "discovery");
+        assert_eq!(snapshot(dir.path()), files);
+        assert!(!look.all().contains(SECRET), "{look:?}");
+
+        let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(!run.all().contains(SECRET), "{run:?}");
+        let j = run.json();
+        assert_eq!(j["result"], "fixed", "{run:?}");
+        assert_eq!(j["changes"].as_array().map(Vec::len), Some(1), "{run:?}");
+        assert_eq!(
+            (
+                j["changes"][0]["from"].as_str(),
+                j["changes"][0]["to"].as_str()
+            ),
+            (Some(stored.as_str()), Some(published.as_str()))
+        );
+
+        // Only the issuer's bytes changed (AuthKeysLocation, which starts with the same text, did not).
+        let want = text.replace(
+            &format!(r#""AuthIssuer": "{stored}""#),
+            &format!(r#""AuthIssuer": "{published}""#),
+        );
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), want);
+        let m = std::fs::metadata(&file).expect("stat");
+        assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o640, 0, 4242));
+        let set = PathBuf::from(j["backup"]["dir"].as_str().expect("backup dir"));
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(set.join("manifest.json")).expect("manifest"))
+                .expect("manifest JSON");
+        let copy = set.join(manifest["configs"][0]["name"].as_str().expect("name"));
+        assert_eq!(std::fs::read_to_string(copy).expect("copy"), text);
+
+        // It runs and, on the start ozrepair made, accepts the tokens: that run made its calls and refused
+        // none (the first run refused all three).
+        let started = e.inspect(
+            "netbird-management",
+            "{{.State.Status}} {{.RestartCount}} {{.State.StartedAt}}",
+        );
+        assert!(started.starts_with("running "), "{started}");
+        let logs = || e.docker(&["logs", "netbird-management"]).stdout_text();
+        crate::util::poll(
+            "the restarted management to make its calls",
+            std::time::Duration::from_secs(30),
+            || (logs().matches("standin: 3 API calls made").count() == 2).then_some(()),
+        );
+        assert_eq!(
+            logs().matches("token has invalid issuer").count(),
+            3,
+            "{}",
+            logs()
+        );
+        let again = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+        assert_eq!(again.code, 0, "{again:?}");
+        assert_eq!(again.json()["result"], "healthy", "{again:?}");
+        assert_eq!(
+            e.inspect(
+                "netbird-management",
+                "{{.State.Status}} {{.RestartCount}} {{.State.StartedAt}}"
+            ),
+            started
+        );
+    }
+);

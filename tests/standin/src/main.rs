@@ -16,6 +16,10 @@
 //!                       every start, overwriting Name and Config, before any connector is opened (as NetBird);
 //!                       the `local` connector is written when missing, and with EmbeddedIdP.LocalAuthDisabled
 //!                       deleted again once the server is up
+//!   STANDIN_TOKEN_ISSUER the standalone setup (an external IdP, no Dex database): the `iss` of the tokens
+//!                       clients present. The management validates them against HttpConfig.AuthIssuer of
+//!                       STANDIN_CONFIG and, when they differ, logs golang-jwt's refusal as NetBird does
+//!                       (shared/auth/jwt/validator.go); it keeps running either way
 //!   STANDIN_DEX_CONFIG  a Dex config.yaml: its `connectors:` are opened too, as Dex's in-memory overlay of
 //!                       static connectors (never written to the database)
 
@@ -120,6 +124,63 @@ impl Log {
     }
 }
 
+/// The standalone management server: no embedded IdP; every API call's token is checked against
+/// HttpConfig.AuthIssuer (jwt.WithIssuer), and a mismatch is logged on each call, naming neither value.
+fn standalone(log: &Log, token_issuer: &str) -> ! {
+    let config = std::env::var("STANDIN_CONFIG").unwrap_or_default();
+    let issuer = std::fs::read(&config)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| {
+            let http = v
+                .as_object()?
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("HttpConfig"))?
+                .1
+                .clone();
+            let iss = http
+                .as_object()?
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("AuthIssuer"))?
+                .1
+                .clone();
+            iss.as_str().map(String::from)
+        });
+    let Some(issuer) = issuer else {
+        log.line(
+            "FATL",
+            "management/cmd/management.go:160",
+            &format!("failed reading provided config file: {config}"),
+            &[],
+        );
+        std::process::exit(1);
+    };
+    log.line(
+        "INFO",
+        "management/internals/server/server.go:202",
+        "running HTTP server and gRPC server on the same port: [::]:80",
+        &[],
+    );
+    // The dashboard's first API calls, a moment after the start.
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..3 {
+        if token_issuer != issuer {
+            log.line(
+                "ERRO",
+                "shared/auth/jwt/validator.go:225",
+                "token could not be parsed: token has invalid claims: token has invalid issuer",
+                &[],
+            );
+        }
+    }
+    // The stand-in's own marker (the real server logs accepted calls only at debug level): the calls
+    // were made, so a test can tell "no refusal" from "not asked yet".
+    log.line("INFO", "standin", "standin: 3 API calls made", &[]);
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
 extern "C" fn on_term(_: libc::c_int) {
     // SAFETY: _exit is async-signal-safe; a stopped management server exits 0.
     unsafe { libc::_exit(0) }
@@ -142,6 +203,9 @@ fn main() {
         format: env("STANDIN_FORMAT", "text"),
         millis: env("STANDIN_MILLIS", "0") == "1",
     };
+    if let Ok(token_issuer) = std::env::var("STANDIN_TOKEN_ISSUER") {
+        standalone(&log, &token_issuer);
+    }
     let db = env("STANDIN_DB", "/var/lib/openzro/idp.db");
     let published: Vec<String> = env("STANDIN_PUBLISHED", "")
         .split_whitespace()
