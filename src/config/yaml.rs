@@ -23,6 +23,11 @@
 //! inside), a CR that does not end a line, text that is not UTF-8. Flow collections (`[a, b]`, `{k: v}`)
 //! on one line are read as opaque values: never edited, proven unchanged byte for byte.
 //!
+//! Double-quoted escapes are read as go-yaml reads them (checked against Debian's go-yaml 2.4.0 and
+//! 3.0.1, the versions Dex and NetBird pin): `\0 \a \b \t \n \v \f \r \e \<space> \" \\ \N \_ \L \P`,
+//! `\xXX`, `\uXXXX` and `\UXXXXXXXX` as code points (a surrogate refused). `\/` is YAML 1.2 but go-yaml
+//! refuses it ("found unknown escape character"), so Dex would not start: it is refused here too.
+//!
 //! [`replace`] writes the new value in the scalar's own style: `'…'` doubles `'`; `"…"` escapes `"`, `\`
 //! and every character YAML would not keep as it is. A plain value stays plain: `new` must read back as
 //! exactly itself, of the same type in both YAML 1.1 and 1.2 (a string stays a string that neither
@@ -683,7 +688,10 @@ impl<'a> Reader<'a> {
                         'e' => '\u{1b}',
                         ' ' => ' ',
                         '"' => '"',
-                        '/' => '/',
+                        '/' => return Err(self.err(
+                            i,
+                            "the escape `\\/`, which go-yaml (Dex's and NetBird's reader) refuses",
+                        )),
                         '\\' => '\\',
                         'N' => '\u{85}',
                         '_' => '\u{a0}',
@@ -830,7 +838,7 @@ mod tests {
         s.iter().find(|x| x.path == path).expect("the path is read")
     }
 
-    const DEX: &str = "\u{feff}---\r\nissuer: https://dex.example.com/dex # ours\r\nstorage:\r\n  type: sqlite3\r\n  config:\r\n    file: /var/lib/dex/dex.db\r\nenablePasswordDB: true\r\nconnectors:\r\n- type: oidc\r\n  id: jc\r\n  name: 'JumpCloud ''SSO'''\r\n  config:\r\n    issuer: \"https://oauth.id.jumpcloud.com\\/\" # note\r\n    scopes: [openid, email]\r\n";
+    const DEX: &str = "\u{feff}---\r\nissuer: https://dex.example.com/dex # ours\r\nstorage:\r\n  type: sqlite3\r\n  config:\r\n    file: /var/lib/dex/dex.db\r\nenablePasswordDB: true\r\nconnectors:\r\n- type: oidc\r\n  id: jc\r\n  name: 'JumpCloud ''SSO'''\r\n  config:\r\n    issuer: \"https://oauth.id.jumpcloud.com\\u002f\" # note\r\n    scopes: [openid, email]\r\n";
 
     #[test]
     fn reads_paths_values_and_styles() {
@@ -848,7 +856,7 @@ mod tests {
         assert_eq!(iss.style, Style::Double);
         assert_eq!(
             &DEX[iss.span.clone()],
-            "\"https://oauth.id.jumpcloud.com\\/\""
+            "\"https://oauth.id.jumpcloud.com\\u002f\""
         );
         let name = find(&s, &[key("connectors"), Seg::Index(0), key("name")]);
         assert_eq!(
@@ -878,7 +886,7 @@ mod tests {
         );
         let out = replace(b, iss, "https://oauth.id.jumpcloud.com").expect("edits");
         let want = DEX.replace(
-            "\"https://oauth.id.jumpcloud.com\\/\"",
+            "\"https://oauth.id.jumpcloud.com\\u002f\"",
             "\"https://oauth.id.jumpcloud.com\"",
         );
         assert_eq!(String::from_utf8(out).expect("utf8"), want);
@@ -928,6 +936,8 @@ mod tests {
             ("a: \"x\n  y\"\n", "does not end"),
             ("a: [x,\n  y]\n", "flow"),
             ("a: x\rb: y\n", "carriage return"),
+            ("a: \"x\\/y\"\n", "go-yaml"),
+            ("a: \"\\ud83d\"\n", "not a character"),
         ] {
             let e = scalars(src.as_bytes()).expect_err(src).to_string();
             assert!(e.contains(word), "{src:?}: {e}");
