@@ -124,7 +124,7 @@ pub fn assignments(bytes: &[u8]) -> Result<Vec<Assignment>> {
             ));
         }
         let start = name_end + 1;
-        let w = word(t, start).map_err(|e| no(e))?;
+        let w = word(t, start).map_err(no)?;
         let Some(next) = after_word(b, w.end) else {
             return Err(no(
                 "more than one word after `=` (bash would run a command, or set more than one key)",
