@@ -330,6 +330,11 @@ fn read(bytes: &[u8]) -> Result<Vec<Item>> {
     Ok(r.items)
 }
 
+/// Deeper nesting than any config file has is refused (the reader recurses once a level).
+const MAX_DEPTH: usize = 64;
+/// libyaml takes a key on one line of at most 1024 characters; longer ones are refused well before.
+const MAX_KEY: usize = 512;
+
 struct Reader<'a> {
     t: &'a str,
     lines: Vec<Line>,
@@ -455,6 +460,9 @@ impl<'a> Reader<'a> {
     /// The node whose first token is at byte `p` of line `i`; `parent` is the indentation of the
     /// collection that holds it (-1 for the root). Returns the line after it.
     fn node(&mut self, i: usize, p: usize, path: &mut Vec<Seg>, parent: isize) -> Result<usize> {
+        if path.len() > MAX_DEPTH {
+            return Err(self.err(i, &format!("nested deeper than {MAX_DEPTH} levels")));
+        }
         let col = p - self.lines[i].start;
         if is_entry(self.rest(i, p)) {
             return self.seq(i, col, path);
@@ -506,16 +514,19 @@ impl<'a> Reader<'a> {
 
     fn map(&mut self, first: usize, col: usize, path: &mut Vec<Seg>) -> Result<usize> {
         let mut j = first;
-        let mut keys: Vec<String> = Vec::new();
+        let mut keys: std::collections::HashSet<String> = std::collections::HashSet::new();
         loop {
             let p = self.lines[j].start + col;
             let Some((key, span, after)) = self.key(j, p)? else {
                 return Err(self.err(j, "a line that is neither `key: value` nor a sequence item"));
             };
+            if span.len() > MAX_KEY {
+                return Err(self.err(j, &format!("a key longer than {MAX_KEY} bytes")));
+            }
             if keys.contains(&key) {
                 return Err(self.err(j, &format!("the key {key:?} twice in one mapping")));
             }
-            keys.push(key.clone());
+            keys.insert(key.clone());
             path.push(Seg::Key(key.clone()));
             let style = match self.t.as_bytes()[span.start] {
                 b'"' => Style::Double,
@@ -585,6 +596,9 @@ impl<'a> Reader<'a> {
             Some('!') => "a tag (`!`)",
             Some('|') | Some('>') => "a block scalar (`|` or `>`)",
             Some('%') | Some('@') | Some('`') => "a reserved indicator (`%`, `@` or a backquote)",
+            Some(',') | Some(']') | Some('}') => {
+                "a flow indicator (`,`, `]` or `}`) outside a flow collection"
+            }
             Some('?') if sp(&s[1..]) => "a complex key (`?`)",
             Some(':') if sp(&s[1..]) => "a value without a key",
             _ => return Ok(()),
@@ -780,7 +794,7 @@ impl<'a> Reader<'a> {
     /// The length of the flow collection that `r` starts with, closed on this line; refuses one that is
     /// not, or that holds anchors, aliases or tags.
     fn flow(&self, i: usize, r: &str) -> Result<usize> {
-        let mut depth = 0usize;
+        let mut open: Vec<char> = Vec::new();
         let mut quote: Option<char> = None;
         let mut escaped = false;
         for (k, c) in r.char_indices() {
@@ -791,10 +805,14 @@ impl<'a> Reader<'a> {
                 Some(_) => {}
                 None => match c {
                     '"' | '\'' => quote = Some(c),
-                    '[' | '{' => depth += 1,
+                    '[' | '{' => open.push(c),
                     ']' | '}' => {
-                        depth -= 1;
-                        if depth == 0 {
+                        if open.pop() != Some(if c == ']' { '[' } else { '{' }) {
+                            return Err(
+                                self.err(i, "a flow collection whose brackets do not match")
+                            );
+                        }
+                        if open.is_empty() {
                             return Ok(k + 1);
                         }
                     }

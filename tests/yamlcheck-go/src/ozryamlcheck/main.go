@@ -4,6 +4,10 @@
 //	ozryamlcheck netbird FILE  gopkg.in/yaml.v3 Unmarshal into interface{}, as NetBird's combined/cmd/config.go
 //
 // Exit 0 with the JSON on stdout; exit 1 with the library's error on stderr when it refuses the file.
+//
+//	ozryamlcheck batch dex|netbird FILE...
+//
+// reads many files in one run: one line each, {"value": <what it reads>} or {"error": "<why not>"}.
 package main
 
 import (
@@ -39,7 +43,45 @@ func plain(v interface{}) interface{} {
 	return v
 }
 
+// read is what reader reads from data, as JSON.
+func read(reader string, data []byte) ([]byte, error) {
+	if reader == "dex" {
+		return yaml.YAMLToJSON(data)
+	}
+	var v interface{}
+	if err := yaml3.Unmarshal(data, &v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(plain(v))
+}
+
+func batch(reader string, files []string) {
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		line := map[string]interface{}{}
+		if out, err := read(reader, data); err != nil {
+			line["error"] = err.Error()
+		} else {
+			line["value"] = json.RawMessage(out)
+		}
+		b, err := json.Marshal(line)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		os.Stdout.Write(append(b, '\n'))
+	}
+}
+
 func main() {
+	if len(os.Args) >= 3 && os.Args[1] == "batch" && (os.Args[2] == "dex" || os.Args[2] == "netbird") {
+		batch(os.Args[2], os.Args[3:])
+		return
+	}
 	if len(os.Args) != 3 {
 		fmt.Fprintln(os.Stderr, "usage: ozryamlcheck dex|netbird FILE")
 		os.Exit(2)
@@ -49,19 +91,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	var out []byte
-	switch os.Args[1] {
-	case "dex":
-		out, err = yaml.YAMLToJSON(data)
-	case "netbird":
-		var v interface{}
-		if err = yaml3.Unmarshal(data, &v); err == nil {
-			out, err = json.Marshal(plain(v))
-		}
-	default:
+	if os.Args[1] != "dex" && os.Args[1] != "netbird" {
 		fmt.Fprintln(os.Stderr, "usage: ozryamlcheck dex|netbird FILE")
 		os.Exit(2)
 	}
+	out, err := read(os.Args[1], data)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
