@@ -754,7 +754,7 @@ impl<'a> Reader<'a> {
                 end
             }
             Some(b'[') | Some(b'{') => {
-                let end = p + self.flow(i, r)?;
+                let end = self.flow(i, p, path.len())?;
                 let v = self.t[p..end].to_string();
                 self.push(Kind::Flow, path, p..end, v, Style::Plain);
                 end
@@ -791,45 +791,109 @@ impl<'a> Reader<'a> {
         Ok(i + 1)
     }
 
-    /// The length of the flow collection that `r` starts with, closed on this line; refuses one that is
-    /// not, or that holds anchors, aliases or tags.
-    fn flow(&self, i: usize, r: &str) -> Result<usize> {
-        let mut open: Vec<char> = Vec::new();
-        let mut quote: Option<char> = None;
-        let mut escaped = false;
-        for (k, c) in r.char_indices() {
-            match quote {
-                Some('"') if escaped => escaped = false,
-                Some('"') if c == '\\' => escaped = true,
-                Some(q) if c == q => quote = None,
-                Some(_) => {}
-                None => match c {
-                    '"' | '\'' => quote = Some(c),
-                    '[' | '{' => open.push(c),
-                    ']' | '}' => {
-                        if open.pop() != Some(if c == ']' { '[' } else { '{' }) {
-                            return Err(
-                                self.err(i, "a flow collection whose brackets do not match")
-                            );
-                        }
-                        if open.is_empty() {
-                            return Ok(k + 1);
-                        }
+    /// The end of the flow collection at byte `p` of line `i`, closed on that line, checked as go-yaml
+    /// would read it: items and `key: value` pairs of quoted scalars, plain scalars and nested flows,
+    /// separated by `, `. Anything else inside (anchors, aliases, tags, comments, tabs, empty items or
+    /// keys, a trailing comma, `?`) is refused.
+    fn flow(&self, i: usize, p: usize, depth: usize) -> Result<usize> {
+        if depth > MAX_DEPTH {
+            return Err(self.err(i, &format!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        let b = self.t.as_bytes();
+        let end = self.lines[i].end;
+        let bad = |what: &str| {
+            self.err(
+                i,
+                &format!("{what} inside a flow collection (`[…]`, `{{…}}`)"),
+            )
+        };
+        let skip = |mut k: usize| -> Result<usize> {
+            while k < end && b[k] == b' ' {
+                k += 1;
+            }
+            if k < end && b[k] == b'\t' {
+                return Err(bad("a tab"));
+            }
+            Ok(k)
+        };
+        let (map, close) = match b[p] {
+            b'[' => (false, b']'),
+            _ => (true, b'}'),
+        };
+        let mut k = skip(p + 1)?;
+        if k < end && b[k] == close {
+            return Ok(k + 1);
+        }
+        loop {
+            k = self.flow_item(i, k, depth)?;
+            k = skip(k)?;
+            if map {
+                if !(k + 1 < end && b[k] == b':' && matches!(b[k + 1], b' ' | b',' | b'}')) {
+                    return Err(bad("a key without `: ` and a value"));
+                }
+                k = skip(k + 1)?;
+                k = self.flow_item(i, k, depth)?;
+                k = skip(k)?;
+            }
+            match b.get(k) {
+                Some(&c) if c == close && k < end => return Ok(k + 1),
+                Some(b',') if k < end => {
+                    k = skip(k + 1)?;
+                    if k < end && b[k] == close {
+                        return Err(bad("a trailing comma"));
                     }
-                    '&' | '*' | '!' | '#' | '\t' => {
-                        return Err(self.err(
-                            i,
-                            "an anchor, alias, tag, comment or tab inside a flow collection",
-                        ))
-                    }
-                    _ => {}
-                },
+                }
+                _ if k >= end => {
+                    return Err(self.err(
+                        i,
+                        "a flow collection (`[…]`, `{…}`) that does not end on its line",
+                    ))
+                }
+                _ => return Err(bad("a missing comma or a bracket that does not match")),
             }
         }
-        Err(self.err(
-            i,
-            "a flow collection (`[…]`, `{…}`) that does not end on its line",
-        ))
+    }
+
+    /// One item of a flow collection at byte `k` of line `i`: a nested flow, a quoted scalar or a plain
+    /// one; the byte after it.
+    fn flow_item(&self, i: usize, k: usize, depth: usize) -> Result<usize> {
+        let b = self.t.as_bytes();
+        let end = self.lines[i].end;
+        let bad = |what: &str| {
+            self.err(
+                i,
+                &format!("{what} inside a flow collection (`[…]`, `{{…}}`)"),
+            )
+        };
+        match b.get(k) {
+            _ if k >= end => Err(self.err(
+                i,
+                "a flow collection (`[…]`, `{…}`) that does not end on its line",
+            )),
+            Some(b'[') | Some(b'{') => self.flow(i, k, depth + 1),
+            Some(b'"') | Some(b'\'') => Ok(self.quoted(i, k)?.1),
+            Some(b',') | Some(b']') | Some(b'}') | Some(b':') | Some(b'#') | Some(b'?')
+            | Some(b'-') => Err(bad("an empty item or an indicator")),
+            Some(_) => {
+                self.indicator(i, self.rest(i, k))?;
+                let mut e = k;
+                while e < end {
+                    match b[e] {
+                        b',' | b'[' | b']' | b'{' | b'}' => break,
+                        b':' if e + 1 < end && matches!(b[e + 1], b' ' | b',' | b']' | b'}') => {
+                            break
+                        }
+                        b':' if e + 1 == end => break,
+                        b'#' if b[e - 1] == b' ' => return Err(bad("a comment")),
+                        b'?' => return Err(bad("`?`, which ends a plain scalar there")),
+                        b'\t' => return Err(bad("a tab")),
+                        _ => e += 1,
+                    }
+                }
+                Ok(e)
+            }
+            None => Err(bad("nothing")),
+        }
     }
 }
 

@@ -603,3 +603,178 @@ fn env_refuses_lines_bash_runs_as_commands() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// YAML: the reader against Go on many mutated files.
+
+/// Both Go readers' readings of many files, one run each: per file, (dex, netbird).
+fn go_read_many(files: &[Vec<u8>]) -> Vec<[Result<Value, String>; 2]> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let names: Vec<PathBuf> = files
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let p = dir.path().join(format!("{i:05}.yaml"));
+            std::fs::write(&p, b).expect("write");
+            p
+        })
+        .collect();
+    let read = |reader: &str| -> Vec<Result<Value, String>> {
+        let out = run::output(Command::new(checker()).args(["batch", reader]).args(&names));
+        assert!(out.status.success(), "the checker: {}", out.stderr_text());
+        let lines: Vec<Result<Value, String>> = out
+            .stdout_text()
+            .lines()
+            .map(|l| {
+                let mut v: Value = serde_json::from_str(l).expect("a JSON line");
+                match v.get("error") {
+                    Some(e) => Err(e.as_str().unwrap_or_default().to_string()),
+                    None => Ok(v["value"].take()),
+                }
+            })
+            .collect();
+        assert_eq!(lines.len(), files.len(), "one line a file");
+        lines
+    };
+    read("dex")
+        .into_iter()
+        .zip(read("netbird"))
+        .map(|(d, n)| [d, n])
+        .collect()
+}
+
+fn get<'a>(v: &'a Value, p: &[Seg]) -> Option<&'a Value> {
+    p.iter().try_fold(v, |v, s| match s {
+        Seg::Key(k) => v.get(k),
+        Seg::Index(i) => v.get(*i),
+    })
+}
+
+/// What Go reads for `value` written plain or quoted: a quoted one is a string; a plain one a string,
+/// a boolean, or (numbers, nulls, YAML 1.1 words) something this check does not pin down.
+fn agrees(s: &Scalar, go: &Value) -> bool {
+    match (s.style, go) {
+        (_, Value::String(g)) => *g == s.value,
+        (yaml::Style::Plain, Value::Bool(b)) => {
+            let l = s.value.to_ascii_lowercase();
+            if *b {
+                ["true", "yes", "on", "y"].contains(&l.as_str())
+            } else {
+                ["false", "no", "off", "n"].contains(&l.as_str())
+            }
+        }
+        (yaml::Style::Plain, _) => true,
+        _ => false,
+    }
+}
+
+/// Files mutated from hostile seeds (bytes and YAML tokens spliced in, lines dropped and crossed): every
+/// one the reader accepts is read by both Go libraries, each scalar reads as Go reads it at its path, and
+/// every edit the editor makes on them reads in Go as the original with exactly that value changed.
+#[test]
+fn yaml_reader_and_editor_agree_with_go_on_mutants() {
+    let seeds: Vec<String> = vec![
+        DEX.to_string(),
+        format!("\u{feff}---\r\n{}", DEX.replace('\n', "\r\n")),
+        "server:\n  auth:\n    issuer: \"https://nb/\\u00e9\\\"\\\\\"\n    localAuthDisabled: true # c\n    uris:\n      - 'it''s'\n      - \"b\"\n".into(),
+        "connectors:\n    -   id: a\n        config:\n            issuer: x y # z\n            n:\n-\n  k: ~\n...\n".into(),
+        "a:\n- b\n- - c\n  - d\n-\n  - e: f\n    g: [h, {i: j}]\n".into(),
+    ];
+    const TOKENS: [&str; 34] = [
+        ": ", "- ", "#", " #", "'", "\"", "\\", "\n", "\r\n", "  ", "\t", "---\n", "...\n", "&a ",
+        "*a", "!!str ", "|", ">", "[", "]", "{", "}", ",", "? ", "yes", "~", "\\u00e9", "\\/",
+        "<<: ", "\u{feff}", "%", "$X", "true", "0x1",
+    ];
+    // OZR_YAML_MUTANTS=N[,SEED] runs more of them (the default is what the suite runs).
+    let knob = std::env::var("OZR_YAML_MUTANTS").unwrap_or_default();
+    let mut knob = knob.split(',').map(|v| v.parse::<u64>().ok());
+    let count = knob.next().flatten().unwrap_or(1500) as usize;
+    let mut x: u64 = knob.next().flatten().unwrap_or(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut rnd = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n.max(1) as u64) as usize
+    };
+    let mut mutants: Vec<Vec<u8>> = Vec::new();
+    while mutants.len() < count {
+        let mut b = seeds[rnd(seeds.len())].clone().into_bytes();
+        for _ in 0..1 + rnd(3) {
+            let at = rnd(b.len() + 1);
+            let ins: Vec<u8> = match rnd(4) {
+                0 => TOKENS[rnd(TOKENS.len())].as_bytes().to_vec(),
+                1 => {
+                    if at < b.len() {
+                        b.remove(at);
+                    }
+                    Vec::new()
+                }
+                2 => {
+                    let o = seeds[rnd(seeds.len())].as_bytes();
+                    let from = rnd(o.len());
+                    let to = (from + rnd(40)).min(o.len());
+                    o[from..to].to_vec()
+                }
+                _ => vec![b' '],
+            };
+            let at = at.min(b.len());
+            b.splice(at..at, ins);
+        }
+        if yaml::scalars(&b).is_ok() {
+            mutants.push(b);
+        }
+    }
+    let go = go_read_many(&mutants);
+    let news = ["https://x/", "false", "é\"'\\ #x", "true"];
+    let mut edited: Vec<(usize, Vec<Seg>, Value, Vec<u8>)> = Vec::new();
+    for (i, (m, readings)) in mutants.iter().zip(&go).enumerate() {
+        let all = yaml::scalars(m).expect("accepted");
+        let text = String::from_utf8_lossy(m);
+        for (r, reading) in ["dex", "netbird"].iter().zip(readings) {
+            let v = reading.as_ref().unwrap_or_else(|e| {
+                panic!("{r} refuses a file the reader accepts ({e}): {text:?}")
+            });
+            for s in &all {
+                let g = get(v, &s.path)
+                    .unwrap_or_else(|| panic!("{r}: no {:?} in {v} for {text:?}", s.path));
+                assert!(
+                    agrees(s, g),
+                    "{r}: {:?} reads {g}, not {:?}: {text:?}",
+                    s.path,
+                    s.value
+                );
+            }
+        }
+        for s in all.iter().take(2) {
+            let new = news[rnd(news.len())];
+            if let Ok(out) = yaml::replace(m, s, new) {
+                let want = match (s.style, new) {
+                    (yaml::Style::Plain, "true") => json!(true),
+                    (yaml::Style::Plain, "false") => json!(false),
+                    _ => json!(new),
+                };
+                edited.push((i, s.path.clone(), want, out));
+            }
+        }
+    }
+    assert!(edited.len() > count / 5, "{} edits made", edited.len());
+    let outs: Vec<Vec<u8>> = edited.iter().map(|e| e.3.clone()).collect();
+    for ((i, p, want, out), after) in edited.iter().zip(go_read_many(&outs)) {
+        for (k, after) in after.into_iter().enumerate() {
+            let mut before = go[*i][k].clone().expect("read before");
+            *at(&mut before, p) = want.clone();
+            let after = after.unwrap_or_else(|e| {
+                panic!(
+                    "Go refuses the edit ({e}): {:?}",
+                    String::from_utf8_lossy(out)
+                )
+            });
+            assert_eq!(after, before, "{:?}", String::from_utf8_lossy(out));
+        }
+    }
+    eprintln!(
+        "{} accepted mutants, {} edits proven in Go",
+        mutants.len(),
+        edited.len()
+    );
+}
