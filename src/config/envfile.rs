@@ -10,14 +10,16 @@
 //! - `'…'` on one line (bash expands nothing inside);
 //! - `"…"` on one line without `$`, a backquote or `\`.
 //!
-//! Anything else (expansions, escapes, a word that mixes quoted and unquoted parts, a quote that runs over
-//! several lines) is read (`value` is then what the word reads as before expansions) but `literal` is
-//! false. A CR before the LF is, to bash, part of the word: a CRLF file's values read with a trailing CR,
-//! so they are not literal and the refusal says to convert the line ends. A UTF-8 BOM makes bash read the
-//! first line as a command named `\u{feff}KEY=…`: a file whose first line after a BOM is an assignment is
-//! refused. Lines bash would run as anything other than an assignment, a comment or `export KEY` (other
-//! commands, `KEY=a b`, `A=1 B=2`, `KEY+=x`, `;`) are refused with the line number, since they could
-//! change what the file sets.
+//! Anything else (`$NAME`, `${NAME}`, escapes, a word that mixes quoted and unquoted parts, a quote that
+//! runs over several lines) is read (`value` is then what the word reads as before expansions) but
+//! `literal` is false. A CR before the LF is, to bash, part of the word: a CRLF file's values read with a
+//! trailing CR, so they are not literal and the refusal says to convert the line ends. A UTF-8 BOM makes
+//! bash read the first line as a command (`\u{feff}KEY=…` is no assignment): a BOM is taken only before
+//! a comment of plain words (bash then runs a command named `\u{feff}#` that does not exist, and goes
+//! on); otherwise the file is refused. Lines bash would run as anything other than an assignment, a
+//! comment or `export KEY` (other commands, `KEY=a b`, `A=1 B=2`, `KEY+=x`, `;`) are refused with the
+//! line number, since they could change what the file sets; so are command substitutions (`` `…` ``,
+//! `$(…)`), `${…}` with an operator and `$'…'`, whose end only a shell parser finds.
 
 use anyhow::{anyhow, bail, Result};
 use std::ops::Range;
@@ -63,7 +65,23 @@ pub fn assignments(bytes: &[u8]) -> Result<Vec<Assignment>> {
     }
     let bom = t.starts_with('\u{feff}');
     let b = t.as_bytes();
-    let mut p = if bom { 3 } else { 0 };
+    let mut p = 0;
+    if bom {
+        // bash reads the mark as the start of line 1's first word: that line is a command to it. A
+        // comment of plain words there runs a command named `\u{feff}#` that does not exist (an error
+        // message, nothing set); anything else is refused.
+        let first = &t[3..eol(b, 0)];
+        let first = first.strip_suffix('\n').unwrap_or(first);
+        let first = first.strip_suffix('\r').unwrap_or(first);
+        if !(first.starts_with('#')
+            && first
+                .chars()
+                .all(|c| c == ' ' || c == '#' || unquoted_safe(c)))
+        {
+            bail!("env file line 1: a UTF-8 byte order mark, with which bash does not read line 1 as an assignment or a comment; nothing was edited; remove the mark");
+        }
+        p = eol(b, 0);
+    }
     let mut out = Vec::new();
     while p < b.len() {
         while p < b.len() && matches!(b[p], b' ' | b'\t') {
@@ -116,11 +134,6 @@ pub fn assignments(bytes: &[u8]) -> Result<Vec<Assignment>> {
         if !is_name || b.get(name_end) != Some(&b'=') {
             return Err(no(
                 "a line bash would not read as `KEY=value` (a command or something else)",
-            ));
-        }
-        if bom && line == 1 {
-            return Err(no(
-                "a UTF-8 byte order mark before the first key, so bash does not read it as an assignment (remove the mark)",
             ));
         }
         let start = name_end + 1;
@@ -259,6 +272,33 @@ fn after_word(b: &[u8], mut p: usize) -> Option<usize> {
     }
 }
 
+/// What the reader does not follow exactly, so that it cannot tell where the value ends.
+const UNFOLLOWED: &str = "a command substitution, `${…}` with an operator, or `$'…'`/`$\"…\"` quoting, which this reader does not follow exactly";
+
+/// The length of the `$` expansion at `k`: `$NAME`, `${NAME}`, `$1`, `$?`… or a lone `$`; refuses the
+/// forms whose end needs a shell parser (`$(…)`, `${NAME…}` with an operator, `$'…'`, `$"…"`).
+fn dollar(b: &[u8], k: usize) -> std::result::Result<usize, &'static str> {
+    let ident = |from: usize| {
+        b[from..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+            .count()
+    };
+    match b.get(k + 1) {
+        Some(b'(') | Some(b'\'') | Some(b'"') => Err(UNFOLLOWED),
+        Some(b'{') => {
+            let n = ident(k + 2);
+            if n > 0 && b.get(k + 2 + n) == Some(&b'}') {
+                Ok(n + 3)
+            } else {
+                Err(UNFOLLOWED)
+            }
+        }
+        Some(c) if c.is_ascii_alphabetic() || *c == b'_' => Ok(1 + ident(k + 1)),
+        _ => Ok(1),
+    }
+}
+
 struct Word {
     end: usize,
     value: String,
@@ -302,9 +342,10 @@ fn word(t: &str, p: usize) -> std::result::Result<Word, &'static str> {
                             literal = false;
                             k += 2;
                         }
-                        Some(b'$') | Some(b'`') => {
+                        Some(b'`') => return Err(UNFOLLOWED),
+                        Some(b'$') => {
                             literal = false;
-                            k += 1;
+                            k += dollar(b, k)?;
                         }
                         Some(b'\n') | Some(b'\r') => {
                             literal = false;
@@ -324,41 +365,13 @@ fn word(t: &str, p: usize) -> std::result::Result<Word, &'static str> {
                 part(&mut parts, Quote::None);
                 i += 1 + n;
             }
-            b'`' => {
+            b'`' => return Err(UNFOLLOWED),
+            b'$' => {
                 literal = false;
-                let close = t[i + 1..]
-                    .find('`')
-                    .ok_or("a backquote that never closes")?;
-                value.push_str(&t[i..i + close + 2]);
+                let n = dollar(b, i)?;
+                value.push_str(&t[i..i + n]);
                 part(&mut parts, Quote::None);
-                i += close + 2;
-            }
-            b'$' if matches!(b.get(i + 1), Some(b'(') | Some(b'{')) => {
-                literal = false;
-                let (open, shut) = if b[i + 1] == b'(' {
-                    (b'(', b')')
-                } else {
-                    (b'{', b'}')
-                };
-                let mut depth = 0usize;
-                let mut k = i + 1;
-                loop {
-                    match b.get(k) {
-                        None => return Err("a `$(` or `${` that never closes"),
-                        Some(&x) if x == open => depth += 1,
-                        Some(&x) if x == shut => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    k += 1;
-                }
-                value.push_str(&t[i..k + 1]);
-                part(&mut parts, Quote::None);
-                i = k + 1;
+                i += n;
             }
             _ => {
                 let ch = t[i..].chars().next().ok_or("not a character")?;

@@ -536,12 +536,25 @@ fn env_empty_value_and_no_final_newline() {
 
 #[test]
 fn env_refuses_dollar_and_backquotes() {
-    let src = "NETBIRD_DOMAIN=example.com\nA=\"https://$NETBIRD_DOMAIN/x\"\nB=`echo hi`\nC=\\x\n";
+    let src =
+        "NETBIRD_DOMAIN=example.com\nA=\"https://$NETBIRD_DOMAIN/x\"\nB=${NETBIRD_DOMAIN}\nC=\\x\n";
     assert_eq!(
         env_not_edited(src, "A", "https://a/", "expands"),
         "https://example.com/x"
     );
-    assert_eq!(env_not_edited(src, "B", "x", "expands"), "hi");
+    assert_eq!(env_not_edited(src, "B", "x", "expands"), "example.com");
+    // Command substitutions: where they end needs a shell parser, so the file is not read at all.
+    for src in [
+        "A=`echo hi`\n",
+        "A=\"$(echo \"hi\")\"\n",
+        "A=${B:-\"x\"}\n",
+        "A=$'a\\'b'\n",
+    ] {
+        one_line(
+            envfile::assignments(src.as_bytes()).expect_err(src),
+            "does not follow exactly",
+        );
+    }
     assert_eq!(env_not_edited(src, "C", "x", "expands"), "x");
     env_not_edited(src, "NETBIRD_DOMAIN", "$HOME", "literally");
     env_not_edited(ENV, "NETBIRD_DOMAIN", "a\"b", "literally");
@@ -775,6 +788,134 @@ fn yaml_reader_and_editor_agree_with_go_on_mutants() {
     eprintln!(
         "{} accepted mutants, {} edits proven in Go",
         mutants.len(),
+        edited.len()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Env files: the reader and editor against bash on many mutated files.
+
+/// What bash has after sourcing each file (in a subshell each, `set -a`, an empty environment and no
+/// PATH, so nothing but builtins can run) for each of its keys; `<unset>` for one it did not set.
+fn bash_reads_many(files: &[(Vec<u8>, Vec<String>)]) -> Vec<Vec<String>> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut names = Vec::new();
+    for (i, (b, keys)) in files.iter().enumerate() {
+        let p = dir.path().join(format!("{i:05}.env"));
+        std::fs::write(&p, b).expect("write");
+        std::fs::write(p.with_extension("keys"), keys.join("\n") + "\n").expect("write");
+        names.push(p);
+    }
+    let script = r#"for f; do (set -a; . "$f" >/dev/null 2>&1; while IFS= read -r k; do printf '%s\0' "${!k-<unset>}"; done < "${f%.env}.keys"); printf '\1\0'; done"#;
+    let out = run::output(
+        Command::new("env")
+            .args(["-i", "PATH=", "/bin/bash", "-c", script, "bash"])
+            .args(&names)
+            .current_dir(dir.path()),
+    );
+    assert!(out.status.success(), "bash: {}", out.stderr_text());
+    let mut all = Vec::new();
+    let mut cur = Vec::new();
+    for v in out.stdout.split(|&b| b == 0) {
+        if v == b"\x01" {
+            all.push(std::mem::take(&mut cur));
+        } else if !v.is_empty() || !cur.is_empty() || all.len() < files.len() {
+            cur.push(String::from_utf8_lossy(v).into_owned());
+        }
+    }
+    assert_eq!(all.len(), files.len(), "one reading a file");
+    all
+}
+
+/// Env files mutated from hostile seeds: for every one the reader accepts, each key assigned once with a
+/// literal value reads in bash exactly as the reader says, and every edit the editor makes reads in bash
+/// as the original with exactly that key changed.
+#[test]
+fn env_reader_and_editor_agree_with_bash_on_mutants() {
+    let seeds = [
+        ENV.to_string(),
+        ENV.replace('\n', "\r\n"),
+        "A=\"$HOME/x\"\nB='it'\nC=a\\ b\n  export D=1 # c\nE=\"multi\nline\"\nF=\nG=x=y:z,@%+^\n"
+            .to_string(),
+        "\u{feff}# c\nexport K\nK=\"v w\"\nL='#x'\nM=v#w\n".to_string(),
+    ];
+    const TOKENS: [&str; 24] = [
+        "\"", "'", "$", "`", "\\", "#", " #", "\n", "\r\n", " ", "\t", "=", "export ", ";", "(",
+        "~", "*", "\u{feff}", "{", "}", "!", "&", "é", "A=",
+    ];
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rnd = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n.max(1) as u64) as usize
+    };
+    let mut files: Vec<(Vec<u8>, Vec<String>)> = Vec::new();
+    while files.len() < 1500 {
+        let mut b = seeds[rnd(seeds.len())].clone().into_bytes();
+        for _ in 0..1 + rnd(3) {
+            let at = rnd(b.len() + 1).min(b.len());
+            let ins: Vec<u8> = match rnd(3) {
+                0 => TOKENS[rnd(TOKENS.len())].as_bytes().to_vec(),
+                1 => {
+                    if at < b.len() {
+                        b.remove(at);
+                    }
+                    Vec::new()
+                }
+                _ => {
+                    let o = seeds[rnd(seeds.len())].as_bytes();
+                    let from = rnd(o.len());
+                    o[from..(from + rnd(30)).min(o.len())].to_vec()
+                }
+            };
+            let at = at.min(b.len());
+            b.splice(at..at, ins);
+        }
+        if let Ok(all) = envfile::assignments(&b) {
+            let keys = all.iter().map(|a| a.key.clone()).collect();
+            files.push((b, keys));
+        }
+    }
+    let before = bash_reads_many(&files);
+    let news = ["https://x/", "v", "", "é:/@%"];
+    let mut edited: Vec<(Vec<u8>, Vec<String>, Vec<String>)> = Vec::new();
+    for ((b, keys), read) in files.iter().zip(&before) {
+        let all = envfile::assignments(b).expect("accepted");
+        for (a, got) in all.iter().zip(read) {
+            if a.literal && all.iter().filter(|x| x.key == a.key).count() == 1 {
+                assert_eq!(*got, a.value, "{}: {:?}", a.key, String::from_utf8_lossy(b));
+            }
+        }
+        for a in all.iter().take(2) {
+            let new = news[rnd(news.len())];
+            if let Ok(out) = envfile::replace(b, a, new) {
+                let want = keys
+                    .iter()
+                    .zip(read)
+                    .map(|(k, v)| {
+                        if *k == a.key {
+                            new.to_string()
+                        } else {
+                            v.clone()
+                        }
+                    })
+                    .collect();
+                edited.push((out, keys.clone(), want));
+            }
+        }
+    }
+    assert!(edited.len() > 300, "{} edits made", edited.len());
+    let outs: Vec<(Vec<u8>, Vec<String>)> = edited
+        .iter()
+        .map(|(o, k, _)| (o.clone(), k.clone()))
+        .collect();
+    for ((out, _, want), got) in edited.iter().zip(bash_reads_many(&outs)) {
+        assert_eq!(got, *want, "{:?}", String::from_utf8_lossy(out));
+    }
+    eprintln!(
+        "{} accepted env files, {} edits proven in bash",
+        files.len(),
         edited.len()
     );
 }
