@@ -356,6 +356,7 @@ impl<'a> Reader<'a> {
         let mut start = body;
         let mut n = 0;
         let mut seen_content = false;
+        let mut started = false;
         let mut ended = false;
         while start <= t.len() {
             let nl = t[start..].find('\n').map(|i| start + i);
@@ -398,13 +399,16 @@ impl<'a> Reader<'a> {
                             .is_some_and(|r| r.starts_with([' ', '\t']))
                 };
                 if marker("---") {
-                    if seen_content {
+                    // A second `---` starts a second document, even when the first is empty (Go then
+                    // reads the empty one).
+                    if seen_content || started {
                         return Err(self.err(n, "more than one document (a second `---`)"));
                     }
                     let rest = content[3..].trim_start_matches([' ', '\t']);
                     if !rest.is_empty() && !rest.starts_with('#') {
                         return Err(self.err(n, "a value on the `---` line"));
                     }
+                    started = true;
                     skip = true;
                 } else if marker("...") {
                     let rest = content[3..].trim_start_matches([' ', '\t']);

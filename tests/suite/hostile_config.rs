@@ -280,6 +280,9 @@ fn yaml_netbird_local_auth_disabled() {
 fn yaml_refuses_a_second_document() {
     unreadable(&format!("{DEX}---\nissuer: x\n"), "more than one document");
     unreadable(&format!("{DEX}...\nissuer: x\n"), "more than one document");
+    // An empty first document: Go reads that one (null), not the second.
+    assert_eq!(go_read("dex", b"---\n---\na: 1\n").expect("reads"), Value::Null);
+    unreadable("---\n# empty\n---\na: 1\n", "more than one document");
 }
 
 #[test]
@@ -738,7 +741,15 @@ fn yaml_reader_and_editor_agree_with_go_on_mutants() {
         }
     }
     let go = go_read_many(&mutants);
-    let news = ["https://x/", "false", "é\"'\\ #x", "true"];
+    let news = [
+        "https://x/",
+        "false",
+        "é\"'\\ #x",
+        "true",
+        "a'b\"c\\d, [e]{f}: g",
+        "ü ö\u{2028}\u{85}\t",
+        "https://a/b?c=d&e#f",
+    ];
     let mut edited: Vec<(usize, Vec<Seg>, Value, Vec<u8>)> = Vec::new();
     for (i, (m, readings)) in mutants.iter().zip(&go).enumerate() {
         let all = yaml::scalars(m).expect("accepted");
