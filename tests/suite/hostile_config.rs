@@ -281,7 +281,10 @@ fn yaml_refuses_a_second_document() {
     unreadable(&format!("{DEX}---\nissuer: x\n"), "more than one document");
     unreadable(&format!("{DEX}...\nissuer: x\n"), "more than one document");
     // An empty first document: Go reads that one (null), not the second.
-    assert_eq!(go_read("dex", b"---\n---\na: 1\n").expect("reads"), Value::Null);
+    assert_eq!(
+        go_read("dex", b"---\n---\na: 1\n").expect("reads"),
+        Value::Null
+    );
     unreadable("---\n# empty\n---\na: 1\n", "more than one document");
 }
 
@@ -894,7 +897,9 @@ fn env_reader_and_editor_agree_with_bash_on_mutants() {
     }
     let before = bash_reads_many(&files);
     let news = ["https://x/", "v", "", "é:/@%"];
-    let mut edited: Vec<(Vec<u8>, Vec<String>, Vec<Option<String>>)> = Vec::new();
+    // Per edit: the result, its keys, what each must read (None: not compared).
+    type Edit = (Vec<u8>, Vec<String>, Vec<Option<String>>);
+    let mut edited: Vec<Edit> = Vec::new();
     for ((b, keys), read) in files.iter().zip(&before) {
         let all = envfile::assignments(b).expect("accepted");
         for (a, got) in all.iter().zip(read) {
