@@ -361,7 +361,10 @@ fn word(t: &str, p: usize) -> std::result::Result<Word, &'static str> {
             b'\\' => {
                 literal = false;
                 let n = t[i + 1..].chars().next().map_or(0, char::len_utf8);
-                value.push_str(&t[i + 1..i + 1 + n]);
+                // `\` before a line break joins the lines: bash drops both.
+                if &t[i + 1..i + 1 + n] != "\n" {
+                    value.push_str(&t[i + 1..i + 1 + n]);
+                }
                 part(&mut parts, Quote::None);
                 i += 1 + n;
             }
@@ -506,6 +509,13 @@ mod tests {
         assert_eq!((a[1].value.as_str(), a[1].literal), ("y\r", false));
         let e = replace(src, &a[0], "z").expect_err("refused").to_string();
         assert!(e.contains("CRLF"), "{e}");
+    }
+
+    #[test]
+    fn a_backslash_line_break_joins_lines_and_is_not_literal() {
+        let a = assignments(b"B=x\\\ny\nC=z\n").expect("reads");
+        assert_eq!((a[0].value.as_str(), a[0].literal), ("xy", false));
+        assert_eq!((a[1].key.as_str(), a[1].line), ("C", 3));
     }
 
     #[test]
