@@ -61,6 +61,7 @@ rm -rf "$lint_home"
 scripts/build-standin.sh
 # The stand-in built from the real Go libraries (installs Debian's golang-go and the libraries when missing).
 scripts/build-standin-go.sh
+scripts/build-yamlcheck-go.sh
 scripts/build-static.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -10,12 +10,14 @@ use crate::report::redact::{Scrubber, LONG, REDACTED};
 pub type Property = fn(&[u8]);
 
 /// The fuzz targets, by name, as `fuzz/fuzz_targets/NAME.rs` calls them.
-pub const TARGETS: [(&str, Property); 5] = [
+pub const TARGETS: [(&str, Property); 7] = [
     ("json_edit", json_edit),
     ("go_unquote", go_unquote),
     ("log_record", log_record),
     ("inventory", inventory),
     ("scrub", scrub),
+    ("yaml_edit", yaml_edit),
+    ("env_edit", env_edit),
 ];
 
 /// `data` split at its first NUL: (before, after); all of it and nothing when there is none.
@@ -146,6 +148,81 @@ pub fn scrub(data: &[u8]) {
     }
     for s in &secrets {
         assert_eq!(sc.scrubbed(s), REDACTED, "a secret alone");
+    }
+}
+
+/// An error of the config editors: one line.
+fn one_line(e: &anyhow::Error) {
+    let m = e.to_string();
+    assert!(!m.is_empty() && !m.contains('\n'), "one line: {m:?}");
+}
+
+/// The YAML editor: reading never panics and refuses in one line; for each of the first scalars it
+/// reads, `replace` with the new value either refuses in one line or returns bytes that differ from the
+/// input only inside that scalar's token, and read back with the scalar at the same path and place now
+/// holding the new value.
+pub fn yaml_edit(data: &[u8]) {
+    use crate::config::yaml;
+    let (file, new) = split0(data);
+    let new = String::from_utf8_lossy(new);
+    let all = match yaml::scalars(file) {
+        Ok(all) => all,
+        Err(e) => return one_line(&e),
+    };
+    for s in all.iter().take(4) {
+        match yaml::replace(file, s, &new) {
+            Ok(out) => {
+                let tail = file.len() - s.span.end;
+                assert!(out.len() >= tail && out.len() - tail >= s.span.start);
+                assert_eq!(&out[..s.span.start], &file[..s.span.start], "bytes before");
+                assert_eq!(&out[out.len() - tail..], &file[s.span.end..], "bytes after");
+                let again = yaml::scalars(&out).expect("the result reads");
+                let at = again.iter().find(|x| x.path == s.path).expect("the path");
+                assert_eq!(at.value, new, "reads the new value");
+                assert_eq!(
+                    (at.span.start, at.span.end + tail),
+                    (s.span.start, out.len())
+                );
+                assert_eq!(at.style, s.style, "the same style");
+            }
+            Err(e) => one_line(&e),
+        }
+    }
+}
+
+/// The env-file editor: reading never panics and refuses in one line; for each of the first assignments,
+/// `replace` either refuses in one line or returns bytes that differ from the input only inside the
+/// value's token, and read back with that key holding the new value, literal, in the same quoting.
+pub fn env_edit(data: &[u8]) {
+    use crate::config::envfile;
+    let (file, new) = split0(data);
+    let new = String::from_utf8_lossy(new);
+    let all = match envfile::assignments(file) {
+        Ok(all) => all,
+        Err(e) => return one_line(&e),
+    };
+    for a in all.iter().take(4) {
+        match envfile::replace(file, a, &new) {
+            Ok(out) => {
+                assert!(a.literal, "only literal values are edited");
+                let tail = file.len() - a.span.end;
+                assert!(out.len() >= tail && out.len() - tail >= a.span.start);
+                assert_eq!(&out[..a.span.start], &file[..a.span.start], "bytes before");
+                assert_eq!(&out[out.len() - tail..], &file[a.span.end..], "bytes after");
+                let again = envfile::assignments(&out).expect("the result reads");
+                let at = again
+                    .iter()
+                    .find(|x| x.line == a.line && x.key == a.key)
+                    .expect("the key");
+                assert_eq!(at.value, new, "reads the new value");
+                assert!(at.literal && at.quote == a.quote && at.export == a.export);
+                assert_eq!(
+                    (at.span.start, at.span.end + tail),
+                    (a.span.start, out.len())
+                );
+            }
+            Err(e) => one_line(&e),
+        }
     }
 }
 

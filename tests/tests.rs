@@ -32,6 +32,8 @@ mod e2e_password;
 mod e2e_podman;
 #[path = "suite/hostile.rs"]
 mod hostile;
+#[path = "suite/hostile_config.rs"]
+mod hostile_config;
 #[path = "suite/kill_matrix.rs"]
 mod kill_matrix;
 #[path = "suite/read_only.rs"]
