@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 const MAX_FILE: u64 = 4 << 20;
 
 /// One step of a path into a config file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Seg {
     Key(String),
     Index(usize),
@@ -299,6 +299,9 @@ impl Configs {
             Format::Json => management_connectors(&file.bytes, idx),
             Format::Yaml => yaml_connectors(&file.bytes, idx),
         };
+        if file.format == Format::Yaml {
+            self.login_flags.extend(yaml_login_flags(&file.bytes, idx));
+        }
         if file.format == Format::Json && self.auth.is_none() {
             self.auth = auth_settings(&file.bytes, idx);
         }
@@ -393,10 +396,83 @@ fn auth_settings(bytes: &[u8], file: usize) -> Option<AuthSettings> {
     })
 }
 
-/// Dex's config `connectors:` (an overlay in memory).
+/// Whether a YAML key is read as `name`: Dex turns its YAML into JSON and decodes it with encoding/json,
+/// which matches keys as [`jsonedit::key_matches`] does.
+fn dex_key(seg: &Seg, name: &str) -> bool {
+    matches!(seg, Seg::Key(k) if jsonedit::key_matches(k, name))
+}
+
+/// Dex's config `connectors:` (an overlay in memory): `connectors[i].id`, `.type`, `.name`, and
+/// `.config.issuer`; the secrets of each `config:`.
 fn yaml_connectors(bytes: &[u8], file: usize) -> Result<Vec<FileConnector>> {
-    let _ = (bytes, file);
-    Ok(Vec::new())
+    let scalars = yaml::scalars(bytes)?;
+    let mut items: std::collections::BTreeMap<usize, FileConnector> = Default::default();
+    for sc in &scalars {
+        let [first, Seg::Index(i), rest @ ..] = sc.path.as_slice() else {
+            continue;
+        };
+        if !dex_key(first, "connectors") {
+            continue;
+        }
+        let c = items.entry(*i).or_insert_with(|| FileConnector {
+            id: String::new(),
+            typ: String::new(),
+            name: String::new(),
+            issuer: None,
+            file,
+            issuer_path: Vec::new(),
+            held: Held::Overlay,
+            secrets: Vec::new(),
+        });
+        match rest {
+            [k] if dex_key(k, "id") => c.id = sc.value.clone(),
+            [k] if dex_key(k, "type") => c.typ = sc.value.clone(),
+            [k] if dex_key(k, "name") => c.name = sc.value.clone(),
+            [k, f] if dex_key(k, "config") && dex_key(f, "issuer") => {
+                c.issuer = Some(sc.value.clone());
+                c.issuer_path = sc.path.clone();
+            }
+            [k, f, ..] if dex_key(k, "config") => {
+                if let Seg::Key(name) = f {
+                    if crate::dex::secrets::is_secret_field(name) && !sc.value.is_empty() {
+                        c.secrets.push(sc.value.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(items.into_values().filter(|c| !c.id.is_empty()).collect())
+}
+
+/// The YAML settings that turn local login off: Dex's `enablePasswordDB` (on when true) and the NetBird
+/// combined server's `server.auth.localAuthDisabled` (on when false).
+fn yaml_login_flags(bytes: &[u8], file: usize) -> Vec<LoginFlag> {
+    let Ok(scalars) = yaml::scalars(bytes) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for sc in scalars {
+        let enabled_when = match sc.path.as_slice() {
+            [k] if dex_key(k, "enablePasswordDB") => true,
+            [Seg::Key(a), Seg::Key(b), Seg::Key(c)]
+                if a == "server" && b == "auth" && c == "localAuthDisabled" =>
+            {
+                false
+            }
+            _ => continue,
+        };
+        if sc.style != yaml::Style::Plain || !matches!(sc.value.as_str(), "true" | "false") {
+            continue;
+        }
+        out.push(LoginFlag {
+            file,
+            value: sc.value == "true",
+            path: sc.path,
+            enabled_when,
+        });
+    }
+    out
 }
 
 fn key_path(keys: &[&str]) -> Vec<Seg> {
@@ -457,11 +533,34 @@ fn resolve(bytes: &[u8], path: &[Seg]) -> Result<Option<(Range<usize>, Vec<Seg>)
 pub fn edit(file: &ConfigFile, path: &[Seg], kind: Kind, from: &str, to: &str) -> Result<Vec<u8>> {
     match file.format {
         Format::Json => edit_json(&file.bytes, path, kind, from, to),
-        Format::Yaml => bail!(
-            "{}: YAML edits are not available in this build; nothing was changed",
-            file.path.display()
-        ),
+        Format::Yaml => edit_yaml(&file.bytes, path, kind, from, to)
+            .map_err(|e| anyhow!("{}: {e:#}", file.path.display())),
     }
+}
+
+/// A YAML value changed in place ([`yaml::replace`]: same quoting style, proven by re-reading).
+fn edit_yaml(bytes: &[u8], path: &[Seg], kind: Kind, from: &str, to: &str) -> Result<Vec<u8>> {
+    let at = show_path(path);
+    let scalars = yaml::scalars(bytes)?;
+    let sc = scalars
+        .iter()
+        .find(|s| s.path == path)
+        .ok_or_else(|| anyhow!("it has no {at}"))?;
+    if kind == Kind::Bool && sc.style != yaml::Style::Plain {
+        bail!("{at} is not a boolean");
+    }
+    if sc.value != from {
+        bail!("{at} is no longer {from:?}; run ozrepair again to re-plan");
+    }
+    let out = yaml::replace(bytes, sc, to)?;
+    let back = yaml::scalars(&out)?
+        .into_iter()
+        .find(|s| s.path == path)
+        .map(|s| s.value);
+    if back.as_deref() != Some(to) {
+        bail!("the edited file does not read back {at} as {to:?}");
+    }
+    Ok(out)
 }
 
 /// The value at `span` as an edit of `kind` reads it.
@@ -640,6 +739,33 @@ mod tests {
             b"{\"EmbeddedIdP\": {\"LocalAuthDisabled\": false, \"x\": 1}}\n".to_vec()
         );
         assert!(edit(&file(src), &path, Kind::Str, "true", "false").is_err());
+    }
+
+    #[test]
+    fn yaml_connectors_and_login_flags_are_read_as_dex_and_netbird_read_them() {
+        let dex = b"enablePasswordDB: false\nConnectors:\n- type: oidc\n  id: jc\n  config:\n    issuer: 'https://a'\n    clientSecret: s3cr3t-long-value\n";
+        let c = yaml_connectors(dex, 0).unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(
+            (c[0].id.as_str(), c[0].issuer.as_deref()),
+            ("jc", Some("https://a"))
+        );
+        assert_eq!(show_path(&c[0].issuer_path), "Connectors[0].config.issuer");
+        assert_eq!(c[0].secrets, vec!["s3cr3t-long-value".to_string()]);
+        let f = yaml_login_flags(dex, 0);
+        assert_eq!((f.len(), f[0].value, f[0].enabled_when), (1, false, true));
+        let file = ConfigFile {
+            path: PathBuf::from("/etc/dex/config.yaml"),
+            in_container: String::new(),
+            format: Format::Yaml,
+            bytes: dex.to_vec(),
+        };
+        let out = edit(&file, &f[0].path, Kind::Bool, "false", "true").unwrap();
+        assert_eq!(&out[..23], b"enablePasswordDB: true\n");
+        assert_eq!(&out[23..], &dex[24..]);
+        let nb = b"server:\n  auth:\n    localAuthDisabled: true # off\n";
+        let f = yaml_login_flags(nb, 0);
+        assert_eq!((f.len(), f[0].value, f[0].enabled_when), (1, true, false));
     }
 
     #[test]

@@ -41,14 +41,8 @@
 use anyhow::{anyhow, bail, Result};
 use std::ops::Range;
 
-/// One step of a path from the document's root.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Seg {
-    /// A mapping key, as it reads.
-    Key(String),
-    /// A sequence item, from 0.
-    Index(usize),
-}
+/// One step of a path from the document's root (a mapping key as it reads, a sequence item from 0).
+pub use super::Seg;
 
 /// How a scalar is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

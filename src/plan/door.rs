@@ -52,7 +52,9 @@ pub fn local_login(rows: &[ConnectorRow], configs: &Configs, running: bool, s: &
             },
         });
     }
-    if !rows.iter().any(|r| r.id == LOCAL_ID) {
+    // Dex with `enablePasswordDB` adds `local` as a static connector of its own: no row is needed there.
+    let dex_adds_local = configs.login_flags.iter().any(|f| f.enabled_when);
+    if !dex_adds_local && !rows.iter().any(|r| r.id == LOCAL_ID) {
         plan.changes.push(Change {
             connector: LOCAL_ID.into(),
             field: NEW_ROW.into(),

@@ -683,3 +683,160 @@ on_both_engines!(
         );
     }
 );
+
+/// openZro's Dex config with a static connector added by hand: a comment beside the value, the issuer
+/// double-quoted.
+fn dex_config(issuer: &str) -> String {
+    [
+        "# Dex, as openZro's configure.sh writes it",
+        "issuer: https://vpn.example.com/dex",
+        "storage:",
+        "  type: sqlite3",
+        "  config:",
+        "    file: /var/lib/dex/dex.db",
+        "logger:",
+        "  format: json",
+        "enablePasswordDB: true",
+        "connectors:",
+        "  - type: oidc",
+        "    id: jumpcloud",
+        "    name: JumpCloud",
+        "    config:",
+        &format!("      issuer: \"{issuer}\"   # JumpCloud, added by hand"),
+        "      clientID: 0f5e2c9a-e2e",
+        &format!("      clientSecret: {SECRET}"),
+        "      redirectURI: https://vpn.example.com/dex/callback",
+        "",
+    ]
+    .join("\n")
+}
+
+on_both_engines!(
+    a_static_connector_in_dex_yaml_is_fixed_in_the_file_only,
+    |e| {
+        let l = crate::util::deploy::Layout {
+            container: "artifacts-dex-1",
+            volume: "openzro-dex",
+            mount: "/var/lib/dex",
+            db_name: "dex.db",
+        };
+        let d = Deployment::create(&e, &l, &DexDb::new(13).owner(1001, 1001).mode(0o600));
+        let dir = host_dir();
+        let file = dir.path().join("config.yaml");
+        let text = dex_config(JUMPCLOUD);
+        write_config(&file, &text, 0o640, (1001, 1001));
+        let mount = format!("{}:/etc/dex", dir.path().display());
+        d.run_with(
+            &e,
+            &[
+                ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
+                ("STANDIN_FORMAT", "dex-json"),
+                ("STANDIN_DEX_CONFIG", "/etc/dex/config.yaml"),
+            ],
+            &["--user", "1001:1001", "-v", &mount],
+        );
+        d.wait_restarts(&e, 2);
+        let db_before = sha256_hex(&std::fs::read(&d.db).expect("read dex.db"));
+
+        let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(!run.all().contains(SECRET), "the secret leaked: {run:?}");
+        let j = run.json();
+        assert_eq!(j["result"], "fixed", "{run:?}");
+        let changes = j["changes"].as_array().expect("changes");
+        assert_eq!(changes.len(), 1, "the file only: {run:?}");
+        assert_eq!(changes[0]["store"], "file");
+        assert_eq!(changes[0]["at"], "connectors[0].config.issuer");
+        assert_eq!(changes[0]["to"], JUMPCLOUD_SLASH);
+        let view = j["connectors"]
+            .as_array()
+            .expect("connectors")
+            .iter()
+            .find(|c| c["id"] == "jumpcloud")
+            .cloned()
+            .expect("the overlay connector");
+        assert_eq!(view["store"], "overlay");
+
+        // Only the value's bytes changed: the quotes and the comment beside it are kept.
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("read"),
+            dex_config(JUMPCLOUD_SLASH)
+        );
+        let m = std::fs::metadata(&file).expect("stat");
+        assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o640, 1001, 1001));
+        // The database holds no such connector and was not written.
+        assert_eq!(
+            sha256_hex(&std::fs::read(&d.db).expect("read dex.db")),
+            db_before
+        );
+
+        let started = d.state(&e);
+        assert_eq!(started.status, "running");
+        d.wait_ready(&e);
+        assert_eq!(
+            d.state(&e),
+            State {
+                status: "running".to_string(),
+                ..started
+            }
+        );
+        let again = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+        assert_eq!(again.code, 0, "{again:?}");
+        assert_eq!(again.json()["result"], "healthy", "{again:?}");
+    }
+);
+
+on_both_engines!(
+    local_login_enable_turns_dexs_password_db_back_on_in_its_yaml,
+    |e| {
+        let l = crate::util::deploy::Layout {
+            container: "artifacts-dex-1",
+            volume: "openzro-dex",
+            mount: "/var/lib/dex",
+            db_name: "dex.db",
+        };
+        let d = Deployment::create(&e, &l, &DexDb::new(13).owner(1001, 1001).mode(0o600));
+        let dir = host_dir();
+        let file = dir.path().join("config.yaml");
+        let off = dex_config(JUMPCLOUD_SLASH)
+            .replace("enablePasswordDB: true", "enablePasswordDB: false");
+        write_config(&file, &off, 0o640, (1001, 1001));
+        let mount = format!("{}:/etc/dex", dir.path().display());
+        d.run_with(
+            &e,
+            &[
+                ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
+                ("STANDIN_FORMAT", "dex-json"),
+                ("STANDIN_DEX_CONFIG", "/etc/dex/config.yaml"),
+            ],
+            &["--user", "1001:1001", "-v", &mount],
+        );
+        d.wait_ready(&e);
+        let db_before = sha256_hex(&std::fs::read(&d.db).expect("read dex.db"));
+        let run = ozrepair(["local-login", "--enable", "--yes", "--output", "json"])
+            .on(&e)
+            .run();
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(!run.all().contains(SECRET), "the secret leaked: {run:?}");
+        let j = run.json();
+        let changes = j["changes"].as_array().expect("changes");
+        assert_eq!(
+            changes.len(),
+            1,
+            "the flag only (Dex adds local itself): {run:?}"
+        );
+        assert_eq!(changes[0]["at"], "enablePasswordDB");
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("read"),
+            dex_config(JUMPCLOUD_SLASH)
+        );
+        let m = std::fs::metadata(&file).expect("stat");
+        assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o640, 1001, 1001));
+        assert_eq!(
+            sha256_hex(&std::fs::read(&d.db).expect("read dex.db")),
+            db_before
+        );
+        d.wait_ready(&e);
+        assert_eq!(d.state(&e).status, "running");
+    }
+);
