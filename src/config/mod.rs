@@ -432,12 +432,12 @@ fn yaml_connectors(bytes: &[u8], file: usize) -> Result<Vec<FileConnector>> {
                 c.issuer = Some(sc.value.clone());
                 c.issuer_path = sc.path.clone();
             }
-            [k, f, ..] if dex_key(k, "config") => {
-                if let Seg::Key(name) = f {
-                    if crate::dex::secrets::is_secret_field(name) && !sc.value.is_empty() {
-                        c.secrets.push(sc.value.clone());
-                    }
-                }
+            [k, Seg::Key(name), ..]
+                if dex_key(k, "config")
+                    && crate::dex::secrets::is_secret_field(name)
+                    && !sc.value.is_empty() =>
+            {
+                c.secrets.push(sc.value.clone());
             }
             _ => {}
         }
