@@ -63,6 +63,7 @@ pub fn compute(plan: &Plan) -> Result<Vec<FileWrite>> {
 fn format_of(p: &std::path::Path) -> Format {
     match p.extension().and_then(|e| e.to_str()) {
         Some("json") => Format::Json,
+        Some("env") => Format::Env,
         _ => Format::Yaml,
     }
 }

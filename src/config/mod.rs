@@ -63,6 +63,8 @@ pub enum Kind {
 pub enum Format {
     Json,
     Yaml,
+    /// A shell file of assignments (NetBird's setup.env, which configure.sh sources).
+    Env,
 }
 
 /// A config file found in the container's mounts, as read in this run.
@@ -151,6 +153,9 @@ pub struct Configs {
     pub login_flags: Vec<LoginFlag>,
     /// The management's OIDC settings (the first management.json that has `HttpConfig.AuthIssuer`).
     pub auth: Option<AuthSettings>,
+    /// The setup env file's OIDC discovery endpoint (`…_AUTH_OIDC_CONFIGURATION_ENDPOINT`), from which
+    /// configure.sh writes management.json again: (file index, key, value).
+    pub env_endpoint: Option<(usize, String, String)>,
     /// Files that could not be read or understood, one line each.
     pub notes: Vec<String>,
 }
@@ -196,6 +201,29 @@ pub fn read(located: &Located) -> Configs {
         return out;
     };
     let mut seen: Vec<PathBuf> = Vec::new();
+    // NetBird's setup: configure.sh, run beside setup.env, writes the compose project into artifacts/.
+    if let Some(dir) = c.labels.get("com.docker.compose.project.working_dir") {
+        let dir = Path::new(dir);
+        for p in [dir.join("setup.env"), dir.join("../setup.env")] {
+            let Ok(real) = std::fs::canonicalize(p.parent().unwrap_or(dir)) else {
+                continue;
+            };
+            let p = real.join("setup.env");
+            if seen.contains(&p) || std::fs::symlink_metadata(&p).is_err() {
+                continue;
+            }
+            seen.push(p.clone());
+            match read_file(&p) {
+                Ok(bytes) => out.add(ConfigFile {
+                    in_container: "(not mounted: the compose project's setup file)".into(),
+                    path: p,
+                    format: Format::Env,
+                    bytes,
+                }),
+                Err(e) => out.notes.push(format!("{e:#}")),
+            }
+        }
+    }
     for m in &c.mounts {
         let src = Path::new(&m.source);
         let Ok(meta) = std::fs::symlink_metadata(src) else {
@@ -293,11 +321,36 @@ pub fn split(path: &Path) -> Result<(Dir, std::ffi::OsString)> {
 }
 
 impl Configs {
+    /// The configs of these files, read as [`read`] reads the ones it finds (for tests).
+    pub fn of_files(files: Vec<ConfigFile>) -> Configs {
+        let mut out = Configs::default();
+        for f in files {
+            out.add(f);
+        }
+        out
+    }
+
     fn add(&mut self, file: ConfigFile) {
         let idx = self.files.len();
         let found = match file.format {
             Format::Json => management_connectors(&file.bytes, idx),
             Format::Yaml => yaml_connectors(&file.bytes, idx),
+            Format::Env => {
+                match envfile::assignments(&file.bytes) {
+                    Ok(list) => {
+                        self.env_endpoint = list
+                            .into_iter()
+                            .find(|a| {
+                                a.literal && a.key.ends_with("_AUTH_OIDC_CONFIGURATION_ENDPOINT")
+                            })
+                            .map(|a| (idx, a.key, a.value));
+                    }
+                    Err(e) => self
+                        .notes
+                        .push(format!("{}: {e:#}; it was not read", file.path.display())),
+                }
+                Ok(Vec::new())
+            }
         };
         if file.format == Format::Yaml {
             self.login_flags.extend(yaml_login_flags(&file.bytes, idx));
@@ -535,7 +588,33 @@ pub fn edit(file: &ConfigFile, path: &[Seg], kind: Kind, from: &str, to: &str) -
         Format::Json => edit_json(&file.bytes, path, kind, from, to),
         Format::Yaml => edit_yaml(&file.bytes, path, kind, from, to)
             .map_err(|e| anyhow!("{}: {e:#}", file.path.display())),
+        Format::Env => edit_env(&file.bytes, path, from, to)
+            .map_err(|e| anyhow!("{}: {e:#}", file.path.display())),
     }
+}
+
+/// An env file's one assignment (`path` is its key) changed in place ([`envfile::replace`]).
+fn edit_env(bytes: &[u8], path: &[Seg], from: &str, to: &str) -> Result<Vec<u8>> {
+    let [Seg::Key(key)] = path else {
+        bail!("an env file has keys only");
+    };
+    let list = envfile::assignments(bytes)?;
+    let a = list
+        .iter()
+        .find(|a| a.key == *key)
+        .ok_or_else(|| anyhow!("it has no {key}"))?;
+    if !a.literal || a.value != from {
+        bail!("{key} is no longer {from:?}; run ozrepair again to re-plan");
+    }
+    let out = envfile::replace(bytes, a, to)?;
+    let back = envfile::assignments(&out)?
+        .into_iter()
+        .find(|a| a.key == *key)
+        .map(|a| a.value);
+    if back.as_deref() != Some(to) {
+        bail!("the edited file does not read back {key} as {to:?}");
+    }
+    Ok(out)
 }
 
 /// A YAML value changed in place ([`yaml::replace`]: same quoting style, proven by re-reading).

@@ -86,6 +86,26 @@ pub fn build(configs: &Configs, asked: Option<&Asked>, s: &Settings) -> Result<P
             source,
             &evidence,
         ));
+        // The setup file configure.sh writes management.json from: its endpoint, when it is the old
+        // issuer's discovery URL, follows the correction; another value is named, never guessed.
+        if let Some((fi, key, value)) = &configs.env_endpoint {
+            let (old, new) = (discovery_url(&auth.issuer), discovery_url(&to));
+            if *value == old && old != new {
+                plan.changes.push(change(
+                    &configs.files[*fi],
+                    (key, &[config::Seg::Key(key.clone())]),
+                    value,
+                    &new,
+                    source,
+                    &format!("{evidence} (the endpoint is its discovery URL)"),
+                ));
+            } else if *value != new {
+                plan.notes.push(format!(
+                    "{}: {key} is {value:?}, not the discovery URL of the corrected issuer ({new:?}); check it before running configure.sh again",
+                    configs.files[*fi].path.display()
+                ));
+            }
+        }
         // An endpoint that is the discovery URL of the old issuer follows it.
         if let Some(e) = &auth.endpoint {
             let (old, new) = (discovery_url(&auth.issuer), discovery_url(&to));
@@ -126,5 +146,88 @@ fn change(
             path: path.to_vec(),
             kind: config::Kind::Str,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigFile, Format};
+
+    fn file(path: &str, format: Format, text: &str) -> ConfigFile {
+        ConfigFile {
+            path: path.into(),
+            in_container: String::new(),
+            format,
+            bytes: text.as_bytes().to_vec(),
+        }
+    }
+
+    fn asked(published: &str) -> Asked {
+        Asked {
+            connector: MANAGEMENT.into(),
+            answer: Ok(published.into()),
+        }
+    }
+
+    #[test]
+    fn the_issuer_and_the_endpoints_derived_from_it_follow_the_published_issuer() {
+        let old = "https://idp.example.com/realms/Netbird";
+        let new = "https://idp.example.com/realms/netbird";
+        let configs = Configs::of_files(vec![
+            file(
+                "/srv/artifacts/management.json",
+                Format::Json,
+                &format!(r#"{{"HttpConfig":{{"AuthIssuer":"{old}","OIDCConfigEndpoint":"{old}/.well-known/openid-configuration"}}}}"#),
+            ),
+            file(
+                "/srv/setup.env",
+                Format::Env,
+                &format!("export NETBIRD_AUTH_OIDC_CONFIGURATION_ENDPOINT=\"{old}/.well-known/openid-configuration\"\n"),
+            ),
+        ]);
+        let plan = build(&configs, Some(&asked(new)), &Settings::default()).unwrap();
+        let at: Vec<(&str, &str)> = plan
+            .changes
+            .iter()
+            .map(|c| match &c.store {
+                Store::File { file, at, .. } => (file.as_str(), at.as_str()),
+                Store::Database => ("", ""),
+            })
+            .collect();
+        assert_eq!(
+            at,
+            [
+                ("/srv/artifacts/management.json", "HttpConfig.AuthIssuer"),
+                ("/srv/setup.env", "NETBIRD_AUTH_OIDC_CONFIGURATION_ENDPOINT"),
+                (
+                    "/srv/artifacts/management.json",
+                    "HttpConfig.OIDCConfigEndpoint"
+                ),
+            ]
+        );
+        // Each edit applies to its file as planned.
+        for (c, f) in plan.changes.iter().zip([0, 1, 0]) {
+            let Store::File { path, kind, .. } = &c.store else {
+                unreachable!()
+            };
+            let out = config::edit(&configs.files[f], path, *kind, &c.from, &c.to).unwrap();
+            assert!(String::from_utf8(out).unwrap().contains(&c.to));
+        }
+    }
+
+    #[test]
+    fn a_slash_only_difference_leaves_the_endpoints_and_an_unrelated_endpoint_is_named() {
+        let configs = Configs::of_files(vec![
+            file("/m.json", Format::Json, r#"{"HttpConfig":{"AuthIssuer":"https://a"}}"#),
+            file("/setup.env", Format::Env, "NETBIRD_AUTH_OIDC_CONFIGURATION_ENDPOINT=https://b/.well-known/openid-configuration\n"),
+        ]);
+        let plan = build(&configs, Some(&asked("https://a/")), &Settings::default()).unwrap();
+        assert_eq!(plan.changes.len(), 1);
+        assert!(
+            plan.notes[0].contains("check it before running configure.sh"),
+            "{:?}",
+            plan.notes
+        );
     }
 }

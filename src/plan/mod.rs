@@ -894,6 +894,7 @@ mod tests {
             }],
             login_flags: Vec::new(),
             auth: None,
+            env_endpoint: None,
             notes: Vec::new(),
         }
     }

@@ -582,8 +582,22 @@ on_both_engines!(
         let file = dir.path().join("management.json");
         write_config(&file, &text, 0o640, (0, 4242));
         let mount = format!("{}:/etc/netbird/management.json", file.display());
+        // The compose project configure.sh wrote, beside the setup file it sourced.
+        let artifacts = dir.path().join("artifacts");
+        std::fs::create_dir(&artifacts).expect("artifacts dir");
+        let setup = dir.path().join("setup.env");
+        let setup_text = format!(
+            "# setup.env\nNETBIRD_DOMAIN=vpn.example.com\nexport NETBIRD_AUTH_OIDC_CONFIGURATION_ENDPOINT=\"{stored}/.well-known/openid-configuration\"\n"
+        );
+        std::fs::write(&setup, &setup_text).expect("setup.env");
+        let label = format!(
+            "com.docker.compose.project.working_dir={}",
+            artifacts.display()
+        );
         e.docker_ok(&[
             "run",
+            "--label",
+            &label,
             "-d",
             "--pull",
             "never",
@@ -651,6 +665,14 @@ on_both_engines!(
                 .expect("manifest JSON");
         let copy = set.join(manifest["configs"][0]["name"].as_str().expect("name"));
         assert_eq!(std::fs::read_to_string(copy).expect("copy"), text);
+        // The setup file was read (its endpoint is the discovery URL of both issuers) and left as it is.
+        assert!(
+            j["located"]
+                .to_string()
+                .contains(&format!("config file {}", setup.display())),
+            "{run:?}"
+        );
+        assert_eq!(std::fs::read_to_string(&setup).expect("read"), setup_text);
 
         // It runs and, on the start ozrepair made, accepts the tokens: that run made its calls and refused
         // none (the first run refused all three).
