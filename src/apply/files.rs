@@ -83,12 +83,17 @@ pub fn write(w: &FileWrite) -> Result<()> {
     let meta = dir
         .stat(&name)?
         .ok_or_else(|| anyhow!("{} is gone", w.path.display()))?;
-    let tmp = format!(
-        ".{}.ozrepair-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    );
-    let _ = dir.unlink(&tmp);
+    // Temporary files of an earlier run that was killed before its rename (the window's lock says no
+    // other run is writing now) go first.
+    let prefix = format!(".{}.ozrepair-", name.to_string_lossy());
+    for stale in dir.names()? {
+        if stale.to_string_lossy().starts_with(&prefix)
+            && dir.stat(&stale)?.is_some_and(|m| m.file_type().is_file())
+        {
+            let _ = dir.unlink(&stale);
+        }
+    }
+    let tmp = format!("{prefix}{}", std::process::id());
     let written = (|| -> Result<()> {
         let mut f = dir.create_file(&tmp, 0o600)?;
         std::os::unix::fs::fchown(&f, Some(meta.uid()), Some(meta.gid()))

@@ -230,7 +230,8 @@ pub fn read(located: &Located) -> Configs {
             // A config mount this machine cannot see (a remote engine, another user's files): said, since
             // a static connector defined there would be written into the database again at every start.
             let dest = m.destination.trim_end_matches('/');
-            if format_of(Path::new(dest)).is_some() || dest == "/etc/netbird" || dest == "/etc/dex" {
+            if format_of(Path::new(dest)).is_some() || dest == "/etc/netbird" || dest == "/etc/dex"
+            {
                 out.notes.push(format!(
                     "the container mounts {} at {dest}, which ozrepair cannot read from this machine; connectors or settings defined there are not seen (run ozrepair on the engine's host to include them)",
                     m.source
