@@ -862,3 +862,45 @@ on_both_engines!(
         assert_eq!(d.state(&e).status, "running");
     }
 );
+
+on_both_engines!(
+    /// The race behind a static connector, by repetition: NetBird writes the file's value into the row at
+    /// every start of a crash loop while ozrepair stops it, backs up, writes the file and the row, and
+    /// starts it. Fifteen fresh loops, each fixed with no flags and steady afterwards.
+    static_connector_crash_loops_are_fixed_every_time,
+    |e| {
+        for n in 0..15 {
+            let dir = host_dir();
+            let file = dir.path().join("management.json");
+            let text = management_json(JUMPCLOUD);
+            write_config(&file, &text, 0o600, (0, 0));
+            let d = Deployment::create(&e, &OPENZRO, &DexDb::locked_out());
+            let mount = format!("{}:/etc/netbird/management.json", file.display());
+            d.run_with(
+                &e,
+                &[
+                    ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
+                    ("STANDIN_CONFIG", "/etc/netbird/management.json"),
+                ],
+                &["-v", &mount],
+            );
+            d.wait_restarts(&e, 1);
+            let fix = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+            assert_eq!(fix.code, 0, "loop {n}: {fix:?}");
+            assert_eq!(fix.json()["result"], "fixed", "loop {n}: {fix:?}");
+            assert_eq!(
+                std::fs::read_to_string(&file).expect("read"),
+                management_json(JUMPCLOUD_SLASH),
+                "loop {n}"
+            );
+            d.wait_ready(&e);
+            let up = d.state(&e);
+            assert_eq!(up.status, "running", "loop {n}");
+            assert_eq!(row_issuer(&d.db), JUMPCLOUD_SLASH, "loop {n}");
+            let again = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+            assert_eq!(again.json()["result"], "healthy", "loop {n}: {again:?}");
+            assert_eq!(d.state(&e), up, "loop {n}: the restart count is steady");
+            d.remove(&e);
+        }
+    }
+);
