@@ -7,14 +7,90 @@
 //! - keys match the way Go folds them (ASCII case-insensitively, plus `ſ`, `K`, `ı`, `İ`);
 //! - the last matching key wins, except that a `null` leaves an earlier string in place.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
+pub struct Field<'a> {
     /// The key, unescaped.
-    pub key: String,
+    pub key: Key<'a>,
     /// Byte span of the value (for a string: including its quotes).
     pub value: Range<usize>,
+}
+
+/// An object key, unescaped: the document's own bytes when the key has no escape and is valid UTF-8 (as
+/// nearly every key is), else the text Go decodes. Reads as a `str`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Key<'a>(Cow<'a, str>);
+
+impl<'a> Key<'a> {
+    /// The key of the string literal `raw` (with its quotes); None when it is not one.
+    fn of(raw: &'a [u8]) -> Option<Key<'a>> {
+        match plain(raw) {
+            Some(s) => Some(Key(Cow::Borrowed(s))),
+            None => go_json_unquote(raw).map(|s| Key(Cow::Owned(s))),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Key<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Key<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for Key<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Key<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Key<'_> {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<Key<'_>> for String {
+    fn eq(&self, other: &Key<'_>) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// The text of the string literal `raw` (with its quotes) when it needs no decoding: no escape and valid
+/// UTF-8, so Go's decoder reads exactly these bytes.
+fn plain(raw: &[u8]) -> Option<&str> {
+    if raw.len() < 2 || raw.first() != Some(&b'"') || raw.last() != Some(&b'"') {
+        return None;
+    }
+    let inner = &raw[1..raw.len() - 1];
+    if inner.contains(&b'\\') {
+        return None;
+    }
+    std::str::from_utf8(inner).ok()
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -223,6 +299,9 @@ pub fn go_json_unquote(raw: &[u8]) -> Option<String> {
     if raw.len() < 2 || raw.first() != Some(&b'"') || raw.last() != Some(&b'"') {
         return None;
     }
+    if let Some(s) = plain(raw) {
+        return Some(s.to_owned());
+    }
     let b = &raw[..raw.len() - 1];
     let mut out = String::with_capacity(b.len());
     let mut i = 1;
@@ -292,7 +371,7 @@ pub fn go_json_unquote(raw: &[u8]) -> Option<String> {
 
 /// The top-level fields of a JSON object, in document order (duplicates included), validated by Go's
 /// rules in the same single pass.
-pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field>, ConfigError> {
+pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field<'_>>, ConfigError> {
     let start = skip_ws(src, 0);
     let trailing = |end: usize| {
         let after = skip_ws(src, end);
@@ -313,8 +392,7 @@ pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field>, ConfigError> {
         loop {
             let after_colon = check_key(src, i)?;
             let key_end = string_end(src, i);
-            let key =
-                go_json_unquote(&src[i..key_end]).ok_or_else(|| syntax("undecodable key", i))?;
+            let key = Key::of(&src[i..key_end]).ok_or_else(|| syntax("undecodable key", i))?;
             let v = skip_ws(src, after_colon);
             let v_end = check_value_at(src, v, 1)?;
             fields.push(Field {
@@ -388,13 +466,17 @@ pub fn key_matches(key: &str, name: &str) -> bool {
 }
 
 /// The last key that Go's decoder would match to `name` (see [`key_matches`]).
-pub fn effective_field<'a>(fields: &'a [Field], name: &str) -> Option<&'a Field> {
+pub fn effective_field<'a, 'k>(fields: &'a [Field<'k>], name: &str) -> Option<&'a Field<'k>> {
     fields.iter().rev().find(|f| key_matches(&f.key, name))
 }
 
 /// The field whose value a string-typed Go struct field named `name` ends up with: the last matching key,
 /// skipping later `null`s (Go leaves a string unchanged on null); a `null` only when every match is null.
-pub fn decoded_field<'a>(src: &[u8], fields: &'a [Field], name: &str) -> Option<&'a Field> {
+pub fn decoded_field<'a, 'k>(
+    src: &[u8],
+    fields: &'a [Field<'k>],
+    name: &str,
+) -> Option<&'a Field<'k>> {
     let mut matching = fields.iter().rev().filter(|f| key_matches(&f.key, name));
     let last = matching.clone().next()?;
     Some(
@@ -415,7 +497,7 @@ pub enum StrValue {
 }
 
 /// The value Go's decoder gives the string field `name` (see [`decoded_field`]).
-pub fn string_value(src: &[u8], fields: &[Field], name: &str) -> StrValue {
+pub fn string_value(src: &[u8], fields: &[Field<'_>], name: &str) -> StrValue {
     let Some(f) = decoded_field(src, fields, name) else {
         return StrValue::Absent;
     };

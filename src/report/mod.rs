@@ -262,10 +262,14 @@ impl Report {
 
     /// The report with its secrets scrubbed from every string (see [`redact`]).
     pub fn scrubbed(mut self) -> Report {
-        let sc = redact::Scrubber::new(&self.secrets);
+        // The scrub borrows the secrets while the strings change: they are set aside meanwhile.
+        let secrets = std::mem::take(&mut self.secrets);
+        let sc = redact::Scrubber::new(&secrets);
         if !sc.is_empty() {
             self.strings_mut(&mut |t| sc.scrub(t));
         }
+        drop(sc);
+        self.secrets = secrets;
         self
     }
 

@@ -14,6 +14,7 @@
 //! indexed by its first 8 bytes (a 2^20-bit filter, then a hash map), each position of the text costs one
 //! filter probe, and only a hit compares bytes.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -50,13 +51,14 @@ pub const WORD: usize = 4;
 
 const FILTER_BITS: u32 = 20;
 
-/// The scrub for one set of secrets, built once per report.
-pub struct Scrubber {
-    exact: HashSet<String, FxBuild>,
+/// The scrub for one set of secrets, built once per report. It borrows the secrets (thousands of them
+/// are not copied); only a secret's JSON-escaped form, when it differs, is a string of its own.
+pub struct Scrubber<'a> {
+    exact: HashSet<&'a str, FxBuild>,
     /// Secrets of WORD..LONG bytes, matched as whole words.
-    words: HashSet<String, FxBuild>,
+    words: HashSet<&'a str, FxBuild>,
     /// Long secrets by their first 8 bytes, longest first.
-    long: HashMap<u64, Vec<String>, FxBuild>,
+    long: HashMap<u64, Vec<Cow<'a, str>>, FxBuild>,
     filter: Vec<u64>,
 }
 
@@ -75,8 +77,8 @@ fn is_break(c: char) -> bool {
     c.is_whitespace() || "\"'`()[]{}<>,;=".contains(c)
 }
 
-impl Scrubber {
-    pub fn new(secrets: &[String]) -> Scrubber {
+impl<'a> Scrubber<'a> {
+    pub fn new(secrets: &'a [String]) -> Scrubber<'a> {
         let mut s = Scrubber {
             exact: HashSet::with_capacity_and_hasher(secrets.len(), FxBuild::default()),
             words: HashSet::default(),
@@ -84,9 +86,10 @@ impl Scrubber {
             filter: Vec::new(),
         };
         for secret in secrets.iter().filter(|x| !x.is_empty()) {
-            s.exact.insert(secret.clone());
+            let secret = secret.as_str();
+            s.exact.insert(secret);
             if secret.len() >= LONG {
-                s.add_long(secret);
+                s.add_long(Cow::Borrowed(secret));
                 // Also as Go's JSON writes it, in case a log line or message carries it escaped.
                 let escapes = secret
                     .bytes()
@@ -95,11 +98,11 @@ impl Scrubber {
                     let quoted = crate::dex::jsonedit::go_json_string(secret);
                     let inner = &quoted[1..quoted.len() - 1];
                     if inner != secret {
-                        s.add_long(inner);
+                        s.add_long(Cow::Owned(inner.to_string()));
                     }
                 }
             } else if secret.len() >= WORD {
-                s.words.insert(secret.clone());
+                s.words.insert(secret);
             }
         }
         for v in s.long.values_mut() {
@@ -109,14 +112,14 @@ impl Scrubber {
         s
     }
 
-    fn add_long(&mut self, secret: &str) {
+    fn add_long(&mut self, secret: Cow<'a, str>) {
         if self.filter.is_empty() {
             self.filter = vec![0; 1 << (FILTER_BITS - 6)];
         }
         let p = prefix(secret.as_bytes());
         let k = slot(p);
         self.filter[k >> 6] |= 1 << (k & 63);
-        self.long.entry(p).or_default().push(secret.to_string());
+        self.long.entry(p).or_default().push(secret);
     }
 
     pub fn is_empty(&self) -> bool {
