@@ -299,7 +299,7 @@ fn check_value_at(b: &[u8], mut i: usize, depth: usize) -> Result<usize, ConfigE
 }
 
 /// End (exclusive) of the string starting at `i` (which is a `"`). The input is known to be valid JSON.
-fn string_end(b: &[u8], mut i: usize) -> usize {
+pub fn string_end(b: &[u8], mut i: usize) -> usize {
     i += 1;
     while i < b.len() {
         match b[i] {
