@@ -410,7 +410,8 @@ pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field<'_>>, ConfigError> {
         trailing(check_value(src, start)?)?;
         return Err(ConfigError::NotObject);
     }
-    let mut fields = Vec::new();
+    // Dex's configs have a few to a few dozen fields: room for the common case without growing.
+    let mut fields = Vec::with_capacity(16);
     let mut i = skip_ws(src, start + 1);
     let end = if src.get(i) == Some(&b'}') {
         i + 1

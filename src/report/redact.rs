@@ -120,7 +120,7 @@ impl<'a> Scrubber<'a> {
                 // Also as Go's JSON writes it, in case a log line or message carries it escaped.
                 let escapes = secret
                     .bytes()
-                    .any(|b| b < 0x20 || b"\"\\<>&\xe2".contains(&b));
+                    .any(|b| matches!(b, 0..=0x1f | b'"' | b'\\' | b'<' | b'>' | b'&' | 0xe2));
                 if escapes {
                     let quoted = crate::dex::jsonedit::go_json_string(secret);
                     let inner = &quoted[1..quoted.len() - 1];
