@@ -133,7 +133,7 @@ impl<'a> Scrubber<'a> {
             }
         }
         s.long
-            .sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.len().cmp(&a.1.len())));
+            .sort_unstable_by_key(|(p, secret)| (*p, std::cmp::Reverse(secret.len())));
         s.long.dedup();
         s
     }
