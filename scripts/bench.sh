@@ -5,6 +5,8 @@
 #   scripts/bench.sh            the full run (N=7/5/7/20; 6-8 minutes on 2 cores once built; a cold
 #                               build of ozrepair and the stand-in adds about 10)
 #   scripts/bench.sh --quick    fewer runs (N=3), to try the script out
+#   scripts/bench.sh --read     only the read path, benchmarks 3 and 4 (full N), printed: docs/BENCHMARKS.md
+#                               is not rewritten
 #
 #   1. time to recovery on the seed scenario (the demo's locked-out deployment): the manual procedure
 #      (docker stop; cp; sqlite3 UPDATE; docker start) against `ozrepair fix --yes --wait 0`; 1b. the
@@ -22,10 +24,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 QUICK=0
+READ_ONLY=0
 case "${1:-}" in
   --quick) QUICK=1 ;;
+  --read) READ_ONLY=1 ;;
   "") ;;
-  *) echo "usage: scripts/bench.sh [--quick]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [--quick | --read]" >&2; exit 2 ;;
 esac
 if [ "$QUICK" = 1 ]; then N1=3 N2=3 N3=3 N4=5; else N1=7 N2=5 N3=7 N4=20; fi
 
@@ -117,6 +121,7 @@ SMALL="$W/small.db"
 "$SEED" --db "$SMALL" --schema 11 --connectors "$CONNECTORS"
 SMALL_BYTES=$(stat -c %s "$SMALL")
 
+if [ "$READ_ONLY" = 0 ]; then
 # --- 1. time to recovery -----------------------------------------------------------------------------
 say "1. time to recovery on the seed scenario (N=$N1 each, alternating)"
 # Untimed: a fresh locked-out deployment, exactly as scripts/demo.sh makes it, crash-looping.
@@ -238,6 +243,8 @@ eval "$FRESH_OUT"
 TIME_RSS_KIB=$(/usr/bin/time -f %M "$OZR" --db "$BIG" backup --backup-dir "$W/out/backups" 2>&1 >/dev/null | tail -n 1)
 eval "$FRESH_OUT"
 
+fi
+
 # --- 3. inspect 10,000 connectors --------------------------------------------------------------------
 say "3. inspect --output json on $C10K_COUNT connectors (N=$N3 each, alternating)"
 "$HB" measure --results "$RES" --id inspect10k --what "3. inspect --output json, 10,000 connectors" \
@@ -252,6 +259,12 @@ say "4. start-up cost (N=$N4)"
   --ours "$OZR --version" --ms-max 10
 "$HB" measure --results "$RES" --id small --what "4b. ozrepair --db small.db inspect ($SMALL_BYTES bytes, 2 connectors)" \
   --runs "$N4" --warmup 2 --ours "$OZR --db $SMALL inspect" --ms-max 10
+
+if [ "$READ_ONLY" = 1 ]; then
+  "$HB" report --results "$RES"
+  echo "load average at the start / the end: $LOAD_START / $(cut -d' ' -f1-3 /proc/loadavg); ozrepair $commit$dirty"
+  exit 0
+fi
 
 # --- where the time goes -----------------------------------------------------------------------------
 say "profile: where the time goes"
