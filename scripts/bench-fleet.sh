@@ -248,5 +248,15 @@ mkdir -p docs
   echo "overlaps their waiting on the engines. On 2 cores the engines' own work (dockerd and containerd"
   echo "stopping and starting a container, the stand-in's start) is what limits the overlap; the inspect column"
   echo "shows how little of it is ozrepair's."
+  if [ "$ANSIBLE" = 1 ]; then
+    echo
+    echo "Over ssh each host's run starts its own \\`ssh -N -L\\` (process start, key exchange, authentication, the"
+    echo "forwarded socket) before it reaches the engine, and ozrepair looks for the forwarded socket every 50 ms"
+    echo "(\\`docker::endpoint::ssh_tunnel\\`), so up to 50 ms of each host's tunnel cost is that wait. The Ansible"
+    echo "collection pays per host what Ansible itself costs: a forked worker, the ssh connection, the module"
+    echo "shipped and run by a Python interpreter on the host, which then runs the same ozrepair; at forks 8 on"
+    echo "2 cores those Python processes compete with the engines for the CPU, so its fix of 16 hosts is bound by"
+    echo "Ansible's per-host work plus the engines', not by ozrepair's."
+  fi
 } >docs/BENCHMARKS-fleet.md
 cat docs/BENCHMARKS-fleet.md
