@@ -53,11 +53,17 @@ pub const LONG: usize = 8;
 pub const WORD: usize = 4;
 
 const FILTER_BITS: u32 = 20;
+/// Secret lengths told apart by [`Scrubber::lengths`].
+const LENGTHS: usize = 256;
 
 /// The scrub for one set of secrets, built once per report. It borrows the secrets (thousands of them
 /// are not copied); only a secret's JSON-escaped form, when it differs, is a string of its own.
 pub struct Scrubber<'a> {
     exact: HashSet<&'a str, FxBuild>,
+    /// The lengths of the secrets, up to [`LENGTHS`] bytes (bit n: a secret of n bytes), and whether one
+    /// is longer: a string of no such length needs no lookup in `exact`.
+    lengths: [u64; LENGTHS / 64],
+    longer: bool,
     /// Secrets of WORD..LONG bytes, matched as whole words.
     words: HashSet<&'a str, FxBuild>,
     /// Long secrets with their first 8 bytes, sorted by those, then longest first.
@@ -107,6 +113,8 @@ impl<'a> Scrubber<'a> {
     pub fn new(secrets: &'a [String]) -> Scrubber<'a> {
         let mut s = Scrubber {
             exact: HashSet::with_capacity_and_hasher(secrets.len(), FxBuild::default()),
+            lengths: [0; LENGTHS / 64],
+            longer: false,
             words: HashSet::default(),
             long: Vec::with_capacity(secrets.len()),
             filter: Vec::new(),
@@ -115,6 +123,10 @@ impl<'a> Scrubber<'a> {
         for secret in secrets.iter().filter(|x| !x.is_empty()) {
             let secret = secret.as_str();
             s.exact.insert(secret);
+            match secret.len() {
+                n if n < LENGTHS => s.lengths[n >> 6] |= 1 << (n & 63),
+                _ => s.longer = true,
+            }
             if secret.len() >= LONG {
                 s.add_long(Cow::Borrowed(secret));
                 // Also as Go's JSON writes it, in case a log line or message carries it escaped.
@@ -173,7 +185,12 @@ impl<'a> Scrubber<'a> {
         if self.exact.is_empty() || text.is_empty() {
             return;
         }
-        if self.exact.contains(text.as_str()) {
+        let n = text.len();
+        let may_be_one = match n < LENGTHS {
+            true => self.lengths[n >> 6] & (1 << (n & 63)) != 0,
+            false => self.longer,
+        };
+        if may_be_one && self.exact.contains(text.as_str()) {
             *text = REDACTED.to_string();
             return;
         }
