@@ -216,15 +216,21 @@ fn check_number(b: &[u8], mut i: usize) -> Result<usize, ConfigError> {
 
 /// After `{` or `,` in an object: a key, white space and `:`; returns where the value may start.
 fn check_key(b: &[u8], i: usize) -> Result<usize, ConfigError> {
+    check_key_span(b, i).map(|(_, after_colon)| after_colon)
+}
+
+/// [`check_key`], also returning where the key's string ends (exclusive).
+fn check_key_span(b: &[u8], i: usize) -> Result<(usize, usize), ConfigError> {
     match b.get(i) {
         None => return Err(eof()),
         Some(b'"') => {}
         Some(_) => return Err(syntax("expected a string key", i)),
     }
-    let i = skip_ws(b, check_string(b, i)?);
+    let key_end = check_string(b, i)?;
+    let i = skip_ws(b, key_end);
     match b.get(i) {
         None => Err(eof()),
-        Some(b':') => Ok(i + 1),
+        Some(b':') => Ok((key_end, i + 1)),
         Some(_) => Err(syntax("expected ':' after a key", i)),
     }
 }
@@ -417,8 +423,7 @@ pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field<'_>>, ConfigError> {
         i + 1
     } else {
         loop {
-            let after_colon = check_key(src, i)?;
-            let key_end = string_end(src, i);
+            let (key_end, after_colon) = check_key_span(src, i)?;
             let key = Key::of(&src[i..key_end]).ok_or_else(|| syntax("undecodable key", i))?;
             let v = skip_ws(src, after_colon);
             let v_end = check_value_at(src, v, 1)?;
