@@ -130,19 +130,22 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// Where the plain bytes of a string starting at `j` end: the first `"`, `\\` or control character at
 /// or after `j`, or the end of `b`. Eight bytes at a time (a word's bytes tested at once), then byte by byte.
 fn plain_run(b: &[u8], mut j: usize) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // Bytes below `n` (n <= 0x80) in `x` make this non-zero; so does a zero byte of `x ^ c`.
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    // The high bit of each byte below `n` (n <= 0x80) in `x`, and of each zero byte of `x ^ c`; a borrow
+    // may also mark a byte after a marked one, never one before, so the lowest mark is the first byte.
     let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     while let Some(w) = b.get(j..j + 8) {
         let mut a = [0u8; 8];
         a.copy_from_slice(w);
-        let x = u64::from_ne_bytes(a);
-        if below(x, 0x20) | zero(x ^ (ONES * u64::from(b'"'))) | zero(x ^ (ONES * u64::from(b'\\')))
-            != 0
-        {
-            break;
+        let x = u64::from_le_bytes(a);
+        let marks = below(x, 0x20)
+            | zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\\')));
+        if marks != 0 {
+            // Little-endian: the lowest bit is the first byte.
+            return j + (marks.trailing_zeros() / 8) as usize;
         }
         j += 8;
     }
