@@ -157,13 +157,19 @@ fn plain_run(b: &[u8], mut j: usize) -> usize {
 
 /// Checks the string starting at `i` (a `"`) and returns its end (exclusive).
 fn check_string(b: &[u8], i: usize) -> Result<usize, ConfigError> {
+    check_string_escapes(b, i).map(|(end, _)| end)
+}
+
+/// [`check_string`], also telling whether the string has an escape.
+fn check_string_escapes(b: &[u8], i: usize) -> Result<(usize, bool), ConfigError> {
     let mut j = i + 1;
+    let mut escapes = false;
     loop {
         j = plain_run(b, j);
         match b.get(j) {
             None => return Err(eof()),
-            Some(b'"') => return Ok(j + 1),
-            Some(b'\\') => match b.get(j + 1) {
+            Some(b'"') => return Ok((j + 1, escapes)),
+            Some(b'\\') => match b.get(j + 1).inspect(|_| escapes = true) {
                 None => return Err(eof()),
                 Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => j += 2,
                 Some(b'u') => {
@@ -219,21 +225,21 @@ fn check_number(b: &[u8], mut i: usize) -> Result<usize, ConfigError> {
 
 /// After `{` or `,` in an object: a key, white space and `:`; returns where the value may start.
 fn check_key(b: &[u8], i: usize) -> Result<usize, ConfigError> {
-    check_key_span(b, i).map(|(_, after_colon)| after_colon)
+    check_key_span(b, i).map(|(_, after_colon, _)| after_colon)
 }
 
-/// [`check_key`], also returning where the key's string ends (exclusive).
-fn check_key_span(b: &[u8], i: usize) -> Result<(usize, usize), ConfigError> {
+/// [`check_key`], also returning where the key's string ends (exclusive) and whether it has an escape.
+fn check_key_span(b: &[u8], i: usize) -> Result<(usize, usize, bool), ConfigError> {
     match b.get(i) {
         None => return Err(eof()),
         Some(b'"') => {}
         Some(_) => return Err(syntax("expected a string key", i)),
     }
-    let key_end = check_string(b, i)?;
+    let (key_end, escapes) = check_string_escapes(b, i)?;
     let i = skip_ws(b, key_end);
     match b.get(i) {
         None => Err(eof()),
-        Some(b':') => Ok((key_end, i + 1)),
+        Some(b':') => Ok((key_end, i + 1, escapes)),
         Some(_) => Err(syntax("expected ':' after a key", i)),
     }
 }
@@ -419,6 +425,8 @@ pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field<'_>>, ConfigError> {
         trailing(check_value(src, start)?)?;
         return Err(ConfigError::NotObject);
     }
+    // Checked as UTF-8 once (most configs are), so that keys need no check of their own.
+    let text = std::str::from_utf8(src).ok();
     // Dex's configs have a few to a few dozen fields: room for the common case without growing.
     let mut fields = Vec::with_capacity(16);
     let mut i = skip_ws(src, start + 1);
@@ -426,8 +434,16 @@ pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field<'_>>, ConfigError> {
         i + 1
     } else {
         loop {
-            let (key_end, after_colon) = check_key_span(src, i)?;
-            let key = Key::of(&src[i..key_end]).ok_or_else(|| syntax("undecodable key", i))?;
+            let (key_end, after_colon, escapes) = check_key_span(src, i)?;
+            // A key without an escape in a document that is UTF-8 is its own bytes (the quotes are
+            // ASCII, so they sit on char boundaries).
+            let key = match text
+                .filter(|_| !escapes)
+                .and_then(|t| t.get(i + 1..key_end - 1))
+            {
+                Some(k) => Key(Cow::Borrowed(k)),
+                None => Key::of(&src[i..key_end]).ok_or_else(|| syntax("undecodable key", i))?,
+            };
             let v = skip_ws(src, after_colon);
             let v_end = check_value_at(src, v, 1)?;
             fields.push(Field {
