@@ -504,7 +504,7 @@ cat <<EOF
 **The profile** (\`valgrind --tool=callgrind\` instruction counts, exact and repeatable, unlike wall
 times on a shared machine; a release build with debug symbols; one change at a time, each kept only
 with the same report byte for byte). sqlite3 selecting the same rows: 44.7 M instructions; the stripped
-release binary that this script runs: 606.6 M before, 487.7 M after.
+release binary that this script runs: 606.6 M before, 464.4 M after.
 
 | change | inspect --output json, c10k.db |
 |---|---|
@@ -521,22 +521,24 @@ release binary that this script runs: 606.6 M before, 487.7 M after.
 | a config checked as UTF-8 once, so that a key without an escape is sliced without a check of its own | 468.2 M |
 | a row's text columns copied after a plain UTF-8 check (from_utf8_lossy only for invalid bytes) | 465.9 M |
 
-Where the 488.2 M go: \`access::host::sha256_of\` 191.3 M (sha2's portable rounds: valgrind's CPU has no
-SHA extensions; natively SHA-NI hashes the 3.5 MB in about 2 ms), \`plan::read_config\` 158.4 M (the
-validating walk \`top_level_fields\` 55.0 M, \`dex::model\` 27.5 M, the secrets' keys and nested walks
-32.0 M, the endpoints' decoding and maps the rest), the plan's other steps 12.9 M, \`store::connectors\`
-38.1 M (SQLite's steps 24 M, one String per column), \`quick_check\` 12.9 M, the scrub 33.3 M (14.3 M of
-it the set-up for 9,000 secrets), \`Report::to_json\` 30.5 M (serde_json escaping 2.4 MB), dropping the
-rows 5.1 M. Without the hash's software rounds that is 296.9 M, 6.6× sqlite3's count; natively (CPU
-time of the process, user and system, 25 runs alternating on this machine) 0.72 to 0.77× the build
-before these changes and 4.4× sqlite3. The floor is not reachable by removing overhead: sqlite3 neither
+Where the 465.9 M go: \`access::host::sha256_of\` 191.3 M (sha2's portable rounds: valgrind's CPU has no
+SHA extensions; natively SHA-NI hashes the 3.5 MB in about 2 ms), \`plan::read_config\` 135.7 M (the
+validating walk \`top_level_fields\` 34.0 M, \`dex::model\` 25.9 M, the secrets' keys and nested walks
+32.0 M, the endpoints' decoding and maps the rest), the plan's other steps 13.0 M, \`store::connectors\`
+35.9 M (SQLite's steps 24 M, one String per column), \`quick_check\` 12.9 M, the scrub 33.3 M (14.3 M of
+it the set-up for 9,000 secrets), \`Report::to_json\` 33.1 M (serde_json escaping 2.4 MB), dropping the
+rows 5.1 M. Without the hash's software rounds that is 274.6 M, 6.1× sqlite3's count; natively (CPU
+time of the process, user and system, 25 runs alternating on this machine) 0.71× the build
+before these changes and 4.25× sqlite3 (wall 4.15×). The floor is not reachable by removing overhead: sqlite3 neither
 validates nor decodes a byte of the configs, builds no report and scrubs nothing, and what is left is
 that work itself, about 20 instructions per config byte for Go's validity rules, the keys and the type
-check, and about 15 per report byte for the scrub and the JSON escaping. What would still take a part
+check, and about 28 per report byte for the scrub and the JSON escaping. What would still take a part
 of it, each with its own cost: keep the endpoint names as \`&'static str\` and the row's strings
 borrowed into the report (about 60,000 allocations; \`plan::ConnectorView\`'s types), write the JSON with
-an escaper that copies plain runs at once instead of serde_json's byte loop (~15 M), and hash with the
-CPU's SHA extensions under valgrind too (not possible: valgrind does not emulate them).
+an escaper that copies plain runs at once instead of serde_json's byte loop (~15 M), and a cheaper
+set-up of the scrub (its hash set and sorted table for 9,000 secrets, 14 M). The hash's 191 M are
+valgrind's software rounds, not the machine's: they are why the count's ratio stays far above the
+wall clock's.
 
 ### Start-up (benchmark 4)
 
