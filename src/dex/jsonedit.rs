@@ -927,6 +927,34 @@ mod tests {
     }
 
     #[test]
+    fn plain_run_finds_the_first_special_byte() {
+        let naive = |b: &[u8], mut j: usize| {
+            while j < b.len() && !matches!(b[j], b'"' | b'\\' | 0..=0x1f) {
+                j += 1;
+            }
+            j
+        };
+        for filler in [b'a', 0x20, 0x7f, 0x80, 0xe9, 0xff] {
+            for special in [
+                0x00, 0x01, 0x1f, b'"', b'\\', 0x20, 0x21, 0x23, 0x5b, 0x5d, 0xa2, 0xdc,
+            ] {
+                for len in 0..26 {
+                    for pos in 0..len {
+                        let mut b = vec![filler; len];
+                        b[pos] = special;
+                        if pos + 3 < len {
+                            b[pos + 3] = b'"';
+                        }
+                        for from in 0..len.min(10) {
+                            assert_eq!(plain_run(&b, from), naive(&b, from), "{b:?} from {from}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn go_string_escapes() {
         assert_eq!(
             go_json_string("a<b>&\"\\\n\u{1}\u{2028}é"),

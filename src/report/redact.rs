@@ -345,6 +345,22 @@ mod tests {
     }
 
     #[test]
+    fn a_long_secret_is_found_at_every_offset() {
+        // The first pass probes every fifth position only: a secret at any offset must still be found.
+        for n in LONG..LONG + 7 {
+            let secret: String = (0..n).map(|i| char::from(b'A' + i as u8)).collect();
+            let sc = Scrubber::new(std::slice::from_ref(&secret));
+            for at in 0..12 {
+                for tail in 0..6 {
+                    let text = format!("{}{secret}{}", "x".repeat(at), "y".repeat(tail));
+                    let want = format!("{}{REDACTED}{}", "x".repeat(at), "y".repeat(tail));
+                    assert_eq!(sc.scrubbed(&text), want, "{text}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn long_secrets_with_odd_characters() {
         let secrets = s(&[
             "sec\u{2028}ret\u{7f}!",
