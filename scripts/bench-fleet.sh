@@ -2,19 +2,24 @@
 # Fleet scaling, on record: private Docker engines on this machine (each its own dockerd, data root and
 # socket), each with a locked-out deployment; the wall time of `ozrepair fleet … fix` for each case
 # HOSTS:PARALLEL, against one host. Right after each fix, the same fleet's `inspect` of the now healthy
-# hosts: the tool's own cost per host (spawn, connect, locate, read) without the engines' stop and start.
-# Writes docs/BENCHMARKS-fleet.md.
+# hosts: the tool's own cost per host (spawn, connect, locate, read) without the engines' stop and start;
+# the same inspect with every host reached over ssh:// (a throwaway OpenSSH server on loopback per host, as
+# the e2e tests run it): the tunnel's own cost per host. Then the Ansible collection's module
+# (openzro.ozrepair.ozrepair, Debian's ansible-core) over the same hosts at `forks` PARALLEL: its fix of
+# freshly broken hosts and its inspect of the healthy ones. Writes docs/BENCHMARKS-fleet.md.
 #
 #   scripts/bench-fleet.sh [CASES]   (default "1:1 16:8 64:8"; the target: 16 hosts at --parallel 8
 #                                    within 2.5x one host)
 #   OZR_BENCH_RUNS=N                 runs per case (default 3; medians)
+#   OZR_BENCH_ANSIBLE=0              without the ssh and Ansible columns
+#   OZR_BENCH_FLEET_ROOT=DIR         where the engines live (default /tmp/ozr-bench-fleet)
 # A benchmark, not a test: it prints and records times; it asserts nothing about them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CASES=${1:-1:1 16:8 64:8}
 N=0
 for c in $CASES; do h=${c%%:*}; [ "$h" -gt "$N" ] && N=$h; done
-ROOT=/tmp/ozr-bench-fleet
+ROOT=${OZR_BENCH_FLEET_ROOT:-/tmp/ozr-bench-fleet}
 say() { printf 'bench-fleet: %s\n' "$*" >&2; }
 
 scripts/docker-up.sh
@@ -44,6 +49,46 @@ for i in $(seq 1 "$N"); do
   until docker -H "unix://$ROOT/$i/d.sock" version >/dev/null 2>&1; do sleep 0.1; done
   docker -H "unix://$ROOT/$i/d.sock" import --change 'CMD ["/standin"]' target/standin/rootfs.tar ozrepair-standin:local >/dev/null
 done
+
+ANSIBLE=${OZR_BENCH_ANSIBLE:-1}
+if [ "$ANSIBLE" = 1 ]; then
+  # One throwaway sshd per host on loopback (own port, a shared host key, a client key authorised for
+  # root), as tests/util/sshd.rs runs it; ssh's known_hosts holds every server's key.
+  S="$ROOT/ssh"; mkdir -p "$S" /run/sshd
+  ssh-keygen -q -t ed25519 -N '' -f "$S/host_key"
+  ssh-keygen -q -t ed25519 -N '' -f "$S/client_key"
+  cp "$S/client_key.pub" "$S/authorized_keys"
+  mapfile -t PORTS < <(python3 -c 'import socket,sys
+socks=[socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+for s in socks: print(s.getsockname()[1])' "$N")
+  : >"$S/known_hosts"
+  for i in $(seq 1 "$N"); do
+    port=${PORTS[$((i - 1))]}
+    printf 'ListenAddress 127.0.0.1\nPort %s\nHostKey %s\nAuthorizedKeysFile %s\nPidFile %s\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nAllowStreamLocalForwarding yes\nMaxStartups 100\n' \
+      "$port" "$S/host_key" "$S/authorized_keys" "$S/sshd-$i.pid" >"$S/sshd-$i.conf"
+    /usr/sbin/sshd -D -e -f "$S/sshd-$i.conf" 2>"$S/sshd-$i.log" &
+    pids+=($!)
+    echo "[127.0.0.1]:$port $(cut -d' ' -f1-2 "$S/host_key.pub")" >>"$S/known_hosts"
+  done
+  for i in $(seq 1 "$N"); do
+    until (exec 3<>"/dev/tcp/127.0.0.1/${PORTS[$((i - 1))]}") 2>/dev/null; do sleep 0.1; done
+  done
+  export OZREPAIR_SSH_ARGS="-i $S/client_key -o UserKnownHostsFile=$S/known_hosts -o IdentitiesOnly=yes"
+  # The collection, built and installed offline into $ROOT/ansible (nothing read from or written to the
+  # real home), as tests/util/ansible.rs does; the playbook runs its module on every host at once.
+  A="$ROOT/ansible"; mkdir -p "$A"/{home,ansible-home,local-tmp,remote-tmp,collections,dist,cp}
+  printf '[defaults]\n' >"$A/ansible.cfg"
+  aenv=(env HOME="$A/home" ANSIBLE_CONFIG="$A/ansible.cfg" ANSIBLE_HOME="$A/ansible-home"
+    ANSIBLE_LOCAL_TEMP="$A/local-tmp" ANSIBLE_REMOTE_TEMP="$A/remote-tmp" ANSIBLE_COLLECTIONS_PATH="$A/collections"
+    ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=False ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_PIPELINING=True
+    ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=60s -o BatchMode=yes" ANSIBLE_SSH_CONTROL_PATH_DIR="$A/cp")
+  "${aenv[@]}" ansible-galaxy collection build --force --output-path "$A/dist" ansible >/dev/null
+  "${aenv[@]}" ansible-galaxy collection install --offline -p "$A/collections" "$A"/dist/*.tar.gz >/dev/null
+  printf -- '- name: ozrepair on every host\n  hosts: ozrepair\n  gather_facts: false\n  tasks:\n    - name: Run ozrepair\n      openzro.ozrepair.ozrepair:\n        binary: "%s"\n        docker_host: "{{ ozr_engine }}"\n        action: "{{ ozr_action }}"\n        wait: "{{ 30 if ozr_action == '"'"'fix'"'"' else omit }}"\n' \
+    "$OZR" >"$A/play.yml"
+  ansible_version=$(ansible-playbook --version 2>/dev/null | sed -n "1s/^ansible-playbook \[core \(.*\)\]/\1/p")
+fi
 
 # A fresh locked-out deployment on engine $1 (not timed).
 break_one() {
@@ -76,7 +121,35 @@ run_fleet() {
   t1=$(ms)
   "$OZR" fleet --inventory "$inv" --parallel "$par" --output json inspect >"$ROOT/inspect.jsonl" || { cat "$ROOT/inspect.jsonl" >&2; exit 1; }
   t2=$(ms)
-  echo "$fixed $(( t2 - t1 ))"
+  local sshed=-1
+  if [ "$ANSIBLE" = 1 ]; then
+    # The same inspect of the same healthy hosts, each engine reached over ssh:// through its own sshd.
+    : >"$inv.ssh"
+    for i in $(seq 1 "$hosts"); do echo "ssh://root@127.0.0.1:${PORTS[$((i - 1))]}$ROOT/$i/d.sock" >>"$inv.ssh"; done
+    local t3; t3=$(ms)
+    "$OZR" fleet --inventory "$inv.ssh" --parallel "$par" --output json inspect >"$ROOT/inspect-ssh.jsonl" || { cat "$ROOT/inspect-ssh.jsonl" >&2; exit 1; }
+    sshed=$(( $(ms) - t3 ))
+  fi
+  echo "$fixed $(( t2 - t1 )) $sshed"
+}
+# hosts forks -> "fix-ms inspect-ms": the Ansible module over ssh on freshly broken hosts at FORKS, then
+# (after the same settling) its inspect of them.
+run_ansible() {
+  local hosts=$1 forks=$2 inv="$ROOT/ansible-hosts.yml"
+  { echo "ozrepair:"; echo "  hosts:"
+    for i in $(seq 1 "$hosts"); do
+      printf '    host-%s:\n      ansible_host: 127.0.0.1\n      ansible_port: %s\n      ansible_user: root\n      ansible_python_interpreter: /usr/bin/python3\n      ansible_ssh_private_key_file: %s\n      ansible_ssh_common_args: "-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"\n      ozr_engine: "unix://%s"\n' \
+        "$i" "${PORTS[$((i - 1))]}" "$S/client_key" "$S/known_hosts" "$ROOT/$i/d.sock"
+    done; } >"$inv"
+  for i in $(seq 1 "$hosts"); do break_one "$i"; done
+  local t0 t1 fixed
+  t0=$(ms)
+  "${aenv[@]}" ansible-playbook -i "$inv" -f "$forks" -e ozr_action=fix "$A/play.yml" >"$ROOT/ansible-fix.log" || { cat "$ROOT/ansible-fix.log" >&2; exit 1; }
+  fixed=$(( $(ms) - t0 ))
+  sleep 11
+  t1=$(ms)
+  "${aenv[@]}" ansible-playbook -i "$inv" -f "$forks" -e ozr_action=inspect "$A/play.yml" >"$ROOT/ansible-inspect.log" || { cat "$ROOT/ansible-inspect.log" >&2; exit 1; }
+  echo "$fixed $(( $(ms) - t1 ))"
 }
 # hosts parallel -> ms: the engines' own floor, freshly broken hosts stopped and started by the docker CLI,
 # PARALLEL at a time (what every fix must pay, without ozrepair).
@@ -90,15 +163,26 @@ run_bare() {
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
 
 RUNS=${OZR_BENCH_RUNS:-3}
-declare -A fix insp range bare
+declare -A fix insp range bare sshi afix ainsp arange
 for case in $CASES; do
   h=${case%%:*}; p=${case##*:}
-  f=(); s=(); b=()
+  f=(); s=(); b=(); t=(); af=(); ai=()
   for _ in $(seq 1 "$RUNS"); do
-    read -r x y < <(run_fleet "$h" "$p")
-    f+=("$x"); s+=("$y")
+    read -r x y z < <(run_fleet "$h" "$p")
+    f+=("$x"); s+=("$y"); t+=("$z")
+    if [ "$ANSIBLE" = 1 ]; then
+      read -r x y < <(run_ansible "$h" "$p")
+      af+=("$x"); ai+=("$y")
+    fi
     b+=("$(run_bare "$h" "$p")")
   done
+  sshi[$case]=$(printf '%s\n' "${t[@]}" | median)
+  if [ "$ANSIBLE" = 1 ]; then
+    afix[$case]=$(printf '%s\n' "${af[@]}" | median)
+    ainsp[$case]=$(printf '%s\n' "${ai[@]}" | median)
+    arange[$case]="$(printf '%s\n' "${af[@]}" | sort -n | head -n1)–$(printf '%s\n' "${af[@]}" | sort -n | tail -n1)"
+    say "hosts=$h forks=$p: ansible fix ${af[*]} ms (median ${afix[$case]}), ansible inspect ${ai[*]} ms, fleet inspect over ssh ${t[*]} ms"
+  fi
   bare[$case]=$(printf '%s\n' "${b[@]}" | median)
   fix[$case]=$(printf '%s\n' "${f[@]}" | median)
   insp[$case]=$(printf '%s\n' "${s[@]}" | median)
@@ -132,11 +216,48 @@ mkdir -p docs
   echo
   if [ -n "${fix[16:8]:-}" ]; then
     awk -v t="${fix[16:8]}" -v o="$one" 'BEGIN { r = t/o; printf "16 hosts at --parallel 8: %.2f× one host (target ≤ 2.5×): %s.\n", r, (r <= 2.5) ? "met" : "**not met**" }'
+    awk -v t="${bare[16:8]}" -v o="${bare[$first]}" 'BEGIN { printf "The engines alone (bare stop+start, 8 at a time) take %.2f× one host for the same 16 hosts: the target is below their own floor on this machine.\n", t/o }'
+    echo
+  fi
+  if [ "$ANSIBLE" = 1 ]; then
+    aone=${afix[$first]}
+    echo "## The ssh tunnel and the Ansible collection"
+    echo
+    echo "The same healthy hosts inspected by \`ozrepair fleet\` with every engine reached over \`ssh://root@127.0.0.1:PORT/…/d.sock\`"
+    echo "(one throwaway OpenSSH $(ssh -V 2>&1 | sed -n 's/^OpenSSH_\([^ ,]*\).*/\1/p') server per host on loopback, key authentication, as the e2e tests run it):"
+    echo "the difference to the local socket is what the tunnel costs (ssh's start, key exchange and authentication, the"
+    echo "forwarded socket). Then the collection's module (\`openzro.ozrepair.ozrepair\`, ansible-core $ansible_version, pipelining,"
+    echo "one ssh connection per host) run by a playbook of that one task on every host at \`forks\` PARALLEL: its fix of freshly"
+    echo "broken hosts (\`wait: 30\`) and, after the same settling, its inspect of them. The module runs the same ozrepair"
+    echo "binary with \`-H unix://…\` on the host it reached over ssh."
+    echo
+    echo "| hosts | parallel / forks | fleet inspect, local socket (ms) | fleet inspect over ssh (ms) | ssh per host (ms) | Ansible fix (ms) | Ansible fix vs 1 host | Ansible fix vs fleet fix | Ansible inspect (ms) | Ansible inspect per host (ms) |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    for case in $CASES; do
+      h=${case%%:*}; p=${case##*:}
+      awk -v h="$h" -v p="$p" -v i="${insp[$case]}" -v si="${sshi[$case]}" -v af="${afix[$case]}" -v ar="${arange[$case]}" -v ao="$aone" -v f="${fix[$case]}" -v ai="${ainsp[$case]}" \
+        'BEGIN { printf "| %d | %d | %d | %d | %d | %d (%s) | %.2f | %.2f | %d | %d |\n", h, p, i, si, (si-i)/h*(h<p?h:p), af, ar, af/ao, af/f, ai, ai/h }'
+    done
+    echo
+    echo "\"ssh per host\" is (over ssh − local socket) ÷ hosts × the runs at once: the extra wall time of one host's run."
+    if [ -n "${afix[16:8]:-}" ]; then
+      awk -v t="${afix[16:8]}" -v o="$aone" 'BEGIN { r = t/o; printf "The Ansible collection, 16 hosts at forks 8: %.2f× one host (target ≤ 2.5×): %s.\n", r, (r <= 2.5) ? "met" : "**not met**" }'
+    fi
     echo
   fi
   echo "Every host is a separate run of ozrepair (stop, verified backup, edit, start, watch), so --parallel"
   echo "overlaps their waiting on the engines. On 2 cores the engines' own work (dockerd and containerd"
   echo "stopping and starting a container, the stand-in's start) is what limits the overlap; the inspect column"
   echo "shows how little of it is ozrepair's."
+  if [ "$ANSIBLE" = 1 ]; then
+    echo
+    echo "Over ssh each host's run starts its own \`ssh -N -L\` (process start, key exchange, authentication, the"
+    echo "forwarded socket) before it reaches the engine, and ozrepair looks for the forwarded socket every 50 ms"
+    echo "(\`docker::endpoint::ssh_tunnel\`), so up to 50 ms of each host's tunnel cost is that wait. The Ansible"
+    echo "collection pays per host what Ansible itself costs: a forked worker, the ssh connection, the module"
+    echo "shipped and run by a Python interpreter on the host, which then runs the same ozrepair; at forks 8 on"
+    echo "2 cores those Python processes compete with the engines for the CPU, so its fix of 16 hosts is bound by"
+    echo "Ansible's per-host work plus the engines', not by ozrepair's."
+  fi
 } >docs/BENCHMARKS-fleet.md
 cat docs/BENCHMARKS-fleet.md

@@ -89,7 +89,8 @@ fn run() -> i32 {
     if let Some(e) = &shown.stderr {
         let _ = std::io::stderr().write_all(e.as_bytes());
     }
-    shown.exit
+    // `main` exits with this code next.
+    shown.exit_now()
 }
 
 /// A command line clap refuses (exit 2), or help and version (exit 0). With `--output json` a refusal is

@@ -7,14 +7,90 @@
 //! - keys match the way Go folds them (ASCII case-insensitively, plus `ſ`, `K`, `ı`, `İ`);
 //! - the last matching key wins, except that a `null` leaves an earlier string in place.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
+pub struct Field<'a> {
     /// The key, unescaped.
-    pub key: String,
+    pub key: Key<'a>,
     /// Byte span of the value (for a string: including its quotes).
     pub value: Range<usize>,
+}
+
+/// An object key, unescaped: the document's own bytes when the key has no escape and is valid UTF-8 (as
+/// nearly every key is), else the text Go decodes. Reads as a `str`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Key<'a>(Cow<'a, str>);
+
+impl<'a> Key<'a> {
+    /// The key of the string literal `raw` (with its quotes); None when it is not one.
+    fn of(raw: &'a [u8]) -> Option<Key<'a>> {
+        match plain(raw) {
+            Some(s) => Some(Key(Cow::Borrowed(s))),
+            None => go_json_unquote(raw).map(|s| Key(Cow::Owned(s))),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Key<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Key<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for Key<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Key<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Key<'_> {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<Key<'_>> for String {
+    fn eq(&self, other: &Key<'_>) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// The text of the string literal `raw` (with its quotes) when it needs no decoding: no escape and valid
+/// UTF-8, so Go's decoder reads exactly these bytes.
+fn plain(raw: &[u8]) -> Option<&str> {
+    if raw.len() < 2 || raw.first() != Some(&b'"') || raw.last() != Some(&b'"') {
+        return None;
+    }
+    let inner = &raw[1..raw.len() - 1];
+    if inner.contains(&b'\\') {
+        return None;
+    }
+    std::str::from_utf8(inner).ok()
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -51,14 +127,49 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Where the plain bytes of a string starting at `j` end: the first `"`, `\\` or control character at
+/// or after `j`, or the end of `b`. Eight bytes at a time (a word's bytes tested at once), then byte by byte.
+fn plain_run(b: &[u8], mut j: usize) -> usize {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    // The high bit of each byte below `n` (n <= 0x80) in `x`, and of each zero byte of `x ^ c`; a borrow
+    // may also mark a byte after a marked one, never one before, so the lowest mark is the first byte.
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    while let Some(w) = b.get(j..j + 8) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let x = u64::from_le_bytes(a);
+        let marks = below(x, 0x20)
+            | zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\\')));
+        if marks != 0 {
+            // Little-endian: the lowest bit is the first byte.
+            return j + (marks.trailing_zeros() / 8) as usize;
+        }
+        j += 8;
+    }
+    while j < b.len() && !matches!(b[j], b'"' | b'\\' | 0..=0x1f) {
+        j += 1;
+    }
+    j
+}
+
 /// Checks the string starting at `i` (a `"`) and returns its end (exclusive).
 fn check_string(b: &[u8], i: usize) -> Result<usize, ConfigError> {
+    check_string_escapes(b, i).map(|(end, _)| end)
+}
+
+/// [`check_string`], also telling whether the string has an escape.
+fn check_string_escapes(b: &[u8], i: usize) -> Result<(usize, bool), ConfigError> {
     let mut j = i + 1;
+    let mut escapes = false;
     loop {
+        j = plain_run(b, j);
         match b.get(j) {
             None => return Err(eof()),
-            Some(b'"') => return Ok(j + 1),
-            Some(b'\\') => match b.get(j + 1) {
+            Some(b'"') => return Ok((j + 1, escapes)),
+            Some(b'\\') => match b.get(j + 1).inspect(|_| escapes = true) {
                 None => return Err(eof()),
                 Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => j += 2,
                 Some(b'u') => {
@@ -114,15 +225,21 @@ fn check_number(b: &[u8], mut i: usize) -> Result<usize, ConfigError> {
 
 /// After `{` or `,` in an object: a key, white space and `:`; returns where the value may start.
 fn check_key(b: &[u8], i: usize) -> Result<usize, ConfigError> {
+    check_key_span(b, i).map(|(_, after_colon, _)| after_colon)
+}
+
+/// [`check_key`], also returning where the key's string ends (exclusive) and whether it has an escape.
+fn check_key_span(b: &[u8], i: usize) -> Result<(usize, usize, bool), ConfigError> {
     match b.get(i) {
         None => return Err(eof()),
         Some(b'"') => {}
         Some(_) => return Err(syntax("expected a string key", i)),
     }
-    let i = skip_ws(b, check_string(b, i)?);
+    let (key_end, escapes) = check_string_escapes(b, i)?;
+    let i = skip_ws(b, key_end);
     match b.get(i) {
         None => Err(eof()),
-        Some(b':') => Ok(i + 1),
+        Some(b':') => Ok((key_end, i + 1, escapes)),
         Some(_) => Err(syntax("expected ':' after a key", i)),
     }
 }
@@ -197,7 +314,7 @@ fn check_value_at(b: &[u8], mut i: usize, depth: usize) -> Result<usize, ConfigE
 }
 
 /// End (exclusive) of the string starting at `i` (which is a `"`). The input is known to be valid JSON.
-fn string_end(b: &[u8], mut i: usize) -> usize {
+pub fn string_end(b: &[u8], mut i: usize) -> usize {
     i += 1;
     while i < b.len() {
         match b[i] {
@@ -222,6 +339,9 @@ fn hex4(b: &[u8], i: usize) -> Option<u32> {
 pub fn go_json_unquote(raw: &[u8]) -> Option<String> {
     if raw.len() < 2 || raw.first() != Some(&b'"') || raw.last() != Some(&b'"') {
         return None;
+    }
+    if let Some(s) = plain(raw) {
+        return Some(s.to_owned());
     }
     let b = &raw[..raw.len() - 1];
     let mut out = String::with_capacity(b.len());
@@ -292,7 +412,7 @@ pub fn go_json_unquote(raw: &[u8]) -> Option<String> {
 
 /// The top-level fields of a JSON object, in document order (duplicates included), validated by Go's
 /// rules in the same single pass.
-pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field>, ConfigError> {
+pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field<'_>>, ConfigError> {
     let start = skip_ws(src, 0);
     let trailing = |end: usize| {
         let after = skip_ws(src, end);
@@ -305,16 +425,25 @@ pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field>, ConfigError> {
         trailing(check_value(src, start)?)?;
         return Err(ConfigError::NotObject);
     }
-    let mut fields = Vec::new();
+    // Checked as UTF-8 once (most configs are), so that keys need no check of their own.
+    let text = std::str::from_utf8(src).ok();
+    // Dex's configs have a few to a few dozen fields: room for the common case without growing.
+    let mut fields = Vec::with_capacity(16);
     let mut i = skip_ws(src, start + 1);
     let end = if src.get(i) == Some(&b'}') {
         i + 1
     } else {
         loop {
-            let after_colon = check_key(src, i)?;
-            let key_end = string_end(src, i);
-            let key =
-                go_json_unquote(&src[i..key_end]).ok_or_else(|| syntax("undecodable key", i))?;
+            let (key_end, after_colon, escapes) = check_key_span(src, i)?;
+            // A key without an escape in a document that is UTF-8 is its own bytes (the quotes are
+            // ASCII, so they sit on char boundaries).
+            let key = match text
+                .filter(|_| !escapes)
+                .and_then(|t| t.get(i + 1..key_end - 1))
+            {
+                Some(k) => Key(Cow::Borrowed(k)),
+                None => Key::of(&src[i..key_end]).ok_or_else(|| syntax("undecodable key", i))?,
+            };
             let v = skip_ws(src, after_colon);
             let v_end = check_value_at(src, v, 1)?;
             fields.push(Field {
@@ -388,13 +517,17 @@ pub fn key_matches(key: &str, name: &str) -> bool {
 }
 
 /// The last key that Go's decoder would match to `name` (see [`key_matches`]).
-pub fn effective_field<'a>(fields: &'a [Field], name: &str) -> Option<&'a Field> {
+pub fn effective_field<'a, 'k>(fields: &'a [Field<'k>], name: &str) -> Option<&'a Field<'k>> {
     fields.iter().rev().find(|f| key_matches(&f.key, name))
 }
 
 /// The field whose value a string-typed Go struct field named `name` ends up with: the last matching key,
 /// skipping later `null`s (Go leaves a string unchanged on null); a `null` only when every match is null.
-pub fn decoded_field<'a>(src: &[u8], fields: &'a [Field], name: &str) -> Option<&'a Field> {
+pub fn decoded_field<'a, 'k>(
+    src: &[u8],
+    fields: &'a [Field<'k>],
+    name: &str,
+) -> Option<&'a Field<'k>> {
     let mut matching = fields.iter().rev().filter(|f| key_matches(&f.key, name));
     let last = matching.clone().next()?;
     Some(
@@ -415,7 +548,7 @@ pub enum StrValue {
 }
 
 /// The value Go's decoder gives the string field `name` (see [`decoded_field`]).
-pub fn string_value(src: &[u8], fields: &[Field], name: &str) -> StrValue {
+pub fn string_value(src: &[u8], fields: &[Field<'_>], name: &str) -> StrValue {
     let Some(f) = decoded_field(src, fields, name) else {
         return StrValue::Absent;
     };
@@ -791,6 +924,34 @@ mod tests {
             set_string(br#"{"clientID":"x"}"#, "issuer", "https://a").unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn plain_run_finds_the_first_special_byte() {
+        let naive = |b: &[u8], mut j: usize| {
+            while j < b.len() && !matches!(b[j], b'"' | b'\\' | 0..=0x1f) {
+                j += 1;
+            }
+            j
+        };
+        for filler in [b'a', 0x20, 0x7f, 0x80, 0xe9, 0xff] {
+            for special in [
+                0x00, 0x01, 0x1f, b'"', b'\\', 0x20, 0x21, 0x23, 0x5b, 0x5d, 0xa2, 0xdc,
+            ] {
+                for len in 0..26 {
+                    for pos in 0..len {
+                        let mut b = vec![filler; len];
+                        b[pos] = special;
+                        if pos + 3 < len {
+                            b[pos + 3] = b'"';
+                        }
+                        for from in 0..len.min(10) {
+                            assert_eq!(plain_run(&b, from), naive(&b, from), "{b:?} from {from}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -274,6 +274,7 @@ fn check_value(v: &[u8], t: Go, path: &dyn Fn() -> String) -> Result<(), String>
                 path()
             )),
         },
+        Strs if v.first() == Some(&b'[') && all_strings(v) => Ok(()),
         Strs if v.first() == Some(&b'[') => {
             for (i, e) in elements(v).iter().enumerate() {
                 check_value(&v[e.clone()], Str, &|| format!("{}[{i}]", path()))?;
@@ -334,6 +335,32 @@ fn check_members(
         }
     }
     Ok(())
+}
+
+/// Whether every element of the (valid JSON) array `v` is a string or null, the common case of a `[]string`
+/// field, told without splitting the array.
+fn all_strings(v: &[u8]) -> bool {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let mut i = 1;
+    loop {
+        while v.get(i).is_some_and(ws) {
+            i += 1;
+        }
+        match v.get(i) {
+            Some(b']') => return true,
+            Some(b'"') => i = jsonedit::string_end(v, i),
+            Some(b'n') if v[i..].starts_with(b"null") => i += 4,
+            _ => return false,
+        }
+        while v.get(i).is_some_and(ws) {
+            i += 1;
+        }
+        match v.get(i) {
+            Some(b',') => i += 1,
+            Some(b']') => return true,
+            _ => return false,
+        }
+    }
 }
 
 fn elements(v: &[u8]) -> Vec<std::ops::Range<usize>> {

@@ -93,7 +93,9 @@ pub fn collect_read(config: &[u8], fields: &[jsonedit::Field], out: &mut Vec<Str
         };
         if is_secret_field(&f.key) {
             jsonedit::scalars(v, &|_| true, &mut |raw, _| push_value(raw, out));
-        } else if matches!(v.first(), Some(b'{' | b'[')) {
+        } else if v.first() == Some(&b'{') || (v.first() == Some(&b'[') && v.contains(&b'{')) {
+            // Only an object below has keys that may be secret: an array without a `{` byte anywhere
+            // (such as `scopes`) holds none.
             collect(v, out);
         }
     }

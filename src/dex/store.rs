@@ -227,7 +227,11 @@ fn check_shape(conn: &Connection, path: &Path) -> Result<()> {
 
 fn text_of(v: ValueRef) -> String {
     match v {
-        ValueRef::Text(b) | ValueRef::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+        // Valid UTF-8 (nearly always) copied as it is; anything else as from_utf8_lossy reads it.
+        ValueRef::Text(b) | ValueRef::Blob(b) => match std::str::from_utf8(b) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(b).into_owned(),
+        },
         ValueRef::Integer(i) => i.to_string(),
         ValueRef::Real(f) => f.to_string(),
         ValueRef::Null => String::new(),

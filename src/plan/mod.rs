@@ -687,7 +687,7 @@ impl Builder {
                     .retain(|c| !(c.connector == s.connector && c.field == f.key));
                 self.plan.changes.push(Change {
                     connector: s.connector.clone(),
-                    field: f.key.clone(),
+                    field: f.key.to_string(),
                     from,
                     to: s.value.clone(),
                     source: Source::Explicit,

@@ -297,10 +297,14 @@ impl Report {
 
     /// The report with its secrets scrubbed from every string (see [`redact`]).
     pub fn scrubbed(mut self) -> Report {
-        let sc = redact::Scrubber::new(&self.secrets);
+        // The scrub borrows the secrets while the strings change: they are set aside meanwhile.
+        let secrets = std::mem::take(&mut self.secrets);
+        let sc = redact::Scrubber::new(&secrets);
         if !sc.is_empty() {
             self.strings_mut(&mut |t| sc.scrub(t));
         }
+        drop(sc);
+        self.secrets = secrets;
         self
     }
 
@@ -318,10 +322,11 @@ impl Report {
             r.strings_mut(&mut text::clean_in_place);
         }
         let (stdout, exit) = match s.output {
-            Output::Json => (
-                format!("{}\n", text::json_terminal_safe(r.to_json())),
-                r.exit_code.code(),
-            ),
+            Output::Json => {
+                let mut json = text::json_terminal_safe(r.to_json());
+                json.push('\n');
+                (json, r.exit_code.code())
+            }
             Output::Text => (text::report(&r, s.color), r.exit_code.code()),
             Output::Nagios => {
                 let (text, state) = monitor::nagios(&r);
@@ -333,13 +338,17 @@ impl Report {
         let shown_in_report = s.output == Output::Text
             && std::io::stdout().is_terminal()
             && std::io::stderr().is_terminal();
-        let error = r.error.as_deref().map(text::clean);
+        let stderr = r
+            .error
+            .as_deref()
+            .map(text::clean)
+            .filter(|_| !shown_in_report)
+            .map(|e| format!("ozrepair: {e}\n"));
         Rendered {
             stdout,
-            stderr: error
-                .filter(|_| !shown_in_report)
-                .map(|e| format!("ozrepair: {e}\n")),
+            stderr,
             exit,
+            report: r,
         }
     }
 }
@@ -367,6 +376,20 @@ pub struct Rendered {
     pub stderr: Option<String>,
     /// The process's exit code: the report's, or the monitoring plugin's for `--output nagios`.
     pub exit: i32,
+    /// The report it was rendered from (see [`Rendered::exit_now`]).
+    report: Report,
+}
+
+impl Rendered {
+    /// The exit code, for a process that exits right after printing this: the report is not freed, as
+    /// the process's memory goes back to the system at exit anyway (freeing 10,000 connectors' strings
+    /// one by one costs about as much as scrubbing them). Nothing else is held: the report owns no file,
+    /// lock or child process.
+    pub fn exit_now(self) -> i32 {
+        let exit = self.exit;
+        std::mem::forget(self.report);
+        exit
+    }
 }
 
 impl BackupPart {

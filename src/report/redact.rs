@@ -11,10 +11,14 @@
 //!   as `oidc` or `https` does not turn every URL and type in the report into `[redacted]`.
 //!
 //! The long rule is linear in the text and cheap to set up for thousands of secrets: every long secret is
-//! indexed by its first 8 bytes (a 2^20-bit filter, then a hash map), each position of the text costs one
-//! filter probe, and only a hit compares bytes.
+//! indexed by its first 8 bytes (a 2^20-bit filter, then a sorted table), each position of the text costs
+//! one filter probe, and only a hit compares bytes. Before that, a text is probed at every fifth position
+//! only, against a second filter of the 4-byte grams at offsets 0 to 4 of every long secret: each window
+//! of 8 bytes holds a probed position whose gram lies inside it, so a text without a hit holds no long
+//! secret and needs no full pass (most report strings).
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A small multiplicative hash for the scrub's sets (the keys are the database's own secrets, looked up
@@ -49,15 +53,45 @@ pub const LONG: usize = 8;
 pub const WORD: usize = 4;
 
 const FILTER_BITS: u32 = 20;
+/// Secret lengths told apart by [`Scrubber::lengths`].
+const LENGTHS: usize = 256;
 
-/// The scrub for one set of secrets, built once per report.
-pub struct Scrubber {
-    exact: HashSet<String, FxBuild>,
+/// The scrub for one set of secrets, built once per report. It borrows the secrets (thousands of them
+/// are not copied); only a secret's JSON-escaped form, when it differs, is a string of its own.
+pub struct Scrubber<'a> {
+    exact: HashSet<&'a str, FxBuild>,
+    /// The lengths of the secrets, up to [`LENGTHS`] bytes (bit n: a secret of n bytes), and whether one
+    /// is longer: a string of no such length needs no lookup in `exact`.
+    lengths: [u64; LENGTHS / 64],
+    longer: bool,
     /// Secrets of WORD..LONG bytes, matched as whole words.
-    words: HashSet<String, FxBuild>,
-    /// Long secrets by their first 8 bytes, longest first.
-    long: HashMap<u64, Vec<String>, FxBuild>,
+    words: HashSet<&'a str, FxBuild>,
+    /// Long secrets with their first 8 bytes, sorted by those, then longest first.
+    long: Vec<(u64, Cow<'a, str>)>,
+    /// The first 8 bytes of every long secret (bits by [`slot`]).
     filter: Vec<u64>,
+    /// Its 4-byte grams at offsets 0..[`STRIDE`] (bits by [`slot`] of the gram).
+    grams: Vec<u64>,
+}
+
+/// The bytes of a gram of [`Scrubber::grams`].
+const GRAM: usize = 4;
+/// Every STRIDE-th position of a text is probed against the grams: any [`LONG`] bytes of the text hold
+/// one such position `p`, and `p + GRAM` is still inside them.
+const STRIDE: usize = LONG - GRAM + 1;
+
+fn gram(b: &[u8]) -> u64 {
+    let mut a = [0u8; GRAM];
+    a.copy_from_slice(&b[..GRAM]);
+    u64::from(u32::from_le_bytes(a))
+}
+
+fn set_bit(bits: &mut [u64], k: usize) {
+    bits[k >> 6] |= 1 << (k & 63);
+}
+
+fn has_bit(bits: &[u64], k: usize) -> bool {
+    bits[k >> 6] & (1 << (k & 63)) != 0
 }
 
 fn prefix(b: &[u8]) -> u64 {
@@ -75,48 +109,71 @@ fn is_break(c: char) -> bool {
     c.is_whitespace() || "\"'`()[]{}<>,;=".contains(c)
 }
 
-impl Scrubber {
-    pub fn new(secrets: &[String]) -> Scrubber {
+impl<'a> Scrubber<'a> {
+    pub fn new(secrets: &'a [String]) -> Scrubber<'a> {
         let mut s = Scrubber {
             exact: HashSet::with_capacity_and_hasher(secrets.len(), FxBuild::default()),
+            lengths: [0; LENGTHS / 64],
+            longer: false,
             words: HashSet::default(),
-            long: HashMap::with_capacity_and_hasher(secrets.len(), FxBuild::default()),
+            long: Vec::with_capacity(secrets.len()),
             filter: Vec::new(),
+            grams: Vec::new(),
         };
         for secret in secrets.iter().filter(|x| !x.is_empty()) {
-            s.exact.insert(secret.clone());
+            let secret = secret.as_str();
+            s.exact.insert(secret);
+            match secret.len() {
+                n if n < LENGTHS => s.lengths[n >> 6] |= 1 << (n & 63),
+                _ => s.longer = true,
+            }
             if secret.len() >= LONG {
-                s.add_long(secret);
+                s.add_long(Cow::Borrowed(secret));
                 // Also as Go's JSON writes it, in case a log line or message carries it escaped.
                 let escapes = secret
                     .bytes()
-                    .any(|b| b < 0x20 || b"\"\\<>&\xe2".contains(&b));
+                    .any(|b| matches!(b, 0..=0x1f | b'"' | b'\\' | b'<' | b'>' | b'&' | 0xe2));
                 if escapes {
                     let quoted = crate::dex::jsonedit::go_json_string(secret);
                     let inner = &quoted[1..quoted.len() - 1];
                     if inner != secret {
-                        s.add_long(inner);
+                        s.add_long(Cow::Owned(inner.to_string()));
                     }
                 }
             } else if secret.len() >= WORD {
-                s.words.insert(secret.clone());
+                s.words.insert(secret);
             }
         }
-        for v in s.long.values_mut() {
-            v.sort_by_key(|x| std::cmp::Reverse(x.len()));
-            v.dedup();
-        }
+        s.long
+            .sort_unstable_by_key(|(p, secret)| (*p, std::cmp::Reverse(secret.len())));
+        s.long.dedup();
         s
     }
 
-    fn add_long(&mut self, secret: &str) {
+    fn add_long(&mut self, secret: Cow<'a, str>) {
         if self.filter.is_empty() {
             self.filter = vec![0; 1 << (FILTER_BITS - 6)];
+            self.grams = vec![0; 1 << (FILTER_BITS - 6)];
         }
-        let p = prefix(secret.as_bytes());
-        let k = slot(p);
-        self.filter[k >> 6] |= 1 << (k & 63);
-        self.long.entry(p).or_default().push(secret.to_string());
+        let b = secret.as_bytes();
+        let p = prefix(b);
+        set_bit(&mut self.filter, slot(p));
+        for o in 0..STRIDE {
+            set_bit(&mut self.grams, slot(gram(&b[o..])));
+        }
+        self.long.push((p, secret));
+    }
+
+    /// Whether `b` may hold a long secret: false means it holds none (see [`STRIDE`]).
+    fn may_hold_long(&self, b: &[u8]) -> bool {
+        let mut p = 0;
+        while p + GRAM <= b.len() {
+            if has_bit(&self.grams, slot(gram(&b[p..]))) {
+                return true;
+            }
+            p += STRIDE;
+        }
+        false
     }
 
     pub fn is_empty(&self) -> bool {
@@ -128,7 +185,12 @@ impl Scrubber {
         if self.exact.is_empty() || text.is_empty() {
             return;
         }
-        if self.exact.contains(text.as_str()) {
+        let n = text.len();
+        let may_be_one = match n < LENGTHS {
+            true => self.lengths[n >> 6] & (1 << (n & 63)) != 0,
+            false => self.longer,
+        };
+        if may_be_one && self.exact.contains(text.as_str()) {
             *text = REDACTED.to_string();
             return;
         }
@@ -144,20 +206,20 @@ impl Scrubber {
 
     /// The long rule; None when nothing matched.
     fn scrub_long(&self, text: &str) -> Option<String> {
-        if self.long.is_empty() || text.len() < LONG {
+        let b = text.as_bytes();
+        if self.long.is_empty() || b.len() < LONG || !self.may_hold_long(b) {
             return None;
         }
-        let b = text.as_bytes();
         let mut out: Option<String> = None;
         let (mut i, mut copied) = (0, 0);
         while i + LONG <= b.len() {
             let p = prefix(&b[i..]);
-            let k = slot(p);
-            if self.filter[k >> 6] & (1 << (k & 63)) != 0 {
-                if let Some(m) = self
-                    .long
-                    .get(&p)
-                    .and_then(|c| c.iter().find(|s| b[i..].starts_with(s.as_bytes())))
+            if has_bit(&self.filter, slot(p)) {
+                let from = self.long.partition_point(|(q, _)| *q < p);
+                if let Some((_, m)) = self.long[from..]
+                    .iter()
+                    .take_while(|(q, _)| *q == p)
+                    .find(|(_, s)| b[i..].starts_with(s.as_bytes()))
                 {
                     // A match starts and ends on char boundaries: the secret is UTF-8 itself.
                     let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
@@ -280,6 +342,22 @@ mod tests {
             "password was \"[redacted]\": rejected"
         );
         assert_eq!(sc.scrubbed("got oidc."), "got [redacted].");
+    }
+
+    #[test]
+    fn a_long_secret_is_found_at_every_offset() {
+        // The first pass probes every fifth position only: a secret at any offset must still be found.
+        for n in LONG..LONG + 7 {
+            let secret: String = (0..n).map(|i| char::from(b'A' + i as u8)).collect();
+            let sc = Scrubber::new(std::slice::from_ref(&secret));
+            for at in 0..12 {
+                for tail in 0..6 {
+                    let text = format!("{}{secret}{}", "x".repeat(at), "y".repeat(tail));
+                    let want = format!("{}{REDACTED}{}", "x".repeat(at), "y".repeat(tail));
+                    assert_eq!(sc.scrubbed(&text), want, "{text}");
+                }
+            }
+        }
     }
 
     #[test]
