@@ -571,7 +571,7 @@ fn resolve(bytes: &[u8], path: &[Seg]) -> Result<Option<(Range<usize>, Vec<Seg>)
                 };
                 match jsonedit::decoded_field(v, &fields, k) {
                     Some(f) => {
-                        exact.push(Seg::Key(f.key.clone()));
+                        exact.push(Seg::Key(f.key.to_string()));
                         f.value.clone()
                     }
                     None => return Ok(None),
