@@ -176,7 +176,10 @@ pub fn ssh_tunnel(url: &str) -> Result<Tunnel> {
         .spawn()
         .map_err(|e| anyhow!("cannot run ssh for {url} ({e}); install the OpenSSH client"))?;
     let end = Instant::now() + Duration::from_secs(20);
-    while !socket.exists() {
+    // Ready when a connection is accepted: ssh creates the socket file before it listens on it, and a
+    // connect in between is refused. Looked at often first (a tunnel is up in tens of milliseconds).
+    let mut pause = Duration::from_millis(2);
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
         if let Some(status) = child.try_wait()? {
             let mut err = String::new();
             if let Some(mut s) = child.stderr.take() {
@@ -192,7 +195,8 @@ pub fn ssh_tunnel(url: &str) -> Result<Tunnel> {
             let _ = child.kill();
             bail!("ssh to {url} did not set up the tunnel within 20 s; nothing was changed");
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
     }
     Ok(Tunnel {
         child,
