@@ -1,7 +1,7 @@
 //! Config-file edits inside the stop window: computed from the file as it is now, written to a temporary
 //! file beside it (same owner and mode), fsynced, renamed over it, the directory fsynced, and read back.
 
-use crate::config::{self, ConfigFile, Format};
+use crate::config::{self, ConfigFile};
 use crate::plan::{Plan, Store};
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::Write;
@@ -46,7 +46,8 @@ pub fn compute(plan: &Plan) -> Result<Vec<FileWrite>> {
         let current = ConfigFile {
             path: p.clone(),
             in_container: String::new(),
-            format: format_of(&p),
+            format: config::format_of(&p)
+                .ok_or_else(|| anyhow!("{} is not a config file ozrepair edits", p.display()))?,
             bytes: out[pos].after.clone(),
         };
         match config::edit(&current, path, *kind, &c.from, &c.to) {
@@ -58,14 +59,6 @@ pub fn compute(plan: &Plan) -> Result<Vec<FileWrite>> {
     }
     out.retain(|w| w.after != w.before);
     Ok(out)
-}
-
-fn format_of(p: &std::path::Path) -> Format {
-    match p.extension().and_then(|e| e.to_str()) {
-        Some("json") => Format::Json,
-        Some("env") => Format::Env,
-        _ => Format::Yaml,
-    }
 }
 
 /// Writes `w.after` in place of the file: a temporary file in the same directory with the file's owner

@@ -272,8 +272,17 @@ async fn finish_fix(
     w.check_held().await?;
     fault::point("after-write");
     applied.sha256_after = Some(host::sha256_file(db.path())?);
+    start_after_write(located, s, applied, done, w).await
+}
 
-    // 5. Start and watch.
+/// 5. The stop window's end after the writes: start and watch (or leave it stopped with `--no-restart`).
+async fn start_after_write(
+    located: &Located,
+    s: &Settings,
+    applied: &mut Applied,
+    done: &mut Done,
+    w: Window<'_>,
+) -> Result<Verdict> {
     let Some((e, c)) = located.managed() else {
         return Ok(Verdict::fixed());
     };
@@ -359,23 +368,7 @@ async fn files_only_steps(
     }
     w.check_held().await?;
     fault::point("after-write");
-    let Some((e, c)) = located.managed() else {
-        return Ok(Verdict::fixed());
-    };
-    if !s.restart {
-        applied.state_after = w.state_now().await;
-        applied.notes.push(format!(
-            "--no-restart: {} is left stopped; `docker start {}` when ready",
-            c.name, c.name
-        ));
-        return Ok(Verdict::fixed());
-    }
-    let shown = applied.backup.as_ref().map(|b| b.dir.display().to_string());
-    let started = window::start_and_watch(e, c, s.wait, shown.as_deref()).await?;
-    done.started = true;
-    applied.state_after = started.state_after;
-    applied.notes.extend(started.notes);
-    Ok(started.verdict)
+    start_after_write(located, s, applied, done, w).await
 }
 
 /// `fix` when the database already holds the fix and only the container's start is due.

@@ -278,12 +278,15 @@ pub fn read(located: &Located) -> Configs {
     out
 }
 
-fn format_of(p: &Path) -> Option<Format> {
+/// The format of a config file ozrepair reads, by its name (None: not one of them).
+pub fn format_of(p: &Path) -> Option<Format> {
     let name = p.file_name()?.to_str()?;
     if name == "management.json" {
         Some(Format::Json)
     } else if matches!(name, "config.yaml" | "config.yml" | "config.docker.yaml") {
         Some(Format::Yaml)
+    } else if name == "setup.env" {
+        Some(Format::Env)
     } else {
         None
     }
