@@ -400,14 +400,20 @@ fn write_set(
         files,
         configs,
     };
-    let mut mf = tmp.create_file(MANIFEST, 0o600)?;
-    owner::adopt_open(&mf, &tmp.join(MANIFEST))?;
-    mf.write_all(&serde_json::to_vec_pretty(&manifest)?)?;
-    mf.sync_all()?;
-    fault::step("fsync the manifest");
+    write_manifest(tmp, &manifest)?;
     tmp.sync()?;
     fault::step("fsync the temporary set");
     Ok(manifest)
+}
+
+/// The set's manifest, written and fsynced (the set's directory is fsynced by the caller).
+fn write_manifest(tmp: &Dir, manifest: &Manifest) -> Result<()> {
+    let mut mf = tmp.create_file(MANIFEST, 0o600)?;
+    owner::adopt_open(&mf, &tmp.join(MANIFEST))?;
+    mf.write_all(&serde_json::to_vec_pretty(manifest)?)?;
+    mf.sync_all()?;
+    fault::step("fsync the manifest");
+    Ok(())
 }
 
 /// Copies each config file into the set (hashed on the way), as `config-<n>-<name>`.
@@ -478,10 +484,7 @@ pub fn take_files(root: &Path, origin: &Origin) -> Result<Taken> {
             files: Vec::new(),
             configs,
         };
-        let mut mf = tmp.create_file(MANIFEST, 0o600)?;
-        owner::adopt_open(&mf, &tmp.join(MANIFEST))?;
-        mf.write_all(&serde_json::to_vec_pretty(&manifest)?)?;
-        mf.sync_all()?;
+        write_manifest(&tmp, &manifest)?;
         tmp.sync()?;
         root_dir.rename(&tmp_name, &root_dir, &name)?;
         root_dir.sync()?;
