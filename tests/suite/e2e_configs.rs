@@ -71,6 +71,30 @@ fn write_config(path: &Path, text: &str, mode: u32, owner: (u32, u32)) {
     std::os::unix::fs::chown(path, Some(owner.0), Some(owner.1)).expect("chown");
 }
 
+/// The locked-out deployment whose stand-in reads `text` as its bind-mounted management.json (written
+/// with `mode` and `owner` in a host directory of its own), with `env` besides: the directory, the file
+/// and the deployment (not waited for).
+fn with_management_json(
+    e: &Engine,
+    text: &str,
+    mode: u32,
+    owner: (u32, u32),
+    env: &[(&str, &str)],
+) -> (tempfile::TempDir, PathBuf, Deployment) {
+    let dir = host_dir();
+    let file = dir.path().join("management.json");
+    write_config(&file, text, mode, owner);
+    let d = Deployment::create(e, &OPENZRO, &DexDb::locked_out());
+    let mount = format!("{}:/etc/netbird/management.json", file.display());
+    let mut all = vec![
+        ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
+        ("STANDIN_CONFIG", "/etc/netbird/management.json"),
+    ];
+    all.extend_from_slice(env);
+    d.run_with(e, &all, &["-v", &mount]);
+    (dir, file, d)
+}
+
 /// The issuer the database row holds now.
 fn row_issuer(db: &Path) -> String {
     let r = rows(db);
@@ -203,19 +227,8 @@ fn fixes_the_static_connector(e: &Engine, d: &Deployment, file: &Path) {
 on_both_engines!(
     a_static_connector_in_a_bind_mounted_management_json_is_fixed_in_the_file_and_the_row,
     |e| {
-        let dir = host_dir();
-        let file = dir.path().join("management.json");
-        write_config(&file, &management_json(JUMPCLOUD), 0o640, (0, 4242));
-        let d = Deployment::create(&e, &OPENZRO, &DexDb::locked_out());
-        let mount = format!("{}:/etc/netbird/management.json", file.display());
-        d.run_with(
-            &e,
-            &[
-                ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
-                ("STANDIN_CONFIG", "/etc/netbird/management.json"),
-            ],
-            &["-v", &mount],
-        );
+        let (_dir, file, d) =
+            with_management_json(&e, &management_json(JUMPCLOUD), 0o640, (0, 4242), &[]);
         fixes_the_static_connector(&e, &d, &file);
     }
 );
@@ -249,19 +262,8 @@ on_both_engines!(
 on_both_engines!(
     inspect_and_dry_run_show_the_file_edit_and_write_nothing,
     |e| {
-        let dir = host_dir();
-        let file = dir.path().join("management.json");
-        write_config(&file, &management_json(JUMPCLOUD), 0o600, (0, 0));
-        let d = Deployment::create(&e, &OPENZRO, &DexDb::locked_out());
-        let mount = format!("{}:/etc/netbird/management.json", file.display());
-        d.run_with(
-            &e,
-            &[
-                ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
-                ("STANDIN_CONFIG", "/etc/netbird/management.json"),
-            ],
-            &["-v", &mount],
-        );
+        let (dir, file, d) =
+            with_management_json(&e, &management_json(JUMPCLOUD), 0o600, (0, 0), &[]);
         d.wait_restarts(&e, 2);
         let since = events_mark();
         let files = (snapshot(dir.path()), snapshot(&d.mountpoint));
@@ -304,19 +306,12 @@ fn has_local_row(db: &Path) -> bool {
 /// A running deployment with local login turned off in its bind-mounted management.json (0640, 0:4242),
 /// after the start that deleted the local connector: the host directory, the file, the deployment.
 fn local_login_off(e: &Engine) -> (tempfile::TempDir, PathBuf, Deployment) {
-    let dir = host_dir();
-    let file = dir.path().join("management.json");
-    write_config(&file, &management_json_local_off(), 0o640, (0, 4242));
-    let d = Deployment::create(e, &OPENZRO, &DexDb::locked_out());
-    let mount = format!("{}:/etc/netbird/management.json", file.display());
-    d.run_with(
+    let (dir, file, d) = with_management_json(
         e,
-        &[
-            ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
-            ("STANDIN_CONFIG", "/etc/netbird/management.json"),
-            ("STANDIN_ON_FAILURE", "continue"),
-        ],
-        &["-v", &mount],
+        &management_json_local_off(),
+        0o640,
+        (0, 4242),
+        &[("STANDIN_ON_FAILURE", "continue")],
     );
     d.wait_ready(e);
     crate::util::poll(
@@ -733,30 +728,36 @@ fn dex_config(issuer: &str) -> String {
     .join("\n")
 }
 
+/// openZro's Dex container (uid 1001, dex.db with no connector row) whose stand-in reads `text` as its
+/// config.yaml (0640, 1001:1001) in a bind-mounted /etc/dex: the directory, the file, the deployment.
+fn with_dex_config(e: &Engine, text: &str) -> (tempfile::TempDir, PathBuf, Deployment) {
+    let l = crate::util::deploy::Layout {
+        container: "artifacts-dex-1",
+        volume: "openzro-dex",
+        mount: "/var/lib/dex",
+        db_name: "dex.db",
+    };
+    let d = Deployment::create(e, &l, &DexDb::new(13).owner(1001, 1001).mode(0o600));
+    let dir = host_dir();
+    let file = dir.path().join("config.yaml");
+    write_config(&file, text, 0o640, (1001, 1001));
+    let mount = format!("{}:/etc/dex", dir.path().display());
+    d.run_with(
+        e,
+        &[
+            ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
+            ("STANDIN_FORMAT", "dex-json"),
+            ("STANDIN_DEX_CONFIG", "/etc/dex/config.yaml"),
+        ],
+        &["--user", "1001:1001", "-v", &mount],
+    );
+    (dir, file, d)
+}
+
 on_both_engines!(
     a_static_connector_in_dex_yaml_is_fixed_in_the_file_only,
     |e| {
-        let l = crate::util::deploy::Layout {
-            container: "artifacts-dex-1",
-            volume: "openzro-dex",
-            mount: "/var/lib/dex",
-            db_name: "dex.db",
-        };
-        let d = Deployment::create(&e, &l, &DexDb::new(13).owner(1001, 1001).mode(0o600));
-        let dir = host_dir();
-        let file = dir.path().join("config.yaml");
-        let text = dex_config(JUMPCLOUD);
-        write_config(&file, &text, 0o640, (1001, 1001));
-        let mount = format!("{}:/etc/dex", dir.path().display());
-        d.run_with(
-            &e,
-            &[
-                ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
-                ("STANDIN_FORMAT", "dex-json"),
-                ("STANDIN_DEX_CONFIG", "/etc/dex/config.yaml"),
-            ],
-            &["--user", "1001:1001", "-v", &mount],
-        );
+        let (_dir, file, d) = with_dex_config(&e, &dex_config(JUMPCLOUD));
         d.wait_restarts(&e, 2);
         let db_before = sha256_hex(&std::fs::read(&d.db).expect("read dex.db"));
 
@@ -811,28 +812,9 @@ on_both_engines!(
 on_both_engines!(
     local_login_enable_turns_dexs_password_db_back_on_in_its_yaml,
     |e| {
-        let l = crate::util::deploy::Layout {
-            container: "artifacts-dex-1",
-            volume: "openzro-dex",
-            mount: "/var/lib/dex",
-            db_name: "dex.db",
-        };
-        let d = Deployment::create(&e, &l, &DexDb::new(13).owner(1001, 1001).mode(0o600));
-        let dir = host_dir();
-        let file = dir.path().join("config.yaml");
         let off = dex_config(JUMPCLOUD_SLASH)
             .replace("enablePasswordDB: true", "enablePasswordDB: false");
-        write_config(&file, &off, 0o640, (1001, 1001));
-        let mount = format!("{}:/etc/dex", dir.path().display());
-        d.run_with(
-            &e,
-            &[
-                ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
-                ("STANDIN_FORMAT", "dex-json"),
-                ("STANDIN_DEX_CONFIG", "/etc/dex/config.yaml"),
-            ],
-            &["--user", "1001:1001", "-v", &mount],
-        );
+        let (_dir, file, d) = with_dex_config(&e, &off);
         d.wait_ready(&e);
         let db_before = sha256_hex(&std::fs::read(&d.db).expect("read dex.db"));
         let run = ozrepair(["local-login", "--enable", "--yes", "--output", "json"])
@@ -870,20 +852,8 @@ on_both_engines!(
     static_connector_crash_loops_are_fixed_every_time,
     |e| {
         for n in 0..15 {
-            let dir = host_dir();
-            let file = dir.path().join("management.json");
-            let text = management_json(JUMPCLOUD);
-            write_config(&file, &text, 0o600, (0, 0));
-            let d = Deployment::create(&e, &OPENZRO, &DexDb::locked_out());
-            let mount = format!("{}:/etc/netbird/management.json", file.display());
-            d.run_with(
-                &e,
-                &[
-                    ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
-                    ("STANDIN_CONFIG", "/etc/netbird/management.json"),
-                ],
-                &["-v", &mount],
-            );
+            let (_dir, file, d) =
+                with_management_json(&e, &management_json(JUMPCLOUD), 0o600, (0, 0), &[]);
             d.wait_restarts(&e, 1);
             let fix = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
             assert_eq!(fix.code, 0, "loop {n}: {fix:?}");
