@@ -140,7 +140,7 @@ impl Deployment {
             Duration::from_secs(60),
             || {
                 let c: i64 = e
-                    .inspect(&self.container, "{{.RestartCount}}")
+                    .try_inspect(&self.container, "{{.RestartCount}}")?
                     .parse()
                     .ok()?;
                 (c >= n).then_some(())

@@ -378,6 +378,16 @@ impl Engine {
         self.docker_ok(&["inspect", "-f", format, container])
     }
 
+    /// [`Engine::inspect`] for a poll: None when the CLI fails this once. Podman 4.3's inspect of a
+    /// container in a crash loop can fail while its process goes away ("read /proc/PID/cgroup: no such
+    /// process"); the next look answers.
+    pub fn try_inspect(&self, container: &str, format: &str) -> Option<String> {
+        let out = self.docker(&["inspect", "-f", format, container]);
+        out.status
+            .success()
+            .then(|| out.stdout_text().trim().to_string())
+    }
+
     /// The engine's events of kinds that only a stop or kill produces, since `since` (see
     /// [`events_mark`]).
     pub fn stop_events(&self, container: &str, since: &str) -> Vec<String> {
