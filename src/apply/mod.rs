@@ -168,7 +168,14 @@ async fn fix(
 ) -> Applied {
     let mut applied = Applied::default();
     let mut done = Done::default();
-    match fix_steps(located, db, configs, plan, s, &mut applied, &mut done).await {
+    let result = fix_steps(located, db, configs, plan, s, &mut applied, &mut done).await;
+    ended(located, applied, &done, result)
+}
+
+/// The `Applied` of a stop window that ended with `result`: an error says what state everything is in
+/// and what to do next.
+fn ended(located: &Located, applied: Applied, done: &Done, result: Result<Verdict>) -> Applied {
+    match result {
         Ok(v) => applied.verdict(v),
         Err(e) => {
             let name = located.container.as_ref().map(|c| c.name.as_str());
@@ -311,14 +318,8 @@ pub async fn files_only(located: &Located, plan: &Plan, s: &Settings) -> Applied
         no_database: true,
         ..Done::default()
     };
-    match files_only_steps(located, plan, s, &mut applied, &mut done).await {
-        Ok(v) => applied.verdict(v),
-        Err(e) => {
-            let name = located.container.as_ref().map(|c| c.name.as_str());
-            let e = anyhow!("{e:#}; {}; {}", done.state(name), done.next(name));
-            applied.failed(e)
-        }
-    }
+    let result = files_only_steps(located, plan, s, &mut applied, &mut done).await;
+    ended(located, applied, &done, result)
 }
 
 async fn files_only_steps(

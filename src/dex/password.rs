@@ -30,12 +30,11 @@
 //! Neither the password nor a hash is ever put into a message of this module: the caller adds both to
 //! the report's scrub as well.
 
-use crate::access::host::busy_timeout;
 use crate::dex::store::{integrity_check, WriteError};
 use crate::verdict::UsageError;
 use anyhow::{anyhow, bail, Context, Result};
 use rusqlite::types::ValueRef;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 
 /// `bcrypt.DefaultCost`: the cost NetBird hashes with, and the lowest Dex's `CheckCost` accepts.
@@ -304,12 +303,7 @@ pub fn write(
 }
 
 fn commit(path: &Path, user: &LocalUser, new_hash: &[u8]) -> Result<(Connection, usize)> {
-    let mut conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .with_context(|| format!("cannot open {} for writing", path.display()))?;
-    conn.busy_timeout(busy_timeout())?;
+    let mut conn = crate::dex::store::open_for_write(path)?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .context("cannot lock the database for writing (another process holds it)")?;

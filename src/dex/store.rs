@@ -361,14 +361,20 @@ pub fn write_changes(path: &Path, edits: &[Edit], new: &[NewRow]) -> Result<(), 
         .map_err(WriteError::AfterCommit)
 }
 
-/// The transaction (its error: nothing was committed), then the checks after the commit (the inner error).
-fn commit_edits(path: &Path, edits: &[Edit], new: &[NewRow]) -> Result<Result<()>> {
-    let mut conn = Connection::open_with_flags(
+/// The database opened for the one transaction of a write, with the busy timeout every open has.
+pub fn open_for_write(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .with_context(|| format!("cannot open {} for writing", path.display()))?;
     conn.busy_timeout(busy_timeout())?;
+    Ok(conn)
+}
+
+/// The transaction (its error: nothing was committed), then the checks after the commit (the inner error).
+fn commit_edits(path: &Path, edits: &[Edit], new: &[NewRow]) -> Result<Result<()>> {
+    let mut conn = open_for_write(path)?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .context("cannot lock the database for writing (another process holds it)")?;

@@ -565,13 +565,20 @@ impl User {
     }
 }
 
-/// The Go stand-in's root file system tar, built once per run by scripts/build-standin-go.sh (which
-/// installs Debian's Go toolchain and libraries when they are missing).
-fn go_standin_tar() -> &'static Path {
-    static TAR: OnceLock<PathBuf> = OnceLock::new();
-    TAR.get_or_init(|| {
-        let tar = repo().join("target/standin-go/rootfs.tar");
-        if std::env::var_os("OZR_STANDIN_BUILT").is_none() || !tar.exists() {
+/// The Go stand-in's root file system tar (see [`go_standin_built`]).
+fn go_standin_tar() -> PathBuf {
+    go_standin_built().join("rootfs.tar")
+}
+
+/// The Go stand-in's build directory (its binary `standin-go` and `rootfs.tar`), built once per run by
+/// scripts/build-standin-go.sh, which installs Debian's Go toolchain and libraries when they are missing
+/// (unless OZR_STANDIN_BUILT says both are there already).
+pub fn go_standin_built() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = repo().join("target/standin-go");
+        let there = dir.join("rootfs.tar").exists() && dir.join("standin-go").exists();
+        if std::env::var_os("OZR_STANDIN_BUILT").is_none() || !there {
             let built = run::output_within(
                 &mut Command::new(repo().join("scripts/build-standin-go.sh")),
                 Duration::from_secs(900),
@@ -582,7 +589,7 @@ fn go_standin_tar() -> &'static Path {
                 built.stderr_text()
             );
         }
-        tar
+        dir
     })
 }
 

@@ -2,31 +2,15 @@
 //! login.go) reads the `password` row as Dex's SQL storage does, checks the hash's cost as Dex does and
 //! calls x/crypto's `bcrypt.CompareHashAndPassword`.
 
-use crate::util::{repo, run};
+use crate::util::engine::go_standin_built;
+use crate::util::run;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-/// The Go stand-in's binary, built once per run by scripts/build-standin-go.sh (unless OZR_STANDIN_BUILT
-/// says it is there already).
-fn go_standin_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let bin = repo().join("target/standin-go/standin-go");
-        if std::env::var_os("OZR_STANDIN_BUILT").is_none() || !bin.exists() {
-            let built = run::output_within(
-                &mut Command::new(repo().join("scripts/build-standin-go.sh")),
-                Duration::from_secs(900),
-            );
-            assert!(
-                built.status.success(),
-                "scripts/build-standin-go.sh failed:\n{}",
-                built.stderr_text()
-            );
-        }
-        bin
-    })
+/// The Go stand-in's binary (built once per run, see [`go_standin_built`]).
+fn go_standin_bin() -> PathBuf {
+    go_standin_built().join("standin-go")
 }
 
 /// Whether Dex logs `email` in with `password` on the database at `db`: Ok(user id) when it does,
