@@ -13,6 +13,8 @@
 #   OZR_BENCH_RUNS=N                 runs per case (default 3; medians)
 #   OZR_BENCH_ANSIBLE=0              without the ssh and Ansible columns
 #   OZR_BENCH_FLEET_ROOT=DIR         where the engines live (default /tmp/ozr-bench-fleet)
+#   OZR_BENCH_RESULTS=FILE           also append the rows of docs/BENCHMARKS.md's table (benchmark 5) to
+#                                    FILE, as ozr-bench records (scripts/bench.sh sets it)
 # A benchmark, not a test: it prints and records times; it asserts nothing about them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,10 +25,11 @@ ROOT=${OZR_BENCH_FLEET_ROOT:-/tmp/ozr-bench-fleet}
 say() { printf 'bench-fleet: %s\n' "$*" >&2; }
 
 scripts/docker-up.sh
-cargo build --quiet --release --bin ozrepair -p ozrepair --bin ozr-seed -p ozrepair-standin
+cargo build --quiet --release --bin ozrepair -p ozrepair --bin ozr-seed --bin ozr-bench -p ozrepair-standin
 scripts/build-standin.sh
 OZR=$PWD/target/release/ozrepair
 SEED=$PWD/target/release/ozr-seed
+HB=$PWD/target/release/ozr-bench
 
 pids=()
 cleanup() {
@@ -164,6 +167,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR
 
 RUNS=${OZR_BENCH_RUNS:-3}
 declare -A fix insp range bare sshi afix ainsp arange
+declare -A fixs insps bares sshis afixs   # every run's time, for the records
 for case in $CASES; do
   h=${case%%:*}; p=${case##*:}
   f=(); s=(); b=(); t=(); af=(); ai=()
@@ -183,6 +187,8 @@ for case in $CASES; do
     arange[$case]="$(printf '%s\n' "${af[@]}" | sort -n | head -n1)–$(printf '%s\n' "${af[@]}" | sort -n | tail -n1)"
     say "hosts=$h forks=$p: ansible fix ${af[*]} ms (median ${afix[$case]}), ansible inspect ${ai[*]} ms, fleet inspect over ssh ${t[*]} ms"
   fi
+  fixs[$case]="${f[*]}"; insps[$case]="${s[*]}"; bares[$case]="${b[*]}"; sshis[$case]="${t[*]}"
+  [ "$ANSIBLE" = 1 ] && afixs[$case]="${af[*]}"
   bare[$case]=$(printf '%s\n' "${b[@]}" | median)
   fix[$case]=$(printf '%s\n' "${f[@]}" | median)
   insp[$case]=$(printf '%s\n' "${s[@]}" | median)
@@ -252,12 +258,56 @@ mkdir -p docs
   if [ "$ANSIBLE" = 1 ]; then
     echo
     echo "Over ssh each host's run starts its own \`ssh -N -L\` (process start, key exchange, authentication, the"
-    echo "forwarded socket) before it reaches the engine, and ozrepair looks for the forwarded socket every 50 ms"
-    echo "(\`docker::endpoint::ssh_tunnel\`), so up to 50 ms of each host's tunnel cost is that wait. The Ansible"
+    echo "forwarded socket) before it reaches the engine; ozrepair counts the tunnel as ready when the forwarded"
+    echo "socket accepts a connection, looking from 2 ms after ssh starts and backing off to 50 ms"
+    echo "(\`docker::endpoint::ssh_tunnel\`). The Ansible"
     echo "collection pays per host what Ansible itself costs: a forked worker, the ssh connection, the module"
     echo "shipped and run by a Python interpreter on the host, which then runs the same ozrepair; at forks 8 on"
     echo "2 cores those Python processes compete with the engines for the CPU, so its fix of 16 hosts is bound by"
     echo "Ansible's per-host work plus the engines', not by ozrepair's."
   fi
+  echo
+  echo "**What limits it, in this run** (load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, on $(nproc) cores):"
+  for case in $CASES; do
+    h=${case%%:*}; p=${case##*:}
+    [ "$h" = 1 ] && continue
+    awk -v h="$h" -v p="$p" -v f="${fix[$case]}" -v fo="$one" -v b="${bare[$case]}" -v bo="${bare[$first]}" -v i="${insp[$case]}" -v io="${insp[$first]}" \
+      'BEGIN { printf "- %d hosts at %d: the fix takes %.2f× one host and the bare stop+start of the engines %.2f× theirs (%d ms against %d ms for one host), so the fix is %.2f× the bare floor; the work of ozrepair itself, the inspect of the same hosts, is %d ms (%.0f ms per host; one host alone: %d ms).\n", h, p, f/fo, b/bo, b, bo, f/b, i, i/h, io }'
+  done
+  if [ "$ANSIBLE" = 1 ]; then
+    for case in $CASES; do
+      h=${case%%:*}; p=${case##*:}
+      awk -v h="$h" -v p="$p" -v i="${insp[$case]}" -v si="${sshi[$case]}" -v ai="${ainsp[$case]}" \
+        'BEGIN { printf "- %d host%s: the ssh tunnel adds %d ms to the fleet inspect (%d ms against %d ms), and the inspect by Ansible costs %.0f ms per host against %.0f ms by the fleet over ssh.\n", h, (h == 1) ? "" : "s", si-i, si, i, ai/h, si/h }'
+    done
+  fi
+  if [ -n "${bare[16:8]:-}" ]; then
+    awk -v b="${bare[16:8]}" -v bo="${bare[$first]}" 'BEGIN { r = b / bo; if (r > 2.5) printf "- The target, ≤ 2.5× one host at 16 hosts, is below the engines'"'"' own floor here: their bare stop+start alone takes %.2f× one host.\n", r; else printf "- The engines'"'"' bare stop+start takes %.2f× one host at 16 hosts, within the target: what is above it is the fix'"'"'s own.\n", r }'
+  fi
 } >docs/BENCHMARKS-fleet.md
 cat docs/BENCHMARKS-fleet.md
+
+# The rows of docs/BENCHMARKS.md's table (scripts/bench.sh): the targets of 16 hosts at 8 against one
+# host, the engines' floor under them, 64 hosts recorded, and the tool's own cost per host.
+if [ -n "${OZR_BENCH_RESULTS:-}" ] && [ -n "${fix[16:8]:-}" ]; then
+  rec() { "$HB" record --results "$OZR_BENCH_RESULTS" --order "cases in turn, see BENCHMARKS-fleet.md" "$@"; }
+  rec --id fleet16 --what "5a. Fleet fix, 16 hosts at --parallel 8" --ours-label "16 hosts" --ours-ms "${fixs[16:8]}" \
+    --base-label "1 host" --base-ms "${fixs[$first]}" --ratio-max 2.5
+  rec --id bare16 --what "5b. The engines' bare stop+start under 5a (docker CLI, 8 at a time)" --ours-label "16 hosts" \
+    --ours-ms "${bares[16:8]}" --base-label "1 host" --base-ms "${bares[$first]}"
+  if [ "$ANSIBLE" = 1 ]; then
+    rec --id ansible16 --what "5c. Ansible collection fix, 16 hosts at forks 8" --ours-label "16 hosts" \
+      --ours-ms "${afixs[16:8]}" --base-label "1 host" --base-ms "${afixs[$first]}" --ratio-max 2.5
+  fi
+  if [ -n "${fix[64:8]:-}" ]; then
+    rec --id fleet64 --what "5d. Fleet fix, 64 hosts at --parallel 8 (recorded)" --ours-label "64 hosts" \
+      --ours-ms "${fixs[64:8]}" --base-label "1 host" --base-ms "${fixs[$first]}"
+    rec --id bare64 --what "5e. The engines' bare stop+start under 5d" --ours-label "64 hosts" \
+      --ours-ms "${bares[64:8]}" --base-label "1 host" --base-ms "${bares[$first]}"
+  fi
+  rec --id tool16 --what "5f. The tool's own cost: fleet inspect of the 16 healthy hosts, local sockets" \
+    --ours-ms "${insps[16:8]}"
+  if [ "$ANSIBLE" = 1 ]; then
+    rec --id ssh16 --what "5g. The same over ssh:// (one OpenSSH server per host on loopback)" --ours-ms "${sshis[16:8]}"
+  fi
+fi

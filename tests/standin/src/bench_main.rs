@@ -22,6 +22,20 @@
 //!     command's stderr. One JSON line per
 //!     benchmark is appended to FILE, and a summary line is printed.
 //!
+//!   ozr-bench record --results FILE --id ID --what TEXT --ours-ms "MS MS …" [--ours-label L]
+//!       [--base-ms "MS MS …" --base-label L] [--order TEXT] [--ratio-max X]
+//!     One benchmark's record from wall times measured elsewhere (scripts/bench-fleet.sh times whole
+//!     fleets of engines): the same JSON line as `measure`, with ORDER saying how the runs were ordered
+//!     instead of "alternating".
+//!
+//!   ozr-bench sha256 --file PATH
+//!     The sha256 of a file as ozrepair's backup computes it (the sha2 crate, 1 MiB reads): what the hash
+//!     alone costs, for the backup's floor.
+//!
+//!   ozr-bench check --db PATH --mmap-size N
+//!     SQLite's `integrity_check` of a database opened immutable, by the SQLite ozrepair links, with
+//!     `mmap_size` N (0: 4 KiB reads, as ozrepair's backup checks).
+//!
 //!   ozr-bench get --results FILE --id ID --field PATH
 //!     One value of a benchmark's record, e.g. `--field ours.median_ms` or `--field base.max_rss_kib`.
 //!
@@ -47,7 +61,10 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 fn run() -> Res<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() {
-        return Err("usage: ozr-bench seed-big|seed-connectors|measure|report ...".into());
+        return Err(
+            "usage: ozr-bench seed-big|seed-connectors|measure|record|sha256|check|report|get ..."
+                .into(),
+        );
     }
     let cmd = args.remove(0);
     let opts = Opts::parse(&args)?;
@@ -57,6 +74,12 @@ fn run() -> Res<()> {
             seed_connectors(&PathBuf::from(opts.req("db")?), opts.req("count")?.parse()?)
         }
         "measure" => measure(&opts),
+        "record" => record(&opts),
+        "sha256" => sha256(&PathBuf::from(opts.req("file")?)),
+        "check" => check(
+            &PathBuf::from(opts.req("db")?),
+            opts.req("mmap-size")?.parse()?,
+        ),
         "report" => report(&PathBuf::from(opts.req("results")?)),
         "get" => get(&opts),
         _ => Err(format!("unknown command {cmd}").into()),
@@ -494,6 +517,82 @@ fn side_json(label: &str, cmd: &str, samples: &[Sample]) -> Value {
     })
 }
 
+fn sha256(file: &Path) -> Res<()> {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(file)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = 0u64;
+    loop {
+        let n = f.read_at(&mut buf, at)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        at += n as u64;
+    }
+    let sum: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    println!("{sum}");
+    Ok(())
+}
+
+fn check(db: &Path, mmap_size: i64) -> Res<()> {
+    let conn = rusqlite::Connection::open_with_flags(
+        format!("file:{}?immutable=1", db.display()),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    conn.pragma_update(None, "mmap_size", mmap_size)?;
+    let r: String = conn.query_row("pragma integrity_check", [], |r| r.get(0))?;
+    if r != "ok" {
+        return Err(format!("integrity_check: {r}").into());
+    }
+    Ok(())
+}
+
+/// Wall times measured elsewhere, as a side of a record (no peak RSS: the side is many processes).
+fn recorded_side(label: &str, ms: &str) -> Res<Value> {
+    let ms: Vec<f64> = ms
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    if ms.is_empty() {
+        return Err(format!("no times for {label}").into());
+    }
+    Ok(json!({
+        "label": label,
+        "samples_ms": ms,
+        "median_ms": median(&ms),
+        "min_ms": ms.iter().cloned().fold(f64::INFINITY, f64::min),
+        "max_ms": ms.iter().cloned().fold(0.0, f64::max),
+    }))
+}
+
+fn record(o: &Opts) -> Res<()> {
+    let id = o.req("id")?;
+    let ours = recorded_side(o.get("ours-label").unwrap_or("ozrepair"), o.req("ours-ms")?)?;
+    let runs = ours["samples_ms"].as_array().map_or(0, Vec::len);
+    let mut rec = json!({
+        "id": id,
+        "what": o.get("what").unwrap_or(id),
+        "runs": runs,
+        "order": o.get("order").unwrap_or("measured elsewhere"),
+        "ours": ours,
+    });
+    if let Some(b) = o.get("base-ms") {
+        rec["base"] = recorded_side(o.get("base-label").unwrap_or("baseline"), b)?;
+    }
+    if let Some(v) = o.num("ratio-max")? {
+        rec["targets"]["ratio-max"] = json!(v);
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(o.req("results")?)?;
+    writeln!(f, "{rec}")?;
+    Ok(())
+}
+
 fn measure(o: &Opts) -> Res<()> {
     let results = PathBuf::from(o.req("results")?);
     let id = o.req("id")?;
@@ -689,8 +788,9 @@ fn report(results: &Path) -> Res<()> {
         );
         let ratio = om / bm;
         let time_target = t["ratio-max"].as_f64();
+        let order = r["order"].as_str().unwrap_or("alternating");
         out.push_str(&format!(
-            "| {what}: wall time, {ol} vs {bl} (N={runs}, alternating) | {} | {} | {ratio:.2} | {} | {} |\n",
+            "| {what}: wall time, {ol} vs {bl} (N={runs}, {order}) | {} | {} | {ratio:.2} | {} | {} |\n",
             range(ours),
             range(base),
             time_target.map(|x| format!("≤ {x}")).unwrap_or_else(|| "—".into()),
