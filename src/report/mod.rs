@@ -3,6 +3,7 @@
 //! identifiers, issuers and hashes go in: never a connector's config. Everything printed leaves through
 //! [`Report::render`] (or [`fleet_output`]), where the secret scrub ([`redact`]) sits.
 
+pub mod json;
 pub mod monitor;
 pub mod redact;
 pub mod text;
@@ -202,8 +203,9 @@ impl Report {
         }
     }
 
+    /// The report as serde_json writes it (see [`json`]).
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| {
+        json::report(self).unwrap_or_else(|e| {
             format!(
                 "{{\"schema_version\":1,\"result\":\"failed\",\"error\":{:?}}}",
                 e.to_string()
