@@ -18,6 +18,7 @@ use crate::settings::{SetField, Settings};
 use crate::verdict::{ExitCode, Outcome, UsageError, Verdict};
 use anyhow::{bail, Result};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -60,7 +61,7 @@ pub struct ConnectorView {
     pub problem: Option<String>,
     /// The fields that locate the provider, for every connector type (extension): issuer, baseURL,
     /// hostName, tenant, ssoURL, redirectURI, clientID…
-    pub endpoints: BTreeMap<String, String>,
+    pub endpoints: Endpoints,
     /// Where its config lives (extension): `database` (a row), `static` (a management.json static
     /// connector, written into its row at every start) or `overlay` (a Dex config connector, in memory).
     pub store: &'static str,
@@ -68,6 +69,10 @@ pub struct ConnectorView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
 }
+
+/// A connector's endpoint fields by name: the names Dex's configs have are static (no string of their own
+/// per connector); `--show-secrets` adds its fields by the names the config gives them.
+pub type Endpoints = BTreeMap<Cow<'static, str>, String>;
 
 /// Where a change is written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -145,7 +150,7 @@ pub const ENDPOINT_FIELDS: [&str; 12] = [
 fn read_config(
     row: &ConnectorRow,
     secrets: &mut Vec<String>,
-) -> (Option<String>, BTreeMap<String, String>, Option<String>) {
+) -> (Option<String>, Endpoints, Option<String>) {
     let mut endpoints = BTreeMap::new();
     let Some(cfg) = row.config.as_deref() else {
         return (None, endpoints, None);
@@ -194,7 +199,7 @@ fn read_config(
             .filter(|raw| raw.first() == Some(&b'"'))
             .and_then(jsonedit::go_json_unquote)
         {
-            endpoints.insert(name.to_string(), v);
+            endpoints.insert(Cow::Borrowed(*name), v);
         }
     }
     let undecodable = crate::dex::model::check_read(&row.typ, cfg, &fields)
@@ -317,7 +322,11 @@ fn views_of(
                 Status::Unknown
             };
             if show_secrets {
-                endpoints.extend(secret_fields(r));
+                endpoints.extend(
+                    secret_fields(r)
+                        .into_iter()
+                        .map(|(k, v)| (Cow::Owned(k), v)),
+                );
             }
             ConnectorView {
                 id: r.id.clone(),
@@ -353,7 +362,7 @@ fn defined_in_files(
         }
         let mut endpoints = BTreeMap::new();
         if let Some(iss) = &fc.issuer {
-            endpoints.insert("issuer".to_string(), iss.clone());
+            endpoints.insert(Cow::Borrowed("issuer"), iss.clone());
         }
         views.push(ConnectorView {
             id: fc.id.clone(),

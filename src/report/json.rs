@@ -250,7 +250,7 @@ mod tests {
             status: [Status::Ok, Status::Mismatch, Status::Unknown][n % 3],
             problem: n.is_multiple_of(3).then(|| format!("problem {h}")),
             endpoints: BTreeMap::from_iter(
-                (0..n % 4).map(|k| (format!("{h}key{k}"), format!("{h}value{k}"))),
+                (0..n % 4).map(|k| (format!("{h}key{k}").into(), format!("{h}value{k}"))),
             ),
             store: ["database", "static", "overlay"][n % 3],
             file: (n % 2 == 1).then(|| format!("/etc/{h}.json")),
