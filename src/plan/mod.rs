@@ -145,6 +145,25 @@ pub const ENDPOINT_FIELDS: [&str; 12] = [
     "clientID",
 ];
 
+/// The lengths of the [`ENDPOINT_FIELDS`] (bit n: a name of n bytes); each name is lower-case ASCII
+/// letters first and ASCII letters after (checked here, at compile time).
+const ENDPOINT_LENGTHS: u64 = {
+    let mut m = 0u64;
+    let mut n = 0;
+    while n < ENDPOINT_FIELDS.len() {
+        let name = ENDPOINT_FIELDS[n].as_bytes();
+        assert!(!name.is_empty() && name.len() < 64 && name[0].is_ascii_lowercase());
+        let mut i = 0;
+        while i < name.len() {
+            assert!(name[i].is_ascii_alphabetic());
+            i += 1;
+        }
+        m |= 1 << name.len();
+        n += 1;
+    }
+    m
+};
+
 /// The connector's issuer, its endpoint fields, and what is wrong with its config if anything.
 /// Its secret values are appended to `secrets` in the same pass (see [`crate::dex::secrets`]).
 fn read_config(
@@ -176,12 +195,20 @@ fn read_config(
     // a later null leaving an earlier string), then only those values decoded.
     let mut last: [Option<usize>; ENDPOINT_FIELDS.len()] = [None; ENDPOINT_FIELDS.len()];
     for (i, f) in fields.iter().enumerate() {
-        let is_null = cfg.get(f.value.clone()) == Some(&b"null"[..]);
-        // The names are ASCII: an ASCII key matches one only case-insensitively at the same length.
+        // The names are ASCII letters: an ASCII key matches one only case-insensitively at the same
+        // length, so with a length some name has and the same first letter (`| 0x20` folds a letter's
+        // case, and maps no other byte onto a letter).
+        let key = f.key.as_bytes();
         let ascii = f.key.is_ascii();
+        if ascii && (key.len() >= 64 || ENDPOINT_LENGTHS & (1 << key.len()) == 0) {
+            continue;
+        }
+        let is_null = cfg.get(f.value.clone()) == Some(&b"null"[..]);
         for (n, name) in ENDPOINT_FIELDS.iter().enumerate() {
             let hit = if ascii {
-                f.key.len() == name.len() && f.key.eq_ignore_ascii_case(name)
+                key.len() == name.len()
+                    && (key[0] | 0x20) == name.as_bytes()[0]
+                    && key.eq_ignore_ascii_case(name.as_bytes())
             } else {
                 jsonedit::key_matches(&f.key, name)
             };
