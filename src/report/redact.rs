@@ -11,12 +11,13 @@
 //!   as `oidc` or `https` does not turn every URL and type in the report into `[redacted]`.
 //!
 //! The long rule is linear in the text and cheap to set up for thousands of secrets: every long secret is
-//! indexed by its first 8 bytes (a 2^20-bit filter, then a hash table of them), each position of the text
-//! costs one filter probe, and only a hit compares bytes. A text that is a long secret needs no rule of
-//! its own: the long rule replaces it whole (the longest secret at a position wins). Before that, a text is probed at every fifth position
-//! only, against a second filter of the 4-byte grams at offsets 0 to 4 of every long secret: each window
-//! of 8 bytes holds a probed position whose gram lies inside it, so a text without a hit holds no long
-//! secret and needs no full pass (most report strings).
+//! indexed by its first 8 bytes (a 2^20-bit filter, then a hash table of them). A text is probed at every
+//! fifth position against a second filter, of the 4-byte grams at offsets 0 to 4 of every long secret:
+//! each window of 8 bytes holds a probed position whose gram lies inside it, so only the (at most five)
+//! positions before a probe that hits can start a secret; each of those costs one probe of the first
+//! filter, and only a hit there compares bytes. A text without a hit (most report strings) costs one
+//! probe per five bytes. A text that is a long secret needs no rule of its own: the long rule replaces
+//! it whole (the longest secret at a position wins).
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -222,18 +223,6 @@ impl<'a> Scrubber<'a> {
         }
     }
 
-    /// Whether `b` may hold a long secret: false means it holds none (see [`STRIDE`]).
-    fn may_hold_long(&self, b: &[u8]) -> bool {
-        let mut p = 0;
-        while p + GRAM <= b.len() {
-            if has_bit(&self.grams, slot(gram(&b[p..]))) {
-                return true;
-            }
-            p += STRIDE;
-        }
-        false
-    }
-
     pub fn is_empty(&self) -> bool {
         !self.any
     }
@@ -257,28 +246,40 @@ impl<'a> Scrubber<'a> {
         }
     }
 
-    /// The long rule; None when nothing matched.
+    /// The long rule; None when nothing matched. Only the positions a probed gram points to are tried:
+    /// a long secret at `i` holds the probed position `p` in `i..i + STRIDE` (see [`STRIDE`]), whose gram
+    /// is its gram at offset `p - i`, so every position where one starts is tried, left to right, as a
+    /// pass over every position would (the longest secret at the first position wins, and the pass goes
+    /// on after it).
     fn scrub_long(&self, text: &str) -> Option<String> {
         let b = text.as_bytes();
-        if self.long.is_empty() || b.len() < LONG || !self.may_hold_long(b) {
+        if self.long.is_empty() || b.len() < LONG {
             return None;
         }
         let mut out: Option<String> = None;
-        let (mut i, mut copied) = (0, 0);
-        while i + LONG <= b.len() {
-            let p = prefix(&b[i..]);
-            if has_bit(&self.filter, slot(p)) {
-                if let Some(m) = self.longest_at(&b[i..], p) {
-                    // A match starts and ends on char boundaries: the secret is UTF-8 itself.
-                    let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
-                    o.push_str(&text[copied..i]);
-                    o.push_str(REDACTED);
-                    i += m.len();
-                    copied = i;
-                    continue;
+        // `copied`: the end of the last match; `i`: the first position not tried yet.
+        let (mut i, mut copied, mut p) = (0, 0, 0);
+        let last = b.len() - LONG;
+        while p + GRAM <= b.len() {
+            if has_bit(&self.grams, slot(gram(&b[p..]))) {
+                i = i.max(p.saturating_sub(STRIDE - 1));
+                while i <= p.min(last) {
+                    let q = prefix(&b[i..]);
+                    if has_bit(&self.filter, slot(q)) {
+                        if let Some(m) = self.longest_at(&b[i..], q) {
+                            // A match starts and ends on char boundaries: the secret is UTF-8 itself.
+                            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                            o.push_str(&text[copied..i]);
+                            o.push_str(REDACTED);
+                            i += m.len();
+                            copied = i;
+                            continue;
+                        }
+                    }
+                    i += 1;
                 }
             }
-            i += 1;
+            p += STRIDE;
         }
         let mut o = out?;
         o.push_str(&text[copied..]);
@@ -452,6 +453,37 @@ mod tests {
         for t in &same {
             assert_eq!(sc.scrubbed(t), REDACTED, "{t}");
             assert_eq!(sc.scrubbed(&format!("<{t}>")), "<[redacted]>", "{t}");
+        }
+    }
+
+    /// The long rule as a pass over every position (what the probes must agree with).
+    fn long_rule_everywhere(sc: &Scrubber, text: &str) -> Option<String> {
+        let b = text.as_bytes();
+        let (mut out, mut i, mut copied) = (None::<String>, 0, 0);
+        while !sc.long.is_empty() && i + LONG <= b.len() {
+            if let Some(m) = sc.longest_at(&b[i..], prefix(&b[i..])) {
+                let o = out.get_or_insert_with(String::new);
+                o.push_str(&text[copied..i]);
+                o.push_str(REDACTED);
+                i += m.len();
+                copied = i;
+                continue;
+            }
+            i += 1;
+        }
+        let mut o = out?;
+        o.push_str(&text[copied..]);
+        Some(o)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_probes_find_what_a_pass_over_every_position_finds(
+            secrets in proptest::collection::vec("[ab]{8,12}", 1..6),
+            text in "[abc]{0,60}",
+        ) {
+            let sc = Scrubber::new(&secrets);
+            proptest::prop_assert_eq!(sc.scrub_long(&text), long_rule_everywhere(&sc, &text));
         }
     }
 }
