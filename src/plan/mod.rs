@@ -310,7 +310,7 @@ pub fn build(seen: &Seen, s: &Settings) -> Result<Plan> {
         corrections: Vec::new(),
     };
     b.has_row.resize(b.views.len(), false);
-    crate::dex::secrets::finish(&mut secrets);
+    // Only the scrub reads them (report::redact), in no particular order and indexed once each.
     b.plan.secrets = secrets;
     b.check_names(s)?;
     b.add_failures(seen.logs);

@@ -196,9 +196,16 @@ impl<'a> Scrubber<'a> {
         self.long.truncate(u32::MAX as usize - 1);
         self.index = vec![0; (2 * self.long.len()).next_power_of_two().max(2)];
         let mask = self.index.len() - 1;
-        for n in 0..self.long.len() {
-            let mut h = self.home(self.long[n].0);
-            while self.index[h] != 0 {
+        // A secret already indexed (the same value in many configs) is not indexed again, so a probe's
+        // run stays short.
+        'secrets: for n in 0..self.long.len() {
+            let (p, secret) = &self.long[n];
+            let mut h = self.home(*p);
+            while let Some(e) = self.index[h].checked_sub(1) {
+                let (q, other) = &self.long[e as usize];
+                if q == p && other == secret {
+                    continue 'secrets;
+                }
                 h = (h + 1) & mask;
             }
             self.index[h] = n as u32 + 1;
@@ -485,5 +492,17 @@ mod tests {
             let sc = Scrubber::new(&secrets);
             proptest::prop_assert_eq!(sc.scrub_long(&text), long_rule_everywhere(&sc, &text));
         }
+    }
+
+    #[test]
+    fn a_secret_many_times_over_is_indexed_once() {
+        let mut many: Vec<String> = vec!["the-same-bind-password".to_string(); 20_000];
+        many.extend((0..100).map(|i| format!("the-same-{i}")));
+        let sc = Scrubber::new(&many);
+        assert_eq!(sc.index.iter().filter(|&&e| e != 0).count(), 101);
+        assert_eq!(
+            sc.scrubbed("x the-same-bind-password the-same-7 the-same-"),
+            "x [redacted] [redacted] the-same-"
+        );
     }
 }
