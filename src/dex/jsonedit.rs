@@ -129,7 +129,7 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 
 /// Where the plain bytes of a string starting at `j` end: the first `"`, `\\` or control character at
 /// or after `j`, or the end of `b`. Eight bytes at a time (a word's bytes tested at once), then byte by byte.
-fn plain_run(b: &[u8], mut j: usize) -> usize {
+pub(crate) fn plain_run(b: &[u8], mut j: usize) -> usize {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
     // The high bit of each byte below `n` (n <= 0x80) in `x`, and of each zero byte of `x ^ c`; a borrow

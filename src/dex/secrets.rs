@@ -19,30 +19,23 @@ pub fn is_secret_field(name: &str) -> bool {
         b"CREDENTIAL",
     ];
     if name.is_ascii() && name.len() <= 64 {
-        // Upper-cased once into a buffer, then plain comparisons.
-        let mut buf = [0u8; 64];
-        let b = &mut buf[..name.len()];
-        b.copy_from_slice(name.as_bytes());
-        b.make_ascii_uppercase();
-        let b = &*b;
-        // Only where a hint can start: each hint by its first letter.
-        return (0..b.len()).any(|i| {
-            let r = &b[i..];
-            match r[0] {
-                b'S' => r.starts_with(b"SECRET"),
-                b'P' => {
-                    r.starts_with(b"PASSWORD")
-                        || r.starts_with(b"PASSWD")
-                        || r.starts_with(b"PRIVATEKEY")
-                }
-                b'T' => r.starts_with(b"TOKEN"),
-                b'B' => r.starts_with(b"BINDPW"),
-                b'A' => r.starts_with(b"ASSERTION") || r.starts_with(b"APIKEY"),
-                b'C' => r.starts_with(b"CREDENTIAL"),
-                _ => false,
-            }
-        }) || b == b"KEY"
-            || b == b"CLIENTKEY";
+        // Compared in place, case-insensitively, only where a hint can start: each hint by its first
+        // letter (`| 0x20` folds a letter's case and maps no other byte onto a letter).
+        let b = name.as_bytes();
+        let at = |i: usize, h: &[u8]| {
+            b.get(i..i + h.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(h))
+        };
+        return (0..b.len()).any(|i| match b[i] | 0x20 {
+            b's' => at(i, b"SECRET"),
+            b'p' => at(i, b"PASSWORD") || at(i, b"PASSWD") || at(i, b"PRIVATEKEY"),
+            b't' => at(i, b"TOKEN"),
+            b'b' => at(i, b"BINDPW"),
+            b'a' => at(i, b"ASSERTION") || at(i, b"APIKEY"),
+            b'c' => at(i, b"CREDENTIAL"),
+            _ => false,
+        }) || b.eq_ignore_ascii_case(b"KEY")
+            || b.eq_ignore_ascii_case(b"CLIENTKEY");
     }
     // Go's folding maps only ASCII letters and ſ, K, ı, İ onto ASCII; any other rune stays non-ASCII.
     let mut buf = [0u8; 64];
@@ -168,6 +161,83 @@ mod tests {
         }
         assert!(!is_secret_field(&"x".repeat(200)));
         assert!(is_secret_field(&format!("{}Secret", "x".repeat(200))));
+    }
+
+    /// The ASCII path as it was (upper-cased into a buffer, then plain comparisons), for comparison.
+    fn ascii_reference(name: &str) -> bool {
+        let b = name.to_ascii_uppercase().into_bytes();
+        const HINTS: [&[u8]; 9] = [
+            b"SECRET",
+            b"PASSWORD",
+            b"PASSWD",
+            b"TOKEN",
+            b"BINDPW",
+            b"ASSERTION",
+            b"PRIVATEKEY",
+            b"APIKEY",
+            b"CREDENTIAL",
+        ];
+        HINTS.iter().any(|h| b.windows(h.len()).any(|w| w == *h))
+            || b == b"KEY"
+            || b == b"CLIENTKEY"
+    }
+
+    #[test]
+    fn ascii_keys_as_the_reference_reads_them() {
+        let hints = [
+            "secret",
+            "password",
+            "passwd",
+            "token",
+            "bindpw",
+            "assertion",
+            "privatekey",
+            "apikey",
+            "credential",
+            "key",
+            "clientkey",
+        ];
+        let mut names: Vec<String> = Vec::new();
+        for h in hints {
+            for (pre, post) in [
+                ("", ""),
+                ("x", ""),
+                ("", "x"),
+                ("client", "Value"),
+                ("_", "_"),
+            ] {
+                names.push(format!("{pre}{h}{post}"));
+                names.push(format!("{pre}{}{post}", h.to_ascii_uppercase()));
+                // Each letter changed once, and each prefix of the hint cut short.
+                for i in 0..h.len() {
+                    let mut m = h.as_bytes().to_vec();
+                    m[i] ^= 0x20;
+                    names.push(format!(
+                        "{pre}{}{post}",
+                        String::from_utf8(m.clone()).unwrap()
+                    ));
+                    m[i] = b'@';
+                    names.push(format!("{pre}{}{post}", String::from_utf8(m).unwrap()));
+                    names.push(format!("{pre}{}", &h[..i]));
+                }
+            }
+        }
+        names.extend(["", "a", "s", "S", "p", "{", "[", "@", "`", "3"].map(String::from));
+        for n in &names {
+            assert_eq!(is_secret_field(n), ascii_reference(n), "{n:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_ascii_key_as_the_reference_reads_it(
+            v in proptest::collection::vec(proptest::sample::select(
+                b"sSeEcCrRtTpPaAwWoOdDkKnNbBiIyYlLvVxX0_[{@`".to_vec()), 0..70)
+        ) {
+            let n = String::from_utf8(v).unwrap();
+            // Past 64 bytes the general path reads it; the same answer either way.
+            proptest::prop_assert_eq!(is_secret_field(&n), ascii_reference(&n));
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::evidence::discover::discovery_url;
 use crate::evidence::Asked;
 use crate::settings::Settings;
 use anyhow::{bail, Result};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub use crate::config::MANAGEMENT;
@@ -29,9 +30,9 @@ pub fn build(configs: &Configs, asked: Option<&Asked>, s: &Settings) -> Result<P
     };
     let file = &configs.files[auth.file];
     let shown = file.path.display().to_string();
-    let mut endpoints = BTreeMap::from([("issuer".to_string(), auth.issuer.clone())]);
+    let mut endpoints = BTreeMap::from([(Cow::Borrowed("issuer"), auth.issuer.clone())]);
     if let Some(e) = &auth.endpoint {
-        endpoints.insert("OIDCConfigEndpoint".into(), e.clone());
+        endpoints.insert(Cow::Borrowed("OIDCConfigEndpoint"), e.clone());
     }
     let mut view = ConnectorView {
         id: MANAGEMENT.into(),

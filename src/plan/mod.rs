@@ -18,6 +18,7 @@ use crate::settings::{SetField, Settings};
 use crate::verdict::{ExitCode, Outcome, UsageError, Verdict};
 use anyhow::{bail, Result};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -60,7 +61,7 @@ pub struct ConnectorView {
     pub problem: Option<String>,
     /// The fields that locate the provider, for every connector type (extension): issuer, baseURL,
     /// hostName, tenant, ssoURL, redirectURI, clientID…
-    pub endpoints: BTreeMap<String, String>,
+    pub endpoints: Endpoints,
     /// Where its config lives (extension): `database` (a row), `static` (a management.json static
     /// connector, written into its row at every start) or `overlay` (a Dex config connector, in memory).
     pub store: &'static str,
@@ -68,6 +69,10 @@ pub struct ConnectorView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
 }
+
+/// A connector's endpoint fields by name: the names Dex's configs have are static (no string of their own
+/// per connector); `--show-secrets` adds its fields by the names the config gives them.
+pub type Endpoints = BTreeMap<Cow<'static, str>, String>;
 
 /// Where a change is written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -140,12 +145,31 @@ pub const ENDPOINT_FIELDS: [&str; 12] = [
     "clientID",
 ];
 
+/// The lengths of the [`ENDPOINT_FIELDS`] (bit n: a name of n bytes); each name is lower-case ASCII
+/// letters first and ASCII letters after (checked here, at compile time).
+const ENDPOINT_LENGTHS: u64 = {
+    let mut m = 0u64;
+    let mut n = 0;
+    while n < ENDPOINT_FIELDS.len() {
+        let name = ENDPOINT_FIELDS[n].as_bytes();
+        assert!(!name.is_empty() && name.len() < 64 && name[0].is_ascii_lowercase());
+        let mut i = 0;
+        while i < name.len() {
+            assert!(name[i].is_ascii_alphabetic());
+            i += 1;
+        }
+        m |= 1 << name.len();
+        n += 1;
+    }
+    m
+};
+
 /// The connector's issuer, its endpoint fields, and what is wrong with its config if anything.
 /// Its secret values are appended to `secrets` in the same pass (see [`crate::dex::secrets`]).
 fn read_config(
     row: &ConnectorRow,
     secrets: &mut Vec<String>,
-) -> (Option<String>, BTreeMap<String, String>, Option<String>) {
+) -> (Option<String>, Endpoints, Option<String>) {
     let mut endpoints = BTreeMap::new();
     let Some(cfg) = row.config.as_deref() else {
         return (None, endpoints, None);
@@ -171,12 +195,20 @@ fn read_config(
     // a later null leaving an earlier string), then only those values decoded.
     let mut last: [Option<usize>; ENDPOINT_FIELDS.len()] = [None; ENDPOINT_FIELDS.len()];
     for (i, f) in fields.iter().enumerate() {
-        let is_null = cfg.get(f.value.clone()) == Some(&b"null"[..]);
-        // The names are ASCII: an ASCII key matches one only case-insensitively at the same length.
+        // The names are ASCII letters: an ASCII key matches one only case-insensitively at the same
+        // length, so with a length some name has and the same first letter (`| 0x20` folds a letter's
+        // case, and maps no other byte onto a letter).
+        let key = f.key.as_bytes();
         let ascii = f.key.is_ascii();
+        if ascii && (key.len() >= 64 || ENDPOINT_LENGTHS & (1 << key.len()) == 0) {
+            continue;
+        }
+        let is_null = cfg.get(f.value.clone()) == Some(&b"null"[..]);
         for (n, name) in ENDPOINT_FIELDS.iter().enumerate() {
             let hit = if ascii {
-                f.key.len() == name.len() && f.key.eq_ignore_ascii_case(name)
+                key.len() == name.len()
+                    && (key[0] | 0x20) == name.as_bytes()[0]
+                    && key.eq_ignore_ascii_case(name.as_bytes())
             } else {
                 jsonedit::key_matches(&f.key, name)
             };
@@ -194,7 +226,7 @@ fn read_config(
             .filter(|raw| raw.first() == Some(&b'"'))
             .and_then(jsonedit::go_json_unquote)
         {
-            endpoints.insert(name.to_string(), v);
+            endpoints.insert(Cow::Borrowed(*name), v);
         }
     }
     let undecodable = crate::dex::model::check_read(&row.typ, cfg, &fields)
@@ -278,7 +310,7 @@ pub fn build(seen: &Seen, s: &Settings) -> Result<Plan> {
         corrections: Vec::new(),
     };
     b.has_row.resize(b.views.len(), false);
-    crate::dex::secrets::finish(&mut secrets);
+    // Only the scrub reads them (report::redact), in no particular order and indexed once each.
     b.plan.secrets = secrets;
     b.check_names(s)?;
     b.add_failures(seen.logs);
@@ -317,7 +349,11 @@ fn views_of(
                 Status::Unknown
             };
             if show_secrets {
-                endpoints.extend(secret_fields(r));
+                endpoints.extend(
+                    secret_fields(r)
+                        .into_iter()
+                        .map(|(k, v)| (Cow::Owned(k), v)),
+                );
             }
             ConnectorView {
                 id: r.id.clone(),
@@ -353,7 +389,7 @@ fn defined_in_files(
         }
         let mut endpoints = BTreeMap::new();
         if let Some(iss) = &fc.issuer {
-            endpoints.insert("issuer".to_string(), iss.clone());
+            endpoints.insert(Cow::Borrowed("issuer"), iss.clone());
         }
         views.push(ConnectorView {
             id: fc.id.clone(),

@@ -3,6 +3,7 @@
 //! identifiers, issuers and hashes go in: never a connector's config. Everything printed leaves through
 //! [`Report::render`] (or [`fleet_output`]), where the secret scrub ([`redact`]) sits.
 
+pub mod json;
 pub mod monitor;
 pub mod redact;
 pub mod text;
@@ -202,8 +203,9 @@ impl Report {
         }
     }
 
+    /// The report as serde_json writes it (see [`json`]).
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| {
+        json::report(self).unwrap_or_else(|e| {
             format!(
                 "{{\"schema_version\":1,\"result\":\"failed\",\"error\":{:?}}}",
                 e.to_string()
@@ -243,19 +245,19 @@ impl Report {
             c.endpoints.values_mut().for_each(&mut *f);
             // Keys are field names; a plain one (letters and digits, as every endpoint name is) is left
             // as it is, and the map is rebuilt only when another one changes.
-            let keys: Vec<(String, String)> = c
+            let keys: Vec<(std::borrow::Cow<'static, str>, String)> = c
                 .endpoints
                 .keys()
                 .filter(|k| !k.bytes().all(|b| b.is_ascii_alphanumeric()))
                 .filter_map(|k| {
-                    let mut t = k.clone();
+                    let mut t = k.to_string();
                     f(&mut t);
-                    (t != *k).then(|| (k.clone(), t))
+                    (t != **k).then(|| (k.clone(), t))
                 })
                 .collect();
             for (old, new) in keys {
                 if let Some(v) = c.endpoints.remove(&old) {
-                    c.endpoints.insert(new, v);
+                    c.endpoints.insert(new.into(), v);
                 }
             }
         }

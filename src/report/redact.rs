@@ -11,11 +11,13 @@
 //!   as `oidc` or `https` does not turn every URL and type in the report into `[redacted]`.
 //!
 //! The long rule is linear in the text and cheap to set up for thousands of secrets: every long secret is
-//! indexed by its first 8 bytes (a 2^20-bit filter, then a sorted table), each position of the text costs
-//! one filter probe, and only a hit compares bytes. Before that, a text is probed at every fifth position
-//! only, against a second filter of the 4-byte grams at offsets 0 to 4 of every long secret: each window
-//! of 8 bytes holds a probed position whose gram lies inside it, so a text without a hit holds no long
-//! secret and needs no full pass (most report strings).
+//! indexed by its first 8 bytes (a 2^20-bit filter, then a hash table of them). A text is probed at every
+//! fifth position against a second filter, of the 4-byte grams at offsets 0 to 4 of every long secret:
+//! each window of 8 bytes holds a probed position whose gram lies inside it, so only the (at most five)
+//! positions before a probe that hits can start a secret; each of those costs one probe of the first
+//! filter, and only a hit there compares bytes. A text without a hit (most report strings) costs one
+//! probe per five bytes. A text that is a long secret needs no rule of its own: the long rule replaces
+//! it whole (the longest secret at a position wins).
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -53,26 +55,45 @@ pub const LONG: usize = 8;
 pub const WORD: usize = 4;
 
 const FILTER_BITS: u32 = 20;
-/// Secret lengths told apart by [`Scrubber::lengths`].
-const LENGTHS: usize = 256;
 
 /// The scrub for one set of secrets, built once per report. It borrows the secrets (thousands of them
 /// are not copied); only a secret's JSON-escaped form, when it differs, is a string of its own.
 pub struct Scrubber<'a> {
+    /// Whether there is a secret at all.
+    any: bool,
+    /// Secrets shorter than [`LONG`], redacted where a string is one of them (a string that is a long
+    /// secret is redacted whole by the long rule).
     exact: HashSet<&'a str, FxBuild>,
-    /// The lengths of the secrets, up to [`LENGTHS`] bytes (bit n: a secret of n bytes), and whether one
-    /// is longer: a string of no such length needs no lookup in `exact`.
-    lengths: [u64; LENGTHS / 64],
-    longer: bool,
     /// Secrets of WORD..LONG bytes, matched as whole words.
     words: HashSet<&'a str, FxBuild>,
-    /// Long secrets with their first 8 bytes, sorted by those, then longest first.
+    /// Long secrets with their first 8 bytes.
     long: Vec<(u64, Cow<'a, str>)>,
+    /// `long` indexed by those 8 bytes: open addressing, linear probing from [`Scrubber::home`]; an entry
+    /// is an index into `long` plus one, 0 an empty slot. At most half full.
+    index: Vec<u32>,
     /// The first 8 bytes of every long secret (bits by [`slot`]).
     filter: Vec<u64>,
     /// Its 4-byte grams at offsets 0..[`STRIDE`] (bits by [`slot`] of the gram).
     grams: Vec<u64>,
 }
+
+/// Whether a secret is written differently in Go's JSON (`"`, `\\`, controls, `<`, `>`, `&`, and the
+/// first byte of U+2028 and U+2029): by byte.
+const GO_ESCAPES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'&' as usize] = true;
+    t[0xe2] = true;
+    t
+};
 
 /// The bytes of a gram of [`Scrubber::grams`].
 const GRAM: usize = 4;
@@ -112,41 +133,35 @@ fn is_break(c: char) -> bool {
 impl<'a> Scrubber<'a> {
     pub fn new(secrets: &'a [String]) -> Scrubber<'a> {
         let mut s = Scrubber {
-            exact: HashSet::with_capacity_and_hasher(secrets.len(), FxBuild::default()),
-            lengths: [0; LENGTHS / 64],
-            longer: false,
+            any: false,
+            exact: HashSet::default(),
             words: HashSet::default(),
             long: Vec::with_capacity(secrets.len()),
+            index: Vec::new(),
             filter: Vec::new(),
             grams: Vec::new(),
         };
         for secret in secrets.iter().filter(|x| !x.is_empty()) {
             let secret = secret.as_str();
-            s.exact.insert(secret);
-            match secret.len() {
-                n if n < LENGTHS => s.lengths[n >> 6] |= 1 << (n & 63),
-                _ => s.longer = true,
-            }
+            s.any = true;
             if secret.len() >= LONG {
                 s.add_long(Cow::Borrowed(secret));
                 // Also as Go's JSON writes it, in case a log line or message carries it escaped.
-                let escapes = secret
-                    .bytes()
-                    .any(|b| matches!(b, 0..=0x1f | b'"' | b'\\' | b'<' | b'>' | b'&' | 0xe2));
-                if escapes {
+                if secret.bytes().any(|b| GO_ESCAPES[usize::from(b)]) {
                     let quoted = crate::dex::jsonedit::go_json_string(secret);
                     let inner = &quoted[1..quoted.len() - 1];
                     if inner != secret {
                         s.add_long(Cow::Owned(inner.to_string()));
                     }
                 }
-            } else if secret.len() >= WORD {
-                s.words.insert(secret);
+            } else {
+                s.exact.insert(secret);
+                if secret.len() >= WORD {
+                    s.words.insert(secret);
+                }
             }
         }
-        s.long
-            .sort_unstable_by_key(|(p, secret)| (*p, std::cmp::Reverse(secret.len())));
-        s.long.dedup();
+        s.index_long();
         s
     }
 
@@ -164,33 +179,67 @@ impl<'a> Scrubber<'a> {
         self.long.push((p, secret));
     }
 
-    /// Whether `b` may hold a long secret: false means it holds none (see [`STRIDE`]).
-    fn may_hold_long(&self, b: &[u8]) -> bool {
-        let mut p = 0;
-        while p + GRAM <= b.len() {
-            if has_bit(&self.grams, slot(gram(&b[p..]))) {
-                return true;
-            }
-            p += STRIDE;
+    /// Where the probe for a prefix starts in `index`.
+    fn home(&self, p: u64) -> usize {
+        // `index` has a power-of-two length of at least 2 (see `index_long`).
+        let bits = self.index.len().trailing_zeros();
+        (p.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+    }
+
+    /// Builds `index` over `long`.
+    fn index_long(&mut self) {
+        if self.long.is_empty() {
+            return;
         }
-        false
+        // At most half full, so a probe meets an empty slot soon; u32 entries (a report has far fewer
+        // than 2^32 secrets; `long` is cut to fit if ever it had more).
+        self.long.truncate(u32::MAX as usize - 1);
+        self.index = vec![0; (2 * self.long.len()).next_power_of_two().max(2)];
+        let mask = self.index.len() - 1;
+        // A secret already indexed (the same value in many configs) is not indexed again, so a probe's
+        // run stays short.
+        'secrets: for n in 0..self.long.len() {
+            let (p, secret) = &self.long[n];
+            let mut h = self.home(*p);
+            while let Some(e) = self.index[h].checked_sub(1) {
+                let (q, other) = &self.long[e as usize];
+                if q == p && other == secret {
+                    continue 'secrets;
+                }
+                h = (h + 1) & mask;
+            }
+            self.index[h] = n as u32 + 1;
+        }
+    }
+
+    /// The longest long secret that `b` starts with, among those whose first 8 bytes are `p`.
+    fn longest_at(&self, b: &[u8], p: u64) -> Option<&str> {
+        let mask = self.index.len() - 1;
+        let mut h = self.home(p);
+        let mut best: Option<&str> = None;
+        loop {
+            let e = self.index[h] as usize;
+            if e == 0 {
+                return best;
+            }
+            let (q, s) = &self.long[e - 1];
+            if *q == p && s.len() > best.map_or(0, str::len) && b.starts_with(s.as_bytes()) {
+                best = Some(s);
+            }
+            h = (h + 1) & mask;
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.exact.is_empty()
+        !self.any
     }
 
     /// `text` with its secrets replaced by [redacted], in place.
     pub fn scrub(&self, text: &mut String) {
-        if self.exact.is_empty() || text.is_empty() {
+        if !self.any || text.is_empty() {
             return;
         }
-        let n = text.len();
-        let may_be_one = match n < LENGTHS {
-            true => self.lengths[n >> 6] & (1 << (n & 63)) != 0,
-            false => self.longer,
-        };
-        if may_be_one && self.exact.contains(text.as_str()) {
+        if text.len() < LONG && self.exact.contains(text.as_str()) {
             *text = REDACTED.to_string();
             return;
         }
@@ -204,33 +253,40 @@ impl<'a> Scrubber<'a> {
         }
     }
 
-    /// The long rule; None when nothing matched.
+    /// The long rule; None when nothing matched. Only the positions a probed gram points to are tried:
+    /// a long secret at `i` holds the probed position `p` in `i..i + STRIDE` (see [`STRIDE`]), whose gram
+    /// is its gram at offset `p - i`, so every position where one starts is tried, left to right, as a
+    /// pass over every position would (the longest secret at the first position wins, and the pass goes
+    /// on after it).
     fn scrub_long(&self, text: &str) -> Option<String> {
         let b = text.as_bytes();
-        if self.long.is_empty() || b.len() < LONG || !self.may_hold_long(b) {
+        if self.long.is_empty() || b.len() < LONG {
             return None;
         }
         let mut out: Option<String> = None;
-        let (mut i, mut copied) = (0, 0);
-        while i + LONG <= b.len() {
-            let p = prefix(&b[i..]);
-            if has_bit(&self.filter, slot(p)) {
-                let from = self.long.partition_point(|(q, _)| *q < p);
-                if let Some((_, m)) = self.long[from..]
-                    .iter()
-                    .take_while(|(q, _)| *q == p)
-                    .find(|(_, s)| b[i..].starts_with(s.as_bytes()))
-                {
-                    // A match starts and ends on char boundaries: the secret is UTF-8 itself.
-                    let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
-                    o.push_str(&text[copied..i]);
-                    o.push_str(REDACTED);
-                    i += m.len();
-                    copied = i;
-                    continue;
+        // `copied`: the end of the last match; `i`: the first position not tried yet.
+        let (mut i, mut copied, mut p) = (0, 0, 0);
+        let last = b.len() - LONG;
+        while p + GRAM <= b.len() {
+            if has_bit(&self.grams, slot(gram(&b[p..]))) {
+                i = i.max(p.saturating_sub(STRIDE - 1));
+                while i <= p.min(last) {
+                    let q = prefix(&b[i..]);
+                    if has_bit(&self.filter, slot(q)) {
+                        if let Some(m) = self.longest_at(&b[i..], q) {
+                            // A match starts and ends on char boundaries: the secret is UTF-8 itself.
+                            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                            o.push_str(&text[copied..i]);
+                            o.push_str(REDACTED);
+                            i += m.len();
+                            copied = i;
+                            continue;
+                        }
+                    }
+                    i += 1;
                 }
             }
-            i += 1;
+            p += STRIDE;
         }
         let mut o = out?;
         o.push_str(&text[copied..]);
@@ -383,6 +439,70 @@ mod tests {
         assert_eq!(
             sc.scrubbed("a secret-00004999 b secret-0000 c"),
             "a [redacted] b secret-0000 c"
+        );
+    }
+
+    #[test]
+    fn secrets_that_share_their_first_bytes() {
+        // Secrets that share their first 8 bytes: each alone is redacted whole, and at a position the
+        // longest one that matches wins.
+        let shared = s(&["abcdefgh", "abcdefgh1", "abcdefgh12345", "abcdefgh\"<q>"]);
+        let sc = Scrubber::new(&shared);
+        for t in &shared {
+            assert_eq!(sc.scrubbed(t), REDACTED, "{t}");
+        }
+        assert_eq!(sc.scrubbed("xabcdefgh123y"), "x[redacted]23y");
+        assert_eq!(sc.scrubbed("abcdefgh12345abcdefgh"), "[redacted][redacted]");
+        assert_eq!(sc.scrubbed("abcdefg"), "abcdefg");
+        assert_eq!(sc.scrubbed(r#"abcdefgh\"\u003cq\u003e"#), REDACTED);
+        let same: Vec<String> = (0..3000).map(|i| format!("prefix00-{i}")).collect();
+        let sc = Scrubber::new(&same);
+        for t in &same {
+            assert_eq!(sc.scrubbed(t), REDACTED, "{t}");
+            assert_eq!(sc.scrubbed(&format!("<{t}>")), "<[redacted]>", "{t}");
+        }
+    }
+
+    /// The long rule as a pass over every position (what the probes must agree with).
+    fn long_rule_everywhere(sc: &Scrubber, text: &str) -> Option<String> {
+        let b = text.as_bytes();
+        let (mut out, mut i, mut copied) = (None::<String>, 0, 0);
+        while !sc.long.is_empty() && i + LONG <= b.len() {
+            if let Some(m) = sc.longest_at(&b[i..], prefix(&b[i..])) {
+                let o = out.get_or_insert_with(String::new);
+                o.push_str(&text[copied..i]);
+                o.push_str(REDACTED);
+                i += m.len();
+                copied = i;
+                continue;
+            }
+            i += 1;
+        }
+        let mut o = out?;
+        o.push_str(&text[copied..]);
+        Some(o)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_probes_find_what_a_pass_over_every_position_finds(
+            secrets in proptest::collection::vec("[ab]{8,12}", 1..6),
+            text in "[abc]{0,60}",
+        ) {
+            let sc = Scrubber::new(&secrets);
+            proptest::prop_assert_eq!(sc.scrub_long(&text), long_rule_everywhere(&sc, &text));
+        }
+    }
+
+    #[test]
+    fn a_secret_many_times_over_is_indexed_once() {
+        let mut many: Vec<String> = vec!["the-same-bind-password".to_string(); 20_000];
+        many.extend((0..100).map(|i| format!("the-same-{i}")));
+        let sc = Scrubber::new(&many);
+        assert_eq!(sc.index.iter().filter(|&&e| e != 0).count(), 101);
+        assert_eq!(
+            sc.scrubbed("x the-same-bind-password the-same-7 the-same-"),
+            "x [redacted] [redacted] the-same-"
         );
     }
 }

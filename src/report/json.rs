@@ -1,0 +1,357 @@
+//! The report's JSON ([`Report::to_json`]), byte for byte what serde_json writes for [`Report`]'s derived
+//! `Serialize`, with its bulk (the connectors, 10,000 of them in a large store) written by hand: a string's
+//! plain runs are found eight bytes at a time and copied at once ([`push_str`]) instead of serde_json's test
+//! of every byte. The smaller parts go through serde_json itself. The unit tests hold both to serde_json.
+
+use super::Report;
+use crate::plan::ConnectorView;
+use serde::Serialize;
+
+/// `s` as serde_json writes a string, quotes included: `"`, `\` and the control characters below 0x20
+/// escaped (`\b` `\t` `\n` `\f` `\r`, the others `\u00xx` in lower-case hex), everything else (DEL,
+/// non-ASCII, `/`) as it is.
+pub fn push_str(o: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    o.push('"');
+    let b = s.as_bytes();
+    let (mut i, mut copied) = (0, 0);
+    loop {
+        i = crate::dex::jsonedit::plain_run(b, i);
+        let Some(&c) = b.get(i) else { break };
+        // `c` is ASCII, so `i` and `i + 1` are char boundaries.
+        o.push_str(&s[copied..i]);
+        match c {
+            b'"' => o.push_str("\\\""),
+            b'\\' => o.push_str("\\\\"),
+            0x08 => o.push_str("\\b"),
+            b'\t' => o.push_str("\\t"),
+            b'\n' => o.push_str("\\n"),
+            0x0c => o.push_str("\\f"),
+            b'\r' => o.push_str("\\r"),
+            _ => {
+                o.push_str("\\u00");
+                o.push(char::from(HEX[usize::from(c >> 4)]));
+                o.push(char::from(HEX[usize::from(c & 0xf)]));
+            }
+        }
+        i += 1;
+        copied = i;
+    }
+    o.push_str(&s[copied..]);
+    o.push('"');
+}
+
+fn push_opt(o: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => push_str(o, s),
+        None => o.push_str("null"),
+    }
+}
+
+/// `"key":` (the keys here are plain field names).
+fn push_key(o: &mut String, first: bool, key: &str) {
+    if !first {
+        o.push(',');
+    }
+    o.push('"');
+    o.push_str(key);
+    o.push_str("\":");
+}
+
+/// A value through serde_json (the report's small parts).
+fn push_serde<T: Serialize + ?Sized>(o: &mut String, v: &T) -> serde_json::Result<()> {
+    o.push_str(&serde_json::to_string(v)?);
+    Ok(())
+}
+
+/// One connector, as its derived `Serialize` writes it.
+fn push_connector(o: &mut String, c: &ConnectorView) {
+    o.push_str("{\"id\":");
+    push_str(o, &c.id);
+    o.push_str(",\"type\":");
+    push_str(o, &c.typ);
+    o.push_str(",\"name\":");
+    push_str(o, &c.name);
+    o.push_str(",\"issuer\":");
+    push_opt(o, c.issuer.as_deref());
+    o.push_str(",\"status\":");
+    push_str(o, c.status.as_str());
+    if let Some(p) = &c.problem {
+        o.push_str(",\"problem\":");
+        push_str(o, p);
+    }
+    o.push_str(",\"endpoints\":{");
+    for (n, (k, v)) in c.endpoints.iter().enumerate() {
+        if n > 0 {
+            o.push(',');
+        }
+        push_str(o, k);
+        o.push(':');
+        push_str(o, v);
+    }
+    o.push_str("},\"store\":");
+    push_str(o, c.store);
+    if let Some(f) = &c.file {
+        o.push_str(",\"file\":");
+        push_str(o, f);
+    }
+    o.push('}');
+}
+
+/// The report as serde_json writes it (the same fields, in the same order, skipped by the same rules).
+pub fn report(r: &Report) -> serde_json::Result<String> {
+    // About 250 bytes per connector in a large store.
+    let mut o = String::with_capacity(1024 + 256 * r.connectors.len());
+    o.push('{');
+    push_key(&mut o, true, "schema_version");
+    push_serde(&mut o, &r.schema_version)?;
+    push_key(&mut o, false, "command");
+    push_str(&mut o, &r.command);
+    push_key(&mut o, false, "host");
+    push_opt(&mut o, r.host.as_deref());
+    push_key(&mut o, false, "container");
+    push_serde(&mut o, &r.container)?;
+    push_key(&mut o, false, "database");
+    push_serde(&mut o, &r.database)?;
+    push_key(&mut o, false, "connectors");
+    o.push('[');
+    for (n, c) in r.connectors.iter().enumerate() {
+        if n > 0 {
+            o.push(',');
+        }
+        push_connector(&mut o, c);
+    }
+    o.push(']');
+    push_key(&mut o, false, "changes");
+    push_serde(&mut o, &r.changes)?;
+    push_key(&mut o, false, "backup");
+    push_serde(&mut o, &r.backup)?;
+    push_key(&mut o, false, "result");
+    push_serde(&mut o, &r.result)?;
+    push_key(&mut o, false, "error");
+    push_opt(&mut o, r.error.as_deref());
+    push_key(&mut o, false, "located");
+    push_serde(&mut o, &r.located)?;
+    push_key(&mut o, false, "notes");
+    push_serde(&mut o, &r.notes)?;
+    if !r.discovery.is_empty() {
+        push_key(&mut o, false, "discovery");
+        push_serde(&mut o, &r.discovery)?;
+    }
+    if !r.backups.is_empty() {
+        push_key(&mut o, false, "backups");
+        push_serde(&mut o, &r.backups)?;
+    }
+    if let Some(p) = &r.password_change {
+        push_key(&mut o, false, "password_change");
+        push_serde(&mut o, p)?;
+    }
+    o.push('}');
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Change, Source, Status, Store};
+    use crate::report::{
+        BackupListing, BackupPart, ContainerPart, DatabasePart, DiscoveryPart, PasswordChange,
+        Trail,
+    };
+    use crate::verdict::Verdict;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn serde_str(s: &str) -> String {
+        serde_json::to_string(s).unwrap()
+    }
+
+    fn mine(s: &str) -> String {
+        let mut o = String::new();
+        push_str(&mut o, s);
+        o
+    }
+
+    /// Every byte below 0x20 and the other bytes JSON or a terminal cares about, alone and in text.
+    fn hostile() -> Vec<String> {
+        let mut v: Vec<String> = (0u8..0x20).map(|b| char::from(b).to_string()).collect();
+        let all_controls: String = (0u8..0x20).map(char::from).collect();
+        v.extend(
+            [
+                "",
+                "\"",
+                "\\",
+                "\\\"",
+                "\"\\\"",
+                "/",
+                "</script>",
+                "\u{7f}",
+                "\u{80}",
+                "\u{9f}",
+                "é",
+                "ṡecret-ünïcode",
+                "\u{2028}\u{2029}",
+                "\u{202e}bidi\u{2066}",
+                "\u{feff}",
+                "😀 emoji 🏳️‍🌈",
+                "\u{10ffff}",
+                "plain ascii text that is longer than eight bytes",
+                "https://login.microsoftonline.com/3f1c2d4e/v2.0",
+                "a\"b\\c\nd\re\tf\u{8}g\u{c}h\u{0}i\u{1f}j\u{7f}k",
+                "12345678\"12345678\\1234567\n",
+            ]
+            .map(String::from),
+        );
+        v.push(all_controls.clone());
+        v.push(format!("{all_controls}{all_controls}x\u{2028}y"));
+        // A special byte at every offset of a word.
+        for at in 0..17 {
+            for c in [
+                '"', '\\', '\n', '\u{1}', '\u{1f}', '\u{7f}', 'é', '\u{2028}',
+            ] {
+                v.push(format!("{}{c}{}", "x".repeat(at), "y".repeat(17 - at)));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for s in hostile() {
+            assert_eq!(mine(&s), serde_str(&s), "{s:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_is_escaped_as_serde_json_escapes_it(s in any::<String>()) {
+            prop_assert_eq!(mine(&s), serde_str(&s));
+        }
+
+        #[test]
+        fn any_mix_of_special_characters(v in prop::collection::vec(
+            prop::sample::select(vec![
+                '"', '\\', '\n', '\r', '\t', '\u{8}', '\u{c}', '\u{0}', '\u{1}', '\u{1b}', '\u{1f}', ' ',
+                'a', '/', '\u{7f}', '\u{80}', 'é', '\u{2028}', '\u{ffff}', '😀',
+            ]),
+            0..40,
+        )) {
+            let s: String = v.into_iter().collect();
+            prop_assert_eq!(mine(&s), serde_str(&s));
+        }
+    }
+
+    fn view(h: &str, n: usize) -> ConnectorView {
+        ConnectorView {
+            id: format!("{h}id{n}"),
+            typ: format!("oidc{h}"),
+            name: h.to_string(),
+            issuer: n.is_multiple_of(2).then(|| format!("https://{h}/")),
+            status: [Status::Ok, Status::Mismatch, Status::Unknown][n % 3],
+            problem: n.is_multiple_of(3).then(|| format!("problem {h}")),
+            endpoints: BTreeMap::from_iter(
+                (0..n % 4).map(|k| (format!("{h}key{k}").into(), format!("{h}value{k}"))),
+            ),
+            store: ["database", "static", "overlay"][n % 3],
+            file: (n % 2 == 1).then(|| format!("/etc/{h}.json")),
+        }
+    }
+
+    /// A report with every field filled in (`full`) or left at its default.
+    fn report_of(h: &str, full: bool) -> Report {
+        let mut r = Report::make("inspect", &Trail::default(), Verdict::healthy());
+        r.connectors = (0..7).map(|n| view(h, n)).collect();
+        if !full {
+            return r;
+        }
+        r.command = format!("fix{h}");
+        r.host = Some(format!("ssh://{h}"));
+        r.container = Some(ContainerPart {
+            name: h.into(),
+            id: h.into(),
+            state_before: h.into(),
+            state_after: Some(h.into()),
+            restart_count: -3,
+        });
+        r.database = Some(DatabasePart {
+            path: h.into(),
+            volume: Some(h.into()),
+            sha256_before: Some(h.into()),
+            sha256_after: None,
+            dex_migrations: Some(11),
+            schema: Some(h.into()),
+        });
+        r.changes = vec![
+            Change {
+                connector: h.into(),
+                field: h.into(),
+                from: h.into(),
+                to: h.into(),
+                source: Source::Logs,
+                evidence: h.into(),
+                store: Store::Database,
+            },
+            Change {
+                connector: h.into(),
+                field: h.into(),
+                from: h.into(),
+                to: h.into(),
+                source: Source::Explicit,
+                evidence: h.into(),
+                store: Store::File {
+                    file: h.into(),
+                    at: h.into(),
+                    path: Vec::new(),
+                    kind: Default::default(),
+                },
+            },
+        ];
+        r.backup = Some(BackupPart {
+            path: h.into(),
+            sha256: h.into(),
+            dir: h.into(),
+        });
+        r.error = Some(format!("error {h}"));
+        r.located = vec![h.into(), String::new()];
+        r.notes = vec![h.into()];
+        r.discovery = vec![DiscoveryPart {
+            connector: h.into(),
+            published: Some(h.into()),
+            error: None,
+        }];
+        r.backups = vec![BackupListing {
+            dir: h.into(),
+            created: h.into(),
+            sha256: h.into(),
+            size: 42,
+            connectors: vec![h.into()],
+        }];
+        r.password_change = Some(PasswordChange {
+            email: h.into(),
+            user_id: h.into(),
+            sessions_removed: 2,
+            applied: true,
+        });
+        r
+    }
+
+    #[test]
+    fn the_report_is_written_as_serde_json_writes_it() {
+        for h in hostile() {
+            for full in [false, true] {
+                let r = report_of(&h, full);
+                assert_eq!(
+                    report(&r).unwrap(),
+                    serde_json::to_string(&r).unwrap(),
+                    "{h:?} {full}"
+                );
+            }
+        }
+        let mut empty = report_of("x", false);
+        empty.connectors.clear();
+        assert_eq!(
+            report(&empty).unwrap(),
+            serde_json::to_string(&empty).unwrap()
+        );
+    }
+}
