@@ -601,7 +601,7 @@ cat <<EOF
 **The profile** (\`valgrind --tool=callgrind\` instruction counts, exact and repeatable, unlike wall
 times on a shared machine; a release build with debug symbols; one change at a time, each kept only
 with the same report byte for byte). sqlite3 selecting the same rows: 44.7 M instructions; the stripped
-release binary that this script runs: 606.6 M before, 464.4 M after.
+release binary that this script runs: 606.6 M before the first table, 425.6 M after the second.
 
 | change | inspect --output json, c10k.db |
 |---|---|
@@ -618,24 +618,33 @@ release binary that this script runs: 606.6 M before, 464.4 M after.
 | a config checked as UTF-8 once, so that a key without an escape is sliced without a check of its own | 468.2 M |
 | a row's text columns copied after a plain UTF-8 check (from_utf8_lossy only for invalid bytes) | 465.9 M |
 
-Where the 465.9 M go: \`access::host::sha256_of\` 191.3 M (sha2's portable rounds: valgrind's CPU has no
-SHA extensions; natively SHA-NI hashes the 3.5 MB in about 2 ms), \`plan::read_config\` 135.7 M (the
-validating walk \`top_level_fields\` 34.0 M, \`dex::model\` 25.9 M, the secrets' keys and nested walks
-32.0 M, the endpoints' decoding and maps the rest), the plan's other steps 13.0 M, \`store::connectors\`
-35.9 M (SQLite's steps 24 M, one String per column), \`quick_check\` 12.9 M, the scrub 33.3 M (14.3 M of
-it the set-up for 9,000 secrets), \`Report::to_json\` 33.1 M (serde_json escaping 2.4 MB), dropping the
-rows 5.1 M. Without the hash's software rounds that is 274.6 M, 6.1× sqlite3's count; natively (CPU
-time of the process, user and system, 25 runs alternating on this machine) 0.71× the build
-before these changes and 4.25× sqlite3 (wall 4.15×). The floor is not reachable by removing overhead: sqlite3 neither
-validates nor decodes a byte of the configs, builds no report and scrubs nothing, and what is left is
-that work itself, about 20 instructions per config byte for Go's validity rules, the keys and the type
-check, and about 28 per report byte for the scrub and the JSON escaping. What would still take a part
-of it, each with its own cost: keep the endpoint names as \`&'static str\` and the row's strings
-borrowed into the report (about 60,000 allocations; \`plan::ConnectorView\`'s types), write the JSON with
-an escaper that copies plain runs at once instead of serde_json's byte loop (~15 M), and a cheaper
-set-up of the scrub (its hash set and sorted table for 9,000 secrets, 14 M). The hash's 191 M are
-valgrind's software rounds, not the machine's: they are why the count's ratio stays far above the
-wall clock's.
+The second round, from f666f62 (469.4 M: the config files' step came in between):
+
+| change | inspect --output json, c10k.db |
+|---|---|
+| the report's JSON written by ozrepair's own writer (\`report::json\`), a string's plain runs copied at once; byte for byte serde_json's output, held to it by unit and property tests | 453.4 M |
+| the scrub's long secrets indexed by their first 8 bytes in a hash table, not sorted; Go's escapes by table | 445.0 M |
+| endpoint names as \`&'static str\` (\`plan::Endpoints\`), not a String each | 439.7 M |
+| a key compared with the endpoint names only when its length and first letter fit | 436.0 M |
+| \`is_secret_field\`: an ASCII key compared in place, without an upper-cased copy | 434.4 M |
+| the scrub tries only the (at most five) positions a probe's hit points to; a property test holds it to a pass over every position | 433.2 M |
+| the plan's secrets not sorted (only the scrub reads them); the same secret in many configs indexed once | 427.7 M |
+
+Where the 427.7 M go: the sha256 of the file 191.3 M (sha2's portable rounds: valgrind's CPU has no
+SHA extensions; natively SHA-NI hashes the 3.5 MB in about 3 ms, 6 % of the samples of \`perf record\`),
+\`store::connectors\` 35.9 M (SQLite's steps 23.9 M), \`quick_check\` 12.9 M, \`plan::read_config\` 126.6 M
+(the validating walk \`top_level_fields\` 30.2 M, the secrets 29.7 M, \`dex::model\` 25.9 M, the endpoints'
+decoding about 12 M), the report 45.9 M (the scrub 24.1 M, 6.8 M of it the set-up for 9,000 secrets; the
+JSON 18.3 M, half of serde_json's), dropping the rows 5.1 M. Without the hash's software rounds that is
+about 234 M, 5.2× sqlite3's count. Natively (CPU time, user and system, 31 runs alternating on a quiet
+machine) it is 3.78× sqlite3 (wall 3.66×), 0.86× the build before the second round. What is left is
+the work sqlite3 does not do: sqlite3 neither validates nor decodes a byte of the configs, builds no
+report and scrubs nothing. Natively, the largest cost after that work is page faults: 4,920 per run
+against sqlite3's 703, half of them from the allocator touching fresh heap for about 150,000 small
+allocations (every row owns its strings, and every view copies the row's id, type, name and issuer);
+sharing them between \`ConnectorRow\` and \`plan::ConnectorView\` would take a part of it, through the
+apply step's types too. The hash's 191 M are valgrind's software rounds, not the machine's: they are why
+the count's ratio stays far above the wall clock's.
 
 ### Start-up (benchmark 4)
 
