@@ -3,21 +3,23 @@
 
 use crate::dex::{jsonedit, ConnectorRow};
 
+/// What a secret field's name holds somewhere (upper case), besides the names `KEY` and `CLIENTKEY`.
+const HINTS: [&[u8]; 9] = [
+    b"SECRET",
+    b"PASSWORD",
+    b"PASSWD",
+    b"TOKEN",
+    b"BINDPW",
+    b"ASSERTION",
+    b"PRIVATEKEY",
+    b"APIKEY",
+    b"CREDENTIAL",
+];
+
 /// Whether a config field holds a secret, with the key folded the way Go's encoding/json matches keys to
 /// struct fields (so `clientſecret`, which Go reads as clientSecret, is one). Claim-mapping settings such
 /// as userIDKey or emailKey name claims and are not secrets.
 pub fn is_secret_field(name: &str) -> bool {
-    const HINTS: [&[u8]; 9] = [
-        b"SECRET",
-        b"PASSWORD",
-        b"PASSWD",
-        b"TOKEN",
-        b"BINDPW",
-        b"ASSERTION",
-        b"PRIVATEKEY",
-        b"APIKEY",
-        b"CREDENTIAL",
-    ];
     if name.is_ascii() && name.len() <= 64 {
         // Compared in place, case-insensitively, only where a hint can start: each hint by its first
         // letter (`| 0x20` folds a letter's case and maps no other byte onto a letter).
@@ -166,17 +168,6 @@ mod tests {
     /// The ASCII path as it was (upper-cased into a buffer, then plain comparisons), for comparison.
     fn ascii_reference(name: &str) -> bool {
         let b = name.to_ascii_uppercase().into_bytes();
-        const HINTS: [&[u8]; 9] = [
-            b"SECRET",
-            b"PASSWORD",
-            b"PASSWD",
-            b"TOKEN",
-            b"BINDPW",
-            b"ASSERTION",
-            b"PRIVATEKEY",
-            b"APIKEY",
-            b"CREDENTIAL",
-        ];
         HINTS.iter().any(|h| b.windows(h.len()).any(|w| w == *h))
             || b == b"KEY"
             || b == b"CLIENTKEY"

@@ -501,20 +501,26 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
+/// A side's times: every run, the median and the range.
+fn times_json(label: &str, ms: Vec<f64>) -> Value {
+    json!({
+        "label": label,
+        "median_ms": median(&ms),
+        "min_ms": ms.iter().cloned().fold(f64::INFINITY, f64::min),
+        "max_ms": ms.iter().cloned().fold(0.0, f64::max),
+        "samples_ms": ms,
+    })
+}
+
 fn side_json(label: &str, cmd: &str, samples: &[Sample]) -> Value {
     let ms: Vec<f64> = samples
         .iter()
         .map(|s| (s.ms * 1000.0).round() / 1000.0)
         .collect();
-    json!({
-        "label": label,
-        "cmd": cmd,
-        "samples_ms": ms,
-        "median_ms": median(&ms),
-        "min_ms": ms.iter().cloned().fold(f64::INFINITY, f64::min),
-        "max_ms": ms.iter().cloned().fold(0.0, f64::max),
-        "max_rss_kib": samples.iter().map(|s| s.rss_kib).max().unwrap_or(0),
-    })
+    let mut side = times_json(label, ms);
+    side["cmd"] = json!(cmd);
+    side["max_rss_kib"] = json!(samples.iter().map(|s| s.rss_kib).max().unwrap_or(0));
+    side
 }
 
 fn sha256(file: &Path) -> Res<()> {
@@ -559,13 +565,7 @@ fn recorded_side(label: &str, ms: &str) -> Res<Value> {
     if ms.is_empty() {
         return Err(format!("no times for {label}").into());
     }
-    Ok(json!({
-        "label": label,
-        "samples_ms": ms,
-        "median_ms": median(&ms),
-        "min_ms": ms.iter().cloned().fold(f64::INFINITY, f64::min),
-        "max_ms": ms.iter().cloned().fold(0.0, f64::max),
-    }))
+    Ok(times_json(label, ms))
 }
 
 fn record(o: &Opts) -> Res<()> {
