@@ -501,7 +501,7 @@ take the first $FIX_LAST ms. Both sides are dominated by dockerd's stop and star
 **On Podman (1b)** ozrepair first looks for the loop it is about to repair (\`Engine::settle\`): Podman
 shows a looping container as running or stopped, never restarting, so the loop is seen when its next run
 starts, a few hundred milliseconds after the last (looked at from 10 ms, each pause half as long again, up
-to 100 ms; every 100 ms before, 12 runs alternating: 557 ms against 658 ms to recovery). One run, each
+to 100 ms; every 100 ms before: 684 ms against 782 ms to recovery, medians of 20 runs alternating on one Podman service, and 557 against 658 in 12 runs under load). One run, each
 line stamped with the milliseconds since the command started ($PFIX_TOTAL ms in all), with the debug lines of
 that look and of the stop's proof:
 
