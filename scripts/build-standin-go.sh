@@ -21,22 +21,8 @@ PKGS=(golang-go libsqlite3-dev gcc libc6-dev
   golang-github-coreos-go-oidc-dev golang-gopkg-square-go-jose.v2-dev golang-golang-x-oauth2-dev
   golang-github-pquerna-cachecontrol-dev golang-github-sirupsen-logrus-dev golang-github-mattn-go-sqlite3-dev
   golang-golang-x-crypto-dev)
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    say "missing Debian packages (${missing[*]}) and cannot install them (needs root and apt-get)"; exit 1
-  fi
-  say "installing ${missing[*]} (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-GO=go
-command -v go >/dev/null 2>&1 || GO=/usr/lib/go/bin/go
+. scripts/lib/go-build.sh
+debian_packages "${PKGS[@]}"
 mkdir -p "$OUT"
 # GOPATH mode: Debian's source tree first, then the stand-in's own (tests/standin-go/src/ozrstandin).
 export GO111MODULE=off GOFLAGS= GOPROXY=off CGO_ENABLED=1

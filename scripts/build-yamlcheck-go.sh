@@ -11,22 +11,8 @@ OUT=target/yamlcheck-go
 say() { printf 'build-yamlcheck-go: %s\n' "$*" >&2; }
 
 PKGS=(golang-go golang-github-ghodss-yaml-dev golang-gopkg-yaml.v2-dev golang-gopkg-yaml.v3-dev)
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    say "missing Debian packages (${missing[*]}) and cannot install them (needs root and apt-get)"; exit 1
-  fi
-  say "installing ${missing[*]} (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-GO=go
-command -v go >/dev/null 2>&1 || GO=/usr/lib/go/bin/go
+. scripts/lib/go-build.sh
+debian_packages "${PKGS[@]}"
 mkdir -p "$OUT"
 export GO111MODULE=off GOFLAGS= GOPROXY=off CGO_ENABLED=0
 export GOPATH="/usr/share/gocode:$PWD/tests/yamlcheck-go"
