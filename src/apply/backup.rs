@@ -260,6 +260,36 @@ fn unsafe_geteuid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// A set's name (the first of `name(1)`, `name(2)`… that neither exists nor is being made) and its
+/// temporary directory, made, owned like the backup directory and locked while the set is written (a later
+/// run's [`clean_stale`] knows it is not stale).
+fn new_set(
+    root_dir: &Dir,
+    root: &Path,
+    name: impl Fn(u32) -> String,
+) -> Result<(String, String, Dir)> {
+    let mut n = 1;
+    let (name, tmp_name, tmp) = loop {
+        let name = name(n);
+        let tmp_name = format!("{TMP_PREFIX}{name}");
+        if root_dir.stat(&name)?.is_none() {
+            match root_dir.mkdir(&tmp_name, 0o700) {
+                Ok(d) => break (name, tmp_name, d),
+                Err(_) if root_dir.stat(&tmp_name)?.is_some() => {}
+                Err(e) => {
+                    return Err(
+                        e.context(format!("cannot create a backup set in {}", root.display()))
+                    )
+                }
+            }
+        }
+        n += 1;
+    };
+    owner::adopt_open(&tmp.file()?, &root_dir.join(&tmp_name))?;
+    tmp.try_lock()?;
+    Ok((name, tmp_name, tmp))
+}
+
 /// A set taken: the set, and what was cleaned up on the way.
 pub struct Taken {
     pub set: BackupSet,
@@ -283,31 +313,10 @@ pub fn take(db: &Path, root: &Path, origin: &Origin) -> Result<Taken> {
         Some(k) => format!("-{k}"),
         None => String::new(),
     };
-    let (name, tmp_name, tmp) = {
-        let mut n = 1;
-        loop {
-            let name = match n {
-                1 => format!("{db_name}-{stamp}{label}"),
-                _ => format!("{db_name}-{stamp}-{n}{label}"),
-            };
-            let tmp_name = format!("{TMP_PREFIX}{name}");
-            if root_dir.stat(&name)?.is_none() {
-                match root_dir.mkdir(&tmp_name, 0o700) {
-                    Ok(d) => break (name, tmp_name, d),
-                    Err(_) if root_dir.stat(&tmp_name)?.is_some() => {}
-                    Err(e) => {
-                        return Err(
-                            e.context(format!("cannot create a backup set in {}", root.display()))
-                        )
-                    }
-                }
-            }
-            n += 1;
-        }
-    };
-    owner::adopt_open(&tmp.file()?, &root_dir.join(&tmp_name))?;
-    // Held while the set is written: a later run knows it is not stale.
-    tmp.try_lock()?;
+    let (name, tmp_name, tmp) = new_set(&root_dir, root, |n| match n {
+        1 => format!("{db_name}-{stamp}{label}"),
+        _ => format!("{db_name}-{stamp}-{n}{label}"),
+    })?;
     fault::step("made the temporary set");
     let result = write_set(db, &src_dir, &writers, &tmp, origin).and_then(|manifest| {
         root_dir.rename(&tmp_name, &root_dir, &name)?;
@@ -450,25 +459,10 @@ pub fn take_files(root: &Path, origin: &Origin) -> Result<Taken> {
     owner::adopt_open(&root_dir.file()?, root)?;
     let notes = clean_stale(&root_dir, &format!("{TMP_PREFIX}config-"));
     let stamp = timefmt::compact_now();
-    let (name, tmp_name, tmp) = {
-        let mut n = 1;
-        loop {
-            let name = match n {
-                1 => format!("config-{stamp}"),
-                _ => format!("config-{stamp}-{n}"),
-            };
-            let tmp_name = format!("{TMP_PREFIX}{name}");
-            if root_dir.stat(&name)?.is_none() && root_dir.stat(&tmp_name)?.is_none() {
-                break (
-                    name.clone(),
-                    tmp_name.clone(),
-                    root_dir.mkdir(&tmp_name, 0o700)?,
-                );
-            }
-            n += 1;
-        }
-    };
-    owner::adopt_open(&tmp.file()?, &root_dir.join(&tmp_name))?;
+    let (name, tmp_name, tmp) = new_set(&root_dir, root, |n| match n {
+        1 => format!("config-{stamp}"),
+        _ => format!("config-{stamp}-{n}"),
+    })?;
     let result = (|| -> Result<Manifest> {
         let configs = copy_configs(&tmp, &origin.configs)?;
         let manifest = Manifest {
