@@ -2,8 +2,10 @@
 //! and fleets depend on these names, flags and exit codes. [`crate::settings`] turns it into what a run does.
 
 use crate::dex::secrets::is_secret_field;
+use crate::evidence::discover;
 use crate::verdict::{ExitCode, UsageError};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 const AFTER_HELP: &str = "\
@@ -214,10 +216,104 @@ impl Global {
     }
 }
 
+/// Options as command-line arguments again, for the per-host runs of `fleet`: each option once, as
+/// `--name=VALUE` (so that a value starting with `-` stays a value). Every group of options has one, beside
+/// its definition; a test round-trips every option of every command through it.
+pub trait ToArgs {
+    fn to_args(&self, out: &mut Vec<OsString>);
+
+    fn args(&self) -> Vec<OsString> {
+        let mut out = Vec::new();
+        self.to_args(&mut out);
+        out
+    }
+}
+
+fn flag(out: &mut Vec<OsString>, on: bool, name: &str) {
+    if on {
+        out.push(name.into());
+    }
+}
+
+fn value(out: &mut Vec<OsString>, name: &str, v: impl AsRef<std::ffi::OsStr>) {
+    let mut a = OsString::from(format!("{name}="));
+    a.push(v);
+    out.push(a);
+}
+
+/// `--dry-run`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DryRunArg {
+    /// Show the planned changes as a diff; change nothing, stop nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl ToArgs for DryRunArg {
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        flag(out, self.dry_run, "--dry-run");
+    }
+}
+
+/// `--backup-dir`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BackupDirArg {
+    /// Where backups are written and looked for. Default: ozrepair-backups/ beside the database (for a
+    /// database reached through the archive API, ~/ozrepair-backups/<container>).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+}
+
+impl ToArgs for BackupDirArg {
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        if let Some(d) = &self.backup_dir {
+            value(out, "--backup-dir", d);
+        }
+    }
+}
+
+/// How the IdP is started again after a change.
 #[derive(Debug, Clone, Args)]
-pub struct InspectArgs {
+pub struct StartArgs {
+    /// Leave the IdP stopped after the change.
+    #[arg(long)]
+    pub no_restart: bool,
+    /// How long to watch the restarted IdP, in seconds (0: do not watch; at most a day).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_WAIT))]
+    pub wait: u64,
+}
+
+impl Default for StartArgs {
+    fn default() -> StartArgs {
+        StartArgs {
+            no_restart: false,
+            wait: 30,
+        }
+    }
+}
+
+impl ToArgs for StartArgs {
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        flag(out, self.no_restart, "--no-restart");
+        value(out, "--wait", self.wait.to_string());
+    }
+}
+
+/// How a change is applied: the stop window's options (fix, password, local-login, restore).
+#[derive(Debug, Clone, Default, Args)]
+pub struct WindowArgs {
     #[command(flatten)]
-    pub discovery: DiscoverArgs,
+    pub backups: BackupDirArg,
+    #[command(flatten)]
+    pub start: StartArgs,
+}
+
+impl ToArgs for WindowArgs {
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        self.backups.to_args(out);
+        self.start.to_args(out);
+    }
 }
 
 /// Asking the providers (OIDC discovery).
@@ -244,11 +340,44 @@ pub struct DiscoverArgs {
     pub discover_timeout: u64,
 }
 
-#[derive(Debug, Clone, Args)]
-pub struct FixArgs {
-    /// Show the planned changes as a diff; change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
+impl Default for DiscoverArgs {
+    fn default() -> DiscoverArgs {
+        DiscoverArgs {
+            discover: false,
+            ca_file: None,
+            allow_http: false,
+            discover_timeout: 10,
+        }
+    }
+}
+
+impl DiscoverArgs {
+    /// The discovery options, when `--discover` was given.
+    pub fn options(&self) -> Option<discover::Options> {
+        self.discover.then(|| discover::Options {
+            timeout: std::time::Duration::from_secs(self.discover_timeout.max(1)),
+            ca_file: self.ca_file.clone(),
+            allow_http: self.allow_http,
+        })
+    }
+}
+
+impl ToArgs for DiscoverArgs {
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        if self.discover {
+            out.push("--discover".into());
+            value(out, "--discover-timeout", self.discover_timeout.to_string());
+        }
+        if let Some(f) = &self.ca_file {
+            value(out, "--ca-file", f);
+        }
+        flag(out, self.allow_http, "--allow-http");
+    }
+}
+
+/// What the plan of `fix` considers: which connector, and the values the operator gives.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PlanArgs {
     /// Only this connector.
     #[arg(long, value_name = "ID")]
     pub connector: Option<String>,
@@ -265,16 +394,56 @@ pub struct FixArgs {
     /// (Dex v2.43 or later).
     #[arg(long)]
     pub issuer_alias: bool,
-    /// Where the backup goes. Default: beside the database (ozrepair-backups/).
-    #[arg(long, value_name = "DIR")]
-    pub backup_dir: Option<PathBuf>,
-    /// Leave the container stopped after the edit.
-    #[arg(long)]
-    pub no_restart: bool,
-    /// How long to watch the restarted container, in seconds (0: do not watch; at most a day).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(0..=MAX_WAIT))]
-    pub wait: u64,
+}
+
+impl ToArgs for PlanArgs {
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        if let Some(c) = &self.connector {
+            value(out, "--connector", c);
+        }
+        if let Some(i) = &self.issuer {
+            value(out, "--issuer", i);
+        }
+        self.discovery.to_args(out);
+        for s in &self.set {
+            value(
+                out,
+                "--set",
+                format!("{}.{}={}", s.connector, s.field, s.value),
+            );
+        }
+        flag(out, self.issuer_alias, "--issuer-alias");
+    }
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub discovery: DiscoverArgs,
+}
+
+impl ToArgs for InspectArgs {
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        self.discovery.to_args(out);
+    }
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct FixArgs {
+    #[command(flatten)]
+    pub dry: DryRunArg,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+impl ToArgs for FixArgs {
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        self.dry.to_args(out);
+        self.plan.to_args(out);
+        self.window.to_args(out);
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -313,101 +482,6 @@ pub enum FleetAction {
     LocalLogin(LocalLoginArgs),
 }
 
-impl LocalLoginArgs {
-    /// These options as command-line arguments again (for the per-host runs of `fleet`).
-    pub fn to_args(&self) -> Vec<String> {
-        let mut a: Vec<String> = vec!["--enable".into()];
-        if self.dry_run {
-            a.push("--dry-run".into());
-        }
-        if let Some(d) = &self.backup_dir {
-            a.push(format!("--backup-dir={}", d.display()));
-        }
-        if self.no_restart {
-            a.push("--no-restart".into());
-        }
-        a.push(format!("--wait={}", self.wait));
-        a
-    }
-}
-
-impl PasswordArgs {
-    /// These options as command-line arguments again (for the per-host runs of `fleet`): the path of the
-    /// password file, never its content.
-    pub fn to_args(&self) -> Vec<String> {
-        let mut a: Vec<String> = vec![
-            format!("--email={}", self.email),
-            format!("--password-file={}", self.password_file.display()),
-        ];
-        if self.dry_run {
-            a.push("--dry-run".into());
-        }
-        if let Some(d) = &self.backup_dir {
-            a.push(format!("--backup-dir={}", d.display()));
-        }
-        if self.no_restart {
-            a.push("--no-restart".into());
-        }
-        a.extend(["--wait".into(), self.wait.to_string()]);
-        a
-    }
-}
-
-impl DiscoverArgs {
-    /// These options as command-line arguments again (for the per-host runs of `fleet`).
-    pub fn to_args(&self) -> Vec<String> {
-        let mut a = Vec::new();
-        if self.discover {
-            a.push("--discover".into());
-            a.extend([
-                "--discover-timeout".into(),
-                self.discover_timeout.to_string(),
-            ]);
-        }
-        if let Some(f) = &self.ca_file {
-            a.extend(["--ca-file".into(), f.display().to_string()]);
-        }
-        if self.allow_http {
-            a.push("--allow-http".into());
-        }
-        a
-    }
-}
-
-impl FixArgs {
-    /// These options as command-line arguments again (for the per-host runs of `fleet`).
-    pub fn to_args(&self) -> Vec<String> {
-        let mut a: Vec<String> = Vec::new();
-        if self.dry_run {
-            a.push("--dry-run".into());
-        }
-        if let Some(c) = &self.connector {
-            a.extend(["--connector".into(), c.clone()]);
-        }
-        if let Some(i) = &self.issuer {
-            a.extend(["--issuer".into(), i.clone()]);
-        }
-        a.extend(self.discovery.to_args());
-        for s in &self.set {
-            a.extend([
-                "--set".into(),
-                format!("{}.{}={}", s.connector, s.field, s.value),
-            ]);
-        }
-        if self.issuer_alias {
-            a.push("--issuer-alias".into());
-        }
-        if let Some(d) = &self.backup_dir {
-            a.extend(["--backup-dir".into(), d.display().to_string()]);
-        }
-        if self.no_restart {
-            a.push("--no-restart".into());
-        }
-        a.extend(["--wait".into(), self.wait.to_string()]);
-        a
-    }
-}
-
 /// `password`: the user, where the new password comes from, and how the change is applied (as `fix`).
 #[derive(Debug, Clone, Args)]
 pub struct PasswordArgs {
@@ -419,19 +493,20 @@ pub struct PasswordArgs {
     /// for stdin (not a terminal: ozrepair does not prompt). There is no flag for the password itself.
     #[arg(long, value_name = "FILE|-")]
     pub password_file: PathBuf,
-    /// Say what would change; change nothing, stop nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Where the backup goes. Default: beside the database (ozrepair-backups/).
-    #[arg(long, value_name = "DIR")]
-    pub backup_dir: Option<PathBuf>,
-    /// Leave the container stopped after the write.
-    #[arg(long)]
-    pub no_restart: bool,
-    /// How long to watch the restarted container, in seconds (0: do not watch; at most a day).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(0..=MAX_WAIT))]
-    pub wait: u64,
+    #[command(flatten)]
+    pub dry: DryRunArg,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+impl ToArgs for PasswordArgs {
+    /// The path of the password file, never its content.
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        value(out, "--email", &self.email);
+        value(out, "--password-file", &self.password_file);
+        self.dry.to_args(out);
+        self.window.to_args(out);
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -439,36 +514,46 @@ pub struct LocalLoginArgs {
     /// Turn local login on (required: the door opens only when asked by name).
     #[arg(long, required = true)]
     pub enable: bool,
-    /// Show the planned changes as a diff; change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Where the backup goes. Default: beside the database (ozrepair-backups/).
-    #[arg(long, value_name = "DIR")]
-    pub backup_dir: Option<PathBuf>,
-    /// Leave the container stopped after the edit.
-    #[arg(long)]
-    pub no_restart: bool,
-    /// How long to watch the restarted container, in seconds (0: do not watch; at most a day).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(0..=MAX_WAIT))]
-    pub wait: u64,
+    #[command(flatten)]
+    pub dry: DryRunArg,
+    #[command(flatten)]
+    pub window: WindowArgs,
 }
 
-#[derive(Debug, Clone, Args)]
+impl ToArgs for LocalLoginArgs {
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        flag(out, self.enable, "--enable");
+        self.dry.to_args(out);
+        self.window.to_args(out);
+    }
+}
+
+#[derive(Debug, Clone, Default, Args)]
 pub struct BackupArgs {
-    /// Where the backup goes. Default: beside the database (ozrepair-backups/).
-    #[arg(long, value_name = "DIR")]
-    pub backup_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub backups: BackupDirArg,
 }
 
-#[derive(Debug, Clone, Args)]
+impl ToArgs for BackupArgs {
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        self.backups.to_args(out);
+    }
+}
+
+#[derive(Debug, Clone, Default, Args)]
 pub struct BackupsArgs {
-    /// Where the backups are. Default: beside the database (ozrepair-backups/).
-    #[arg(long, value_name = "DIR")]
-    pub backup_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub backups: BackupDirArg,
 }
 
-#[derive(Debug, Clone, Args)]
+impl ToArgs for BackupsArgs {
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        self.backups.to_args(out);
+    }
+}
+
+/// What `restore` puts back.
+#[derive(Debug, Clone, Default, Args)]
 pub struct RestoreArgs {
     /// The backup directory to put back. Default: the newest one.
     #[arg(long, value_name = "PATH")]
@@ -476,16 +561,18 @@ pub struct RestoreArgs {
     /// Put back a set whose manifest names another database (by default a set restores only onto its own).
     #[arg(long)]
     pub allow_other_database: bool,
-    /// Where the backups are. Default: beside the database (ozrepair-backups/).
-    #[arg(long, value_name = "DIR")]
-    pub backup_dir: Option<PathBuf>,
-    /// Leave the container stopped after the restore.
-    #[arg(long)]
-    pub no_restart: bool,
-    /// How long to watch the restarted container, in seconds (0: do not watch; at most a day).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(0..=MAX_WAIT))]
-    pub wait: u64,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+impl ToArgs for RestoreArgs {
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        if let Some(b) = &self.backup {
+            value(out, "--backup", b);
+        }
+        flag(out, self.allow_other_database, "--allow-other-database");
+        self.window.to_args(out);
+    }
 }
 
 /// One `--set CONNECTOR.FIELD=VALUE`, parsed.

@@ -1,44 +1,47 @@
-//! The commands, each one walk down the operator's flow: locate -> reach -> read -> diagnose -> plan ->
-//! (apply) -> report. Each step is one call that returns a value the next one takes; the walk keeps those
-//! values in a [`Trail`], and the report is made from it at the end, whatever happened.
+//! The commands, each one walk down the operator's flow: locate (what runs the IdP) -> reach (its store)
+//! -> read (rows, config files) -> diagnose -> plan -> (apply) -> report. Each step is one call that
+//! returns a value the next one takes; the walk keeps those values in a [`Trail`], and the report is made
+//! from it at the end, whatever happened.
 
-use crate::access::Database;
-use crate::apply::{self, backup};
+use crate::apply;
+use crate::cli::{Cli, Command};
 use crate::config;
-use crate::dex;
-use crate::docker::locate;
 use crate::evidence;
 use crate::plan::{self, Next, Seen};
 use crate::report::{self, Report, Trail};
+use crate::runtime;
 use crate::settings::Settings;
+use crate::store;
 use crate::verdict::{UsageError, Verdict};
 use anyhow::{anyhow, bail, Result};
 use std::io::{BufRead, IsTerminal, Write};
 
-/// The report of a walk, whether it finished or stopped at an error.
-fn finish(command: &str, mut t: Trail, result: Result<Verdict>) -> Report {
-    // The plan's connectors move into the report (10,000 of them are not copied).
-    let (connectors, secrets) = t
-        .plan
-        .as_mut()
-        .map(|p| {
-            (
-                std::mem::take(&mut p.connectors),
-                std::mem::take(&mut p.secrets),
-            )
-        })
-        .unwrap_or_default();
-    let mut r = Report::make(command, &t, result.unwrap_or_else(|e| Verdict::failed(&e)));
-    r.connectors = connectors;
-    if t.plan.is_some() {
-        r.secrets = secrets;
+/// Runs one single-host command of `cli` and returns its report (fleet, completions and man are run by
+/// `main`).
+pub async fn run(cli: &Cli) -> (Settings, Report) {
+    let (settings, refused) = Settings::from_cli(&cli.global, &cli.command);
+    let name = cli.command.name();
+    if let Some(e) = refused {
+        return (settings, refused_report(name, e));
     }
-    r
+    let report = match &cli.command {
+        Command::Inspect(_) => inspect_or_fix("inspect", &settings).await,
+        Command::Fix(_) => inspect_or_fix("fix", &settings).await,
+        Command::LocalLogin(_) => inspect_or_fix("local-login", &settings).await,
+        Command::Backup(_) => backup(&settings).await,
+        Command::Backups(_) => backups(&settings).await,
+        Command::Password(_) => password(&settings).await,
+        Command::Restore(_) => restore(&settings).await,
+        Command::Fleet(_) | Command::Completions { .. } | Command::Man => {
+            refused_report(name, UsageError("not a single-host command".into()))
+        }
+    };
+    (settings, report)
 }
 
 /// The report of a command refused before its walk began (flags that cannot go together).
-pub fn refused(command: &str, e: UsageError) -> Report {
-    finish(command, Trail::default(), Err(e.into()))
+pub fn refused_report(command: &str, e: UsageError) -> Report {
+    Report::make(command, Trail::default(), Verdict::failed(&e.into()))
 }
 
 /// Asks on the terminal; refuses to guess when there is none.
@@ -64,107 +67,110 @@ fn confirm(s: &Settings, question: &str, diff: &str) -> Result<()> {
     }
 }
 
-/// The first three steps of every command: locate the deployment, reach its database, read the store.
-/// Each value is kept in its place of the trail (given field by field, so the rest stays free).
-async fn open<'t>(
-    s: &Settings,
-    located: &'t mut Option<locate::Located>,
-    db: &'t mut Option<Database>,
-    stored: &'t mut Option<dex::Stored>,
-) -> Result<(&'t locate::Located, &'t mut Database, &'t dex::Stored)> {
-    let located = located.insert(locate::locate(&s.target).await?);
-    reach_and_read(located, db, stored).await
+/// The question before a stop window: what will be stopped and changed (`unit`: what runs the IdP).
+fn question(unit: Option<&runtime::Unit>, what: &str, to: &str, steps: &str) -> String {
+    match unit.map(|u| &u.name) {
+        Some(c) => format!("{what} {to}? Container {c} will be stopped, {steps} and started."),
+        None => format!("{what} {to}?"),
+    }
 }
 
-/// Steps two and three, for a deployment already located.
-async fn reach_and_read<'t>(
-    located: &'t locate::Located,
-    db: &'t mut Option<Database>,
-    stored: &'t mut Option<dex::Stored>,
-) -> Result<(&'t locate::Located, &'t mut Database, &'t dex::Stored)> {
-    let db = db.insert(Database::reach(located).await?);
-    let stored = stored.insert(dex::read(db)?);
-    Ok((located, db, stored))
-}
-
-/// `inspect` (read-only) and `fix`.
-pub async fn inspect_or_fix(command: &str, s: &Settings) -> Report {
+/// `inspect` (read-only), `fix` and `local-login`.
+async fn inspect_or_fix(command: &'static str, s: &Settings) -> Report {
     let mut t = Trail::default();
-    let result = look_and_fix(s, &mut t).await;
-    finish(command, t, result)
+    let result = look_and_fix(command, s, &mut t).await;
+    Report::make(command, t, result.unwrap_or_else(|e| Verdict::failed(&e)))
 }
 
-async fn look_and_fix(s: &Settings, t: &mut Trail) -> Result<Verdict> {
-    let located = t.located.insert(locate::locate(&s.target).await?);
-    if located.place == locate::DbPlace::Absent && !s.local_login {
+async fn look_and_fix(command: &'static str, s: &Settings, t: &mut Trail) -> Result<Verdict> {
+    let located = t
+        .located
+        .insert(runtime::locate(&s.target, &store::probe).await?);
+    if located.place == runtime::StorePlace::Absent && !s.local_login {
         return management(s, t).await;
     }
-    let (located, db, stored) = reach_and_read(located, &mut t.db, &mut t.stored).await?;
-    let configs = t.configs.insert(config::read(located));
+    let store = t.store.insert(store::reach(located).await?);
+    let stored = t.stored.insert(store.read()?);
+    let configs = t.configs.insert(config::read(&located.configs));
+    let running = located.runtime.unit().is_some_and(|u| u.running());
     let plan = if s.local_login {
-        let running = located
-            .container
-            .as_ref()
-            .is_some_and(|c| c.status == crate::docker::ContainerState::Running);
-        t.plan
-            .insert(plan::door::local_login(&stored.rows, configs, running, s))
+        t.plan.insert(plan::door::local_login(
+            &stored.rows,
+            configs,
+            running,
+            s.output.show_secrets,
+        ))
     } else {
-        let diagnosis = evidence::diagnose(located, stored, s).await?;
+        let diagnosis = evidence::diagnose(
+            &*located.runtime,
+            located.logs.as_ref(),
+            stored,
+            s.plan.discovery.options().as_ref(),
+            s.plan.connector.as_deref(),
+        )
+        .await?;
         t.plan.insert(plan::build(
             &Seen::of(located, stored, configs, &diagnosis),
-            s,
+            &s.plan,
+            s.output.show_secrets,
         )?)
     };
-    let next = plan.next(located, s);
+    let unit = located.runtime.unit();
+    let next = plan.next(unit, &s.apply);
     match next {
-        Next::Judge => return Ok(plan.judge(located.container.as_ref(), &mut t.notes)),
+        Next::Judge => return Ok(plan.judge(unit, &mut t.notes)),
         Next::Start => {}
         Next::Write => {
-            let question = match &located.container {
-                Some(c) => format!(
-                    "Apply to {}? Container {} will be stopped, backed up, edited and started.",
-                    db.path().display(),
-                    c.name
-                ),
-                None => format!("Apply to {}?", db.path().display()),
-            };
-            confirm(s, &question, &report::prompt_diff(plan, s))?;
+            let q = question(unit, "Apply to", &store.shown(), "backed up, edited");
+            let diff = report::prompt_diff(plan, s.output.show_secrets);
+            confirm(s, &q, &diff)?;
         }
     }
-    verdict_of(
-        t.applied
-            .insert(apply::run(next, located, db, configs, plan, s).await),
-    )
+    let (Some(located), Some(store), Some(configs), Some(plan)) =
+        (&mut t.located, &mut t.store, &t.configs, &t.plan)
+    else {
+        bail!("the deployment was not read");
+    };
+    let saved: Vec<_> = configs.files.iter().map(|f| f.path.clone()).collect();
+    let applied = apply::run(next, located, &mut **store, plan, &saved, &s.apply, command).await;
+    verdict_of(t.applied.insert(applied))
 }
 
-/// `inspect` and `fix` of the standalone setup (no Dex database): the management's own OIDC settings in
+/// `inspect` and `fix` of the standalone setup (no Dex store): the management's own OIDC settings in
 /// its management.json, checked against the provider's discovery document, corrected in the file.
 async fn management(s: &Settings, t: &mut Trail) -> Result<Verdict> {
     let located = t
         .located
         .as_ref()
         .ok_or_else(|| anyhow!("the deployment was not located"))?;
-    let configs = t.configs.insert(config::read(located));
-    let asked = evidence::ask_management(configs, s);
+    let configs = t.configs.insert(config::read(&located.configs));
+    let asked = evidence::ask_management(
+        configs,
+        s.plan.issuer.is_some(),
+        s.plan.discovery.options().as_ref(),
+    );
     let plan = t
         .plan
-        .insert(plan::management::build(configs, asked.as_ref(), s)?);
-    match plan.next(located, s) {
-        Next::Judge | Next::Start => {
-            return Ok(plan.judge(located.container.as_ref(), &mut t.notes))
-        }
+        .insert(plan::management::build(configs, asked.as_ref(), &s.plan)?);
+    let unit = located.runtime.unit();
+    match plan.next(unit, &s.apply) {
+        Next::Judge | Next::Start => return Ok(plan.judge(unit, &mut t.notes)),
         Next::Write => {
-            let question = match &located.container {
+            let q = match unit {
                 Some(c) => format!(
                     "Apply to the management's config? Container {} will be stopped, its config backed up and edited, and started.",
                     c.name
                 ),
                 None => "Apply to the management's config?".to_string(),
             };
-            confirm(s, &question, &report::prompt_diff(plan, s))?;
+            confirm(s, &q, &report::prompt_diff(plan, s.output.show_secrets))?;
         }
     }
-    verdict_of(t.applied.insert(apply::files_only(located, plan, s).await))
+    let (Some(located), Some(plan)) = (&mut t.located, &t.plan) else {
+        bail!("the deployment was not read");
+    };
+    let applied = apply::files_only(located, plan, &s.apply).await;
+    verdict_of(t.applied.insert(applied))
 }
 
 fn verdict_of(applied: &apply::Applied) -> Result<Verdict> {
@@ -176,111 +182,141 @@ fn verdict_of(applied: &apply::Applied) -> Result<Verdict> {
 
 /// `backup`: a verified backup now. The store is read without a check or hash of its own: the backup
 /// proves the integrity of the bytes it copies and hashes them on the way.
-pub async fn backup(s: &Settings) -> Report {
+async fn backup(s: &Settings) -> Report {
     let mut t = Trail::default();
     let result = async {
-        let located = t.located.insert(locate::locate(&s.target).await?);
-        let db = t.db.insert(Database::reach(located).await?);
-        let stored = t.stored.insert(dex::read_rows(db)?);
-        let root = apply::backup_root(s, db);
+        let located = t
+            .located
+            .insert(runtime::locate(&s.target, &store::probe).await?);
+        let store = t.store.insert(store::reach(located).await?);
+        let stored = t.stored.insert(store.read_rows()?);
         let applied = t
             .applied
-            .insert(apply::backup_now(located, db, &root).await);
+            .insert(apply::backup(located, &mut **store, &s.apply).await);
         stored.sha256 = match &applied.backup {
             Some(set) => set.db_sha256(),
-            None => crate::access::host::sha256_file(db.path()).unwrap_or_default(),
+            None => store.fingerprint().ok().flatten().unwrap_or_default(),
         };
         verdict_of(applied)
     }
     .await;
-    finish("backup", t, result)
+    Report::make("backup", t, result.unwrap_or_else(|e| Verdict::failed(&e)))
 }
 
-/// `backups`: the sets of this deployment's database.
-pub async fn backups(s: &Settings) -> Report {
+/// The first three steps: locate, reach, read.
+macro_rules! open {
+    ($t:expr, $s:expr) => {{
+        let located = $t
+            .located
+            .insert(runtime::locate(&$s.target, &store::probe).await?);
+        let store = $t.store.insert(store::reach(located).await?);
+        let stored = $t.stored.insert(store.read()?);
+        (located, store, stored)
+    }};
+}
+
+/// `backups`: the sets of this deployment's store.
+async fn backups(s: &Settings) -> Report {
     let mut t = Trail::default();
     let result = async {
-        let (_, db, _) = open(s, &mut t.located, &mut t.db, &mut t.stored).await?;
-        let root = apply::backup_root(s, db);
-        t.backups = backup::list(&root)?;
+        let (_, store, _) = open!(t, s);
+        let sets = backup_sets(s, &**store);
+        t.backups = sets.list()?;
         if t.backups.is_empty() {
-            t.notes.push(format!("no backups in {}", root.display()));
+            t.notes
+                .push(format!("no backups in {}", sets.path().display()));
         }
         Ok(Verdict::healthy())
     }
     .await;
-    finish("backups", t, result)
+    Report::make("backups", t, result.unwrap_or_else(|e| Verdict::failed(&e)))
+}
+
+/// Where this run's backups are: `--backup-dir`, else the store's default.
+fn backup_sets(s: &Settings, store: &dyn store::Store) -> crate::backups::Sets {
+    match s.apply.backup_dir() {
+        Some(d) => crate::backups::Sets::at(d),
+        None => store.default_backups(),
+    }
 }
 
 /// `restore`: puts a backup back (the newest unless `--backup` names one).
-pub async fn restore(s: &Settings) -> Report {
+async fn restore(s: &Settings) -> Report {
     let mut t = Trail::default();
     let result = async {
-        let (located, db, _) = open(s, &mut t.located, &mut t.db, &mut t.stored).await?;
-        let root = apply::backup_root(s, db);
-        let source = apply::source_of(db);
-        let dir = match &s.backup {
-            Some(p) => p.clone(),
-            None => backup::newest_for(&root, &source)?.dir,
+        let (_, store, _) = open!(t, s);
+        let sets = backup_sets(s, &**store);
+        let source = store.source();
+        let set = match &s.restore.backup {
+            Some(p) => crate::backups::verify(p),
+            None => sets.newest_for(&source).map(|b| b.dir).and_then(|d| crate::backups::verify(&d)),
         };
-        let set = backup::verify(&dir).map_err(|e| anyhow!("{e:#}; nothing was changed; choose another with --backup (`ozrepair backups` lists them)"))?;
-        if !set.is_from(&source) && !s.allow_other_database {
+        let set = set
+            .and_then(|set| store.verify_set(&set).map(|_| set))
+            .map_err(|e| anyhow!("{e:#}; nothing was changed; choose another with --backup (`ozrepair backups` lists them)"))?;
+        if !set.is_from(&source) && !s.restore.allow_other_database {
             bail!(
                 "{} was taken from {}, not from {source}; nothing was changed; choose a backup of this database, or pass --allow-other-database to put it back anyway",
                 set.dir.display(),
                 set.manifest.source
             );
         }
-        confirm(
-            s,
-            &format!(
-                "Put the backup {} back onto {}?",
-                set.dir.display(),
-                db.path().display()
-            ),
-            "",
-        )?;
-        verdict_of(t.applied.insert(apply::restore(located, db, &set, &root, s).await))
+        let q = format!(
+            "Put the backup {} back onto {}?",
+            set.dir.display(),
+            store.shown()
+        );
+        confirm(s, &q, "")?;
+        let (Some(located), Some(store)) = (&mut t.located, &mut t.store) else {
+            bail!("the deployment was not read");
+        };
+        let applied = apply::restore(located, &mut **store, &set, &s.apply).await;
+        verdict_of(t.applied.insert(applied))
     }
     .await;
-    finish("restore", t, result)
+    Report::make("restore", t, result.unwrap_or_else(|e| Verdict::failed(&e)))
 }
 
 /// `password`: a local user's new password (see [`crate::dex::password`] for what it mirrors). The
 /// password and the hashes (the stored one and the new one) join the report's scrub, whatever happens.
-pub async fn password(s: &Settings) -> Report {
+async fn password(s: &Settings) -> Report {
     let mut t = Trail::default();
     let mut secrets = Vec::new();
     let result = set_password(s, &mut t, &mut secrets).await;
-    let mut r = finish("password", t, result);
+    let mut r = Report::make(
+        "password",
+        t,
+        result.unwrap_or_else(|e| Verdict::failed(&e)),
+    );
     r.secrets.extend(secrets);
     r
 }
 
 async fn set_password(s: &Settings, t: &mut Trail, secrets: &mut Vec<String>) -> Result<Verdict> {
-    use crate::dex::password::{self as pw, Found};
+    use crate::dex::password as pw;
     use crate::report::PasswordChange;
+    use crate::store::Found;
     let set = s
         .password
         .as_ref()
         .ok_or_else(|| anyhow!("no password was read; nothing was changed"))?;
     secrets.push(set.new.expose().to_string());
-    let (located, db, _) = open(s, &mut t.located, &mut t.db, &mut t.stored).await?;
-    let user = match pw::find(&db.read()?.conn, &set.email)? {
+    let (_, store, _) = open!(t, s);
+    let user = match store.find_user(&set.email)? {
         Found::User(u) => u,
         Found::Missing { users: 0 } => bail!(
             "{} holds no local users (its password table is empty), so there is no {} to set a password for; nothing was changed; create the user in the dashboard, or check that this is the deployment's database",
-            db.shown(),
+            store.shown(),
             set.email
         ),
         Found::Missing { users } => bail!(
             "no local user has the email {} ({} holds {users} local user(s), looked up lowercased as Dex does); nothing was changed; check the address",
             set.email,
-            db.shown()
+            store.shown()
         ),
     };
     secrets.push(String::from_utf8_lossy(&user.hash).into_owned());
-    let change = t.password.insert(PasswordChange {
+    t.password = Some(PasswordChange {
         email: user.email.clone(),
         user_id: user.user_id.clone(),
         sessions_removed: user.sessions,
@@ -296,28 +332,32 @@ async fn set_password(s: &Settings, t: &mut Trail, secrets: &mut Vec<String>) ->
     t.notes.push(
         "refresh tokens and offline sessions are left as they are, as NetBird's `admin user change-password` leaves them (Dex does not check the password when it refreshes)".into(),
     );
-    if s.dry_run {
+    if s.apply.dry_run {
         return Ok(Verdict::pending());
     }
-    let question = match &located.container {
-        Some(c) => format!(
-            "Set the password of {} in {}? Container {} will be stopped, backed up, written and started.",
-            user.email,
-            db.path().display(),
-            c.name
-        ),
-        None => format!("Set the password of {} in {}?", user.email, db.path().display()),
-    };
-    confirm(s, &question, "")?;
+    let unit = t.located.as_ref().and_then(|l| l.runtime.unit());
+    let q = question(
+        unit,
+        &format!("Set the password of {} in", user.email),
+        &store.shown(),
+        "backed up, written",
+    );
+    confirm(s, &q, "")?;
     let hash = pw::hash(&set.new)?;
     secrets.push(String::from_utf8_lossy(&hash).into_owned());
-    let door = apply::door::set_password(located, db, &user, &set.new, &hash, s).await;
-    if let Some(n) = door.sessions_removed {
-        change.sessions_removed = n;
-        change.applied = true;
+    let (Some(located), Some(store)) = (&mut t.located, &mut t.store) else {
+        bail!("the deployment was not read");
+    };
+    let applied =
+        apply::set_password(located, &mut **store, &user, &set.new, &hash, &s.apply).await;
+    if let Some(change) = &mut t.password {
+        if let Some(n) = applied.sessions_removed {
+            change.sessions_removed = n;
+            change.applied = true;
+        }
+        if applied.already_stored {
+            change.sessions_removed = 0;
+        }
     }
-    if door.applied.already_stored {
-        change.sessions_removed = 0;
-    }
-    verdict_of(t.applied.insert(door.applied))
+    verdict_of(t.applied.insert(applied))
 }

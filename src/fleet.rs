@@ -3,7 +3,7 @@
 //! behaviour and report, a hung host can be stopped on its own, and one host's failure never touches
 //! another. Output: one JSON object per host, then a summary line (`--output json`), or a table.
 
-use crate::cli::{FleetAction, FleetArgs, Global};
+use crate::cli::{FleetAction, FleetArgs, Global, ToArgs};
 use crate::report::{fleet_output, HostResult};
 use crate::verdict::ExitCode;
 use anyhow::{bail, Context, Result};
@@ -85,16 +85,16 @@ async fn run_host(h: &Host, action: &FleetAction, timeout: Duration) -> (Value, 
     }
     match action {
         FleetAction::Inspect(a) => {
-            cmd.arg("inspect").args(a.discovery.to_args());
+            cmd.arg("inspect").args(a.args());
         }
         FleetAction::Fix(a) => {
-            cmd.args(["fix", "--yes"]).args(a.to_args());
+            cmd.args(["fix", "--yes"]).args(a.args());
         }
         FleetAction::Password(a) => {
-            cmd.args(["password", "--yes"]).args(a.to_args());
+            cmd.args(["password", "--yes"]).args(a.args());
         }
         FleetAction::LocalLogin(a) => {
-            cmd.args(["local-login", "--yes"]).args(a.to_args());
+            cmd.args(["local-login", "--yes"]).args(a.args());
         }
     }
     cmd.stdin(Stdio::null())
@@ -194,14 +194,14 @@ pub async fn run(g: &Global, a: &FleetArgs) -> (String, ExitCode) {
     if g.db.is_some() || g.container.is_some() || g.volume.is_some() {
         return refuse("fleet takes --container/--volume per host in the inventory, and no --db; nothing was changed".into());
     }
-    if matches!(&a.action, FleetAction::Fix(f) if !f.dry_run) && !g.yes {
+    if matches!(&a.action, FleetAction::Fix(f) if !f.dry.dry_run) && !g.yes {
         return refuse("fleet fix changes many hosts and cannot ask each time: re-run with --yes (or use --dry-run); nothing was changed".into());
     }
-    if matches!(&a.action, FleetAction::LocalLogin(l) if !l.dry_run) && !g.yes {
+    if matches!(&a.action, FleetAction::LocalLogin(l) if !l.dry.dry_run) && !g.yes {
         return refuse("fleet local-login changes many hosts and cannot ask each time: re-run with --yes (or use --dry-run); nothing was changed".into());
     }
     if let FleetAction::Password(p) = &a.action {
-        if !p.dry_run && !g.yes {
+        if !p.dry.dry_run && !g.yes {
             return refuse("fleet password changes many hosts and cannot ask each time: re-run with --yes (or use --dry-run); nothing was changed".into());
         }
         if let Err(e) = password_file_usable(p) {

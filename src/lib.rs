@@ -3,36 +3,151 @@
 //! The modules follow the operator's flow, in order; each step returns a value the next one takes, and the
 //! report is made last from those values (see ARCHITECTURE.md):
 //!
-//! 1. [`cli`] parses the command line; [`settings`] turns it into the one set of settings every step reads.
-//! 2. [`docker`] talks to the engine and locates the deployment: a [`docker::locate::Located`].
-//! 3. [`access`] reaches its database, on this host or through the archive API: an [`access::Database`].
-//! 4. [`dex`] reads the Dex store (schema, connector rows): a [`dex::Stored`].
-//! 5. [`evidence`] diagnoses from the container's logs and the providers' discovery: a
-//!    [`evidence::Diagnosis`].
-//! 6. [`plan`] turns rows and evidence into field changes: a [`plan::Plan`] (plain data).
-//! 7. [`apply`] applies them in one stop window (backup, write, verify, start, watch): an
-//!    [`apply::Applied`].
-//! 8. [`report`] renders what the steps returned (text, JSON), with the secret scrub at its one exit.
+//! 1. [`cli`] parses the command line; `settings` turns it into one group of settings per step.
+//! 2. `runtime` locates the deployment through what runs it (a container on an engine, or nothing with
+//!    `--db`): a `runtime::Located`.
+//! 3. `store` reaches where Dex keeps its state (an SQLite file) and reads it: a `dex::Stored`; `config`
+//!    reads the config files the runtime names.
+//! 4. [`evidence`] diagnoses from the IdP's own log lines and the providers' discovery.
+//! 5. `plan` turns rows and evidence into field changes: a `plan::Plan` (plain data).
+//! 6. `apply` applies them in one stop window (lock, stop, backup, write, verify, start, watch).
+//! 7. `report` renders what the steps returned (text, JSON, monitoring formats), with the secret scrub at
+//!    its one exit.
 //!
-//! [`commands`] walks that path for each command; [`fleet`] runs it over many hosts. [`verdict`] (outcomes
-//! and exit codes), [`progress`] (messages on stderr) and [`timefmt`] are leaf helpers.
+//! `commands` walks that path for each command; `fleet` runs it over many hosts. Leaf helpers: [`verdict`]
+//! (outcomes and exit codes), [`fault`] (crash points), `progress`, `timefmt`, `digest`, `safefs`,
+//! `fields`, `logs`, `backups`.
+//!
+//! What is public is what the binary, the tests and the fuzz targets reach: the command line and [`run`],
+//! the config-file editors, discovery, the crash points, and (with the `fuzzing` feature) the fuzz
+//! properties.
 
-pub mod access;
-pub mod apply;
+mod apply;
+mod backups;
 pub mod cli;
-pub mod commands;
+mod commands;
 pub mod config;
-pub mod dex;
-pub mod docker;
+mod dex;
+mod digest;
 pub mod evidence;
-pub mod fleet;
-pub mod plan;
-pub mod progress;
+pub mod fault;
+mod fields;
+mod fleet;
+mod logs;
+mod plan;
+mod progress;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod props;
-pub mod report;
-pub mod settings;
-pub mod timefmt;
+mod report;
+mod runtime;
+mod safefs;
+mod settings;
+mod store;
+mod timefmt;
 pub mod verdict;
 
-/// How many log lines are read from a container (its last start is within them in every layout seen).
-pub const LOG_TAIL: usize = 500;
+use cli::{Cli, Command};
+use std::io::Write;
+use verdict::ExitCode;
+
+/// Runs a parsed command line and prints its report; returns the process's exit code (an [`ExitCode`],
+/// or a monitoring plugin's state with `--output nagios`).
+pub fn run(cli: Cli) -> i32 {
+    if cli.global.verbose > 0 {
+        let filter = if cli.global.verbose == 1 {
+            "ozrepair=debug"
+        } else {
+            "debug"
+        };
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+    match &cli.command {
+        Command::Completions { shell } => {
+            emit(&cli::completions(*shell));
+            return ExitCode::Done.code();
+        }
+        Command::Man => {
+            return match cli::man() {
+                Ok(page) => {
+                    emit(&page);
+                    ExitCode::Done.code()
+                }
+                Err(e) => {
+                    progress::say(format!("cannot render the man page ({e})"));
+                    ExitCode::Failed.code()
+                }
+            }
+        }
+        _ => {}
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            progress::say(format!(
+                "cannot start the async runtime ({e}); nothing was changed"
+            ));
+            return ExitCode::Failed.code();
+        }
+    };
+    if let Command::Fleet(a) = &cli.command {
+        let (out, code) = runtime.block_on(fleet::run(&cli.global, a));
+        emit(out.as_bytes());
+        return code.code();
+    }
+    let (settings, report) = runtime.block_on(commands::run(&cli));
+    let shown = report.render(&settings.output);
+    emit(shown.stdout.as_bytes());
+    if let Some(e) = &shown.stderr {
+        let _ = std::io::stderr().write_all(e.as_bytes());
+    }
+    // The process exits right after this.
+    shown.exit_now()
+}
+
+/// A command line clap refuses (exit 2), or help and version (exit 0). With `--output json` a refusal is
+/// still one JSON report on stdout, so a script's parse reads its `error`. `args`: the command line as
+/// given.
+pub fn refused_by_clap(e: clap::Error, args: &[std::ffi::OsString]) -> i32 {
+    use clap::error::ErrorKind;
+    let json = args
+        .windows(2)
+        .any(|w| w[0] == "--output" && w[1] == "json")
+        || args.iter().any(|a| a == "--output=json");
+    if !json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit();
+    }
+    let first = e.to_string();
+    let message = first
+        .lines()
+        .next()
+        .unwrap_or("usage error")
+        .trim_start_matches("error: ");
+    let definitions = <Cli as clap::CommandFactory>::command();
+    let command = definitions
+        .get_subcommands()
+        .map(|c| c.get_name())
+        .find(|c| args.iter().skip(1).any(|a| a == c));
+    let help = command.map(|c| format!("{c} ")).unwrap_or_default();
+    let report = commands::refused_report(
+        command.unwrap_or("none"),
+        verdict::UsageError(format!(
+            "{message}; nothing was changed; see `ozrepair {help}--help`"
+        )),
+    );
+    emit(format!("{}\n", report.to_json()).as_bytes());
+    let _ = std::io::stderr().write_all(e.render().to_string().as_bytes());
+    ExitCode::Usage.code()
+}
+
+/// Writes to stdout; a reader that went away (a closed pipe) is not an error worth a panic.
+fn emit(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|_| out.flush());
+}

@@ -76,7 +76,7 @@ pub fn json_edit(data: &[u8]) {
 /// quote, and ends on a char boundary.
 pub fn go_unquote(data: &[u8]) {
     let s = String::from_utf8_lossy(data);
-    if let Some((_, n)) = crate::evidence::goquote::go_unquote(&s) {
+    if let Some((_, n)) = crate::logs::goquote::go_unquote(&s) {
         assert!(n >= 2 && n <= s.len() && s.is_char_boundary(n), "{n}");
         assert!(s[..n].starts_with('"') && s[..n].ends_with('"'));
     }
@@ -85,10 +85,10 @@ pub fn go_unquote(data: &[u8]) {
 /// The log reader: any lines, in any format, never panic; a failure's message stays bounded.
 pub fn log_record(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let lines: Vec<crate::docker::engine::LogLine> = text
+    let lines: Vec<crate::logs::LogLine> = text
         .split('\n')
         .enumerate()
-        .map(|(i, l)| crate::docker::engine::LogLine {
+        .map(|(i, l)| crate::logs::LogLine {
             time: if i % 3 == 0 {
                 String::new()
             } else {
@@ -97,7 +97,7 @@ pub fn log_record(data: &[u8]) {
             text: l.to_string(),
         })
         .collect();
-    let found = crate::evidence::logs::scan_all(&lines);
+    let found = crate::logs::scan_all(&lines);
     for f in &found.failures {
         assert!(
             f.message.chars().count() <= 300,

@@ -1,14 +1,14 @@
-//! The settings every step reads, made once from the parsed command line ([`crate::cli`]). The command line
-//! says what the operator typed; this says what the run will do. A new fix flag is a field here, set in
-//! [`Settings::from_cli`], and read by the one step it concerns (usually [`crate::plan`]).
+//! The settings of a run, made once from the parsed command line ([`crate::cli`]): what it works on
+//! ([`Target`]), and one group per step that reads it: the plan's options ([`PlanArgs`], the command
+//! line's own group), how changes are applied ([`ApplyOpts`]), what is put back ([`RestoreArgs`]), how
+//! the report is printed ([`OutputOpts`]). Each step takes only its group. A new fix flag is a field of its
+//! group in `cli.rs`, read by the one step it concerns.
 
-pub use crate::cli::{Access, Output, SetField};
-use crate::cli::{Command, FixArgs, Global, PasswordArgs};
+pub use crate::cli::{Access, Output, PlanArgs, RestoreArgs, SetField, WindowArgs};
+use crate::cli::{Command, Global, PasswordArgs};
 use crate::dex::password::{self, NewPassword};
-use crate::evidence::discover;
 use crate::verdict::UsageError;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// What the run works on.
 #[derive(Debug, Clone)]
@@ -24,45 +24,54 @@ pub enum Target {
     },
 }
 
+/// How the report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputOpts {
+    pub format: Output,
+    /// The text report is coloured.
+    pub color: bool,
+    /// `--show-secrets`: print secret values instead of scrubbing them.
+    pub show_secrets: bool,
+}
+
+/// How changes are applied (fix, password, local-login, restore).
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOpts {
+    /// Write nothing, stop nothing: `--dry-run`, and always for `inspect` (its plan is the same).
+    pub dry_run: bool,
+    pub window: WindowArgs,
+}
+
+impl ApplyOpts {
+    /// Start the IdP again afterwards (not `--no-restart`).
+    pub fn restart(&self) -> bool {
+        !self.window.start.no_restart
+    }
+
+    /// Seconds to watch the started IdP; 0 does not watch.
+    pub fn wait(&self) -> u64 {
+        self.window.start.wait
+    }
+
+    /// `--backup-dir`; None: the store's default place.
+    pub fn backup_dir(&self) -> Option<&PathBuf> {
+        self.window.backups.backup_dir.as_ref()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub target: Target,
     /// `--yes`: do not ask.
     pub yes: bool,
-    /// `--show-secrets`: print secret values instead of scrubbing them, and list secret fields with a
-    /// connector's endpoints.
-    pub show_secrets: bool,
-    pub output: Output,
-    /// The text report is coloured.
-    pub color: bool,
-
-    // What the plan considers (fix; inspect has only `discover`).
-    /// `--connector`
-    pub only: Option<String>,
-    /// `--issuer`
-    pub issuer: Option<String>,
-    /// `--set CONNECTOR.FIELD=VALUE`
-    pub sets: Vec<SetField>,
-    /// `--issuer-alias`: correct by adding Dex's issuerAlias instead of changing issuer.
-    pub issuer_alias: bool,
-    /// `--discover` and its options.
-    pub discover: Option<discover::Options>,
-
-    // How changes are applied (fix, backup, restore).
-    /// Write nothing, stop nothing: `fix --dry-run`, and always for `inspect` (its plan is the same).
-    pub dry_run: bool,
-    /// `--backup-dir`; None: the default place for the database's access (see [`crate::access`]).
-    pub backup_dir: Option<PathBuf>,
-    /// Start the container again afterwards (not `--no-restart`).
-    pub restart: bool,
-    /// Seconds to watch the started container; 0 does not watch.
-    pub wait: u64,
-    /// `restore --backup`: the set to put back (None: the newest).
-    pub backup: Option<PathBuf>,
-    /// `restore --allow-other-database`: a set taken from another database may be put back.
-    pub allow_other_database: bool,
+    pub output: OutputOpts,
+    /// What the plan considers (fix; inspect has only `--discover`).
+    pub plan: PlanArgs,
     /// `local-login --enable`: the plan turns local login on (and nothing else).
     pub local_login: bool,
+    pub apply: ApplyOpts,
+    /// `restore`: the set to put back, and whether another database's set may be.
+    pub restore: RestoreArgs,
     /// `password`: whose password, and the new one (read from its file when the command line was read).
     pub password: Option<PasswordSet>,
 }
@@ -80,10 +89,12 @@ impl Settings {
     /// together give a usage error, with the settings that still say how to print the refusal.
     pub fn from_cli(g: &Global, command: &Command) -> (Settings, Option<UsageError>) {
         let mut s = Settings {
+            output: OutputOpts {
+                format: g.output,
+                color: g.use_color(),
+                show_secrets: g.show_secrets,
+            },
             yes: g.yes,
-            show_secrets: g.show_secrets,
-            output: g.output,
-            color: g.use_color(),
             ..Settings::default()
         };
         s.target = match &g.db {
@@ -102,33 +113,34 @@ impl Settings {
         };
         match command {
             Command::Inspect(a) => {
-                s.dry_run = true;
-                s.discover = discovery(&a.discovery);
+                s.apply.dry_run = true;
+                s.plan.discovery = a.discovery.clone();
             }
             Command::Fix(a) => {
-                if let Some(why) = a.issuer.as_deref().and_then(issuer_problem) {
+                if let Some(why) = a.plan.issuer.as_deref().and_then(issuer_problem) {
                     return (
                         s,
                         Some(UsageError(format!("--issuer {why}; nothing was changed"))),
                     );
                 }
-                s.fix(a)
+                s.plan = a.plan.clone();
+                s.apply = ApplyOpts {
+                    dry_run: a.dry.dry_run,
+                    window: a.window.clone(),
+                };
             }
-            Command::Backup(a) => s.backup_dir = a.backup_dir.clone(),
-            Command::Backups(a) => s.backup_dir = a.backup_dir.clone(),
+            Command::Backup(a) => s.apply.window.backups = a.backups.clone(),
+            Command::Backups(a) => s.apply.window.backups = a.backups.clone(),
             Command::Restore(a) => {
-                s.backup = a.backup.clone();
-                s.allow_other_database = a.allow_other_database;
-                s.backup_dir = a.backup_dir.clone();
-                s.restart = !a.no_restart;
-                s.wait = a.wait;
+                s.restore = a.clone();
+                s.apply.window = a.window.clone();
             }
             Command::LocalLogin(a) => {
                 s.local_login = a.enable;
-                s.dry_run = a.dry_run;
-                s.backup_dir = a.backup_dir.clone();
-                s.restart = !a.no_restart;
-                s.wait = a.wait;
+                s.apply = ApplyOpts {
+                    dry_run: a.dry.dry_run,
+                    window: a.window.clone(),
+                };
             }
             Command::Password(a) => {
                 if let Err(e) = s.password(a) {
@@ -143,10 +155,10 @@ impl Settings {
     /// `password`: the email, and the new password from its file or stdin (a usage error, exit 2, when it
     /// cannot be read or is refused; nothing has been looked at yet).
     fn password(&mut self, a: &PasswordArgs) -> Result<(), UsageError> {
-        self.dry_run = a.dry_run;
-        self.backup_dir = a.backup_dir.clone();
-        self.restart = !a.no_restart;
-        self.wait = a.wait;
+        self.apply = ApplyOpts {
+            dry_run: a.dry.dry_run,
+            window: a.window.clone(),
+        };
         let email = password::lookup_email(&a.email);
         if email.is_empty() {
             return Err(UsageError(
@@ -159,18 +171,6 @@ impl Settings {
             new: NewPassword::parse(&data)?,
         });
         Ok(())
-    }
-
-    fn fix(&mut self, a: &FixArgs) {
-        self.only = a.connector.clone();
-        self.issuer = a.issuer.clone();
-        self.sets = a.set.clone();
-        self.issuer_alias = a.issuer_alias;
-        self.discover = discovery(&a.discovery);
-        self.dry_run = a.dry_run;
-        self.backup_dir = a.backup_dir.clone();
-        self.restart = !a.no_restart;
-        self.wait = a.wait;
     }
 }
 
@@ -185,21 +185,15 @@ impl Default for Settings {
                 access: Access::Auto,
             },
             yes: false,
-            show_secrets: false,
-            output: Output::Text,
-            color: false,
-            only: None,
-            issuer: None,
-            sets: Vec::new(),
-            issuer_alias: false,
-            discover: None,
-            dry_run: false,
-            backup_dir: None,
-            restart: true,
-            wait: 30,
-            backup: None,
-            allow_other_database: false,
+            output: OutputOpts {
+                format: Output::Text,
+                color: false,
+                show_secrets: false,
+            },
+            plan: PlanArgs::default(),
             local_login: false,
+            apply: ApplyOpts::default(),
+            restore: RestoreArgs::default(),
             password: None,
         }
     }
@@ -239,14 +233,6 @@ fn read_password_file(path: &std::path::Path) -> Result<Vec<u8>, UsageError> {
         )));
     }
     Ok(data)
-}
-
-fn discovery(d: &crate::cli::DiscoverArgs) -> Option<discover::Options> {
-    d.discover.then(|| discover::Options {
-        timeout: Duration::from_secs(d.discover_timeout.max(1)),
-        ca_file: d.ca_file.clone(),
-        allow_http: d.allow_http,
-    })
 }
 
 /// Why Go's `url.Parse` (which go-oidc and Dex apply to an issuer) would refuse `v`, or why it is no

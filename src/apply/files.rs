@@ -96,9 +96,9 @@ pub fn write(w: &FileWrite) -> Result<()> {
         ))?;
         f.write_all(&w.after)?;
         f.sync_all()?;
-        crate::apply::fault::step("fsync a config file");
+        crate::fault::step("fsync a config file");
         dir.rename(&tmp, &dir, &name)?;
-        crate::apply::fault::step("rename a config file");
+        crate::fault::step("rename a config file");
         dir.sync()?;
         Ok(())
     })();

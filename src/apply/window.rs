@@ -1,479 +1,572 @@
-//! The one stop window every write goes through (fix, backup, restore): the database's lock is taken, the
-//! container is stopped and proven stopped, the database set is taken as it is now, the work is done, and
-//! the container is started and watched. Nothing else in ozrepair stops or starts a container.
+//! The one stop window every change goes through, and the sequence it owns: take the store's lock, make
+//! sure the work is still due, stop the IdP and prove the stop holds, take the store again as it is now,
+//! back it up (verified), do the one write ([`Work`], passed in as a value), check the stop held, and start
+//! the IdP and watch it. [`Done`] records how far it got, so that a failure says what state everything is
+//! in and what to do next. The window knows the runtime and the store only through their traits
+//! ([`Runtime`], [`Store`]).
 
-use crate::access::Database;
-use crate::apply::{fault, lock};
-use crate::docker::engine::{podman_stop_holds, started_again, Flavour, LogLine, LogRange};
-use crate::docker::locate::Located;
-use crate::docker::{Container, ContainerState, Engine};
-use crate::evidence::logs;
+use super::{files, Applied};
+use crate::backups::{BackupSet, Origin, Sets};
+use crate::dex::password::{LocalUser, NewPassword};
+use crate::fault::{self, Point};
+use crate::plan::{edits, Plan};
 use crate::progress::say;
-use crate::timefmt::stamp_bounds;
-use crate::verdict::{ExitCode, Outcome, Verdict};
-use anyhow::{anyhow, bail, Context, Result};
-use std::time::{Duration, Instant};
+use crate::runtime::Runtime;
+use crate::settings::ApplyOpts;
+use crate::store::{Found, Store, Write, WriteError, Wrote};
+use crate::verdict::{Outcome, Verdict};
+use anyhow::{anyhow, Result};
+use std::path::PathBuf;
 
-/// Seconds `docker stop` waits before it kills.
-const STOP_GRACE: i32 = 10;
-const POLL: Duration = Duration::from_millis(250);
-/// How long a stopped container must stay stopped (the same run, not running) before the first byte is
-/// written, on Podman, unless its events prove it sooner ([`podman_stop_holds`]): it may answer a stop with "already stopped" between two runs of a restart loop
-/// and start it again right after (measured on 4.3 in a loop without back-off: of 200 stops, all 149
-/// answered 304 were followed by a restart 0.1 to 0.5 s later, and so were 2 of 51 answered 204), and it
-/// does not say whether a stop was its user's (no `StoppedByUser` in 4.3's inspect).
-const HOLD: Duration = Duration::from_secs(2);
-/// The same on Docker, whose stop ends the restart manager's loop (`HasBeenManuallyStopped`): a container
-/// it reports stopped after a stop is not started again by its policy (measured in a back-off loop: 40
-/// of 40 stops held for 3 s). One more look confirms it.
-const HOLD_DOCKER: Duration = STOP_POLL;
+/// The change a window makes, as a value.
+pub enum Work<'a> {
+    /// The plan's changes: the config files first (each replaced whole by rename), then the store's one
+    /// transaction. `command` is the command that asked (`fix`, `local-login`), for the next step.
+    Plan {
+        plan: &'a Plan,
+        command: &'static str,
+        /// The config files saved with the store in the backup.
+        saved: &'a [PathBuf],
+    },
+    /// A local user's new password (already hashed) and the end of their local sessions.
+    Password {
+        user: &'a LocalUser,
+        hash: &'a [u8],
+        new: &'a NewPassword,
+    },
+    /// Nothing is written: the backup is the work, and the IdP is started again when this run stopped
+    /// it, without a watch.
+    Backup,
+    /// A set put back: the live store saved first (a `pre-restore` set, with the set's config files as
+    /// they are now), then swapped for the set's, then the config files put back.
+    Restore { set: &'a BackupSet },
+}
 
-/// How often the container is looked at while it is being stopped.
-const STOP_POLL: Duration = Duration::from_millis(40);
-/// How long ozrepair keeps asking a container that starts again by itself to stop.
-const STOP_TRYING: Duration = Duration::from_secs(STOP_GRACE as u64 + 30);
+impl Work<'_> {
+    /// The command to run again after a failure, for the work whose errors say the state they leave.
+    fn command(&self) -> Option<&'static str> {
+        match self {
+            Work::Plan { command, .. } => Some(command),
+            Work::Password { .. } => Some("password"),
+            Work::Backup | Work::Restore { .. } => None,
+        }
+    }
 
-/// How long a stop must be seen to hold on an engine of this flavour.
-fn hold_for(flavour: Flavour) -> Duration {
-    match flavour {
-        Flavour::Docker => HOLD_DOCKER,
-        Flavour::Podman => HOLD,
+    /// Whether anything is written (then the store must be writable before anything stops).
+    fn writes(&self) -> bool {
+        !matches!(self, Work::Backup)
     }
 }
 
-/// An open window on one database: its lock is held until the window is dropped.
-pub struct Window<'a> {
-    managed: Option<(&'a Engine, &'a Container)>,
-    /// The container was stopped by this run.
-    stopped_here: bool,
-    /// The container was asked to stop but did not stay stopped: it runs as before.
-    stop_refused: bool,
-    /// The run the container was proven stopped in (the database is only written while it stays so).
-    held: Option<Container>,
-    _lock: lock::Lock,
+/// What has been done so far, for the error message.
+#[derive(Debug, Default)]
+pub struct Done {
+    pub stopped: bool,
+    /// Asked to stop, it did not stay stopped: it runs (or loops) as before.
+    pub stop_refused: bool,
+    pub backup: Option<PathBuf>,
+    /// Config files written (they hold the new values).
+    pub files: Vec<PathBuf>,
+    pub written: bool,
+    /// Committed, but the check after the commit failed: the store changed, not as planned.
+    pub unverified: bool,
+    pub started: bool,
+    /// The deployment has no store (the standalone setup): only files are spoken of.
+    pub no_database: bool,
 }
 
-/// How a start went.
-pub struct Started {
-    pub verdict: Verdict,
-    pub state_after: Option<ContainerState>,
-    pub notes: Vec<String>,
-}
-
-impl<'a> Window<'a> {
-    /// Takes the database's lock (one writer at a time); nothing is stopped yet.
-    pub fn open(located: &'a Located, db: &Database) -> Result<Window<'a>> {
-        Self::open_beside(located, db.path())
+impl Done {
+    /// The state everything is in, for an error (`name`: the IdP's, when something runs it).
+    pub fn state(&self, name: Option<&str>) -> String {
+        let mut s = Vec::new();
+        if let Some(c) = name {
+            s.push(if self.started {
+                format!("container {c} was started again")
+            } else if self.stop_refused {
+                format!("container {c} goes on as it was")
+            } else if self.stopped {
+                format!("container {c} is stopped")
+            } else {
+                format!("container {c} was not touched")
+            });
+        }
+        for f in &self.files {
+            s.push(format!("{} holds the new values", f.display()));
+        }
+        if self.no_database {
+            if self.files.is_empty() {
+                s.push("no file was changed".into());
+            }
+        } else {
+            s.push(if self.unverified {
+                "the database was changed and does not read back as planned".into()
+            } else if self.written {
+                "the database holds the new values".into()
+            } else {
+                "the database is unchanged".to_string()
+            });
+        }
+        if let Some(b) = &self.backup {
+            s.push(format!("the backup is at {}", b.display()));
+        }
+        s.join("; ")
     }
 
-    /// Takes the lock of the file `path` (a config file, for a deployment with no database).
-    pub fn open_beside(located: &'a Located, path: &std::path::Path) -> Result<Window<'a>> {
-        Ok(Window {
-            managed: located.managed(),
-            stopped_here: false,
-            stop_refused: false,
-            held: None,
-            _lock: lock::acquire(path)?,
+    /// What to do next after a failure of `command` (`name`: the IdP's; `start`: how to start it by
+    /// hand).
+    pub fn next(&self, command: &str, name: Option<&str>, start: Option<&str>) -> String {
+        let changed = self.written || self.unverified || !self.files.is_empty();
+        match (&self.backup, changed, name) {
+            (Some(_), true, _) => format!("run `ozrepair restore` to put the old database back, or `ozrepair {command}` again to finish"),
+            (_, false, Some(c)) if self.stop_refused => {
+                format!("stop {c} yourself (and keep its restart policy from starting it), then run `ozrepair {command}` again")
+            }
+            (_, false, Some(c)) if self.stopped && !self.started => {
+                let by_hand = start.map(|s| format!(", or `{s}`")).unwrap_or_default();
+                if command == "fix" {
+                    format!("fix the cause above and run `ozrepair fix` again (it starts {c}){by_hand}")
+                } else {
+                    format!("fix the cause above and run `ozrepair {command}` again{by_hand}")
+                }
+            }
+            _ => format!("fix the cause above and run `ozrepair {command}` again"),
+        }
+    }
+}
+
+/// A stop window over what runs the IdP and where it keeps its state.
+pub struct Window<'w> {
+    pub runtime: &'w mut dyn Runtime,
+    pub store: &'w mut dyn Store,
+    /// The deployment as a backup's manifest records it (the store's own parts are filled in here).
+    pub origin: Origin,
+    pub opts: &'w ApplyOpts,
+}
+
+impl Window<'_> {
+    /// Runs `work` in the window; the result says what was done and, on failure, what state everything
+    /// was left in.
+    pub async fn run(mut self, work: Work<'_>) -> Applied {
+        let mut applied = Applied::default();
+        let mut done = Done {
+            no_database: self.store.kind() == "none",
+            ..Done::default()
+        };
+        let result = self.steps(&work, &mut applied, &mut done).await;
+        // Restore starts the IdP again when it stopped it, whether the restore worked or not: the live
+        // store is whole either way.
+        if let (Work::Restore { .. }, Err(_)) = (&work, &result) {
+            if self.opts.restart() && self.runtime.stopped_here() && !done.started {
+                let shown = applied.backup.as_ref().map(|b| b.dir.display().to_string());
+                if let Ok(started) = self.runtime.start_and_watch(self.opts.wait(), shown).await {
+                    applied.record_start(started);
+                }
+            }
+        }
+        match result {
+            Ok(v) => applied.verdict(v),
+            Err(e) => {
+                let e = match work.command() {
+                    Some(command) => {
+                        let name = self.runtime.unit().map(|u| u.name.clone());
+                        let start = self.runtime.start_command();
+                        anyhow!(
+                            "{e:#}; {}; {}",
+                            done.state(name.as_deref()),
+                            done.next(command, name.as_deref(), start.as_deref())
+                        )
+                    }
+                    None => e,
+                };
+                applied.failed(e)
+            }
+        }
+    }
+
+    async fn steps(
+        &mut self,
+        work: &Work<'_>,
+        applied: &mut Applied,
+        done: &mut Done,
+    ) -> Result<Verdict> {
+        // 0. One writer at a time, and the work must still be due (another run may have done it).
+        let _lock = self.store.lock()?;
+        if let Some(note) = self.already_done(work)? {
+            applied.notes.push(note);
+            applied.already_stored = true;
+            return Ok(Verdict::healthy());
+        }
+
+        // 1. Stop: nothing may hold the store while it is copied and written. A store that could not be
+        // put back as it was is refused first.
+        if work.writes() {
+            self.store.can_write()?;
+        }
+        let stopped = self.runtime.stop().await;
+        done.stopped = self.runtime.stopped_here();
+        done.stop_refused = self.runtime.stop_refused();
+        stopped?;
+        self.store.refresh().await?;
+        if let Work::Restore { set } = work {
+            let notes = self.store.prepare_restore(set)?;
+            applied.notes.extend(notes);
+        }
+
+        // 2. A verified backup before the first write.
+        let set = self.backup(work, applied)?;
+        if let Work::Backup = work {
+            applied.sha256_after = Some(set.db_sha256());
+            applied.backup = Some(set);
+            self.runtime.start_if_stopped_here().await?;
+            return Ok(Verdict::healthy());
+        }
+        done.backup = Some(set.dir.clone());
+        match work {
+            Work::Restore { set: restored } => {
+                applied.notes.push(format!(
+                    "the database as it was before the restore is saved in {}",
+                    set.dir.display()
+                ));
+                applied.backup = Some((*restored).clone());
+            }
+            _ => applied.backup = Some(set),
+        }
+        fault::point(Point::AfterBackup);
+
+        // 3. The write, computed again from the store and files as they are now.
+        self.write(work, applied, done).await?;
+        self.runtime.check_held().await?;
+        fault::point(Point::AfterWrite);
+        if applied.sha256_after.is_none() {
+            applied.sha256_after = self.store.fingerprint()?;
+        }
+
+        // 4. Start and watch (or leave it stopped with --no-restart).
+        self.start(work, applied, done).await
+    }
+
+    /// Some(note) when the store and files already hold everything the work would write.
+    fn already_done(&self, work: &Work<'_>) -> Result<Option<String>> {
+        Ok(match work {
+            Work::Plan { plan, .. } => {
+                let now = self.store.connectors()?;
+                let pending = edits::compute(&now, plan)?;
+                let pending_rows = edits::new_rows(&now, plan);
+                let pending_files = files::compute(plan)?;
+                (pending.is_empty() && pending_rows.is_empty() && pending_files.is_empty()).then(|| {
+                    if self.store.kind() == "none" {
+                        "the config files already hold every planned value (another run applied it); nothing was changed".to_string()
+                    } else {
+                        "the database and config files already hold every planned value (another run applied it); nothing was changed".to_string()
+                    }
+                })
+            }
+            Work::Password { user, new, .. } => {
+                let now = self.user_now(&user.email)?;
+                crate::dex::password::dex_accepts(&now.hash, new.expose()).then(|| {
+                    format!(
+                        "the password of {} is already the new one (another run set it); nothing was changed",
+                        user.email
+                    )
+                })
+            }
+            Work::Backup | Work::Restore { .. } => None,
         })
     }
 
-    pub fn stopped_here(&self) -> bool {
-        self.stopped_here
-    }
-
-    pub fn stop_refused(&self) -> bool {
-        self.stop_refused
-    }
-
-    /// Stops the container when it may hold the database or start again by itself, and proves the stop
-    /// holds: it must be stopped and stay stopped (the same StartedAt and restart count) for [`HOLD`] on
-    /// Podman, [`HOLD_DOCKER`] on Docker. A
-    /// stop answered while a restart loop goes on is asked again. Then the database set is taken as it is
-    /// now (through the archive API, copied out again). When it cannot be stopped, nothing is changed.
-    pub async fn stop(&mut self, db: &mut Database) -> Result<()> {
-        self.stop_only().await?;
-        if let Some((e, _)) = self.managed {
-            db.refresh(e).await?;
+    /// The user as the store holds them now.
+    fn user_now(&self, email: &str) -> Result<LocalUser> {
+        match self.store.find_user(email)? {
+            Found::User(u) => Ok(u),
+            Found::Missing { .. } => Err(anyhow!(
+                "the password row of {email} is gone since it was read"
+            )),
         }
-        Ok(())
     }
 
-    /// [`Window::stop`] without a database to take again (config files are read again by their writer).
-    pub async fn stop_only(&mut self) -> Result<()> {
-        if let Some((e, c)) = self.managed {
-            let now = inspect(e, c).await?;
-            let must_watch = c.status.holds_database()
-                || now.status.holds_database()
-                || !now.status.stays_down()
-                || now.restarts_by_itself();
-            if must_watch {
-                let held = self.stop_and_hold(e, c, now).await?;
-                self.held = Some(held);
-            }
-        }
-        fault::point("after-stop");
-        Ok(())
-    }
-
-    async fn stop_and_hold(
-        &mut self,
-        e: &Engine,
-        c: &Container,
-        first: Container,
-    ) -> Result<Container> {
-        let started = Instant::now();
-        let deadline = started + STOP_TRYING;
-        let flavour = e.kind().await.flavour;
-        let hold = hold_for(flavour);
-        // Podman's events of this window (a little before it, for a clock that is a little off).
-        let events_since = (flavour == Flavour::Podman).then(|| wall_ns() - EVENTS_MARGIN_NS);
-        let mut asked = 0u32;
-        let mut restarts = 0u32;
-        let mut last_error: Option<String> = None;
-        let mut now = first;
-        // The run seen stopped, and since when.
-        let mut stable: Option<(Instant, Container)> = None;
-        loop {
-            if !now.status.stays_down() {
-                if let Some((_, seen)) = stable.take() {
-                    if started_again(&seen, &now) {
-                        restarts += 1;
-                    }
-                }
-                if Instant::now() >= deadline {
-                    break;
-                }
-                if asked == 0 {
-                    say(format!("stopping {} ({})", c.name, c.status));
-                }
-                asked += 1;
-                self.stopped_here = true;
-                if let Err(err) = e.stop(&c.id, STOP_GRACE).await {
-                    tracing::debug!(container = %c.name, "stop: {err:#}");
-                    last_error = Some(format!("{err:#}"));
-                }
-            } else {
-                match &stable {
-                    Some((since, seen)) if !started_again(seen, &now) => {
-                        if since.elapsed() >= hold {
-                            tracing::debug!(container = %c.name, asked, restarts, "stop holds");
-                            return Ok(now);
-                        }
-                        if podman_says_held(e, c, &now, events_since).await {
-                            tracing::debug!(container = %c.name, asked, restarts, "stop holds (Podman's events)");
-                            return Ok(now);
-                        }
-                        // Podman restarts a loop without back-off, and its runs may be over before a
-                        // stop seen running arrives (answered "already stopped"): ask again while it is
-                        // down, so that a stop lands on the next run as soon as it starts.
-                        if events_since.is_some() && asked > 0 {
-                            asked += 1;
-                            if let Err(err) = e.stop(&c.id, STOP_GRACE).await {
-                                tracing::debug!(container = %c.name, "stop: {err:#}");
-                                last_error = Some(format!("{err:#}"));
-                            }
-                        }
-                    }
-                    Some(_) => {
-                        // Started again and ended between two looks: the loop goes on.
-                        restarts += 1;
-                        stable = Some((Instant::now(), now.clone()));
-                    }
-                    None => stable = Some((Instant::now(), now.clone())),
-                }
-                if Instant::now() >= deadline {
-                    break;
-                }
-                tokio::time::sleep(STOP_POLL).await;
-            }
-            now = inspect(e, c).await?;
-        }
-        self.stop_refused = asked > 0;
-        self.stopped_here = false;
-        bail!(
-            "container {} could not be stopped: it started again by itself {restarts} time(s) after {asked} stop request(s) in {}s (restart policy {:?}, state {}){}; nothing was changed",
-            c.name,
-            started.elapsed().as_secs(),
-            now.restart_policy,
-            now.status,
-            last_error.map(|e| format!("; the last stop answer: {e}")).unwrap_or_default()
-        )
-    }
-
-    /// Fails unless the container is still in the run it was proven stopped in (nothing started it
-    /// while the window was open).
-    pub async fn check_held(&self) -> Result<()> {
-        if let (Some((e, c)), Some(held)) = (self.managed, &self.held) {
-            let now = inspect(e, c).await?;
-            if started_again(held, &now) || !now.status.stays_down() {
-                bail!(
-                    "container {} was started while its database was being written (it is {} now, {} restarts)",
-                    c.name,
-                    now.status,
-                    now.restart_count
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// Starts the container again when this window stopped it, without watching (a backup).
-    pub async fn start_if_stopped_here(&self) -> Result<()> {
-        if let (Some((e, c)), true) = (self.managed, self.stopped_here) {
-            say(format!("starting {}", c.name));
-            e.start(&c.id).await?;
-        }
-        Ok(())
-    }
-
-    /// The container's state now, for the report.
-    pub async fn state_now(&self) -> Option<ContainerState> {
-        let (e, c) = self.managed?;
-        state_of(e, c).await
-    }
-}
-
-/// How far before the stop window Podman's events are read from.
-const EVENTS_MARGIN_NS: i128 = 5_000_000_000;
-
-/// Now, Unix time in ns.
-fn wall_ns() -> i128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0)
-}
-
-/// Whether Podman's own events prove that the run `now` shows stopped will not be started again by its
-/// restart policy ([`podman_stop_holds`]): then the stop holds without waiting out [`HOLD`]. Never on
-/// Docker (`since` is None), and not when the events cannot be read.
-async fn podman_says_held(e: &Engine, c: &Container, now: &Container, since: Option<i128>) -> bool {
-    let (Some(since), Some(started)) = (since, crate::timefmt::parse_rfc3339(&now.started_at))
-    else {
-        return false;
-    };
-    match e.podman_events(&c.id, since).await {
-        Some(events) => podman_stop_holds(&events, started),
-        None => false,
-    }
-}
-
-async fn inspect(e: &Engine, c: &Container) -> Result<Container> {
-    e.container(&c.id)
-        .await?
-        .ok_or_else(|| anyhow!("container {} disappeared", c.name))
-}
-
-/// What the log held before a start, to tell the lines of the run ozrepair starts from every earlier one
-/// by their position, never by their stamps (Podman stamps whole seconds: one second may hold the end of
-/// the previous run and the start of this one).
-struct Mark {
-    /// The instant the last line before the start stands for (its first), when there is one.
-    since: Option<i128>,
-    /// The lines from `since` on (or the last lines), as the engine gave them before the start.
-    before: Vec<LogLine>,
-}
-
-impl Mark {
-    /// Taken while the container is stopped, so that nothing is added before the start.
-    async fn take(e: &Engine, id: &str) -> Result<Mark> {
-        let last = e.logs(id, LogRange::Tail(1)).await?;
-        let since = last
-            .iter()
-            .find_map(|l| stamp_bounds(&l.time))
-            .map(|(first, _)| first);
-        let before = match since {
-            Some(s) => e.logs(id, LogRange::Since(s, None)).await?,
-            None if last.is_empty() => Vec::new(),
-            None => e.logs(id, LogRange::Tail(crate::LOG_TAIL)).await?,
+    /// The verified backup of the store as it is now, with the config files the work will write (or, for
+    /// a restore, those the set will put back) saved with it.
+    fn backup(&self, work: &Work<'_>, applied: &mut Applied) -> Result<BackupSet> {
+        let sets = match self.opts.backup_dir() {
+            Some(d) => Sets::at(d),
+            None => self.store.default_backups(),
         };
-        Ok(Mark { since, before })
+        let (configs, kind): (Vec<PathBuf>, Option<&str>) = match work {
+            Work::Plan { saved, .. } => (saved.to_vec(), None),
+            // The config files saved with the set are saved again as they are now, and put back after
+            // the swap.
+            Work::Restore { set } => (
+                set.manifest
+                    .configs
+                    .iter()
+                    .map(|c| PathBuf::from(&c.source))
+                    .filter(|p| crate::config::read_file(p).is_ok())
+                    .collect(),
+                Some(crate::backups::PRE_RESTORE),
+            ),
+            Work::Password { .. } | Work::Backup => (Vec::new(), None),
+        };
+        if self.store.kind() == "none" {
+            say(format!(
+                "backing up the config files to {}",
+                sets.path().display()
+            ));
+        } else if matches!(work, Work::Plan { .. } | Work::Password { .. }) {
+            say(format!(
+                "backing up {} to {}",
+                self.store.shown(),
+                sets.path().display()
+            ));
+        }
+        let stored = self.store.read_rows()?;
+        let mut origin = self.origin.clone();
+        origin.source = self.store.source();
+        origin.kind = kind.map(str::to_string);
+        origin.dex_schema = Some(stored.schema.migrations);
+        origin.connectors = stored.rows.iter().map(|r| r.id.clone()).collect();
+        origin.configs = configs;
+        let taken = self.store.backup(&sets, &origin).map_err(|e| match work {
+            Work::Restore { .. } => anyhow!("{e:#}; could not save the current database first, so nothing was restored; the live database is as SQLite reads it"),
+            _ => e,
+        })?;
+        applied.notes.extend(taken.notes);
+        if !matches!(work, Work::Backup | Work::Restore { .. }) {
+            say(format!("backup verified: {}", taken.set.dir.display()));
+        }
+        Ok(taken.set)
     }
 
-    fn range(&self) -> LogRange {
-        match self.since {
-            Some(s) => LogRange::Since(s, None),
-            None => LogRange::Tail(crate::LOG_TAIL),
+    /// The one write of the work, into `done` as it goes.
+    async fn write(
+        &mut self,
+        work: &Work<'_>,
+        applied: &mut Applied,
+        done: &mut Done,
+    ) -> Result<()> {
+        match work {
+            Work::Plan { plan, .. } => {
+                let rows = self.store.connectors()?;
+                let edits = edits::compute(&rows, plan)?;
+                let new_rows = edits::new_rows(&rows, plan);
+                let file_writes = files::compute(plan)?;
+                // Config files first, each replaced whole by rename: NetBird copies a static connector
+                // from its file into the database at every start, so the file is what the next start
+                // reads.
+                for fw in &file_writes {
+                    say(format!("writing {}", fw.path.display()));
+                    files::write(fw)?;
+                    done.files.push(fw.path.clone());
+                    fault::point(Point::InsideFiles);
+                }
+                fault::point(Point::AfterFiles);
+                if edits.is_empty() && new_rows.is_empty() {
+                    return Ok(());
+                }
+                say(format!(
+                    "writing {} change(s) to {}",
+                    edits.len() + new_rows.len(),
+                    self.store.shown()
+                ));
+                let w = Write::Connectors {
+                    edits: &edits,
+                    new_rows: &new_rows,
+                };
+                self.store_write(w, done).await?;
+            }
+            Work::Password { user, hash, new } => {
+                // The row as it is now (the IdP may have written it before it stopped) guards the write.
+                let now = self.user_now(&user.email)?;
+                say(format!(
+                    "setting the password of {} and removing their local sessions in {}",
+                    user.email,
+                    self.store.shown()
+                ));
+                let w = Write::Password {
+                    user: &now,
+                    hash,
+                    new,
+                };
+                if let Wrote::Password { sessions_removed } = self.store_write(w, done).await? {
+                    applied.sessions_removed = Some(sessions_removed);
+                }
+            }
+            Work::Restore { set } => {
+                self.restore(set, applied, done).await?;
+            }
+            Work::Backup => {}
+        }
+        Ok(())
+    }
+
+    /// The store's one transaction: a failure after its commit leaves a changed store, and says so.
+    async fn store_write(&mut self, w: Write<'_>, done: &mut Done) -> Result<Wrote> {
+        match self.store.write(w).await {
+            Ok(wrote) => {
+                done.written = true;
+                Ok(wrote)
+            }
+            Err(e @ WriteError::AfterCommit(_)) => {
+                done.unverified = true;
+                Err(anyhow!(e))
+            }
+            Err(e) => Err(anyhow!(e).context("the write failed")),
         }
     }
-}
 
-/// The lines of `after` that came after every line of `before` (both read from the same log, `before`
-/// first): `after` goes on where `before` ends, so the longest end of `before` that `after` starts with is
-/// skipped. When they share nothing (the log was rotated), only lines stamped after `before`'s last one
-/// count: an earlier line is never taken for a new one.
-pub fn new_lines<'l>(before: &[LogLine], after: &'l [LogLine]) -> &'l [LogLine] {
-    if before.is_empty() {
-        return after;
-    }
-    let most = before.len().min(after.len());
-    if let Some(k) = (1..=most)
-        .rev()
-        .find(|&k| after[..k] == before[before.len() - k..])
-    {
-        return &after[k..];
-    }
-    let last = before.iter().rev().find_map(|l| stamp_bounds(&l.time));
-    match last {
-        Some((_, end)) => {
-            let from = after
-                .iter()
-                .position(|l| stamp_bounds(&l.time).is_some_and(|(first, _)| first > end))
-                .unwrap_or(after.len());
-            &after[from..]
+    /// Restore's write: the swap, then the config files saved with the set put back.
+    async fn restore(
+        &mut self,
+        set: &BackupSet,
+        applied: &mut Applied,
+        done: &mut Done,
+    ) -> Result<()> {
+        let before = done.backup.clone().unwrap_or_default();
+        match self.store.write(Write::Restore).await {
+            Ok(_) => done.written = true,
+            Err(e) => {
+                return Err(anyhow!(
+                    "{e}; the database is either as it was or the restored one, never a mix (the one rename decides); the database before the restore is in {}; run `ozrepair restore --backup {}` to retry",
+                    before.display(),
+                    set.dir.display()
+                ))
+            }
         }
-        None => &after[after.len()..],
+        applied.sha256_after = self.store.fingerprint()?;
+        for c in &set.manifest.configs {
+            let path = PathBuf::from(&c.source);
+            let put_back = (|| -> Result<bool> {
+                let copy = std::fs::read(set.dir.join(&c.file.name))?;
+                if crate::digest::sha256_hex(&copy) != c.file.sha256 {
+                    anyhow::bail!("its copy in the set does not match the manifest");
+                }
+                let now = crate::config::read_file(&path)?;
+                if now == copy {
+                    return Ok(false);
+                }
+                files::write(&files::FileWrite {
+                    path: path.clone(),
+                    before: now,
+                    after: copy,
+                })?;
+                Ok(true)
+            })();
+            match put_back {
+                Ok(true) => applied
+                    .notes
+                    .push(format!("{} was put back from the set", path.display())),
+                Ok(false) => {}
+                Err(e) => {
+                    return Err(anyhow!(
+                        "{e:#}; the database was restored but {} was not put back; its copy is {} in {}; the state before the restore is in {}",
+                        path.display(),
+                        c.file.name,
+                        set.dir.display(),
+                        before.display()
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The window's end after the write: start and watch (or leave it stopped with `--no-restart`). A
+    /// restore starts only what it stopped.
+    async fn start(
+        &mut self,
+        work: &Work<'_>,
+        applied: &mut Applied,
+        done: &mut Done,
+    ) -> Result<Verdict> {
+        let Some(unit) = self.runtime.unit().cloned() else {
+            return Ok(Verdict::fixed());
+        };
+        if let Work::Restore { .. } = work {
+            if !(self.opts.restart() && self.runtime.stopped_here()) {
+                return Ok(Verdict::fixed());
+            }
+        } else if !self.opts.restart() {
+            applied.state_after = self.runtime.state_now().await;
+            let start = self.runtime.start_command().unwrap_or_default();
+            applied.notes.push(format!(
+                "--no-restart: {} is left stopped; `{start}` when ready",
+                unit.name
+            ));
+            return Ok(Verdict::fixed());
+        }
+        let shown = applied.backup.as_ref().map(|b| b.dir.display().to_string());
+        let started = self
+            .runtime
+            .start_and_watch(self.opts.wait(), shown)
+            .await?;
+        done.started = true;
+        let verdict = started.verdict.clone();
+        applied.record_start(started);
+        Ok(verdict)
     }
 }
 
-async fn state_of(e: &Engine, c: &Container) -> Option<ContainerState> {
-    match e.container(&c.id).await {
-        Ok(Some(now)) => Some(now.status),
-        _ => None,
+/// `fix` when the store already holds the fix and only the IdP's start is due.
+pub async fn start_only(runtime: &dyn Runtime, opts: &ApplyOpts) -> Applied {
+    let mut applied = Applied::default();
+    applied
+        .notes
+        .push("the database already holds the corrected issuer; starting the container".into());
+    if runtime.unit().is_none() {
+        return applied.verdict(Verdict::healthy());
+    }
+    match runtime.start_and_watch(opts.wait(), None).await {
+        Ok(started) => {
+            applied.record_start(started);
+            applied
+        }
+        Err(e) => applied.failed(e),
     }
 }
 
-/// Starts the container and watches it for `wait` seconds: it must stay running with the same restart
-/// count, and its logs since this start must report no connector failure. A line saying the server is up
-/// ends the watch early. The verdict: fixed (0), unverified (4 when it did not stay up; 0 with wait 0).
-/// `backup_dir` is named in the error when it did not stay up.
-pub async fn start_and_watch(
-    e: &Engine,
-    c: &Container,
-    wait: u64,
-    backup_dir: Option<&str>,
-) -> Result<Started> {
-    let (id, name) = (c.id.as_str(), c.name.as_str());
-    // Only what the container logs after this start counts: remember where the log ends before it.
-    let mark = Mark::take(e, id).await?;
-    fault::point("before-start");
-    say(format!("starting {name}"));
-    e.start(id).await.context("starting the container failed")?;
-    let first = e
-        .container(id)
-        .await?
-        .ok_or_else(|| anyhow!("container {name} disappeared"))?;
-    if wait == 0 {
-        return Ok(Started {
-            verdict: Verdict::new(Outcome::Unverified, ExitCode::Done),
-            state_after: state_of(e, c).await,
-            notes: vec!["--wait 0: the container was started but not watched".into()],
+impl Applied {
+    fn verdict(mut self, v: Verdict) -> Applied {
+        self.verdict = Some(v);
+        self
+    }
+
+    fn record_start(&mut self, s: crate::runtime::Started) {
+        self.state_after = s.state_after;
+        self.notes.extend(s.notes);
+        self.verdict = Some(s.verdict);
+    }
+
+    /// A failure: the error, with the outcome of a watch that already ran kept (unverified stays so).
+    fn failed(mut self, e: anyhow::Error) -> Applied {
+        let failed = Verdict::failed(&e);
+        self.verdict = Some(match self.verdict.take() {
+            Some(v) if v.outcome == Outcome::Unverified => Verdict {
+                error: failed.error,
+                ..v
+            },
+            _ => failed,
         });
+        self
     }
-    say(format!("watching {name} for up to {wait}s"));
-    let deadline = Instant::now() + Duration::from_secs(wait);
-    let down = loop {
-        let now = e
-            .container(id)
-            .await?
-            .ok_or_else(|| anyhow!("container {name} disappeared"))?;
-        if now.status != ContainerState::Running
-            || now.restart_count > first.restart_count
-            || now.started_at != first.started_at
-        {
-            break Some(format!(
-                "it is {} (exit code {}, {} restarts)",
-                now.status, now.exit_code, now.restart_count
-            ));
-        }
-        let lines = e.logs(id, mark.range()).await?;
-        let f = logs::scan_all(new_lines(&mark.before, &lines));
-        if let Some(ev) = f.evidence.first() {
-            break Some(format!(
-                "it still reports issuer {:?} against {:?}",
-                ev.expected, ev.got
-            ));
-        }
-        if let Some(fl) = f.failures.first() {
-            break Some(format!("it reports: {}", fl.message));
-        }
-        if f.ready || Instant::now() >= deadline {
-            break None;
-        }
-        tokio::time::sleep(POLL).await;
-    };
-    let state_after = state_of(e, c).await;
-    let verdict = match down {
-        None => Verdict::fixed(),
-        Some(why) => Verdict::new(Outcome::Unverified, ExitCode::NotUp).with_error(format!(
-            "the change is written and verified, but {name} did not stay up within {wait}s: {why}; see `docker logs {name}`{}",
-            backup_dir
-                .map(|d| format!("; the old database is in {d} (`ozrepair restore` puts it back)"))
-                .unwrap_or_default()
-        )),
-    };
-    Ok(Started {
-        verdict,
-        state_after,
-        notes: Vec::new(),
-    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn l(t: &str, text: &str) -> LogLine {
-        LogLine {
-            time: t.into(),
-            text: text.into(),
-        }
-    }
-
-    const FATL: &str = "FATL … issuer did not match …";
-    const READY: &str = "INFO running HTTP server and gRPC server on the same port";
+    use super::Done;
 
     #[test]
-    fn the_started_run_is_told_by_position_not_by_whole_second_stamps() {
-        // Podman: the previous run's failure and this run's lines share one whole second.
-        let before = vec![
-            l("2026-12-01T09:09:31Z", "INFO loading"),
-            l("2026-12-01T09:09:31Z", FATL),
-        ];
-        let mut after = before.clone();
-        after.push(l("2026-12-01T09:09:31Z", "INFO loading"));
-        after.push(l("2026-12-01T09:09:31Z", READY));
-        let fresh = new_lines(&before, &after);
-        assert_eq!(fresh, &after[2..]);
-        let f = logs::scan_all(fresh);
-        assert!(f.ready, "this run's ready line of the same second is seen");
-        assert!(
-            f.evidence.is_empty(),
-            "the previous run's failure is never seen"
-        );
-        // This run fails in the same second: its failure is seen.
-        let mut failing = before.clone();
-        failing.push(l("2026-12-01T09:09:31Z", "INFO loading"));
-        failing.push(l("2026-12-01T09:09:31Z", FATL));
-        assert_eq!(new_lines(&before, &failing).len(), 2);
-        // Nothing new yet.
-        assert!(new_lines(&before, &before).is_empty());
-        assert_eq!(new_lines(&[], &after).len(), 4);
-    }
-
-    #[test]
-    fn a_tail_that_moved_on_still_lines_up() {
-        let before: Vec<LogLine> = (0..5)
-            .map(|i| l(&format!("2026-12-01T09:09:3{i}Z"), &format!("old {i}")))
-            .collect();
-        // The last three old lines, then two new ones (a tail of five read after the start).
-        let mut after = before[2..].to_vec();
-        after.push(l("2026-12-01T09:09:35Z", "new 1"));
-        after.push(l("2026-12-01T09:09:35Z", "new 2"));
-        let fresh = new_lines(&before, &after);
-        assert_eq!(fresh.len(), 2);
-        assert_eq!(fresh[0].text, "new 1");
-    }
-
-    #[test]
-    fn without_common_lines_only_later_stamps_count() {
-        let before = vec![l("2026-12-01T09:09:31Z", "old")];
-        let after = vec![
-            l("2026-12-01T09:09:31Z", "rotated away, same second"),
-            l("2026-12-01T09:09:32Z", "new"),
-        ];
-        assert_eq!(new_lines(&before, &after), &after[1..]);
-        let unstamped = vec![l("", "old")];
-        assert!(new_lines(&unstamped, &after).is_empty());
+    fn a_failure_after_the_commit_never_says_unchanged() {
+        let done = Done {
+            stopped: true,
+            unverified: true,
+            backup: Some("/b/idp.db-1".into()),
+            ..Done::default()
+        };
+        let s = done.state(Some("mgmt"));
+        assert!(!s.contains("unchanged"), "{s}");
+        assert!(s.contains("was changed"), "{s}");
+        assert!(done
+            .next("fix", Some("mgmt"), Some("docker start mgmt"))
+            .contains("ozrepair restore"));
+        assert!(Done::default().state(None).contains("unchanged"));
     }
 }

@@ -15,9 +15,8 @@
 pub mod envfile;
 pub mod yaml;
 
-use crate::access::dirfd::Dir;
 use crate::dex::jsonedit::{self, Field};
-use crate::docker::locate::Located;
+use crate::runtime::ConfigPlace;
 use anyhow::{anyhow, bail, Result};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -193,89 +192,90 @@ impl Configs {
     }
 }
 
-/// Reads the config files in the located container's mounts: a mounted file by its name, or in a mounted
-/// directory (one level). Nothing is written; a file that cannot be read is a note, not an error.
-pub fn read(located: &Located) -> Configs {
+/// Reads the config files in the places the runtime names (a mounted file by its name, or one in a
+/// mounted directory, one level; the setup file in or above the deployment's own directory). Nothing is
+/// written; a file that cannot be read is a note, not an error.
+pub fn read(places: &[ConfigPlace]) -> Configs {
     let mut out = Configs::default();
-    let Some(c) = &located.container else {
-        return out;
-    };
     let mut seen: Vec<PathBuf> = Vec::new();
-    // NetBird's setup: configure.sh, run beside setup.env, writes the compose project into artifacts/.
-    if let Some(dir) = c.labels.get("com.docker.compose.project.working_dir") {
-        let dir = Path::new(dir);
-        for p in [dir.join("setup.env"), dir.join("../setup.env")] {
-            let Ok(real) = std::fs::canonicalize(p.parent().unwrap_or(dir)) else {
-                continue;
-            };
-            let p = real.join("setup.env");
-            if seen.contains(&p) || std::fs::symlink_metadata(&p).is_err() {
-                continue;
-            }
-            seen.push(p.clone());
-            match read_file(&p) {
-                Ok(bytes) => out.add(ConfigFile {
-                    in_container: "(not mounted: the compose project's setup file)".into(),
-                    path: p,
-                    format: Format::Env,
-                    bytes,
-                }),
-                Err(e) => out.notes.push(format!("{e:#}")),
-            }
-        }
-    }
-    for m in &c.mounts {
-        let src = Path::new(&m.source);
-        let Ok(meta) = std::fs::symlink_metadata(src) else {
-            // A config mount this machine cannot see (a remote engine, another user's files): said, since
-            // a static connector defined there would be written into the database again at every start.
-            let dest = m.destination.trim_end_matches('/');
-            if format_of(Path::new(dest)).is_some() || dest == "/etc/netbird" || dest == "/etc/dex"
-            {
-                out.notes.push(format!(
-                    "the container mounts {} at {dest}, which ozrepair cannot read from this machine; connectors or settings defined there are not seen (run ozrepair on the engine's host to include them)",
-                    m.source
-                ));
-            }
-            continue;
-        };
-        let mut found = Vec::new();
-        if meta.is_file() {
-            if let Some(f) = format_of(src) {
-                found.push((src.to_path_buf(), m.destination.clone(), f));
-            }
-        } else if meta.is_dir() {
-            for name in ["management.json", "config.yaml", "config.yml"] {
-                let p = src.join(name);
-                if let Some(f) = format_of(&p).filter(|_| std::fs::symlink_metadata(&p).is_ok()) {
-                    found.push((
-                        p,
-                        format!("{}/{name}", m.destination.trim_end_matches('/')),
-                        f,
-                    ));
-                }
-            }
-        }
-        for (path, in_container, format) in found {
-            if seen.contains(&path) {
-                continue;
-            }
-            seen.push(path.clone());
-            match read_file(&path) {
-                Ok(bytes) => {
-                    let file = ConfigFile {
-                        path,
-                        in_container,
-                        format,
-                        bytes,
+    for place in places {
+        match place {
+            // NetBird's setup: configure.sh, run beside setup.env, writes the compose project into
+            // artifacts/.
+            ConfigPlace::SetupDir(dir) => {
+                for p in [dir.join("setup.env"), dir.join("../setup.env")] {
+                    let Ok(real) = std::fs::canonicalize(p.parent().unwrap_or(dir)) else {
+                        continue;
                     };
-                    out.add(file);
+                    let p = real.join("setup.env");
+                    if seen.contains(&p) || std::fs::symlink_metadata(&p).is_err() {
+                        continue;
+                    }
+                    seen.push(p.clone());
+                    match read_file(&p) {
+                        Ok(bytes) => out.add(ConfigFile {
+                            in_container: "(not mounted: the compose project's setup file)".into(),
+                            path: p,
+                            format: Format::Env,
+                            bytes,
+                        }),
+                        Err(e) => out.notes.push(format!("{e:#}")),
+                    }
                 }
-                Err(e) => out.notes.push(format!("{e:#}")),
+            }
+            ConfigPlace::Mount { source, seen_at } => {
+                read_mount(source, seen_at, &mut seen, &mut out)
             }
         }
     }
     out
+}
+
+/// The config files one mount brings in.
+fn read_mount(src: &Path, dest: &str, seen: &mut Vec<PathBuf>, out: &mut Configs) {
+    let Ok(meta) = std::fs::symlink_metadata(src) else {
+        // A config mount this machine cannot see (a remote engine, another user's files): said, since a
+        // static connector defined there would be written into the database again at every start.
+        let dest = dest.trim_end_matches('/');
+        if format_of(Path::new(dest)).is_some() || dest == "/etc/netbird" || dest == "/etc/dex" {
+            out.notes.push(format!(
+                "the container mounts {} at {dest}, which ozrepair cannot read from this machine; connectors or settings defined there are not seen (run ozrepair on the engine's host to include them)",
+                src.display()
+            ));
+        }
+        return;
+    };
+    let mut found = Vec::new();
+    if meta.is_file() {
+        if let Some(f) = format_of(src) {
+            found.push((src.to_path_buf(), dest.to_string(), f));
+        }
+    } else if meta.is_dir() {
+        for name in ["management.json", "config.yaml", "config.yml"] {
+            let p = src.join(name);
+            if let Some(f) = format_of(&p).filter(|_| std::fs::symlink_metadata(&p).is_ok()) {
+                found.push((p, format!("{}/{name}", dest.trim_end_matches('/')), f));
+            }
+        }
+    }
+    for (path, in_container, format) in found {
+        if seen.contains(&path) {
+            continue;
+        }
+        seen.push(path.clone());
+        match read_file(&path) {
+            Ok(bytes) => {
+                let file = ConfigFile {
+                    path,
+                    in_container,
+                    format,
+                    bytes,
+                };
+                out.add(file);
+            }
+            Err(e) => out.notes.push(format!("{e:#}")),
+        }
+    }
 }
 
 /// The format of a config file ozrepair reads, by its name (None: not one of them).
@@ -321,17 +321,7 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// The file's directory, opened without following links, and its name.
-pub fn split(path: &Path) -> Result<(Dir, std::ffi::OsString)> {
-    let parent = path
-        .parent()
-        .ok_or_else(|| anyhow!("{} has no directory", path.display()))?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow!("{} has no file name", path.display()))?
-        .to_os_string();
-    Ok((Dir::open(parent)?, name))
-}
+pub use crate::safefs::dir::split;
 
 impl Configs {
     /// The configs of these files, read as [`read`] reads the ones it finds (for tests).

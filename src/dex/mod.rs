@@ -1,21 +1,81 @@
-//! The Dex store: its SQLite schema and connector rows ([`store`]), and the byte-exact JSON edit of a
-//! connector's config ([`jsonedit`]).
+//! Dex's data as ozrepair reads it, whatever store holds it: the connector rows and the schema they come
+//! from ([`Stored`]), the byte-exact JSON edit of a connector's config ([`jsonedit`]), the config as Go
+//! decodes it into Dex's struct for its type ([`model`]), which fields are secret ([`secrets`]), and a
+//! local user's password as Dex checks it ([`password`]).
 
 pub mod jsonedit;
 pub mod model;
 pub mod password;
 pub mod secrets;
-pub mod store;
 
-use crate::access::{host, Database};
-use anyhow::Result;
-pub use store::{ConnectorRow, Schema, Storage};
+/// Dex SQLite migrations this build knows (the files in migrations/, Dex master of 2026-08).
+pub const KNOWN_MIGRATIONS: i64 = 23;
 
-/// What the database holds, as read before any change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schema {
+    /// `max(num)` of the `migrations` table.
+    pub migrations: i64,
+    pub has_grant_types: bool,
+}
+
+impl Schema {
+    /// The Dex release family this schema count points to, for the report.
+    pub fn describe(&self) -> String {
+        let family = match self.migrations {
+            ..=3 => "Dex before v2.4 (no connector table)",
+            4..=10 => "Dex v2.4 to v2.33",
+            11 => "Dex v2.35 to v2.44, NetBird's fork v0.244.0 (NetBird v0.62 to v0.70)",
+            12..=13 => "Dex v2.45 (openZro's Dex container)",
+            14..=KNOWN_MIGRATIONS => "Dex master 2026 (NetBird v0.71 and later)",
+            _ => "newer than this build knows",
+        };
+        format!("{} migrations: {family}", self.migrations)
+    }
+
+    pub fn newer_than_known(&self) -> bool {
+        self.migrations > KNOWN_MIGRATIONS
+    }
+}
+
+/// One row of the `connector` table.
+#[derive(Debug, Clone)]
+pub struct ConnectorRow {
+    pub id: String,
+    pub typ: String,
+    pub name: String,
+    pub resource_version: String,
+    pub config: Option<Vec<u8>>,
+    /// SQLite's storage class of `config` (Dex writes BLOBs; a hand edit may leave TEXT).
+    pub storage: Storage,
+}
+
+/// How a row's `config` is stored (SQLite's storage classes; Dex writes bytes, a hand edit may leave text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    Null,
+    Integer,
+    Real,
+    Text,
+    Blob,
+}
+
+impl Storage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Storage::Null => "null",
+            Storage::Integer => "integer",
+            Storage::Real => "real",
+            Storage::Text => "text",
+            Storage::Blob => "blob",
+        }
+    }
+}
+
+/// What the store holds, as read before any change.
 pub struct Stored {
     pub schema: Schema,
     pub rows: Vec<ConnectorRow>,
-    /// sha256 of the database file as read.
+    /// sha256 of the store as read (empty when the read did not hash it).
     pub sha256: String,
 }
 
@@ -27,42 +87,9 @@ impl Stored {
             out.push(format!(
                 "the database has {} Dex migrations, newer than the {} this build knows; its connector table has every column ozrepair needs, so it goes on",
                 self.schema.migrations,
-                store::KNOWN_MIGRATIONS
+                KNOWN_MIGRATIONS
             ));
         }
         out
     }
-}
-
-/// Reads the store: checks it is Dex's SQL storage and undamaged (quick_check), then every connector row.
-pub fn read(db: &Database) -> Result<Stored> {
-    let path = db.path();
-    let snap = db.read()?;
-    // Pages read through a memory map (no pread and copy per 4 KiB page), once for quick_check and once
-    // for the rows; read-only either way.
-    let _ = snap.conn.pragma_update(None, "mmap_size", 1i64 << 30);
-    let schema = store::check_schema(&snap.conn, path)?;
-    store::quick_check(&snap.conn, path)?;
-    let rows = store::connectors(&snap.conn)?;
-    drop(snap);
-    Ok(Stored {
-        schema,
-        rows,
-        sha256: host::sha256_file(path)?,
-    })
-}
-
-/// Reads the schema and the connector rows only: for `backup`, whose set proves the integrity of every
-/// byte (integrity_check while copying) and hashes them as it copies, so neither a quick_check nor a
-/// hash of the source is made here. `sha256` is left empty for the caller to fill in.
-pub fn read_rows(db: &Database) -> Result<Stored> {
-    let path = db.path();
-    let snap = db.read()?;
-    let schema = store::check_schema(&snap.conn, path)?;
-    let rows = store::connectors(&snap.conn)?;
-    Ok(Stored {
-        schema,
-        rows,
-        sha256: String::new(),
-    })
 }

@@ -6,7 +6,6 @@
 use super::{defined_in_files, views_of, Change, Plan, Source, Store};
 use crate::config::{self, Configs, Seg};
 use crate::dex::ConnectorRow;
-use crate::settings::Settings;
 
 /// The `field` of a change that creates a whole connector row.
 pub const NEW_ROW: &str = "(row)";
@@ -16,9 +15,15 @@ pub const LOCAL_TYPE: &str = "local";
 pub const LOCAL_NAME: &str = "Email";
 const EVIDENCE: &str = "local-login --enable";
 
-pub fn local_login(rows: &[ConnectorRow], configs: &Configs, running: bool, s: &Settings) -> Plan {
+/// The plan of `local-login --enable` (`show_secrets`: list each connector's secret fields).
+pub fn local_login(
+    rows: &[ConnectorRow],
+    configs: &Configs,
+    running: bool,
+    show_secrets: bool,
+) -> Plan {
     let mut secrets = Vec::new();
-    let mut views = views_of(rows, running, s.show_secrets, &mut secrets);
+    let mut views = views_of(rows, running, show_secrets, &mut secrets);
     defined_in_files(&mut views, configs, running);
     for c in &configs.connectors {
         secrets.extend(c.secrets.iter().cloned());

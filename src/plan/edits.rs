@@ -2,8 +2,9 @@
 //! as it is stored now, by replacing exactly the bytes of the value it targets.
 
 use crate::dex::jsonedit;
-use crate::dex::{store, ConnectorRow};
+use crate::dex::ConnectorRow;
 use crate::plan::{door, Change, Plan};
+use crate::store;
 use anyhow::{anyhow, bail, Result};
 
 /// The edits that bring `rows` to the plan: one per connector, its changes applied one after the other.

@@ -10,7 +10,7 @@ use super::{Change, ConnectorView, Plan, Source, Status, Store};
 use crate::config::{self, Configs};
 use crate::evidence::discover::discovery_url;
 use crate::evidence::Asked;
-use crate::settings::Settings;
+use crate::settings::PlanArgs;
 use anyhow::{bail, Result};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 pub use crate::config::MANAGEMENT;
 
 /// The plan for the management's OIDC settings, from `--issuer` or what the provider answered.
-pub fn build(configs: &Configs, asked: Option<&Asked>, s: &Settings) -> Result<Plan> {
+pub fn build(configs: &Configs, asked: Option<&Asked>, s: &PlanArgs) -> Result<Plan> {
     let Some(auth) = configs.auth.as_ref().filter(|a| !a.embedded) else {
         bail!(
             "found no Dex database, and no management.json ozrepair read has the management's own OIDC settings (HttpConfig.AuthIssuer without an enabled EmbeddedIdP){}; nothing was changed; name the deployment with --container/--volume, or pass the database with --db",
@@ -187,7 +187,7 @@ mod tests {
                 &format!("export NETBIRD_AUTH_OIDC_CONFIGURATION_ENDPOINT=\"{old}/.well-known/openid-configuration\"\n"),
             ),
         ]);
-        let plan = build(&configs, Some(&asked(new)), &Settings::default()).unwrap();
+        let plan = build(&configs, Some(&asked(new)), &PlanArgs::default()).unwrap();
         let at: Vec<(&str, &str)> = plan
             .changes
             .iter()
@@ -223,7 +223,7 @@ mod tests {
             file("/m.json", Format::Json, r#"{"HttpConfig":{"AuthIssuer":"https://a"}}"#),
             file("/setup.env", Format::Env, "NETBIRD_AUTH_OIDC_CONFIGURATION_ENDPOINT=https://b/.well-known/openid-configuration\n"),
         ]);
-        let plan = build(&configs, Some(&asked("https://a/")), &Settings::default()).unwrap();
+        let plan = build(&configs, Some(&asked("https://a/")), &PlanArgs::default()).unwrap();
         assert_eq!(plan.changes.len(), 1);
         assert!(
             plan.notes[0].contains("check it before running configure.sh"),

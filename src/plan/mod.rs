@@ -11,10 +11,11 @@ pub mod management;
 use crate::config::{self, Configs};
 use crate::dex::jsonedit::{self, string_value, top_level_fields, StrValue};
 use crate::dex::{ConnectorRow, Stored};
-use crate::docker::locate::Located;
-use crate::docker::{Container, ContainerState};
-use crate::evidence::{Asked, Diagnosis, LogFindings};
-use crate::settings::{SetField, Settings};
+use crate::evidence::{Asked, Diagnosis};
+use crate::fields::Strings;
+use crate::logs::LogFindings;
+use crate::runtime::{Located, Unit};
+use crate::settings::{ApplyOpts, PlanArgs, SetField};
 use crate::verdict::{ExitCode, Outcome, UsageError, Verdict};
 use anyhow::{bail, Result};
 use serde::Serialize;
@@ -47,27 +48,30 @@ pub enum Source {
     Explicit,
 }
 
-/// A connector as the report shows it: never its secrets, only what identifies it and its issuer.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConnectorView {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub typ: String,
-    pub name: String,
-    pub issuer: Option<String>,
-    pub status: Status,
-    /// Why the status is not ok, in a few words (extension of the contract).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
-    /// The fields that locate the provider, for every connector type (extension): issuer, baseURL,
-    /// hostName, tenant, ssoURL, redirectURI, clientID…
-    pub endpoints: Endpoints,
-    /// Where its config lives (extension): `database` (a row), `static` (a management.json static
-    /// connector, written into its row at every start) or `overlay` (a Dex config connector, in memory).
-    pub store: &'static str,
-    /// The config file that defines it (static and overlay connectors).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
+crate::fields! {
+    /// A connector as the report shows it: never its secrets, only what identifies it and its issuer.
+    #[derive(Debug, Clone, Serialize)]
+    pub struct ConnectorView {
+        pub id: String,
+        #[serde(rename = "type")]
+        pub typ: String,
+        pub name: String,
+        pub issuer: Option<String>,
+        pub status: Status,
+        /// Why the status is not ok, in a few words (extension of the contract).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub problem: Option<String>,
+        /// The fields that locate the provider, for every connector type (extension): issuer, baseURL,
+        /// hostName, tenant, ssoURL, redirectURI, clientID…
+        pub endpoints: Endpoints,
+        /// Where its config lives (extension): `database` (a row), `static` (a management.json static
+        /// connector, written into its row at every start) or `overlay` (a Dex config connector, in
+        /// memory).
+        pub store: &'static str,
+        /// The config file that defines it (static and overlay connectors).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub file: Option<String>,
+    }
 }
 
 /// A connector's endpoint fields by name: the names Dex's configs have are static (no string of their own
@@ -98,18 +102,38 @@ impl Store {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Change {
-    pub connector: String,
-    pub field: String,
-    pub from: String,
-    pub to: String,
-    pub source: Source,
-    /// The log line or flag the new value comes from (extension of the contract).
-    pub evidence: String,
-    /// Where it is written (extension): `"store": "database"`, or `"store": "file"` with `file` and `at`.
-    #[serde(flatten)]
-    pub store: Store,
+crate::fields! {
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+    pub struct Change {
+        pub connector: String,
+        pub field: String,
+        pub from: String,
+        pub to: String,
+        pub source: Source,
+        /// The log line or flag the new value comes from (extension of the contract).
+        pub evidence: String,
+        /// Where it is written (extension): `"store": "database"`, or `"store": "file"` with `file` and
+        /// `at`.
+        #[serde(flatten)]
+        pub store: Store,
+    }
+}
+
+impl Strings for Store {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String)) {
+        if let Store::File { file, at, .. } = self {
+            f(file);
+            f(at);
+        }
+    }
+}
+
+impl Strings for Status {
+    fn strings(&mut self, _: &mut dyn FnMut(&mut String)) {}
+}
+
+impl Strings for Source {
+    fn strings(&mut self, _: &mut dyn FnMut(&mut String)) {}
 }
 
 /// The plan: every connector as assessed, and the field changes that would fix them. Plain data: inspect,
@@ -285,19 +309,17 @@ impl<'a> Seen<'a> {
             rows: &stored.rows,
             logs: diagnosis.logs.as_ref(),
             discovered: &diagnosis.discovered,
-            running: located
-                .container
-                .as_ref()
-                .is_some_and(|c| c.status == ContainerState::Running),
+            running: located.runtime.unit().is_some_and(Unit::running),
             configs,
         }
     }
 }
 
-/// Builds the plan from what was seen and what the operator asked.
-pub fn build(seen: &Seen, s: &Settings) -> Result<Plan> {
+/// Builds the plan from what was seen and what the operator asked (`show_secrets`: list each connector's
+/// secret fields with its endpoints).
+pub fn build(seen: &Seen, s: &PlanArgs, show_secrets: bool) -> Result<Plan> {
     let mut secrets = Vec::new();
-    let mut views = views_of(seen.rows, seen.running, s.show_secrets, &mut secrets);
+    let mut views = views_of(seen.rows, seen.running, show_secrets, &mut secrets);
     let defined = defined_in_files(&mut views, seen.configs, seen.running);
     for c in &seen.configs.connectors {
         secrets.extend(c.secrets.iter().cloned());
@@ -316,14 +338,14 @@ pub fn build(seen: &Seen, s: &Settings) -> Result<Plan> {
     b.add_failures(seen.logs);
     // Where the right issuer comes from, in the contract's order: --issuer, the logs, discovery.
     match &s.issuer {
-        Some(to) => b.add_explicit(to, s.only.as_deref())?,
+        Some(to) => b.add_explicit(to, s.connector.as_deref())?,
         None => {
             b.add_log_evidence(seen.logs);
             b.add_discovery(seen.discovered);
         }
     }
     b.corrections_into_changes(seen.configs, s);
-    b.add_sets(seen.rows, &s.sets)?;
+    b.add_sets(seen.rows, &s.set)?;
     b.plan.connectors = b.views;
     b.plan.discovered = seen.discovered.to_vec();
     Ok(b.plan)
@@ -442,8 +464,8 @@ impl Builder {
     }
 
     /// `--connector` and `--set` must name connectors that exist.
-    fn check_names(&self, s: &Settings) -> Result<()> {
-        if let Some(only) = &s.only {
+    fn check_names(&self, s: &PlanArgs) -> Result<()> {
+        if let Some(only) = &s.connector {
             if !self.views.iter().any(|v| &v.id == only) {
                 bail!(
                     "there is no connector {only:?}; the connectors are: {}; nothing was changed",
@@ -451,7 +473,7 @@ impl Builder {
                 );
             }
         }
-        for set in &s.sets {
+        for set in &s.set {
             if !self.views.iter().any(|v| v.id == set.connector) {
                 bail!("--set names connector {:?}, which does not exist; the connectors are: {}; nothing was changed", set.connector, self.ids());
             }
@@ -598,7 +620,7 @@ impl Builder {
     /// Each correction becomes a change of `issuer` (or `issuerAlias`), unless it is already stored or is
     /// outside `--connector`. A connector a config file defines is changed in that file, and its row too
     /// when it has one (NetBird writes the file's value into the row at every start).
-    fn corrections_into_changes(&mut self, configs: &Configs, s: &Settings) {
+    fn corrections_into_changes(&mut self, configs: &Configs, s: &PlanArgs) {
         for c in std::mem::take(&mut self.corrections) {
             let v = &mut self.views[c.idx];
             if let Some(p) = v.problem.as_deref().filter(|p| p.starts_with(UNDECODABLE)) {
@@ -621,7 +643,7 @@ impl Builder {
                 "stored issuer {from:?}, the provider publishes {:?}",
                 c.to
             ));
-            if s.only.as_deref().is_some_and(|o| o != v.id) {
+            if s.connector.as_deref().is_some_and(|o| o != v.id) {
                 continue;
             }
             if let Some(fc) = defined {
@@ -748,22 +770,19 @@ pub enum Next {
 }
 
 impl Plan {
-    /// The container is down because of a connector whose fix is already in the database.
-    pub fn needs_start(&self, container: Option<&Container>) -> bool {
-        container.is_some_and(|c| c.status.is_down()) && self.already_applied > 0
+    /// The IdP is down because of a connector whose fix is already in the store.
+    pub fn needs_start(&self, unit: Option<&Unit>) -> bool {
+        unit.is_some_and(|u| u.state.is_down()) && self.already_applied > 0
     }
 
     /// What to do next: write when there are changes and the run may write, start when only a start is
     /// due (and allowed), else judge.
-    pub fn next(&self, located: &Located, s: &Settings) -> Next {
+    pub fn next(&self, unit: Option<&Unit>, s: &ApplyOpts) -> Next {
         if s.dry_run {
             Next::Judge
         } else if !self.changes.is_empty() {
             Next::Write
-        } else if s.restart
-            && located.engine.is_some()
-            && self.needs_start(located.container.as_ref())
-        {
+        } else if s.restart() && self.needs_start(unit) {
             Next::Start
         } else {
             Next::Judge
@@ -771,13 +790,13 @@ impl Plan {
     }
 
     /// The verdict of a look that changes nothing: pending (3) when there is a plan or a start is due,
-    /// healthy (0), or failed (1) when the container is down for a reason ozrepair cannot see. Notes it
-    /// adds go into `notes`.
-    pub fn judge(&self, container: Option<&Container>, notes: &mut Vec<String>) -> Verdict {
+    /// healthy (0), or failed (1) when the IdP is down for a reason ozrepair cannot see. Notes it adds go
+    /// into `notes`.
+    pub fn judge(&self, unit: Option<&Unit>, notes: &mut Vec<String>) -> Verdict {
         if !self.changes.is_empty() {
             return Verdict::pending();
         }
-        if self.needs_start(container) {
+        if self.needs_start(unit) {
             notes.push("the database already holds the corrected issuer; the container is stopped: `ozrepair fix` starts it".into());
             return Verdict::pending();
         }
@@ -797,11 +816,7 @@ impl Plan {
                 }
             ));
         }
-        let down = container.filter(|c| {
-            c.status == ContainerState::Restarting
-                || (c.status == ContainerState::Exited && c.exit_code != 0)
-        });
-        match down {
+        match unit.filter(|u| u.failing()) {
             Some(c) => {
                 let why = match self.notes.first() {
                     Some(n) => format!("ozrepair has no database change that fixes it: {n}"),
@@ -812,7 +827,7 @@ impl Plan {
                 };
                 Verdict::new(Outcome::Failed, ExitCode::Failed).with_error(format!(
                     "container {} is {} (exit code {}) and {why}; nothing was changed; read `docker logs {}`, and if you know the right issuer pass --issuer with --connector",
-                    c.name, c.status, c.exit_code, c.name
+                    c.name, c.state, c.exit_code, c.name
                 ))
             }
             None => Verdict::healthy(),
@@ -824,7 +839,7 @@ impl Plan {
 mod tests {
     use super::*;
     use crate::dex::Storage;
-    use crate::evidence::logs::Evidence;
+    use crate::logs::Evidence;
 
     fn row(id: &str, typ: &str, cfg: &str) -> ConnectorRow {
         ConnectorRow {
@@ -864,12 +879,12 @@ mod tests {
             running,
             configs: &Configs::default(),
         };
-        let settings = Settings {
-            only: only.map(String::from),
+        let settings = PlanArgs {
+            connector: only.map(String::from),
             issuer: issuer.map(String::from),
-            ..Settings::default()
+            ..PlanArgs::default()
         };
-        let mut plan = build(&seen, &settings)?;
+        let mut plan = build(&seen, &settings, false)?;
         Ok((std::mem::take(&mut plan.connectors), plan))
     }
 
@@ -943,7 +958,7 @@ mod tests {
             running: false,
             configs,
         };
-        build(&seen, &Settings::default()).unwrap()
+        build(&seen, &PlanArgs::default(), false).unwrap()
     }
 
     #[test]

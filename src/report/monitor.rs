@@ -207,7 +207,7 @@ mod tests {
     use crate::verdict::{ExitCode, Verdict};
 
     fn report(result: Outcome, exit: ExitCode) -> Report {
-        let mut r = Report::make("inspect", &Trail::default(), Verdict::new(result, exit));
+        let mut r = Report::make("inspect", Trail::default(), Verdict::new(result, exit));
         r.connectors = vec![ConnectorView {
             id: "jc\"1".into(),
             typ: "oidc".into(),

@@ -325,6 +325,7 @@ impl<'a> Scrubber<'a> {
     }
 
     /// `text` scrubbed, as a new string.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn scrubbed(&self, text: &str) -> String {
         let mut t = text.to_string();
         self.scrub(&mut t);
@@ -333,6 +334,7 @@ impl<'a> Scrubber<'a> {
 }
 
 /// `text` with every secret replaced by [redacted] (see [`Scrubber`]).
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn scrub(text: &str, secrets: &[String]) -> String {
     Scrubber::new(secrets).scrubbed(text)
 }

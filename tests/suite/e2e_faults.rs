@@ -1,25 +1,30 @@
 //! Crash safety, end to end against a real Docker engine: the fix is killed (abort, no cleanup) at every
-//! fault point of its path. Each time the database holds either the old bytes or the fixed bytes, never
+//! crash point of the enum (`ozrepair::fault::Point::ALL`), config-file writes included. Each time the database holds either the old bytes or the fixed bytes, never
 //! anything between; a backup exists whenever a write happened; and running `ozrepair fix` again finishes
 //! the job (a container left stopped is started). Also: two fixes at once never both write.
 
 use crate::util::backups::backup_sets;
 use crate::util::command::ozrepair;
+use crate::util::configs::{management_json, with_management_json};
 use crate::util::deploy::{locked_out, Deployment};
 use crate::util::engine::{events_mark, Engine};
-use crate::util::seed::{after_fix, rows};
+use crate::util::seed::{after_fix, rows, JC_ID, JUMPCLOUD, JUMPCLOUD_SLASH};
 use crate::util::snapshot::snapshot;
+use ozrepair::fault::Point;
 use std::path::PathBuf;
 
 fn backups(d: &Deployment) -> Vec<PathBuf> {
     backup_sets(&d.mountpoint.join("ozrepair-backups"))
 }
 
-fn crash_at(point: &str) {
+/// Kills `fix --yes` at `point` on the locked-out deployment (its database alone: the bytes nobody else
+/// writes while it crash-loops), then checks the database and finishes the job with a second run.
+fn crash_at(point: Point) {
     let e = Engine::start();
     let d = locked_out(&e);
     let original = std::fs::read(&d.db).unwrap();
     let before = rows(&d.db);
+    let point = point.name();
 
     let crashed = ozrepair(["fix", "--yes"])
         .on(&e)
@@ -78,42 +83,173 @@ fn crash_at(point: &str) {
 
 #[test]
 fn crash_after_stop() {
-    crash_at("after-stop");
+    crash_at(Point::AfterStop);
 }
 
 #[test]
 fn crash_after_backup() {
-    crash_at("after-backup");
+    crash_at(Point::AfterBackup);
+}
+
+#[test]
+fn crash_after_the_config_files_with_none_to_write() {
+    crash_at(Point::AfterFiles);
 }
 
 #[test]
 fn crash_inside_the_write_transaction() {
-    crash_at("inside-write");
+    crash_at(Point::InsideWrite);
 }
 
 #[test]
 fn crash_after_the_write() {
-    crash_at("after-write");
+    crash_at(Point::AfterWrite);
 }
 
 #[test]
 fn crash_before_start() {
-    crash_at("before-start");
+    crash_at(Point::BeforeStart);
 }
 
 #[test]
 fn every_fault_point_has_a_test() {
-    // The list the binary knows and the tests above must agree.
+    // The points a fix of a database alone passes have a test each above; the kill matrix below passes
+    // every point of the enum on a deployment with a config file too.
+    let names: Vec<&str> = Point::ALL.iter().map(|p| p.name()).collect();
     assert_eq!(
-        ozrepair::apply::fault::POINTS,
+        names,
         [
             "after-stop",
             "after-backup",
+            "inside-files",
+            "after-files",
             "inside-write",
             "after-write",
             "before-start"
         ]
     );
+}
+
+/// The issuer's bytes replaced in a config as ozrepair edits it (the value's bytes only).
+fn with_issuer(text: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let s = String::from_utf8(text.to_vec()).expect("UTF-8");
+    let (old, new) = (
+        format!("\"issuer\": \"{from}\""),
+        format!("\"issuer\": \"{to}\""),
+    );
+    let (old_c, new_c) = (
+        format!("\"issuer\":\"{from}\""),
+        format!("\"issuer\":\"{to}\""),
+    );
+    assert!(
+        s.contains(&old) || s.contains(&old_c),
+        "the issuer {from} is in the config"
+    );
+    s.replace(&old, &new).replace(&old_c, &new_c).into_bytes()
+}
+
+/// The kill matrix of every crash point of the enum, on a deployment whose static connector lives in a
+/// bind-mounted management.json (so that the run passes the config-file points too): after each kill,
+/// every file the run touches holds its old bytes or its new ones (the database as rows, since the
+/// stand-in rewrites the row from the file at every start; management.json byte for byte); a change
+/// never happens without a backup of what it replaced; and a second run finishes the job.
+#[test]
+fn every_crash_point_leaves_old_or_new_bytes_in_every_file() {
+    let e = Engine::start();
+    for point in Point::ALL {
+        let name = point.name();
+        let (_dir, file, d) =
+            with_management_json(&e, &management_json(JUMPCLOUD), 0o640, (0, 0), &[]);
+        d.wait_restarts(&e, 2);
+        let old_file = std::fs::read(&file).unwrap();
+        let new_file = with_issuer(&old_file, JUMPCLOUD, JUMPCLOUD_SLASH);
+        let before = rows(&d.db);
+        let after: Vec<_> = before
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                if r.id == JC_ID {
+                    r.config = with_issuer(&r.config, JUMPCLOUD, JUMPCLOUD_SLASH);
+                }
+                r
+            })
+            .collect();
+
+        let crashed = ozrepair(["fix", "--yes"])
+            .on(&e)
+            .env("OZREPAIR_FAULT", name)
+            .run();
+        assert_ne!(
+            crashed.code, 0,
+            "{name}: the fault kills the run: {crashed:?}"
+        );
+        assert!(
+            crashed
+                .stderr
+                .contains(&format!("fault injected at {name}")),
+            "{name}: {crashed:?}"
+        );
+        let file_now = std::fs::read(&file).unwrap();
+        let file_written = file_now == new_file;
+        assert!(
+            file_written || file_now == old_file,
+            "{name}: management.json is neither the old nor the new bytes"
+        );
+        let now: Vec<_> = rows(&d.db)
+            .into_iter()
+            .map(|mut r| {
+                // ozrepair bumps a numeric resource_version; the comparison is of the bytes it edits.
+                r.resource_version = String::new();
+                r
+            })
+            .collect();
+        let strip = |rs: &[crate::util::seed::Row]| -> Vec<crate::util::seed::Row> {
+            rs.iter()
+                .cloned()
+                .map(|mut r| {
+                    r.resource_version = String::new();
+                    r
+                })
+                .collect()
+        };
+        let db_written = now == strip(&after);
+        assert!(
+            db_written || now == strip(&before),
+            "{name}: the rows are neither the old nor the fixed ones: {now:?}"
+        );
+        assert_eq!(
+            file_written,
+            !matches!(point, Point::AfterStop | Point::AfterBackup),
+            "{name}: the file is written from the first config-file point on"
+        );
+        assert_eq!(db_written, point.store_written(), "{name}: the row");
+        if file_written || db_written {
+            let sets = backups(&d);
+            assert_eq!(sets.len(), 1, "{name}: one backup");
+            let manifest: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(sets[0].join("manifest.json")).unwrap())
+                    .unwrap();
+            let copy = manifest["configs"][0]["name"]
+                .as_str()
+                .expect("a config copy");
+            assert_eq!(
+                std::fs::read(sets[0].join(copy)).unwrap(),
+                old_file,
+                "{name}: the backup holds the old management.json"
+            );
+            assert_eq!(
+                strip(&rows(&sets[0].join("idp.db"))),
+                strip(&before),
+                "{name}: the backup holds the old rows"
+            );
+        }
+        let again = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+        assert_eq!(again.code, 0, "{name}: the second run: {again:?}");
+        assert_eq!(std::fs::read(&file).unwrap(), new_file, "{name}");
+        d.wait_ready(&e);
+        assert_eq!(d.state(&e).status, "running", "{name}");
+        d.remove(&e);
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! * [`command`]: the one builder for runs of the `ozrepair` binary under test, and their [`Run`]s.
 //! * [`run`]: running helper programs (docker, openssl, mount, …) with a time limit.
 //! * [`engine`]: a private container engine per test; [`deploy`]: a deployment in it.
+//! * [`configs`]: a deployment's management.json, bind-mounted into the stand-in.
 //! * [`seed`]: Dex databases, connector rows, the locked-out fixture, the `ozr-seed` fixture binary.
 //! * [`snapshot`], [`backups`], [`hash`]: what is on disk, to prove what changed and what did not.
 //! * [`login`]: Dex's password login by the real Go library (the Go stand-in's `login`).
@@ -16,6 +17,7 @@ pub mod ansible;
 pub mod backups;
 pub mod certs;
 pub mod command;
+pub mod configs;
 pub mod deploy;
 pub mod engine;
 pub mod hash;

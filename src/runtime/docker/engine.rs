@@ -12,6 +12,8 @@
 //! Transient engine errors (a 5xx while a container crash-loops: `read /proc/PID/cgroup`,
 //! `open /proc/PID/ns/mnt`) are retried a few times with a short pause.
 
+use crate::logs::{LogLine, RunWindow, START_SLACK_NS};
+use crate::runtime::State;
 use anyhow::{anyhow, bail, Result};
 use bollard::query_parameters::{StartContainerOptions, StopContainerOptionsBuilder};
 use bollard::{BollardRequest, Docker};
@@ -54,7 +56,7 @@ pub struct Engine {
     facts: OnceLock<Facts>,
     kind: OnceLock<Kind>,
     /// The SSH tunnel an ssh:// endpoint goes through (closed with the engine).
-    _tunnel: Option<crate::docker::endpoint::Tunnel>,
+    _tunnel: Option<crate::runtime::docker::endpoint::Tunnel>,
 }
 
 /// Which engine answers: what it reports differently follows from it.
@@ -182,14 +184,15 @@ pub struct Container {
     pub id: String,
     pub name: String,
     pub image: String,
-    pub status: ContainerState,
+    pub status: State,
     pub started_at: String,
-    pub finished_at: String,
     pub restart_count: i64,
     pub exit_code: i64,
     /// `HostConfig.RestartPolicy.Name`: "" or "no" when the engine never restarts it by itself.
     pub restart_policy: String,
-    /// `Config.User` (the container's user; "" for the image's default).
+    /// `Config.User` (the container's user; "" for the image's default). Read from every inspect answer
+    /// (its parse is tested) though no step decides by it yet.
+    #[allow(dead_code)]
     pub user: String,
     pub labels: HashMap<String, String>,
     pub mounts: Vec<Mount>,
@@ -234,47 +237,6 @@ pub struct LoopSeen {
     pub earlier_start: String,
 }
 
-/// Log lines stamped up to this long before a container's StartedAt still belong to that run: the engine
-/// records StartedAt after the process is already writing (measured on Podman 4.3.1 in crash loops: in a
-/// third of the starts, by up to 34 ms on a loaded two-core machine), while the previous run's last line
-/// comes well before it (at least 115 ms on Podman, which restarts without back-off; Docker's back-off
-/// starts at 100 ms). The run ozrepair starts itself is told by log position instead (`apply::window`).
-pub const START_SLACK_NS: i128 = 50_000_000;
-
-/// Which part of a container's log tells of its last run(s): the lines stamped from `since` (nanoseconds
-/// since the epoch; every line when None).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RunWindow {
-    pub since: Option<i128>,
-}
-
-impl RunWindow {
-    /// Whether a line stamped `stamp` may belong to the window: a stamp with whole seconds stands for its
-    /// whole second, so it is kept when any instant it stands for is inside (the engine, which knows the
-    /// exact times, already chose the lines). A line without a stamp is kept.
-    pub fn admits(&self, stamp: &str) -> bool {
-        let Some((_, last)) = crate::timefmt::stamp_bounds(stamp) else {
-            return true;
-        };
-        self.since.is_none_or(|s| last >= s)
-    }
-}
-
-/// How far before a run's recorded start its lines are looked for when none were found after it: an
-/// engine under load records StartedAt after the process has already written and failed (seen with 16
-/// Docker engines busy on two cores: a run whose failure line was stamped before its StartedAt, so that
-/// its window held nothing).
-pub const LATE_START_NS: i128 = 2_000_000_000;
-
-impl RunWindow {
-    /// The same window opened `by` earlier (a window without a start stays one).
-    pub fn widened(&self, by: i128) -> RunWindow {
-        RunWindow {
-            since: self.since.map(|s| s - by),
-        }
-    }
-}
-
 impl Container {
     /// The lines that tell why the container is as it is: those of its current run; in a restart loop,
     /// from the earlier run seen on (a run that has ended and whose lines are all written, then the ones
@@ -297,14 +259,14 @@ impl Container {
     }
 
     /// Reads a container inspect answer (`GET /containers/{id}/json`) without failing on words this build
-    /// does not know: a missing field reads as empty, an unknown state as [`ContainerState::Other`].
+    /// does not know: a missing field reads as empty, an unknown state as [`State::Other`].
     pub fn from_inspect(v: &Value) -> Container {
         let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
         let state = &v["State"];
         let config = &v["Config"];
-        let mut status = ContainerState::parse(state["Status"].as_str().unwrap_or_default());
+        let mut status = State::parse(state["Status"].as_str().unwrap_or_default());
         if state["Restarting"].as_bool() == Some(true) {
-            status = ContainerState::Restarting;
+            status = State::Restarting;
         }
         let labels = config["Labels"]
             .as_object()
@@ -338,7 +300,6 @@ impl Container {
             image: s(&config["Image"]),
             status,
             started_at: s(&state["StartedAt"]),
-            finished_at: s(&state["FinishedAt"]),
             restart_count: v["RestartCount"].as_i64().unwrap_or(0),
             exit_code: state["ExitCode"].as_i64().unwrap_or(0),
             restart_policy: s(&v["HostConfig"]["RestartPolicy"]["Name"]),
@@ -353,11 +314,6 @@ impl Container {
     pub fn restarts_by_itself(&self) -> bool {
         !matches!(self.restart_policy.as_str(), "" | "no")
     }
-
-    /// Which run of the container this is: a new start changes it.
-    pub fn run(&self) -> (&str, i64) {
-        (&self.started_at, self.restart_count)
-    }
 }
 
 /// `later` is another run of the container than `earlier`: it was started again in between (a restart
@@ -365,81 +321,6 @@ impl Container {
 pub fn started_again(earlier: &Container, later: &Container) -> bool {
     later.restart_count > earlier.restart_count
         || (!later.started_at.is_empty() && later.started_at != earlier.started_at)
-}
-
-/// A container's state as the engine reports it. An engine's word this build does not know is kept as
-/// [`ContainerState::Other`], so a new or foreign state never breaks parsing; Podman's `stopped` is what
-/// Docker calls `exited`. [`ContainerState::Restarting`] is also what ozrepair calls a container it saw
-/// start again by itself within a moment (Podman restarts without back-off and never says `restarting`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ContainerState {
-    Created,
-    Running,
-    Paused,
-    Restarting,
-    Removing,
-    Stopping,
-    Exited,
-    Dead,
-    Other(String),
-}
-
-impl ContainerState {
-    pub fn parse(word: &str) -> ContainerState {
-        match word {
-            "created" | "configured" | "initialized" => ContainerState::Created,
-            "running" => ContainerState::Running,
-            "paused" => ContainerState::Paused,
-            "restarting" => ContainerState::Restarting,
-            "removing" => ContainerState::Removing,
-            "stopping" => ContainerState::Stopping,
-            "exited" | "stopped" => ContainerState::Exited,
-            "dead" => ContainerState::Dead,
-            other => ContainerState::Other(other.to_string()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            ContainerState::Created => "created",
-            ContainerState::Running => "running",
-            ContainerState::Paused => "paused",
-            ContainerState::Restarting => "restarting",
-            ContainerState::Removing => "removing",
-            ContainerState::Stopping => "stopping",
-            ContainerState::Exited => "exited",
-            ContainerState::Dead => "dead",
-            ContainerState::Other(w) => w,
-        }
-    }
-
-    /// A process of the container is alive (or about to be), so it may hold the database open: it must be
-    /// stopped before a write.
-    pub fn holds_database(&self) -> bool {
-        matches!(
-            self,
-            ContainerState::Running
-                | ContainerState::Restarting
-                | ContainerState::Paused
-                | ContainerState::Stopping
-        )
-    }
-
-    /// Not running and not about to run again by itself.
-    pub fn is_down(&self) -> bool {
-        matches!(self, ContainerState::Exited | ContainerState::Created)
-    }
-
-    /// Stopped for a write: down, or `dead` (not running either).
-    pub fn stays_down(&self) -> bool {
-        self.is_down() || *self == ContainerState::Dead
-    }
-}
-
-impl std::fmt::Display for ContainerState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// What kind of mount: a named volume, a bind mount, or something ozrepair does not look into (tmpfs…).
@@ -471,13 +352,6 @@ pub struct Mount {
     pub destination: String,
 }
 
-/// One log line with the engine's timestamp.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogLine {
-    pub time: String,
-    pub text: String,
-}
-
 /// Which lines of a container's log to read.
 #[derive(Debug, Clone, Copy)]
 pub enum LogRange {
@@ -493,8 +367,6 @@ pub enum LogRange {
 /// What the archive API's HEAD says about a path (`X-Docker-Container-Path-Stat`).
 #[derive(Debug, Clone, Copy)]
 pub struct PathStat {
-    /// The permission bits (Go's os.FileMode without its type bits).
-    pub mode: u32,
     /// Go's os.ModeDir is set.
     pub is_dir: bool,
 }
@@ -687,13 +559,13 @@ fn flavour_of(version: &Value) -> Flavour {
 impl Engine {
     /// `host`: unix://, tcp:// or http://; None means $DOCKER_HOST, else the local socket.
     pub fn connect(host: Option<&str>) -> Result<Engine> {
-        let r = crate::docker::endpoint::resolve(host)?;
+        let r = crate::runtime::docker::endpoint::resolve(host)?;
         let h = r.url.as_str();
         let unreachable = |e: bollard::errors::Error| {
             anyhow!("cannot reach the Docker engine at {h} ({e}); nothing was changed; start the engine or point -H/--host at the right one")
         };
         let (docker, tunnel) = if h.starts_with("ssh://") {
-            let t = crate::docker::endpoint::ssh_tunnel(h)?;
+            let t = crate::runtime::docker::endpoint::ssh_tunnel(h)?;
             let d = Docker::connect_with_unix(
                 &t.socket.to_string_lossy(),
                 120,
@@ -900,18 +772,18 @@ impl Engine {
 
     /// Looks at a container again for a moment when its engine may restart it by itself: a restart count
     /// or StartedAt that changes means a restart loop, and the container is returned as
-    /// [`ContainerState::Restarting`] (Podman restarts without back-off and reports `running` or `stopped`,
+    /// [`State::Restarting`] (Podman restarts without back-off and reports `running` or `stopped`,
     /// never `restarting`). Otherwise the latest look is returned.
     pub async fn settle(&self, first: Container) -> Result<Container> {
         if !first.restarts_by_itself()
             || matches!(
                 first.status,
-                ContainerState::Restarting | ContainerState::Paused | ContainerState::Dead
+                State::Restarting | State::Paused | State::Dead
             )
         {
             return Ok(first);
         }
-        if first.status == ContainerState::Running && up_for_ns(&first) >= Some(SETTLED_AFTER_NS) {
+        if first.status == State::Running && up_for_ns(&first) >= Some(SETTLED_AFTER_NS) {
             return Ok(first);
         }
         let end = Instant::now() + LOOP_LOOK;
@@ -929,7 +801,7 @@ impl Engine {
                 last.loop_seen = Some(LoopSeen {
                     earlier_start: first.started_at.clone(),
                 });
-                last.status = ContainerState::Restarting;
+                last.status = State::Restarting;
                 return Ok(last);
             }
         }
@@ -945,13 +817,13 @@ impl Engine {
         }
     }
 
-    /// The lines of the run [`Container::diagnosed_run`] names (the last [`crate::LOG_TAIL`] of them).
+    /// The lines of the run [`Container::diagnosed_run`] names (the last [`crate::logs::TAIL`] of them).
     pub async fn run_logs(&self, c: &Container) -> Result<Vec<LogLine>> {
         let w = c.diagnosed_run();
         let range = if w == RunWindow::default() {
-            LogRange::Tail(crate::LOG_TAIL)
+            LogRange::Tail(crate::logs::TAIL)
         } else {
-            LogRange::Window(w, crate::LOG_TAIL)
+            LogRange::Window(w, crate::logs::TAIL)
         };
         self.logs(&c.id, range).await
     }
@@ -1036,7 +908,6 @@ impl Engine {
         };
         match self.retried_for(STAT_RETRY_FOR, once).await {
             Ok(s) => Ok(Some(PathStat {
-                mode: s.file_mode & 0o7777,
                 is_dir: s.file_mode & GO_MODE_DIR != 0,
             })),
             Err(Failure::Status(404, _)) => Ok(None),
@@ -1123,6 +994,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logs::LATE_START_NS;
 
     #[test]
     fn a_widened_window_starts_earlier_and_a_window_without_start_stays_one() {
@@ -1247,7 +1119,7 @@ mod tests {
     fn reads_podman_inspect_with_its_own_words() {
         let v: Value = serde_json::from_str(PODMAN_INSPECT).unwrap();
         let c = Container::from_inspect(&v);
-        assert_eq!(c.status, ContainerState::Exited);
+        assert_eq!(c.status, State::Exited);
         assert_eq!(c.name, "openzro-management");
         assert_eq!((c.restart_count, c.exit_code), (3, 1));
         assert_eq!(c.started_at, "2026-12-01T09:12:50.435038979Z");
@@ -1267,17 +1139,17 @@ mod tests {
     #[test]
     fn unknown_or_missing_fields_never_fail() {
         let c = Container::from_inspect(&serde_json::json!({"State": {"Status": "hibernating"}}));
-        assert_eq!(c.status, ContainerState::Other("hibernating".into()));
+        assert_eq!(c.status, State::Other("hibernating".into()));
         assert!(!c.restarts_by_itself());
         assert!(c.mounts.is_empty() && c.labels.is_empty());
         let c = Container::from_inspect(
             &serde_json::json!({"State": {"Status": "running", "Restarting": true}}),
         );
-        assert_eq!(c.status, ContainerState::Restarting);
+        assert_eq!(c.status, State::Restarting);
         let c = Container::from_inspect(&serde_json::json!(null));
-        assert_eq!(c.status, ContainerState::Other(String::new()));
-        assert_eq!(ContainerState::parse("stopped"), ContainerState::Exited);
-        assert!(ContainerState::Stopping.holds_database());
+        assert_eq!(c.status, State::Other(String::new()));
+        assert_eq!(State::parse("stopped"), State::Exited);
+        assert!(State::Stopping.holds_database());
     }
 
     #[test]
@@ -1286,7 +1158,7 @@ mod tests {
         let a = Container::from_inspect(&v);
         let mut b = a.clone();
         assert!(!started_again(&a, &b));
-        b.status = ContainerState::Running;
+        b.status = State::Running;
         assert!(!started_again(&a, &b), "a state alone is not a new run");
         b.restart_count += 1;
         assert!(started_again(&a, &b));

@@ -4,11 +4,10 @@
 //! the known file names (idp.db, dex.db) and whatever a Dex config.yaml in a mount names as its SQLite
 //! file. When two deployments qualify and nothing tells them apart, ozrepair refuses and names them.
 
-use crate::access::host as reach;
-use crate::dex::store;
-use crate::docker::engine::{Container, ContainerState, Engine, Mount, MountKind};
-use crate::evidence::logs::{self, LogFindings};
-use crate::settings::{Access, Target};
+use super::engine::{Container, Engine, Mount, MountKind};
+use crate::logs::{self, LogFindings};
+use crate::runtime::{ConfigPlace, Probe, State, StorePlace as DbPlace};
+use crate::settings::Access;
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
@@ -18,90 +17,13 @@ pub const DB_NAMES: [&str; 2] = ["idp.db", "dex.db"];
 /// Config files that may name the database or define static connectors.
 const DEX_CONFIGS: [&str; 3] = ["config.yaml", "config.yml", "config.docker.yaml"];
 
-/// Where the database is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DbPlace {
-    /// A file on this machine's filesystem (a volume's host path, a bind mount, or `--db`).
-    Host(PathBuf),
-    /// A path inside the container, reached through the engine's archive API.
-    Container(String),
-    /// No Dex database: a management server set up with an external IdP (the standalone setup), found by
-    /// the management.json it mounts. Its OIDC settings live in that file.
-    Absent,
-}
-
-/// The deployment: the database and, unless `--db` was given, the engine and the container that runs it.
-pub struct Located {
-    pub engine: Option<Engine>,
+/// What was found on the engine.
+pub struct Found {
     pub container: Option<Container>,
     pub volume: Option<String>,
     pub place: DbPlace,
-    /// How it was found, for the report.
     pub why: Vec<String>,
-    /// The chosen container's logs since its last start, when choosing among deployments read them.
     pub logs: Option<LogFindings>,
-}
-
-impl Located {
-    /// The engine and container to stop and start, when there is one.
-    pub fn managed(&self) -> Option<(&Engine, &Container)> {
-        self.engine.as_ref().zip(self.container.as_ref())
-    }
-}
-
-/// Finds the deployment `target` names: a file (`--db`), or through the engine, the container and mount
-/// that hold the Dex database.
-pub async fn locate(target: &Target) -> Result<Located> {
-    match target {
-        Target::File(db) => Ok(Located {
-            engine: None,
-            container: None,
-            volume: None,
-            place: DbPlace::Host(db.clone()),
-            why: vec![
-                "--db: the file itself, without Docker (nothing is stopped or started)".into(),
-            ],
-            logs: None,
-        }),
-        Target::Engine {
-            host,
-            container,
-            volume,
-            access,
-        } => {
-            let engine = Engine::connect(host.as_deref())?;
-            engine.ping().await?;
-            let want = Wanted {
-                container: container.as_deref(),
-                volume: volume.as_deref(),
-                access: *access,
-            };
-            let found = find(&engine, &want).await?;
-            Ok(found.into_located(engine))
-        }
-    }
-}
-
-/// What was found, before the engine is handed over.
-struct Found {
-    container: Option<Container>,
-    volume: Option<String>,
-    place: DbPlace,
-    why: Vec<String>,
-    logs: Option<LogFindings>,
-}
-
-impl Found {
-    fn into_located(self, engine: Engine) -> Located {
-        Located {
-            engine: Some(engine),
-            container: self.container,
-            volume: self.volume,
-            place: self.place,
-            why: self.why,
-            logs: self.logs,
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -114,16 +36,10 @@ struct Candidate {
 }
 
 /// What the operator said.
-struct Wanted<'a> {
-    container: Option<&'a str>,
-    volume: Option<&'a str>,
-    access: Access,
-}
-
-fn is_dex_db(db: &Path) -> bool {
-    reach::read(db)
-        .and_then(|s| store::check_schema(&s.conn, db))
-        .is_ok()
+pub struct Wanted<'a> {
+    pub container: Option<&'a str>,
+    pub volume: Option<&'a str>,
+    pub access: Access,
 }
 
 /// A file this machine can open for reading, or no file at all.
@@ -231,22 +147,27 @@ fn describe(c: &Container) -> String {
 }
 
 /// The Dex databases one container's mounts hold.
-fn candidates_of(c: &Container, want: &Wanted, unreadable: &mut Vec<String>) -> Vec<Candidate> {
+fn candidates_of(
+    c: &Container,
+    want: &Wanted,
+    probe: Probe<'_>,
+    unreadable: &mut Vec<String>,
+) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
     let forced = want.container.is_some() || want.volume.is_some();
     let mut push = |db: PathBuf, m: &Mount, how: String| {
         if want.volume.is_some_and(|v| m.name.as_deref() != Some(v))
-            || out.iter().any(|o| o.place == DbPlace::Host(db.clone()))
+            || out.iter().any(|o| o.place == DbPlace::File(db.clone()))
         {
             return;
         }
-        let dex = forced || is_dex_db(&db);
+        let dex = forced || probe(&db);
         tracing::debug!(container = %c.name, db = %db.display(), dex, how = %how, "database candidate");
         if dex {
             out.push(Candidate {
                 container: c.clone(),
                 volume: m.name.clone(),
-                place: DbPlace::Host(db),
+                place: DbPlace::File(db),
                 destination: m.destination.clone(),
                 how,
             });
@@ -288,7 +209,9 @@ fn candidates_of(c: &Container, want: &Wanted, unreadable: &mut Vec<String>) -> 
     out
 }
 
-async fn find(engine: &Engine, want: &Wanted<'_>) -> Result<Found> {
+/// Finds the deployment on `engine`: every container (or the one asked for) and each of its mounts,
+/// candidates confirmed by `probe`, ranked by their logs when several qualify.
+pub async fn find(engine: &Engine, want: &Wanted<'_>, probe: Probe<'_>) -> Result<Found> {
     // Containers that could not be inspected (an engine error that outlived the retries): named in the
     // report, the others are looked at all the same.
     let mut skipped: Vec<String> = Vec::new();
@@ -320,7 +243,7 @@ async fn find(engine: &Engine, want: &Wanted<'_>) -> Result<Found> {
             all
         }
     };
-    match find_in(engine, want, &containers).await {
+    match find_in(engine, want, &containers, probe).await {
         Ok(mut f) => {
             f.why.extend(skipped);
             Ok(f)
@@ -331,7 +254,12 @@ async fn find(engine: &Engine, want: &Wanted<'_>) -> Result<Found> {
 }
 
 /// The deployment among `containers` (every container of the engine, or the one asked for).
-async fn find_in(engine: &Engine, want: &Wanted<'_>, containers: &[Container]) -> Result<Found> {
+async fn find_in(
+    engine: &Engine,
+    want: &Wanted<'_>,
+    containers: &[Container],
+    probe: Probe<'_>,
+) -> Result<Found> {
     if let Some(v) = want.volume {
         if engine.volume_mountpoint(v).await?.is_none() {
             bail!("there is no volume {v:?} on {}; nothing was changed; `docker volume ls` lists the volumes", engine.endpoint);
@@ -344,7 +272,7 @@ async fn find_in(engine: &Engine, want: &Wanted<'_>, containers: &[Container]) -
     let mut found: Vec<Candidate> = Vec::new();
     for c in containers {
         if want.access != Access::Archive {
-            found.extend(candidates_of(c, want, &mut unreadable));
+            found.extend(candidates_of(c, want, probe, &mut unreadable));
         }
         if want.access == Access::Host {
             continue;
@@ -388,7 +316,7 @@ async fn find_in(engine: &Engine, want: &Wanted<'_>, containers: &[Container]) -
                     found.push(Candidate {
                         container: c.clone(),
                         volume: m.name.clone(),
-                        place: DbPlace::Container(inside),
+                        place: DbPlace::Inside(inside),
                         destination: m.destination.clone(),
                         how: format!(
                             "{n} in the mount at {}, through the Docker archive API",
@@ -412,7 +340,7 @@ async fn find_in(engine: &Engine, want: &Wanted<'_>, containers: &[Container]) -
                     return Ok(Found {
                         container: None,
                         volume: Some(v.to_string()),
-                        place: DbPlace::Host(db),
+                        place: DbPlace::File(db),
                         why: vec![format!(
                             "volume {v} (no container mounts it, so nothing is stopped or started)"
                         )],
@@ -487,7 +415,7 @@ async fn find_in(engine: &Engine, want: &Wanted<'_>, containers: &[Container]) -
         let f = logs::scan_window(&lines, &c.container.diagnosed_run());
         let (score, reason) = if !f.evidence.is_empty() || !f.failures.is_empty() {
             (2, "its logs report a failing connector")
-        } else if c.container.status == ContainerState::Restarting {
+        } else if c.container.status == State::Restarting {
             (1, "it is in a restart loop")
         } else {
             (0, "")
@@ -518,8 +446,8 @@ async fn find_in(engine: &Engine, want: &Wanted<'_>, containers: &[Container]) -
         .iter()
         .map(|r| {
             let place = match &r.candidate.place {
-                DbPlace::Host(p) => p.display().to_string(),
-                DbPlace::Container(p) => p.clone(),
+                DbPlace::File(p) => p.display().to_string(),
+                DbPlace::Inside(p) => p.clone(),
                 DbPlace::Absent => "no Dex database".into(),
             };
             format!("--container {} ({place})", r.candidate.container.name)
@@ -611,6 +539,20 @@ fn standalone(containers: &[Container], want: &Wanted<'_>) -> Result<Option<Foun
                 .join(", ")
         ),
     }
+}
+
+/// Where a container's config files may be: each volume and bind mount, and the directory of the compose
+/// project that made it (where NetBird's configure.sh keeps setup.env).
+pub fn config_places(c: &Container) -> Vec<ConfigPlace> {
+    let mut out = Vec::new();
+    if let Some(dir) = c.labels.get("com.docker.compose.project.working_dir") {
+        out.push(ConfigPlace::SetupDir(PathBuf::from(dir)));
+    }
+    out.extend(c.mounts.iter().map(|m| ConfigPlace::Mount {
+        source: PathBuf::from(&m.source),
+        seen_at: m.destination.clone(),
+    }));
+    out
 }
 
 /// How much a container looks like the process that owns the IdP database (not a sidecar).

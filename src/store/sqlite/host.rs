@@ -3,9 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use rusqlite::{Connection, OpenFlags};
-use sha2::{Digest, Sha256};
 use std::fs::{self, File};
-use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -119,7 +117,7 @@ pub fn open_immutable(path: &Path) -> Result<Connection> {
 pub struct Snapshot {
     pub conn: Connection,
     /// Set when the view is a private copy (its directory is removed on drop).
-    pub copy: Option<tempfile::TempDir>,
+    _copy: Option<tempfile::TempDir>,
 }
 
 /// Opens `db` for reading without writing a byte of it: read-only in place when no journal or WAL file is
@@ -135,7 +133,7 @@ pub fn read(db: &Path) -> Result<Snapshot> {
         } else {
             open_read_only(db)?
         };
-        return Ok(Snapshot { conn, copy: None });
+        return Ok(Snapshot { conn, _copy: None });
     }
     let dir = tempfile::Builder::new()
         .prefix("ozrepair-read-")
@@ -161,34 +159,6 @@ pub fn read(db: &Path) -> Result<Snapshot> {
     conn.busy_timeout(busy_timeout())?;
     Ok(Snapshot {
         conn,
-        copy: Some(dir),
+        _copy: Some(dir),
     })
-}
-
-/// Read size for hashing.
-const CHUNK: usize = 1 << 20;
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// sha256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    sha256_of(&mut f)
-}
-
-/// sha256 of an open file from where it stands to its end, streamed.
-pub fn sha256_of(f: &mut File) -> Result<String> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
 }

@@ -1,83 +1,13 @@
-//! The Dex SQLite store: schema check, connector rows, and the one write ozrepair makes (config bytes bound
-//! as a BLOB, in one transaction, verified after commit).
+//! Dex's schema in SQLite: the schema check, the connector rows, and the one write ozrepair makes (config
+//! bytes bound as a BLOB, in one transaction, verified after commit).
 
-use crate::access::host::busy_timeout;
+use super::host::busy_timeout;
+use crate::dex::{ConnectorRow, Schema, Storage};
+use crate::fault::{self, Point};
+use crate::store::{Edit, NewRow, WriteError};
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, types::ValueRef, Connection, OpenFlags, TransactionBehavior};
 use std::path::Path;
-
-/// Dex SQLite migrations this build knows (the files in migrations/, Dex master of 2026-08).
-pub const KNOWN_MIGRATIONS: i64 = 23;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Schema {
-    /// `max(num)` of the `migrations` table.
-    pub migrations: i64,
-    pub has_grant_types: bool,
-}
-
-impl Schema {
-    /// The Dex release family this schema count points to, for the report.
-    pub fn describe(&self) -> String {
-        let family = match self.migrations {
-            ..=3 => "Dex before v2.4 (no connector table)",
-            4..=10 => "Dex v2.4 to v2.33",
-            11 => "Dex v2.35 to v2.44, NetBird's fork v0.244.0 (NetBird v0.62 to v0.70)",
-            12..=13 => "Dex v2.45 (openZro's Dex container)",
-            14..=KNOWN_MIGRATIONS => "Dex master 2026 (NetBird v0.71 and later)",
-            _ => "newer than this build knows",
-        };
-        format!("{} migrations: {family}", self.migrations)
-    }
-
-    pub fn newer_than_known(&self) -> bool {
-        self.migrations > KNOWN_MIGRATIONS
-    }
-}
-
-/// One row of the `connector` table.
-#[derive(Debug, Clone)]
-pub struct ConnectorRow {
-    pub id: String,
-    pub typ: String,
-    pub name: String,
-    pub resource_version: String,
-    pub config: Option<Vec<u8>>,
-    /// SQLite's storage class of `config` (Dex writes BLOBs; a hand edit may leave TEXT).
-    pub storage: Storage,
-}
-
-/// SQLite's storage classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Storage {
-    Null,
-    Integer,
-    Real,
-    Text,
-    Blob,
-}
-
-impl Storage {
-    pub fn of(v: &ValueRef) -> Storage {
-        match v {
-            ValueRef::Null => Storage::Null,
-            ValueRef::Integer(_) => Storage::Integer,
-            ValueRef::Real(_) => Storage::Real,
-            ValueRef::Text(_) => Storage::Text,
-            ValueRef::Blob(_) => Storage::Blob,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Storage::Null => "null",
-            Storage::Integer => "integer",
-            Storage::Real => "real",
-            Storage::Text => "text",
-            Storage::Blob => "blob",
-        }
-    }
-}
 
 /// Opens a file that nothing else may change (a backup) read-only and immutable: no locks, no journal.
 pub fn open_immutable(path: &Path) -> Result<Connection> {
@@ -225,6 +155,17 @@ fn check_shape(conn: &Connection, path: &Path) -> Result<()> {
     }
 }
 
+/// SQLite's storage class of a value.
+fn storage_of(v: &ValueRef) -> Storage {
+    match v {
+        ValueRef::Null => Storage::Null,
+        ValueRef::Integer(_) => Storage::Integer,
+        ValueRef::Real(_) => Storage::Real,
+        ValueRef::Text(_) => Storage::Text,
+        ValueRef::Blob(_) => Storage::Blob,
+    }
+}
+
 fn text_of(v: ValueRef) -> String {
     match v {
         // Valid UTF-8 (nearly always) copied as it is; anything else as from_utf8_lossy reads it.
@@ -251,7 +192,7 @@ pub fn connectors(conn: &Connection) -> Result<Vec<ConnectorRow>> {
             typ: text_of(r.get_ref(1)?),
             name: text_of(r.get_ref(2)?),
             resource_version: text_of(r.get_ref(3)?),
-            storage: Storage::of(&cfg),
+            storage: storage_of(&cfg),
             config: match cfg {
                 ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
                 _ => None,
@@ -299,62 +240,9 @@ pub fn integrity_check(conn: &Connection) -> Result<()> {
     }
 }
 
-/// One connector's new config, guarded by the bytes it must still have.
-#[derive(Debug, Clone)]
-pub struct Edit {
-    pub id: String,
-    pub before: Vec<u8>,
-    pub after: Vec<u8>,
-    pub resource_version: String,
-}
-
-/// `resource_version` after an edit: a decimal number goes up by one (so a running Dex re-opens the
-/// connector); at u64::MAX it stays (saturates: ozrepair edits with the container stopped, so the restart
-/// re-opens it anyway); anything else (NetBird writes '') stays as it is.
-pub fn bumped(rv: &str) -> String {
-    if rv.is_empty() || !rv.bytes().all(|b| b.is_ascii_digit()) {
-        return rv.to_string();
-    }
-    match rv.parse::<u64>().ok().and_then(|n| n.checked_add(1)) {
-        Some(n) => n.to_string(),
-        None => rv.to_string(),
-    }
-}
-
-/// How a write failed: before its commit (SQLite rolled back; the database is as it was) or after it (the
-/// commit happened, and the check that followed found the database not as planned).
-#[derive(Debug)]
-pub enum WriteError {
-    RolledBack(anyhow::Error),
-    AfterCommit(anyhow::Error),
-}
-
-impl std::fmt::Display for WriteError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WriteError::RolledBack(e) => write!(f, "{e:#}"),
-            WriteError::AfterCommit(e) => write!(f, "the change was committed, but {e:#}"),
-        }
-    }
-}
-
-impl std::error::Error for WriteError {}
-
-/// Writes the edits in one IMMEDIATE transaction, each guarded by its `before` bytes, then checks the
-/// database and reads every edited row back (bytes equal, storage class BLOB).
-pub fn write_edits(path: &Path, edits: &[Edit]) -> Result<(), WriteError> {
-    write_changes(path, edits, &[])
-}
-
-/// A connector row to create, as Dex creates its built-in `local` one: empty resource_version, NULL config.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewRow {
-    pub id: String,
-    pub typ: String,
-    pub name: String,
-}
-
-/// [`write_edits`], and the rows in `new` created in the same transaction (each must still be absent).
+/// Writes the edits in one IMMEDIATE transaction, each guarded by its `before` bytes, and creates the rows
+/// in `new` (each must still be absent); then checks the database and reads every edited row back (bytes
+/// equal, storage class BLOB).
 pub fn write_changes(path: &Path, edits: &[Edit], new: &[NewRow]) -> Result<(), WriteError> {
     commit_edits(path, edits, new)
         .map_err(WriteError::RolledBack)?
@@ -421,7 +309,7 @@ fn commit_edits(path: &Path, edits: &[Edit], new: &[NewRow]) -> Result<Result<()
             params![n.id, n.typ, n.name],
         )?;
     }
-    crate::apply::fault::point("inside-write");
+    fault::point(Point::InsideWrite);
     tx.commit()
         .context("the commit failed; SQLite rolled back, the database is as it was")?;
     Ok(check_written(&conn, edits, new))
@@ -460,17 +348,6 @@ fn check_written(conn: &Connection, edits: &[Edit], new: &[NewRow]) -> Result<()
 mod tests {
     use super::*;
 
-    #[test]
-    fn bumps_numbers_only() {
-        assert_eq!(bumped("7"), "8");
-        assert_eq!(bumped(""), "");
-        assert_eq!(bumped("abc"), "abc");
-        assert_eq!(bumped("+7"), "+7");
-        assert_eq!(bumped("18446744073709551614"), "18446744073709551615");
-        assert_eq!(bumped("18446744073709551615"), "18446744073709551615");
-        assert_eq!(bumped("99999999999999999999999"), "99999999999999999999999");
-    }
-
     /// A connector table with a trigger that rewrites the row after the update: the commit happens,
     /// the read-back fails, and the error says the change was committed (check_schema refuses such a
     /// table first; this is the write's own guard).
@@ -492,7 +369,7 @@ mod tests {
             after: br#"{"issuer":"y"}"#.to_vec(),
             resource_version: String::new(),
         };
-        let err = write_edits(&db, &[e]).unwrap_err();
+        let err = write_changes(&db, &[e], &[]).unwrap_err();
         assert!(matches!(err, WriteError::AfterCommit(_)), "{err}");
         assert!(err.to_string().contains("was committed"), "{err}");
     }
@@ -500,7 +377,7 @@ mod tests {
     #[test]
     fn knows_as_many_migrations_as_the_repository_ships() {
         assert_eq!(
-            KNOWN_MIGRATIONS as usize,
+            crate::dex::KNOWN_MIGRATIONS as usize,
             ozrepair_standin::seed::known_migrations()
         );
     }

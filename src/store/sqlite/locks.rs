@@ -1,110 +1,18 @@
-//! Locks. [`acquire`]: one ozrepair per database, an advisory lock on `.<db name>.ozrepair-lock` beside it,
-//! held while fix, backup or restore work; a second run refuses at once instead of writing too. The lock
-//! file is opened without following a link and without blocking, and must be a regular file.
-//!
-//! [`hold_writers`]: SQLite's own file locks, taken so that no other process can write the database while
+//! SQLite's own file locks ([`hold_writers`]), taken so that no other process can write the database while
 //! its files are copied (a backup of a file another process writes is one transaction generation, not
 //! several). In rollback-journal mode that is a SHARED lock (no writer can commit) and the RESERVED lock
 //! (no writer can start); in WAL mode also the WAL's WRITE and CHECKPOINT locks in the -shm. The locks are
 //! open-file-description locks on the same bytes SQLite's unix VFS locks, so they exclude other processes'
 //! SQLite connections exactly as another SQLite connection would, and are released when the process dies.
+//! [`holders`] names the processes that hold a lock on a file.
 
-use crate::access::host::{busy_timeout, sidecar};
+use super::host::{busy_timeout, sidecar};
 use anyhow::{anyhow, bail, Context, Result};
-use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// Held until dropped (the kernel releases it when the process dies, too).
-pub struct Lock {
-    _file: File,
-    pub path: PathBuf,
-}
-
-pub fn path_for(db: &Path) -> PathBuf {
-    let name = db
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "idp.db".into());
-    db.parent()
-        .unwrap_or(Path::new("."))
-        .join(format!(".{name}.ozrepair-lock"))
-}
-
-/// Opens (or creates, mode 0600) the lock file: never through a link, never blocking on a FIFO.
-fn open_lock_file(path: &Path) -> std::io::Result<File> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    // SAFETY: `c` is a valid NUL-terminated path; the descriptor is owned below.
-    let fd = unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
-            0o600 as libc::c_uint,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just returned by open and is owned by nothing else.
-    Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
-}
-
-pub fn acquire(db: &Path) -> Result<Lock> {
-    let path = path_for(db);
-    let planted = |what: &str| {
-        anyhow!(
-            "the lock file {} is {what}; ozrepair does not use it; nothing was changed; remove it and run again",
-            path.display()
-        )
-    };
-    let file = match open_lock_file(&path) {
-        Ok(f) => f,
-        // Nothing can be written beside the database: say so plainly, before any backup is taken.
-        Err(e) if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => {
-            return Err(anyhow!(
-                "{} is on a read-only file system, so ozrepair can neither lock nor edit it; nothing was changed; remount it read-write, or copy the database to a writable place and pass --db",
-                db.display()
-            ))
-        }
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(planted("a symbolic link")),
-        // A FIFO without a reader (opening it for writing without blocking fails so).
-        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => return Err(planted("not a regular file")),
-        Err(e) if e.raw_os_error() == Some(libc::EISDIR) => return Err(planted("a directory")),
-        Err(e) => {
-            return Err(e).with_context(|| {
-                format!(
-                    "cannot create the lock file {}; nothing was changed",
-                    path.display()
-                )
-            })
-        }
-    };
-    let meta = file.metadata()?;
-    if !meta.file_type().is_file() {
-        return Err(planted("not a regular file"));
-    }
-    if meta.nlink() > 1 {
-        return Err(planted("hard-linked elsewhere"));
-    }
-    match file.try_lock() {
-        Ok(()) => {
-            crate::apply::owner::adopt_open(&file, &path)
-                .context("the lock was taken, but nothing was changed")?;
-            Ok(Lock { _file: file, path })
-        }
-        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow!(
-            "another ozrepair is working on {} (it holds {}); nothing was changed; wait for it to finish, then run again",
-            db.display(),
-            path.display()
-        )),
-        Err(std::fs::TryLockError::Error(e)) => Err(anyhow!("cannot lock {} ({e}); nothing was changed", path.display())),
-    }
-}
 
 // SQLite's unix VFS lock bytes (os_unix.c): in the database file, PENDING at 1 GiB, RESERVED after it,
 // then 510 SHARED bytes; in the -shm, the WAL locks from byte 120 (WRITE, CHECKPOINT, RECOVER, READ…).
@@ -119,12 +27,8 @@ const JOURNAL_MAGIC: [u8; 8] = [0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
 /// SQLite's locks on one database, held by this process until dropped.
 pub struct Writers {
     db: File,
+    /// The -shm's WAL locks (WAL mode).
     _shm: Option<File>,
-    /// The database is in WAL mode.
-    pub wal: bool,
-    /// A journal a dead writer left (hot): only SHARED is held, so that no reader may use the
-    /// uncommitted pages (it gets SQLITE_BUSY until the lock is gone, then rolls the journal back).
-    pub hot_journal: bool,
 }
 
 impl Writers {
@@ -230,11 +134,11 @@ pub fn hold_writers(db: &Path) -> Result<Writers> {
     let mut hot_journal = false;
     loop {
         if take_once(&file, db, wal, writable, &mut shm, &mut hot_journal)? {
+            // With a journal a dead writer left (hot), only SHARED is held: no reader may use the
+            // uncommitted pages (it gets SQLITE_BUSY until the lock is gone, then rolls it back).
             return Ok(Writers {
                 db: file,
                 _shm: shm,
-                wal,
-                hot_journal,
             });
         }
         // Let go of what was taken, so that the other side can finish.

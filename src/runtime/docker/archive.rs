@@ -14,13 +14,19 @@
 //! An engine may fail to reach a crash-looping container's files for a moment (500 `open /proc/PID/ns/mnt`,
 //! or 200 with an empty archive): the engine retries those, and an empty archive is never an empty file.
 
-use crate::access::host::{hex, sidecars, SIDECARS};
-use crate::docker::engine::Facts;
-use crate::docker::Engine;
+use super::engine::{Container, Engine, Facts};
+use crate::runtime::InsideSet;
 use anyhow::{anyhow, bail, Context, Result};
+use futures_util::future::LocalBoxFuture;
+use futures_util::FutureExt;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// One file as the container has it.
 #[derive(Debug, Clone)]
@@ -203,9 +209,16 @@ fn only_file(tar_bytes: &[u8]) -> Result<(Vec<u8>, Entry)> {
     ))
 }
 
-/// Copies the database at `inside` and its journal/WAL files out of container `id`. `host_dir` is where
-/// the database's directory is on this machine by the container's mounts (it may not be readable here).
-pub async fn fetch(e: &Engine, id: &str, inside: &str, host_dir: Option<&Path>) -> Result<Fetched> {
+/// Copies the database at `inside` and its companions (its journal/WAL files: the same name with each of
+/// `companions`' suffixes) out of container `id`. `host_dir` is where the database's directory is on this
+/// machine by the container's mounts (it may not be readable here).
+pub async fn fetch(
+    e: &Engine,
+    id: &str,
+    inside: &str,
+    host_dir: Option<&Path>,
+    companions: &[&str],
+) -> Result<Fetched> {
     let facts = e.facts().await;
     let dir = tempfile::Builder::new()
         .prefix("ozrepair-archive-")
@@ -213,7 +226,7 @@ pub async fn fetch(e: &Engine, id: &str, inside: &str, host_dir: Option<&Path>) 
         .context("cannot create a private directory")?;
     let mut entries = Vec::new();
     let mut db = None;
-    for suffix in std::iter::once("").chain(SIDECARS) {
+    for suffix in std::iter::once("").chain(companions.iter().copied()) {
         let path = format!("{inside}{suffix}");
         let Some(tar) = e.download(id, &path).await? else {
             if suffix.is_empty() {
@@ -338,13 +351,19 @@ pub async fn refresh(
     inside: &str,
     host_dir: Option<&Path>,
     local_db: &Path,
+    companions: &[&str],
 ) -> Result<Vec<Entry>> {
-    let f = fetch(e, id, inside, host_dir).await?;
+    let f = fetch(e, id, inside, host_dir, companions).await?;
     let dir = local_db
         .parent()
         .ok_or_else(|| anyhow!("{} has no directory", local_db.display()))?;
-    for p in sidecars(local_db) {
-        std::fs::remove_file(&p)?;
+    for suffix in companions {
+        let mut name = local_db.as_os_str().to_os_string();
+        name.push(suffix);
+        let p = PathBuf::from(name);
+        if p.symlink_metadata().is_ok() {
+            std::fs::remove_file(&p)?;
+        }
     }
     for entry in &f.entries {
         let to = if entry.name == f.entries[0].name {
@@ -355,6 +374,101 @@ pub async fn refresh(
         std::fs::copy(f.dir.path().join(&entry.name), &to)?;
     }
     Ok(f.entries)
+}
+
+/// A store's set inside a container, copied out to a private directory here (see the module notes).
+pub struct InContainer {
+    engine: Rc<Engine>,
+    container_id: String,
+    container_name: String,
+    /// Its path inside the container.
+    inside: String,
+    /// Its directory on this machine by the container's mounts (it may not be readable here).
+    host_dir: Option<PathBuf>,
+    /// The suffixes of the files that go with it (its journal, WAL…).
+    companions: Vec<String>,
+    /// The local copy (its directory is removed when this is dropped).
+    copy: Fetched,
+    /// What each file of the set was in the container when last fetched (database first).
+    entries: Vec<Entry>,
+}
+
+impl InContainer {
+    pub async fn fetch(
+        engine: &Rc<Engine>,
+        c: &Container,
+        inside: &str,
+        host_dir: Option<PathBuf>,
+        companions: &[&str],
+    ) -> Result<InContainer> {
+        let copy = fetch(engine, &c.id, inside, host_dir.as_deref(), companions).await?;
+        Ok(InContainer {
+            engine: engine.clone(),
+            container_id: c.id.clone(),
+            container_name: c.name.clone(),
+            inside: inside.to_string(),
+            host_dir,
+            companions: companions.iter().map(|s| s.to_string()).collect(),
+            entries: copy.entries.clone(),
+            copy,
+        })
+    }
+}
+
+impl InsideSet for InContainer {
+    fn local(&self) -> &Path {
+        &self.copy.db
+    }
+
+    fn shown(&self) -> String {
+        format!("{}:{}", self.container_name, self.inside)
+    }
+
+    /// On this machine under ~/ozrepair-backups/<container>.
+    fn default_backups(&self) -> PathBuf {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+            .join("ozrepair-backups")
+            .join(&self.container_name)
+    }
+
+    fn refresh(&mut self) -> LocalBoxFuture<'_, Result<()>> {
+        async move {
+            let companions: Vec<&str> = self.companions.iter().map(String::as_str).collect();
+            self.entries = refresh(
+                &self.engine,
+                &self.container_id,
+                &self.inside,
+                self.host_dir.as_deref(),
+                &self.copy.db,
+                &companions,
+            )
+            .await?;
+            Ok(())
+        }
+        .boxed_local()
+    }
+
+    fn can_put_back(&self) -> Result<()> {
+        owners_known(&self.entries, &self.container_name, &self.inside)
+    }
+
+    fn put_back(&self) -> LocalBoxFuture<'_, Result<()>> {
+        async move {
+            crate::progress::say(format!(
+                "copying the database back into {}",
+                self.container_name
+            ));
+            put(
+                &self.engine,
+                &self.container_id,
+                &self.inside,
+                &self.copy.db,
+                &self.entries,
+            )
+            .await
+        }
+        .boxed_local()
+    }
 }
 
 #[cfg(test)]
@@ -388,7 +502,7 @@ mod tests {
 
     #[test]
     fn owners_come_from_where_they_can_be_known() {
-        use crate::docker::engine::{Flavour, IdMaps, IdRange};
+        use crate::runtime::docker::engine::{Flavour, IdMaps, IdRange};
         let docker = Facts {
             flavour: Flavour::Docker,
             rootless: false,

@@ -300,3 +300,15 @@ impl Dir {
         Ok(File::from(f).metadata()?.uid())
     }
 }
+
+/// The file's directory, opened without following links, and its name.
+pub fn split(path: &Path) -> Result<(Dir, std::ffi::OsString)> {
+    let parent = path
+        .parent()
+        .ok_or_else(|| anyhow!("{} has no directory", path.display()))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("{} has no file name", path.display()))?
+        .to_os_string();
+    Ok((Dir::open(parent)?, name))
+}

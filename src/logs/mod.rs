@@ -1,4 +1,4 @@
-//! Reading the container's own logs for evidence: go-oidc's
+//! Reading the IdP's own log lines for evidence (whatever runtime gave them): go-oidc's
 //! `issuer did not match the issuer returned by provider, expected "X" got "Y"` (Go %q-quoted), the
 //! connector it belongs to, other connector failures, and the line that says the server is up.
 //!
@@ -19,10 +19,62 @@
 //!
 //! A quoted value that is malformed or not UTF-8 gives no evidence: a wrong value is worse than none.
 
-pub use crate::docker::engine::{LogLine, RunWindow, START_SLACK_NS};
-use crate::evidence::goquote::go_unquote;
+pub mod goquote;
+
 use crate::timefmt::parse_rfc3339;
+use goquote::go_unquote;
 use std::borrow::Cow;
+
+/// One line of a log: its timestamp as the runtime gave it (empty when it gave none) and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub time: String,
+    pub text: String,
+}
+
+/// Log lines stamped up to this long before a container's StartedAt still belong to that run: the engine
+/// records StartedAt after the process is already writing (measured on Podman 4.3.1 in crash loops: in a
+/// third of the starts, by up to 34 ms on a loaded two-core machine), while the previous run's last line
+/// comes well before it (at least 115 ms on Podman, which restarts without back-off; Docker's back-off
+/// starts at 100 ms). The run ozrepair starts itself is told by log position instead (`runtime::docker`).
+pub const START_SLACK_NS: i128 = 50_000_000;
+
+/// Which part of a container's log tells of its last run(s): the lines stamped from `since` (nanoseconds
+/// since the epoch; every line when None).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunWindow {
+    pub since: Option<i128>,
+}
+
+impl RunWindow {
+    /// Whether a line stamped `stamp` may belong to the window: a stamp with whole seconds stands for its
+    /// whole second, so it is kept when any instant it stands for is inside (the engine, which knows the
+    /// exact times, already chose the lines). A line without a stamp is kept.
+    pub fn admits(&self, stamp: &str) -> bool {
+        let Some((_, last)) = crate::timefmt::stamp_bounds(stamp) else {
+            return true;
+        };
+        self.since.is_none_or(|s| last >= s)
+    }
+}
+
+/// How far before a run's recorded start its lines are looked for when none were found after it: an
+/// engine under load records StartedAt after the process has already written and failed (seen with 16
+/// Docker engines busy on two cores: a run whose failure line was stamped before its StartedAt, so that
+/// its window held nothing).
+pub const LATE_START_NS: i128 = 2_000_000_000;
+
+impl RunWindow {
+    /// The same window opened `by` earlier (a window without a start stays one).
+    pub fn widened(&self, by: i128) -> RunWindow {
+        RunWindow {
+            since: self.since.map(|s| s - by),
+        }
+    }
+}
+
+/// How many log lines are read of one run (its start is within them in every layout seen).
+pub const TAIL: usize = 500;
 
 const MISMATCH: &str = "issuer did not match the issuer returned by provider, expected ";
 /// Lines that say the management server (or Dex) finished starting: every connector opened or was skipped.
@@ -387,6 +439,7 @@ fn joined_record(lines: &[&LogLine]) -> Option<(Record, usize)> {
 
 /// Reads the lines of the run that started at `started_at` (less [`START_SLACK_NS`]). An empty or zero
 /// `started_at` (never started) keeps every line.
+#[cfg(test)]
 pub fn scan(lines: &[LogLine], started_at: &str) -> LogFindings {
     scan_window(
         lines,

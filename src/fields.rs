@@ -1,0 +1,131 @@
+//! Every string of a report's values, declared once: a type of the report is declared with [`fields!`],
+//! which defines the struct and its [`Strings`] (a visit of every field, in declaration order) from the one
+//! list of fields. The secret scrub and the terminal escapes run over [`Strings`], so a field added to a
+//! report type is scrubbed and escaped as soon as it exists, and a field of a type that has no [`Strings`]
+//! does not compile.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// A value whose strings the scrub and the escapes must see.
+pub trait Strings {
+    /// Calls `f` on every string of the value, map keys included where they can carry text from outside.
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String));
+}
+
+impl Strings for String {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String)) {
+        f(self)
+    }
+}
+
+impl<T: Strings> Strings for Option<T> {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String)) {
+        if let Some(v) = self {
+            v.strings(f)
+        }
+    }
+}
+
+impl<T: Strings> Strings for Vec<T> {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String)) {
+        for v in self {
+            v.strings(f)
+        }
+    }
+}
+
+/// Values that hold no text from outside: numbers, flags, and names fixed in this program.
+macro_rules! no_strings {
+    ($($t:ty),*) => {
+        $(impl Strings for $t {
+            fn strings(&mut self, _: &mut dyn FnMut(&mut String)) {}
+        })*
+    };
+}
+no_strings!(bool, u32, u64, i64, usize, &'static str);
+
+/// A map of names to values: every value, and every key that is not a plain name (letters and digits,
+/// as every name this program gives is); the map is rebuilt only when such a key changes.
+impl Strings for BTreeMap<Cow<'static, str>, String> {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String)) {
+        self.values_mut().for_each(&mut *f);
+        let renamed: Vec<(Cow<'static, str>, String)> = self
+            .keys()
+            .filter(|k| !k.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .filter_map(|k| {
+                let mut t = k.to_string();
+                f(&mut t);
+                (t != **k).then(|| (k.clone(), t))
+            })
+            .collect();
+        for (old, new) in renamed {
+            if let Some(v) = self.remove(&old) {
+                self.insert(new.into(), v);
+            }
+        }
+    }
+}
+
+/// Declares a struct of the report and its [`Strings`] from one list of fields.
+#[macro_export]
+macro_rules! fields {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $ty ),*
+        }
+
+        impl $crate::fields::Strings for $name {
+            fn strings(&mut self, f: &mut dyn FnMut(&mut String)) {
+                $( $crate::fields::Strings::strings(&mut self.$field, f); )*
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::fields! {
+        #[derive(Debug, Default)]
+        pub struct Sample {
+            pub a: String,
+            pub b: Option<String>,
+            pub c: Vec<String>,
+            pub n: u64,
+            pub m: BTreeMap<Cow<'static, str>, String>,
+        }
+    }
+
+    #[test]
+    fn every_declared_string_is_visited() {
+        let mut s = Sample {
+            a: "x".into(),
+            b: Some("x".into()),
+            c: vec!["x".into(), "x".into()],
+            n: 7,
+            m: [
+                (Cow::Borrowed("plain"), "x".to_string()),
+                (Cow::Owned("we.ird".to_string()), "x".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        let mut seen = 0;
+        s.strings(&mut |t| {
+            seen += 1;
+            *t = t.replace('x', "y").replace('.', "-");
+        });
+        // a, b, two in c, two map values, one odd key.
+        assert_eq!(seen, 7);
+        assert_eq!((s.a.as_str(), s.b.as_deref()), ("y", Some("y")));
+        assert!(s.m.contains_key("we-ird") && s.m.contains_key("plain"));
+    }
+}
