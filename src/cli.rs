@@ -2,7 +2,6 @@
 //! and fleets depend on these names, flags and exit codes. [`crate::settings`] turns it into what a run does.
 
 use crate::dex::secrets::is_secret_field;
-use crate::evidence::discover;
 use crate::verdict::{ExitCode, UsageError};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -351,17 +350,6 @@ impl Default for DiscoverArgs {
     }
 }
 
-impl DiscoverArgs {
-    /// The discovery options, when `--discover` was given.
-    pub fn options(&self) -> Option<discover::Options> {
-        self.discover.then(|| discover::Options {
-            timeout: std::time::Duration::from_secs(self.discover_timeout.max(1)),
-            ca_file: self.ca_file.clone(),
-            allow_http: self.allow_http,
-        })
-    }
-}
-
 impl ToArgs for DiscoverArgs {
     fn to_args(&self, out: &mut Vec<OsString>) {
         if self.discover {
@@ -602,5 +590,148 @@ impl std::str::FromStr for SetField {
             field: field.into(),
             value: value.into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definitions_hold_together() {
+        Cli::command().debug_assert();
+    }
+
+    /// A value an option takes, by the name its help gives the value.
+    fn sample(value_name: &str) -> &'static str {
+        match value_name {
+            "SECONDS" => "7",
+            "ID" => "okta-1",
+            "URL" => "https://idp.example.com/",
+            "CONNECTOR.FIELD=VALUE" => "okta-1.redirectURI=https://vpn.example.com/cb",
+            "DIR" => "/var/backups/ozr",
+            "FILE" => "/etc/ozr/ca.pem",
+            "PATH" => "/var/backups/ozr/set-1",
+            "ADDR" => "alice@example.com",
+            "FILE|-" => "/etc/ozr/password",
+            other => {
+                panic!("no sample value for {other:?}: add one, so that the round trip covers it")
+            }
+        }
+    }
+
+    /// The command line of the subcommand at `path` with every one of its own options set away from its
+    /// default (walked from clap's definition, so a new option is in it), and the options' long names.
+    fn every_option(path: &[&str]) -> (Vec<String>, Vec<String>) {
+        let root = Cli::command();
+        let mut cmd = &root;
+        for p in path {
+            cmd = cmd.find_subcommand(p).expect("a subcommand");
+        }
+        let mut argv: Vec<String> = vec!["ozrepair".into()];
+        argv.extend(path.iter().map(|p| p.to_string()));
+        let mut longs = Vec::new();
+        for a in cmd.get_arguments() {
+            if a.is_global_set() || a.is_positional() {
+                continue;
+            }
+            let Some(long) = a.get_long() else { continue };
+            if matches!(long, "help" | "version") {
+                continue;
+            }
+            longs.push(long.to_string());
+            if a.get_action().takes_values() {
+                let name = a
+                    .get_value_names()
+                    .and_then(|n| n.first())
+                    .map(|n| n.to_string())
+                    .unwrap_or_default();
+                argv.push(format!("--{long}={}", sample(&name)));
+            } else {
+                argv.push(format!("--{long}"));
+            }
+        }
+        (argv, longs)
+    }
+
+    /// The options of the parsed command at `path`, as `fleet` passes them on.
+    fn options_of(cli: &Cli, path: &[&str]) -> Vec<OsString> {
+        match (&cli.command, path) {
+            (Command::Fleet(f), ["fleet", ..]) => match &f.action {
+                FleetAction::Inspect(a) => a.args(),
+                FleetAction::Fix(a) => a.args(),
+                FleetAction::Password(a) => a.args(),
+                FleetAction::LocalLogin(a) => a.args(),
+            },
+            (Command::Inspect(a), _) => a.args(),
+            (Command::Fix(a), _) => a.args(),
+            (Command::Password(a), _) => a.args(),
+            (Command::LocalLogin(a), _) => a.args(),
+            (Command::Backup(a), _) => a.args(),
+            (Command::Backups(a), _) => a.args(),
+            (Command::Restore(a), _) => a.args(),
+            (other, _) => panic!("{other:?} has no options to pass on"),
+        }
+    }
+
+    #[test]
+    fn every_option_of_every_command_round_trips_through_the_fleets_arguments() {
+        for path in [
+            &["inspect"][..],
+            &["fix"],
+            &["password"],
+            &["local-login"],
+            &["backup"],
+            &["backups"],
+            &["restore"],
+            &["fleet", "inspect"],
+            &["fleet", "fix"],
+            &["fleet", "password"],
+            &["fleet", "local-login"],
+        ] {
+            let (mut argv, longs) = every_option(path);
+            // fleet's own options come before its action.
+            if path[0] == "fleet" {
+                argv.insert(2, "--inventory=/etc/ozr/hosts".into());
+            }
+            let first = Cli::try_parse_from(&argv)
+                .unwrap_or_else(|e| panic!("{argv:?} does not parse: {e}"));
+            let again = options_of(&first, path);
+            for long in &longs {
+                assert!(
+                    again
+                        .iter()
+                        .any(|a| a.to_string_lossy().starts_with(&format!("--{long}"))),
+                    "{path:?}: --{long} is lost on the way to fleet's hosts: {again:?}"
+                );
+            }
+            // Parsed again as a host's run parses them: the same options.
+            let mut host: Vec<OsString> = vec!["ozrepair".into()];
+            host.push(path.last().copied().unwrap_or_default().into());
+            host.extend(again.iter().cloned());
+            let second = Cli::try_parse_from(&host)
+                .unwrap_or_else(|e| panic!("{host:?} does not parse: {e}"));
+            let inner = |c: &Cli| -> String {
+                // The host's run is the same command without the fleet around it.
+                match &c.command {
+                    Command::Inspect(a) => format!("{a:?}"),
+                    Command::Fix(a) => format!("{a:?}"),
+                    Command::Password(a) => format!("{a:?}"),
+                    Command::LocalLogin(a) => format!("{a:?}"),
+                    Command::Backup(a) => format!("{a:?}"),
+                    Command::Backups(a) => format!("{a:?}"),
+                    Command::Restore(a) => format!("{a:?}"),
+                    Command::Fleet(f) => match &f.action {
+                        FleetAction::Inspect(a) => format!("{a:?}"),
+                        FleetAction::Fix(a) => format!("{a:?}"),
+                        FleetAction::Password(a) => format!("{a:?}"),
+                        FleetAction::LocalLogin(a) => format!("{a:?}"),
+                    },
+                    other => format!("{other:?}"),
+                }
+            };
+            assert_eq!(inner(&first), inner(&second), "{path:?}");
+        }
     }
 }

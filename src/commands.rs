@@ -78,17 +78,26 @@ fn question(unit: Option<&runtime::Unit>, what: &str, to: &str, steps: &str) -> 
 /// `inspect` (read-only), `fix` and `local-login`.
 async fn inspect_or_fix(command: &'static str, s: &Settings) -> Report {
     let mut t = Trail::default();
-    let result = look_and_fix(command, s, &mut t).await;
+    let result = async {
+        let located = t
+            .located
+            .insert(runtime::locate(&s.target, &store::probe).await?);
+        if located.place == runtime::StorePlace::Absent && !s.local_login {
+            management(s, &mut t).await
+        } else {
+            look_and_fix(command, s, &mut t).await
+        }
+    }
+    .await;
     Report::make(command, t, result.unwrap_or_else(|e| Verdict::failed(&e)))
 }
 
+/// The walk on a deployment with a Dex store: reach, read, diagnose, plan, apply.
 async fn look_and_fix(command: &'static str, s: &Settings, t: &mut Trail) -> Result<Verdict> {
     let located = t
         .located
-        .insert(runtime::locate(&s.target, &store::probe).await?);
-    if located.place == runtime::StorePlace::Absent && !s.local_login {
-        return management(s, t).await;
-    }
+        .as_ref()
+        .ok_or_else(|| anyhow!("the deployment was not located"))?;
     let store = t.store.insert(store::reach(located).await?);
     let stored = t.stored.insert(store.read()?);
     let configs = t.configs.insert(config::read(&located.configs));
@@ -105,7 +114,7 @@ async fn look_and_fix(command: &'static str, s: &Settings, t: &mut Trail) -> Res
             &*located.runtime,
             located.logs.as_ref(),
             stored,
-            s.plan.discovery.options().as_ref(),
+            evidence::discover::Options::of(&s.plan.discovery).as_ref(),
             s.plan.connector.as_deref(),
         )
         .await?;
@@ -147,7 +156,7 @@ async fn management(s: &Settings, t: &mut Trail) -> Result<Verdict> {
     let asked = evidence::ask_management(
         configs,
         s.plan.issuer.is_some(),
-        s.plan.discovery.options().as_ref(),
+        evidence::discover::Options::of(&s.plan.discovery).as_ref(),
     );
     let plan = t
         .plan

@@ -222,13 +222,11 @@ impl Window<'_> {
         }
         done.backup = Some(set.dir.clone());
         match work {
-            Work::Restore { set: restored } => {
-                applied.notes.push(format!(
-                    "the database as it was before the restore is saved in {}",
-                    set.dir.display()
-                ));
-                applied.backup = Some((*restored).clone());
-            }
+            // The report names the set put back (once it is), the note the copy saved first.
+            Work::Restore { .. } => applied.notes.push(format!(
+                "the database as it was before the restore is saved in {}",
+                set.dir.display()
+            )),
             _ => applied.backup = Some(set),
         }
         fault::point(Point::AfterBackup);
@@ -422,7 +420,10 @@ impl Window<'_> {
     ) -> Result<()> {
         let before = done.backup.clone().unwrap_or_default();
         match self.store.write(Write::Restore).await {
-            Ok(_) => done.written = true,
+            Ok(_) => {
+                done.written = true;
+                applied.backup = Some(set.clone());
+            }
             Err(e) => {
                 return Err(anyhow!(
                     "{e}; the database is either as it was or the restored one, never a mix (the one rename decides); the database before the restore is in {}; run `ozrepair restore --backup {}` to retry",
@@ -551,7 +552,455 @@ impl Applied {
 
 #[cfg(test)]
 mod tests {
-    use super::Done;
+    use super::*;
+    use crate::backups::{self, Taken};
+    use crate::dex::{ConnectorRow, Schema, Storage, Stored};
+    use crate::logs::LogFindings;
+    use crate::plan::{Change, Source, Store as Where};
+    use crate::runtime::{InsideSet, Started, State, Unit};
+    use crate::store::{Lock, NewRow};
+    use crate::verdict::ExitCode;
+    use futures_util::future::LocalBoxFuture;
+    use futures_util::FutureExt;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    type Calls = Rc<RefCell<Vec<String>>>;
+
+    /// How the fake runtime behaves.
+    #[derive(Clone, Copy, Default)]
+    struct Runs {
+        /// Its stop is refused: it starts again by itself.
+        refuses_stop: bool,
+        /// Something started it again while the window was open.
+        restarted_meanwhile: bool,
+        /// The start ends in a restart loop.
+        loops_after_start: bool,
+    }
+
+    struct FakeRuntime {
+        how: Runs,
+        unit: Unit,
+        stopped_here: bool,
+        refused: bool,
+        calls: Calls,
+    }
+
+    impl Runtime for FakeRuntime {
+        fn kind(&self) -> &'static str {
+            "fake"
+        }
+        fn host(&self) -> Option<&str> {
+            None
+        }
+        fn unit(&self) -> Option<&Unit> {
+            Some(&self.unit)
+        }
+        fn start_command(&self) -> Option<String> {
+            Some("fake start mgmt".into())
+        }
+        fn logs_command(&self) -> Option<String> {
+            None
+        }
+        fn stop(&mut self) -> LocalBoxFuture<'_, Result<()>> {
+            async move {
+                self.calls.borrow_mut().push("stop".into());
+                if self.how.refuses_stop {
+                    self.refused = true;
+                    return Err(anyhow!("container mgmt could not be stopped: it started again by itself; nothing was changed"));
+                }
+                self.stopped_here = true;
+                Ok(())
+            }
+            .boxed_local()
+        }
+        fn stopped_here(&self) -> bool {
+            self.stopped_here
+        }
+        fn stop_refused(&self) -> bool {
+            self.refused
+        }
+        fn check_held(&self) -> LocalBoxFuture<'_, Result<()>> {
+            async move {
+                self.calls.borrow_mut().push("check_held".into());
+                if self.how.restarted_meanwhile {
+                    return Err(anyhow!(
+                        "container mgmt was started while its database was being written"
+                    ));
+                }
+                Ok(())
+            }
+            .boxed_local()
+        }
+        fn start_if_stopped_here(&self) -> LocalBoxFuture<'_, Result<()>> {
+            async move {
+                self.calls.borrow_mut().push("start".into());
+                Ok(())
+            }
+            .boxed_local()
+        }
+        fn start_and_watch(
+            &self,
+            _wait: u64,
+            _backup: Option<String>,
+        ) -> LocalBoxFuture<'_, Result<Started>> {
+            async move {
+                self.calls.borrow_mut().push("start_and_watch".into());
+                Ok(if self.how.loops_after_start {
+                    Started {
+                        verdict: Verdict::new(Outcome::Unverified, ExitCode::NotUp)
+                            .with_error("mgmt did not stay up".into()),
+                        state_after: Some(State::Restarting),
+                        notes: Vec::new(),
+                    }
+                } else {
+                    Started {
+                        verdict: Verdict::fixed(),
+                        state_after: Some(State::Running),
+                        notes: Vec::new(),
+                    }
+                })
+            }
+            .boxed_local()
+        }
+        fn state_now(&self) -> LocalBoxFuture<'_, Option<State>> {
+            async { Some(State::Exited) }.boxed_local()
+        }
+        fn last_run(&self) -> LocalBoxFuture<'_, Result<Option<LogFindings>>> {
+            async { Ok(None) }.boxed_local()
+        }
+        fn fetch<'a>(
+            &'a self,
+            _inside: &'a str,
+            _companions: &'a [&'a str],
+        ) -> LocalBoxFuture<'a, Result<Box<dyn InsideSet>>> {
+            async { Err(anyhow!("no files inside")) }.boxed_local()
+        }
+    }
+
+    /// How the fake store's write ends.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Writes {
+        Commits,
+        FailsBeforeCommit,
+        FailsAfterCommit,
+    }
+
+    struct FakeStore {
+        rows: Vec<ConnectorRow>,
+        writes: Writes,
+        dir: tempfile::TempDir,
+        calls: Calls,
+    }
+
+    impl Store for FakeStore {
+        fn kind(&self) -> &'static str {
+            "fake"
+        }
+        fn shown(&self) -> String {
+            "fake-store".into()
+        }
+        fn source(&self) -> String {
+            "fake-store".into()
+        }
+        fn default_backups(&self) -> Sets {
+            Sets::at(self.dir.path())
+        }
+        fn read(&self) -> Result<Stored> {
+            self.read_rows()
+        }
+        fn read_rows(&self) -> Result<Stored> {
+            Ok(Stored {
+                schema: Schema {
+                    migrations: 11,
+                    has_grant_types: false,
+                },
+                rows: self.rows.clone(),
+                sha256: String::new(),
+            })
+        }
+        fn connectors(&self) -> Result<Vec<ConnectorRow>> {
+            Ok(self.rows.clone())
+        }
+        fn find_user(&self, _email: &str) -> Result<Found> {
+            Ok(Found::Missing { users: 0 })
+        }
+        fn lock(&self) -> Result<Lock> {
+            self.calls.borrow_mut().push("lock".into());
+            Ok(Box::new(()))
+        }
+        fn can_write(&self) -> Result<()> {
+            Ok(())
+        }
+        fn refresh(&mut self) -> LocalBoxFuture<'_, Result<()>> {
+            async move {
+                self.calls.borrow_mut().push("refresh".into());
+                Ok(())
+            }
+            .boxed_local()
+        }
+        fn backup(&self, sets: &Sets, origin: &backups::Origin) -> Result<Taken> {
+            self.calls.borrow_mut().push("backup".into());
+            Ok(Taken {
+                set: BackupSet {
+                    dir: sets.path().join("set-1"),
+                    manifest: backups::manifest(origin, Vec::new(), Vec::new()),
+                },
+                notes: Vec::new(),
+            })
+        }
+        fn write<'a>(&'a mut self, w: Write<'a>) -> LocalBoxFuture<'a, Result<Wrote, WriteError>> {
+            async move {
+                let Write::Connectors { edits, new_rows } = w else {
+                    return Err(WriteError::RolledBack(anyhow!("not a connector write")));
+                };
+                let _: &[NewRow] = new_rows;
+                self.calls
+                    .borrow_mut()
+                    .push(format!("write {}", edits.len()));
+                match self.writes {
+                    Writes::Commits => {
+                        for e in edits {
+                            if let Some(r) = self.rows.iter_mut().find(|r| r.id == e.id) {
+                                r.config = Some(e.after.clone());
+                            }
+                        }
+                        Ok(Wrote::Rows)
+                    }
+                    Writes::FailsBeforeCommit => {
+                        Err(WriteError::RolledBack(anyhow!("the disk is full")))
+                    }
+                    Writes::FailsAfterCommit => Err(WriteError::AfterCommit(anyhow!(
+                        "connector a does not read back as written"
+                    ))),
+                }
+            }
+            .boxed_local()
+        }
+        fn fingerprint(&self) -> Result<Option<String>> {
+            Ok(Some("f1".into()))
+        }
+        fn verify_set(&self, _set: &BackupSet) -> Result<()> {
+            Ok(())
+        }
+        fn prepare_restore(&mut self, _set: &BackupSet) -> Result<Vec<String>> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// The plan that corrects connector `a`'s issuer from `https://x` to `https://x/`.
+    fn plan() -> Plan {
+        Plan {
+            changes: vec![Change {
+                connector: "a".into(),
+                field: "issuer".into(),
+                from: "https://x".into(),
+                to: "https://x/".into(),
+                source: Source::Explicit,
+                evidence: "--issuer".into(),
+                store: Where::Database,
+            }],
+            ..Plan::default()
+        }
+    }
+
+    /// Runs the plan's window with a fake runtime and store; the result and the calls made, in order.
+    fn window(runs: Runs, writes: Writes) -> (Applied, Vec<String>) {
+        let calls: Calls = Rc::default();
+        let mut runtime = FakeRuntime {
+            how: runs,
+            unit: Unit {
+                name: "mgmt".into(),
+                id: "1".into(),
+                state: State::Restarting,
+                exit_code: 1,
+                restarts: 3,
+            },
+            stopped_here: false,
+            refused: false,
+            calls: calls.clone(),
+        };
+        let mut store = FakeStore {
+            rows: vec![ConnectorRow {
+                id: "a".into(),
+                typ: "oidc".into(),
+                name: "a".into(),
+                resource_version: String::new(),
+                config: Some(br#"{"issuer":"https://x"}"#.to_vec()),
+                storage: Storage::Blob,
+            }],
+            writes,
+            dir: tempfile::tempdir().unwrap(),
+            calls: calls.clone(),
+        };
+        let opts = ApplyOpts::default();
+        let plan = plan();
+        let w = Window {
+            runtime: &mut runtime,
+            store: &mut store,
+            origin: Origin::default(),
+            opts: &opts,
+        };
+        let work = Work::Plan {
+            plan: &plan,
+            command: "fix",
+            saved: &[],
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let applied = rt.block_on(w.run(work));
+        let calls = calls.borrow().clone();
+        (applied, calls)
+    }
+
+    fn error(a: &Applied) -> String {
+        a.verdict
+            .as_ref()
+            .and_then(|v| v.error.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_window_runs_its_steps_in_order() {
+        let (a, calls) = window(Runs::default(), Writes::Commits);
+        assert_eq!(
+            calls,
+            [
+                "lock",
+                "stop",
+                "refresh",
+                "backup",
+                "write 1",
+                "check_held",
+                "start_and_watch"
+            ]
+        );
+        let v = a.verdict.unwrap();
+        assert_eq!((v.outcome, v.exit), (Outcome::Fixed, ExitCode::Done));
+        assert!(a.backup.is_some() && a.sha256_after.as_deref() == Some("f1"));
+        assert_eq!(a.state_after, Some(State::Running));
+    }
+
+    #[test]
+    fn a_refused_stop_writes_nothing_and_says_it_goes_on() {
+        let runs = Runs {
+            refuses_stop: true,
+            ..Runs::default()
+        };
+        let (a, calls) = window(runs, Writes::Commits);
+        assert_eq!(calls, ["lock", "stop"], "no backup, no write, no start");
+        let e = error(&a);
+        assert!(e.contains("could not be stopped"), "{e}");
+        assert!(e.contains("container mgmt goes on as it was"), "{e}");
+        assert!(e.contains("the database is unchanged"), "{e}");
+        assert!(e.contains("stop mgmt yourself"), "{e}");
+        assert!(a.backup.is_none());
+    }
+
+    #[test]
+    fn a_stop_that_does_not_hold_is_a_failure_that_names_the_written_store() {
+        let runs = Runs {
+            restarted_meanwhile: true,
+            ..Runs::default()
+        };
+        let (a, calls) = window(runs, Writes::Commits);
+        assert_eq!(
+            calls,
+            ["lock", "stop", "refresh", "backup", "write 1", "check_held"],
+            "never started by ozrepair"
+        );
+        let e = error(&a);
+        assert!(e.contains("was started while"), "{e}");
+        assert!(e.contains("the database holds the new values"), "{e}");
+        assert!(e.contains("ozrepair restore"), "{e}");
+        assert_eq!(a.verdict.unwrap().outcome, Outcome::Failed);
+    }
+
+    #[test]
+    fn a_write_that_fails_before_its_commit_leaves_the_store_unchanged_and_the_backup_named() {
+        let (a, calls) = window(Runs::default(), Writes::FailsBeforeCommit);
+        assert_eq!(calls, ["lock", "stop", "refresh", "backup", "write 1"]);
+        let e = error(&a);
+        assert!(e.contains("the write failed"), "{e}");
+        assert!(e.contains("container mgmt is stopped"), "{e}");
+        assert!(e.contains("the database is unchanged"), "{e}");
+        assert!(e.contains("the backup is at"), "{e}");
+        assert!(e.contains("fake start mgmt"), "{e}");
+    }
+
+    #[test]
+    fn a_write_that_fails_after_its_commit_never_says_unchanged() {
+        let (a, _) = window(Runs::default(), Writes::FailsAfterCommit);
+        let e = error(&a);
+        assert!(e.contains("was committed"), "{e}");
+        assert!(!e.contains("unchanged"), "{e}");
+        assert!(e.contains("does not read back as planned"), "{e}");
+        assert!(e.contains("ozrepair restore"), "{e}");
+    }
+
+    #[test]
+    fn a_start_that_loops_is_unverified_exit_4() {
+        let runs = Runs {
+            loops_after_start: true,
+            ..Runs::default()
+        };
+        let (a, calls) = window(runs, Writes::Commits);
+        assert_eq!(calls.last().map(String::as_str), Some("start_and_watch"));
+        let v = a.verdict.unwrap();
+        assert_eq!((v.outcome, v.exit), (Outcome::Unverified, ExitCode::NotUp));
+        assert_eq!(a.state_after, Some(State::Restarting));
+    }
+
+    #[test]
+    fn work_already_done_stops_nothing() {
+        let calls: Calls = Rc::default();
+        let mut runtime = FakeRuntime {
+            how: Runs::default(),
+            unit: Unit {
+                name: "mgmt".into(),
+                id: "1".into(),
+                state: State::Running,
+                exit_code: 0,
+                restarts: 0,
+            },
+            stopped_here: false,
+            refused: false,
+            calls: calls.clone(),
+        };
+        let mut store = FakeStore {
+            rows: vec![ConnectorRow {
+                id: "a".into(),
+                typ: "oidc".into(),
+                name: "a".into(),
+                resource_version: String::new(),
+                config: Some(br#"{"issuer":"https://x/"}"#.to_vec()),
+                storage: Storage::Blob,
+            }],
+            writes: Writes::Commits,
+            dir: tempfile::tempdir().unwrap(),
+            calls: calls.clone(),
+        };
+        let opts = ApplyOpts::default();
+        let plan = plan();
+        let w = Window {
+            runtime: &mut runtime,
+            store: &mut store,
+            origin: Origin::default(),
+            opts: &opts,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let a = rt.block_on(w.run(Work::Plan {
+            plan: &plan,
+            command: "fix",
+            saved: &[],
+        }));
+        assert_eq!(*calls.borrow(), ["lock"], "nothing stopped");
+        assert!(a.already_stored);
+        assert_eq!(a.verdict.unwrap().outcome, Outcome::Healthy);
+    }
 
     #[test]
     fn a_failure_after_the_commit_never_says_unchanged() {

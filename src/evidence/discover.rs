@@ -42,6 +42,17 @@ pub struct Options {
     pub allow_http: bool,
 }
 
+impl Options {
+    /// The options `--discover` and its flags give (None without `--discover`).
+    pub fn of(d: &crate::cli::DiscoverArgs) -> Option<Options> {
+        d.discover.then(|| Options {
+            timeout: Duration::from_secs(d.discover_timeout.max(1)),
+            ca_file: d.ca_file.clone(),
+            allow_http: d.allow_http,
+        })
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {

@@ -105,7 +105,7 @@ pub fn connectors<S: serde::Serializer>(cs: &[ConnectorView], ser: S) -> Result<
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::plan::{Change, Source, Status, Store};
     use crate::report::{
@@ -212,7 +212,7 @@ mod tests {
     }
 
     /// A report with every field filled in (`full`) or left at its default.
-    fn report_of(h: &str, full: bool) -> Report {
+    pub(crate) fn report_of(h: &str, full: bool) -> Report {
         let mut r = Report::make("inspect", Trail::default(), Verdict::healthy());
         r.connectors = (0..7).map(|n| view(h, n)).collect();
         if !full {

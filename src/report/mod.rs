@@ -412,3 +412,64 @@ pub fn fleet_output(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mark in every string of a full report; a string the visit misses keeps it.
+    const MARK: &str = "ZQXJ";
+    const SECRET: &str = "s3cr3t-value-never-printed";
+
+    #[test]
+    fn every_string_of_the_report_is_visited_and_scrubbed_in_every_output_format() {
+        let mut r = json::tests::report_of(MARK, true);
+        // Endpoint names are the program's own (plain names, never visited): give them such names.
+        for c in &mut r.connectors {
+            c.endpoints = std::mem::take(&mut c.endpoints)
+                .into_values()
+                .zip(["issuer", "clientID", "tenant", "baseURL"])
+                .map(|(v, k)| (std::borrow::Cow::Borrowed(k), v))
+                .collect();
+        }
+        assert!(r.to_json().contains(MARK));
+        let mut visited = 0;
+        r.strings(&mut |t| {
+            *t = SECRET.to_string();
+            visited += 1;
+        });
+        assert!(visited > 40, "{visited}");
+        // No string of the report escaped the visit: the JSON has no mark left, and every visited string
+        // is in it.
+        let shown = r.clone().render(&OutputOpts {
+            format: Output::Json,
+            color: false,
+            show_secrets: true,
+        });
+        assert!(!shown.stdout.contains(MARK), "{}", shown.stdout);
+        assert_eq!(shown.stdout.matches(SECRET).count(), visited);
+        // So the scrub, which runs on the visit, leaves no secret in any format.
+        r.secrets = vec![SECRET.to_string()];
+        for format in [
+            Output::Text,
+            Output::Json,
+            Output::Nagios,
+            Output::Prometheus,
+        ] {
+            let shown = r.clone().render(&OutputOpts {
+                format,
+                color: false,
+                show_secrets: false,
+            });
+            assert!(
+                !shown.stdout.contains(SECRET),
+                "{format:?}: {}",
+                shown.stdout
+            );
+            assert!(
+                !shown.stderr.as_deref().unwrap_or_default().contains(SECRET),
+                "{format:?}"
+            );
+        }
+    }
+}
