@@ -1,6 +1,8 @@
 //! The Dex store: its SQLite schema and connector rows ([`store`]), and the byte-exact JSON edit of a
-//! connector's config ([`jsonedit`]).
+//! connector's config ([`jsonedit`], keys folded by [`foldtable`], generated with Go), and the config as Dex
+//! decodes it ([`model`]).
 
+pub mod foldtable;
 pub mod jsonedit;
 pub mod model;
 pub mod password;
