@@ -171,6 +171,10 @@ fn read_config(
     secrets: &mut Vec<String>,
 ) -> (Option<String>, Endpoints, Option<String>) {
     let mut endpoints = BTreeMap::new();
+    // NULL, empty or `null`: Dex opens the zero Config of the type; say what it sees (no JSON to read).
+    if let Some(problem) = crate::dex::model::zero_config(&row.typ, row.config.as_deref()) {
+        return (None, endpoints, Some(problem));
+    }
     let Some(cfg) = row.config.as_deref() else {
         return (None, endpoints, None);
     };
@@ -236,8 +240,12 @@ fn read_config(
         Some(s) => StrValue::Str(s.clone()),
         None => string_value(cfg, &fields, "issuer"),
     };
+    // Go ignores an `issuer` key of a type whose Config has no such field.
+    let has_issuer = crate::dex::model::fields_of(&row.typ)
+        .is_none_or(|fields| fields.iter().any(|(n, _)| *n == "issuer"));
     match issuer {
         StrValue::Str(s) => (Some(s), endpoints, undecodable),
+        StrValue::NotString(_) if !has_issuer => (None, endpoints, undecodable),
         StrValue::NotString(what) => (
             None,
             endpoints,
@@ -572,7 +580,12 @@ impl Builder {
                         .push(format!("connector {}: {why}", asked.connector));
                 }
                 Ok(published) if view.issuer.as_deref() == Some(published.as_str()) => {
-                    if !corrected {
+                    // A config Dex cannot decode stays unknown, whatever its issuer.
+                    let undecodable = view
+                        .problem
+                        .as_deref()
+                        .is_some_and(|p| p.starts_with(UNDECODABLE));
+                    if !corrected && !undecodable {
                         view.status = Status::Ok;
                         view.problem = None;
                     }
