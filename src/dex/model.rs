@@ -14,7 +14,7 @@
 //! - invalid UTF-8 and lone surrogates in strings become U+FFFD.
 //!
 //! [`check`] finds such a wrong value (an edit that leaves one would be reported fixed while Dex still
-//! fails); [`decode`] also gives the value Dex reads for each top-level string field.
+//! fails); [`decode`] also gives the value Dex reads for each string field outside slices and maps.
 //!
 //! The types are Dex's connector `Config` structs (Dex v2.45.1, plus the fields Dex master adds: the
 //! oidc discovery overrides `userInfoURL`, `deviceAuthURL`, `endSessionURL`, ldap's `kerberos`, gitlab's
@@ -24,7 +24,7 @@
 //! structs; the test `go_checker::the_model_has_the_go_checkers_types` compares the two, and the
 //! differential test compares their answers.
 
-use crate::dex::jsonedit::{self, top_level_fields, ConfigError, StrValue};
+use crate::dex::jsonedit::{self, top_level_fields, ConfigError};
 use std::collections::BTreeMap;
 
 /// A Go type, as far as encoding/json decoding cares.
@@ -673,20 +673,89 @@ pub fn check_read(typ: &str, config: &[u8], members: &[jsonedit::Field]) -> Resu
 /// What Dex reads from a config it decodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decoded {
-    /// Every top-level `string` field of the type, with the value Go leaves in it (`""` when the key is
-    /// absent or only null).
-    pub strings: BTreeMap<&'static str, String>,
+    /// Every string field of the type outside slices and maps, by its path of JSON names
+    /// (`issuer`, `claimMapping.email`, `kerberos.spn`), with the value Go leaves in it: `""` when no key
+    /// set it, None for a nil pointer (a `*string`, or a field of a nil `*struct`). Duplicates as Go
+    /// decodes them: the last string wins, a null leaves a string (sets a pointer to nil), an object given
+    /// twice is merged field by field.
+    pub strings: BTreeMap<String, Option<String>>,
+}
+
+/// The zero values of the string fields of `fields` under `prefix` (inside a nil pointer when `nil`).
+fn zero_strings(
+    fields: &[(&'static str, Go)],
+    prefix: &str,
+    nil: bool,
+    out: &mut BTreeMap<String, Option<String>>,
+) {
+    for (name, t) in fields {
+        let path = format!("{prefix}{name}");
+        match t {
+            Str => {
+                out.insert(path, (!nil).then(String::new));
+            }
+            Ptr(Str) => {
+                out.insert(path, None);
+            }
+            Struct(inner) => zero_strings(inner, &format!("{path}."), nil, out),
+            Ptr(Struct(inner)) => zero_strings(inner, &format!("{path}."), true, out),
+            _ => {}
+        }
+    }
+}
+
+/// Decodes the members of a (checked) object into `out` as Go does, in document order; `live` holds the
+/// pointers to structs that are not nil.
+fn decode_strings(
+    v: &[u8],
+    members: &[jsonedit::Field],
+    fields: &[(&'static str, Go)],
+    prefix: &str,
+    live: &mut std::collections::BTreeSet<String>,
+    out: &mut BTreeMap<String, Option<String>>,
+) {
+    for m in members {
+        let Some((name, t)) = field_of(&m.key, fields) else {
+            continue;
+        };
+        let value = &v[m.value.clone()];
+        let path = format!("{prefix}{name}");
+        match (t, value.first()) {
+            (Str | Ptr(Str), Some(b'"')) => {
+                out.insert(path, jsonedit::go_json_unquote(value));
+            }
+            (Ptr(Str), Some(b'n')) => {
+                out.insert(path, None);
+            }
+            (Struct(inner), Some(b'{')) => {
+                if let Ok(nested) = top_level_fields(value) {
+                    decode_strings(value, &nested, inner, &format!("{path}."), live, out);
+                }
+            }
+            (Ptr(Struct(inner)), Some(b'n')) => {
+                live.remove(&path);
+                zero_strings(inner, &format!("{path}."), true, out);
+            }
+            (Ptr(Struct(inner)), Some(b'{')) => {
+                // A nil pointer gets a new zero struct; a live one is decoded into, merging.
+                if live.insert(path.clone()) {
+                    zero_strings(inner, &format!("{path}."), false, out);
+                }
+                if let Ok(nested) = top_level_fields(value) {
+                    decode_strings(value, &nested, inner, &format!("{path}."), live, out);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// How Dex reads `config` for a connector of type `typ`: None for a type Dex has no config struct for;
 /// else what it reads, or why Go refuses the config (Dex then does not open the connector).
 pub fn decode(typ: &str, config: &[u8]) -> Option<Result<Decoded, String>> {
     let fields = fields_of(typ)?;
-    let mut strings: BTreeMap<&'static str, String> = fields
-        .iter()
-        .filter(|(_, t)| *t == Str)
-        .map(|(n, _)| (*n, String::new()))
-        .collect();
+    let mut strings = BTreeMap::new();
+    zero_strings(fields, "", false, &mut strings);
     if is_zero(Some(config)) {
         return Some(Ok(Decoded { strings }));
     }
@@ -697,12 +766,8 @@ pub fn decode(typ: &str, config: &[u8]) -> Option<Result<Decoded, String>> {
     if let Err(e) = check_members(config, &members, fields, "") {
         return Some(Err(e));
     }
-    for (name, value) in strings.iter_mut() {
-        // Every matching value is a string or null (checked): the last string is what Go leaves.
-        if let StrValue::Str(s) = jsonedit::string_value(config, &members, name) {
-            *value = s;
-        }
-    }
+    let mut live = std::collections::BTreeSet::new();
+    decode_strings(config, &members, fields, "", &mut live, &mut strings);
     Some(Ok(Decoded { strings }))
 }
 
@@ -815,13 +880,39 @@ mod tests {
     fn decodes_the_strings_dex_reads() {
         let cfg = "{\"issuer\":\"https://a\",\"\\u0131ssuer\":\"https://decoy\",\"Issuer\":null,\"clientid\":\"x\",\"redirectURI\":\"a\\u0026b\"}";
         let d = decode("oidc", cfg.as_bytes()).unwrap().unwrap();
-        assert_eq!(d.strings["issuer"], "https://a");
-        assert_eq!(d.strings["clientID"], "x");
-        assert_eq!(d.strings["redirectURI"], "a&b");
-        assert_eq!(d.strings["issuerAlias"], "");
-        assert!(!d.strings.contains_key("promptType"), "a *string");
+        let s = |k: &str| d.strings[k].as_deref();
+        assert_eq!(s("issuer"), Some("https://a"));
+        assert_eq!(s("clientID"), Some("x"));
+        assert_eq!(s("redirectURI"), Some("a&b"));
+        assert_eq!(s("issuerAlias"), Some(""));
+        assert_eq!(s("promptType"), None, "a nil *string");
         let empty = decode("oidc", b"").unwrap().unwrap();
-        assert!(empty.strings.values().all(String::is_empty));
+        assert!(empty
+            .strings
+            .values()
+            .all(|v| v.as_deref().is_none_or(str::is_empty)));
+        // A struct given twice is merged; a null leaves it; a later string wins.
+        let cfg = r#"{"claimMapping":{"email":"e","groups":"g1"},"claimMapping":null,"ClaimMapping":{"groups":"g2"},"promptType":"","promptType":null}"#;
+        let d = decode("oidc", cfg.as_bytes()).unwrap().unwrap();
+        assert_eq!(d.strings["claimMapping.email"].as_deref(), Some("e"));
+        assert_eq!(d.strings["claimMapping.groups"].as_deref(), Some("g2"));
+        assert_eq!(d.strings["promptType"], None);
+        // A pointer to a struct: null sets it to nil, a later object starts from zero.
+        let cfg = r#"{"kerberos":{"spn":"a","keytabPath":"k"},"kerberos":null,"kerberos":{"keytabPath":"b"}}"#;
+        let d = decode("ldap", cfg.as_bytes()).unwrap().unwrap();
+        assert_eq!(d.strings["kerberos.spn"].as_deref(), Some(""));
+        assert_eq!(d.strings["kerberos.keytabPath"].as_deref(), Some("b"));
+        let d = decode(
+            "ldap",
+            br#"{"kerberos":{"spn":"a"},"kerberos":{"keytabPath":"b"}}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(d.strings["kerberos.spn"].as_deref(), Some("a"), "merged");
+        assert_eq!(
+            decode("ldap", b"{}").unwrap().unwrap().strings["kerberos.spn"],
+            None
+        );
         assert!(decode("local", b"").is_none());
         assert!(decode("oidc", b"[1]").unwrap().is_err());
     }

@@ -1003,6 +1003,52 @@ mod tests {
         assert_eq!(plan.changes[0].from, "https://y");
     }
 
+    /// A discovery answer that equals the stored issuer does not make a config Dex cannot decode ok.
+    #[test]
+    fn discovery_never_makes_an_undecodable_config_ok() {
+        let rows = [row(
+            "a",
+            "oidc",
+            r#"{"issuer":"https://x","claimModifications":{"filterGroupClaims":{"groupsFilter":5}}}"#,
+        )];
+        let discovered = [Asked {
+            connector: "a".into(),
+            answer: Ok("https://x".into()),
+        }];
+        let seen = Seen {
+            rows: &rows,
+            logs: None,
+            discovered: &discovered,
+            running: true,
+            configs: &Configs::default(),
+        };
+        let plan = build(&seen, &Settings::default()).unwrap();
+        assert_eq!(plan.connectors[0].status, Status::Unknown);
+        let problem = plan.connectors[0].problem.as_deref().unwrap_or_default();
+        assert!(problem.starts_with(UNDECODABLE), "{problem}");
+        assert!(problem.contains("groupsFilter"), "{problem}");
+    }
+
+    /// An empty or NULL config of a type Dex decodes: what Dex sees, never "not valid JSON".
+    #[test]
+    fn an_empty_config_is_reported_as_dex_sees_it() {
+        let mut null = row("n", "oidc", "");
+        null.config = None;
+        let rows = [row("e", "oidc", ""), null, row("j", "github", "null")];
+        let (views, plan) = plan_of(&rows, None, true, None, None).unwrap();
+        for v in &views {
+            let p = v.problem.as_deref().unwrap_or_default();
+            assert!(p.contains("every field empty"), "{}: {p}", v.id);
+            assert_eq!(v.status, Status::Unknown);
+        }
+        assert!(views[0]
+            .problem
+            .as_deref()
+            .unwrap_or_default()
+            .contains(r#"issuer """#));
+        assert!(plan.changes.is_empty());
+    }
+
     #[test]
     fn local_connector_without_config_is_ok_and_never_changed() {
         let mut local = row("local", "local", "");

@@ -34,6 +34,14 @@ impl GoDecoded {
     pub fn string(&self, name: &str) -> Option<&str> {
         self.value.get(name).and_then(Value::as_str)
     }
+
+    /// The value Dex reads for the string field at `path` (JSON names joined by dots, such as
+    /// `claimMapping.email`); None under a nil pointer.
+    pub fn string_at(&self, path: &str) -> Option<&str> {
+        path.split('.')
+            .try_fold(&self.value, |at, k| at.get(k))
+            .and_then(Value::as_str)
+    }
 }
 
 /// Standard base64, padded.
