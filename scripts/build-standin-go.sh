@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Builds the Go stand-in for the management server (tests/standin-go) from the real libraries Debian
-# packages (go-oidc 2.x, logrus, mattn/go-sqlite3 on the system SQLite), offline, in GOPATH mode: nothing
-# is downloaded but Debian packages. The binary is linked static (cgo, external linker, -static), packed
+# packages (go-oidc 2.x, logrus, mattn/go-sqlite3 on the system SQLite) with Go 1.23 (Debian's
+# golang-1.23-go from bookworm-backports, see scripts/lib/go-build.sh), offline, in GOPATH mode: nothing
+# is downloaded but Debian packages. The same binary is the Go checker of connector configs
+# (`standin-go dexconfig`) and the generator of src/dex/foldtable.rs (`standin-go foldtable`). The binary is linked static (cgo, external linker, -static), packed
 # as a FROM scratch root file system tar (target/standin-go/rootfs.tar), and with --import imported into
 # the engine at $DOCKER_HOST (or the local socket) as ozrepair-standin-go:local. Nothing is pulled.
 #
 #   scripts/build-standin-go.sh            build the binary and the tar
 #   scripts/build-standin-go.sh --import   ... and import the image
 #   scripts/build-standin-go.sh --corpus   ... and rewrite tests/data/go-log-corpus.jsonl
+#   scripts/build-standin-go.sh --fold-table   ... and rewrite src/dex/foldtable.rs (Go's key folding)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,12 +20,13 @@ say() { printf 'build-standin-go: %s\n' "$*" >&2; }
 
 # Debian packages: the Go toolchain, the libraries, what go-oidc needs (go-jose v2, x/oauth2), and x/crypto
 # (bcrypt, for the `login` check).
-PKGS=(golang-go libsqlite3-dev gcc libc6-dev
+. scripts/lib/go-build.sh
+PKGS=("$GO_PACKAGE" libsqlite3-dev gcc libc6-dev
   golang-github-coreos-go-oidc-dev golang-gopkg-square-go-jose.v2-dev golang-golang-x-oauth2-dev
   golang-github-pquerna-cachecontrol-dev golang-github-sirupsen-logrus-dev golang-github-mattn-go-sqlite3-dev
   golang-golang-x-crypto-dev)
-. scripts/lib/go-build.sh
 debian_packages "${PKGS[@]}"
+go_release_check
 mkdir -p "$OUT"
 # GOPATH mode: Debian's source tree first, then the stand-in's own (tests/standin-go/src/ozrstandin).
 export GO111MODULE=off GOFLAGS= GOPROXY=off CGO_ENABLED=1
@@ -60,6 +64,11 @@ for arg in "$@"; do
       mv tests/data/go-log-corpus.jsonl.new tests/data/go-log-corpus.jsonl
       say "wrote tests/data/go-log-corpus.jsonl ($(wc -l <tests/data/go-log-corpus.jsonl) records)"
       ;;
-    *) say "unknown argument $arg (--import, --corpus)"; exit 2 ;;
+    --fold-table)
+      "$bin" foldtable >src/dex/foldtable.rs.new
+      mv src/dex/foldtable.rs.new src/dex/foldtable.rs
+      say "wrote src/dex/foldtable.rs ($(grep -c "^    ('" src/dex/foldtable.rs) runes that fold to another)"
+      ;;
+    *) say "unknown argument $arg (--import, --corpus, --fold-table)"; exit 2 ;;
   esac
 done

@@ -59,7 +59,8 @@ lint_home=$(mktemp -d)
   || { rm -rf "$lint_home"; echo "test.sh: ansible-lint found problems in ansible/" >&2; exit 1; }
 rm -rf "$lint_home"
 scripts/build-standin.sh
-# The stand-in built from the real Go libraries (installs Debian's golang-go and the libraries when missing).
+# The stand-in built from the real Go libraries, also the Go checker of connector configs (installs Debian's
+# golang-1.23-go from bookworm-backports and the libraries when missing).
 scripts/build-standin-go.sh
 scripts/build-yamlcheck-go.sh
 scripts/build-static.sh

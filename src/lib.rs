@@ -19,29 +19,29 @@
 //! `fields`, `logs`, `backups`.
 //!
 //! What is public is what the binary, the tests and the fuzz targets reach: the command line and [`run`],
-//! the config-file editors, discovery, the crash points, and (with the `fuzzing` feature) the fuzz
-//! properties.
+//! the config-file editors, discovery, the crash points, what the differential test holds against Go's own
+//! decoding ([`dex`], [`plan`], [`settings`]), and (with the `fuzzing` feature) the fuzz properties.
 
 mod apply;
 mod backups;
 pub mod cli;
 mod commands;
 pub mod config;
-mod dex;
+pub mod dex;
 mod digest;
 pub mod evidence;
 pub mod fault;
 mod fields;
 mod fleet;
 mod logs;
-mod plan;
+pub mod plan;
 mod progress;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod props;
 mod report;
 mod runtime;
 mod safefs;
-mod settings;
+pub mod settings;
 mod store;
 mod timefmt;
 pub mod verdict;

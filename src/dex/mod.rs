@@ -1,8 +1,10 @@
 //! Dex's data as ozrepair reads it, whatever store holds it: the connector rows and the schema they come
-//! from ([`Stored`]), the byte-exact JSON edit of a connector's config ([`jsonedit`]), the config as Go
+//! from ([`Stored`]), the byte-exact JSON edit of a connector's config ([`jsonedit`], keys folded by [`foldtable`], generated with
+//! Go), the config as Go
 //! decodes it into Dex's struct for its type ([`model`]), which fields are secret ([`secrets`]), and a
 //! local user's password as Dex checks it ([`password`]).
 
+pub mod foldtable;
 pub mod jsonedit;
 pub mod model;
 pub mod password;

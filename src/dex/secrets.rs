@@ -39,7 +39,8 @@ pub fn is_secret_field(name: &str) -> bool {
         }) || b.eq_ignore_ascii_case(b"KEY")
             || b.eq_ignore_ascii_case(b"CLIENTKEY");
     }
-    // Go's folding maps only ASCII letters and ſ, K, ı, İ onto ASCII; any other rune stays non-ASCII.
+    // Go's folding maps only ASCII letters, ſ and the Kelvin sign onto ASCII; any other rune (ı and İ
+    // included) stays non-ASCII.
     let mut buf = [0u8; 64];
     let mut long = Vec::new();
     let mut n = 0;

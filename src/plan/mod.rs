@@ -195,6 +195,10 @@ fn read_config(
     secrets: &mut Vec<String>,
 ) -> (Option<String>, Endpoints, Option<String>) {
     let mut endpoints = BTreeMap::new();
+    // NULL, empty or `null`: Dex opens the zero Config of the type; say what it sees (no JSON to read).
+    if let Some(problem) = crate::dex::model::zero_config(&row.typ, row.config.as_deref()) {
+        return (None, endpoints, Some(problem));
+    }
     let Some(cfg) = row.config.as_deref() else {
         return (None, endpoints, None);
     };
@@ -260,8 +264,12 @@ fn read_config(
         Some(s) => StrValue::Str(s.clone()),
         None => string_value(cfg, &fields, "issuer"),
     };
+    // Go ignores an `issuer` key of a type whose Config has no such field.
+    let has_issuer = crate::dex::model::fields_of(&row.typ)
+        .is_none_or(|fields| fields.iter().any(|(n, _)| *n == "issuer"));
     match issuer {
         StrValue::Str(s) => (Some(s), endpoints, undecodable),
+        StrValue::NotString(_) if !has_issuer => (None, endpoints, undecodable),
         StrValue::NotString(what) => (
             None,
             endpoints,
@@ -594,7 +602,12 @@ impl Builder {
                         .push(format!("connector {}: {why}", asked.connector));
                 }
                 Ok(published) if view.issuer.as_deref() == Some(published.as_str()) => {
-                    if !corrected {
+                    // A config Dex cannot decode stays unknown, whatever its issuer.
+                    let undecodable = view
+                        .problem
+                        .as_deref()
+                        .is_some_and(|p| p.starts_with(UNDECODABLE));
+                    if !corrected && !undecodable {
                         view.status = Status::Ok;
                         view.problem = None;
                     }
@@ -1003,6 +1016,52 @@ mod tests {
         let (_, plan) = plan_of(&rows, None, false, Some("b"), Some("https://z")).unwrap();
         assert_eq!(plan.changes[0].source, Source::Explicit);
         assert_eq!(plan.changes[0].from, "https://y");
+    }
+
+    /// A discovery answer that equals the stored issuer does not make a config Dex cannot decode ok.
+    #[test]
+    fn discovery_never_makes_an_undecodable_config_ok() {
+        let rows = [row(
+            "a",
+            "oidc",
+            r#"{"issuer":"https://x","claimModifications":{"filterGroupClaims":{"groupsFilter":5}}}"#,
+        )];
+        let discovered = [Asked {
+            connector: "a".into(),
+            answer: Ok("https://x".into()),
+        }];
+        let seen = Seen {
+            rows: &rows,
+            logs: None,
+            discovered: &discovered,
+            running: true,
+            configs: &Configs::default(),
+        };
+        let plan = build(&seen, &PlanArgs::default(), false).unwrap();
+        assert_eq!(plan.connectors[0].status, Status::Unknown);
+        let problem = plan.connectors[0].problem.as_deref().unwrap_or_default();
+        assert!(problem.starts_with(UNDECODABLE), "{problem}");
+        assert!(problem.contains("groupsFilter"), "{problem}");
+    }
+
+    /// An empty or NULL config of a type Dex decodes: what Dex sees, never "not valid JSON".
+    #[test]
+    fn an_empty_config_is_reported_as_dex_sees_it() {
+        let mut null = row("n", "oidc", "");
+        null.config = None;
+        let rows = [row("e", "oidc", ""), null, row("j", "github", "null")];
+        let (views, plan) = plan_of(&rows, None, true, None, None).unwrap();
+        for v in &views {
+            let p = v.problem.as_deref().unwrap_or_default();
+            assert!(p.contains("every field empty"), "{}: {p}", v.id);
+            assert_eq!(v.status, Status::Unknown);
+        }
+        assert!(views[0]
+            .problem
+            .as_deref()
+            .unwrap_or_default()
+            .contains(r#"issuer """#));
+        assert!(plan.changes.is_empty());
     }
 
     #[test]

@@ -55,16 +55,17 @@ pub struct NewRow {
     pub name: String,
 }
 
-/// `resource_version` after an edit: a decimal number goes up by one (so a running Dex re-opens the
-/// connector); at u64::MAX it stays (saturates: ozrepair edits with the container stopped, so the restart
-/// re-opens it anyway); anything else (NetBird writes '') stays as it is.
+/// `resource_version` after an edit, as Dex's own `UpdateConnector` writes it (server/api.go):
+/// `strconv.Atoi` of the version, an empty one counting as "0", plus one. So NetBird's `''` becomes `'1'`,
+/// and any change makes a running Dex, which re-opens a connector whose version differs from the one it
+/// cached, read the new config. Atoi takes an optional sign and decimal digits in the int64 range; Go's
+/// addition wraps at its end, as here. A version Atoi refuses (not a number, or beyond int64) stays as it
+/// is, as Dex leaves it (ozrepair edits with the IdP stopped, so the restart re-opens it anyway).
 pub fn bumped(rv: &str) -> String {
-    if rv.is_empty() || !rv.bytes().all(|b| b.is_ascii_digit()) {
-        return rv.to_string();
-    }
-    match rv.parse::<u64>().ok().and_then(|n| n.checked_add(1)) {
-        Some(n) => n.to_string(),
-        None => rv.to_string(),
+    let n = if rv.is_empty() { "0" } else { rv };
+    match n.parse::<i64>() {
+        Ok(n) => n.wrapping_add(1).to_string(),
+        Err(_) => rv.to_string(),
     }
 }
 
@@ -169,12 +170,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bumps_numbers_only() {
+    fn bumps_as_dex_does() {
         assert_eq!(bumped("7"), "8");
-        assert_eq!(bumped(""), "");
+        // Dex's defaultTo(rv, "0"): NetBird's empty version becomes 1.
+        assert_eq!(bumped(""), "1");
         assert_eq!(bumped("abc"), "abc");
-        assert_eq!(bumped("+7"), "+7");
-        assert_eq!(bumped("18446744073709551614"), "18446744073709551615");
+        assert_eq!(bumped(" 7"), " 7");
+        assert_eq!(bumped("1_0"), "1_0");
+        // strconv.Atoi takes a sign and leading zeros.
+        assert_eq!(bumped("+7"), "8");
+        assert_eq!(bumped("-3"), "-2");
+        assert_eq!(bumped("007"), "8");
+        // Beyond int64 Atoi fails and Dex leaves the version; at its end Go's addition wraps.
+        assert_eq!(bumped("9223372036854775806"), "9223372036854775807");
+        assert_eq!(bumped("9223372036854775807"), "-9223372036854775808");
+        assert_eq!(bumped("18446744073709551614"), "18446744073709551614");
         assert_eq!(bumped("18446744073709551615"), "18446744073709551615");
         assert_eq!(bumped("99999999999999999999999"), "99999999999999999999999");
     }

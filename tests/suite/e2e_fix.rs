@@ -56,8 +56,8 @@ on_both_engines!(
         assert_eq!(after[1].storage, "blob");
         assert_eq!(after[1].config_text(), jumpcloud_config(JUMPCLOUD_SLASH));
         assert_eq!(
-            after[1].resource_version, "",
-            "NetBird's empty resource_version is left as it is"
+            after[1].resource_version, "1",
+            "NetBird's empty resource_version counts as 0, as in Dex's own update"
         );
     }
 );

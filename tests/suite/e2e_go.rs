@@ -247,3 +247,62 @@ fn ready_lines_of_runs_that_died_never_make_it_healthy() {
     assert_eq!(fix.json()["changes"], serde_json::json!([]));
     assert_eq!(snapshot(&d.mountpoint), files, "nothing was written");
 }
+
+/// A `"\u0131ssuer"` decoy (dotless ı) after the real issuer, against the Go stand-in: Go 1.21+ folds ı
+/// to itself, so the stand-in (like Dex) reads the real issuer and go-oidc logs its mismatch. ozrepair
+/// reads the same issuer, corrects exactly its bytes from that log line, leaves the decoy, and the
+/// container comes up: fixed. (Folding ı into `I`, ozrepair took the decoy for the issuer and found no
+/// connector for the log line.)
+#[test]
+fn a_dotless_i_decoy_is_neither_read_nor_rewritten() {
+    const STORED: &str = "https://idp-decoy.example.com/realms/main";
+    let e = Engine::start();
+    e.import_go_standin();
+    let published = format!("{STORED}/");
+    let config = format!(
+        r#"{{"clientID":"ozr-go","clientSecret":"{SECRET}","issuer":"{STORED}","redirectURI":"https://vpn.example.com/oauth2/callback","\u0131ssuer":"https://decoy.example.com"}}"#
+    );
+    let db = DexDb::new(11).connectors([
+        Connector::local(),
+        Connector::oidc("good-oidc-1", "Good", "", good_config()),
+        Connector::oidc(WRONG_ID, "Decoy", "", config.clone()),
+    ]);
+    let d = Deployment::create(&e, &OPENZRO, &db);
+    let published_json = serde_json::to_string(&[GOOD, published.as_str()]).unwrap();
+    d.run_image(
+        &e,
+        GO_IMAGE,
+        &[
+            ("STANDIN_FORMAT", "json"),
+            ("STANDIN_ON_FAILURE", "continue"),
+            ("STANDIN_PUBLISHED_JSON", &published_json),
+        ],
+        &[],
+    );
+    d.wait_ready(&e);
+    let inspect = ozrepair(["inspect", "--output", "json"]).on(&e).run();
+    assert_eq!(inspect.code, 3, "{inspect:?}");
+    let j = inspect.json();
+    assert_eq!(j["connectors"][2]["issuer"], STORED, "{j}");
+    assert_eq!(j["changes"][0]["from"], STORED, "{j}");
+    assert_eq!(j["changes"][0]["to"], published.as_str(), "{j}");
+
+    let fix = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+    assert_eq!(fix.code, 0, "{fix:?}");
+    assert_eq!(fix.json()["result"], "fixed");
+    let after = rows(&d.db);
+    assert_eq!(
+        after[2].config_text(),
+        config.replacen(
+            &format!(r#""issuer":"{STORED}""#),
+            &format!(r#""issuer":"{published}""#),
+            1
+        ),
+        "only the real issuer's bytes changed; the decoy is as it was"
+    );
+    assert_eq!(after[2].resource_version, "1", "'' counts as 0, as in Dex");
+    d.wait_ready(&e);
+    let again = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(again.json()["changes"], serde_json::json!([]));
+}

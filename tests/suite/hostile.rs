@@ -10,6 +10,7 @@
 //! they unmount on drop, also when the case fails.
 
 use crate::util::command::{ozrepair, OzrCommand, Run};
+use crate::util::gocheck::go_decode;
 use crate::util::hash::sha256_hex;
 use crate::util::run;
 use crate::util::seed::{
@@ -476,6 +477,129 @@ hostile!(journal_symlink, Refused, |w| {
     refused_untouched(w, &w.db, &["idp.db-journal is not a regular file"], true)
 });
 
+/// The secret of `secret_with_separator_and_del`.
+const SEPARATOR_SECRET: &str = "zq-sec\u{2028}ret\u{7f}-tail";
+/// The secrets of `secret_short_null_and_common`.
+const SHORT_SECRETS: [&str; 6] = ["x", "ab", "nul", "null", "https", "oidc"];
+/// The decoy the issuer and `--set` decoys hold (a key with the dotless ı, which Go matches to no field).
+const DECOY: &str = "https://decoy.example.com";
+
+/// The config of `secret_short_null_and_common` for one secret.
+fn short_secret_config(secret: &str) -> String {
+    format!(
+        r#"{{"clientID":"{secret}","clientSecret":"{secret}","issuer":"{JUMPCLOUD}","redirectURI":"https://vpn.example.com/cb","scopes":["openid"]}}"#
+    )
+}
+
+/// The JumpCloud config with `member` added as its last member.
+fn jumpcloud_with(member: &str) -> String {
+    let jc = jumpcloud_config(JUMPCLOUD);
+    format!("{},{member}}}", &jc[..jc.len() - 1])
+}
+
+/// Every connector config the cases here store, by case name: the cases take theirs from here
+/// ([`hostile_config`]), and the differential test (`go_checker::the_model_reads_configs_as_go_does`)
+/// runs all of them through ozrepair's model and Go's decoder.
+pub fn hostile_configs() -> Vec<(&'static str, Vec<u8>)> {
+    let jc = jumpcloud_config(JUMPCLOUD);
+    let pad = "x".repeat(1536 * 1024);
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let mut invalid_utf8 = jc
+        .replacen('{', &format!(r#"{{"deep":{deep},"#), 1)
+        .replace(SECRET, "zq-inval@@-secret")
+        .into_bytes();
+    let at = invalid_utf8
+        .windows(2)
+        .position(|x| x == b"@@")
+        .expect("marker");
+    invalid_utf8[at] = 0xff;
+    invalid_utf8[at + 1] = b'x';
+    let mut out: Vec<(&'static str, Vec<u8>)> = vec![
+        ("jumpcloud", jc.clone().into_bytes()),
+        (
+            "jumpcloud_slash",
+            jumpcloud_config(JUMPCLOUD_SLASH).into_bytes(),
+        ),
+        ("config_not_json", jc.as_bytes()[..jc.len() - 20].to_vec()),
+        (
+            "config_not_object",
+            format!(r#"["{SECRET}","{JUMPCLOUD}"]"#).into_bytes(),
+        ),
+        (
+            "config_enormous",
+            jc.replacen('{', &format!(r#"{{"padding":"{pad}","#), 1)
+                .into_bytes(),
+        ),
+        (
+            "issuer_number",
+            jc.replace(&format!(r#""{JUMPCLOUD}""#), "42").into_bytes(),
+        ),
+        (
+            "config_issuer_number_then_string",
+            jc.replacen('{', r#"{"issuer":5,"#, 1).into_bytes(),
+        ),
+        (
+            "config_issuer_object_folded_key",
+            jc.replacen('{', "{\"iſsuer\":{\"a\":1},", 1).into_bytes(),
+        ),
+        (
+            "config_type_error_elsewhere",
+            jc.replace(r#""clientID":"0f5e2c9a-e2e""#, r#""clientID":7"#)
+                .into_bytes(),
+        ),
+        (
+            "secret_with_separator_and_del",
+            jc.replace(SECRET, SEPARATOR_SECRET).into_bytes(),
+        ),
+        ("secret_invalid_utf8_and_deep", invalid_utf8),
+        (
+            "secret_under_folded_key",
+            jc.replace("clientSecret", "clientſecret").into_bytes(),
+        ),
+        // Go 1.21+ folds ı (U+0131) to itself: Dex reads the first issuer, never the decoy.
+        (
+            "issuer_decoy_dotless_i",
+            jumpcloud_with(&format!(r#""\u0131ssuer":"{DECOY}""#)).into_bytes(),
+        ),
+        (
+            "set_decoy_dotless_i",
+            jumpcloud_with(&format!(r#""redırectURI":"{DECOY}/oauth2/callback""#)).into_bytes(),
+        ),
+        (
+            "claim_modifications_groups_filter_number",
+            jumpcloud_with(r#""claimModifications":{"filterGroupClaims":{"groupsFilter":5}}"#)
+                .into_bytes(),
+        ),
+        (
+            "claim_modifications_claims_string",
+            jumpcloud_with(r#""claimModifications":{"newGroupFromClaims":[{"claims":"x"}]}"#)
+                .into_bytes(),
+        ),
+        ("empty_config", Vec::new()),
+    ];
+    for secret in SHORT_SECRETS {
+        out.push((
+            "secret_short_null_and_common",
+            short_secret_config(secret).into_bytes(),
+        ));
+    }
+    out
+}
+
+/// The config case `name` stores (see [`hostile_configs`]).
+fn hostile_config(name: &str) -> Vec<u8> {
+    hostile_configs()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, c)| c)
+        .unwrap_or_else(|| panic!("no hostile config {name}"))
+}
+
+/// [`hostile_config`] as text (the configs the JumpCloud row takes as a String).
+fn hostile_text(name: &str) -> String {
+    String::from_utf8(hostile_config(name)).expect("a UTF-8 config")
+}
+
 /// A config problem is refused by `fix`; `inspect` reports the connector as unknown with its problem
 /// (exit 0: it only reads) and never prints the config.
 fn config_refused(w: &World, config: String, says: &[&str]) -> Outcome {
@@ -496,10 +620,9 @@ fn config_refused(w: &World, config: String, says: &[&str]) -> Outcome {
 
 // A connector's config is not JSON.
 hostile!(config_not_json, Refused, |w| {
-    let cfg = jumpcloud_config(JUMPCLOUD);
     config_refused(
         w,
-        cfg[..cfg.len() - 20].to_string(),
+        hostile_text("config_not_json"),
         &["not valid JSON", JC_ID, "fix that connector"],
     )
 });
@@ -507,21 +630,20 @@ hostile!(config_not_json, Refused, |w| {
 // A connector's config is JSON but not an object.
 hostile!(config_not_object, Refused, |w| config_refused(
     w,
-    format!(r#"["{SECRET}","{JUMPCLOUD}"]"#),
+    hostile_text("config_not_object"),
     &["not an object", JC_ID, "fix that connector"],
 ));
 
 // A connector's config is enormous.
 hostile!(config_enormous, Refused, |w| {
-    let pad = "x".repeat(1536 * 1024);
-    let cfg = jumpcloud_config(JUMPCLOUD).replacen('{', &format!(r#"{{"padding":"{pad}","#), 1);
+    let cfg = hostile_text("config_enormous");
     assert!(cfg.len() > 1 << 20);
     config_refused(w, cfg, &["bytes", JC_ID, "fix that connector"])
 });
 
 // A connector's issuer is a number.
 hostile!(issuer_number, Refused, |w| {
-    let cfg = jumpcloud_config(JUMPCLOUD).replace(&format!(r#""{JUMPCLOUD}""#), "42");
+    let cfg = hostile_text("issuer_number");
     assert!(cfg.contains(r#""issuer":42"#));
     config_refused(
         w,
@@ -1063,21 +1185,211 @@ fn undecodable(w: &World, config: String, says: &str) -> Outcome {
 
 // `{"issuer":5,"issuer":"https://…"}`: the last issuer is a string, but Go reports the 5.
 hostile!(config_issuer_number_then_string, Refused, |w| {
-    let cfg = jumpcloud_config(JUMPCLOUD).replacen('{', r#"{"issuer":5,"#, 1);
+    let cfg = hostile_text("config_issuer_number_then_string");
     undecodable(w, cfg, "issuer is a number")
 });
 
 // An object before the string issuer, under a folded key Go matches to `issuer`.
 hostile!(config_issuer_object_folded_key, Refused, |w| {
-    let cfg = jumpcloud_config(JUMPCLOUD).replacen('{', "{\"iſsuer\":{\"a\":1},", 1);
+    let cfg = hostile_text("config_issuer_object_folded_key");
     undecodable(w, cfg, "issuer (key")
 });
 
 // A type error in another field (clientID a number): fixing the issuer alone would not open it.
 hostile!(config_type_error_elsewhere, Refused, |w| {
-    let cfg =
-        jumpcloud_config(JUMPCLOUD).replace(r#""clientID":"0f5e2c9a-e2e""#, r#""clientID":7"#);
+    let cfg = hostile_text("config_type_error_elsewhere");
     undecodable(w, cfg, "clientID is a number")
+});
+
+// Dex's four disagreements with what ozrepair once reported (issue 22), each checked against the Go
+// checker (Go 1.23's encoding/json into Dex's oidc Config): what Dex reads before, and after the run.
+
+/// Seeds the volume with the local connector and the JumpCloud one holding `config`.
+fn seed_jumpcloud(w: &World, config: &[u8]) {
+    let jc = Connector {
+        config: Some(String::from_utf8(config.to_vec()).expect("a UTF-8 config")),
+        ..Connector::jumpcloud(JUMPCLOUD)
+    };
+    w.seed(&DexDb::new(11).connectors([Connector::local(), jc]));
+}
+
+/// The JumpCloud connector of a JSON report.
+fn jumpcloud_of(report: &serde_json::Value) -> serde_json::Value {
+    report["connectors"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["id"] == JC_ID))
+        .cloned()
+        .expect("the JumpCloud connector")
+}
+
+/// The JumpCloud row's config bytes and resource_version as stored now.
+fn jumpcloud_stored(w: &World) -> (Vec<u8>, String) {
+    let (_d, conn) = read_copy(&w.db);
+    let jc = jumpcloud_row(&conn);
+    let rv: String = conn
+        .query_row(
+            "select resource_version from connector where id = ?1",
+            [JC_ID],
+            |r| r.get(0),
+        )
+        .expect("rv");
+    (jc.config, rv)
+}
+
+// `"\u0131ssuer"` (dotless ı) after the real issuer: Go 1.21+ folds ı to itself, so Dex reads the real
+// issuer. ozrepair reports that one and `--issuer` rewrites exactly its bytes; the decoy stays.
+hostile!(issuer_decoy_dotless_i, Handled, |w| {
+    let cfg = hostile_config("issuer_decoy_dotless_i");
+    let go = go_decode("oidc", &cfg);
+    assert!(go.ok, "{go:?}");
+    assert_eq!(
+        go.string("issuer"),
+        Some(JUMPCLOUD),
+        "Dex reads the real issuer"
+    );
+    seed_jumpcloud(w, &cfg);
+    let db = w.db.to_string_lossy().into_owned();
+    let look = ozr(["--db", &db, "--output", "json", "inspect"]).run();
+    assert_sane(&look);
+    let jc = jumpcloud_of(&look.json());
+    assert_eq!(jc["issuer"], JUMPCLOUD, "{jc}");
+    assert_eq!(jc["endpoints"]["issuer"], JUMPCLOUD, "{jc}");
+    let dry = ozr([
+        "--db",
+        &db,
+        "--output",
+        "json",
+        "fix",
+        "--dry-run",
+        "--connector",
+        JC_ID,
+        "--issuer",
+        JUMPCLOUD_SLASH,
+    ])
+    .run();
+    assert_eq!(dry.code, 3, "{dry:?}");
+    assert_eq!(dry.json()["changes"][0]["from"], JUMPCLOUD, "{dry:?}");
+    let run = fix(&w.db, &[]);
+    assert_sane(&run);
+    assert_eq!(run.code, 0, "{run:?}");
+    let (after, _) = jumpcloud_stored(w);
+    let expected = String::from_utf8(cfg).expect("UTF-8").replacen(
+        &format!(r#""issuer":"{JUMPCLOUD}""#),
+        &format!(r#""issuer":"{JUMPCLOUD_SLASH}""#),
+        1,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&after),
+        expected,
+        "only the real issuer's bytes changed"
+    );
+    assert_eq!(
+        go_decode("oidc", &after).string("issuer"),
+        Some(JUMPCLOUD_SLASH),
+        "Dex reads the fix"
+    );
+    Handled
+});
+
+// `--set ID.redirectURI=…` with a `redırectURI` decoy after the real one: the value Dex reads is set.
+hostile!(set_decoy_dotless_i, Handled, |w| {
+    const NEW: &str = "https://vpn2.example.com/oauth2/callback";
+    let cfg = hostile_config("set_decoy_dotless_i");
+    let real = "https://openzro.example.com/oauth2/callback?x=1&y=2";
+    assert_eq!(go_decode("oidc", &cfg).string("redirectURI"), Some(real));
+    seed_jumpcloud(w, &cfg);
+    let db = w.db.to_string_lossy().into_owned();
+    let set = format!("{JC_ID}.redirectURI={NEW}");
+    let run = ozr([
+        "--db", &db, "--output", "json", "fix", "--set", &set, "--yes",
+    ])
+    .run();
+    assert_sane(&run);
+    assert_eq!(run.code, 0, "{run:?}");
+    let change = &run.json()["changes"][0];
+    assert_eq!(change["field"], "redirectURI", "{run:?}");
+    assert_eq!(change["from"], real, "{run:?}");
+    let (after, _) = jumpcloud_stored(w);
+    let expected = String::from_utf8(cfg).expect("UTF-8").replacen(
+        r#""redirectURI":"https://openzro.example.com/oauth2/callback?x=1\u0026y=2""#,
+        &format!(r#""redirectURI":"{NEW}""#),
+        1,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&after),
+        expected,
+        "only the real redirectURI changed"
+    );
+    assert_eq!(
+        go_decode("oidc", &after).string("redirectURI"),
+        Some(NEW),
+        "Dex reads the new value"
+    );
+    Handled
+});
+
+/// A config whose claimModifications Dex cannot decode (the Go checker says so first): `fix` refuses,
+/// `inspect` shows the connector unknown and why, and nothing is written.
+fn claim_modifications_refused(w: &World, case: &str, says: &str) -> Outcome {
+    let cfg = hostile_text(case);
+    let go = go_decode("oidc", cfg.as_bytes());
+    assert!(!go.ok, "Dex cannot decode it: {go:?}");
+    assert!(go.error.contains("cannot unmarshal"), "{go:?}");
+    undecodable(w, cfg, says)
+}
+
+// `"claimModifications":{"filterGroupClaims":{"groupsFilter":5}}`: never fixed by an issuer change.
+hostile!(claim_modifications_groups_filter_number, Refused, |w| {
+    claim_modifications_refused(
+        w,
+        "claim_modifications_groups_filter_number",
+        "claimModifications.filterGroupClaims.groupsFilter is a number",
+    )
+});
+
+// `"claimModifications":{"newGroupFromClaims":[{"claims":"x"}]}`: never fixed by an issuer change.
+hostile!(claim_modifications_claims_string, Refused, |w| {
+    claim_modifications_refused(
+        w,
+        "claim_modifications_claims_string",
+        "claimModifications.newGroupFromClaims[0].claims is a string",
+    )
+});
+
+// NetBird's resource_version `''`: Dex's own update treats it as 0 and writes `1`, so does ozrepair.
+hostile!(resource_version_empty_becomes_one, Handled, |w| {
+    w.seed(&DexDb::locked_out());
+    let (_, before) = jumpcloud_stored(w);
+    assert_eq!(before, "");
+    let run = fix(&w.db, &[]);
+    assert_sane(&run);
+    assert_eq!(run.code, 0, "{run:?}");
+    let (after, rv) = jumpcloud_stored(w);
+    assert_eq!(after, jumpcloud_config(JUMPCLOUD_SLASH).into_bytes());
+    assert_eq!(rv, "1");
+    Handled
+});
+
+// An empty (0-byte) config: Dex does not decode it and opens the connector with issuer "". The report
+// says that (not "not valid JSON"), and `fix --issuer` has no field to set.
+hostile!(empty_config_as_dex_sees_it, Refused, |w| {
+    let go = go_decode("oidc", b"");
+    assert!(go.ok && go.string("issuer") == Some(""), "{go:?}");
+    seed_jumpcloud(w, &hostile_config("empty_config"));
+    let before = w.snapshot();
+    let db = w.db.to_string_lossy().into_owned();
+    let look = ozr(["--db", &db, "--output", "json", "inspect"]).run();
+    assert_sane(&look);
+    let jc = jumpcloud_of(&look.json());
+    let problem = jc["problem"].as_str().unwrap_or_default();
+    assert!(problem.contains("empty (0 bytes)"), "{jc}");
+    assert!(problem.contains(r#"issuer """#), "{jc}");
+    assert!(!problem.contains("not valid JSON"), "{jc}");
+    assert_eq!(jc["status"], "unknown", "{jc}");
+    let text = ozr(["--db", &db, "inspect"]).run();
+    assert!(!text.all().contains("not valid JSON"), "{text:?}");
+    assert_eq!(w.snapshot(), before);
+    refused_untouched(w, &w.db, &["empty (0 bytes)", JC_ID], false)
 });
 
 // `--issuer ""`, an issuer with a newline, a URL without a host: usage errors before anything is read.
@@ -1223,30 +1535,22 @@ fn secret_never_printed(w: &World, config: &[u8], secret: &str, marker: &str) ->
 
 // A secret with U+2028 and DEL, echoed in the diff (the text diff once escaped it past the scrub).
 hostile!(secret_with_separator_and_del, Handled, |w| {
-    let secret = "zq-sec\u{2028}ret\u{7f}-tail";
     // Raw in the config: Go's JSON takes U+2028 and DEL unescaped.
-    let cfg = jumpcloud_config(JUMPCLOUD).replace(SECRET, secret);
-    secret_never_printed(w, cfg.as_bytes(), secret, "zq-sec")
+    let cfg = hostile_config("secret_with_separator_and_del");
+    secret_never_printed(w, &cfg, SEPARATOR_SECRET, "zq-sec")
 });
 
 // A secret with a byte that is not UTF-8, and a field nested deeper than 128 levels (the secrets were
 // once collected by a stricter parser than Go's, which gave up on both): Go reads it with U+FFFD.
 hostile!(secret_invalid_utf8_and_deep, Handled, |w| {
-    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
-    let mut cfg = jumpcloud_config(JUMPCLOUD)
-        .replacen('{', &format!(r#"{{"deep":{deep},"#), 1)
-        .replace(SECRET, "zq-inval@@-secret")
-        .into_bytes();
-    let at = cfg.windows(2).position(|x| x == b"@@").expect("marker");
-    cfg[at] = 0xff;
-    cfg[at + 1] = b'x';
+    let cfg = hostile_config("secret_invalid_utf8_and_deep");
     secret_never_printed(w, &cfg, "zq-inval\u{fffd}x-secret", "zq-inval")
 });
 
 // A key Go reads as clientSecret, spelled with the long s: its value is a secret too.
 hostile!(secret_under_folded_key, Handled, |w| {
-    let cfg = jumpcloud_config(JUMPCLOUD).replace("clientSecret", "clientſecret");
-    secret_never_printed(w, cfg.as_bytes(), SECRET, "e2e-client-secret")
+    let cfg = hostile_config("secret_under_folded_key");
+    secret_never_printed(w, &cfg, SECRET, "e2e-client-secret")
 });
 
 // `--set ID.clientſecret=…` is a secret field as Go reads it: refused (exit 2), nothing changed.
@@ -1268,10 +1572,8 @@ hostile!(set_folded_secret_key, Refused, |w| {
 // value; the JSON report stays valid; the issuer (which contains "https") is printed intact.
 hostile!(secret_short_null_and_common, Handled, |w| {
     w.seed(&DexDb::locked_out());
-    for secret in ["x", "ab", "nul", "null", "https", "oidc"] {
-        let cfg = format!(
-            r#"{{"clientID":"{secret}","clientSecret":"{secret}","issuer":"{JUMPCLOUD}","redirectURI":"https://vpn.example.com/cb","scopes":["openid"]}}"#
-        );
+    for secret in SHORT_SECRETS {
+        let cfg = short_secret_config(secret);
         set_config(w, cfg.as_bytes(), "JumpCloud");
         let run = ozr([
             "--db",

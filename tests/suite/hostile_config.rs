@@ -40,6 +40,11 @@ fn checker() -> &'static Path {
     })
 }
 
+/// The YAML checker's binary (built once per run), for the test that it is a Go 1.23 build.
+pub fn yamlcheck_bin() -> PathBuf {
+    checker().to_path_buf()
+}
+
 /// What `reader` ("dex" or "netbird") reads from `bytes`, as JSON; Err with its message when it refuses.
 fn go_read(reader: &str, bytes: &[u8]) -> Result<Value, String> {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -7,6 +7,7 @@
 //! * [`seed`]: Dex databases, connector rows, the locked-out fixture, the `ozr-seed` fixture binary.
 //! * [`snapshot`], [`backups`], [`hash`]: what is on disk, to prove what changed and what did not.
 //! * [`login`]: Dex's password login by the real Go library (the Go stand-in's `login`).
+//! * [`gocheck`]: connector configs as Go 1.23 decodes them into Dex's structs (the Go stand-in's `dexconfig`).
 //! * [`http`]: the HTTP stub server; [`sshd`]: an OpenSSH server; [`certs`]: a throwaway CA.
 //! * [`ansible`]: an Ansible controller with the repository's collection, and its playbook runs.
 
@@ -20,6 +21,7 @@ pub mod command;
 pub mod configs;
 pub mod deploy;
 pub mod engine;
+pub mod gocheck;
 pub mod hash;
 pub mod http;
 pub mod login;

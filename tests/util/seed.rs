@@ -212,7 +212,8 @@ pub fn rows_of(conn: &rusqlite::Connection) -> Vec<Row> {
 }
 
 /// The rows after a correct fix of [`DexDb::locked_out`]'s JumpCloud connector, computed from the rows
-/// before it: only that config changed, to the issuer with its slash.
+/// before it: only that config changed, to the issuer with its slash, and its resource_version as Dex
+/// bumps it.
 pub fn after_fix(before: &[Row]) -> Vec<Row> {
     let mut rows = before.to_vec();
     let jc = rows
@@ -220,6 +221,15 @@ pub fn after_fix(before: &[Row]) -> Vec<Row> {
         .find(|r| r.id == JC_ID)
         .expect("a JumpCloud row");
     jc.config = jumpcloud_config(JUMPCLOUD_SLASH).into_bytes();
+    // As Dex's own UpdateConnector writes it: strconv.Atoi of the version ('' counting as 0), plus one.
+    let n = if jc.resource_version.is_empty() {
+        Some(0)
+    } else {
+        jc.resource_version.parse::<i64>().ok()
+    };
+    if let Some(n) = n {
+        jc.resource_version = n.wrapping_add(1).to_string();
+    }
     rows
 }
 

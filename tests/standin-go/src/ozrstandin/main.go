@@ -17,7 +17,8 @@
 //
 // Second command: `standin-go corpus [--count N] [--seed S]` prints a JSON-lines corpus of real log lines.
 // Third: `standin-go login --db PATH --email ADDR --password-file FILE` logs in as Dex's password connector
-// does (login.go).
+// does (login.go). Fourth: `standin-go dexconfig schema|decode`, the Go checker of connector configs
+// (dexconfig.go); `standin-go foldtable` prints src/dex/foldtable.rs (foldtable.go); `standin-go version`.
 package main
 
 import (
@@ -55,14 +56,6 @@ const (
 	netbirdPrefix = "failed to create embedded IDP manager: failed to create embedded IdP provider: failed to create dex server: "
 )
 
-// knownTypes are Dex's connector types (server/server.go's registry) besides the built-in "local".
-var knownTypes = map[string]bool{
-	"keystone": true, "mockCallback": true, "mockPassword": true, "ldap": true, "gitea": true,
-	"github": true, "gitlab": true, "google": true, "oidc": true, "oauth": true, "saml": true,
-	"authproxy": true, "linkedin": true, "microsoft": true, "bitbucket-cloud": true, "openshift": true,
-	"atlassian-crowd": true, "samlExperimental": true,
-}
-
 type connectorRow struct {
 	id, typ, name, resourceVersion string
 	config                         []byte
@@ -86,9 +79,15 @@ func main() {
 			return
 		case "login":
 			os.Exit(runLogin(os.Args[2:]))
+		case "dexconfig":
+			os.Exit(runDexconfig(os.Args[2:]))
+		case "foldtable":
+			os.Exit(runFoldTable())
+		case "version":
+			os.Exit(runVersion())
 		case "serve":
 		default:
-			fmt.Fprintf(os.Stderr, "usage: standin-go [serve] | standin-go corpus [--count N] [--seed S] | standin-go login --db PATH --email ADDR --password-file FILE\n")
+			fmt.Fprintf(os.Stderr, "usage: standin-go [serve] | standin-go corpus [--count N] [--seed S] | standin-go login --db PATH --email ADDR --password-file FILE | standin-go dexconfig schema|decode | standin-go foldtable | standin-go version\n")
 			os.Exit(2)
 		}
 	}
@@ -230,27 +229,16 @@ func openConnector(client *http.Client, row connectorRow) error {
 }
 
 func openTyped(client *http.Client, row connectorRow) error {
-	if !knownTypes[row.typ] {
-		return fmt.Errorf("unknown connector type %q", row.typ)
+	// An unknown type fails as in Dex; every known type's config is decoded into its Config (dexconfig.go);
+	// only oidc is opened further.
+	c, err := decodeConfig(row.typ, row.config)
+	if err != nil {
+		return err
 	}
-	if row.typ != "oidc" {
-		// Other types are not modelled: their config only has to decode.
-		if len(row.config) != 0 {
-			var v interface{}
-			if err := json.Unmarshal(row.config, &v); err != nil {
-				return fmt.Errorf("parse connector config: %v", err)
-			}
+	if o, ok := c.(*oidc.Config); ok {
+		if err := openOIDC(client, o); err != nil {
+			return fmt.Errorf("failed to create connector %s: %v", row.id, err)
 		}
-		return nil
-	}
-	var c oidc.Config
-	if len(row.config) != 0 {
-		if err := json.Unmarshal(row.config, &c); err != nil {
-			return fmt.Errorf("parse connector config: %v", err)
-		}
-	}
-	if err := openOIDC(client, &c); err != nil {
-		return fmt.Errorf("failed to create connector %s: %v", row.id, err)
 	}
 	return nil
 }

@@ -1,8 +1,8 @@
-// Package oidc holds the configuration of Dex's "oidc" connector, shaped like Dex's own oidc.Config so that
-// encoding/json decodes a stored connector exactly as Dex does: keys matched case-insensitively, the last
-// matching key winning, unknown keys ignored, and type errors naming "oidc.Config" and the JSON field.
-//
-// Only the shape matters here; the stand-in uses Issuer and IssuerAlias.
+// Package oidc holds the configuration of Dex's "oidc" connector, with Dex's field names, JSON keys and Go
+// types (dexidp/dex v2.45.1 connector/oidc, plus the discovery overrides master adds), written from the
+// documented facts, so that encoding/json decodes a stored connector exactly as Dex does: keys matched
+// case-insensitively, the last matching key winning, unknown keys ignored, and type errors naming
+// "Config" and the JSON field path.
 package oidc
 
 // Config is the JSON configuration of an OIDC connector (the `config` column of a `connector` row).
@@ -39,17 +39,12 @@ type Config struct {
 
 	ClaimMutations struct {
 		NewGroupFromClaims []NewGroupFromClaims `json:"newGroupFromClaims"`
-		FilterGroupClaims  struct {
-			GroupsFilter string `json:"groupsFilter"`
-		} `json:"filterGroupClaims"`
-		ModifyGroupNames struct {
-			Prefix string `json:"prefix"`
-			Suffix string `json:"suffix"`
-		} `json:"modifyGroupNames"`
+		FilterGroupClaims  FilterGroupClaims    `json:"filterGroupClaims"`
+		ModifyGroupNames   ModifyGroupNames     `json:"modifyGroupNames"`
 	} `json:"claimModifications"`
 }
 
-// ProviderDiscoveryOverrides replaces endpoints of the discovery document.
+// ProviderDiscoveryOverrides replaces endpoints of the discovery document (the last three from Dex master).
 type ProviderDiscoveryOverrides struct {
 	TokenURL      string `json:"tokenURL"`
 	AuthURL       string `json:"authURL"`
@@ -65,4 +60,15 @@ type NewGroupFromClaims struct {
 	Delimiter      string   `json:"delimiter"`
 	ClearDelimiter bool     `json:"clearDelimiter"`
 	Prefix         string   `json:"prefix"`
+}
+
+// FilterGroupClaims keeps the groups a regular expression matches.
+type FilterGroupClaims struct {
+	GroupsFilter string `json:"groupsFilter"`
+}
+
+// ModifyGroupNames adds a prefix and a suffix to each group.
+type ModifyGroupNames struct {
+	Prefix string `json:"prefix"`
+	Suffix string `json:"suffix"`
 }
