@@ -131,6 +131,7 @@ pub fn named_in(bytes: &[u8], shown: &str, env: &[String]) -> Result<Named> {
         tls: Tls::default(),
         connect_timeout: None,
         from: format!("{shown} (storage)"),
+        server_name: None,
         via: None,
         notes: Vec::new(),
     };

@@ -108,6 +108,9 @@ pub struct Server {
     pub connect_timeout: Option<u64>,
     /// Where these settings came from (a file and its key, `--dsn-file`), for the report.
     pub from: String,
+    /// The name the server's certificate must carry when `host` is not the name the IdP uses (a
+    /// container's address in place of its name).
+    pub server_name: Option<String>,
     /// How this machine reaches the server when not as written (a socket through a container's mount, a
     /// container's address on its network), for the report.
     pub via: Option<String>,

@@ -22,6 +22,7 @@ fn empty() -> Server {
         tls: Tls::default(),
         connect_timeout: None,
         from: String::new(),
+        server_name: None,
         via: None,
         notes: Vec::new(),
     }

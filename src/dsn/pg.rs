@@ -187,6 +187,7 @@ pub fn parse(dsn: &str, keep: Keep) -> Result<Server> {
         tls: Tls::default(),
         connect_timeout: None,
         from: String::new(),
+        server_name: None,
         via: None,
         notes: Vec::new(),
     };
