@@ -1,0 +1,244 @@
+//! End to end, Dex's store on a real database server (Debian's PostgreSQL and MariaDB, private to the
+//! test, Dex's schema from the repository's migration statements for that flavour), the stand-in
+//! management server in a private Docker engine taking its connectors from that server through the same
+//! config file ozrepair reads: NetBird's combined `config.yaml` (`server.authStore`, engine postgres, a
+//! DSN) and Dex's `config.yaml` (`storage:` postgres or mysql, its password from the environment as Dex
+//! expands it). The stale `idp.db` NetBird's move to PostgreSQL leaves in the data volume sits beside it
+//! and must never be taken for the store. Both behaviours of the field: a server that logs the failing
+//! connector and keeps running, and one that crash-loops.
+
+use crate::util::command::ozrepair;
+use crate::util::dbserver::{DbServer, Flavour, DEX_PASSWORD};
+use crate::util::deploy::{Deployment, Layout};
+use crate::util::engine::Engine;
+use crate::util::gocheck::standin_go_bin;
+use crate::util::poll;
+use crate::util::seed::{jumpcloud_config, DexDb, JC_ID, JUMPCLOUD, JUMPCLOUD_SLASH, SECRET};
+use ozrepair_standin::dbseed::Row;
+use std::path::Path;
+use std::time::Duration;
+
+const NETBIRD: Layout = Layout {
+    container: "netbird-server",
+    volume: "netbird_data",
+    mount: "/var/lib/netbird",
+    db_name: "idp.db",
+};
+
+/// How the server behaves with a connector that does not open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Behaviour {
+    /// NetBird v0.66.1+ / Dex v2.45: logs it and keeps running; logins through it fail.
+    KeepsRunning,
+    /// An older server: exits, and its restart policy starts it again.
+    CrashLoops,
+}
+
+/// Which config names the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Config {
+    /// NetBird's combined config.yaml, `server.authStore` with a DSN over the server's Unix socket.
+    NetBirdSocket,
+    /// Dex's config.yaml, `storage:` over loopback TCP with the container on the host's network, the
+    /// password from the container's environment.
+    DexTcpEnv,
+    /// Dex's config.yaml, `storage:` over the Unix socket.
+    DexSocket,
+}
+
+struct Scene {
+    d: Deployment,
+    _confdir: tempfile::TempDir,
+    home: tempfile::TempDir,
+    stale: Vec<u8>,
+}
+
+/// A fresh locked-out deployment: database `dex` made anew with the local connector and JumpCloud
+/// without its slash, the stale idp.db (the same rows) in the data volume, the stand-in running on it.
+fn deploy(e: &Engine, s: &DbServer, config: Config, behaviour: Behaviour) -> Scene {
+    s.reset();
+    s.insert(&Row { id: "local", typ: "local", name: "Email", resource_version: "", config: None });
+    let jc = jumpcloud_config(JUMPCLOUD);
+    s.insert(&Row { id: JC_ID, typ: "oidc", name: "JumpCloud", resource_version: "", config: Some(jc.as_bytes()) });
+    let d = Deployment::create(e, &NETBIRD, &DexDb::locked_out());
+    let stale = std::fs::read(&d.db).unwrap();
+    let confdir = tempfile::tempdir().unwrap();
+    let (sock_at, conf_at) = match s.flavour {
+        Flavour::Postgres => ("/run/postgresql", if config == Config::NetBirdSocket { "/etc/netbird" } else { "/etc/dex" }),
+        Flavour::Mariadb => ("/run/mysqld", "/etc/dex"),
+    };
+    let yaml = match (s.flavour, config) {
+        (Flavour::Postgres, Config::NetBirdSocket) => format!(
+            "server:\n  listenAddress: \":80\"\n  exposedAddress: \"https://netbird.example.com:443\"\n  authStore:\n    engine: \"postgres\"\n    dsn: \"host={sock_at} port={} user=dex password={DEX_PASSWORD} dbname=dex sslmode=disable\"\n",
+            s.port
+        ),
+        (Flavour::Postgres, Config::DexTcpEnv) => format!(
+            "issuer: https://netbird.example.com/dex\nstorage:\n  type: postgres\n  config:\n    host: 127.0.0.1\n    port: {}\n    database: dex\n    user: dex\n    password: ${{DEX_DB_PASSWORD}}\n    ssl:\n      mode: disable\n",
+            s.port
+        ),
+        (Flavour::Postgres, Config::DexSocket) => format!(
+            "issuer: https://netbird.example.com/dex\nstorage:\n  type: postgres\n  config:\n    host: {sock_at}\n    port: {}\n    database: dex\n    user: dex\n    password: {DEX_PASSWORD}\n",
+            s.port
+        ),
+        (Flavour::Mariadb, Config::DexTcpEnv) => format!(
+            "issuer: https://openzro.example.com/dex\nstorage:\n  type: mysql\n  config:\n    host: 127.0.0.1\n    port: {}\n    database: dex\n    user: dex\n    password: $DEX_DB_PASSWORD\n    ssl:\n      mode: \"false\"\n",
+            s.port
+        ),
+        (Flavour::Mariadb, _) => format!(
+            "issuer: https://openzro.example.com/dex\nstorage:\n  type: mysql\n  config:\n    host: {sock_at}/mysqld.sock\n    database: dex\n    user: dex\n    password: $DEX_DB_PASSWORD\n"
+        ),
+    };
+    std::fs::write(confdir.path().join("config.yaml"), yaml).unwrap();
+    let conf_mount = format!("{}:{conf_at}:ro", confdir.path().display());
+    let sock_mount = format!("{}:{sock_at}", s.sock_dir().display());
+    let store_config = format!("STANDIN_STORE_CONFIG={conf_at}/config.yaml");
+    let pw = format!("DEX_DB_PASSWORD={DEX_PASSWORD}");
+    let mut extra: Vec<&str> = vec!["-v", &conf_mount, "-v", &sock_mount, "-e", &store_config, "-e", &pw];
+    if config == Config::DexTcpEnv {
+        extra.extend(["--network", "host"]);
+    }
+    let mut env = vec![("STANDIN_PUBLISHED", JUMPCLOUD_SLASH)];
+    if behaviour == Behaviour::KeepsRunning {
+        env.push(("STANDIN_ON_FAILURE", "continue"));
+    }
+    d.run_with(e, &env, &extra);
+    match behaviour {
+        Behaviour::CrashLoops => d.wait_restarts(e, 2),
+        Behaviour::KeepsRunning => poll("the connector failure in its log", Duration::from_secs(60), || {
+            let l = e.docker(&["logs", &d.container]);
+            format!("{}{}", l.stdout_text(), l.stderr_text())
+                .contains("Failed to open connector")
+                .then_some(())
+        }),
+    }
+    Scene { d, _confdir: confdir, home: tempfile::tempdir().unwrap(), stale }
+}
+
+fn fix(e: &Engine, sc: &Scene) -> crate::util::command::Run {
+    ozrepair(["fix", "--yes", "--output", "json"])
+        .env("HOME", sc.home.path())
+        .on(e)
+        .run()
+}
+
+/// The seed scenario fixed by `fix --yes` with no flags, as asked: the store found from the config,
+/// backed up, fixed, restarted, serving; the stale idp.db untouched.
+fn fixed_once(e: &Engine, s: &DbServer, sc: &Scene) {
+    let run = fix(e, sc);
+    assert_eq!(run.code, 0, "{run:?}");
+    let j = run.json();
+    assert_eq!(j["result"], "fixed", "{run:?}");
+    assert_eq!(j["store"], match s.flavour { Flavour::Postgres => "postgres", Flavour::Mariadb => "mysql" });
+    assert_eq!(j["changes"][0]["connector"], JC_ID);
+    assert_eq!(j["changes"][0]["to"], JUMPCLOUD_SLASH);
+    for secret in [DEX_PASSWORD, SECRET] {
+        assert!(!run.all().contains(secret), "a secret in the output: {run:?}");
+    }
+    let rows = s.rows();
+    assert_eq!(rows[0].0, JC_ID);
+    assert_eq!(rows[0].2.as_deref(), Some(jumpcloud_config(JUMPCLOUD_SLASH).as_bytes()), "only the issuer's bytes");
+    assert_eq!(rows[0].1, "1", "resource_version as Dex bumps it");
+    assert_eq!((rows[1].0.as_str(), rows[1].2.as_deref()), ("local", None));
+    assert_eq!(std::fs::read(&sc.d.db).unwrap(), sc.stale, "the stale idp.db is never the store");
+    assert_eq!(sc.d.state(e).status, "running");
+}
+
+fn ten_fresh_deployments(s: &DbServer, config: Config) {
+    let e = Engine::start();
+    for i in 0..10 {
+        let behaviour = if i % 2 == 0 { Behaviour::CrashLoops } else { Behaviour::KeepsRunning };
+        let sc = deploy(&e, s, config, behaviour);
+        fixed_once(&e, s, &sc);
+        sc.d.remove(&e);
+    }
+}
+
+#[test]
+fn postgres_netbird_auth_store_fixed_ten_times() {
+    ten_fresh_deployments(&DbServer::postgres(), Config::NetBirdSocket);
+}
+
+#[test]
+fn mariadb_dex_storage_fixed_ten_times() {
+    ten_fresh_deployments(&DbServer::mariadb(), Config::DexSocket);
+}
+
+/// Everything around one fix: inspect and dry-run write nothing, the Go checker reads the repaired
+/// rows through the real driver, a second fix is a no-op, restore brings the exact bytes back.
+fn promises(s: &DbServer, config: Config) {
+    let e = Engine::start();
+    let sc = deploy(&e, s, config, Behaviour::KeepsRunning);
+    let before = s.rows();
+    for args in [vec!["inspect", "--output", "json"], vec!["fix", "--dry-run", "--yes", "--output", "json"]] {
+        let run = ozrepair(args.clone()).env("HOME", sc.home.path()).on(&e).run();
+        assert_eq!(run.code, 3, "{args:?}: {run:?}");
+        assert_eq!(s.rows(), before, "{args:?} wrote");
+        assert!(!run.all().contains(DEX_PASSWORD), "{run:?}");
+        let j = run.json();
+        assert!(j["why"].to_string().contains("is not the store"), "the stale idp.db is named as left alone: {}", j["why"]);
+    }
+    assert!(!sc.home.path().join("ozrepair-backups").exists(), "no backup by a read");
+    fixed_once(&e, s, &sc);
+    sc.d.wait_ready(&e);
+
+    // The Go checker: the real driver reads the row and Dex's Config decodes it.
+    let dsn = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(dsn.path(), s.go_dsn("dex")).unwrap();
+    let driver = match s.flavour { Flavour::Postgres => "postgres", Flavour::Mariadb => "mysql" };
+    let out = std::process::Command::new(standin_go_bin())
+        .args(["dbrows", "--driver", driver, "--dsn-file"])
+        .arg(dsn.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let jc = lines.iter().find(|l| l["id"] == JC_ID).unwrap();
+    assert_eq!(jc["config_hex"], jumpcloud_config(JUMPCLOUD_SLASH).as_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>());
+    assert_eq!(jc["resource_version"], "1");
+    assert!(jc.get("decode_error").is_none(), "{jc}");
+
+    let after = s.rows();
+    let again = fix(&e, &sc);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(again.json()["result"], "healthy");
+    assert_eq!(s.rows(), after, "a second fix writes nothing");
+
+    let listed = ozrepair(["backups", "--output", "json"]).env("HOME", sc.home.path()).on(&e).run();
+    assert_eq!(listed.code, 0, "{listed:?}");
+    assert_eq!(listed.json()["backups"].as_array().map(|a| a.len()), Some(1));
+    let restore = ozrepair(["restore", "--yes", "--wait", "0"]).env("HOME", sc.home.path()).on(&e).run();
+    assert_eq!(restore.code, 0, "{restore:?}");
+    assert_eq!(s.rows(), before, "restored byte for byte");
+    assert!(!restore.all().contains(DEX_PASSWORD));
+    // The set's files never hold the database's password.
+    for f in walk(&sc.home.path().join("ozrepair-backups")) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains(DEX_PASSWORD), "{}", f.display());
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn postgres_inspect_dry_run_go_checker_second_fix_and_restore() {
+    promises(&DbServer::postgres(), Config::DexTcpEnv);
+}
+
+#[test]
+fn mariadb_inspect_dry_run_go_checker_second_fix_and_restore() {
+    promises(&DbServer::mariadb(), Config::DexTcpEnv);
+}
