@@ -175,7 +175,8 @@ fn promises(s: &DbServer, config: Config) {
         assert_eq!(s.rows(), before, "{args:?} wrote");
         assert!(!run.all().contains(DEX_PASSWORD), "{run:?}");
         let j = run.json();
-        assert!(j["why"].to_string().contains("is not the store"), "the stale idp.db is named as left alone: {}", j["why"]);
+        assert!(j["located"].to_string().contains("is not the store"), "the stale idp.db is named as left alone: {}", j["located"]);
+        assert!(j["located"].to_string().contains("taken from the IdP's environment"), "where the password came from: {}", j["located"]);
     }
     assert!(!sc.home.path().join("ozrepair-backups").exists(), "no backup by a read");
     fixed_once(&e, s, &sc);

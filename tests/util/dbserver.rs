@@ -95,11 +95,12 @@ impl DbServer {
         };
         s.start_again();
         let mut admin = s.admin_pg();
-        admin
-            .batch_execute(&format!(
-                "create role dex login password '{DEX_PASSWORD}'; create database dex owner dex;"
-            ))
-            .expect("create the dex role and database");
+        for q in [
+            format!("create role dex login password '{DEX_PASSWORD}'"),
+            "create database dex owner dex".to_string(),
+        ] {
+            admin.batch_execute(&q).expect("create the dex role and database");
+        }
         let mut dex = s.pg();
         dbseed::pg_schema(&mut dex, level).expect("Dex's PostgreSQL schema");
         s
@@ -145,9 +146,10 @@ impl DbServer {
     pub fn reset(&self) {
         match self.flavour {
             Flavour::Postgres => {
-                self.admin_pg()
-                    .batch_execute("drop database if exists dex with (force); create database dex owner dex;")
-                    .expect("recreate dex");
+                let mut admin = self.admin_pg();
+                for q in ["drop database if exists dex with (force)", "create database dex owner dex"] {
+                    admin.batch_execute(q).expect("recreate dex");
+                }
                 dbseed::pg_schema(&mut self.pg(), 13).expect("Dex's PostgreSQL schema");
             }
             Flavour::Mariadb => {

@@ -150,7 +150,7 @@ pub fn reach(mut s: Server, c: &Container, all: &[Container], local: bool) -> Re
         return Ok(s);
     }
     if c.network_mode == "host" {
-        s.via = Some(format!("{} shares its host's network", c.name));
+        s.via = Some(format!("this machine's own network, which {} uses", c.name));
         return Ok(s);
     }
     if loopback(&s.host) {

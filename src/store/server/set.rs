@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 pub const ROWS: &str = "rows.json";
-pub const DUMP: &str = "dump";
+/// Named after the rows file, as every further file of a set is named after its first.
+pub const DUMP: &str = "rows.json-dump";
 
 /// The rows of a set.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
