@@ -243,3 +243,117 @@ fn postgres_inspect_dry_run_go_checker_second_fix_and_restore() {
 fn mariadb_inspect_dry_run_go_checker_second_fix_and_restore() {
     promises(&DbServer::mariadb(), Config::DexTcpEnv);
 }
+
+/// A server store given by `--dsn-file` with no engine to find a deployment on: nothing is stopped or
+/// started, so a write needs `--live`.
+struct Given {
+    s: DbServer,
+    dsn: tempfile::NamedTempFile,
+    home: tempfile::TempDir,
+}
+
+fn given(flavour: Flavour, dsn: impl Fn(&DbServer) -> String) -> Given {
+    let s = match flavour {
+        Flavour::Postgres => DbServer::postgres(),
+        Flavour::Mariadb => DbServer::mariadb(),
+    };
+    s.insert(&Row { id: "local", typ: "local", name: "Email", resource_version: "", config: None });
+    let jc = jumpcloud_config(JUMPCLOUD);
+    s.insert(&Row { id: JC_ID, typ: "oidc", name: "JumpCloud", resource_version: "", config: Some(jc.as_bytes()) });
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), dsn(&s)).unwrap();
+    Given { s, dsn: f, home: tempfile::tempdir().unwrap() }
+}
+
+impl Given {
+    fn run(&self, args: &[&str]) -> crate::util::command::Run {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend(["-H".into(), "unix:///nonexistent/ozr.sock".into(), "--dsn-file".into()]);
+        all.push(self.dsn.path().display().to_string());
+        ozrepair(all).env("HOME", self.home.path()).run()
+    }
+}
+
+fn pg_dsn(s: &DbServer, password: &str, db: &str, tls: &str) -> String {
+    format!("host=127.0.0.1 port={} user=dex password={password} dbname={db}{tls}", s.port)
+}
+
+#[test]
+fn bad_input_gives_one_clear_line_and_changes_nothing() {
+    // Each run: exit 1, one error line saying what happened, no password anywhere, rows unchanged.
+    let cases: Vec<(&str, Box<dyn Fn(&DbServer) -> String>, &str)> = vec![
+        ("wrong password", Box::new(|s| pg_dsn(s, "not-the-password", "dex", " sslmode=disable")), "refused the password of user \"dex\""),
+        ("TLS required (Dex's default) but the server has none", Box::new(|s| pg_dsn(s, DEX_PASSWORD, "dex", "")), "does not offer TLS"),
+        ("sslmode=require and no TLS", Box::new(|s| pg_dsn(s, DEX_PASSWORD, "dex", " sslmode=require")), "does not offer TLS"),
+        ("no such database", Box::new(|s| pg_dsn(s, DEX_PASSWORD, "nodex", " sslmode=disable")), "there is no database \"nodex\""),
+        ("a database without Dex's tables", Box::new(|s| pg_dsn(s, DEX_PASSWORD, "postgres", " sslmode=disable")), "is not a Dex database this tool understands"),
+        ("refused: nothing listens", Box::new(|_| format!("host=127.0.0.1 port={} user=dex password={DEX_PASSWORD} dbname=dex sslmode=disable", crate::util::engine::free_port())), "the connection was refused"),
+    ];
+    for (what, dsn, expect) in cases {
+        let g = given(Flavour::Postgres, dsn);
+        let before = g.s.rows();
+        for args in [vec!["inspect", "--output", "json"], vec!["fix", "--yes", "--live", "--connector", JC_ID, "--issuer", JUMPCLOUD_SLASH, "--output", "json"]] {
+            let run = g.run(&args);
+            assert_eq!(run.code, 1, "{what}: {run:?}");
+            let err = run.json()["error"].as_str().unwrap_or_default().to_string();
+            assert!(err.contains(expect), "{what}: {err}");
+            assert!(err.contains("nothing was changed"), "{what}: {err}");
+            assert!(!run.all().contains(DEX_PASSWORD) && !run.all().contains("not-the-password"), "{what}: a password in the output: {run:?}");
+            assert_eq!(g.s.rows(), before, "{what}");
+        }
+    }
+}
+
+#[test]
+fn without_a_runtime_a_write_needs_live_and_says_it_was_live() {
+    let g = given(Flavour::Postgres, |s| pg_dsn(s, DEX_PASSWORD, "dex", " sslmode=disable"));
+    let before = g.s.rows();
+    let args = ["fix", "--yes", "--connector", JC_ID, "--issuer", JUMPCLOUD_SLASH, "--output", "json"];
+    let refused = g.run(&args);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.json()["error"].as_str().unwrap().contains("--live"), "{refused:?}");
+    assert_eq!(g.s.rows(), before);
+    let mut live: Vec<&str> = args.to_vec();
+    live.push("--live");
+    let run = g.run(&live);
+    assert_eq!(run.code, 0, "{run:?}");
+    let j = run.json();
+    assert_eq!(j["result"], "fixed");
+    assert_eq!(j["runtime"], "none");
+    assert!(j["notes"].to_string().contains("written live"), "{}", j["notes"]);
+    assert_eq!(g.s.rows()[0].2.as_deref(), Some(jumpcloud_config(JUMPCLOUD_SLASH).as_bytes()));
+    assert_eq!(g.s.rows()[0].1, "1");
+}
+
+/// The server killed between the read and the write, and inside the transaction before its commit: a
+/// clear error, and once the server is back, the rows as they were.
+#[test]
+fn a_server_that_goes_away_mid_write_leaves_nothing_half_written() {
+    for flavour in [Flavour::Postgres, Flavour::Mariadb] {
+        for at in ["after-backup", "inside-write"] {
+            let g = given(flavour, |s| match s.flavour {
+                Flavour::Postgres => pg_dsn(s, DEX_PASSWORD, "dex", " sslmode=disable"),
+                Flavour::Mariadb => format!("mysql://dex:{DEX_PASSWORD}@127.0.0.1:{}/dex?ssl-mode=DISABLED", s.port),
+            });
+            let before = g.s.rows();
+            let pause = g.home.path().join("pause");
+            let mut args: Vec<String> = ["fix", "--yes", "--live", "--connector", JC_ID, "--issuer", JUMPCLOUD_SLASH, "--output", "json", "-H", "unix:///nonexistent/ozr.sock", "--dsn-file"].iter().map(|s| s.to_string()).collect();
+            args.push(g.dsn.path().display().to_string());
+            let started = ozrepair(args)
+                .env("HOME", g.home.path())
+                .env("OZREPAIR_PAUSE", at)
+                .env("OZREPAIR_PAUSE_FILE", &pause)
+                .spawn();
+            poll("ozrepair to reach the pause", Duration::from_secs(60), || pause.exists().then_some(()));
+            g.s.kill();
+            std::fs::remove_file(&pause).unwrap();
+            let run = started.wait();
+            assert_eq!(run.code, 1, "{flavour:?} {at}: {run:?}");
+            let err = run.json()["error"].as_str().unwrap_or_default().to_string();
+            assert!(!run.all().contains(DEX_PASSWORD));
+            g.s.start_again();
+            assert_eq!(g.s.rows(), before, "{flavour:?} {at}: nothing half-written ({err})");
+            assert!(err.contains("the backup is at"), "{flavour:?} {at}: {err}");
+        }
+    }
+}
