@@ -60,6 +60,8 @@ pub struct DbServer {
     dir: PathBuf,
     pub port: u16,
     bin: PathBuf,
+    /// mariadbd, a child of the test: killed and waited for (a zombie would still be in /proc).
+    child: std::sync::Mutex<Option<std::process::Child>>,
 }
 
 impl DbServer {
@@ -92,6 +94,7 @@ impl DbServer {
             dir,
             port: free_port(),
             bin,
+            child: std::sync::Mutex::new(None),
         };
         s.start_again();
         let mut admin = s.admin_pg();
@@ -123,6 +126,7 @@ impl DbServer {
             dir,
             port: free_port(),
             bin,
+            child: std::sync::Mutex::new(None),
         };
         s.start_again();
         let mut root = s.admin_my();
@@ -187,7 +191,7 @@ impl DbServer {
             }
             Flavour::Mariadb => {
                 let log = std::fs::File::create(self.dir.join("out.log")).expect("log");
-                Command::new(&self.bin)
+                let child = Command::new(&self.bin)
                     .arg("--no-defaults")
                     .arg(format!("--datadir={}", self.dir.join("data").display()))
                     .arg(format!("--socket={}", self.sock_dir().join("mysqld.sock").display()))
@@ -200,6 +204,7 @@ impl DbServer {
                     .stderr(log)
                     .spawn()
                     .expect("start mariadbd");
+                *self.child.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
                 poll("MariaDB to answer", Duration::from_secs(60), || {
                     let o = mysql::OptsBuilder::new()
                         .socket(Some(self.sock_dir().join("mysqld.sock").display().to_string()))
@@ -224,14 +229,11 @@ impl DbServer {
                 );
             }
             Flavour::Mariadb => {
-                if let Ok(pid) = std::fs::read_to_string(self.dir.join("mysqld.pid")) {
-                    let pid = pid.trim().to_string();
-                    let _ = run::output(Command::new("kill").args(["-KILL", &pid]));
-                    poll("mariadbd to die", Duration::from_secs(30), || {
-                        (!Path::new(&format!("/proc/{pid}")).exists()).then_some(())
-                    });
-                    let _ = std::fs::remove_file(self.dir.join("mysqld.pid"));
+                if let Some(mut c) = self.child.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    let _ = c.kill();
+                    let _ = c.wait();
                 }
+                let _ = std::fs::remove_file(self.dir.join("mysqld.pid"));
             }
         }
     }
@@ -291,17 +293,6 @@ impl DbServer {
         match self.flavour {
             Flavour::Postgres => dbseed::pg_rows(&mut self.pg()).expect("rows"),
             Flavour::Mariadb => dbseed::mysql_rows(&mut self.my()).expect("rows"),
-        }
-    }
-
-    /// Runs SQL as `dex`.
-    pub fn exec(&self, sql: &str) {
-        match self.flavour {
-            Flavour::Postgres => self.pg().batch_execute(sql).expect("sql"),
-            Flavour::Mariadb => {
-                use mysql::prelude::Queryable;
-                self.my().query_drop(sql).expect("sql")
-            }
         }
     }
 
