@@ -51,6 +51,9 @@ if ! command -v ansible-playbook >/dev/null 2>&1 || ! command -v ansible-galaxy 
   fi
 fi
 
+# The store tests start private PostgreSQL and MariaDB servers (Debian's postgresql, mariadb-server).
+scripts/lib/db-servers.sh
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # ansible-lint on the collection (production profile, ansible/.ansible-lint), its caches in a temporary directory.

@@ -218,7 +218,9 @@ macro_rules! open {
         let located = $t
             .located
             .insert(runtime::locate(&$s.target, &store::probe).await?);
-        let store = $t.store.insert(store::reach(located, $s.apply.live()).await?);
+        let store = $t
+            .store
+            .insert(store::reach(located, $s.apply.live()).await?);
         let stored = $t.stored.insert(store.read()?);
         (located, store, stored)
     }};

@@ -227,12 +227,16 @@ fn read_dsn(file: Option<&std::path::Path>) -> Result<Option<Box<crate::dsn::Ser
             let mut data = Vec::new();
             let (r, what) = if p.as_os_str() == "-" {
                 (
-                    std::io::stdin().lock().take(DSN_FILE_MAX + 1).read_to_end(&mut data),
+                    std::io::stdin()
+                        .lock()
+                        .take(DSN_FILE_MAX + 1)
+                        .read_to_end(&mut data),
                     "stdin".to_string(),
                 )
             } else {
                 (
-                    std::fs::File::open(p).and_then(|f| f.take(DSN_FILE_MAX + 1).read_to_end(&mut data)),
+                    std::fs::File::open(p)
+                        .and_then(|f| f.take(DSN_FILE_MAX + 1).read_to_end(&mut data)),
                     p.display().to_string(),
                 )
             };
@@ -242,7 +246,10 @@ fn read_dsn(file: Option<&std::path::Path>) -> Result<Option<Box<crate::dsn::Ser
             if data.len() as u64 > DSN_FILE_MAX {
                 return Err(UsageError(format!("{what} holds more than {DSN_FILE_MAX} bytes, which is no connection string; nothing was changed")));
             }
-            (String::from_utf8_lossy(&data).into_owned(), format!("--dsn-file {what}"))
+            (
+                String::from_utf8_lossy(&data).into_owned(),
+                format!("--dsn-file {what}"),
+            )
         }
         None => match std::env::var("OZREPAIR_DSN") {
             Ok(v) if !v.trim().is_empty() => (v, "$OZREPAIR_DSN".to_string()),

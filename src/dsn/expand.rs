@@ -36,7 +36,10 @@ pub fn expand(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
 }
 
 fn special(c: u8) -> bool {
-    matches!(c, b'*' | b'#' | b'$' | b'@' | b'!' | b'?' | b'-' | b'0'..=b'9')
+    matches!(
+        c,
+        b'*' | b'#' | b'$' | b'@' | b'!' | b'?' | b'-' | b'0'..=b'9'
+    )
 }
 
 fn alnum(c: u8) -> bool {

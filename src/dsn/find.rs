@@ -109,8 +109,8 @@ pub fn named_in(bytes: &[u8], shown: &str, env: &[String]) -> Result<Named> {
         "sqlite3" => return Ok(Named::Nothing),
         other => {
             return Ok(Named::Unsupported(format!(
-                "{shown} keeps Dex's state in storage type {other:?}, which ozrepair does not repair"
-            )))
+            "{shown} keeps Dex's state in storage type {other:?}, which ozrepair does not repair"
+        )))
         }
     };
     let expand_on = env
@@ -136,7 +136,11 @@ pub fn named_in(bytes: &[u8], shown: &str, env: &[String]) -> Result<Named> {
         notes: Vec::new(),
     };
     for (p, raw) in &cfg {
-        let v = if expand_on { expand(raw, &lookup) } else { raw.clone() };
+        let v = if expand_on {
+            expand(raw, &lookup)
+        } else {
+            raw.clone()
+        };
         let field: &'static str = match p.as_slice() {
             [k] if is(k, "host") => "host",
             [k] if is(k, "port") => "port",
@@ -165,9 +169,18 @@ pub fn named_in(bytes: &[u8], shown: &str, env: &[String]) -> Result<Named> {
             "password" => s.password = Secret::new(v),
             "connectionTimeout" => s.connect_timeout = v.parse().ok().filter(|t| *t > 0),
             "ssl.mode" => s.tls.mode = v,
-            "ssl.caFile" => s.tls.ca_file = Some(v.into()).filter(|p: &std::path::PathBuf| !p.as_os_str().is_empty()),
-            "ssl.certFile" => s.tls.cert_file = Some(v.into()).filter(|p: &std::path::PathBuf| !p.as_os_str().is_empty()),
-            "ssl.keyFile" => s.tls.key_file = Some(v.into()).filter(|p: &std::path::PathBuf| !p.as_os_str().is_empty()),
+            "ssl.caFile" => {
+                s.tls.ca_file =
+                    Some(v.into()).filter(|p: &std::path::PathBuf| !p.as_os_str().is_empty())
+            }
+            "ssl.certFile" => {
+                s.tls.cert_file =
+                    Some(v.into()).filter(|p: &std::path::PathBuf| !p.as_os_str().is_empty())
+            }
+            "ssl.keyFile" => {
+                s.tls.key_file =
+                    Some(v.into()).filter(|p: &std::path::PathBuf| !p.as_os_str().is_empty())
+            }
             _ => {}
         }
     }
@@ -218,7 +231,8 @@ pub fn named_in(bytes: &[u8], shown: &str, env: &[String]) -> Result<Named> {
     if s.port == 0 {
         s.port = flavour.default_port();
     }
-    s.security().map_err(|e| anyhow!("{shown} storage.config.ssl: {e:#}"))?;
+    s.security()
+        .map_err(|e| anyhow!("{shown} storage.config.ssl: {e:#}"))?;
     Ok(Named::Server(Box::new(s)))
 }
 
@@ -238,7 +252,10 @@ mod tests {
     fn netbird_auth_store() {
         let y = "server:\n  listenAddress: \":80\"\n  authStore:\n    engine: \"postgres\"\n    dsn: \"host=postgres user=netbird password=abc dbname=netbird port=5432 sslmode=disable\"\n";
         let s = server(y, &[]);
-        assert_eq!((s.host.as_str(), s.database.as_str()), ("postgres", "netbird"));
+        assert_eq!(
+            (s.host.as_str(), s.database.as_str()),
+            ("postgres", "netbird")
+        );
         assert_eq!(s.password.expose(), "abc");
         assert!(s.from.contains("server.authStore.dsn"));
         // Only engine postgres is a server; sqlite3 keeps the file.
@@ -268,9 +285,15 @@ mod tests {
         assert_eq!(off.password.expose(), "$DEX_PG_PASSWORD");
         let m = "storage:\n  type: mysql\n  config:\n    host: /run/mysqld/mysqld.sock\n    database: dex\n    user: dex\n";
         let s = server(m, &[]);
-        assert_eq!((s.flavour, s.host.as_str(), s.port), (Flavour::Mysql, "/run/mysqld/mysqld.sock", 3306));
+        assert_eq!(
+            (s.flavour, s.host.as_str(), s.port),
+            (Flavour::Mysql, "/run/mysqld/mysqld.sock", 3306)
+        );
         let etcd = "storage:\n  type: etcd\n  config:\n    endpoints: [http://e:2379]\n";
-        assert!(matches!(named_in(etcd.as_bytes(), "c", &[]).unwrap(), Named::Unsupported(_)));
+        assert!(matches!(
+            named_in(etcd.as_bytes(), "c", &[]).unwrap(),
+            Named::Unsupported(_)
+        ));
         let sq = "storage:\n  type: sqlite3\n  config:\n    file: /var/lib/dex/dex.db\n";
         assert_eq!(named_in(sq.as_bytes(), "c", &[]).unwrap(), Named::Nothing);
     }

@@ -160,7 +160,10 @@ mod tests {
     #[test]
     fn uris() {
         let s = parse("mysql://dex:se%40cret@[::1]:3310/dex?ssl-mode=DISABLED").unwrap();
-        assert_eq!((s.host.as_str(), s.port, s.database.as_str()), ("::1", 3310, "dex"));
+        assert_eq!(
+            (s.host.as_str(), s.port, s.database.as_str()),
+            ("::1", 3310, "dex")
+        );
         assert_eq!(s.password.expose(), "se@cret");
         assert_eq!(s.tls.mode, "false");
     }

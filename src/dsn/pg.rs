@@ -61,7 +61,9 @@ fn kv_pairs(s: &str) -> Result<Vec<(String, String)>> {
             i += 1;
             loop {
                 match b.get(i) {
-                    None => bail!("the connection string has an unterminated quoted value for {key:?}"),
+                    None => {
+                        bail!("the connection string has an unterminated quoted value for {key:?}")
+                    }
                     Some('\'') => {
                         i += 1;
                         break;
@@ -168,7 +170,11 @@ fn uri_pairs(rest: &str) -> Result<Vec<(String, String)>> {
     if let Some(db) = path.filter(|p| !p.is_empty()) {
         out.push(("dbname".into(), pct(db)?));
     }
-    for kv in query.unwrap_or_default().split('&').filter(|s| !s.is_empty()) {
+    for kv in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|s| !s.is_empty())
+    {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         out.push((pct(k)?, pct(v)?));
     }
@@ -195,11 +201,10 @@ pub fn parse(dsn: &str, keep: Keep) -> Result<Server> {
         match (k.as_str(), keep) {
             ("host" | "hostaddr", _) if !v.is_empty() => s.host = v,
             ("port", _) => {
-                s.port = v
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|p| *p != 0)
-                    .ok_or_else(|| anyhow!("the connection string's port {v:?} is not a port"))?
+                s.port =
+                    v.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+                        anyhow!("the connection string's port {v:?} is not a port")
+                    })?
             }
             ("dbname", _) => s.database = v,
             ("user", _) => s.user = v,
@@ -244,7 +249,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (s.host.as_str(), s.port, s.database.as_str(), s.user.as_str()),
+            (
+                s.host.as_str(),
+                s.port,
+                s.database.as_str(),
+                s.user.as_str()
+            ),
             ("postgres", 5432, "netbird", "netbird")
         );
         assert_eq!(s.password.expose(), "0123abcd");
@@ -275,7 +285,10 @@ mod tests {
         .unwrap();
         assert_eq!((u.host.as_str(), u.port), ("::1", 6543));
         assert_eq!(u.password.expose(), "p@ss");
-        assert_eq!(u.tls.ca_file.as_deref(), Some(std::path::Path::new("/ca.pem")));
+        assert_eq!(
+            u.tls.ca_file.as_deref(),
+            Some(std::path::Path::new("/ca.pem"))
+        );
         assert_eq!(u.connect_timeout, Some(7));
         let sock = parse("postgres://%2Frun%2Fpostgresql/dex", Keep::All).unwrap();
         assert_eq!(sock.host, "/run/postgresql");

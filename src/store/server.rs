@@ -180,7 +180,8 @@ fn edits_landed(rows: &[ConnectorRow], edits: &[Edit], new: &[NewRow]) -> Option
     let get = |id: &str| rows.iter().find(|r| r.id == id);
     let all_new = edits.iter().all(|e| {
         get(&e.id).is_some_and(|r| {
-            r.config.as_deref() == Some(e.after.as_slice()) && r.resource_version == e.resource_version
+            r.config.as_deref() == Some(e.after.as_slice())
+                && r.resource_version == e.resource_version
         })
     }) && new.iter().all(|n| get(&n.id).is_some());
     let all_old = edits
@@ -235,7 +236,13 @@ impl Store for DbServer {
         let name: String = self
             .source()
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         Sets::at(
             PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))

@@ -57,14 +57,33 @@ struct Scene {
 /// without its slash, the stale idp.db (the same rows) in the data volume, the stand-in running on it.
 fn deploy(e: &Engine, s: &DbServer, config: Config, behaviour: Behaviour) -> Scene {
     s.reset();
-    s.insert(&Row { id: "local", typ: "local", name: "Email", resource_version: "", config: None });
+    s.insert(&Row {
+        id: "local",
+        typ: "local",
+        name: "Email",
+        resource_version: "",
+        config: None,
+    });
     let jc = jumpcloud_config(JUMPCLOUD);
-    s.insert(&Row { id: JC_ID, typ: "oidc", name: "JumpCloud", resource_version: "", config: Some(jc.as_bytes()) });
+    s.insert(&Row {
+        id: JC_ID,
+        typ: "oidc",
+        name: "JumpCloud",
+        resource_version: "",
+        config: Some(jc.as_bytes()),
+    });
     let d = Deployment::create(e, &NETBIRD, &DexDb::locked_out());
     let stale = std::fs::read(&d.db).unwrap();
     let confdir = tempfile::tempdir().unwrap();
     let (sock_at, conf_at) = match s.flavour {
-        Flavour::Postgres => ("/run/postgresql", if config == Config::NetBirdSocket { "/etc/netbird" } else { "/etc/dex" }),
+        Flavour::Postgres => (
+            "/run/postgresql",
+            if config == Config::NetBirdSocket {
+                "/etc/netbird"
+            } else {
+                "/etc/dex"
+            },
+        ),
         Flavour::Mariadb => ("/run/mysqld", "/etc/dex"),
     };
     let yaml = match (s.flavour, config) {
@@ -93,7 +112,16 @@ fn deploy(e: &Engine, s: &DbServer, config: Config, behaviour: Behaviour) -> Sce
     let sock_mount = format!("{}:{sock_at}", s.sock_dir().display());
     let store_config = format!("STANDIN_STORE_CONFIG={conf_at}/config.yaml");
     let pw = format!("DEX_DB_PASSWORD={DEX_PASSWORD}");
-    let mut extra: Vec<&str> = vec!["-v", &conf_mount, "-v", &sock_mount, "-e", &store_config, "-e", &pw];
+    let mut extra: Vec<&str> = vec![
+        "-v",
+        &conf_mount,
+        "-v",
+        &sock_mount,
+        "-e",
+        &store_config,
+        "-e",
+        &pw,
+    ];
     if config == Config::DexTcpEnv {
         extra.extend(["--network", "host"]);
     }
@@ -104,14 +132,23 @@ fn deploy(e: &Engine, s: &DbServer, config: Config, behaviour: Behaviour) -> Sce
     d.run_with(e, &env, &extra);
     match behaviour {
         Behaviour::CrashLoops => d.wait_restarts(e, 2),
-        Behaviour::KeepsRunning => poll("the connector failure in its log", Duration::from_secs(60), || {
-            let l = e.docker(&["logs", &d.container]);
-            format!("{}{}", l.stdout_text(), l.stderr_text())
-                .contains("Failed to open connector")
-                .then_some(())
-        }),
+        Behaviour::KeepsRunning => poll(
+            "the connector failure in its log",
+            Duration::from_secs(60),
+            || {
+                let l = e.docker(&["logs", &d.container]);
+                format!("{}{}", l.stdout_text(), l.stderr_text())
+                    .contains("Failed to open connector")
+                    .then_some(())
+            },
+        ),
     }
-    Scene { d, _confdir: confdir, home: tempfile::tempdir().unwrap(), stale }
+    Scene {
+        d,
+        _confdir: confdir,
+        home: tempfile::tempdir().unwrap(),
+        stale,
+    }
 }
 
 fn fix(e: &Engine, sc: &Scene) -> crate::util::command::Run {
@@ -128,25 +165,46 @@ fn fixed_once(e: &Engine, s: &DbServer, sc: &Scene) {
     assert_eq!(run.code, 0, "{run:?}");
     let j = run.json();
     assert_eq!(j["result"], "fixed", "{run:?}");
-    assert_eq!(j["store"], match s.flavour { Flavour::Postgres => "postgres", Flavour::Mariadb => "mysql" });
+    assert_eq!(
+        j["store"],
+        match s.flavour {
+            Flavour::Postgres => "postgres",
+            Flavour::Mariadb => "mysql",
+        }
+    );
     assert_eq!(j["changes"][0]["connector"], JC_ID);
     assert_eq!(j["changes"][0]["to"], JUMPCLOUD_SLASH);
     for secret in [DEX_PASSWORD, SECRET] {
-        assert!(!run.all().contains(secret), "a secret in the output: {run:?}");
+        assert!(
+            !run.all().contains(secret),
+            "a secret in the output: {run:?}"
+        );
     }
     let rows = s.rows();
     assert_eq!(rows[0].0, JC_ID);
-    assert_eq!(rows[0].2.as_deref(), Some(jumpcloud_config(JUMPCLOUD_SLASH).as_bytes()), "only the issuer's bytes");
+    assert_eq!(
+        rows[0].2.as_deref(),
+        Some(jumpcloud_config(JUMPCLOUD_SLASH).as_bytes()),
+        "only the issuer's bytes"
+    );
     assert_eq!(rows[0].1, "1", "resource_version as Dex bumps it");
     assert_eq!((rows[1].0.as_str(), rows[1].2.as_deref()), ("local", None));
-    assert_eq!(std::fs::read(&sc.d.db).unwrap(), sc.stale, "the stale idp.db is never the store");
+    assert_eq!(
+        std::fs::read(&sc.d.db).unwrap(),
+        sc.stale,
+        "the stale idp.db is never the store"
+    );
     assert_eq!(sc.d.state(e).status, "running");
 }
 
 fn ten_fresh_deployments(s: &DbServer, config: Config) {
     let e = Engine::start();
     for i in 0..10 {
-        let behaviour = if i % 2 == 0 { Behaviour::CrashLoops } else { Behaviour::KeepsRunning };
+        let behaviour = if i % 2 == 0 {
+            Behaviour::CrashLoops
+        } else {
+            Behaviour::KeepsRunning
+        };
         let sc = deploy(&e, s, config, behaviour);
         fixed_once(&e, s, &sc);
         sc.d.remove(&e);
@@ -169,35 +227,68 @@ fn promises(s: &DbServer, config: Config) {
     let e = Engine::start();
     let sc = deploy(&e, s, config, Behaviour::KeepsRunning);
     let before = s.rows();
-    for args in [vec!["inspect", "--output", "json"], vec!["fix", "--dry-run", "--yes", "--output", "json"]] {
-        let run = ozrepair(args.clone()).env("HOME", sc.home.path()).on(&e).run();
+    for args in [
+        vec!["inspect", "--output", "json"],
+        vec!["fix", "--dry-run", "--yes", "--output", "json"],
+    ] {
+        let run = ozrepair(args.clone())
+            .env("HOME", sc.home.path())
+            .on(&e)
+            .run();
         assert_eq!(run.code, 3, "{args:?}: {run:?}");
         assert_eq!(s.rows(), before, "{args:?} wrote");
         assert!(!run.all().contains(DEX_PASSWORD), "{run:?}");
         let j = run.json();
-        assert!(j["located"].to_string().contains("is not the store"), "the stale idp.db is named as left alone: {}", j["located"]);
-        assert!(j["located"].to_string().contains("taken from the IdP's environment"), "where the password came from: {}", j["located"]);
+        assert!(
+            j["located"].to_string().contains("is not the store"),
+            "the stale idp.db is named as left alone: {}",
+            j["located"]
+        );
+        assert!(
+            j["located"]
+                .to_string()
+                .contains("taken from the IdP's environment"),
+            "where the password came from: {}",
+            j["located"]
+        );
     }
-    assert!(!sc.home.path().join("ozrepair-backups").exists(), "no backup by a read");
+    assert!(
+        !sc.home.path().join("ozrepair-backups").exists(),
+        "no backup by a read"
+    );
     fixed_once(&e, s, &sc);
     sc.d.wait_ready(&e);
 
     // The Go checker: the real driver reads the row and Dex's Config decodes it.
     let dsn = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(dsn.path(), s.go_dsn("dex")).unwrap();
-    let driver = match s.flavour { Flavour::Postgres => "postgres", Flavour::Mariadb => "mysql" };
+    let driver = match s.flavour {
+        Flavour::Postgres => "postgres",
+        Flavour::Mariadb => "mysql",
+    };
     let out = std::process::Command::new(standin_go_bin())
         .args(["dbrows", "--driver", driver, "--dsn-file"])
         .arg(dsn.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let jc = lines.iter().find(|l| l["id"] == JC_ID).unwrap();
-    assert_eq!(jc["config_hex"], jumpcloud_config(JUMPCLOUD_SLASH).as_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>());
+    assert_eq!(
+        jc["config_hex"],
+        jumpcloud_config(JUMPCLOUD_SLASH)
+            .as_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
     assert_eq!(jc["resource_version"], "1");
     assert!(jc.get("decode_error").is_none(), "{jc}");
 
@@ -207,17 +298,30 @@ fn promises(s: &DbServer, config: Config) {
     assert_eq!(again.json()["result"], "healthy");
     assert_eq!(s.rows(), after, "a second fix writes nothing");
 
-    let listed = ozrepair(["backups", "--output", "json"]).env("HOME", sc.home.path()).on(&e).run();
+    let listed = ozrepair(["backups", "--output", "json"])
+        .env("HOME", sc.home.path())
+        .on(&e)
+        .run();
     assert_eq!(listed.code, 0, "{listed:?}");
-    assert_eq!(listed.json()["backups"].as_array().map(|a| a.len()), Some(1));
-    let restore = ozrepair(["restore", "--yes", "--wait", "0"]).env("HOME", sc.home.path()).on(&e).run();
+    assert_eq!(
+        listed.json()["backups"].as_array().map(|a| a.len()),
+        Some(1)
+    );
+    let restore = ozrepair(["restore", "--yes", "--wait", "0"])
+        .env("HOME", sc.home.path())
+        .on(&e)
+        .run();
     assert_eq!(restore.code, 0, "{restore:?}");
     assert_eq!(s.rows(), before, "restored byte for byte");
     assert!(!restore.all().contains(DEX_PASSWORD));
     // The set's files never hold the database's password.
     for f in walk(&sc.home.path().join("ozrepair-backups")) {
         let bytes = std::fs::read(&f).unwrap();
-        assert!(!String::from_utf8_lossy(&bytes).contains(DEX_PASSWORD), "{}", f.display());
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(DEX_PASSWORD),
+            "{}",
+            f.display()
+        );
     }
 }
 
@@ -257,61 +361,120 @@ fn given(flavour: Flavour, dsn: impl Fn(&DbServer) -> String) -> Given {
         Flavour::Postgres => DbServer::postgres(),
         Flavour::Mariadb => DbServer::mariadb(),
     };
-    s.insert(&Row { id: "local", typ: "local", name: "Email", resource_version: "", config: None });
+    s.insert(&Row {
+        id: "local",
+        typ: "local",
+        name: "Email",
+        resource_version: "",
+        config: None,
+    });
     let jc = jumpcloud_config(JUMPCLOUD);
-    s.insert(&Row { id: JC_ID, typ: "oidc", name: "JumpCloud", resource_version: "", config: Some(jc.as_bytes()) });
+    s.insert(&Row {
+        id: JC_ID,
+        typ: "oidc",
+        name: "JumpCloud",
+        resource_version: "",
+        config: Some(jc.as_bytes()),
+    });
     let f = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(f.path(), dsn(&s)).unwrap();
-    Given { s, dsn: f, home: tempfile::tempdir().unwrap() }
+    Given {
+        s,
+        dsn: f,
+        home: tempfile::tempdir().unwrap(),
+    }
 }
 
 impl Given {
     fn run(&self, args: &[&str]) -> crate::util::command::Run {
         let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        all.extend(["-H".into(), "unix:///nonexistent/ozr.sock".into(), "--dsn-file".into()]);
+        all.extend([
+            "-H".into(),
+            "unix:///nonexistent/ozr.sock".into(),
+            "--dsn-file".into(),
+        ]);
         all.push(self.dsn.path().display().to_string());
         ozrepair(all).env("HOME", self.home.path()).run()
     }
 }
 
 fn pg_dsn(s: &DbServer, password: &str, db: &str, tls: &str) -> String {
-    format!("host=127.0.0.1 port={} user=dex password={password} dbname={db}{tls}", s.port)
+    format!(
+        "host=127.0.0.1 port={} user=dex password={password} dbname={db}{tls}",
+        s.port
+    )
 }
 
 #[test]
 fn bad_input_gives_one_clear_line_and_changes_nothing() {
-    // Each run: exit 1, one error line saying what happened, no password anywhere, rows unchanged.
-    let cases: Vec<(&str, Box<dyn Fn(&DbServer) -> String>, &str)> = vec![
-        ("wrong password", Box::new(|s| pg_dsn(s, "not-the-password", "dex", " sslmode=disable")), "refused the password of user \"dex\""),
-        ("TLS required (Dex's default) but the server has none", Box::new(|s| pg_dsn(s, DEX_PASSWORD, "dex", "")), "does not offer TLS"),
-        ("sslmode=require and no TLS", Box::new(|s| pg_dsn(s, DEX_PASSWORD, "dex", " sslmode=require")), "does not offer TLS"),
-        ("no such database", Box::new(|s| pg_dsn(s, DEX_PASSWORD, "nodex", " sslmode=disable")), "there is no database \"nodex\""),
-        ("a database without Dex's tables", Box::new(|s| pg_dsn(s, DEX_PASSWORD, "postgres", " sslmode=disable")), "is not a Dex database this tool understands"),
-        ("refused: nothing listens", Box::new(|_| format!("host=127.0.0.1 port={} user=dex password={DEX_PASSWORD} dbname=dex sslmode=disable", crate::util::engine::free_port())), "the connection was refused"),
+    // Each run: exit 1, one error line saying what happened, no password anywhere, rows unchanged. One
+    // server, a DSN file per case.
+    let g = given(Flavour::Postgres, |s| {
+        pg_dsn(s, DEX_PASSWORD, "dex", " sslmode=disable")
+    });
+    let s = &g.s;
+    let nobody = crate::util::engine::free_port();
+    let cases = [
+        ("wrong password", pg_dsn(s, "not-the-password", "dex", " sslmode=disable"), "refused the password of user \"dex\""),
+        ("TLS required (Dex's default) but the server has none", pg_dsn(s, DEX_PASSWORD, "dex", ""), "does not offer TLS"),
+        ("sslmode=require and no TLS", pg_dsn(s, DEX_PASSWORD, "dex", " sslmode=require"), "does not offer TLS"),
+        ("no such database", pg_dsn(s, DEX_PASSWORD, "nodex", " sslmode=disable"), "there is no database \"nodex\""),
+        ("a database without Dex's tables", pg_dsn(s, DEX_PASSWORD, "postgres", " sslmode=disable"), "is not a Dex database this tool understands"),
+        ("refused: nothing listens", format!("host=127.0.0.1 port={nobody} user=dex password={DEX_PASSWORD} dbname=dex sslmode=disable"), "the connection was refused"),
     ];
+    let before = s.rows();
     for (what, dsn, expect) in cases {
-        let g = given(Flavour::Postgres, dsn);
-        let before = g.s.rows();
-        for args in [vec!["inspect", "--output", "json"], vec!["fix", "--yes", "--live", "--connector", JC_ID, "--issuer", JUMPCLOUD_SLASH, "--output", "json"]] {
+        std::fs::write(g.dsn.path(), dsn).unwrap();
+        for args in [
+            vec!["inspect", "--output", "json"],
+            vec![
+                "fix",
+                "--yes",
+                "--live",
+                "--connector",
+                JC_ID,
+                "--issuer",
+                JUMPCLOUD_SLASH,
+                "--output",
+                "json",
+            ],
+        ] {
             let run = g.run(&args);
             assert_eq!(run.code, 1, "{what}: {run:?}");
             let err = run.json()["error"].as_str().unwrap_or_default().to_string();
             assert!(err.contains(expect), "{what}: {err}");
             assert!(err.contains("nothing was changed"), "{what}: {err}");
-            assert!(!run.all().contains(DEX_PASSWORD) && !run.all().contains("not-the-password"), "{what}: a password in the output: {run:?}");
-            assert_eq!(g.s.rows(), before, "{what}");
+            assert!(
+                !run.all().contains(DEX_PASSWORD) && !run.all().contains("not-the-password"),
+                "{what}: a password in the output: {run:?}"
+            );
+            assert_eq!(s.rows(), before, "{what}");
         }
     }
 }
 
 #[test]
 fn without_a_runtime_a_write_needs_live_and_says_it_was_live() {
-    let g = given(Flavour::Postgres, |s| pg_dsn(s, DEX_PASSWORD, "dex", " sslmode=disable"));
+    let g = given(Flavour::Postgres, |s| {
+        pg_dsn(s, DEX_PASSWORD, "dex", " sslmode=disable")
+    });
     let before = g.s.rows();
-    let args = ["fix", "--yes", "--connector", JC_ID, "--issuer", JUMPCLOUD_SLASH, "--output", "json"];
+    let args = [
+        "fix",
+        "--yes",
+        "--connector",
+        JC_ID,
+        "--issuer",
+        JUMPCLOUD_SLASH,
+        "--output",
+        "json",
+    ];
     let refused = g.run(&args);
     assert_eq!(refused.code, 1, "{refused:?}");
-    assert!(refused.json()["error"].as_str().unwrap().contains("--live"), "{refused:?}");
+    assert!(
+        refused.json()["error"].as_str().unwrap().contains("--live"),
+        "{refused:?}"
+    );
     assert_eq!(g.s.rows(), before);
     let mut live: Vec<&str> = args.to_vec();
     live.push("--live");
@@ -320,8 +483,15 @@ fn without_a_runtime_a_write_needs_live_and_says_it_was_live() {
     let j = run.json();
     assert_eq!(j["result"], "fixed");
     assert_eq!(j["runtime"], "none");
-    assert!(j["notes"].to_string().contains("written live"), "{}", j["notes"]);
-    assert_eq!(g.s.rows()[0].2.as_deref(), Some(jumpcloud_config(JUMPCLOUD_SLASH).as_bytes()));
+    assert!(
+        j["notes"].to_string().contains("written live"),
+        "{}",
+        j["notes"]
+    );
+    assert_eq!(
+        g.s.rows()[0].2.as_deref(),
+        Some(jumpcloud_config(JUMPCLOUD_SLASH).as_bytes())
+    );
     assert_eq!(g.s.rows()[0].1, "1");
 }
 
@@ -333,18 +503,41 @@ fn a_server_that_goes_away_mid_write_leaves_nothing_half_written() {
         for at in ["after-backup", "inside-write"] {
             let g = given(flavour, |s| match s.flavour {
                 Flavour::Postgres => pg_dsn(s, DEX_PASSWORD, "dex", " sslmode=disable"),
-                Flavour::Mariadb => format!("mysql://dex:{DEX_PASSWORD}@127.0.0.1:{}/dex?ssl-mode=DISABLED", s.port),
+                Flavour::Mariadb => format!(
+                    "mysql://dex:{DEX_PASSWORD}@127.0.0.1:{}/dex?ssl-mode=DISABLED",
+                    s.port
+                ),
             });
             let before = g.s.rows();
             let pause = g.home.path().join("pause");
-            let mut args: Vec<String> = ["fix", "--yes", "--live", "--connector", JC_ID, "--issuer", JUMPCLOUD_SLASH, "--output", "json", "-H", "unix:///nonexistent/ozr.sock", "--dsn-file"].iter().map(|s| s.to_string()).collect();
+            let mut args: Vec<String> = [
+                "fix",
+                "--yes",
+                "--live",
+                "--connector",
+                JC_ID,
+                "--issuer",
+                JUMPCLOUD_SLASH,
+                "--output",
+                "json",
+                "-H",
+                "unix:///nonexistent/ozr.sock",
+                "--dsn-file",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
             args.push(g.dsn.path().display().to_string());
             let started = ozrepair(args)
                 .env("HOME", g.home.path())
                 .env("OZREPAIR_PAUSE", at)
                 .env("OZREPAIR_PAUSE_FILE", &pause)
                 .spawn();
-            poll("ozrepair to reach the pause", Duration::from_secs(60), || pause.exists().then_some(()));
+            poll(
+                "ozrepair to reach the pause",
+                Duration::from_secs(60),
+                || pause.exists().then_some(()),
+            );
             g.s.kill();
             std::fs::remove_file(&pause).unwrap();
             let run = started.wait();
@@ -352,7 +545,11 @@ fn a_server_that_goes_away_mid_write_leaves_nothing_half_written() {
             let err = run.json()["error"].as_str().unwrap_or_default().to_string();
             assert!(!run.all().contains(DEX_PASSWORD));
             g.s.start_again();
-            assert_eq!(g.s.rows(), before, "{flavour:?} {at}: nothing half-written ({err})");
+            assert_eq!(
+                g.s.rows(),
+                before,
+                "{flavour:?} {at}: nothing half-written ({err})"
+            );
             assert!(err.contains("the backup is at"), "{flavour:?} {at}: {err}");
         }
     }

@@ -85,8 +85,18 @@ impl DbServer {
         chown_r(&dir, "postgres");
         ok(
             "initdb",
-            Command::new("runuser").args(["-u", "postgres", "--"]).arg(bin.join("initdb")).arg("-D").arg(dir.join("data"))
-                .args(["-U", "postgres", "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "--no-sync"])
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(bin.join("initdb"))
+                .arg("-D")
+                .arg(dir.join("data"))
+                .args([
+                    "-U",
+                    "postgres",
+                    "--auth-local=scram-sha-256",
+                    "--auth-host=scram-sha-256",
+                    "--no-sync",
+                ])
                 .arg(format!("--pwfile={}", dir.join("pw").display())),
         );
         let s = DbServer {
@@ -102,7 +112,9 @@ impl DbServer {
             format!("create role dex login password '{DEX_PASSWORD}'"),
             "create database dex owner dex".to_string(),
         ] {
-            admin.batch_execute(&q).expect("create the dex role and database");
+            admin
+                .batch_execute(&q)
+                .expect("create the dex role and database");
         }
         let mut dex = s.pg();
         dbseed::pg_schema(&mut dex, level).expect("Dex's PostgreSQL schema");
@@ -118,7 +130,12 @@ impl DbServer {
         ok(
             "mariadb-install-db",
             Command::new("mariadb-install-db")
-                .args(["--no-defaults", "--user=mysql", "--auth-root-authentication-method=normal", "--skip-test-db"])
+                .args([
+                    "--no-defaults",
+                    "--user=mysql",
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db",
+                ])
                 .arg(format!("--datadir={}", dir.join("data").display())),
         );
         let s = DbServer {
@@ -139,7 +156,8 @@ impl DbServer {
             "grant all on dex.* to 'dex'@'127.0.0.1'".to_string(),
             format!("alter user 'root'@'localhost' identified by '{ADMIN_PASSWORD}'"),
         ] {
-            root.query_drop(q).expect("set up the dex user and database");
+            root.query_drop(q)
+                .expect("set up the dex user and database");
         }
         let mut dex = s.my();
         dbseed::mysql_schema(&mut dex, 14).expect("Dex's MySQL schema");
@@ -151,7 +169,10 @@ impl DbServer {
         match self.flavour {
             Flavour::Postgres => {
                 let mut admin = self.admin_pg();
-                for q in ["drop database if exists dex with (force)", "create database dex owner dex"] {
+                for q in [
+                    "drop database if exists dex with (force)",
+                    "create database dex owner dex",
+                ] {
                     admin.batch_execute(q).expect("recreate dex");
                 }
                 dbseed::pg_schema(&mut self.pg(), 13).expect("Dex's PostgreSQL schema");
@@ -161,7 +182,9 @@ impl DbServer {
                 self.admin_my()
                     .query_drop("drop database if exists dex")
                     .expect("drop dex");
-                self.admin_my().query_drop("create database dex").expect("create dex");
+                self.admin_my()
+                    .query_drop("create database dex")
+                    .expect("create dex");
                 dbseed::mysql_schema(&mut self.my(), 14).expect("Dex's MySQL schema");
             }
         }
@@ -194,11 +217,27 @@ impl DbServer {
                 let child = Command::new(&self.bin)
                     .arg("--no-defaults")
                     .arg(format!("--datadir={}", self.dir.join("data").display()))
-                    .arg(format!("--socket={}", self.sock_dir().join("mysqld.sock").display()))
+                    .arg(format!(
+                        "--socket={}",
+                        self.sock_dir().join("mysqld.sock").display()
+                    ))
                     .arg(format!("--port={}", self.port))
-                    .arg(format!("--pid-file={}", self.dir.join("mysqld.pid").display()))
-                    .arg(format!("--log-error={}", self.dir.join("err.log").display()))
-                    .args(["--bind-address=127.0.0.1", "--user=mysql", "--skip-name-resolve", "--innodb-buffer-pool-size=16M", "--max-connections=40", "--skip-log-bin"])
+                    .arg(format!(
+                        "--pid-file={}",
+                        self.dir.join("mysqld.pid").display()
+                    ))
+                    .arg(format!(
+                        "--log-error={}",
+                        self.dir.join("err.log").display()
+                    ))
+                    .args([
+                        "--bind-address=127.0.0.1",
+                        "--user=mysql",
+                        "--skip-name-resolve",
+                        "--innodb-buffer-pool-size=16M",
+                        "--max-connections=40",
+                        "--skip-log-bin",
+                    ])
                     .stdin(std::process::Stdio::null())
                     .stdout(log.try_clone().expect("log"))
                     .stderr(log)
@@ -207,11 +246,15 @@ impl DbServer {
                 *self.child.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
                 poll("MariaDB to answer", Duration::from_secs(60), || {
                     let o = mysql::OptsBuilder::new()
-                        .socket(Some(self.sock_dir().join("mysqld.sock").display().to_string()))
+                        .socket(Some(
+                            self.sock_dir().join("mysqld.sock").display().to_string(),
+                        ))
                         .user(Some("root"))
                         .pass(Some(ADMIN_PASSWORD));
                     let o2 = mysql::OptsBuilder::new()
-                        .socket(Some(self.sock_dir().join("mysqld.sock").display().to_string()))
+                        .socket(Some(
+                            self.sock_dir().join("mysqld.sock").display().to_string(),
+                        ))
                         .user(Some("root"));
                     (mysql::Conn::new(o).is_ok() || mysql::Conn::new(o2).is_ok()).then_some(())
                 });
@@ -224,8 +267,12 @@ impl DbServer {
         match self.flavour {
             Flavour::Postgres => {
                 let _ = run::output(
-                    Command::new("runuser").args(["-u", "postgres", "--"]).arg(self.bin.join("pg_ctl"))
-                        .arg("-D").arg(self.dir.join("data")).args(["-m", "immediate", "-w", "stop"]),
+                    Command::new("runuser")
+                        .args(["-u", "postgres", "--"])
+                        .arg(self.bin.join("pg_ctl"))
+                        .arg("-D")
+                        .arg(self.dir.join("data"))
+                        .args(["-m", "immediate", "-w", "stop"]),
                 );
             }
             Flavour::Mariadb => {
@@ -251,9 +298,20 @@ impl DbServer {
 
     fn admin_my(&self) -> mysql::Conn {
         let sock = self.sock_dir().join("mysqld.sock").display().to_string();
-        mysql::Conn::new(mysql::OptsBuilder::new().socket(Some(sock.clone())).user(Some("root")).pass(Some(ADMIN_PASSWORD)))
-            .or_else(|_| mysql::Conn::new(mysql::OptsBuilder::new().socket(Some(sock)).user(Some("root"))))
-            .expect("connect as root")
+        mysql::Conn::new(
+            mysql::OptsBuilder::new()
+                .socket(Some(sock.clone()))
+                .user(Some("root"))
+                .pass(Some(ADMIN_PASSWORD)),
+        )
+        .or_else(|_| {
+            mysql::Conn::new(
+                mysql::OptsBuilder::new()
+                    .socket(Some(sock))
+                    .user(Some("root")),
+            )
+        })
+        .expect("connect as root")
     }
 
     /// A connection as `dex` to database `dex` (PostgreSQL).
@@ -272,7 +330,9 @@ impl DbServer {
     pub fn my(&self) -> mysql::Conn {
         mysql::Conn::new(
             mysql::OptsBuilder::new()
-                .socket(Some(self.sock_dir().join("mysqld.sock").display().to_string()))
+                .socket(Some(
+                    self.sock_dir().join("mysqld.sock").display().to_string(),
+                ))
                 .user(Some("dex"))
                 .pass(Some(DEX_PASSWORD))
                 .db_name(Some("dex")),

@@ -60,7 +60,11 @@ pub fn store_configs(c: &Container) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
     for m in &c.mounts {
         let src = Path::new(&m.source);
-        if src.is_file() && KNOWN.iter().any(|k| m.destination.ends_with(&format!("/{k}"))) {
+        if src.is_file()
+            && KNOWN
+                .iter()
+                .any(|k| m.destination.ends_with(&format!("/{k}")))
+        {
             out.push((src.to_path_buf(), m.destination.clone()));
         } else if src.is_dir() {
             for k in KNOWN {
@@ -97,8 +101,8 @@ pub fn named(c: &Container, all: &[Container], local: bool) -> Result<Option<Ser
             Named::Server(s) => return reach(*s, c, all, local).map(Some),
             Named::Unsupported(why) => {
                 return Err(anyhow!(
-                    "{why}; nothing was changed; ozrepair repairs Dex on SQLite, PostgreSQL and MySQL"
-                ))
+                "{why}; nothing was changed; ozrepair repairs Dex on SQLite, PostgreSQL and MySQL"
+            ))
             }
             Named::Nothing => {}
         }
@@ -107,19 +111,20 @@ pub fn named(c: &Container, all: &[Container], local: bool) -> Result<Option<Ser
 }
 
 fn loopback(host: &str) -> bool {
-    host == "localhost"
-        || host.starts_with("127.")
-        || host == "::1"
-        || host.ends_with(".localhost")
+    host == "localhost" || host.starts_with("127.") || host == "::1" || host.ends_with(".localhost")
 }
 
 /// `s` as this machine reaches the server the container's IdP reaches.
 pub fn reach(mut s: Server, c: &Container, all: &[Container], local: bool) -> Result<Server> {
     let give = "nothing was changed; give a connection this machine can use with --dsn-file";
     // Certificate and key files are where the IdP sees them.
-    for f in [&mut s.tls.ca_file, &mut s.tls.cert_file, &mut s.tls.key_file]
-        .into_iter()
-        .flatten()
+    for f in [
+        &mut s.tls.ca_file,
+        &mut s.tls.cert_file,
+        &mut s.tls.key_file,
+    ]
+    .into_iter()
+    .flatten()
     {
         if let Some((p, _)) = host_path(&c.mounts, &f.to_string_lossy()) {
             *f = p;
@@ -163,7 +168,7 @@ pub fn reach(mut s: Server, c: &Container, all: &[Container], local: bool) -> Re
     for n in &c.networks {
         let peer = all.iter().find_map(|o| {
             let on = o.networks.iter().find(|on| on.name == n.name)?;
-            (o.id != c.id && (o.name == s.host || on.aliases.iter().any(|a| *a == s.host)))
+            (o.id != c.id && (o.name == s.host || on.aliases.contains(&s.host)))
                 .then(|| (o, on.ip.clone()))
         });
         if let Some((o, ip)) = peer {
@@ -207,14 +212,27 @@ mod tests {
     }
 
     fn pg(host: &str) -> Server {
-        crate::dsn::pg::parse(&format!("host={host} dbname=netbird"), crate::dsn::pg::Keep::NetBird)
-            .unwrap()
+        crate::dsn::pg::parse(
+            &format!("host={host} dbname=netbird"),
+            crate::dsn::pg::Keep::NetBird,
+        )
+        .unwrap()
     }
 
     #[test]
     fn a_compose_service_is_reached_at_its_address_and_checked_by_its_name() {
-        let server = container("netbird-server", &[("nb_netbird", "172.30.0.2", &["netbird-server"])]);
-        let db = container("netbird-postgres", &[("nb_netbird", "172.30.0.3", &["postgres", "netbird-postgres"])]);
+        let server = container(
+            "netbird-server",
+            &[("nb_netbird", "172.30.0.2", &["netbird-server"])],
+        );
+        let db = container(
+            "netbird-postgres",
+            &[(
+                "nb_netbird",
+                "172.30.0.3",
+                &["postgres", "netbird-postgres"],
+            )],
+        );
         let other = container("unrelated", &[("other", "172.31.0.9", &["postgres"])]);
         let all = [server.clone(), db, other];
         let s = reach(pg("postgres"), &server, &all, true).unwrap();
@@ -225,7 +243,12 @@ mod tests {
         let e = reach(pg("postgres"), &server, &all, false).unwrap_err();
         assert!(e.to_string().contains("--dsn-file"), "{e}");
         // A managed server: as written.
-        assert_eq!(reach(pg("db.example.com"), &server, &all, true).unwrap().host, "db.example.com");
+        assert_eq!(
+            reach(pg("db.example.com"), &server, &all, true)
+                .unwrap()
+                .host,
+            "db.example.com"
+        );
         // The container's own loopback is not this machine's.
         assert!(reach(pg("localhost"), &server, &all, true).is_err());
     }
@@ -243,18 +266,31 @@ mod tests {
         assert_eq!(s.host, "/srv/pgsock");
         assert!(reach(pg("/var/run/other"), &c, &[], true).is_err());
         c.network_mode = "host".into();
-        assert_eq!(reach(pg("127.0.0.1"), &c, &[], true).unwrap().host, "127.0.0.1");
+        assert_eq!(
+            reach(pg("127.0.0.1"), &c, &[], true).unwrap().host,
+            "127.0.0.1"
+        );
     }
 
     #[test]
     fn the_config_the_command_names() {
         let cmd = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            config_arg(&cmd(&["/go/bin/netbird-server", "--config", "/etc/netbird/config.yaml.enterprise"])),
+            config_arg(&cmd(&[
+                "/go/bin/netbird-server",
+                "--config",
+                "/etc/netbird/config.yaml.enterprise"
+            ])),
             Some("/etc/netbird/config.yaml.enterprise")
         );
-        assert_eq!(config_arg(&cmd(&["x", "--config=/a.yaml"])), Some("/a.yaml"));
-        assert_eq!(config_arg(&cmd(&["dex", "serve", "/etc/dex/config.yaml"])), Some("/etc/dex/config.yaml"));
+        assert_eq!(
+            config_arg(&cmd(&["x", "--config=/a.yaml"])),
+            Some("/a.yaml")
+        );
+        assert_eq!(
+            config_arg(&cmd(&["dex", "serve", "/etc/dex/config.yaml"])),
+            Some("/etc/dex/config.yaml")
+        );
         assert_eq!(config_arg(&cmd(&["/standin"])), None);
     }
 }

@@ -304,7 +304,11 @@ impl Container {
             .unwrap_or_default();
         let strings = |v: &Value| -> Vec<String> {
             v.as_array()
-                .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let mut command: Vec<String> = v["Path"].as_str().map(String::from).into_iter().collect();

@@ -519,7 +519,12 @@ fn server_candidate(c: &Container, server: crate::dsn::Server) -> Candidate {
         container: c.clone(),
         volume: None,
         destination: String::new(),
-        how: format!("{} {}, named by {}", server.flavour.as_str(), server.shown(), server.from),
+        how: format!(
+            "{} {}, named by {}",
+            server.flavour.as_str(),
+            server.shown(),
+            server.from
+        ),
         place: DbPlace::Server(Box::new(server)),
         notes,
     }

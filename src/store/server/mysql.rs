@@ -24,7 +24,10 @@ fn why(e: &mysql::Error, s: &Server) -> String {
     match e {
         mysql::Error::MySqlError(m) => match m.code {
             1045 => format!("the server refused the password of user {:?}", s.user),
-            1044 | 1049 => format!("there is no database {:?} the user may use ({})", s.database, m.message),
+            1044 | 1049 => format!(
+                "there is no database {:?} the user may use ({})",
+                s.database, m.message
+            ),
             3159 => "the server requires TLS for this user (require_secure_transport)".into(),
             _ => m.message.clone(),
         },
@@ -143,11 +146,14 @@ fn schema(tx: &mut Transaction<'_>, shown: &str) -> Result<(Schema, Vec<String>)
         if has(&t, "connectors") {
             return Err(not_dex(shown, "it uses Dex's ent storage (a `connectors` table), which this version does not edit"));
         }
-        return Err(not_dex(shown, if t.is_empty() {
-            "it has no tables at all".to_string()
-        } else {
-            format!("no `connector` table among its {} tables", t.len())
-        }));
+        return Err(not_dex(
+            shown,
+            if t.is_empty() {
+                "it has no tables at all".to_string()
+            } else {
+                format!("no `connector` table among its {} tables", t.len())
+            },
+        ));
     }
     if !has(&t, "migrations") {
         return Err(not_dex(shown, "no `migrations` table"));
@@ -157,12 +163,18 @@ fn schema(tx: &mut Transaction<'_>, shown: &str) -> Result<(Schema, Vec<String>)
     )?;
     for need in ["id", "type", "name", "resource_version", "config"] {
         if !cols.iter().any(|(c, _)| c == need) {
-            return Err(not_dex(shown, format!("the connector table has no `{need}` column")));
+            return Err(not_dex(
+                shown,
+                format!("the connector table has no `{need}` column"),
+            ));
         }
     }
     if let Some((_, ty)) = cols.iter().find(|(c, _)| c == "config") {
         if !ty.ends_with("blob") && ty != "varbinary" {
-            return Err(not_dex(shown, format!("connector.config is {ty}, not a blob as Dex creates it")));
+            return Err(not_dex(
+                shown,
+                format!("connector.config is {ty}, not a blob as Dex creates it"),
+            ));
         }
     }
     let triggers: Option<i64> = tx.query_first(
@@ -175,9 +187,13 @@ fn schema(tx: &mut Transaction<'_>, shown: &str) -> Result<(Schema, Vec<String>)
         "select cast(table_type as char) from information_schema.tables where table_schema = database() and table_name = 'connector'",
     )?;
     if kind.as_deref() != Some("BASE TABLE") {
-        return Err(not_dex(shown, "the connector table is not a plain table, a shape Dex never creates"));
+        return Err(not_dex(
+            shown,
+            "the connector table is not a plain table, a shape Dex never creates",
+        ));
     }
-    let migrations: Option<Option<i64>> = tx.query_first("select cast(max(num) as signed) from migrations")?;
+    let migrations: Option<Option<i64>> =
+        tx.query_first("select cast(max(num) as signed) from migrations")?;
     let migrations = migrations.flatten().unwrap_or(0);
     Ok((
         Schema {
@@ -214,7 +230,11 @@ fn connectors(tx: &mut Transaction<'_>) -> Result<Vec<ConnectorRow>> {
                 typ: text(get(&mut r, 1)),
                 name: text(get(&mut r, 2)),
                 resource_version: text(get(&mut r, 3)),
-                storage: if config.is_some() { Storage::Blob } else { Storage::Null },
+                storage: if config.is_some() {
+                    Storage::Blob
+                } else {
+                    Storage::Null
+                },
                 config,
             })
         })
@@ -275,8 +295,10 @@ impl super::Db for My {
         if !has(&t, "password") {
             return Ok(Found::Missing { users: 0 });
         }
-        let row: Option<(Value, Vec<u8>)> =
-            tx.exec_first("select user_id, hash from password where email = ?", (email,))?;
+        let row: Option<(Value, Vec<u8>)> = tx.exec_first(
+            "select user_id, hash from password where email = ?",
+            (email,),
+        )?;
         let found = match row {
             Some((uid, hash)) => {
                 let user_id = text(uid);
@@ -303,7 +325,12 @@ impl super::Db for My {
         for e in edits {
             tx.exec_drop(
                 "update connector set config = ?, resource_version = ? where id = ? and config = ?",
-                (bytes(&e.after), &e.resource_version, &e.id, bytes(&e.before)),
+                (
+                    bytes(&e.after),
+                    &e.resource_version,
+                    &e.id,
+                    bytes(&e.before),
+                ),
             )
             .map_err(anyhow::Error::from)?;
             let n = tx.affected_rows();
@@ -360,7 +387,9 @@ impl super::Db for My {
 
     fn restore(&mut self, saved: &super::set::Saved) -> Result<(), TxError> {
         let mut tx = self.write_tx()?;
-        let ids: Vec<String> = tx.query("select id from connector").map_err(anyhow::Error::from)?;
+        let ids: Vec<String> = tx
+            .query("select id from connector")
+            .map_err(anyhow::Error::from)?;
         for id in ids {
             if !saved.connector.iter().any(|c| c.id == id) {
                 tx.exec_drop("delete from connector where id = ?", (&id,))

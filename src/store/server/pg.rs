@@ -54,7 +54,11 @@ fn why(e: &postgres::Error, s: &Server) -> String {
         "the connection timed out".into()
     } else if all.contains("does not support TLS") {
         "the server does not offer TLS, which the connection requires (Dex's default, sslmode verify-full, when none is set)".into()
-    } else if all.contains("certificate") || all.contains("Certificate") || all.contains("tls") || all.contains("TLS") {
+    } else if all.contains("certificate")
+        || all.contains("Certificate")
+        || all.contains("tls")
+        || all.contains("TLS")
+    {
         format!("TLS failed ({all})")
     } else {
         all
@@ -69,7 +73,9 @@ impl Pg {
             .dbname(&s.database)
             .user(&s.user)
             .application_name("ozrepair")
-            .connect_timeout(Duration::from_secs(s.connect_timeout.unwrap_or(CONNECT_TIMEOUT)));
+            .connect_timeout(Duration::from_secs(
+                s.connect_timeout.unwrap_or(CONNECT_TIMEOUT),
+            ));
         if !s.password.is_empty() {
             c.password(s.password.expose());
         }
@@ -146,11 +152,14 @@ fn schema(tx: &mut Transaction<'_>, shown: &str) -> Result<(Schema, Vec<String>)
         if t.iter().any(|x| x == "connectors") {
             return Err(not_dex(shown, "it uses Dex's ent storage (a `connectors` table), which this version does not edit"));
         }
-        return Err(not_dex(shown, if t.is_empty() {
-            "it has no tables at all".to_string()
-        } else {
-            format!("no `connector` table among its {} tables", t.len())
-        }));
+        return Err(not_dex(
+            shown,
+            if t.is_empty() {
+                "it has no tables at all".to_string()
+            } else {
+                format!("no `connector` table among its {} tables", t.len())
+            },
+        ));
     }
     if !t.iter().any(|x| x == "migrations") {
         return Err(not_dex(shown, "no `migrations` table"));
@@ -165,12 +174,18 @@ fn schema(tx: &mut Transaction<'_>, shown: &str) -> Result<(Schema, Vec<String>)
         .collect();
     for need in ["id", "type", "name", "resource_version", "config"] {
         if !cols.iter().any(|(c, _)| c == need) {
-            return Err(not_dex(shown, format!("the connector table has no `{need}` column")));
+            return Err(not_dex(
+                shown,
+                format!("the connector table has no `{need}` column"),
+            ));
         }
     }
     if let Some((_, ty)) = cols.iter().find(|(c, _)| c == "config") {
         if ty != "bytea" {
-            return Err(not_dex(shown, format!("connector.config is {ty}, not bytea as Dex creates it")));
+            return Err(not_dex(
+                shown,
+                format!("connector.config is {ty}, not bytea as Dex creates it"),
+            ));
         }
     }
     let shape: Option<(String, i64, i64)> = tx
@@ -258,14 +273,17 @@ impl super::Db for Pg {
         let (schema, t) = schema(&mut tx, &shown)?;
         let rows = connectors(&mut tx)?;
         let passwords = if passwords && has(&t, "password") {
-            tx.query("select email::text, user_id::text, hash from password order by email", &[])?
-                .iter()
-                .map(|r| PasswordRow {
-                    email: r.get(0),
-                    user_id: r.get(1),
-                    hash: r.get(2),
-                })
-                .collect()
+            tx.query(
+                "select email::text, user_id::text, hash from password order by email",
+                &[],
+            )?
+            .iter()
+            .map(|r| PasswordRow {
+                email: r.get(0),
+                user_id: r.get(1),
+                hash: r.get(2),
+            })
+            .collect()
         } else {
             Vec::new()
         };
@@ -372,8 +390,11 @@ impl super::Db for Pg {
     fn restore(&mut self, saved: &super::set::Saved) -> Result<(), TxError> {
         let mut tx = self.write_tx()?;
         let ids: Vec<String> = saved.connector.iter().map(|c| c.id.clone()).collect();
-        tx.execute("delete from connector where not (id::text = any($1))", &[&ids])
-            .map_err(anyhow::Error::from)?;
+        tx.execute(
+            "delete from connector where not (id::text = any($1))",
+            &[&ids],
+        )
+        .map_err(anyhow::Error::from)?;
         for c in &saved.connector {
             let config = c.bytes()?;
             let n = tx

@@ -47,7 +47,7 @@ pub struct SavedPassword {
 }
 
 fn unhex(s: &str) -> Result<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         bail!("odd hex");
     }
     (0..s.len())
@@ -196,13 +196,20 @@ fn dump(server: &Server, to: &Path) -> Result<(), String> {
         Flavour::Postgres => {
             let tool = which("pg_dump").ok_or("pg_dump is not on this machine")?;
             let esc = |v: &str| v.replace('\\', "\\\\").replace(':', "\\:");
-            let pass = Private::new(&format!("*:*:*:{}:{}\n", esc(&server.user), esc(server.password.expose())))
-                .map_err(|e| format!("{e:#}"))?;
+            let pass = Private::new(&format!(
+                "*:*:*:{}:{}\n",
+                esc(&server.user),
+                esc(server.password.expose())
+            ))
+            .map_err(|e| format!("{e:#}"))?;
             let mut conninfo = vec![
                 format!("port={}", server.port),
                 format!("dbname={}", pg_escape(&server.database)),
                 format!("user={}", pg_escape(&server.user)),
-                format!("connect_timeout={}", server.connect_timeout.unwrap_or(super::CONNECT_TIMEOUT)),
+                format!(
+                    "connect_timeout={}",
+                    server.connect_timeout.unwrap_or(super::CONNECT_TIMEOUT)
+                ),
             ];
             match &server.server_name {
                 Some(n) => {
@@ -251,16 +258,29 @@ fn dump(server: &Server, to: &Path) -> Result<(), String> {
                 .or_else(|| which("mysqldump"))
                 .ok_or("neither mariadb-dump nor mysqldump is on this machine")?;
             let q = |v: &str| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
-            let mut cnf = format!("[client]\nuser={}\npassword={}\n", q(&server.user), q(server.password.expose()));
+            let mut cnf = format!(
+                "[client]\nuser={}\npassword={}\n",
+                q(&server.user),
+                q(server.password.expose())
+            );
             if server.is_socket() {
                 cnf.push_str(&format!("socket={}\n", q(&server.host)));
             } else {
-                cnf.push_str(&format!("host={}\nport={}\nprotocol=TCP\n", q(&server.host), server.port));
+                cnf.push_str(&format!(
+                    "host={}\nport={}\nprotocol=TCP\n",
+                    q(&server.host),
+                    server.port
+                ));
             }
             let pass = Private::new(&cnf).map_err(|e| format!("{e:#}"))?;
             let mut cmd = Command::new(tool);
             cmd.arg(format!("--defaults-extra-file={}", pass.path().display()))
-                .args(["--single-transaction", "--hex-blob", "--skip-comments", "--no-tablespaces"])
+                .args([
+                    "--single-transaction",
+                    "--hex-blob",
+                    "--skip-comments",
+                    "--no-tablespaces",
+                ])
                 .arg(format!("--result-file={}", to.display()));
             match server.security().map_err(|e| format!("{e:#}"))? {
                 crate::dsn::Security::Plain => {
@@ -306,7 +326,8 @@ fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
 fn verify_dump(flavour: &str, dump: &Path, saved: &Saved) -> Result<()> {
     match flavour {
         "postgres" => {
-            let tool = which("pg_restore").ok_or_else(|| anyhow!("pg_restore is not on this machine"))?;
+            let tool =
+                which("pg_restore").ok_or_else(|| anyhow!("pg_restore is not on this machine"))?;
             let out = Command::new(tool)
                 .args(["--data-only", "--table=connector", "--file=-"])
                 .arg(dump)
@@ -314,7 +335,13 @@ fn verify_dump(flavour: &str, dump: &Path, saved: &Saved) -> Result<()> {
                 .output()
                 .context("pg_restore could not run")?;
             if !out.status.success() {
-                bail!("pg_restore cannot read the dump: {}", String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or(""));
+                bail!(
+                    "pg_restore cannot read the dump: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                );
             }
             let text = String::from_utf8_lossy(&out.stdout);
             let mut lines = text
@@ -325,7 +352,10 @@ fn verify_dump(flavour: &str, dump: &Path, saved: &Saved) -> Result<()> {
             }
             let n = lines.take_while(|l| *l != "\\.").count();
             if n != saved.connector.len() {
-                bail!("the dump holds {n} connector rows, the set {}", saved.connector.len());
+                bail!(
+                    "the dump holds {n} connector rows, the set {}",
+                    saved.connector.len()
+                );
             }
         }
         _ => {
@@ -367,7 +397,8 @@ pub fn take(server: &Server, snap: &Snapshot, sets: &Sets, origin: &Origin) -> R
     let dump_path = scratch.path().join(DUMP);
     match dump(server, &dump_path) {
         Ok(()) => {
-            verify_dump(base, &dump_path, &saved).context("the dump was written but does not read back")?;
+            verify_dump(base, &dump_path, &saved)
+                .context("the dump was written but does not read back")?;
             files.push(new.copy_in(DUMP, &std::fs::File::open(&dump_path)?)?);
         }
         Err(why) => notes.push(format!(
@@ -377,7 +408,12 @@ pub fn take(server: &Server, snap: &Snapshot, sets: &Sets, origin: &Origin) -> R
     let configs = new.copy_configs(&origin.configs)?;
     let set = new
         .finish(backups::manifest(origin, files, configs))
-        .map_err(|e| e.context(format!("the backup into {} failed and was removed", sets.path().display())))?;
+        .map_err(|e| {
+            e.context(format!(
+                "the backup into {} failed and was removed",
+                sets.path().display()
+            ))
+        })?;
     verify(&set).context("the backup was written but does not verify")?;
     Ok(Taken { set, notes })
 }
@@ -386,16 +422,21 @@ pub fn take(server: &Server, snap: &Snapshot, sets: &Sets, origin: &Origin) -> R
 pub fn verify(set: &BackupSet) -> Result<Saved> {
     let manifest = backups::verify(&set.dir)?.manifest;
     if !manifest.files.iter().any(|f| f.name == ROWS) {
-        bail!("{} holds no {ROWS}: it is not a set of a database server's rows", set.dir.display());
+        bail!(
+            "{} holds no {ROWS}: it is not a set of a database server's rows",
+            set.dir.display()
+        );
     }
     let bytes = std::fs::read(set.dir.join(ROWS))?;
     let saved: Saved = serde_json::from_slice(&bytes)
         .with_context(|| format!("{}/{ROWS} cannot be read", set.dir.display()))?;
     for c in &saved.connector {
-        c.bytes().with_context(|| format!("connector {} in {}", c.id, set.dir.display()))?;
+        c.bytes()
+            .with_context(|| format!("connector {} in {}", c.id, set.dir.display()))?;
     }
     for p in &saved.password {
-        p.bytes().with_context(|| format!("the user {} in {}", p.email, set.dir.display()))?;
+        p.bytes()
+            .with_context(|| format!("the user {} in {}", p.email, set.dir.display()))?;
     }
     if manifest.files.iter().any(|f| f.name == DUMP) {
         verify_dump(&saved.flavour, &set.dir.join(DUMP), &saved)?;

@@ -9,7 +9,9 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
+};
 use std::sync::Arc;
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -26,7 +28,9 @@ fn roots(server: &Server) -> Result<RootCertStore> {
             {
                 store
                     .add(c.with_context(|| format!("{} holds a bad certificate", ca.display()))?)
-                    .with_context(|| format!("{} holds a certificate rustls refuses", ca.display()))?;
+                    .with_context(|| {
+                        format!("{} holds a certificate rustls refuses", ca.display())
+                    })?;
             }
         }
         None => {
@@ -156,7 +160,11 @@ pub fn client_config(server: &Server) -> Result<Option<ClientConfig>> {
                 .map_err(|e| anyhow!("the client certificate and key do not go together: {e}"))?
         }
         (None, None) => builder.with_no_client_auth(),
-        _ => return Err(anyhow!("a client certificate needs both its certificate and its key file")),
+        _ => {
+            return Err(anyhow!(
+                "a client certificate needs both its certificate and its key file"
+            ))
+        }
     };
     Ok(Some(config))
 }

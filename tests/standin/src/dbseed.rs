@@ -9,7 +9,9 @@ use mysql::prelude::Queryable;
 
 /// Dex's PostgreSQL schema, the first `level` migrations.
 pub fn pg_schema(c: &mut postgres::Client, level: usize) -> Result<(), postgres::Error> {
-    c.batch_execute("create table if not exists migrations (num integer not null, at timestamptz not null);")?;
+    c.batch_execute(
+        "create table if not exists migrations (num integer not null, at timestamptz not null);",
+    )?;
     for (i, (_, sql)) in PG_MIGRATIONS.iter().take(level).enumerate() {
         let mut tx = c.transaction()?;
         tx.batch_execute(sql)?;
@@ -24,7 +26,9 @@ pub fn pg_schema(c: &mut postgres::Client, level: usize) -> Result<(), postgres:
 
 /// Dex's MySQL schema, the first `level` migrations.
 pub fn mysql_schema(c: &mut mysql::Conn, level: usize) -> Result<(), mysql::Error> {
-    c.query_drop("create table if not exists migrations (num integer not null, at datetime(3) not null);")?;
+    c.query_drop(
+        "create table if not exists migrations (num integer not null, at datetime(3) not null);",
+    )?;
     for (i, (_, sql)) in MYSQL_MIGRATIONS.iter().take(level).enumerate() {
         let mut tx = c.start_transaction(mysql::TxOpts::default())?;
         for stmt in sql.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
@@ -71,11 +75,13 @@ pub fn mysql_insert(c: &mut mysql::Conn, r: &Row) -> Result<(), mysql::Error> {
 pub type Rows = Vec<(String, String, Option<Vec<u8>>)>;
 
 pub fn pg_rows(c: &mut postgres::Client) -> Result<Rows, postgres::Error> {
-    Ok(c
-        .query("select id, resource_version, config from connector order by id", &[])?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect())
+    Ok(c.query(
+        "select id, resource_version, config from connector order by id",
+        &[],
+    )?
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect())
 }
 
 pub fn mysql_rows(c: &mut mysql::Conn) -> Result<Rows, mysql::Error> {
