@@ -585,6 +585,11 @@ impl std::str::FromStr for SetField {
                 "--set does not set secrets ({field} would be printed in the plan); nothing was changed"
             )));
         }
+        if let Some(why) = crate::dex::url::set_problem(field, value) {
+            return Err(UsageError(format!(
+                "--set {connector}.{why}; nothing was changed"
+            )));
+        }
         Ok(SetField {
             connector: connector.into(),
             field: field.into(),

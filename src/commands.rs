@@ -12,7 +12,7 @@ use crate::report::{self, Report, Trail};
 use crate::runtime;
 use crate::settings::Settings;
 use crate::store;
-use crate::verdict::{UsageError, Verdict};
+use crate::verdict::{Declined, UsageError, Verdict};
 use anyhow::{anyhow, bail, Result};
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -63,7 +63,7 @@ fn confirm(s: &Settings, question: &str, diff: &str) -> Result<()> {
     if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
         Ok(())
     } else {
-        bail!("not confirmed; nothing was changed")
+        Err(Declined("not confirmed; nothing was changed".into()).into())
     }
 }
 
@@ -101,12 +101,11 @@ async fn look_and_fix(command: &'static str, s: &Settings, t: &mut Trail) -> Res
     let store = t.store.insert(store::reach(located).await?);
     let stored = t.stored.insert(store.read()?);
     let configs = t.configs.insert(config::read(&located.configs));
-    let running = located.runtime.unit().is_some_and(|u| u.running());
     let plan = if s.local_login {
         t.plan.insert(plan::door::local_login(
             &stored.rows,
             configs,
-            running,
+            located.logs.as_ref(),
             s.output.show_secrets,
         ))
     } else {
@@ -119,7 +118,7 @@ async fn look_and_fix(command: &'static str, s: &Settings, t: &mut Trail) -> Res
         )
         .await?;
         t.plan.insert(plan::build(
-            &Seen::of(located, stored, configs, &diagnosis),
+            &Seen::of(stored, configs, &diagnosis),
             &s.plan,
             s.output.show_secrets,
         )?)

@@ -103,7 +103,7 @@ async fn run_host(h: &Host, action: &FleetAction, timeout: Duration) -> (Value, 
         .kill_on_drop(true);
     let failed = |error: String| {
         (
-            json!({"schema_version": 1, "host": h.endpoint, "result": "failed", "error": error}),
+            json!({"schema_version": crate::report::SCHEMA_VERSION, "host": h.endpoint, "result": "failed", "error": error}),
             ExitCode::Failed,
         )
     };
@@ -257,7 +257,7 @@ pub async fn run(g: &Global, a: &FleetArgs) -> (String, ExitCode) {
     }
     let skipped: Vec<Host> = stopped_at.map(|i| hosts[i..].to_vec()).unwrap_or_default();
     for h in &skipped {
-        let v = json!({"schema_version": 1, "host": h.endpoint, "result": "skipped",
+        let v = json!({"schema_version": crate::report::SCHEMA_VERSION, "host": h.endpoint, "result": crate::verdict::Outcome::Skipped.as_str(),
             "error": format!("not run: more than {} host(s) failed in earlier batches (--max-fail)", a.max_fail.unwrap_or(0))});
         results.push(HostResult {
             endpoint: h.endpoint.clone(),

@@ -116,11 +116,15 @@ pub fn run(cli: Cli) -> i32 {
 /// given.
 pub fn refused_by_clap(e: clap::Error, args: &[std::ffi::OsString]) -> i32 {
     use clap::error::ErrorKind;
-    let json = args
-        .windows(2)
-        .any(|w| w[0] == "--output" && w[1] == "json")
-        || args.iter().any(|a| a == "--output=json");
-    if !json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+    let asked = |format: &str| {
+        args.windows(2)
+            .any(|w| w[0] == "--output" && w[1] == format)
+            || args.iter().any(|a| *a == *format!("--output={format}"))
+    };
+    let format = ["json", "nagios", "prometheus"]
+        .into_iter()
+        .find(|f| asked(f));
+    if format.is_none() || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         e.exit();
     }
     let first = e.to_string();
@@ -141,9 +145,24 @@ pub fn refused_by_clap(e: clap::Error, args: &[std::ffi::OsString]) -> i32 {
             "{message}; nothing was changed; see `ozrepair {help}--help`"
         )),
     );
-    emit(format!("{}\n", report.to_json()).as_bytes());
+    // Each format says it as its readers expect: one JSON report, or the monitoring plugin's UNKNOWN line
+    // (exit 3), or the Prometheus series with the failed result.
+    let output = match format {
+        Some("nagios") => settings::Output::Nagios,
+        Some("prometheus") => settings::Output::Prometheus,
+        _ => settings::Output::Json,
+    };
+    let shown = report.render(&settings::OutputOpts {
+        format: output,
+        color: false,
+        show_secrets: false,
+    });
+    emit(shown.stdout.as_bytes());
     let _ = std::io::stderr().write_all(e.render().to_string().as_bytes());
-    ExitCode::Usage.code()
+    match output {
+        settings::Output::Nagios => shown.exit_now(),
+        _ => ExitCode::Usage.code(),
+    }
 }
 
 /// Writes to stdout; a reader that went away (a closed pipe) is not an error worth a panic.

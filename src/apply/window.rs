@@ -218,7 +218,7 @@ impl Window<'_> {
             applied.sha256_after = Some(set.db_sha256());
             applied.backup = Some(set);
             self.runtime.start_if_stopped_here().await?;
-            return Ok(Verdict::healthy());
+            return Ok(Verdict::backed_up());
         }
         done.backup = Some(set.dir.clone());
         match work {
@@ -478,12 +478,16 @@ impl Window<'_> {
         applied: &mut Applied,
         done: &mut Done,
     ) -> Result<Verdict> {
+        let done_word = match work {
+            Work::Restore { .. } => Verdict::restored(),
+            _ => Verdict::fixed(),
+        };
         let Some(unit) = self.runtime.unit().cloned() else {
-            return Ok(Verdict::fixed());
+            return Ok(done_word);
         };
         if let Work::Restore { .. } = work {
             if !(self.opts.restart() && self.runtime.stopped_here()) {
-                return Ok(Verdict::fixed());
+                return Ok(done_word);
             }
         } else if !self.opts.restart() {
             applied.state_after = self.runtime.state_now().await;
@@ -492,7 +496,7 @@ impl Window<'_> {
                 "--no-restart: {} is left stopped; `{start}` when ready",
                 unit.name
             ));
-            return Ok(Verdict::fixed());
+            return Ok(done_word);
         }
         let shown = applied.backup.as_ref().map(|b| b.dir.display().to_string());
         let started = self
@@ -500,7 +504,10 @@ impl Window<'_> {
             .start_and_watch(self.opts.wait(), shown)
             .await?;
         done.started = true;
-        let verdict = started.verdict.clone();
+        let mut verdict = started.verdict.clone();
+        if verdict.outcome == Outcome::Fixed {
+            verdict.outcome = done_word.outcome;
+        }
         applied.record_start(started);
         Ok(verdict)
     }

@@ -6,6 +6,7 @@
 use super::{defined_in_files, views_of, Change, Plan, Source, Store};
 use crate::config::{self, Configs, Seg};
 use crate::dex::ConnectorRow;
+use crate::logs::LogFindings;
 
 /// The `field` of a change that creates a whole connector row.
 pub const NEW_ROW: &str = "(row)";
@@ -19,12 +20,12 @@ const EVIDENCE: &str = "local-login --enable";
 pub fn local_login(
     rows: &[ConnectorRow],
     configs: &Configs,
-    running: bool,
+    logs: Option<&LogFindings>,
     show_secrets: bool,
 ) -> Plan {
     let mut secrets = Vec::new();
-    let mut views = views_of(rows, running, show_secrets, &mut secrets);
-    defined_in_files(&mut views, configs, running);
+    let mut views = views_of(rows, logs, show_secrets, &mut secrets);
+    defined_in_files(&mut views, configs, logs);
     for c in &configs.connectors {
         secrets.extend(c.secrets.iter().cloned());
     }

@@ -14,7 +14,7 @@ use crate::dex::{ConnectorRow, Stored};
 use crate::evidence::{Asked, Diagnosis};
 use crate::fields::Strings;
 use crate::logs::LogFindings;
-use crate::runtime::{Located, Unit};
+use crate::runtime::Unit;
 use crate::settings::{ApplyOpts, PlanArgs, SetField};
 use crate::verdict::{ExitCode, Outcome, UsageError, Verdict};
 use anyhow::{bail, Result};
@@ -48,6 +48,17 @@ pub enum Source {
     Explicit,
 }
 
+impl Source {
+    /// Who said the value, in the report's words.
+    pub fn says(self) -> &'static str {
+        match self {
+            Source::Logs => "the IdP's log (go-oidc: the provider publishes it)",
+            Source::Discovery => BY_DISCOVERY,
+            Source::Explicit => BY_OPERATOR,
+        }
+    }
+}
+
 crate::fields! {
     /// A connector as the report shows it: never its secrets, only what identifies it and its issuer.
     #[derive(Debug, Clone, Serialize)]
@@ -71,6 +82,13 @@ crate::fields! {
         /// The config file that defines it (static and overlay connectors).
         #[serde(skip_serializing_if = "Option::is_none")]
         pub file: Option<String>,
+        /// What its status rests on, in a few words (extension): the IdP's log of a start, the
+        /// provider's discovery document, the operator's value. Absent when nothing checked it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub checked_by: Option<String>,
+        /// Its status before the change this run applied (extension; only for a changed connector).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub status_before: Option<Status>,
     }
 }
 
@@ -151,6 +169,9 @@ pub struct Plan {
     /// The secret values of every connector read for this plan (the report scrubs them), found in the
     /// same pass over each config that reads its issuer and endpoints.
     pub secrets: Vec<String>,
+    /// The plan is judged by its connectors (inspect and fix; not local-login, whose subject is the
+    /// door): healthy only when every one was checked.
+    pub judges_connectors: bool,
 }
 
 /// Config fields that locate the provider, shown for every connector type (issuer-like fields).
@@ -300,24 +321,16 @@ pub struct Seen<'a> {
     pub logs: Option<&'a LogFindings>,
     /// `--discover`: what each provider publishes, or why it could not be asked.
     pub discovered: &'a [Asked],
-    /// The container is running (not restarting) in this run.
-    pub running: bool,
     /// The config files and the connectors they define.
     pub configs: &'a Configs,
 }
 
 impl<'a> Seen<'a> {
-    pub fn of(
-        located: &'a Located,
-        stored: &'a Stored,
-        configs: &'a Configs,
-        diagnosis: &'a Diagnosis,
-    ) -> Seen<'a> {
+    pub fn of(stored: &'a Stored, configs: &'a Configs, diagnosis: &'a Diagnosis) -> Seen<'a> {
         Seen {
             rows: &stored.rows,
             logs: diagnosis.logs.as_ref(),
             discovered: &diagnosis.discovered,
-            running: located.runtime.unit().is_some_and(Unit::running),
             configs,
         }
     }
@@ -327,8 +340,8 @@ impl<'a> Seen<'a> {
 /// secret fields with its endpoints).
 pub fn build(seen: &Seen, s: &PlanArgs, show_secrets: bool) -> Result<Plan> {
     let mut secrets = Vec::new();
-    let mut views = views_of(seen.rows, seen.running, show_secrets, &mut secrets);
-    let defined = defined_in_files(&mut views, seen.configs, seen.running);
+    let mut views = views_of(seen.rows, seen.logs, show_secrets, &mut secrets);
+    let defined = defined_in_files(&mut views, seen.configs, seen.logs);
     for c in &seen.configs.connectors {
         secrets.extend(c.secrets.iter().cloned());
     }
@@ -342,6 +355,7 @@ pub fn build(seen: &Seen, s: &PlanArgs, show_secrets: bool) -> Result<Plan> {
     b.has_row.resize(b.views.len(), false);
     // Only the scrub reads them (report::redact), in no particular order and indexed once each.
     b.plan.secrets = secrets;
+    b.plan.judges_connectors = true;
     b.check_names(s)?;
     b.add_failures(seen.logs);
     // Where the right issuer comes from, in the contract's order: --issuer, the logs, discovery.
@@ -363,20 +377,17 @@ pub fn build(seen: &Seen, s: &PlanArgs, show_secrets: bool) -> Result<Plan> {
 /// every connector), unknown when nothing says yet.
 fn views_of(
     rows: &[ConnectorRow],
-    running: bool,
+    logs: Option<&LogFindings>,
     show_secrets: bool,
     secrets: &mut Vec<String>,
 ) -> Vec<ConnectorView> {
     rows.iter()
         .map(|r| {
             let (issuer, mut endpoints, problem) = read_config(r, secrets);
-            let checked = r.typ == "oidc" || issuer.is_some();
-            let status = if problem.is_some() {
-                Status::Unknown
-            } else if !checked || running {
-                Status::Ok
+            let (status, checked_by) = if problem.is_some() {
+                (Status::Unknown, None)
             } else {
-                Status::Unknown
+                checked(&r.id, &r.typ, logs)
             };
             if show_secrets {
                 endpoints.extend(
@@ -395,10 +406,41 @@ fn views_of(
                 endpoints,
                 store: "database",
                 file: None,
+                checked_by,
+                status_before: None,
             }
         })
         .collect()
 }
+
+/// What a start's log lines say of connector `id`: Ok when the start got to serving and no line names it
+/// (or an unnamed connector) failing, since the IdP opens every connector before it serves (and NetBird
+/// v0.65.2+ and Dex v2.44+, which go on with a connector that failed, log each failure). Dex's built-in
+/// `local` connector has nothing to check. Otherwise nothing vouches for it: unknown, and not checked.
+fn checked(id: &str, typ: &str, logs: Option<&LogFindings>) -> (Status, Option<String>) {
+    if typ == door::LOCAL_TYPE {
+        return (Status::Ok, Some(BY_DEX.into()));
+    }
+    let names_it = |c: &Option<String>| c.as_deref().is_none_or(|c| c == id);
+    match logs {
+        Some(l)
+            if l.ready
+                && !l.failures.iter().any(|f| names_it(&f.connector))
+                && !l.evidence.iter().any(|e| names_it(&e.connector)) =>
+        {
+            (Status::Ok, Some(BY_START.into()))
+        }
+        _ => (Status::Unknown, None),
+    }
+}
+
+/// What a status rests on, in the report's words.
+pub const BY_START: &str = "the IdP's log of its last start (it served with this connector open)";
+pub const BY_DISCOVERY: &str = "the provider's discovery document";
+pub const BY_OPERATOR: &str = "the value given with --issuer";
+pub const BY_DEX: &str = "Dex's built-in password connector (nothing to check)";
+pub const BY_FIX: &str = "this run's change, read back, and the IdP's log after its start";
+pub const BY_WRITE: &str = "this run's change, read back from the store (nothing started it)";
 
 /// The connectors config files define: a row's view says which file holds it (a static connector), and a
 /// connector with no row (a Dex config overlay) gets a view of its own. Returns, for each view, the index
@@ -406,7 +448,7 @@ fn views_of(
 fn defined_in_files(
     views: &mut Vec<ConnectorView>,
     configs: &Configs,
-    running: bool,
+    logs: Option<&LogFindings>,
 ) -> Vec<Option<usize>> {
     let mut defined = vec![None; views.len()];
     for (i, fc) in configs.connectors.iter().enumerate() {
@@ -421,16 +463,19 @@ fn defined_in_files(
         if let Some(iss) = &fc.issuer {
             endpoints.insert(Cow::Borrowed("issuer"), iss.clone());
         }
+        let (status, checked_by) = checked(&fc.id, &fc.typ, logs);
         views.push(ConnectorView {
             id: fc.id.clone(),
             typ: fc.typ.clone(),
             name: fc.name.clone(),
             issuer: fc.issuer.clone(),
-            status: if running { Status::Ok } else { Status::Unknown },
+            status,
             problem: None,
             endpoints,
             store: fc.held.as_str(),
             file: Some(file),
+            checked_by,
+            status_before: None,
         });
         defined.push(Some(i));
     }
@@ -596,6 +641,7 @@ impl Builder {
                 Err(why) => {
                     if view.status != Status::Mismatch {
                         view.status = Status::Unknown;
+                        view.checked_by = None;
                     }
                     self.plan
                         .notes
@@ -610,6 +656,7 @@ impl Builder {
                     if !corrected && !undecodable {
                         view.status = Status::Ok;
                         view.problem = None;
+                        view.checked_by = Some(BY_DISCOVERY.into());
                     }
                 }
                 Ok(published) => {
@@ -649,13 +696,15 @@ impl Builder {
             if from == c.to && file_from.as_deref().is_none_or(|f| f == c.to) {
                 v.status = Status::Ok;
                 v.problem = None;
+                v.checked_by = Some(c.source.says().into());
                 continue;
             }
             v.status = Status::Mismatch;
-            v.problem = Some(format!(
-                "stored issuer {from:?}, the provider publishes {:?}",
-                c.to
-            ));
+            v.checked_by = Some(c.source.says().into());
+            v.problem = Some(match c.source {
+                Source::Explicit => format!("stored issuer {from:?}, --issuer sets {:?}", c.to),
+                _ => format!("stored issuer {from:?}, the provider publishes {:?}", c.to),
+            });
             if s.connector.as_deref().is_some_and(|o| o != v.id) {
                 continue;
             }
@@ -829,8 +878,8 @@ impl Plan {
                 }
             ));
         }
-        match unit.filter(|u| u.failing()) {
-            Some(c) => {
+        if let Some(c) = unit.filter(|u| u.failing()) {
+            {
                 let why = match self.notes.first() {
                     Some(n) => format!("ozrepair has no database change that fixes it: {n}"),
                     None => {
@@ -838,13 +887,56 @@ impl Plan {
                             .to_string()
                     }
                 };
-                Verdict::new(Outcome::Failed, ExitCode::Failed).with_error(format!(
+                return Verdict::new(Outcome::Failed, ExitCode::Failed).with_error(format!(
                     "container {} is {} (exit code {}) and {why}; nothing was changed; read `docker logs {}`, and if you know the right issuer pass --issuer with --connector",
                     c.name, c.state, c.exit_code, c.name
-                ))
+                ));
             }
-            None => Verdict::healthy(),
         }
+        if self.judges_connectors {
+            self.judge_connectors(notes)
+        } else {
+            Verdict::healthy()
+        }
+    }
+
+    /// With nothing to change: action needed when a connector has a problem ozrepair plans no change for
+    /// (Dex cannot decode its config, the IdP reports it failing for another reason); unchecked when
+    /// nothing vouched for a connector (no start's log lines, no provider asked); healthy only when every
+    /// connector was checked.
+    fn judge_connectors(&self, notes: &mut Vec<String>) -> Verdict {
+        let problems: Vec<&ConnectorView> = self
+            .connectors
+            .iter()
+            .filter(|c| c.status != Status::Ok && c.problem.is_some())
+            .collect();
+        if let Some(first) = problems.first() {
+            return Verdict::new(Outcome::ActionNeeded, ExitCode::ActionNeeded).with_error(format!(
+                "connector {}: {}{}; ozrepair has no change for it: correct it in the dashboard or by hand",
+                first.id,
+                first.problem.as_deref().unwrap_or_default(),
+                match problems.len() {
+                    1 => String::new(),
+                    n => format!(" ({} more connectors have problems: see the report)", n - 1),
+                }
+            ));
+        }
+        let unchecked: Vec<&str> = self
+            .connectors
+            .iter()
+            .filter(|c| c.status != Status::Ok)
+            .map(|c| c.id.as_str())
+            .collect();
+        if unchecked.is_empty() {
+            return Verdict::healthy();
+        }
+        notes.push(format!(
+            "{} of {} connector(s) not checked ({}): nothing showed them working (no log lines of a start that served with them, no provider asked); `--discover` asks their providers, `--issuer` with `--connector` gives a value",
+            unchecked.len(),
+            self.connectors.len(),
+            unchecked.join(", ")
+        ));
+        Verdict::new(Outcome::Unchecked, ExitCode::Unchecked)
     }
 }
 
@@ -877,19 +969,28 @@ mod tests {
         }
     }
 
-    /// The plan for these rows and logs, with the operator's `--connector` and `--issuer`.
+    /// The plan for these rows and logs, with the operator's `--connector` and `--issuer`; `served`: the
+    /// logs are of a start that got to serving.
     fn plan_of(
         rows: &[ConnectorRow],
         logs: Option<&LogFindings>,
-        running: bool,
+        served: bool,
         only: Option<&str>,
         issuer: Option<&str>,
     ) -> Result<(Vec<ConnectorView>, Plan)> {
+        let ready;
+        let logs = if served {
+            let mut l = logs.cloned().unwrap_or_default();
+            l.ready = true;
+            ready = l;
+            Some(&ready)
+        } else {
+            logs
+        };
         let seen = Seen {
             rows,
             logs,
             discovered: &[],
-            running,
             configs: &Configs::default(),
         };
         let settings = PlanArgs {
@@ -968,7 +1069,6 @@ mod tests {
             rows,
             logs: Some(l),
             discovered: &[],
-            running: false,
             configs,
         };
         build(&seen, &PlanArgs::default(), false).unwrap()
@@ -1034,7 +1134,6 @@ mod tests {
             rows: &rows,
             logs: None,
             discovered: &discovered,
-            running: true,
             configs: &Configs::default(),
         };
         let plan = build(&seen, &PlanArgs::default(), false).unwrap();
