@@ -131,6 +131,10 @@ pub struct Global {
     /// Do not ask for confirmation (required when stdin is not a terminal and a change is due).
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,
+    /// ssh:// endpoints: trust a host key ssh does not know yet and add it to known_hosts (ssh's
+    /// StrictHostKeyChecking=accept-new). Without it an unknown host key is an error, as your ssh config says.
+    #[arg(long, global = true)]
+    pub ssh_accept_new: bool,
 }
 
 #[derive(Debug, Subcommand)]

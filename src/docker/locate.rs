@@ -76,8 +76,13 @@ pub async fn locate(target: &Target) -> Result<Located> {
                 volume: volume.as_deref(),
                 access: *access,
             };
+            let accepted = engine
+                .ssh_accepted()
+                .map(crate::docker::endpoint::accepted_line);
             let found = find(&engine, &want).await?;
-            Ok(found.into_located(engine))
+            let mut located = found.into_located(engine);
+            located.why.splice(0..0, accepted);
+            Ok(located)
         }
     }
 }
