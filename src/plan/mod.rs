@@ -973,6 +973,51 @@ mod tests {
     }
 
     #[test]
+    fn a_refusal_names_the_file_and_line_of_a_connector_it_cannot_set() {
+        let mut configs = configs_with("dexjc", "https://y", config::Held::Overlay);
+        configs.connectors[0].issuer = None;
+        configs.connectors[0].line = 12;
+        let settings = Settings {
+            only: Some("dexjc".into()),
+            issuer: Some("https://y/".into()),
+            ..Settings::default()
+        };
+        let seen = Seen {
+            rows: &[],
+            logs: None,
+            discovered: &[],
+            running: false,
+            configs: &configs,
+        };
+        let e = build(&seen, &settings).unwrap_err().to_string();
+        assert!(
+            e.contains("connector dexjc (defined in /etc/netbird/management.json line 12) has no issuer field"),
+            "{e}"
+        );
+        // A file whose connectors could not be read is named when the connector is not found.
+        configs.connectors.clear();
+        configs.notes.push(
+            "/etc/dex/config.yaml: YAML line 4: a flow collection that does not end on its line; its connectors were not read".into(),
+        );
+        let e = build(&seen_of(&configs), &settings)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("there is no connector \"dexjc\""), "{e}");
+        assert!(e.contains("; /etc/dex/config.yaml: YAML line 4:"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+
+    fn seen_of(configs: &Configs) -> Seen<'_> {
+        Seen {
+            rows: &[],
+            logs: None,
+            discovered: &[],
+            running: false,
+            configs,
+        }
+    }
+
+    #[test]
     fn a_static_connector_is_changed_in_its_file_and_its_row() {
         let rows = [row("jc", "oidc", r#"{"issuer":"https://y"}"#)];
         let configs = configs_with("jc", "https://y", config::Held::Static);
