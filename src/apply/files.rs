@@ -1,5 +1,7 @@
 //! Config-file edits inside the stop window: computed from the file as it is now, written to a temporary
 //! file beside it (same owner and mode), fsynced, renamed over it, the directory fsynced, and read back.
+//! A file with a second hard link is refused (before the stop, and again before the rename): the rename
+//! would leave the other name with the old bytes.
 
 use crate::config::{self, ConfigFile};
 use crate::plan::{Plan, Store};
@@ -34,7 +36,7 @@ pub fn compute(plan: &Plan) -> Result<Vec<FileWrite>> {
         let pos = match out.iter().position(|w| w.path == p) {
             Some(i) => i,
             None => {
-                let bytes = config::read_file(&p)?;
+                let bytes = config::read_for_edit(&p)?;
                 out.push(FileWrite {
                     path: p.clone(),
                     before: bytes.clone(),
@@ -66,7 +68,7 @@ pub fn compute(plan: &Plan) -> Result<Vec<FileWrite>> {
 /// still hold `w.before`.
 pub fn write(w: &FileWrite) -> Result<()> {
     let (dir, name) = config::split(&w.path)?;
-    let now = config::read_file(&w.path)?;
+    let now = config::read_for_edit(&w.path)?;
     if now != w.before {
         bail!(
             "{} changed while ozrepair was working; it was not written",

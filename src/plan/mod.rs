@@ -356,11 +356,11 @@ pub fn build(seen: &Seen, s: &PlanArgs, show_secrets: bool) -> Result<Plan> {
     // Only the scrub reads them (report::redact), in no particular order and indexed once each.
     b.plan.secrets = secrets;
     b.plan.judges_connectors = true;
-    b.check_names(s)?;
+    b.check_names(s, seen.configs)?;
     b.add_failures(seen.logs);
     // Where the right issuer comes from, in the contract's order: --issuer, the logs, discovery.
     match &s.issuer {
-        Some(to) => b.add_explicit(to, s.connector.as_deref())?,
+        Some(to) => b.add_explicit(to, s.connector.as_deref(), seen.configs)?,
         None => {
             b.add_log_evidence(seen.logs);
             b.add_discovery(seen.discovered);
@@ -497,6 +497,17 @@ fn secret_fields(r: &ConnectorRow) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The config files whose connectors could not be read (each with its file and line), for a refusal to
+/// name: `; FILE: YAML line N: …` each, or nothing.
+fn unread_files(configs: &Configs) -> String {
+    configs
+        .notes
+        .iter()
+        .filter(|n| n.ends_with("its connectors were not read"))
+        .map(|n| format!("; {n}"))
+        .collect()
+}
+
 struct Builder {
     views: Vec<ConnectorView>,
     /// For each view, the file connector that defines it (index into `Configs::connectors`).
@@ -517,12 +528,13 @@ impl Builder {
     }
 
     /// `--connector` and `--set` must name connectors that exist.
-    fn check_names(&self, s: &PlanArgs) -> Result<()> {
+    fn check_names(&self, s: &PlanArgs, configs: &Configs) -> Result<()> {
         if let Some(only) = &s.connector {
             if !self.views.iter().any(|v| &v.id == only) {
                 bail!(
-                    "there is no connector {only:?}; the connectors are: {}; nothing was changed",
-                    self.ids()
+                    "there is no connector {only:?}; the connectors are: {}{}; nothing was changed",
+                    self.ids(),
+                    unread_files(configs)
                 );
             }
         }
@@ -554,8 +566,9 @@ impl Builder {
     }
 
     /// `--issuer`: the operator's value, for the one connector it can apply to.
-    fn add_explicit(&mut self, to: &str, only: Option<&str>) -> Result<()> {
+    fn add_explicit(&mut self, to: &str, only: Option<&str>, configs: &Configs) -> Result<()> {
         let views = &self.views;
+        let unread = unread_files(configs);
         let candidates: Vec<usize> = match only {
             Some(id) => views.iter().position(|v| v.id == id).into_iter().collect(),
             None => (0..views.len())
@@ -564,7 +577,7 @@ impl Builder {
         };
         let idx = match candidates.as_slice() {
             [i] => *i,
-            [] => bail!("no connector has an issuer to set; nothing was changed"),
+            [] => bail!("no connector has an issuer to set{unread}; nothing was changed"),
             many => {
                 let ids: Vec<&str> = many.iter().map(|&i| views[i].id.as_str()).collect();
                 return Err(UsageError(format!(
@@ -579,8 +592,18 @@ impl Builder {
             bail!("connector {}: {problem}; nothing was changed; fix that connector in the dashboard or by hand", views[idx].id);
         }
         if views[idx].issuer.is_none() {
+            let place = self.defined[idx]
+                .map(|i| {
+                    let fc = &configs.connectors[i];
+                    format!(
+                        " (defined in {} line {})",
+                        configs.file_of(fc).path.display(),
+                        fc.line
+                    )
+                })
+                .unwrap_or_default();
             bail!(
-                "connector {} has no issuer field to set (type {}); ozrepair edits values, it never adds fields; nothing was changed",
+                "connector {}{place} has no issuer field to set (type {}){unread}; ozrepair edits values, it never adds fields; nothing was changed",
                 views[idx].id,
                 views[idx].typ
             );
@@ -736,9 +759,10 @@ impl Builder {
                     Some(_) => {}
                     None => {
                         self.plan.notes.push(format!(
-                            "connector {} is defined in {} without a string issuer at {}; nothing is planned for it",
+                            "connector {} is defined in {} line {} without a string issuer at {}; nothing is planned for it",
                             v.id,
                             file.path.display(),
+                            fc.line,
                             config::show_path(&fc.issuer_path)
                         ));
                         continue;
@@ -1056,11 +1080,13 @@ mod tests {
                 issuer_path: vec![config::Seg::Key("issuer".into())],
                 held,
                 secrets: Vec::new(),
+                line: 1,
             }],
             login_flags: Vec::new(),
             auth: None,
             env_endpoint: None,
             notes: Vec::new(),
+            unread_flags: 0,
         }
     }
 
@@ -1072,6 +1098,49 @@ mod tests {
             configs,
         };
         build(&seen, &PlanArgs::default(), false).unwrap()
+    }
+
+    #[test]
+    fn a_refusal_names_the_file_and_line_of_a_connector_it_cannot_set() {
+        let mut configs = configs_with("dexjc", "https://y", config::Held::Overlay);
+        configs.connectors[0].issuer = None;
+        configs.connectors[0].line = 12;
+        let settings = PlanArgs {
+            connector: Some("dexjc".into()),
+            issuer: Some("https://y/".into()),
+            ..PlanArgs::default()
+        };
+        let seen = Seen {
+            rows: &[],
+            logs: None,
+            discovered: &[],
+            configs: &configs,
+        };
+        let e = build(&seen, &settings, false).unwrap_err().to_string();
+        assert!(
+            e.contains("connector dexjc (defined in /etc/netbird/management.json line 12) has no issuer field"),
+            "{e}"
+        );
+        // A file whose connectors could not be read is named when the connector is not found.
+        configs.connectors.clear();
+        configs.notes.push(
+            "/etc/dex/config.yaml: YAML line 4: a flow collection that does not end on its line; its connectors were not read".into(),
+        );
+        let e = build(&seen_of(&configs), &settings, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("there is no connector \"dexjc\""), "{e}");
+        assert!(e.contains("; /etc/dex/config.yaml: YAML line 4:"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+
+    fn seen_of(configs: &Configs) -> Seen<'_> {
+        Seen {
+            rows: &[],
+            logs: None,
+            discovered: &[],
+            configs,
+        }
     }
 
     #[test]

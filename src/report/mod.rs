@@ -430,6 +430,15 @@ pub struct HostResult {
     pub exit: ExitCode,
 }
 
+/// The hosts whose ssh host key `--ssh-accept-new` trusted for the first time (fleet.rs marks them).
+pub fn ssh_accepted(results: &[HostResult]) -> Vec<&str> {
+    results
+        .iter()
+        .filter(|r| r.report.get("ssh_host_key_accepted").is_some())
+        .map(|r| r.endpoint.as_str())
+        .collect()
+}
+
 /// The fleet's output: one JSON line per host and a summary line, or a table.
 pub fn fleet_output(
     output: Output,
@@ -443,9 +452,14 @@ pub fn fleet_output(
             for r in results {
                 o.push_str(&format!("{}\n", r.report));
             }
+            let mut summary = serde_json::json!({"hosts": results.len(), "results": counts});
+            let accepted = ssh_accepted(results);
+            if !accepted.is_empty() {
+                summary["ssh_host_keys_accepted"] = serde_json::json!(accepted);
+            }
             o.push_str(&format!(
                 "{}\n",
-                serde_json::json!({"summary": {"hosts": results.len(), "results": counts}, "exit_code": code.code()})
+                serde_json::json!({"summary": summary, "exit_code": code.code()})
             ));
             o
         }

@@ -408,5 +408,13 @@ pub fn fleet_table(
         summary.join(" "),
         code.code()
     ));
+    let accepted = super::ssh_accepted(results);
+    if !accepted.is_empty() {
+        let hosts: Vec<String> = accepted.iter().map(|h| clean(h).into_owned()).collect();
+        o.push_str(&format!(
+            "ssh host keys accepted (--ssh-accept-new, now in known_hosts): {}\n",
+            hosts.join(", ")
+        ));
+    }
     o
 }

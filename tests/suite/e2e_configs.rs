@@ -795,3 +795,173 @@ on_both_engines!(
         }
     }
 );
+
+// ---------------------------------------------------------------------------------------------------
+// Issue 23: hard links, flow mappings, YAML 1.1 booleans; one engine each.
+
+/// A management.json with a second hard link beside it: `fix` is refused before anything is stopped, with
+/// one line naming the file and its links; both names keep the same bytes (never split); inspect and the
+/// dry run name it in a note.
+#[test]
+fn a_hard_linked_config_file_is_refused_never_split() {
+    let e = Engine::start();
+    let (dir, file, d) = with_management_json(&e, &management_json(JUMPCLOUD), 0o600, (0, 0), &[]);
+    let other = dir.path().join("management.json.orig");
+    std::fs::hard_link(&file, &other).expect("hard link");
+    d.wait_restarts(&e, 1);
+    let files = (snapshot(dir.path()), snapshot(&d.mountpoint));
+
+    let dry = ozrepair(["fix", "--dry-run", "--output", "json"])
+        .on(&e)
+        .run();
+    assert_eq!(dry.code, 3, "{dry:?}");
+    let notes = dry.json()["notes"].to_string();
+    assert!(
+        notes.contains(&format!("{} has 2 hard links", file.display())),
+        "{notes}"
+    );
+
+    let since = events_mark();
+    let run = ozrepair(["fix", "--yes"]).on(&e).run();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.stderr.lines().count(), 1, "one line: {run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("{} has 2 hard links", file.display())),
+        "{run:?}"
+    );
+    assert!(!run.all().contains(SECRET), "{run:?}");
+    // Every byte as it was; only ozrepair's (empty) lock file is new in the volume.
+    let mut volume = snapshot(&d.mountpoint);
+    assert!(volume.remove(".idp.db.ozrepair-lock").is_some());
+    assert_eq!((snapshot(dir.path()), volume), files);
+    assert_eq!(std::fs::metadata(&file).expect("stat").nlink(), 2);
+    assert_eq!(e.stop_events(&d.container, &since), Vec::<String>::new());
+}
+
+/// Dex's config.yaml with the connector's config as a flow mapping, which Dex reads: `fix` corrects the
+/// issuer inside it (only those bytes), and the container stays up.
+#[test]
+fn a_flow_mapping_connector_in_dex_yaml_is_fixed_in_place() {
+    let e = Engine::start();
+    let flow = |issuer: &str| {
+        dex_config(issuer).replace(
+            &format!(
+                "    config:\n      issuer: \"{issuer}\"   # JumpCloud, added by hand\n      clientID: 0f5e2c9a-e2e\n      clientSecret: {SECRET}\n      redirectURI: https://vpn.example.com/dex/callback\n"
+            ),
+            &format!(
+                "    config: {{issuer: {issuer}, clientID: 0f5e2c9a-e2e, clientSecret: {SECRET}, redirectURI: https://vpn.example.com/dex/callback}}\n"
+            ),
+        )
+    };
+    assert!(
+        flow(JUMPCLOUD).contains("config: {issuer:"),
+        "{}",
+        flow(JUMPCLOUD)
+    );
+    let (_dir, file, d) = with_dex_config(&e, &flow(JUMPCLOUD));
+    d.wait_restarts(&e, 2);
+    let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!run.all().contains(SECRET), "the secret leaked: {run:?}");
+    let j = run.json();
+    assert_eq!(j["result"], "fixed", "{run:?}");
+    assert_eq!(j["changes"][0]["at"], "connectors[0].config.issuer");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        flow(JUMPCLOUD_SLASH)
+    );
+    d.wait_ready(&e);
+    assert_eq!(d.state(&e).status, "running");
+}
+
+/// A flow mapping over several lines (which ozrepair does not edit) is refused with the file and the
+/// line: the operator's `--issuer` names where the connector is, and nothing is stopped or written.
+#[test]
+fn a_flow_mapping_over_lines_is_refused_with_file_and_line() {
+    let e = Engine::start();
+    let text = dex_config(JUMPCLOUD)
+        .replace(
+            &format!("    config:\n      issuer: \"{JUMPCLOUD}\"   # JumpCloud, added by hand\n"),
+            &format!("    config: {{issuer: \"{JUMPCLOUD}\",\n"),
+        )
+        .replace(
+            "      redirectURI: https://vpn.example.com/dex/callback\n",
+            "      redirectURI: https://vpn.example.com/dex/callback}\n",
+        )
+        .replace(
+            "      clientID: 0f5e2c9a-e2e\n",
+            "      clientID: 0f5e2c9a-e2e,\n",
+        )
+        .replace(
+            &format!("      clientSecret: {SECRET}\n"),
+            &format!("      clientSecret: {SECRET},\n"),
+        );
+    let (dir, file, d) = with_dex_config(&e, &text);
+    d.wait_restarts(&e, 1);
+    let files = (snapshot(dir.path()), snapshot(&d.mountpoint));
+    let since = events_mark();
+    let run = ozrepair([
+        "fix",
+        "--connector",
+        "jumpcloud",
+        "--issuer",
+        JUMPCLOUD_SLASH,
+        "--yes",
+    ])
+    .on(&e)
+    .run();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.stderr.lines().count(), 1, "one line: {run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("{}: YAML line 14:", file.display())),
+        "{run:?}"
+    );
+    assert!(!run.all().contains(SECRET), "{run:?}");
+    assert_eq!((snapshot(dir.path()), snapshot(&d.mountpoint)), files);
+    assert_eq!(e.stop_events(&d.container, &since), Vec::<String>::new());
+}
+
+/// `local-login --enable` on Dex's `enablePasswordDB: no` (go-yaml v2 reads it as false): turned on as
+/// `yes`, which Dex's own decoder (the Go checker) reads as true; the report notes how the YAML 1.1 word
+/// reads.
+#[test]
+fn local_login_sees_dexs_yaml_1_1_no_as_off() {
+    let e = Engine::start();
+    let with = |v: &str| {
+        dex_config(JUMPCLOUD_SLASH)
+            .replace("enablePasswordDB: true", &format!("enablePasswordDB: {v}"))
+    };
+    let (_dir, file, d) = with_dex_config(&e, &with("no"));
+    d.wait_ready(&e);
+    let run = ozrepair(["local-login", "--enable", "--yes", "--output", "json"])
+        .on(&e)
+        .run();
+    assert_eq!(run.code, 0, "{run:?}");
+    let j = run.json();
+    assert_eq!(j["result"], "fixed", "{run:?}");
+    let changes = j["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), 1, "{run:?}");
+    assert_eq!(changes[0]["at"], "enablePasswordDB");
+    assert_eq!(
+        (changes[0]["from"].as_str(), changes[0]["to"].as_str()),
+        (Some("false"), Some("true"))
+    );
+    assert!(
+        j["notes"].to_string().contains(&format!(
+            "{} line 9: enablePasswordDB is no: false to Dex",
+            file.display()
+        )),
+        "{}",
+        j["notes"]
+    );
+    let after = std::fs::read(&file).expect("read");
+    assert_eq!(String::from_utf8_lossy(&after), with("yes"));
+    assert_eq!(
+        crate::hostile_config::go_read("dex-flags", &after).expect("Dex reads it"),
+        serde_json::json!({"enablePasswordDB": true})
+    );
+    d.wait_ready(&e);
+    assert_eq!(d.state(&e).status, "running");
+}
