@@ -33,6 +33,7 @@ pub mod evidence;
 pub mod fault;
 mod fields;
 mod fleet;
+mod keys;
 mod logs;
 pub mod plan;
 mod progress;

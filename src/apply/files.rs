@@ -63,6 +63,21 @@ pub fn compute(plan: &Plan) -> Result<Vec<FileWrite>> {
     Ok(out)
 }
 
+/// Fails unless this process may replace `path` by rename: its directory must be writable to it (a
+/// read-only mount, a directory of another user's).
+pub fn can_replace(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| anyhow!("{} is not a path", dir.display()))?;
+    // SAFETY: `c` is a valid NUL-terminated path.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
+        let e = std::io::Error::last_os_error();
+        bail!("{} cannot be replaced here ({e})", path.display());
+    }
+    Ok(())
+}
+
 /// Writes `w.after` in place of the file: a temporary file in the same directory with the file's owner
 /// and mode, fsynced, renamed over it, the directory fsynced; then the file is read back. The file must
 /// still hold `w.before`.

@@ -155,8 +155,12 @@ pub struct Configs {
     /// The management's OIDC settings (the first management.json that has `HttpConfig.AuthIssuer`).
     pub auth: Option<AuthSettings>,
     /// The setup env file's OIDC discovery endpoint (`…_AUTH_OIDC_CONFIGURATION_ENDPOINT`), from which
-    /// configure.sh writes management.json again: (file index, key, value).
+    /// configure.sh writes management.json again: (file index, key, value), the assignment bash uses (the
+    /// last), when bash reads it literally.
     pub env_endpoint: Option<(usize, String, String)>,
+    /// The setup env file that holds that endpoint where ozrepair cannot edit it exactly (a `$`
+    /// expansion, CRLF line ends, a continuation, a file it cannot read as bash does): where, and why.
+    pub env_unedited: Option<String>,
     /// Files that could not be read or understood, one line each.
     pub notes: Vec<String>,
     /// Settings that turn local login on or off but hold a value their server does not read as a
@@ -375,16 +379,39 @@ impl Configs {
             Format::Env => {
                 match envfile::assignments(&file.bytes) {
                     Ok(list) => {
-                        self.env_endpoint = list
+                        // bash uses the last assignment of a key: that one is edited, or named.
+                        let last = list
                             .into_iter()
-                            .find(|a| {
-                                a.literal && a.key.ends_with("_AUTH_OIDC_CONFIGURATION_ENDPOINT")
-                            })
-                            .map(|a| (idx, a.key, a.value));
+                            .rfind(|a| a.key.ends_with("_AUTH_OIDC_CONFIGURATION_ENDPOINT"));
+                        match last {
+                            Some(a) if a.literal => {
+                                self.env_endpoint = Some((idx, a.key, a.value));
+                            }
+                            Some(a) => {
+                                self.env_unedited = Some(format!(
+                                    "{} line {} sets {} to {:?} in a form bash does not read literally ({}), which ozrepair does not edit",
+                                    file.path.display(),
+                                    a.line,
+                                    a.key,
+                                    a.value,
+                                    envfile::why_not_literal(&file.bytes, &a)
+                                ));
+                            }
+                            None => {}
+                        }
                     }
-                    Err(e) => self
-                        .notes
-                        .push(format!("{}: {e:#}; it was not read", file.path.display())),
+                    Err(e) => {
+                        self.notes
+                            .push(format!("{}: {e:#}; it was not read", file.path.display()));
+                        if String::from_utf8_lossy(&file.bytes)
+                            .contains("_AUTH_OIDC_CONFIGURATION_ENDPOINT")
+                        {
+                            self.env_unedited = Some(format!(
+                                "{} sets an OIDC configuration endpoint, and ozrepair cannot read the file as bash does ({e:#})",
+                                file.path.display()
+                            ));
+                        }
+                    }
                 }
                 Ok(Vec::new())
             }

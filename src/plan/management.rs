@@ -120,6 +120,12 @@ pub fn build(configs: &Configs, asked: Option<&Asked>, s: &PlanArgs) -> Result<P
                     configs.files[*fi].path.display()
                 ));
             }
+        } else if let Some(w) = &configs.env_unedited {
+            // Left as it is, the next configure.sh writes the old endpoint into management.json again.
+            plan.held_elsewhere.push(format!(
+                "{w}: set it to {:?} by hand before running configure.sh again",
+                discovery_url(&to)
+            ));
         }
         // An endpoint that is the discovery URL of the old issuer follows it.
         if let Some(e) = &auth.endpoint {

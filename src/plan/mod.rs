@@ -172,6 +172,11 @@ pub struct Plan {
     /// The plan is judged by its connectors (inspect and fix; not local-login, whose subject is the
     /// door): healthy only when every one was checked.
     pub judges_connectors: bool,
+    /// Places that hold the old value and that ozrepair does not change (a value it cannot edit exactly):
+    /// each says where and what the operator must do. A run that leaves one is never `fixed`.
+    pub held_elsewhere: Vec<String>,
+    /// `--connector`: the one connector the run is about (judged alone).
+    pub scope: Option<String>,
 }
 
 /// Config fields that locate the provider, shown for every connector type (issuer-like fields).
@@ -356,6 +361,7 @@ pub fn build(seen: &Seen, s: &PlanArgs, show_secrets: bool) -> Result<Plan> {
     // Only the scrub reads them (report::redact), in no particular order and indexed once each.
     b.plan.secrets = secrets;
     b.plan.judges_connectors = true;
+    b.plan.scope = s.connector.clone();
     b.check_names(s, seen.configs)?;
     b.add_failures(seen.logs);
     // Where the right issuer comes from, in the contract's order: --issuer, the logs, discovery.
@@ -880,6 +886,11 @@ impl Plan {
     /// into `notes`.
     pub fn judge(&self, unit: Option<&Unit>, notes: &mut Vec<String>) -> Verdict {
         if !self.changes.is_empty() {
+            notes.extend(
+                self.held_elsewhere
+                    .iter()
+                    .map(|h| format!("after the change, {h}")),
+            );
             return Verdict::pending();
         }
         if self.needs_start(unit) {
@@ -929,9 +940,11 @@ impl Plan {
     /// nothing vouched for a connector (no start's log lines, no provider asked); healthy only when every
     /// connector was checked.
     fn judge_connectors(&self, notes: &mut Vec<String>) -> Verdict {
+        let in_scope = |c: &&ConnectorView| self.scope.as_ref().is_none_or(|s| *s == c.id);
         let problems: Vec<&ConnectorView> = self
             .connectors
             .iter()
+            .filter(in_scope)
             .filter(|c| c.status != Status::Ok && c.problem.is_some())
             .collect();
         if let Some(first) = problems.first() {
@@ -948,6 +961,7 @@ impl Plan {
         let unchecked: Vec<&str> = self
             .connectors
             .iter()
+            .filter(in_scope)
             .filter(|c| c.status != Status::Ok)
             .map(|c| c.id.as_str())
             .collect();
@@ -1085,6 +1099,7 @@ mod tests {
             login_flags: Vec::new(),
             auth: None,
             env_endpoint: None,
+            env_unedited: None,
             notes: Vec::new(),
             unread_flags: 0,
         }

@@ -965,3 +965,104 @@ fn local_login_sees_dexs_yaml_1_1_no_as_off() {
     d.wait_ready(&e);
     assert_eq!(d.state(&e).status, "running");
 }
+
+/// The standalone setup whose setup.env holds the OIDC discovery endpoint in a form ozrepair does not edit
+/// (a `$` expansion, CRLF line ends), or twice: management.json is corrected, and the run says which file
+/// and line still holds the old value and what to do, with `action_needed` (exit 6), never `fixed`; with the
+/// key assigned twice, the one bash uses (the last) is the one edited.
+#[test]
+fn a_setup_env_value_ozrepair_cannot_edit_is_named_and_never_reported_fixed() {
+    let e = Engine::start();
+    let idp = Discovery::start();
+    // The provider publishes its issuer under another host name than the setup stored: the discovery
+    // endpoint of the corrected issuer is another URL, which setup.env must follow.
+    let port = idp
+        .base()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let stored = format!("http://127.0.0.1:{port}/realms/netbird");
+    let published = format!("http://localhost:{port}/realms/netbird");
+    idp.publish("/realms/netbird", &published);
+    let old_endpoint = format!("{stored}/.well-known/openid-configuration");
+    let new_endpoint = format!("{published}/.well-known/openid-configuration");
+    let key = "NETBIRD_AUTH_OIDC_CONFIGURATION_ENDPOINT";
+    for (case, setup_text, edited) in [
+        (
+            "a $ expansion",
+            format!("OIDC_BASE={stored}\nNETBIRD_DOMAIN=vpn.example.com\nexport {key}=\"$OIDC_BASE/.well-known/openid-configuration\"\n"),
+            None,
+        ),
+        (
+            "CRLF line ends",
+            format!("NETBIRD_DOMAIN=vpn.example.com\r\n{key}=\"{old_endpoint}\"\r\n"),
+            None,
+        ),
+        (
+            "assigned twice",
+            format!("{key}=\"https://first.example.com/unused\"\n{key}=\"{old_endpoint}\"\n"),
+            Some(format!("{key}=\"https://first.example.com/unused\"\n{key}=\"{new_endpoint}\"\n")),
+        ),
+    ] {
+        let text = standalone_management_json(&stored, &old_endpoint);
+        let dir = host_dir();
+        let file = dir.path().join("management.json");
+        write_config(&file, &text, 0o640, (0, 0));
+        let mount = format!("{}:/etc/netbird/management.json", file.display());
+        let artifacts = dir.path().join("artifacts");
+        std::fs::create_dir(&artifacts).expect("artifacts dir");
+        let setup = dir.path().join("setup.env");
+        std::fs::write(&setup, &setup_text).expect("setup.env");
+        let label = format!(
+            "com.docker.compose.project.working_dir={}",
+            artifacts.display()
+        );
+        e.docker_ok(&[
+            "run", "--label", &label, "-d", "--pull", "never", "--network", "host", "--restart",
+            "always", "--name", "netbird-management", "-v", &mount, "-e",
+            "STANDIN_CONFIG=/etc/netbird/management.json", "-e",
+            &format!("STANDIN_TOKEN_ISSUER={published}"), crate::util::engine::IMAGE,
+        ]);
+        crate::util::poll(
+            "the management to refuse tokens",
+            std::time::Duration::from_secs(30),
+            || {
+                e.docker(&["logs", "netbird-management"])
+                    .stdout_text()
+                    .contains("token has invalid issuer")
+                    .then_some(())
+            },
+        );
+        let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+        let j = run.json();
+        match &edited {
+            None => {
+                assert_eq!(run.code, 6, "{case}: {run:?}");
+                assert_eq!(j["result"], "action_needed", "{case}: {run:?}");
+                let err = j["error"].as_str().unwrap_or_default();
+                assert!(err.contains(&setup.display().to_string()), "{case}: {err}");
+                assert!(err.contains(" line "), "{case}: {err}");
+                assert!(err.contains(&new_endpoint), "{case}: what to set: {err}");
+                assert_eq!(
+                    std::fs::read_to_string(&setup).expect("read"),
+                    setup_text,
+                    "{case}: left as it is"
+                );
+            }
+            Some(want) => {
+                assert_eq!(run.code, 0, "{case}: {run:?}");
+                assert_eq!(j["result"], "fixed", "{case}: {run:?}");
+                assert_eq!(&std::fs::read_to_string(&setup).expect("read"), want, "{case}");
+            }
+        }
+        // management.json holds the corrected issuer either way.
+        assert!(
+            std::fs::read_to_string(&file)
+                .expect("read")
+                .contains(&format!(r#""AuthIssuer": "{published}""#)),
+            "{case}"
+        );
+        e.docker_ok(&["rm", "-f", "netbird-management"]);
+    }
+}
