@@ -478,9 +478,15 @@ impl Window<'_> {
                 writes.push(w);
             }
         }
-        journal.save(&sets).map_err(|e| {
-            anyhow!("{e:#}; the restore's journal could not be written, so nothing was restored")
-        })?;
+        // The one rename of the store needs no journal; config files to put back after it do.
+        let journaled = !writes.is_empty();
+        if journaled {
+            journal.save(&sets).map_err(|e| {
+                anyhow!(
+                    "{e:#}; the restore's journal could not be written, so nothing was restored"
+                )
+            })?;
+        }
         match self.store.write(Write::Restore).await {
             Ok(_) => {
                 done.written = true;
@@ -510,7 +516,9 @@ impl Window<'_> {
                 }
             }
         }
-        crate::backups::Journal::remove(&sets)?;
+        if journaled {
+            crate::backups::Journal::remove(&sets)?;
+        }
         Ok(())
     }
 
