@@ -776,7 +776,8 @@ pub fn edit(file: &ConfigFile, path: &[Seg], kind: Kind, from: &str, to: &str) -
     }
 }
 
-/// An env file's one assignment (`path` is its key) changed in place ([`envfile::replace`]).
+/// An env file's assignment of `path` (its key) changed in place ([`envfile::replace`]): the last one,
+/// the one bash uses when a key is assigned more than once.
 fn edit_env(bytes: &[u8], path: &[Seg], from: &str, to: &str) -> Result<Vec<u8>> {
     let [Seg::Key(key)] = path else {
         bail!("an env file has keys only");
@@ -784,7 +785,7 @@ fn edit_env(bytes: &[u8], path: &[Seg], from: &str, to: &str) -> Result<Vec<u8>>
     let list = envfile::assignments(bytes)?;
     let a = list
         .iter()
-        .find(|a| a.key == *key)
+        .rfind(|a| a.key == *key)
         .ok_or_else(|| anyhow!("it has no {key}"))?;
     if !a.literal || a.value != from {
         bail!("{key} is no longer {from:?}; run ozrepair again to re-plan");
@@ -792,7 +793,7 @@ fn edit_env(bytes: &[u8], path: &[Seg], from: &str, to: &str) -> Result<Vec<u8>>
     let out = envfile::replace(bytes, a, to)?;
     let back = envfile::assignments(&out)?
         .into_iter()
-        .find(|a| a.key == *key)
+        .rfind(|a| a.key == *key)
         .map(|a| a.value);
     if back.as_deref() != Some(to) {
         bail!("the edited file does not read back {key} as {to:?}");
