@@ -406,7 +406,7 @@ pub fn take(server: &Server, snap: &Snapshot, sets: &Sets, origin: &Origin) -> R
         )),
     }
     let configs = new.copy_configs(&origin.configs)?;
-    let set = new
+    let (set, unsigned) = new
         .finish(backups::manifest(origin, files, configs))
         .map_err(|e| {
             e.context(format!(
@@ -415,6 +415,7 @@ pub fn take(server: &Server, snap: &Snapshot, sets: &Sets, origin: &Origin) -> R
             ))
         })?;
     verify(&set).context("the backup was written but does not verify")?;
+    notes.extend(unsigned);
     Ok(Taken { set, notes })
 }
 
