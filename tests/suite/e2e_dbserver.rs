@@ -554,3 +554,42 @@ fn a_server_that_goes_away_mid_write_leaves_nothing_half_written() {
         }
     }
 }
+
+/// `password` and `backup` on a server store: the hash replaced in one guarded transaction and read back
+/// (bcrypt as Dex checks it), the backup set holding the rows and a dump, never the server's password.
+#[test]
+fn password_and_backup_on_postgres() {
+    let g = given(Flavour::Postgres, |s| pg_dsn(s, DEX_PASSWORD, "dex", " sslmode=disable"));
+    let old = bcrypt::hash("Old-Password-1", 10).unwrap();
+    let mut c = g.s.pg();
+    c.execute(
+        "insert into password (email, hash, username, user_id) values ($1, $2, $3, $4)",
+        &[&"alice@example.com", &old.as_bytes(), &"alice", &"u-alice"],
+    )
+    .unwrap();
+    let pw = g.home.path().join("new-password");
+    std::fs::write(&pw, "Correct-Horse-9\n").unwrap();
+    let pw = pw.display().to_string();
+    let run = g.run(&["password", "--email", "alice@example.com", "--password-file", &pw, "--yes", "--live", "--output", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!run.all().contains(DEX_PASSWORD) && !run.all().contains("Correct-Horse-9"), "{run:?}");
+    let hash: Vec<u8> = c
+        .query_one("select hash from password where email = 'alice@example.com'", &[])
+        .unwrap()
+        .get(0);
+    assert!(bcrypt::verify("Correct-Horse-9", std::str::from_utf8(&hash).unwrap()).unwrap());
+
+    let b = g.run(&["backup", "--output", "json"]);
+    assert_eq!(b.code, 0, "{b:?}");
+    let dir = std::path::PathBuf::from(b.json()["backup"]["dir"].as_str().unwrap());
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for want in ["rows.json", "rows.json-dump", "manifest.json"] {
+        assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
+    }
+    for f in walk(&dir) {
+        assert!(!String::from_utf8_lossy(&std::fs::read(&f).unwrap()).contains(DEX_PASSWORD), "{}", f.display());
+    }
+}
