@@ -339,6 +339,41 @@ fn check_mode_then_a_fix_of_exactly_the_broken_hosts() {
         assert_recap(&play, x.alias, 0, 0);
     }
 
+    // A monitoring play: openzro.ozrepair.ozrepair_info, its settings for the whole action group, fails the
+    // hosts that are not healthy and changes nothing.
+    let monitor = ctl.write_playbook(
+        "monitor.yml",
+        r#"- name: Monitor
+  hosts: ozrepair
+  gather_facts: false
+  module_defaults:
+    group/openzro.ozrepair.ozrepair:
+      binary: "{{ ozrepair_install_path }}"
+      docker_host: "{{ ozrepair_docker_host }}"
+  tasks:
+    - name: Read the deployment
+      openzro.ozrepair.ozrepair_info:
+      register: ozrepair_state
+      failed_when: not ozrepair_state.healthy
+"#,
+    );
+    let mark = events_mark();
+    let play = ctl.playbook("monitor", &inv, &monitor.to_string_lossy(), &[]);
+    assert_eq!(play.code, 2, "{}", play.all());
+    assert_recap(&play, "broken-a", 0, 1);
+    assert_recap(&play, "broken-b", 0, 1);
+    assert_recap(&play, "healthy-c", 0, 0);
+    let f = &play.failures()["broken-a"];
+    assert_eq!(
+        (&f["pending"], &f["changed"], &f["plan"][0]["field"]),
+        (&true.into(), &false.into(), &"issuer".into()),
+        "{f}"
+    );
+    for (x, b) in s.iter().zip(&before) {
+        assert_eq!(snapshot(&x.dep.mountpoint), b.0, "{}", x.alias);
+        no_stops(x, &mark);
+    }
+
     // Check mode with --diff: the healthy host is ok, each broken host shows its planned diff.
     let mark = events_mark();
     let play = ctl.playbook(
@@ -901,10 +936,18 @@ fn a_thousand_hosts_in_the_batches_the_inventory_sets() {
         "{}",
         play.all()
     );
-    assert_eq!(
-        messages(&play, "Show the batch sizes"),
-        vec!["1000 host(s) in batches of [1, 10, '10%', '25%'] (the last size repeats); the play stops after a batch in which more than 2% of the hosts failed"],
-    );
+    // The collection's README shows this run as its worked example: the same messages.
+    let readme = std::fs::read_to_string(repo().join("ansible/README.md")).unwrap();
+    let shown: Vec<String> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("\"msg\": \""))
+        .map(|l| l.trim_end_matches('"').to_string())
+        .collect();
+    let printed: Vec<String> = messages(&play, "Show the batch sizes")
+        .into_iter()
+        .chain(messages(&play, "Show this batch"))
+        .collect();
+    assert_eq!(shown, printed, "ansible/README.md's worked example");
     assert!(play
         .recap()
         .values()
