@@ -379,11 +379,24 @@ impl Configs {
             Format::Env => {
                 match envfile::assignments(&file.bytes) {
                     Ok(list) => {
-                        // bash uses the last assignment of a key: that one is edited, or named.
-                        let last = list
-                            .into_iter()
-                            .rfind(|a| a.key.ends_with("_AUTH_OIDC_CONFIGURATION_ENDPOINT"));
+                        // bash uses the last assignment of a key: that one is read; a key assigned
+                        // more than once is named, never edited (an edit of one would leave the
+                        // others to be misread).
+                        let is_it = |a: &envfile::Assignment| {
+                            a.key.ends_with("_AUTH_OIDC_CONFIGURATION_ENDPOINT")
+                        };
+                        let times = list.iter().filter(|a| is_it(a)).count();
+                        let last = list.into_iter().rfind(is_it);
                         match last {
+                            Some(a) if times > 1 => {
+                                self.env_unedited = Some(format!(
+                                    "{} assigns {} {times} times (bash uses the last, line {}: {:?}), which ozrepair does not edit",
+                                    file.path.display(),
+                                    a.key,
+                                    a.line,
+                                    a.value
+                                ));
+                            }
                             Some(a) if a.literal => {
                                 self.env_endpoint = Some((idx, a.key, a.value));
                             }
