@@ -559,7 +559,9 @@ fn a_server_that_goes_away_mid_write_leaves_nothing_half_written() {
 /// (bcrypt as Dex checks it), the backup set holding the rows and a dump, never the server's password.
 #[test]
 fn password_and_backup_on_postgres() {
-    let g = given(Flavour::Postgres, |s| pg_dsn(s, DEX_PASSWORD, "dex", " sslmode=disable"));
+    let g = given(Flavour::Postgres, |s| {
+        pg_dsn(s, DEX_PASSWORD, "dex", " sslmode=disable")
+    });
     let old = bcrypt::hash("Old-Password-1", 10).unwrap();
     let mut c = g.s.pg();
     c.execute(
@@ -570,11 +572,27 @@ fn password_and_backup_on_postgres() {
     let pw = g.home.path().join("new-password");
     std::fs::write(&pw, "Correct-Horse-9\n").unwrap();
     let pw = pw.display().to_string();
-    let run = g.run(&["password", "--email", "alice@example.com", "--password-file", &pw, "--yes", "--live", "--output", "json"]);
+    let run = g.run(&[
+        "password",
+        "--email",
+        "alice@example.com",
+        "--password-file",
+        &pw,
+        "--yes",
+        "--live",
+        "--output",
+        "json",
+    ]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(!run.all().contains(DEX_PASSWORD) && !run.all().contains("Correct-Horse-9"), "{run:?}");
+    assert!(
+        !run.all().contains(DEX_PASSWORD) && !run.all().contains("Correct-Horse-9"),
+        "{run:?}"
+    );
     let hash: Vec<u8> = c
-        .query_one("select hash from password where email = 'alice@example.com'", &[])
+        .query_one(
+            "select hash from password where email = 'alice@example.com'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert!(bcrypt::verify("Correct-Horse-9", std::str::from_utf8(&hash).unwrap()).unwrap());
@@ -590,6 +608,10 @@ fn password_and_backup_on_postgres() {
         assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
     }
     for f in walk(&dir) {
-        assert!(!String::from_utf8_lossy(&std::fs::read(&f).unwrap()).contains(DEX_PASSWORD), "{}", f.display());
+        assert!(
+            !String::from_utf8_lossy(&std::fs::read(&f).unwrap()).contains(DEX_PASSWORD),
+            "{}",
+            f.display()
+        );
     }
 }
