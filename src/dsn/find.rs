@@ -11,7 +11,7 @@
 
 use super::expand::{expand, lookup_in};
 use super::pg::{self, Keep};
-use super::{Flavour, Secret, Server, Tls};
+use super::{Flavour, Secret, Server};
 use crate::config::yaml;
 use crate::config::Seg;
 use crate::dex::jsonedit::key_matches;
@@ -122,18 +122,8 @@ pub fn named_in(bytes: &[u8], shown: &str, env: &[String]) -> Result<Named> {
     let lookup = lookup_in(env);
     let mut expanded: Vec<&'static str> = Vec::new();
     let mut s = Server {
-        flavour,
-        host: String::new(),
-        port: 0,
-        database: String::new(),
-        user: String::new(),
-        password: Secret::default(),
-        tls: Tls::default(),
-        connect_timeout: None,
         from: format!("{shown} (storage)"),
-        server_name: None,
-        via: None,
-        notes: Vec::new(),
+        ..Server::new(flavour, "", 0)
     };
     for (p, raw) in &cfg {
         let v = if expand_on {

@@ -123,6 +123,25 @@ pub struct Server {
 }
 
 impl Server {
+    /// Settings with only a flavour and an address: no database, user, password, TLS or timeout yet
+    /// (each reader fills in what its source names).
+    pub fn new(flavour: Flavour, host: &str, port: u16) -> Server {
+        Server {
+            flavour,
+            host: host.into(),
+            port,
+            database: String::new(),
+            user: String::new(),
+            password: Secret::default(),
+            tls: Tls::default(),
+            connect_timeout: None,
+            from: String::new(),
+            server_name: None,
+            via: None,
+            notes: Vec::new(),
+        }
+    }
+
     /// A Unix socket (a path), not a network address.
     pub fn is_socket(&self) -> bool {
         self.host.starts_with('/')

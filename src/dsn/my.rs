@@ -3,7 +3,7 @@
 //! (`?ssl-mode=DISABLED|PREFERRED|REQUIRED|VERIFY_CA|VERIFY_IDENTITY`, `?socket=/path`).
 
 use super::pg::pct;
-use super::{Flavour, Secret, Server, Tls};
+use super::{Flavour, Secret, Server};
 use anyhow::{anyhow, bail, Result};
 
 /// Whether `s` reads as go-sql-driver's DSN (`…@tcp(…)/…`, `…@unix(…)/…`, `tcp(…)/…`).
@@ -12,20 +12,7 @@ pub fn looks_like_go_dsn(s: &str) -> bool {
 }
 
 fn empty() -> Server {
-    Server {
-        flavour: Flavour::Mysql,
-        host: "127.0.0.1".into(),
-        port: 3306,
-        database: String::new(),
-        user: String::new(),
-        password: Secret::default(),
-        tls: Tls::default(),
-        connect_timeout: None,
-        from: String::new(),
-        server_name: None,
-        via: None,
-        notes: Vec::new(),
-    }
+    Server::new(Flavour::Mysql, "127.0.0.1", 3306)
 }
 
 fn host_port(s: &mut Server, addr: &str) -> Result<()> {

@@ -7,7 +7,7 @@
 //! everything else, `sslrootcert` and `connect_timeout` among it, never reaches Dex. [`Keep::NetBird`]
 //! reads it the same way, so ozrepair connects as Dex inside NetBird does.
 
-use super::{Flavour, Secret, Server, Tls};
+use super::{Flavour, Secret, Server};
 use anyhow::{anyhow, bail, Result};
 
 /// Which parameters are kept.
@@ -183,20 +183,7 @@ fn uri_pairs(rest: &str) -> Result<Vec<(String, String)>> {
 
 /// Reads a connection string into a server (later keys win, as in libpq).
 pub fn parse(dsn: &str, keep: Keep) -> Result<Server> {
-    let mut s = Server {
-        flavour: Flavour::Postgres,
-        host: "localhost".into(),
-        port: 5432,
-        database: String::new(),
-        user: String::new(),
-        password: Secret::default(),
-        tls: Tls::default(),
-        connect_timeout: None,
-        from: String::new(),
-        server_name: None,
-        via: None,
-        notes: Vec::new(),
-    };
+    let mut s = Server::new(Flavour::Postgres, "localhost", 5432);
     for (k, v) in pairs(dsn)? {
         match (k.as_str(), keep) {
             ("host" | "hostaddr", _) if !v.is_empty() => s.host = v,
