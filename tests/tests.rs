@@ -28,6 +28,8 @@ mod e2e_fleet;
 mod e2e_go;
 #[path = "suite/e2e_layouts.rs"]
 mod e2e_layouts;
+#[path = "suite/e2e_logins.rs"]
+mod e2e_logins;
 #[path = "suite/e2e_password.rs"]
 mod e2e_password;
 #[path = "suite/e2e_podman.rs"]

@@ -6,6 +6,7 @@
 
 pub mod door;
 pub mod edits;
+pub mod logins;
 pub mod management;
 
 use crate::config::{self, Configs};
@@ -177,6 +178,9 @@ pub struct Plan {
     pub held_elsewhere: Vec<String>,
     /// `--connector`: the one connector the run is about (judged alone).
     pub scope: Option<String>,
+    /// Logins that failed while the IdP ran, by connector and cause, each with its repair (no change is
+    /// ever planned for them).
+    pub logins: Vec<logins::LoginView>,
 }
 
 /// Config fields that locate the provider, shown for every connector type (issuer-like fields).
@@ -373,6 +377,8 @@ pub fn build(seen: &Seen, s: &PlanArgs, show_secrets: bool) -> Result<Plan> {
         }
     }
     b.corrections_into_changes(seen.configs, s);
+    // Logins that fail override what a start or a discovery document said of a connector.
+    b.plan.logins = logins::assess(&mut b.views, seen.logs, &mut b.plan.notes);
     b.add_sets(seen.rows, &s.set)?;
     b.plan.connectors = b.views;
     b.plan.discovered = seen.discovered.to_vec();
@@ -948,14 +954,38 @@ impl Plan {
             .filter(|c| c.status != Status::Ok && c.problem.is_some())
             .collect();
         if let Some(first) = problems.first() {
+            // Failed logins name their repair; other problems have none in ozrepair.
+            let repair = self
+                .logins
+                .iter()
+                .find(|l| {
+                    l.connector.as_deref() == Some(first.id.as_str())
+                        || l.candidates.contains(&first.id)
+                })
+                .map(|l| format!("; nothing was changed; {}", l.repair))
+                .unwrap_or_else(|| {
+                    "; ozrepair has no change for it: correct it in the dashboard or by hand".into()
+                });
+            return Verdict::new(Outcome::ActionNeeded, ExitCode::ActionNeeded).with_error(
+                format!(
+                    "connector {}: {}{}{repair}",
+                    first.id,
+                    first.problem.as_deref().unwrap_or_default(),
+                    match problems.len() {
+                        1 => String::new(),
+                        n => format!(" ({} more connectors have problems: see the report)", n - 1),
+                    }
+                ),
+            );
+        }
+        if let Some(m) = self
+            .logins
+            .iter()
+            .find(|l| l.connector.as_deref() == Some(crate::config::MANAGEMENT))
+        {
             return Verdict::new(Outcome::ActionNeeded, ExitCode::ActionNeeded).with_error(format!(
-                "connector {}: {}{}; ozrepair has no change for it: correct it in the dashboard or by hand",
-                first.id,
-                first.problem.as_deref().unwrap_or_default(),
-                match problems.len() {
-                    1 => String::new(),
-                    n => format!(" ({} more connectors have problems: see the report)", n - 1),
-                }
+                "the management server refused {} token(s) for their times (last {}: {}); nothing was changed; {}",
+                m.count, m.last, m.code, m.repair
             ));
         }
         let unchecked: Vec<&str> = self

@@ -287,6 +287,16 @@ pub(super) mod tests {
             published: Some(h.into()),
             error: None,
         }];
+        r.login_failures = vec![crate::plan::logins::LoginView {
+            connector: Some(h.into()),
+            candidates: vec![h.into()],
+            cause: "wrong_secret",
+            code: h.into(),
+            count: 3,
+            last: h.into(),
+            message: h.into(),
+            repair: h.into(),
+        }];
         r.backups = vec![BackupListing {
             dir: h.into(),
             created: h.into(),

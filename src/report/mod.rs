@@ -170,6 +170,10 @@ crate::fields! {
         /// `--discover`: what each provider answered (extension).
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub discovery: Vec<DiscoveryPart>,
+        /// Logins that failed while the IdP ran, by connector and cause, with what repairs each
+        /// (extension).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub login_failures: Vec<plan::logins::LoginView>,
         /// The backup sets, for `backups` (extension).
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub backups: Vec<BackupListing>,
@@ -221,6 +225,7 @@ impl Report {
             (None, Some(s)) => crate::dex::secrets::secrets_in(&s.rows),
             (None, None) => Vec::new(),
         };
+        let logins = plan.as_ref().map(|p| p.logins.clone()).unwrap_or_default();
         let (mut connectors, changes, discovery, plan_secrets) = match plan {
             Some(p) => {
                 let changes = match applied {
@@ -283,6 +288,7 @@ impl Report {
                 .collect(),
             notes,
             discovery,
+            login_failures: logins,
             backups: backups.iter().map(BackupListing::of).collect(),
             password_change: password,
             exit_code: verdict.exit,

@@ -278,6 +278,24 @@ pub fn report(r: &Report, color: bool) -> String {
         }
         o.push_str(&checked_line(&r.connectors));
     }
+    for l in &r.login_failures {
+        let who = match (&l.connector, l.candidates.as_slice()) {
+            (Some(c), _) => c.clone(),
+            (None, list) => format!("one of {}", list.join(", ")),
+        };
+        o.push_str(&format!(
+            "{:<11} {who}: {} failed login(s), last {}: {} ({})\n{:<11}   {}\n{:<11}   repair: {}\n",
+            "logins",
+            l.count,
+            if l.last.is_empty() { "-" } else { &l.last },
+            l.cause,
+            l.code,
+            "",
+            l.message,
+            "",
+            l.repair
+        ));
+    }
     let diff = diff(&r.changes, &r.connectors);
     if !diff.is_empty() {
         let verb = if matches!(r.result, Outcome::Fixed | Outcome::Unverified) {

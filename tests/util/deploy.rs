@@ -104,13 +104,26 @@ impl Deployment {
 
     /// Like `run_with`, from another stand-in image (the Go one: [`crate::util::engine::GO_IMAGE`]).
     pub fn run_image(&self, e: &Engine, image: &str, env: &[(&str, &str)], extra: &[&str]) {
+        self.run_image_on(e, image, "none", env, extra);
+    }
+
+    /// Like `run_image`, on the network `network` (`host`: the stand-in's provider on this machine's
+    /// loopback, where ozrepair and the Go checkers reach it too).
+    pub fn run_image_on(
+        &self,
+        e: &Engine,
+        image: &str,
+        network: &str,
+        env: &[(&str, &str)],
+        extra: &[&str],
+    ) {
         let mut args: Vec<String> = [
             "run",
             "-d",
             "--pull",
             "never",
             "--network",
-            "none",
+            network,
             "--restart",
             "always",
             "--name",
