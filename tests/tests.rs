@@ -34,6 +34,8 @@ mod e2e_logins;
 mod e2e_password;
 #[path = "suite/e2e_podman.rs"]
 mod e2e_podman;
+#[path = "suite/e2e_secret.rs"]
+mod e2e_secret;
 #[path = "suite/go_checker.rs"]
 mod go_checker;
 #[path = "suite/hostile.rs"]

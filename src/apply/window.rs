@@ -858,6 +858,7 @@ mod tests {
                 source: Source::Explicit,
                 evidence: "--issuer".into(),
                 store: Where::Database,
+                hidden: None,
             }],
             ..Plan::default()
         }

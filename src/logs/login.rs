@@ -196,6 +196,14 @@ fn has_code(s: &str, code: &str) -> bool {
     })
 }
 
+/// What a token endpoint's error (`<error>: <description>`) says of the client's credential: the cause
+/// when it refuses it as wrong or expired.
+pub fn refusal(text: &str) -> Option<Cause> {
+    cause_of(text)
+        .map(|(c, _)| c)
+        .filter(|c| matches!(c, Cause::WrongSecret | Cause::ExpiredSecret))
+}
+
 /// The cause of a failed exchange or callback, and the code that tells it.
 fn cause_of(err: &str) -> Option<(Cause, String)> {
     for (code, cause) in [

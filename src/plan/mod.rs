@@ -8,6 +8,7 @@ pub mod door;
 pub mod edits;
 pub mod logins;
 pub mod management;
+pub mod secret;
 
 use crate::config::{self, Configs};
 use crate::dex::jsonedit::{self, string_value, top_level_fields, StrValue};
@@ -135,6 +136,38 @@ crate::fields! {
         /// `at`.
         #[serde(flatten)]
         pub store: Store,
+        /// A secret's values (`secret`): `from` and `to` then only say its length; these are what is
+        /// read and written. Never serialised, never visited by the report's strings, never in `Debug`.
+        #[serde(skip)]
+        pub hidden: Option<Hidden>,
+    }
+}
+
+/// The values of a secret field's change, kept out of everything that is printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Hidden {
+    pub from: String,
+    pub to: String,
+}
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hidden([redacted])")
+    }
+}
+
+impl Strings for Hidden {
+    /// Not visited: its values are never printed, so there is nothing to scrub or escape.
+    fn strings(&mut self, _: &mut dyn FnMut(&mut String)) {}
+}
+
+impl Change {
+    /// The value stored now and the value to write: a secret's hidden ones, else `from` and `to`.
+    pub fn values(&self) -> (&str, &str) {
+        match &self.hidden {
+            Some(h) => (&h.from, &h.to),
+            None => (&self.from, &self.to),
+        }
     }
 }
 
@@ -767,6 +800,7 @@ impl Builder {
                             path: fc.issuer_path.clone(),
                             kind: config::Kind::Str,
                         },
+                        hidden: None,
                     }),
                     Some(_) => {}
                     None => {
@@ -801,6 +835,7 @@ impl Builder {
                     source: c.source,
                     evidence: c.evidence,
                     store: Store::Database,
+                    hidden: None,
                 });
             }
         }
@@ -849,6 +884,7 @@ impl Builder {
                     source: Source::Explicit,
                     evidence: format!("--set {}.{}", s.connector, s.field),
                     store: Store::Database,
+                    hidden: None,
                 });
             }
         }
@@ -1122,12 +1158,14 @@ mod tests {
                 issuer: Some(issuer.into()),
                 file: 0,
                 issuer_path: vec![config::Seg::Key("issuer".into())],
+                config_path: Vec::new(),
                 held,
                 secrets: Vec::new(),
                 line: 1,
             }],
             login_flags: Vec::new(),
             auth: None,
+            idp_manager: None,
             env_endpoint: None,
             env_unedited: None,
             notes: Vec::new(),

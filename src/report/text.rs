@@ -159,6 +159,19 @@ fn password_line(p: &super::PasswordChange, result: Outcome) -> String {
     }
 }
 
+/// `secret`: what was (or would be) done, never the secret: its field, where, its length.
+fn secret_line(sc: &super::SecretChange) -> String {
+    format!(
+        "{} {}: a new secret of {} bytes {} ({}); provider: {}",
+        sc.connector,
+        sc.field,
+        sc.bytes,
+        if sc.applied { "written" } else { "not written" },
+        sc.places.join(", "),
+        sc.verified
+    )
+}
+
 pub fn report(r: &Report, color: bool) -> String {
     let paint = |code: &str, t: &str| {
         if color {
@@ -209,6 +222,25 @@ pub fn report(r: &Report, color: bool) -> String {
     }
     if let Some(p) = &r.password_change {
         line("password", &password_line(p, r.result));
+    }
+    if let Some(sc) = &r.secret_change {
+        line("secret", &secret_line(sc));
+        if let Some(req) = &sc.verify_request {
+            line("", &format!("verify: {req}"));
+        }
+        if let Some(a) = &sc.verify_answer {
+            line(
+                "",
+                &format!(
+                    "provider: {} ({}{a})",
+                    sc.verified,
+                    sc.verify_endpoint
+                        .as_deref()
+                        .map(|e| format!("{e}: "))
+                        .unwrap_or_default()
+                ),
+            );
+        }
     }
     if !r.connectors.is_empty() {
         let after = r.connectors.iter().any(|c| c.status_before.is_some());
