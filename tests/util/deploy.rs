@@ -108,7 +108,7 @@ impl Deployment {
     }
 
     /// Like `run_image`, on the network `network` (`host`: the stand-in's provider on this machine's
-    /// loopback, where ozrepair and the Go checkers reach it too).
+    /// loopback, where ozrepair and the Go checkers reach it too) unless `extra` names one.
     pub fn run_image_on(
         &self,
         e: &Engine,
@@ -117,20 +117,15 @@ impl Deployment {
         env: &[(&str, &str)],
         extra: &[&str],
     ) {
-        let mut args: Vec<String> = [
-            "run",
-            "-d",
-            "--pull",
-            "never",
-            "--network",
-            network,
-            "--restart",
-            "always",
-            "--name",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut args: Vec<String> = ["run", "-d", "--pull", "never"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        // `network` unless `extra` names one (`--network host`: it shares this machine's loopback).
+        if !extra.contains(&"--network") {
+            args.extend(["--network".to_string(), network.to_string()]);
+        }
+        args.extend(["--restart", "always", "--name"].map(String::from));
         args.push(self.container.clone());
         args.push("-v".into());
         args.push(format!("{}:{}", self.volume, self.mount));

@@ -21,7 +21,9 @@
 // credentials (tokencheck.go); `standin-go logincorpus` prints the login-time lines of every case in every
 // line format (logins.go). With STANDIN_LOGINS the server logs users in through its oidc connectors
 // (logins.go) against the provider it serves beside the discovery documents (provider.go).
-// Fourth: `standin-go dexconfig schema|decode`, the Go checker of connector configs (dexconfig.go); `standin-go foldtable` prints src/dex/foldtable.rs (foldtable.go); `standin-go version`.
+// Fourth: `standin-go dexconfig schema|decode`, the Go checker of connector configs (dexconfig.go);
+// `standin-go dbrows` reads a database server's connector rows through lib/pq or go-sql-driver/mysql
+// (dbrows.go); `standin-go foldtable` prints src/dex/foldtable.rs (foldtable.go); `standin-go version`.
 package main
 
 import (
@@ -92,6 +94,8 @@ func main() {
 			return
 		case "dexconfig":
 			os.Exit(runDexconfig(os.Args[2:]))
+		case "dbrows":
+			os.Exit(runDBRows(os.Args[2:]))
 		case "foldtable":
 			os.Exit(runFoldTable())
 		case "version":
