@@ -413,3 +413,127 @@ fn docker() {
 fn podman() {
     scenario(Engine::podman());
 }
+
+/// The standalone setup's management.json (an external IdP, NetBird's IdP manager for it) whose
+/// credential is the `nb-rotated` client's at the test's provider.
+fn standalone_management_json(token_endpoint: &str, secret: &str) -> String {
+    format!(
+        r#"{{
+    "Stuns": [],
+    "HttpConfig": {{
+        "Address": "0.0.0.0:33073",
+        "AuthIssuer": "https://idp.example.com/realms/netbird",
+        "AuthAudience": "netbird-client"
+    }},
+    "IdpManagerConfig": {{
+        "ManagerType": "keycloak",
+        "ClientConfig": {{
+            "Issuer": "https://idp.example.com/realms/netbird",
+            "TokenEndpoint": "{token_endpoint}",
+            "ClientID": "nb-rotated",
+            "ClientSecret": "{secret}",
+            "GrantType": "client_credentials"
+        }}
+    }}
+}}
+"#
+    )
+}
+
+/// `secret --connector management`: the standalone management server's IdP-manager credential in its
+/// bind-mounted management.json (no Dex database), proven first at the provider's token endpoint with the
+/// request the management server makes itself; a refused one leaves the file as it was, the accepted one
+/// changes only the value's bytes and keeps the file's owner and mode.
+fn management_scenario(e: Engine) {
+    use std::os::unix::fs::MetadataExt;
+    let lab = Lab::start(e, "netbird", "v0.3", 40);
+    let e = &lab.e;
+    let dir = crate::util::configs::host_dir();
+    let file = dir.path().join("management.json");
+    let text = standalone_management_json(&format!("{}/token", lab.issuer), OLD_SECRET);
+    crate::util::configs::write_config(&file, &text, 0o640, (0, 4242));
+    let mount = format!("{}:/etc/netbird/management.json", file.display());
+    e.docker_ok(&[
+        "run",
+        "-d",
+        "--pull",
+        "never",
+        "--network",
+        "none",
+        "--restart",
+        "always",
+        "--name",
+        "netbird-management",
+        "-v",
+        &mount,
+        "-e",
+        "STANDIN_CONFIG=/etc/netbird/management.json",
+        "-e",
+        "STANDIN_TOKEN_ISSUER=https://idp.example.com/realms/netbird",
+        crate::util::engine::IMAGE,
+    ]);
+    poll("the management to serve", Duration::from_secs(60), || {
+        let l = e.docker(&["logs", "netbird-management"]);
+        l.stdout_text()
+            .contains("standin: 3 API calls made")
+            .then_some(())
+    });
+    let args = |verify: bool| {
+        let mut a = vec![
+            "--container",
+            "netbird-management",
+            "--connector",
+            "management",
+            "--secret-file",
+            "-",
+            "--yes",
+            "--output",
+            "json",
+        ];
+        if verify {
+            a.push("--verify");
+        }
+        a
+    };
+
+    let run = watched(e, WRONG, &args(true));
+    assert_eq!(run.code, 1, "{run:?}");
+    let j = run.json();
+    assert_eq!(j["secret_change"]["verified"], "refused", "{j}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    assert_no_secret(&run);
+
+    let run = watched(e, NEW_SECRET, &args(true));
+    assert_eq!(run.code, 0, "{run:?}");
+    let j = run.json();
+    assert_eq!(j["result"], "fixed", "{j}");
+    assert_eq!(j["secret_change"]["verified"], "accepted", "{j}");
+    assert_eq!(j["secret_change"]["field"], "ClientSecret", "{j}");
+    assert_eq!(
+        j["secret_change"]["places"],
+        serde_json::json!([file.display().to_string()]),
+        "{j}"
+    );
+    assert_no_secret(&run);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        text.replace(OLD_SECRET, NEW_SECRET)
+    );
+    let m = std::fs::metadata(&file).unwrap();
+    assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o640, 0, 4242));
+    assert_eq!(
+        e.inspect("netbird-management", "{{.State.Status}}"),
+        "running"
+    );
+    e.docker(&["rm", "-f", "netbird-management"]);
+}
+
+#[test]
+fn management_credential_docker() {
+    management_scenario(Engine::start());
+}
+
+#[test]
+fn management_credential_podman() {
+    management_scenario(Engine::podman());
+}
