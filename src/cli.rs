@@ -169,6 +169,9 @@ pub enum Command {
     /// read from a file, stdin or the terminal (echo off), everywhere it lives: back up, stop the container, write, start it, watch
     /// that it stays up. With --verify the provider is asked first.
     Secret(SecretArgs),
+    /// Move the deployment's own domain: every place ozrepair reads (config files, connectors'
+    /// redirectURI) shown as one diff; with --apply changed in one stop window with one backup set.
+    Domain(DomainArgs),
     /// Run inspect or fix over many Docker hosts listed in an inventory.
     Fleet(FleetArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -192,6 +195,7 @@ impl Command {
             Command::Backups(_) => "backups",
             Command::Password(_) => "password",
             Command::Secret(_) => "secret",
+            Command::Domain(_) => "domain",
             Command::Fleet(_) => "fleet",
             Command::Completions { .. } => "completions",
             Command::Man => "man",
@@ -489,6 +493,34 @@ pub enum FleetAction {
     /// Set the same connector's secret on every host (needs --yes unless --dry-run; the secret file, on
     /// this machine, is read by each host's run; not `-`).
     Secret(SecretArgs),
+}
+
+/// `domain`: the new host, the old one, and whether to write (a dry run unless --apply).
+#[derive(Debug, Clone, Args)]
+pub struct DomainArgs {
+    /// The new host (`vpn.example.net`, with `:port` when the deployment names one), no scheme.
+    #[arg(long, value_name = "HOST")]
+    pub to: String,
+    /// The old host (default: the host of the management's AuthIssuer, else the one host every
+    /// connector's redirectURI names).
+    #[arg(long, value_name = "HOST")]
+    pub from: Option<String>,
+    /// Write the changes (without it, the diff only: nothing is written or stopped).
+    #[arg(long)]
+    pub apply: bool,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+impl ToArgs for DomainArgs {
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        value(out, "--to", &self.to);
+        if let Some(f) = &self.from {
+            value(out, "--from", f);
+        }
+        flag(out, self.apply, "--apply");
+        self.window.to_args(out);
+    }
 }
 
 /// Proving a credential at its provider's token endpoint (`secret --verify`).
@@ -863,6 +895,7 @@ mod tests {
             "PATH" => "/var/backups/ozr/set-1",
             "ADDR" => "alice@example.com",
             "FILE|-" => "/etc/ozr/password",
+            "HOST" => "vpn2.example.net",
             other => {
                 panic!("no sample value for {other:?}: add one, so that the round trip covers it")
             }
@@ -915,6 +948,7 @@ mod tests {
             },
             (Command::Inspect(a), _) => a.args(),
             (Command::Secret(a), _) => a.args(),
+            (Command::Domain(a), _) => a.args(),
             (Command::Fix(a), _) => a.args(),
             (Command::Password(a), _) => a.args(),
             (Command::LocalLogin(a), _) => a.args(),
@@ -941,6 +975,7 @@ mod tests {
             &["fleet", "local-login"],
             &["secret"],
             &["fleet", "secret"],
+            &["domain"],
         ] {
             let (mut argv, longs) = every_option(path);
             // fleet's own options come before its action.
@@ -972,6 +1007,7 @@ mod tests {
                     Command::Password(a) => format!("{a:?}"),
                     Command::LocalLogin(a) => format!("{a:?}"),
                     Command::Secret(a) => format!("{a:?}"),
+                    Command::Domain(a) => format!("{a:?}"),
                     Command::Backup(a) => format!("{a:?}"),
                     Command::Backups(a) => format!("{a:?}"),
                     Command::Restore(a) => format!("{a:?}"),

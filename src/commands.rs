@@ -32,6 +32,7 @@ pub async fn run(cli: &Cli) -> (Settings, Report) {
         Command::Backups(_) => backups(&settings).await,
         Command::Password(_) => password(&settings).await,
         Command::Secret(_) => secret(&settings).await,
+        Command::Domain(_) => domain(&settings).await,
         Command::Restore(_) => restore(&settings).await,
         Command::Fleet(_) | Command::Completions { .. } | Command::Man => {
             refused_report(name, UsageError("not a single-host command".into()))
@@ -668,4 +669,122 @@ async fn set_secret(s: &Settings, t: &mut Trail, secrets: &mut Vec<String>) -> R
             )),
         _ => v,
     })
+}
+
+/// `domain`: the deployment's own host moved in every place ozrepair reads, shown as one diff; written
+/// only with `--apply`, in one stop window with one backup set, and only when no place it does not edit
+/// holds the old host. The places it never changes are a checklist in the notes.
+async fn domain(s: &Settings) -> Report {
+    let mut t = Trail::default();
+    let result = move_domain(s, &mut t).await;
+    Report::make("domain", t, result.unwrap_or_else(|e| Verdict::failed(&e)))
+}
+
+async fn move_domain(s: &Settings, t: &mut Trail) -> Result<Verdict> {
+    use crate::plan::domain::{self, host_of};
+    use crate::verdict::{ExitCode, Outcome, UsageError};
+    let Some((to, from)) = &s.domain else {
+        bail!("no new host was given; nothing was changed");
+    };
+    let located = t
+        .located
+        .insert(runtime::locate(&s.target, &store::probe).await?);
+    let standalone = located.place == runtime::StorePlace::Absent;
+    let configs = t.configs.insert(config::read(&located.configs));
+    let rows = if standalone {
+        Vec::new()
+    } else {
+        let store = t.store.insert(store::reach(located, s.apply.live()).await?);
+        t.stored.insert(store.read()?).rows.clone()
+    };
+    let old = match from {
+        Some(f) => f.clone(),
+        None => {
+            let from_auth = configs.auth.as_ref().and_then(|a| host_of(&a.issuer));
+            let mut redirect_hosts: Vec<String> = rows
+                .iter()
+                .filter_map(|r| {
+                    let cfg = r.config.as_deref()?;
+                    let fields = crate::dex::jsonedit::top_level_fields(cfg).ok()?;
+                    match crate::dex::jsonedit::string_value(cfg, &fields, "redirectURI") {
+                        crate::dex::jsonedit::StrValue::Str(u) => host_of(&u),
+                        _ => None,
+                    }
+                })
+                .collect();
+            redirect_hosts.dedup();
+            match (from_auth, redirect_hosts.as_slice()) {
+                (Some(h), _) => h,
+                (None, [one]) => one.clone(),
+                _ => {
+                    return Err(UsageError(
+                        "ozrepair cannot tell the old host (no management AuthIssuer, and the connectors' redirectURIs do not name one host); nothing was changed; give it with --from HOST".into(),
+                    )
+                    .into())
+                }
+            }
+        }
+    };
+    if old == *to {
+        t.notes.push(format!(
+            "{old} is already the deployment's host (its management's AuthIssuer or its connectors' redirectURI); nothing was changed; give --from OLD to move another host"
+        ));
+        return Ok(Verdict::unchecked());
+    }
+    let dp = domain::plan(&rows, configs, &old, to);
+    t.notes.push(format!("moving {old} to {to}"));
+    for c in &dp.checklist {
+        t.notes.push(format!("to do, not by ozrepair: {c}"));
+    }
+    let plan = t.plan.insert(dp.plan);
+    if !plan.held_elsewhere.is_empty() {
+        return Ok(Verdict::new(Outcome::ActionNeeded, ExitCode::ActionNeeded).with_error(format!(
+            "{}; nothing was changed: ozrepair moves the domain only when it can change every place it reads",
+            plan.held_elsewhere.join("; and ")
+        )));
+    }
+    if plan.changes.is_empty() {
+        t.notes.push(format!(
+            "no place ozrepair reads holds {old}; nothing was changed"
+        ));
+        return Ok(Verdict::unchecked());
+    }
+    if s.apply.dry_run {
+        t.notes.push(
+            "a dry run (the default): nothing was written or stopped; --apply writes it".into(),
+        );
+        return Ok(Verdict::pending());
+    }
+    let unit = t.located.as_ref().and_then(|l| l.runtime.unit());
+    let q = question(
+        unit,
+        &format!("Move {old} to {to} in"),
+        "every place above",
+        "backed up, written",
+    );
+    confirm(s, &q, &report::prompt_diff(plan, false))?;
+    let Some(located) = &mut t.located else {
+        bail!("the deployment was not located");
+    };
+    let applied = match &mut t.store {
+        Some(store) if !standalone => {
+            let saved: Vec<_> = t
+                .configs
+                .iter()
+                .flat_map(|c| c.files.iter().map(|f| f.path.clone()))
+                .collect();
+            apply::run(
+                Next::Write,
+                located,
+                &mut **store,
+                plan,
+                &saved,
+                &s.apply,
+                "domain",
+            )
+            .await
+        }
+        _ => apply::files_only(located, plan, &s.apply).await,
+    };
+    verdict_of(t.applied.insert(applied))
 }

@@ -86,6 +86,8 @@ pub struct Settings {
     /// `secret`: whose secret, the new one (read from its file when the command line was read), and how
     /// it is proven.
     pub secret: Option<SecretSet>,
+    /// `domain`: the new host, and the old one when given.
+    pub domain: Option<(String, Option<String>)>,
 }
 
 /// `secret --connector --secret-file [--verify]`, read.
@@ -215,6 +217,33 @@ impl Settings {
                     return (s, Some(e));
                 }
             }
+            Command::Domain(a) => {
+                use crate::plan::domain::host_ok;
+                s.apply = ApplyOpts {
+                    dry_run: !a.apply,
+                    window: a.window.clone(),
+                };
+                for (flag, h) in [("--to", Some(&a.to)), ("--from", a.from.as_ref())] {
+                    if let Some(h) = h.filter(|h| !host_ok(h)) {
+                        return (
+                            s,
+                            Some(UsageError(format!(
+                                "{flag} {:?} is not a host (lowercase letters, digits, `-` and `.`, an optional `:port`; no scheme or path); nothing was changed",
+                                h.chars().take(80).collect::<String>()
+                            ))),
+                        );
+                    }
+                }
+                if a.from.as_deref() == Some(a.to.as_str()) {
+                    return (
+                        s,
+                        Some(UsageError(
+                            "--from and --to are the same host; nothing was changed".into(),
+                        )),
+                    );
+                }
+                s.domain = Some((a.to.clone(), a.from.clone()));
+            }
             Command::Fleet(_) | Command::Completions { .. } | Command::Man => {}
         }
         (s, None)
@@ -309,6 +338,7 @@ impl Default for Settings {
             restore: RestoreArgs::default(),
             password: None,
             secret: None,
+            domain: None,
         }
     }
 }

@@ -20,6 +20,8 @@ mod e2e_ansible;
 mod e2e_configs;
 #[path = "suite/e2e_dbserver.rs"]
 mod e2e_dbserver;
+#[path = "suite/e2e_domain.rs"]
+mod e2e_domain;
 #[path = "suite/e2e_faults.rs"]
 mod e2e_faults;
 #[path = "suite/e2e_fix.rs"]

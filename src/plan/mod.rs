@@ -4,6 +4,7 @@
 //! tool never invents one (it never adds or strips a slash on its own). [`build`] takes each source in
 //! turn, one small function each; [`edits`] turns a plan into the bytes to write.
 
+pub mod domain;
 pub mod door;
 pub mod edits;
 pub mod logins;
