@@ -712,6 +712,7 @@ async fn move_domain(s: &Settings, t: &mut Trail) -> Result<Verdict> {
                     }
                 })
                 .collect();
+            redirect_hosts.sort();
             redirect_hosts.dedup();
             match (from_auth, redirect_hosts.as_slice()) {
                 (Some(h), _) => h,

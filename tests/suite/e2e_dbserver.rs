@@ -680,3 +680,48 @@ fn secret_on_postgres() {
 fn secret_on_mariadb() {
     secret_on(Flavour::Mariadb);
 }
+
+/// `domain` on a server store, PostgreSQL and MariaDB: the old host learned from the one host every
+/// redirectURI names, the row's redirectURI moved in one guarded transaction, only the host's bytes.
+fn domain_on(flavour: Flavour) {
+    let g = given(flavour, |s| match flavour {
+        Flavour::Postgres => pg_dsn(s, DEX_PASSWORD, "dex", " sslmode=disable"),
+        Flavour::Mariadb => format!("dex:{DEX_PASSWORD}@tcp(127.0.0.1:{})/dex?tls=false", s.port),
+    });
+    let before = g.s.rows();
+    let dry = g.run(&["domain", "--to", "vpn2.example.net", "--output", "json"]);
+    assert_eq!(dry.code, 3, "{dry:?}");
+    assert_eq!(g.s.rows(), before);
+    let run = g.run(&[
+        "domain",
+        "--to",
+        "vpn2.example.net",
+        "--apply",
+        "--yes",
+        "--live",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["result"], "fixed", "{run:?}");
+    let now = g.s.rows();
+    let was = before.iter().find(|r| r.0 == JC_ID).unwrap();
+    let jc = now.iter().find(|r| r.0 == JC_ID).unwrap();
+    assert_eq!(
+        String::from_utf8(jc.2.clone().unwrap()).unwrap(),
+        String::from_utf8(was.2.clone().unwrap())
+            .unwrap()
+            .replace("//openzro.example.com/", "//vpn2.example.net/")
+    );
+    assert!(!run.all().contains(DEX_PASSWORD) && !run.all().contains(SECRET));
+}
+
+#[test]
+fn domain_on_postgres() {
+    domain_on(Flavour::Postgres);
+}
+
+#[test]
+fn domain_on_mariadb() {
+    domain_on(Flavour::Mariadb);
+}
