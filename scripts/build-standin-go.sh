@@ -11,6 +11,7 @@
 #   scripts/build-standin-go.sh --import   ... and import the image
 #   scripts/build-standin-go.sh --corpus   ... and rewrite tests/data/go-log-corpus.jsonl
 #   scripts/build-standin-go.sh --fold-table   ... and rewrite src/dex/foldtable.rs (Go's key folding)
+#   scripts/build-standin-go.sh --login-corpus ... and rewrite tests/data/go-login-corpus.jsonl
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,11 +66,16 @@ for arg in "$@"; do
       mv tests/data/go-log-corpus.jsonl.new tests/data/go-log-corpus.jsonl
       say "wrote tests/data/go-log-corpus.jsonl ($(wc -l <tests/data/go-log-corpus.jsonl) records)"
       ;;
+    --login-corpus)
+      "$bin" logincorpus >tests/data/go-login-corpus.jsonl.new
+      mv tests/data/go-login-corpus.jsonl.new tests/data/go-login-corpus.jsonl
+      say "wrote tests/data/go-login-corpus.jsonl ($(wc -l <tests/data/go-login-corpus.jsonl) records)"
+      ;;
     --fold-table)
       "$bin" foldtable >src/dex/foldtable.rs.new
       mv src/dex/foldtable.rs.new src/dex/foldtable.rs
       say "wrote src/dex/foldtable.rs ($(grep -c "^    ('" src/dex/foldtable.rs) runes that fold to another)"
       ;;
-    *) say "unknown argument $arg (--import, --corpus, --fold-table)"; exit 2 ;;
+    *) say "unknown argument $arg (--import, --corpus, --fold-table, --login-corpus)"; exit 2 ;;
   esac
 done

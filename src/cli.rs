@@ -165,6 +165,13 @@ pub enum Command {
     /// Set a local (Dex password database) user's password, read from a file or stdin, and end that
     /// user's local sessions: back up, stop the container, write, start it, watch that it stays up.
     Password(PasswordArgs),
+    /// Set a connector's client secret (or bind password), or the management's IdP-manager credential,
+    /// read from a file, stdin or the terminal (echo off), everywhere it lives: back up, stop the container, write, start it, watch
+    /// that it stays up. With --verify the provider is asked first.
+    Secret(SecretArgs),
+    /// Move the deployment's own domain: every place ozrepair reads (config files, connectors'
+    /// redirectURI) shown as one diff; with --apply changed in one stop window with one backup set.
+    Domain(DomainArgs),
     /// Run inspect or fix over many Docker hosts listed in an inventory.
     Fleet(FleetArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -187,6 +194,8 @@ impl Command {
             Command::LocalLogin(_) => "local-login",
             Command::Backups(_) => "backups",
             Command::Password(_) => "password",
+            Command::Secret(_) => "secret",
+            Command::Domain(_) => "domain",
             Command::Fleet(_) => "fleet",
             Command::Completions { .. } => "completions",
             Command::Man => "man",
@@ -481,6 +490,118 @@ pub enum FleetAction {
     Password(PasswordArgs),
     /// Turn local login back on on every host (needs --yes unless --dry-run).
     LocalLogin(LocalLoginArgs),
+    /// Set the same connector's secret on every host (needs --yes unless --dry-run; the secret file, on
+    /// this machine, is read by each host's run; not `-`).
+    Secret(SecretArgs),
+}
+
+/// `domain`: the new host, the old one, and whether to write (a dry run unless --apply).
+#[derive(Debug, Clone, Args)]
+pub struct DomainArgs {
+    /// The new host (`vpn.example.net`, with `:port` when the deployment names one), no scheme.
+    #[arg(long, value_name = "HOST")]
+    pub to: String,
+    /// The old host (default: the host of the management's AuthIssuer, else the one host every
+    /// connector's redirectURI names).
+    #[arg(long, value_name = "HOST")]
+    pub from: Option<String>,
+    /// Write the changes (without it, the diff only: nothing is written or stopped).
+    #[arg(long)]
+    pub apply: bool,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+impl ToArgs for DomainArgs {
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        value(out, "--to", &self.to);
+        if let Some(f) = &self.from {
+            value(out, "--from", f);
+        }
+        flag(out, self.apply, "--apply");
+        self.window.to_args(out);
+    }
+}
+
+/// Proving a credential at its provider's token endpoint (`secret --verify`).
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// Ask the provider's token endpoint with the new secret before writing it (a client credentials
+    /// grant: see docs/cli-contract.md for each connector type); when it refuses it, nothing is written.
+    #[arg(long)]
+    pub verify: bool,
+    /// Trust the CA certificates in this PEM file (instead of the built-in roots), for a provider behind a
+    /// private CA.
+    #[arg(long, value_name = "FILE", requires = "verify")]
+    pub ca_file: Option<PathBuf>,
+    /// Allow plain http:// to hosts other than loopback.
+    #[arg(long, requires = "verify")]
+    pub allow_http: bool,
+    /// Seconds to wait for the provider's answer.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10,
+        requires = "verify",
+        value_parser = clap::value_parser!(u64).range(1..=MAX_DISCOVER_TIMEOUT)
+    )]
+    pub verify_timeout: u64,
+}
+
+impl Default for VerifyArgs {
+    fn default() -> VerifyArgs {
+        VerifyArgs {
+            verify: false,
+            ca_file: None,
+            allow_http: false,
+            verify_timeout: 10,
+        }
+    }
+}
+
+impl ToArgs for VerifyArgs {
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        if self.verify {
+            out.push("--verify".into());
+            value(out, "--verify-timeout", self.verify_timeout.to_string());
+        }
+        if let Some(f) = &self.ca_file {
+            value(out, "--ca-file", f);
+        }
+        flag(out, self.allow_http, "--allow-http");
+    }
+}
+
+/// `secret`: whose secret, where the new one comes from, whether it is proven first, and how the change
+/// is applied (as `fix`).
+#[derive(Debug, Clone, Args)]
+pub struct SecretArgs {
+    /// The connector whose secret field (clientSecret; ldap's bindPW; keystone's keystonePassword) is set,
+    /// or `management` for the management server's IdP-manager credential (management.json
+    /// IdpManagerConfig.ClientConfig.ClientSecret).
+    #[arg(long, value_name = "ID")]
+    pub connector: String,
+    /// The file whose one line is the new secret (one trailing LF or CRLF dropped, nothing else), or `-`
+    /// for stdin (on a terminal ozrepair asks for it, echo off). There is no flag for the secret itself.
+    #[arg(long, value_name = "FILE|-")]
+    pub secret_file: PathBuf,
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+    #[command(flatten)]
+    pub dry: DryRunArg,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+impl ToArgs for SecretArgs {
+    /// The path of the secret file, never its content.
+    fn to_args(&self, out: &mut Vec<OsString>) {
+        value(out, "--connector", &self.connector);
+        value(out, "--secret-file", &self.secret_file);
+        self.verify.to_args(out);
+        self.dry.to_args(out);
+        self.window.to_args(out);
+    }
 }
 
 /// `password`: the user, where the new password comes from, and how the change is applied (as `fix`).
@@ -774,6 +895,7 @@ mod tests {
             "PATH" => "/var/backups/ozr/set-1",
             "ADDR" => "alice@example.com",
             "FILE|-" => "/etc/ozr/password",
+            "HOST" => "vpn2.example.net",
             other => {
                 panic!("no sample value for {other:?}: add one, so that the round trip covers it")
             }
@@ -822,8 +944,11 @@ mod tests {
                 FleetAction::Fix(a) => a.args(),
                 FleetAction::Password(a) => a.args(),
                 FleetAction::LocalLogin(a) => a.args(),
+                FleetAction::Secret(a) => a.args(),
             },
             (Command::Inspect(a), _) => a.args(),
+            (Command::Secret(a), _) => a.args(),
+            (Command::Domain(a), _) => a.args(),
             (Command::Fix(a), _) => a.args(),
             (Command::Password(a), _) => a.args(),
             (Command::LocalLogin(a), _) => a.args(),
@@ -848,6 +973,9 @@ mod tests {
             &["fleet", "fix"],
             &["fleet", "password"],
             &["fleet", "local-login"],
+            &["secret"],
+            &["fleet", "secret"],
+            &["domain"],
         ] {
             let (mut argv, longs) = every_option(path);
             // fleet's own options come before its action.
@@ -878,6 +1006,8 @@ mod tests {
                     Command::Fix(a) => format!("{a:?}"),
                     Command::Password(a) => format!("{a:?}"),
                     Command::LocalLogin(a) => format!("{a:?}"),
+                    Command::Secret(a) => format!("{a:?}"),
+                    Command::Domain(a) => format!("{a:?}"),
                     Command::Backup(a) => format!("{a:?}"),
                     Command::Backups(a) => format!("{a:?}"),
                     Command::Restore(a) => format!("{a:?}"),
@@ -886,6 +1016,7 @@ mod tests {
                         FleetAction::Fix(a) => format!("{a:?}"),
                         FleetAction::Password(a) => format!("{a:?}"),
                         FleetAction::LocalLogin(a) => format!("{a:?}"),
+                        FleetAction::Secret(a) => format!("{a:?}"),
                     },
                     other => format!("{other:?}"),
                 }

@@ -31,6 +31,8 @@ pub async fn run(cli: &Cli) -> (Settings, Report) {
         Command::Backup(_) => backup(&settings).await,
         Command::Backups(_) => backups(&settings).await,
         Command::Password(_) => password(&settings).await,
+        Command::Secret(_) => secret(&settings).await,
+        Command::Domain(_) => domain(&settings).await,
         Command::Restore(_) => restore(&settings).await,
         Command::Fleet(_) | Command::Completions { .. } | Command::Man => {
             refused_report(name, UsageError("not a single-host command".into()))
@@ -440,5 +442,350 @@ async fn set_password(s: &Settings, t: &mut Trail, secrets: &mut Vec<String>) ->
             change.sessions_removed = 0;
         }
     }
+    verdict_of(t.applied.insert(applied))
+}
+
+/// `secret`: a connector's secret (or the management's IdP-manager credential) set everywhere the
+/// deployment keeps it, in the stop window; with `--verify` its provider is asked first, and a secret it
+/// refuses is never written. The new secret and every stored one join the report's scrub, whatever
+/// happens; the report shows only their lengths.
+async fn secret(s: &Settings) -> Report {
+    let mut t = Trail::default();
+    let mut extra = Vec::new();
+    let result = set_secret(s, &mut t, &mut extra).await;
+    let mut r = Report::make("secret", t, result.unwrap_or_else(|e| Verdict::failed(&e)));
+    if let Some(set) = &s.secret {
+        r.secrets.push(set.new.expose().to_string());
+    }
+    r.secrets.extend(extra);
+    after_secret(&mut r);
+    r
+}
+
+/// The changed connector's status after a `secret` run: ok only when its provider took the new secret;
+/// written but not proven: unknown, saying why.
+fn after_secret(r: &mut Report) {
+    use crate::verdict::{ExitCode, Outcome};
+    let Some(sc) = &r.secret_change else { return };
+    let Some(v) = r
+        .connectors
+        .iter_mut()
+        .find(|c| c.id == sc.connector && c.status_before.is_some())
+    else {
+        return;
+    };
+    match (r.result, sc.verified) {
+        (Outcome::Fixed, _) => {
+            v.status = plan::Status::Ok;
+            v.checked_by = Some(plan::secret::BY_PROVIDER);
+            v.problem = None;
+        }
+        (Outcome::Unverified, "not_asked") if r.exit_code == ExitCode::Done => {
+            v.status = plan::Status::Unknown;
+            v.checked_by = None;
+            v.problem = Some(
+                "the new secret was written and read back; its provider was not asked (--verify asks it)"
+                    .into(),
+            );
+        }
+        (Outcome::Unverified, "inconclusive" | "cannot_verify") => {
+            v.status = plan::Status::Unknown;
+            v.checked_by = None;
+            v.problem = Some(format!(
+                "the new secret was written and read back; its provider did not prove it ({})",
+                sc.verified
+            ));
+        }
+        _ => {}
+    }
+}
+
+async fn set_secret(s: &Settings, t: &mut Trail, secrets: &mut Vec<String>) -> Result<Verdict> {
+    use crate::evidence::token::Answer;
+    use crate::report::SecretChange;
+    use crate::verdict::{ExitCode, Outcome};
+    let set = s
+        .secret
+        .as_ref()
+        .ok_or_else(|| anyhow!("no secret was read; nothing was changed"))?;
+    let evidence = format!("--secret-file {}", set.source);
+    let located = t
+        .located
+        .insert(runtime::locate(&s.target, &store::probe).await?);
+    let standalone = located.place == runtime::StorePlace::Absent;
+    let configs = t.configs.insert(config::read(&located.configs));
+    let sp = if set.connector == config::MANAGEMENT {
+        plan::secret::management(configs, &set.new, &evidence)?
+    } else if standalone {
+        bail!(
+            "this deployment has no Dex database (the standalone setup, an external IdP), so it has no connector {:?}; its one secret ozrepair sets is the management's IdP-manager credential: `--connector management`; nothing was changed",
+            set.connector
+        );
+    } else {
+        let store = t.store.insert(store::reach(located, s.apply.live()).await?);
+        let stored = t.stored.insert(store.read()?);
+        let diagnosis = evidence::diagnose(
+            &*located.runtime,
+            located.logs.as_ref(),
+            stored,
+            None,
+            Some(&set.connector),
+        )
+        .await?;
+        plan::secret::connector(
+            &Seen::of(stored, configs, &diagnosis),
+            &set.connector,
+            &set.new,
+            &evidence,
+            s.output.show_secrets,
+        )?
+    };
+    secrets.extend(sp.plan.secrets.iter().cloned());
+    let mut change = SecretChange {
+        connector: set.connector.clone(),
+        field: sp.field.clone(),
+        places: sp.places.clone(),
+        bytes: set.new.expose().len(),
+        applied: false,
+        verified: "not_asked",
+        verify_request: None,
+        verify_endpoint: None,
+        verify_answer: None,
+    };
+    // Asked before anything is written: a secret the provider refuses is never written.
+    let mut proven: Option<Result<(), String>> = None;
+    if let Some(opts) = &set.verify {
+        match &sp.request {
+            Err(why) => {
+                change.verified = "cannot_verify";
+                change.verify_request = Some(format!("none: {why}"));
+                proven = Some(Err(format!("ozrepair cannot verify it: {why}")));
+            }
+            Ok(req) => {
+                crate::progress::say("asking the provider's token endpoint with the new secret");
+                let asked = evidence::token::ask(req, set.new.expose(), opts);
+                change.verify_request = Some(asked.request.clone());
+                change.verify_endpoint = Some(asked.endpoint.clone());
+                match &asked.answer {
+                    Answer::Accepted => {
+                        change.verified = "accepted";
+                        change.verify_answer = Some("a token: it takes the secret".into());
+                        proven = Some(Ok(()));
+                    }
+                    Answer::Refused(said) => {
+                        change.verified = "refused";
+                        change.verify_answer = Some(said.clone());
+                        t.secret = Some(change);
+                        t.plan = Some(sp.plan);
+                        bail!(
+                            "the provider refused the new secret at {} ({said}); nothing was changed; check the secret at the provider (Entra wants the secret's Value, not its Secret ID) and run again",
+                            asked.endpoint
+                        );
+                    }
+                    Answer::Inconclusive(why) => {
+                        change.verified = "inconclusive";
+                        change.verify_answer = Some(why.clone());
+                        proven = Some(Err(why.clone()));
+                    }
+                }
+            }
+        }
+    }
+    let plan = t.plan.insert(sp.plan);
+    t.secret = Some(change);
+    if plan.changes.is_empty() {
+        t.notes.push(format!(
+            "{} {} already holds this secret everywhere ozrepair reads it; nothing was changed",
+            set.connector, sp.field
+        ));
+        return Ok(match &proven {
+            // Stored is not proven: without the provider's word the run is unchecked, never healthy.
+            None => {
+                t.notes.push(
+                    "the provider was not asked whether it takes the secret (--verify asks it)"
+                        .into(),
+                );
+                Verdict::unchecked()
+            }
+            Some(Ok(())) => Verdict::healthy(),
+            Some(Err(why)) => {
+                t.notes.push(format!("the secret is not proven: {why}"));
+                Verdict::unchecked()
+            }
+        });
+    }
+    if s.apply.dry_run {
+        return Ok(Verdict::pending());
+    }
+    let unit = t.located.as_ref().and_then(|l| l.runtime.unit());
+    let q = question(
+        unit,
+        &format!("Set the secret {} of {} in", sp.field, set.connector),
+        &sp.places.join(" and "),
+        "backed up, written",
+    );
+    confirm(s, &q, &report::prompt_diff(plan, false))?;
+    let Some(located) = &mut t.located else {
+        bail!("the deployment was not located");
+    };
+    let applied = match &mut t.store {
+        Some(store) if !standalone => {
+            let saved: Vec<_> = t
+                .configs
+                .iter()
+                .flat_map(|c| c.files.iter().map(|f| f.path.clone()))
+                .collect();
+            apply::run(
+                Next::Write,
+                located,
+                &mut **store,
+                plan,
+                &saved,
+                &s.apply,
+                "secret",
+            )
+            .await
+        }
+        _ => apply::files_only(located, plan, &s.apply).await,
+    };
+    let applied = t.applied.insert(applied);
+    let v = verdict_of(applied)?;
+    if let Some(c) = &mut t.secret {
+        c.applied =
+            !applied.already_stored && matches!(v.outcome, Outcome::Fixed | Outcome::Unverified);
+    }
+    Ok(match (v.outcome, proven) {
+        (Outcome::Fixed, Some(Ok(()))) => v,
+        (Outcome::Fixed, None) => {
+            t.notes.push(
+                "the new secret was written and read back; its provider was not asked whether it takes it (--verify asks it before writing)"
+                    .into(),
+            );
+            Verdict::new(Outcome::Unverified, ExitCode::Done)
+        }
+        (Outcome::Fixed, Some(Err(why))) => Verdict::new(Outcome::Unverified, ExitCode::NotUp)
+            .with_error(format!(
+                "the new secret was written and read back and the IdP stayed up, but it is not proven: {why}; a login through the connector proves it"
+            )),
+        _ => v,
+    })
+}
+
+/// `domain`: the deployment's own host moved in every place ozrepair reads, shown as one diff; written
+/// only with `--apply`, in one stop window with one backup set, and only when no place it does not edit
+/// holds the old host. The places it never changes are a checklist in the notes.
+async fn domain(s: &Settings) -> Report {
+    let mut t = Trail::default();
+    let result = move_domain(s, &mut t).await;
+    Report::make("domain", t, result.unwrap_or_else(|e| Verdict::failed(&e)))
+}
+
+async fn move_domain(s: &Settings, t: &mut Trail) -> Result<Verdict> {
+    use crate::plan::domain::{self, host_of};
+    use crate::verdict::{ExitCode, Outcome, UsageError};
+    let Some((to, from)) = &s.domain else {
+        bail!("no new host was given; nothing was changed");
+    };
+    let located = t
+        .located
+        .insert(runtime::locate(&s.target, &store::probe).await?);
+    let standalone = located.place == runtime::StorePlace::Absent;
+    let configs = t.configs.insert(config::read(&located.configs));
+    let rows = if standalone {
+        Vec::new()
+    } else {
+        let store = t.store.insert(store::reach(located, s.apply.live()).await?);
+        t.stored.insert(store.read()?).rows.clone()
+    };
+    let old = match from {
+        Some(f) => f.clone(),
+        None => {
+            let from_auth = configs.auth.as_ref().and_then(|a| host_of(&a.issuer));
+            let mut redirect_hosts: Vec<String> = rows
+                .iter()
+                .filter_map(|r| {
+                    let cfg = r.config.as_deref()?;
+                    let fields = crate::dex::jsonedit::top_level_fields(cfg).ok()?;
+                    match crate::dex::jsonedit::string_value(cfg, &fields, "redirectURI") {
+                        crate::dex::jsonedit::StrValue::Str(u) => host_of(&u),
+                        _ => None,
+                    }
+                })
+                .collect();
+            redirect_hosts.sort();
+            redirect_hosts.dedup();
+            match (from_auth, redirect_hosts.as_slice()) {
+                (Some(h), _) => h,
+                (None, [one]) => one.clone(),
+                _ => {
+                    return Err(UsageError(
+                        "ozrepair cannot tell the old host (no management AuthIssuer, and the connectors' redirectURIs do not name one host); nothing was changed; give it with --from HOST".into(),
+                    )
+                    .into())
+                }
+            }
+        }
+    };
+    if old == *to {
+        t.notes.push(format!(
+            "{old} is already the deployment's host (its management's AuthIssuer or its connectors' redirectURI); nothing was changed; give --from OLD to move another host"
+        ));
+        return Ok(Verdict::unchecked());
+    }
+    let dp = domain::plan(&rows, configs, &old, to);
+    t.notes.push(format!("moving {old} to {to}"));
+    for c in &dp.checklist {
+        t.notes.push(format!("to do, not by ozrepair: {c}"));
+    }
+    let plan = t.plan.insert(dp.plan);
+    if !plan.held_elsewhere.is_empty() {
+        return Ok(Verdict::new(Outcome::ActionNeeded, ExitCode::ActionNeeded).with_error(format!(
+            "{}; nothing was changed: ozrepair moves the domain only when it can change every place it reads",
+            plan.held_elsewhere.join("; and ")
+        )));
+    }
+    if plan.changes.is_empty() {
+        t.notes.push(format!(
+            "no place ozrepair reads holds {old}; nothing was changed"
+        ));
+        return Ok(Verdict::unchecked());
+    }
+    if s.apply.dry_run {
+        t.notes.push(
+            "a dry run (the default): nothing was written or stopped; --apply writes it".into(),
+        );
+        return Ok(Verdict::pending());
+    }
+    let unit = t.located.as_ref().and_then(|l| l.runtime.unit());
+    let q = question(
+        unit,
+        &format!("Move {old} to {to} in"),
+        "every place above",
+        "backed up, written",
+    );
+    confirm(s, &q, &report::prompt_diff(plan, false))?;
+    let Some(located) = &mut t.located else {
+        bail!("the deployment was not located");
+    };
+    let applied = match &mut t.store {
+        Some(store) if !standalone => {
+            let saved: Vec<_> = t
+                .configs
+                .iter()
+                .flat_map(|c| c.files.iter().map(|f| f.path.clone()))
+                .collect();
+            apply::run(
+                Next::Write,
+                located,
+                &mut **store,
+                plan,
+                &saved,
+                &s.apply,
+                "domain",
+            )
+            .await
+        }
+        _ => apply::files_only(located, plan, &s.apply).await,
+    };
     verdict_of(t.applied.insert(applied))
 }

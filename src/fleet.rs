@@ -104,6 +104,9 @@ async fn run_host(
         FleetAction::LocalLogin(a) => {
             cmd.args(["local-login", "--yes"]).args(a.args());
         }
+        FleetAction::Secret(a) => {
+            cmd.args(["secret", "--yes"]).args(a.args());
+        }
     }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -203,6 +206,23 @@ fn password_file_usable(p: &crate::cli::PasswordArgs) -> Result<(), String> {
         .map_err(|e| e.0)
 }
 
+/// `fleet secret`: the secret file must be a file (each host's run reads it; their stdin is closed), and
+/// its secret acceptable, before any host is asked. The message never quotes the secret.
+fn secret_file_usable(p: &crate::cli::SecretArgs) -> Result<(), String> {
+    if p.secret_file.as_os_str() == "-" {
+        return Err("fleet secret reads the secret from a file that each host's run opens, not from stdin; give --secret-file FILE; nothing was changed".into());
+    }
+    let data = std::fs::read(&p.secret_file).map_err(|e| {
+        format!(
+            "cannot read the secret file {} ({e}); nothing was changed",
+            p.secret_file.display()
+        )
+    })?;
+    crate::dex::secrets::SecretValue::parse(&data)
+        .map(|_| ())
+        .map_err(|e| e.0)
+}
+
 /// Runs the fleet: what to print on stdout, and the exit code (the worst host's; 2 for a bad inventory or
 /// flags).
 pub async fn run(g: &Global, a: &FleetArgs) -> (String, ExitCode) {
@@ -229,6 +249,14 @@ pub async fn run(g: &Global, a: &FleetArgs) -> (String, ExitCode) {
             return refuse("fleet password changes many hosts and cannot ask each time: re-run with --yes (or use --dry-run); nothing was changed".into());
         }
         if let Err(e) = password_file_usable(p) {
+            return refuse(e);
+        }
+    }
+    if let FleetAction::Secret(p) = &a.action {
+        if !p.dry.dry_run && !g.yes {
+            return refuse("fleet secret changes many hosts and cannot ask each time: re-run with --yes (or use --dry-run); nothing was changed".into());
+        }
+        if let Err(e) = secret_file_usable(p) {
             return refuse(e);
         }
     }

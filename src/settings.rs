@@ -5,8 +5,9 @@
 //! group in `cli.rs`, read by the one step it concerns.
 
 pub use crate::cli::{Access, Output, PlanArgs, RestoreArgs, SetField, WindowArgs};
-use crate::cli::{Command, Global, PasswordArgs};
+use crate::cli::{Command, Global, PasswordArgs, SecretArgs};
 use crate::dex::password::{self, NewPassword};
+use crate::dex::secrets::SecretValue;
 use crate::dex::url;
 use crate::verdict::UsageError;
 use std::path::PathBuf;
@@ -82,6 +83,23 @@ pub struct Settings {
     pub restore: RestoreArgs,
     /// `password`: whose password, and the new one (read from its file when the command line was read).
     pub password: Option<PasswordSet>,
+    /// `secret`: whose secret, the new one (read from its file when the command line was read), and how
+    /// it is proven.
+    pub secret: Option<SecretSet>,
+    /// `domain`: the new host, and the old one when given.
+    pub domain: Option<(String, Option<String>)>,
+}
+
+/// `secret --connector --secret-file [--verify]`, read.
+#[derive(Debug, Clone)]
+pub struct SecretSet {
+    /// The connector, or `management` for the management's IdP-manager credential.
+    pub connector: String,
+    pub new: SecretValue,
+    /// Where it was read from, for the report: the file's path, or `stdin`.
+    pub source: String,
+    /// `--verify`: the request's options (None without it).
+    pub verify: Option<crate::evidence::discover::Options>,
 }
 
 /// `password --email --password-file`, read: the email as Dex looks it up, and the new password.
@@ -105,6 +123,20 @@ impl Settings {
             yes: g.yes,
             ..Settings::default()
         };
+        // One stdin: the connection string and a secret or password cannot both come from it.
+        let stdin_value = match command {
+            Command::Secret(a) => Some((&a.secret_file, "--secret-file")),
+            Command::Password(a) => Some((&a.password_file, "--password-file")),
+            _ => None,
+        };
+        if let (Some(d), Some((f, flag))) = (&g.dsn_file, stdin_value) {
+            if d.as_os_str() == "-" && f.as_os_str() == "-" {
+                return (
+                    s,
+                    Some(UsageError(format!("--dsn-file - and {flag} - would both read stdin; nothing was changed; give one of them as a file"))),
+                );
+            }
+        }
         let dsn = match read_dsn(g.dsn_file.as_deref()) {
             Ok(d) => d,
             Err(e) => return (s, Some(e)),
@@ -180,6 +212,38 @@ impl Settings {
                     return (s, Some(e));
                 }
             }
+            Command::Secret(a) => {
+                if let Err(e) = s.secret(a) {
+                    return (s, Some(e));
+                }
+            }
+            Command::Domain(a) => {
+                use crate::plan::domain::host_ok;
+                s.apply = ApplyOpts {
+                    dry_run: !a.apply,
+                    window: a.window.clone(),
+                };
+                for (flag, h) in [("--to", Some(&a.to)), ("--from", a.from.as_ref())] {
+                    if let Some(h) = h.filter(|h| !host_ok(h)) {
+                        return (
+                            s,
+                            Some(UsageError(format!(
+                                "{flag} {:?} is not a host (lowercase letters, digits, `-` and `.`, an optional `:port`; no scheme or path); nothing was changed",
+                                h.chars().take(80).collect::<String>()
+                            ))),
+                        );
+                    }
+                }
+                if a.from.as_deref() == Some(a.to.as_str()) {
+                    return (
+                        s,
+                        Some(UsageError(
+                            "--from and --to are the same host; nothing was changed".into(),
+                        )),
+                    );
+                }
+                s.domain = Some((a.to.clone(), a.from.clone()));
+            }
             Command::Fleet(_) | Command::Completions { .. } | Command::Man => {}
         }
         (s, None)
@@ -207,6 +271,50 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// `secret`: the connector, and the new secret from its file or stdin (a usage error, exit 2, when it
+    /// cannot be read or is refused; nothing has been looked at yet).
+    fn secret(&mut self, a: &SecretArgs) -> Result<(), UsageError> {
+        use std::io::IsTerminal;
+        self.apply = ApplyOpts {
+            dry_run: a.dry.dry_run,
+            window: a.window.clone(),
+        };
+        if a.connector.is_empty() {
+            return Err(UsageError(
+                "--connector is empty; nothing was changed; give the connector's id (or `management`)"
+                    .into(),
+            ));
+        }
+        // No secret is ever shown by this command, whatever --show-secrets says.
+        self.output.show_secrets = false;
+        let data = if a.secret_file.as_os_str() == "-" && std::io::stdin().is_terminal() {
+            prompt_no_echo("New secret (not echoed): ")?
+        } else {
+            read_value_file(&a.secret_file, "--secret-file", "secret")?
+        };
+        self.secret = Some(SecretSet {
+            connector: a.connector.clone(),
+            new: SecretValue::parse(&data)?,
+            source: if a.secret_file.as_os_str() == "-" {
+                if std::io::stdin().is_terminal() {
+                    "the terminal".into()
+                } else {
+                    "stdin".into()
+                }
+            } else {
+                a.secret_file.display().to_string()
+            },
+            verify: a.verify.verify.then(|| crate::evidence::discover::Options {
+                timeout: std::time::Duration::from_secs(a.verify.verify_timeout.max(1)),
+                ca_file: a.verify.ca_file.clone(),
+                allow_http: a.verify.allow_http,
+            }),
+        });
+        Ok(())
+    }
+}
+
 impl Default for Settings {
     /// A read-only look at the local engine's deployment, as `ozrepair inspect` with no flags.
     fn default() -> Settings {
@@ -229,6 +337,8 @@ impl Default for Settings {
             apply: ApplyOpts::default(),
             restore: RestoreArgs::default(),
             password: None,
+            secret: None,
+            domain: None,
         }
     }
 }
@@ -279,18 +389,90 @@ fn read_dsn(file: Option<&std::path::Path>) -> Result<Option<Box<crate::dsn::Ser
         .map_err(|e| UsageError(format!("{from}: {e:#}; nothing was changed; give a PostgreSQL connection string or URI, or a MySQL DSN or URI")))
 }
 
-/// The most a password file may hold (a password is at most 72 bytes; this only bounds the read).
-const PASSWORD_FILE_MAX: u64 = 64 * 1024;
+/// The most a password or secret file may hold (a password is at most 72 bytes; this only bounds the
+/// read).
+const PASSWORD_FILE_MAX: u64 = crate::dex::secrets::SECRET_FILE_MAX;
 
 /// The bytes of `--password-file` (`-`: stdin, refused when it is a terminal: ozrepair does not prompt,
 /// and a typed password would echo).
 fn read_password_file(path: &std::path::Path) -> Result<Vec<u8>, UsageError> {
+    read_value_file(path, "--password-file", "password")
+}
+
+/// One line typed at the terminal that is stdin, read with echo off, after `prompt` (written to the
+/// controlling terminal, else stderr). Signals from the keyboard are off too while it is read, so that
+/// Ctrl-C is read as a byte (a control character, which the secret refuses) and the terminal's settings
+/// are always put back; Ctrl-D gives an empty secret, also refused.
+fn prompt_no_echo(prompt: &str) -> Result<Vec<u8>, UsageError> {
+    use std::io::{Read, Write};
+    let fd = libc::STDIN_FILENO;
+    let failed = |e: std::io::Error| {
+        UsageError(format!(
+            "cannot read the secret from the terminal ({e}); nothing was changed; give it in a file with --secret-file FILE"
+        ))
+    };
+    // SAFETY: a zeroed termios is a valid value for tcgetattr to fill; fd 0 is open (it is a terminal).
+    let mut old: libc::termios = unsafe { std::mem::zeroed() };
+    if unsafe { libc::tcgetattr(fd, &mut old) } != 0 {
+        return Err(failed(std::io::Error::last_os_error()));
+    }
+    let mut quiet = old;
+    quiet.c_lflag &= !(libc::ECHO | libc::ECHONL | libc::ISIG);
+    quiet.c_lflag |= libc::ICANON;
+    // SAFETY: `quiet` is a termios read from this terminal with flags changed.
+    if unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &quiet) } != 0 {
+        return Err(failed(std::io::Error::last_os_error()));
+    }
+    let mut tty = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/tty")
+        .ok();
+    let say = |tty: &mut Option<std::fs::File>, text: &str| match tty {
+        Some(t) => {
+            let _ = t.write_all(text.as_bytes());
+        }
+        None => {
+            let _ = std::io::stderr().write_all(text.as_bytes());
+        }
+    };
+    say(&mut tty, prompt);
+    // One line (canonical mode hands it over whole, its LF included), or what came before Ctrl-D.
+    let mut data = Vec::new();
+    let mut byte = [0u8; 1];
+    let read = loop {
+        match std::io::stdin().lock().read(&mut byte) {
+            Ok(0) => break Ok(()),
+            Ok(_) => {
+                data.push(byte[0]);
+                if byte[0] == b'\n' || data.len() as u64 > PASSWORD_FILE_MAX {
+                    break Ok(());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    // SAFETY: `old` is what tcgetattr read from this terminal.
+    unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &old) };
+    say(&mut tty, "\n");
+    read.map_err(failed)?;
+    if data.len() as u64 > PASSWORD_FILE_MAX {
+        return Err(UsageError(format!(
+            "more than {PASSWORD_FILE_MAX} bytes were typed, which is no secret; nothing was changed"
+        )));
+    }
+    Ok(data)
+}
+
+/// The bytes of a file that holds one value (`flag`: its option; `noun`: what it holds), or of stdin for
+/// `-` (refused when stdin is a terminal: ozrepair does not prompt, and a typed value would echo).
+fn read_value_file(path: &std::path::Path, flag: &str, noun: &str) -> Result<Vec<u8>, UsageError> {
     use std::io::{IsTerminal, Read};
     let mut data = Vec::new();
     let (read, what) = if path.as_os_str() == "-" {
         let stdin = std::io::stdin();
         if stdin.is_terminal() {
-            return Err(UsageError("--password-file - reads the password from stdin, which is a terminal, and ozrepair does not prompt for it; nothing was changed; pipe it in (`ozrepair password ... --password-file - < FILE`) or give a file".into()));
+            return Err(UsageError(format!("{flag} - reads the {noun} from stdin, which is a terminal, and ozrepair does not prompt for it; nothing was changed; pipe it in (`ozrepair {noun} ... {flag} - < FILE`) or give a file")));
         }
         let r = stdin
             .lock()
@@ -304,12 +486,12 @@ fn read_password_file(path: &std::path::Path) -> Result<Vec<u8>, UsageError> {
     };
     if let Err(e) = read {
         return Err(UsageError(format!(
-            "cannot read the password from {what} ({e}); nothing was changed; give a readable file with --password-file"
+            "cannot read the {noun} from {what} ({e}); nothing was changed; give a readable file with {flag}"
         )));
     }
     if data.len() as u64 > PASSWORD_FILE_MAX {
         return Err(UsageError(format!(
-            "{what} holds more than {PASSWORD_FILE_MAX} bytes, which is no password file; nothing was changed; write the new password alone on one line"
+            "{what} holds more than {PASSWORD_FILE_MAX} bytes, which is no {noun} file; nothing was changed; write the new {noun} alone on one line"
         )));
     }
     Ok(data)

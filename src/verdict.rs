@@ -195,7 +195,7 @@ pub const RESULTS: [ResultRow; 11] = [
     },
     ResultRow {
         word: "unverified",
-        meaning: "the change was written and verified, but the IdP did not stay up (exit 4), or was not watched (`--wait 0`, exit 0)",
+        meaning: "the change was written and verified, but the IdP did not stay up (exit 4), or was not watched (`--wait 0`, exit 0); `secret`: written and read back, its provider not asked (no `--verify`, exit 0) or its answer not conclusive (exit 4)",
         exit: ExitCode::NotUp,
         nagios: "WARNING",
         ansible_changed: true,

@@ -20,6 +20,8 @@ mod e2e_ansible;
 mod e2e_configs;
 #[path = "suite/e2e_dbserver.rs"]
 mod e2e_dbserver;
+#[path = "suite/e2e_domain.rs"]
+mod e2e_domain;
 #[path = "suite/e2e_faults.rs"]
 mod e2e_faults;
 #[path = "suite/e2e_fix.rs"]
@@ -30,10 +32,14 @@ mod e2e_fleet;
 mod e2e_go;
 #[path = "suite/e2e_layouts.rs"]
 mod e2e_layouts;
+#[path = "suite/e2e_logins.rs"]
+mod e2e_logins;
 #[path = "suite/e2e_password.rs"]
 mod e2e_password;
 #[path = "suite/e2e_podman.rs"]
 mod e2e_podman;
+#[path = "suite/e2e_secret.rs"]
+mod e2e_secret;
 #[path = "suite/go_checker.rs"]
 mod go_checker;
 #[path = "suite/hostile.rs"]

@@ -52,10 +52,16 @@ pub fn compute(plan: &Plan) -> Result<Vec<FileWrite>> {
                 .ok_or_else(|| anyhow!("{} is not a config file ozrepair edits", p.display()))?,
             bytes: out[pos].after.clone(),
         };
-        match config::edit(&current, path, *kind, &c.from, &c.to) {
+        let (from, to) = c.values();
+        match config::edit(&current, path, *kind, from, to) {
             Ok(after) => out[pos].after = after,
             // Already the planned value (another run wrote it): nothing to do for this change.
-            Err(_) if config::edit(&current, path, *kind, &c.to, &c.to).is_ok() => {}
+            Err(_) if config::edit(&current, path, *kind, to, to).is_ok() => {}
+            // A secret's value is never put into a message.
+            Err(_) if c.hidden.is_some() => bail!(
+                "{}: {at} is no longer the secret read before; run ozrepair again to re-plan",
+                p.display()
+            ),
             Err(e) => bail!("{}: {e:#} ({at})", p.display()),
         }
     }

@@ -860,6 +860,7 @@ mod tests {
                 source: Source::Explicit,
                 evidence: "--issuer".into(),
                 store: Where::Database,
+                hidden: None,
             }],
             ..Plan::default()
         }

@@ -107,6 +107,8 @@ pub struct FileConnector {
     pub file: usize,
     /// Where its issuer is in that file.
     pub issuer_path: Vec<Seg>,
+    /// Where its `config` object is in that file (keys spelled as the file spells them).
+    pub config_path: Vec<Seg>,
     pub held: Held,
     /// The secret values of its config (the report scrubs them).
     pub secrets: Vec<String>,
@@ -145,6 +147,24 @@ pub struct AuthSettings {
     pub embedded: bool,
 }
 
+/// management.json's `IdpManagerConfig`: the client the management server calls its IdP's management API
+/// with (NetBird's IdP managers: Zitadel, Keycloak, Authentik, Azure, …), read as encoding/json reads it.
+#[derive(Debug, Clone)]
+pub struct IdpManager {
+    /// Index into [`Configs::files`].
+    pub file: usize,
+    /// `ManagerType`.
+    pub manager_type: String,
+    /// `ClientConfig.ClientID`, `TokenEndpoint`, `GrantType` (empty when absent or not strings).
+    pub client_id: String,
+    pub token_endpoint: String,
+    pub grant_type: String,
+    /// Where `ClientConfig.ClientSecret` is, as the file spells the keys (None when absent), and its
+    /// value when it is a string.
+    pub secret_path: Option<Vec<Seg>>,
+    pub secret: Option<String>,
+}
+
 /// Every config file found, and the connectors they define.
 #[derive(Debug, Clone, Default)]
 pub struct Configs {
@@ -154,6 +174,8 @@ pub struct Configs {
     pub login_flags: Vec<LoginFlag>,
     /// The management's OIDC settings (the first management.json that has `HttpConfig.AuthIssuer`).
     pub auth: Option<AuthSettings>,
+    /// The management's IdP-manager credential (the first management.json with `IdpManagerConfig`).
+    pub idp_manager: Option<IdpManager>,
     /// The setup env file's OIDC discovery endpoint (`…_AUTH_OIDC_CONFIGURATION_ENDPOINT`), from which
     /// configure.sh writes management.json again: (file index, key, value), the assignment bash uses (the
     /// last), when bash reads it literally.
@@ -441,6 +463,9 @@ impl Configs {
         if file.format == Format::Json && self.auth.is_none() {
             self.auth = auth_settings(&file.bytes, idx);
         }
+        if file.format == Format::Json && self.idp_manager.is_none() {
+            self.idp_manager = idp_manager(&file.bytes, idx);
+        }
         if file.format == Format::Json {
             // NetBird: `EmbeddedIdP.LocalAuthDisabled` (management/server/idp/embedded.go), a Go bool
             // that encoding/json fills from `true` or `false` only (`null` leaves it false).
@@ -509,6 +534,7 @@ fn management_connectors(bytes: &[u8], file: usize) -> Result<Vec<FileConnector>
             name: s("name").unwrap_or_default(),
             issuer,
             file,
+            config_path: path[..path.len() - 1].to_vec(),
             issuer_path: path,
             held: Held::Static,
             secrets,
@@ -542,6 +568,75 @@ fn auth_settings(bytes: &[u8], file: usize) -> Option<AuthSettings> {
     })
 }
 
+/// `IdpManagerConfig` of a management.json, as encoding/json reads it (None without one).
+fn idp_manager(bytes: &[u8], file: usize) -> Option<IdpManager> {
+    json_span(bytes, &key_path(&["IdpManagerConfig"])).ok()??;
+    let string_at = |keys: &[&str]| -> String {
+        json_span(bytes, &key_path(keys))
+            .ok()
+            .flatten()
+            .and_then(|span| json_value(bytes, span, Kind::Str))
+            .unwrap_or_default()
+    };
+    let secret_at = key_path(&["IdpManagerConfig", "ClientConfig", "ClientSecret"]);
+    let resolved = resolve(bytes, &secret_at).ok().flatten();
+    Some(IdpManager {
+        file,
+        manager_type: string_at(&["IdpManagerConfig", "ManagerType"]),
+        client_id: string_at(&["IdpManagerConfig", "ClientConfig", "ClientID"]),
+        token_endpoint: string_at(&["IdpManagerConfig", "ClientConfig", "TokenEndpoint"]),
+        grant_type: string_at(&["IdpManagerConfig", "ClientConfig", "GrantType"]),
+        secret: resolved
+            .as_ref()
+            .and_then(|(span, _)| json_value(bytes, span.clone(), Kind::Str)),
+        secret_path: resolved.map(|(_, exact)| exact),
+    })
+}
+
+/// A value of a connector's config in its file: where it is (keys as the file spells them), its text when
+/// it is a string, and its line.
+#[derive(Debug, Clone)]
+pub struct FileValue {
+    pub path: Vec<Seg>,
+    pub value: Option<String>,
+    pub line: usize,
+}
+
+impl Configs {
+    /// Field `field` (folded as Dex folds keys) of the config of `fc`, in its file; None when absent.
+    pub fn connector_value(&self, fc: &FileConnector, field: &str) -> Option<FileValue> {
+        let f = self.file_of(fc);
+        match f.format {
+            Format::Json => {
+                let mut path = fc.config_path.clone();
+                path.push(Seg::Key(field.to_string()));
+                let (span, exact) = resolve(&f.bytes, &path).ok()??;
+                Some(FileValue {
+                    line: yaml::line_at(&f.bytes, span.start),
+                    value: json_value(&f.bytes, span, Kind::Str),
+                    path: exact,
+                })
+            }
+            Format::Yaml => {
+                let index = fc.config_path.get(1)?;
+                yaml::scalars(&f.bytes)
+                    .ok()?
+                    .into_iter()
+                    .rfind(|sc| {
+                        matches!(sc.path.as_slice(), [c, i, k, name]
+                            if dex_key(c, "connectors") && i == index && dex_key(k, "config") && dex_key(name, field))
+                    })
+                    .map(|sc| FileValue {
+                        line: yaml::line_at(&f.bytes, sc.span.start),
+                        value: Some(sc.value.clone()),
+                        path: sc.path,
+                    })
+            }
+            Format::Env => None,
+        }
+    }
+}
+
 /// Whether a YAML key is read as `name`: Dex turns its YAML into JSON and decodes it with encoding/json,
 /// which matches keys as [`jsonedit::key_matches`] does.
 fn dex_key(seg: &Seg, name: &str) -> bool {
@@ -567,6 +662,7 @@ fn yaml_connectors(bytes: &[u8], file: usize) -> Result<Vec<FileConnector>> {
             issuer: None,
             file,
             issuer_path: Vec::new(),
+            config_path: vec![first.clone(), Seg::Index(*i), Seg::Key("config".into())],
             held: Held::Overlay,
             secrets: Vec::new(),
             line: yaml::line_at(bytes, sc.span.start),

@@ -697,9 +697,58 @@ pub fn set_string(src: &[u8], name: &str, value: &str) -> Result<Option<Vec<u8>>
     Ok(Some(out))
 }
 
+/// Sets every string value of a key Go's decoder matches to `name` (`clientSecret`, `clientsecret`,
+/// `CLIENTſECRET`…) to `value`, changing only those values' bytes: whichever of them a reader takes (Go the
+/// last; NetBird's exact-case map lookup, which re-marshals the map with its keys sorted, another), it
+/// reads `value`. A `null` or a non-string is left as it is. None when no such key holds a string.
+pub fn set_every_string(
+    src: &[u8],
+    name: &str,
+    value: &str,
+) -> Result<Option<Vec<u8>>, ConfigError> {
+    let fields = top_level_fields(src)?;
+    let spans: Vec<Range<usize>> = fields
+        .iter()
+        .filter(|f| key_matches(&f.key, name) && src.get(f.value.start) == Some(&b'"'))
+        .map(|f| f.value.clone())
+        .collect();
+    if spans.is_empty() {
+        return Ok(None);
+    }
+    let token = go_json_string(value);
+    let mut out = src.to_vec();
+    // From the last to the first, so that the earlier spans stay where they are.
+    for span in spans.iter().rev() {
+        out = splice(&out, span.clone(), token.as_bytes());
+    }
+    let check = top_level_fields(&out)?;
+    if string_value(&out, &check, name) != StrValue::Str(value.to_string()) {
+        return Err(ConfigError::NotJson(
+            "the edited config does not read back the new value".into(),
+        ));
+    }
+    Ok(Some(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_case_variant_of_a_secret_gets_the_new_value_and_only_they_change() {
+        let src = r#"{"ClientSecret":"old","clientID":"x","clientSecret":"new\u0026","clientsecret":"stray","clientſecret":null,"other":"old"}"#;
+        let out = set_every_string(src.as_bytes(), "clientSecret", "s<3\\\"")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"ClientSecret":"s\u003c3\\\"","clientID":"x","clientSecret":"s\u003c3\\\"","clientsecret":"s\u003c3\\\"","clientſecret":null,"other":"old"}"#
+        );
+        assert_eq!(
+            set_every_string(br#"{"a":"b"}"#, "clientSecret", "x").unwrap(),
+            None
+        );
+    }
 
     const GO: &[u8] = br#"{"clientID":"abc","clientSecret":"s3cr3t","insecureSkipEmailVerified":true,"issuer":"https://oauth.id.jumpcloud.com","redirectURI":"https://vpn.example.com/oauth2/callback?a=1\u0026b=2","scopes":["openid","profile","email"]}"#;
 

@@ -130,9 +130,130 @@ pub fn collect(config: &[u8], out: &mut Vec<String>) {
     });
 }
 
+/// The config fields that hold a secret itself (not a path to a file that holds one), as Dex's Config
+/// structs name them: `clientSecret` (every OAuth type; Crowd's application password), ldap's `bindPW`,
+/// keystone's `keystonePassword`. A type has at most one.
+pub const VALUE_FIELDS: [&str; 3] = ["clientSecret", "bindPW", "keystonePassword"];
+
+/// The field of a connector type that holds its secret (None: the type has none, as saml, authproxy and
+/// local have none).
+pub fn value_field_of(typ: &str) -> Option<&'static str> {
+    crate::dex::model::fields_of(typ)?
+        .iter()
+        .map(|(n, _)| *n)
+        .find(|n| VALUE_FIELDS.contains(n))
+}
+
+/// The most a secret file may hold (only bounds the read).
+pub const SECRET_FILE_MAX: u64 = 64 * 1024;
+
+/// A new secret, read from a file or stdin. It has no `Display`, and its `Debug` shows no byte of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(String);
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretValue([redacted])")
+    }
+}
+
+impl SecretValue {
+    /// The secret in `data`, the bytes of a secret file: one trailing LF or CRLF dropped and nothing else
+    /// (a secret may end in a space); then it must be one line of UTF-8 (Go's decoder would turn invalid
+    /// bytes into U+FFFD, so Dex would send another secret) without control characters (no provider
+    /// issues one; a stray CR or a second line is a mistake of the file). The error never quotes it.
+    pub fn parse(data: &[u8]) -> Result<SecretValue, crate::verdict::UsageError> {
+        use crate::verdict::UsageError;
+        let line = data
+            .strip_suffix(b"\r\n")
+            .or_else(|| data.strip_suffix(b"\n"))
+            .unwrap_or(data);
+        if line.is_empty() {
+            return Err(UsageError(
+                "the secret file is empty; nothing was changed; write the new secret on its one line".into(),
+            ));
+        }
+        if line.iter().any(|b| matches!(b, b'\r' | b'\n')) {
+            return Err(UsageError(
+                "the secret file holds more than one line (or a stray CR); nothing was changed; write the new secret alone on one line".into(),
+            ));
+        }
+        let Ok(text) = std::str::from_utf8(line) else {
+            return Err(UsageError(
+                "the secret is not valid UTF-8 (Dex's JSON decoder would store another value); nothing was changed; write it as UTF-8 text".into(),
+            ));
+        };
+        if text.chars().any(char::is_control) {
+            return Err(UsageError(
+                "the secret holds a control character (a NUL byte, a tab, an escape or the like), which no provider issues; nothing was changed; check the file".into(),
+            ));
+        }
+        Ok(SecretValue(text.to_string()))
+    }
+
+    /// The secret, for the write, the provider and the report's scrub.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// How the report shows a secret: its length, never a byte or a digest of it.
+    pub fn shown(s: &str) -> String {
+        format!("(secret, {} bytes)", s.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_file_loses_one_line_end_and_nothing_else() {
+        let read = |b: &[u8]| SecretValue::parse(b).map(|s| s.expose().to_string());
+        assert_eq!(read(b"s3cr3t\n").unwrap(), "s3cr3t");
+        assert_eq!(read(b"s3cr3t\r\n").unwrap(), "s3cr3t");
+        assert_eq!(read(b"s3cr3t").unwrap(), "s3cr3t");
+        assert_eq!(
+            read(b" s3 cr3t \n").unwrap(),
+            " s3 cr3t ",
+            "spaces are kept"
+        );
+        assert_eq!(read("sé~<&>\"\\\n".as_bytes()).unwrap(), "sé~<&>\"\\");
+        for bad in [
+            &b""[..],
+            b"\n",
+            b"\r\n",
+            b"s3cr3t\n\n",
+            b"s3cr3t\r",
+            b"a\nb\n",
+            b"a\tb",
+            b"a\x00b",
+            b"\xff\xfe",
+        ] {
+            let e = SecretValue::parse(bad).unwrap_err().0;
+            assert!(e.contains("nothing was changed"), "{bad:?}: {e}");
+        }
+        assert_eq!(
+            format!("{:?}", SecretValue::parse(b"hunter2").unwrap()),
+            "SecretValue([redacted])"
+        );
+        assert_eq!(SecretValue::shown("abc"), "(secret, 3 bytes)");
+    }
+
+    #[test]
+    fn each_type_has_its_one_secret_field() {
+        for (t, f) in [
+            ("oidc", Some("clientSecret")),
+            ("microsoft", Some("clientSecret")),
+            ("atlassian-crowd", Some("clientSecret")),
+            ("ldap", Some("bindPW")),
+            ("keystone", Some("keystonePassword")),
+            ("saml", None),
+            ("authproxy", None),
+            ("local", None),
+        ] {
+            assert_eq!(value_field_of(t), f, "{t}");
+        }
+    }
 
     #[test]
     fn secret_fields_and_claim_keys() {

@@ -253,7 +253,7 @@ fn fmt_duration(d: Duration) -> String {
 }
 
 /// `s` fit for a one-line message: control characters escaped, at most [`SHOW_MAX`] characters.
-fn one_line(s: &str, max: usize) -> String {
+pub(super) fn one_line(s: &str, max: usize) -> String {
     let mut out = String::new();
     for (n, c) in s.chars().enumerate() {
         if n == max {
@@ -270,7 +270,7 @@ fn one_line(s: &str, max: usize) -> String {
 }
 
 /// A URL as shown in messages: userinfo (which may hold a password) removed, then [`one_line`].
-fn shown(url: &str) -> String {
+pub(super) fn shown(url: &str) -> String {
     let without_userinfo = match url.split_once("://") {
         Some((scheme, rest)) => {
             let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -301,14 +301,18 @@ fn strip_fragment(url: &str) -> &str {
 
 /// A URL that passed the scheme/host rule and may be contacted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Target {
+pub(super) struct Target {
     /// The URL to request (fragment removed).
-    url: String,
-    loopback: bool,
+    pub(super) url: String,
+    pub(super) loopback: bool,
 }
 
 /// Applies the scheme/host rule to `url` without any network access.
-fn check_target(url: &str, opts: &Options, via: Option<&str>) -> Result<Target, DiscoverError> {
+pub(super) fn check_target(
+    url: &str,
+    opts: &Options,
+    via: Option<&str>,
+) -> Result<Target, DiscoverError> {
     let bad = |reason: &str| DiscoverError::BadUrl {
         url: shown(url),
         reason: reason.to_string(),
@@ -469,7 +473,7 @@ pub fn load_ca_file(path: &Path) -> Result<RootCerts, DiscoverError> {
     Ok(RootCerts::new_with_certs(&certs))
 }
 
-fn agent(opts: &Options) -> Result<Agent, DiscoverError> {
+pub(super) fn agent(opts: &Options) -> Result<Agent, DiscoverError> {
     let mut tls = TlsConfig::builder();
     if let Some(path) = &opts.ca_file {
         tls = tls.root_certs(load_ca_file(path)?);
@@ -491,7 +495,7 @@ fn wraps<T: std::error::Error + 'static>(_variant: fn(T) -> ureq::Error, io: &io
 }
 
 /// Maps a ureq error met while talking to `url` to a [`DiscoverError`].
-fn from_ureq(e: ureq::Error, url: &str, opts: &Options) -> DiscoverError {
+pub(super) fn from_ureq(e: ureq::Error, url: &str, opts: &Options) -> DiscoverError {
     let url = shown(url);
     let reason = |s: String| one_line(&s, SHOW_MAX);
     match e {
@@ -580,6 +584,27 @@ fn issuer_of(body: &[u8], url: &str) -> Result<String, DiscoverError> {
 
 /// Asks the provider configured as `issuer` which issuer it publishes, and returns that string exactly.
 pub fn published_issuer(issuer: &str, opts: &Options) -> Result<String, DiscoverError> {
+    let (body, url) = document(issuer, opts)?;
+    issuer_of(&body, &url)
+}
+
+/// The `token_endpoint` of the discovery document of `issuer` (read as Go reads it into go-oidc's
+/// struct), or why it could not be learned (one line).
+pub fn token_endpoint(issuer: &str, opts: &Options) -> Result<String, String> {
+    let (body, url) = document(issuer, opts).map_err(|e| e.to_string())?;
+    let fields = jsonedit::top_level_fields(&body)
+        .map_err(|_| format!("discovery at {} is not a JSON object", shown(&url)))?;
+    match jsonedit::string_value(&body, &fields, "token_endpoint") {
+        StrValue::Str(s) if !s.is_empty() => Ok(s),
+        _ => Err(format!(
+            "discovery at {} names no token_endpoint",
+            shown(&url)
+        )),
+    }
+}
+
+/// The discovery document of `issuer` (the body, and the URL it came from after redirects).
+fn document(issuer: &str, opts: &Options) -> Result<(Vec<u8>, String), DiscoverError> {
     let first = discovery_url(issuer);
     let mut target = check_target(&first, opts, None)?;
     let agent = agent(opts)?;
@@ -645,7 +670,7 @@ pub fn published_issuer(issuer: &str, opts: &Options) -> Result<String, Discover
             .limit(BODY_LIMIT)
             .read_to_vec()
             .map_err(|e| from_ureq(e, &target.url, opts))?;
-        return issuer_of(&body, &target.url);
+        return Ok((body, target.url));
     }
 }
 

@@ -5,6 +5,7 @@
 //! - [`discover`]: a provider's discovery document (`--discover`), fetched with strict limits.
 
 pub mod discover;
+pub mod token;
 
 use crate::dex::jsonedit::{self, StrValue};
 use crate::dex::Stored;

@@ -20,6 +20,7 @@
 //! A quoted value that is malformed or not UTF-8 gives no evidence: a wrong value is worse than none.
 
 pub mod goquote;
+pub mod login;
 
 use crate::timefmt::parse_rfc3339;
 use goquote::go_unquote;
@@ -113,6 +114,10 @@ pub struct OtherFailure {
 pub struct LogFindings {
     pub evidence: Vec<Evidence>,
     pub failures: Vec<OtherFailure>,
+    /// Logins that failed while the IdP ran ([`login`]).
+    pub logins: Vec<login::LoginFailure>,
+    /// Logins that worked, by connector.
+    pub logins_ok: Vec<login::LoginOk>,
     pub ready: bool,
     /// Lines read (after the start filter).
     pub lines: usize,
@@ -195,15 +200,39 @@ fn connector_in(text: &str) -> Option<String> {
 
 /// A logrus text line's `id` field: `[id: X, …]`, or `…, id: X]` when it is not the first field.
 fn text_field_id(text: &str) -> Option<String> {
+    text_field(text, "id")
+}
+
+/// A NetBird text line's field `key`: `[key: X, …]`, or `…, key: X]` when it is not the first field (a
+/// value without white space, as connector ids are).
+fn text_field(text: &str, key: &str) -> Option<String> {
     let token = |rest: &str| {
         let end = rest.find([',', ']'])?;
         let id = &rest[..end];
         (!id.is_empty() && !id.contains(char::is_whitespace)).then(|| id.to_string())
     };
-    if let Some(id) = text.find("[id: ").and_then(|p| token(&text[p + 5..])) {
+    let first = format!("[{key}: ");
+    if let Some(id) = text
+        .find(&first)
+        .and_then(|p| token(&text[p + first.len()..]))
+    {
         return Some(id);
     }
-    text.rfind(", id: ").and_then(|p| token(&text[p + 6..]))
+    let later = format!(", {key}: ");
+    text.rfind(&later)
+        .and_then(|p| token(&text[p + later.len()..]))
+}
+
+/// The login-time message a NetBird text line ends with (`… idp/dex/logrus_handler.go:83: failed to
+/// authenticate`), or the management's token refusal in it.
+fn netbird_login_msg(t: &str) -> Option<&str> {
+    if let Some(m) = login::MESSAGES
+        .iter()
+        .find(|m| t.strip_suffix(**m).is_some_and(|head| head.ends_with(": ")))
+    {
+        return Some(m);
+    }
+    t.find(login::TOKEN_REFUSED).map(|p| &t[p..])
 }
 
 /// The `key=value` pairs of a slog or logrus text line (`msg="…" id=x err="…"`); quoted values are
@@ -280,6 +309,8 @@ struct Record {
     evidence: Option<(Option<String>, String, String)>,
     /// connector, message
     failure: Option<(Option<String>, String)>,
+    /// A login that failed or worked.
+    login: Option<login::Read>,
     ready: bool,
 }
 
@@ -294,10 +325,16 @@ fn read_record(raw: &str) -> Record {
     // The texts that may hold the error chain, the record's id field, its summary and readiness.
     let mut texts: Vec<String> = Vec::new();
     let mut parsed = None;
+    // The record's message, its error and its `connector_id`, for the login-time lines.
+    let mut login_parts: Option<(String, String, Option<String>)> = None;
     if t.starts_with('{') {
         if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(t) {
             let s = |k: &str| m.get(k).and_then(|v| v.as_str()).map(String::from);
             let (msg, err, error) = (s("msg"), s("err"), s("error"));
+            if let Some(m) = &msg {
+                let e = err.clone().or_else(|| error.clone());
+                login_parts = Some((m.clone(), e.unwrap_or_else(|| m.clone()), s("connector_id")));
+            }
             let msg_text = msg.as_deref().unwrap_or_default();
             let ready = READY_JSON_MSG.contains(&msg_text)
                 || READY_TEXT.iter().any(|r| msg_text.contains(r));
@@ -325,6 +362,24 @@ fn read_record(raw: &str) -> Record {
             };
             let get = |k: &str| kv.iter().rev().find(|(key, _)| *key == k).map(|(_, v)| v);
             let kv_msg = get("msg");
+            let kv_err = get("err").or_else(|| get("error"));
+            login_parts = match (netbird_login_msg(t), kv_msg) {
+                // NetBird's line format prints the fields raw: the whole line is the error's text.
+                (Some(m), _) if !t.starts_with("time=") && !t.starts_with("level=") => {
+                    let err = t.find("err: ").map_or(t, |p| &t[p + 5..]);
+                    Some((
+                        m.to_string(),
+                        err.to_string(),
+                        text_field(t, "connector_id"),
+                    ))
+                }
+                (_, Some(m)) => Some((
+                    m.clone(),
+                    kv_err.cloned().unwrap_or_else(|| m.clone()),
+                    get("connector_id").cloned(),
+                )),
+                _ => None,
+            };
             let ready = READY_TEXT.iter().any(|r| t.contains(r))
                 || kv_msg.is_some_and(|m| READY_JSON_MSG.contains(&m.as_str()));
             texts.push(t.to_string());
@@ -350,6 +405,7 @@ fn read_record(raw: &str) -> Record {
     };
     let mut rec = Record {
         ready,
+        login: login_parts.and_then(|(m, e, c)| login::read(&m, &e, c)),
         ..Record::default()
     };
     if intact {
@@ -437,6 +493,55 @@ fn joined_record(lines: &[&LogLine]) -> Option<(Record, usize)> {
     None
 }
 
+/// Whether a line holds the start of golang/oauth2's older error (`cannot fetch token: <status>` and a
+/// line break before `Response: <body>`), whose record NetBird's line format ends on a later line.
+fn opens_login(raw: &str) -> bool {
+    raw.contains("cannot fetch token: ") && netbird_login_msg(strip_ansi(raw).trim()).is_none()
+}
+
+/// Joins the lines after `lines[0]` that continue its login-time record (with the line breaks the error
+/// had); returns the record and the number of lines it took, or None when no join gives a login.
+fn joined_login(lines: &[&LogLine]) -> Option<(Record, usize)> {
+    let first = lines.first()?;
+    let mut joined = first.text.clone();
+    for k in 1..=MAX_CONTINUATION {
+        let next = lines.get(k)?;
+        if !continues(lines[k - 1], next) {
+            return None;
+        }
+        joined.push('\n');
+        joined.push_str(&next.text);
+        let rec = read_record(&joined);
+        if rec.login.is_some() {
+            return Some((rec, k + 1));
+        }
+    }
+    None
+}
+
+/// The record's own timestamp (its first word, or logrus's `time="…"`), for a line the engine gave none.
+fn own_stamp(text: &str) -> String {
+    let t = strip_ansi(text);
+    let t = t.trim_start();
+    let first = t.split(' ').next().unwrap_or("");
+    if parse_rfc3339(first).is_some() {
+        return first.to_string();
+    }
+    if t.starts_with('{') {
+        return serde_json::from_str::<serde_json::Value>(t)
+            .ok()
+            .and_then(|v| v.get("time")?.as_str().map(String::from))
+            .filter(|v| parse_rfc3339(v).is_some())
+            .unwrap_or_default();
+    }
+    kv_fields(t)
+        .into_iter()
+        .find(|(k, _)| *k == "time")
+        .map(|(_, v)| v)
+        .filter(|v| parse_rfc3339(v).is_some())
+        .unwrap_or_default()
+}
+
 /// Reads the lines of the run that started at `started_at` (less [`START_SLACK_NS`]). An empty or zero
 /// `started_at` (never started) keeps every line.
 #[cfg(test)]
@@ -492,7 +597,31 @@ pub fn scan_window(lines: &[LogLine], window: &RunWindow) -> LogFindings {
                 used += 1;
             }
         }
+        if rec.login.is_none() && rec.evidence.is_none() && opens_login(&l.text) {
+            if let Some((joined, n)) = joined_login(&kept[i..]) {
+                rec = joined;
+                used = n;
+            }
+        }
         f.ready |= rec.ready;
+        let time = || {
+            if l.time.is_empty() {
+                own_stamp(&l.text)
+            } else {
+                l.time.clone()
+            }
+        };
+        match rec.login.take() {
+            Some(login::Read::Failed(mut failed)) => {
+                failed.time = time();
+                f.logins.push(failed);
+            }
+            Some(login::Read::Ok(connector)) => f.logins_ok.push(login::LoginOk {
+                connector,
+                time: time(),
+            }),
+            None => {}
+        }
         if let Some((connector, expected, got)) = rec.evidence {
             f.evidence.push(Evidence {
                 connector,
@@ -971,6 +1100,97 @@ mod tests {
         assert!(!scan(&lines(&["INFO listening on nothing"]), "").ready);
     }
 
+    /// A failed login in every format the field prints, each read to its cause, connector and time; the
+    /// older oauth2 error's line break splits NetBird's line, and the two lines are one record.
+    #[test]
+    fn reads_login_failures_in_every_format() {
+        use login::Cause;
+        let chain =
+            r#"oidc: failed to get token: oauth2: "invalid_client" "Client authentication failed""#;
+        let js = |s: &str| serde_json::Value::from(s).to_string();
+        let q = ozrepair_standin::goquote::quote;
+        let t = "2026-12-01T10:00:00Z";
+        let netbird = [
+            format!("{t} ERRO [err: {chain}] idp/dex/logrus_handler.go:83: failed to authenticate"),
+            format!("{t} \u{1b}[31mERRO\u{1b}[0m [err: {chain}] idp/dex/logrus_handler.go:83: failed to authenticate"),
+        ];
+        let others = [
+            format!(
+                r#"{{"err":{},"level":"error","msg":"failed to authenticate","time":"{t}"}}"#,
+                js(chain)
+            ),
+            format!(
+                r#"{{"time":"{t}","level":"ERROR","msg":"failed to authenticate","err":{},"client_remote_addr":"10.0.0.1","request_id":"r1"}}"#,
+                js(chain)
+            ),
+            format!(
+                r#"time="{t}" level=error msg="failed to authenticate" err={}"#,
+                q(chain)
+            ),
+            format!(
+                r#"time={t} level=ERROR msg="failed to authenticate" err={} request_id=r1"#,
+                q(chain)
+            ),
+        ];
+        for l in netbird.iter().chain(others.iter()) {
+            let f = scan(&[line("", l)], "");
+            assert_eq!(f.logins.len(), 1, "{l}");
+            let got = &f.logins[0];
+            assert_eq!(got.cause, Cause::WrongSecret, "{l}");
+            assert_eq!(got.code, "invalid_client");
+            assert_eq!(got.types, &["oidc", "openshift"]);
+            assert_eq!(
+                got.time, t,
+                "the record's own time when the engine gave none: {l}"
+            );
+            assert!(f.evidence.is_empty() && f.failures.is_empty());
+        }
+        // golang/oauth2 before v0.8: the body after a line break, the message on the second line.
+        let split = [
+            line("2026-12-01T10:00:01.5Z", "2026-12-01T10:00:01Z ERRO [err: oidc: failed to get token: oauth2: cannot fetch token: 401 Unauthorized"),
+            line("2026-12-01T10:00:01.5Z", r#"Response: {"error":"invalid_client","error_description":"AADSTS7000222: The provided client secret keys for app 'a-1' are expired."}] idp/dex/logrus_handler.go:83: failed to authenticate"#),
+            line("2026-12-01T10:00:02Z", "2026-12-01T10:00:02Z INFO management/server/x.go:1: something else"),
+        ];
+        let f = scan(&split, "");
+        assert_eq!(f.logins.len(), 1, "{f:?}");
+        assert_eq!(f.logins[0].cause, Cause::ExpiredSecret);
+        assert_eq!(f.logins[0].client_id.as_deref(), Some("a-1"));
+        assert_eq!(f.logins[0].time, "2026-12-01T10:00:01.5Z");
+        // The callback line names its connector in every format.
+        let cb = r#"expected callback URL "https://new.example.com/oauth2/callback" did not match the URL in the config "https://old.example.com/oauth2/callback""#;
+        for l in [
+            format!("{t} ERRO [connector_id: okta-1, err: {cb}] idp/dex/logrus_handler.go:83: connector returned error when creating callback"),
+            format!(r#"{{"connector_id":"okta-1","err":{},"level":"error","msg":"connector returned error when creating callback","time":"{t}"}}"#, js(cb)),
+            format!(r#"time={t} level=ERROR msg="connector returned error when creating callback" connector_id=okta-1 err={}"#, q(cb)),
+        ] {
+            let f = scan(&[line(t, &l)], "");
+            assert_eq!(f.logins.len(), 1, "{l}");
+            assert_eq!(f.logins[0].connector.as_deref(), Some("okta-1"), "{l}");
+            assert_eq!(f.logins[0].cause, Cause::RedirectMismatch);
+            assert_eq!(
+                f.logins[0].callback.as_ref().map(|c| c.0.as_str()),
+                Some("https://new.example.com/oauth2/callback")
+            );
+        }
+        // A success names its connector; the management's refusal of a token from the future is a clock.
+        let f = scan(
+            &lines(&[
+                &format!("{t} INFO [connector_id: okta-1, email: a@example.com, username: a] idp/dex/logrus_handler.go:83: login successful"),
+                &format!(r#"{{"time":"{t}","level":"INFO","msg":"login successful","connector_id":"gh","username":"a"}}"#),
+                &format!("{t} ERRO shared/auth/jwt/validator.go:225: token could not be parsed: token has invalid claims: token is not valid yet"),
+            ]),
+            "",
+        );
+        let ok: Vec<&str> = f.logins_ok.iter().map(|o| o.connector.as_str()).collect();
+        assert_eq!(ok, ["okta-1", "gh"]);
+        assert_eq!(f.logins.len(), 1);
+        assert!(f.logins[0].management && f.logins[0].cause == Cause::ClockSkew);
+        // Other lines are no logins: an issuer mismatch stays evidence, a user who cancelled is nothing.
+        let f = scan(&lines(&[FATL, &format!("{t} ERRO [err: access_denied: cancelled] idp/dex/logrus_handler.go:83: failed to authenticate")]), "");
+        assert!(f.logins.is_empty());
+        assert_eq!(f.evidence.len(), 1);
+    }
+
     #[test]
     fn hostile_lines_stay_cheap() {
         // Unbalanced quotes in a key=value line: bounded work, no evidence, no panic.
@@ -1124,6 +1344,80 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The login-time lines the real libraries print (tests/data/go-login-corpus.jsonl, made by the Go
+    /// stand-in: golang/oauth2's exchange against its RFC 6749 token endpoint in each provider's words,
+    /// go-oidc's ID token verifier under a provider clock 10 minutes off, logrus's three formats and
+    /// slog's two): each reads to its cause, code, connector and application id, a line break in it
+    /// (the older oauth2 error in NetBird's format) as Docker returns it, one entry a line.
+    #[test]
+    fn reads_every_login_line_the_real_go_libraries_print() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/go-login-corpus.jsonl");
+        let corpus = std::fs::read_to_string(&path).unwrap();
+        let mut formats = std::collections::BTreeSet::new();
+        let mut causes = std::collections::BTreeSet::new();
+        let mut split = 0;
+        for (n, rec) in corpus.lines().enumerate() {
+            let rec: serde_json::Value = serde_json::from_str(rec).unwrap();
+            let text = rec["line"].as_str().unwrap();
+            formats.insert(rec["format"].as_str().unwrap().to_string());
+            let entries: Vec<LogLine> = text
+                .split('\n')
+                .map(|l| line("2026-12-01T10:00:00.5Z", l))
+                .collect();
+            split += usize::from(entries.len() > 1);
+            let f = scan(&entries, "");
+            let cause = rec["cause"].as_str().unwrap();
+            causes.insert(cause.to_string());
+            if cause == "ok" {
+                assert_eq!(f.logins.len(), 0, "line {n}: {text}");
+                assert_eq!(f.logins_ok.len(), 1, "line {n}: {text}");
+                assert_eq!(
+                    f.logins_ok[0].connector,
+                    rec["connector_id"].as_str().unwrap()
+                );
+                continue;
+            }
+            assert_eq!(f.logins.len(), 1, "line {n}: {text}");
+            let l = &f.logins[0];
+            assert_eq!(l.cause.word(), cause, "line {n}: {text}");
+            assert_eq!(l.code, rec["code"].as_str().unwrap(), "line {n}: {text}");
+            assert_eq!(
+                l.connector.as_deref(),
+                rec["connector_id"].as_str(),
+                "line {n}"
+            );
+            assert_eq!(
+                l.client_id.as_deref(),
+                rec["client_id"].as_str(),
+                "line {n}"
+            );
+            let types: Vec<&str> = rec["types"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap())
+                .collect();
+            assert_eq!(l.types, types.as_slice(), "line {n}: {text}");
+            assert!(f.failures.is_empty() && f.evidence.is_empty(), "line {n}");
+        }
+        assert_eq!(
+            formats.into_iter().collect::<Vec<_>>(),
+            ["dex-json", "dex-text", "json", "netbird", "text"]
+        );
+        assert_eq!(
+            causes.into_iter().collect::<Vec<_>>(),
+            [
+                "clock_skew",
+                "expired_secret",
+                "ok",
+                "redirect_mismatch",
+                "wrong_secret"
+            ]
+        );
+        assert!(split > 0, "the older oauth2 error splits NetBird's line");
     }
 
     /// What the real libraries print (tests/data/go-log-corpus.jsonl, made by the Go stand-in from go-oidc,

@@ -58,6 +58,7 @@ pub fn local_login(
                 path: f.path.clone(),
                 kind: config::Kind::Bool,
             },
+            hidden: None,
         });
     }
     // Dex with `enablePasswordDB` adds `local` as a static connector of its own: no row is needed there.
@@ -71,6 +72,7 @@ pub fn local_login(
             source: Source::Explicit,
             evidence: format!("{EVIDENCE}: Dex's built-in password connector is missing"),
             store: Store::Database,
+            hidden: None,
         });
     }
     if configs.unread_flags > 0 {

@@ -39,8 +39,10 @@ pub fn compute(rows: &[ConnectorRow], plan: &Plan) -> Result<Vec<store::Edit>> {
         };
         let fields = jsonedit::top_level_fields(&edits[pos].after)
             .map_err(|e| anyhow!("connector {}: {e}", c.connector))?;
+        let (_, to) = c.values();
         if jsonedit::string_value(&edits[pos].after, &fields, &c.field)
-            == jsonedit::StrValue::Str(c.to.clone())
+            == jsonedit::StrValue::Str(to.to_string())
+            && (c.hidden.is_none() || every_variant_is(&edits[pos].after, &c.field, to))
         {
             continue;
         }
@@ -67,20 +69,49 @@ pub fn compute(rows: &[ConnectorRow], plan: &Plan) -> Result<Vec<store::Edit>> {
     Ok(edits)
 }
 
-/// One change applied to a config's bytes: the value's bytes replaced, or (for issuerAlias, which Dex
-/// configs usually lack) the field added right after `issuer`, where Go's sorted keys would put it.
+/// Whether every string value of a key Go matches to `field` is `value` (a secret's case variants).
+fn every_variant_is(config: &[u8], field: &str, value: &str) -> bool {
+    let Ok(fields) = jsonedit::top_level_fields(config) else {
+        return false;
+    };
+    fields
+        .iter()
+        .filter(|f| {
+            jsonedit::key_matches(&f.key, field) && config.get(f.value.start) == Some(&b'"')
+        })
+        .all(|f| {
+            config
+                .get(f.value.clone())
+                .and_then(jsonedit::go_json_unquote)
+                .is_some_and(|v| v == value)
+        })
+}
+
+/// One change applied to a config's bytes: the value's bytes replaced (a secret's in every key Go
+/// matches to its field), or (for issuerAlias, which Dex configs usually lack) the field added right
+/// after `issuer`, where Go's sorted keys would put it. A secret is never named in an error.
 fn edit_field(config: &[u8], c: &Change) -> Result<Vec<u8>> {
     let fields = jsonedit::top_level_fields(config).map_err(|e| anyhow!("{e}"))?;
+    let (from, to) = c.values();
     match jsonedit::string_value(config, &fields, &c.field) {
-        jsonedit::StrValue::Str(s) if s == c.from => {}
-        jsonedit::StrValue::Absent | jsonedit::StrValue::Null if c.from.is_empty() => {}
+        jsonedit::StrValue::Str(s) if s == from => {}
+        jsonedit::StrValue::Absent | jsonedit::StrValue::Null if from.is_empty() => {}
+        _ if c.hidden.is_some() => bail!(
+            "{} is no longer the secret read before; run ozrepair again to re-plan",
+            c.field
+        ),
         _ => bail!(
             "{} is no longer {:?}; run ozrepair again to re-plan",
             c.field,
             c.from
         ),
     }
-    if let Some(out) = jsonedit::set_string(config, &c.field, &c.to).map_err(|e| anyhow!("{e}"))? {
+    let set = if c.hidden.is_some() {
+        jsonedit::set_every_string(config, &c.field, to)
+    } else {
+        jsonedit::set_string(config, &c.field, to)
+    };
+    if let Some(out) = set.map_err(|e| anyhow!("{e}"))? {
         return Ok(out);
     }
     if c.field != "issuerAlias" {

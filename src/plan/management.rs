@@ -167,6 +167,7 @@ fn change(
             path: path.to_vec(),
             kind: config::Kind::Str,
         },
+        hidden: None,
     }
 }
 

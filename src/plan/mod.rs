@@ -4,9 +4,12 @@
 //! tool never invents one (it never adds or strips a slash on its own). [`build`] takes each source in
 //! turn, one small function each; [`edits`] turns a plan into the bytes to write.
 
+pub mod domain;
 pub mod door;
 pub mod edits;
+pub mod logins;
 pub mod management;
+pub mod secret;
 
 use crate::config::{self, Configs};
 use crate::dex::jsonedit::{self, string_value, top_level_fields, StrValue};
@@ -134,6 +137,38 @@ crate::fields! {
         /// `at`.
         #[serde(flatten)]
         pub store: Store,
+        /// A secret's values (`secret`): `from` and `to` then only say its length; these are what is
+        /// read and written. Never serialised, never visited by the report's strings, never in `Debug`.
+        #[serde(skip)]
+        pub hidden: Option<Hidden>,
+    }
+}
+
+/// The values of a secret field's change, kept out of everything that is printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Hidden {
+    pub from: String,
+    pub to: String,
+}
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hidden([redacted])")
+    }
+}
+
+impl Strings for Hidden {
+    /// Not visited: its values are never printed, so there is nothing to scrub or escape.
+    fn strings(&mut self, _: &mut dyn FnMut(&mut String)) {}
+}
+
+impl Change {
+    /// The value stored now and the value to write: a secret's hidden ones, else `from` and `to`.
+    pub fn values(&self) -> (&str, &str) {
+        match &self.hidden {
+            Some(h) => (&h.from, &h.to),
+            None => (&self.from, &self.to),
+        }
     }
 }
 
@@ -177,6 +212,9 @@ pub struct Plan {
     pub held_elsewhere: Vec<String>,
     /// `--connector`: the one connector the run is about (judged alone).
     pub scope: Option<String>,
+    /// Logins that failed while the IdP ran, by connector and cause, each with its repair (no change is
+    /// ever planned for them).
+    pub logins: Vec<logins::LoginView>,
 }
 
 /// Config fields that locate the provider, shown for every connector type (issuer-like fields).
@@ -373,6 +411,8 @@ pub fn build(seen: &Seen, s: &PlanArgs, show_secrets: bool) -> Result<Plan> {
         }
     }
     b.corrections_into_changes(seen.configs, s);
+    // Logins that fail override what a start or a discovery document said of a connector.
+    b.plan.logins = logins::assess(&mut b.views, seen.logs, &mut b.plan.notes);
     b.add_sets(seen.rows, &s.set)?;
     b.plan.connectors = b.views;
     b.plan.discovered = seen.discovered.to_vec();
@@ -761,6 +801,7 @@ impl Builder {
                             path: fc.issuer_path.clone(),
                             kind: config::Kind::Str,
                         },
+                        hidden: None,
                     }),
                     Some(_) => {}
                     None => {
@@ -795,6 +836,7 @@ impl Builder {
                     source: c.source,
                     evidence: c.evidence,
                     store: Store::Database,
+                    hidden: None,
                 });
             }
         }
@@ -843,6 +885,7 @@ impl Builder {
                     source: Source::Explicit,
                     evidence: format!("--set {}.{}", s.connector, s.field),
                     store: Store::Database,
+                    hidden: None,
                 });
             }
         }
@@ -948,14 +991,38 @@ impl Plan {
             .filter(|c| c.status != Status::Ok && c.problem.is_some())
             .collect();
         if let Some(first) = problems.first() {
+            // Failed logins name their repair; other problems have none in ozrepair.
+            let repair = self
+                .logins
+                .iter()
+                .find(|l| {
+                    l.connector.as_deref() == Some(first.id.as_str())
+                        || l.candidates.contains(&first.id)
+                })
+                .map(|l| format!("; nothing was changed; {}", l.repair))
+                .unwrap_or_else(|| {
+                    "; ozrepair has no change for it: correct it in the dashboard or by hand".into()
+                });
+            return Verdict::new(Outcome::ActionNeeded, ExitCode::ActionNeeded).with_error(
+                format!(
+                    "connector {}: {}{}{repair}",
+                    first.id,
+                    first.problem.as_deref().unwrap_or_default(),
+                    match problems.len() {
+                        1 => String::new(),
+                        n => format!(" ({} more connectors have problems: see the report)", n - 1),
+                    }
+                ),
+            );
+        }
+        if let Some(m) = self
+            .logins
+            .iter()
+            .find(|l| l.connector.as_deref() == Some(crate::config::MANAGEMENT))
+        {
             return Verdict::new(Outcome::ActionNeeded, ExitCode::ActionNeeded).with_error(format!(
-                "connector {}: {}{}; ozrepair has no change for it: correct it in the dashboard or by hand",
-                first.id,
-                first.problem.as_deref().unwrap_or_default(),
-                match problems.len() {
-                    1 => String::new(),
-                    n => format!(" ({} more connectors have problems: see the report)", n - 1),
-                }
+                "the management server refused {} token(s) for their times (last {}: {}); nothing was changed; {}",
+                m.count, m.last, m.code, m.repair
             ));
         }
         let unchecked: Vec<&str> = self
@@ -1092,12 +1159,14 @@ mod tests {
                 issuer: Some(issuer.into()),
                 file: 0,
                 issuer_path: vec![config::Seg::Key("issuer".into())],
+                config_path: Vec::new(),
                 held,
                 secrets: Vec::new(),
                 line: 1,
             }],
             login_flags: Vec::new(),
             auth: None,
+            idp_manager: None,
             env_endpoint: None,
             env_unedited: None,
             notes: Vec::new(),

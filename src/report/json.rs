@@ -258,6 +258,7 @@ pub(super) mod tests {
                 source: Source::Logs,
                 evidence: h.into(),
                 store: Store::Database,
+                hidden: None,
             },
             Change {
                 connector: h.into(),
@@ -272,6 +273,7 @@ pub(super) mod tests {
                     path: Vec::new(),
                     kind: Default::default(),
                 },
+                hidden: None,
             },
         ];
         r.backup = Some(BackupPart {
@@ -287,6 +289,16 @@ pub(super) mod tests {
             published: Some(h.into()),
             error: None,
         }];
+        r.login_failures = vec![crate::plan::logins::LoginView {
+            connector: Some(h.into()),
+            candidates: vec![h.into()],
+            cause: "wrong_secret",
+            code: h.into(),
+            count: 3,
+            last: h.into(),
+            message: h.into(),
+            repair: h.into(),
+        }];
         r.backups = vec![BackupListing {
             dir: h.into(),
             created: h.into(),
@@ -294,6 +306,17 @@ pub(super) mod tests {
             size: 42,
             connectors: vec![h.into()],
         }];
+        r.secret_change = Some(crate::report::SecretChange {
+            connector: h.into(),
+            field: h.into(),
+            places: vec![h.into()],
+            bytes: 40,
+            applied: true,
+            verified: "accepted",
+            verify_request: Some(h.into()),
+            verify_endpoint: Some(h.into()),
+            verify_answer: Some(h.into()),
+        });
         r.password_change = Some(PasswordChange {
             email: h.into(),
             user_id: h.into(),

@@ -72,6 +72,35 @@ pub struct Trail {
     pub notes: Vec<String>,
     /// `password`: the user whose password is (or would be) set.
     pub password: Option<PasswordChange>,
+    /// `secret`: whose secret is (or would be) set, and what its provider said.
+    pub secret: Option<SecretChange>,
+}
+
+crate::fields! {
+    /// `secret`: whose secret field was (or would be) set, where, how long the new secret is, and what its
+    /// provider said; never the secret, a part or a digest of it (extension).
+    #[derive(Debug, Clone, Serialize)]
+    pub struct SecretChange {
+        pub connector: String,
+        pub field: String,
+        /// Where it is kept: `database`, and each config file.
+        pub places: Vec<String>,
+        /// The new secret's length in bytes.
+        pub bytes: usize,
+        /// It was written (false: dry-run, already stored, refused, or the run failed before the write).
+        pub applied: bool,
+        /// What the provider said: `accepted`, `refused`, `inconclusive`, `cannot_verify` or `not_asked`.
+        pub verified: &'static str,
+        /// The request that proves it, in words, or why none can for this type.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub verify_request: Option<String>,
+        /// The token endpoint asked.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub verify_endpoint: Option<String>,
+        /// What it answered (its status and error, never a token).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub verify_answer: Option<String>,
+    }
 }
 
 crate::fields! {
@@ -170,12 +199,19 @@ crate::fields! {
         /// `--discover`: what each provider answered (extension).
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub discovery: Vec<DiscoveryPart>,
+        /// Logins that failed while the IdP ran, by connector and cause, with what repairs each
+        /// (extension).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub login_failures: Vec<plan::logins::LoginView>,
         /// The backup sets, for `backups` (extension).
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub backups: Vec<BackupListing>,
         /// `password`: the user and their sessions (extension).
         #[serde(skip_serializing_if = "Option::is_none")]
         pub password_change: Option<PasswordChange>,
+        /// `secret`: the secret field, where it is kept, its length, what the provider said (extension).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub secret_change: Option<SecretChange>,
         #[serde(skip)]
         pub exit_code: ExitCode,
         /// Secret values read from the store, scrubbed from every output (never serialised).
@@ -206,6 +242,7 @@ impl Report {
             backups,
             notes: own_notes,
             password,
+            secret,
         } = t;
         let applied = applied.as_ref();
         let runtime = located.as_ref().map(|l| &*l.runtime);
@@ -221,6 +258,7 @@ impl Report {
             (None, Some(s)) => crate::dex::secrets::secrets_in(&s.rows),
             (None, None) => Vec::new(),
         };
+        let logins = plan.as_ref().map(|p| p.logins.clone()).unwrap_or_default();
         let (mut connectors, changes, discovery, plan_secrets) = match plan {
             Some(p) => {
                 let changes = match applied {
@@ -283,8 +321,10 @@ impl Report {
                 .collect(),
             notes,
             discovery,
+            login_failures: logins,
             backups: backups.iter().map(BackupListing::of).collect(),
             password_change: password,
+            secret_change: secret,
             exit_code: verdict.exit,
             secrets: if plan_secrets.is_empty() {
                 secrets

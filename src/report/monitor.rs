@@ -114,11 +114,12 @@ pub fn nagios(r: &Report) -> (String, PluginState) {
         .take(300)
         .collect();
     let mut o = format!(
-        "OZREPAIR {} - {summary} | connectors={};;;0 mismatch={mismatch};;;0 unknown={};;;0 changes={};;;0\n",
+        "OZREPAIR {} - {summary} | connectors={};;;0 mismatch={mismatch};;;0 unknown={};;;0 changes={};;;0 login_failures={};;;0\n",
         st.word(),
         r.connectors.len(),
         count(r, Status::Unknown),
-        r.changes.len()
+        r.changes.len(),
+        r.login_failures.iter().map(|l| l.count).sum::<usize>()
     );
     for c in &r.connectors {
         o.push_str(&format!(
@@ -215,6 +216,23 @@ pub fn prometheus(r: &Report) -> String {
             .collect(),
     );
     metric(
+        "ozrepair_login_failures",
+        "Logins that failed while the IdP ran, by connector (`management`: the management server's own refusals; empty: more than one connector could be meant) and cause.",
+        r.login_failures
+            .iter()
+            .map(|l| {
+                (
+                    format!(
+                        "{{connector=\"{}\",cause=\"{}\"}}",
+                        label(l.connector.as_deref().unwrap_or("")),
+                        l.cause
+                    ),
+                    l.count.to_string(),
+                )
+            })
+            .collect(),
+    );
+    metric(
         "ozrepair_exit_code",
         "The exit code of the last check (0 done, 1 failed, 2 usage, 3 changes pending, 4 not up, 5 unchecked, 6 action needed).",
         vec![(String::new(), r.exit_code.code().to_string())],
@@ -264,7 +282,7 @@ mod tests {
     fn nagios_states_follow_the_plugin_convention() {
         let (text, st) = nagios(&report(Outcome::Healthy, ExitCode::Done));
         assert_eq!(st.code(), 0);
-        assert!(text.starts_with("OZREPAIR OK - 1 connector(s) ok | connectors=1;;;0 mismatch=0;;;0 unknown=0;;;0 changes=0;;;0\n"), "{text}");
+        assert!(text.starts_with("OZREPAIR OK - 1 connector(s) ok | connectors=1;;;0 mismatch=0;;;0 unknown=0;;;0 changes=0;;;0 login_failures=0;;;0\n"), "{text}");
         assert_eq!(
             text.lines().nth(1),
             Some("jc\"1 oidc ok https://oauth.id.jumpcloud.com")

@@ -159,6 +159,19 @@ fn password_line(p: &super::PasswordChange, result: Outcome) -> String {
     }
 }
 
+/// `secret`: what was (or would be) done, never the secret: its field, where, its length.
+fn secret_line(sc: &super::SecretChange) -> String {
+    format!(
+        "{} {}: a new secret of {} bytes {} ({}); provider: {}",
+        sc.connector,
+        sc.field,
+        sc.bytes,
+        if sc.applied { "written" } else { "not written" },
+        sc.places.join(", "),
+        sc.verified
+    )
+}
+
 pub fn report(r: &Report, color: bool) -> String {
     let paint = |code: &str, t: &str| {
         if color {
@@ -209,6 +222,25 @@ pub fn report(r: &Report, color: bool) -> String {
     }
     if let Some(p) = &r.password_change {
         line("password", &password_line(p, r.result));
+    }
+    if let Some(sc) = &r.secret_change {
+        line("secret", &secret_line(sc));
+        if let Some(req) = &sc.verify_request {
+            line("", &format!("verify: {req}"));
+        }
+        if let Some(a) = &sc.verify_answer {
+            line(
+                "",
+                &format!(
+                    "provider: {} ({}{a})",
+                    sc.verified,
+                    sc.verify_endpoint
+                        .as_deref()
+                        .map(|e| format!("{e}: "))
+                        .unwrap_or_default()
+                ),
+            );
+        }
     }
     if !r.connectors.is_empty() {
         let after = r.connectors.iter().any(|c| c.status_before.is_some());
@@ -277,6 +309,24 @@ pub fn report(r: &Report, color: bool) -> String {
             }
         }
         o.push_str(&checked_line(&r.connectors));
+    }
+    for l in &r.login_failures {
+        let who = match (&l.connector, l.candidates.as_slice()) {
+            (Some(c), _) => c.clone(),
+            (None, list) => format!("one of {}", list.join(", ")),
+        };
+        o.push_str(&format!(
+            "{:<11} {who}: {} failed login(s), last {}: {} ({})\n{:<11}   {}\n{:<11}   repair: {}\n",
+            "logins",
+            l.count,
+            if l.last.is_empty() { "-" } else { &l.last },
+            l.cause,
+            l.code,
+            "",
+            l.message,
+            "",
+            l.repair
+        ));
     }
     let diff = diff(&r.changes, &r.connectors);
     if !diff.is_empty() {

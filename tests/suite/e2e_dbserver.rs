@@ -615,3 +615,113 @@ fn password_and_backup_on_postgres() {
         );
     }
 }
+
+/// `secret` on a server store, PostgreSQL and MariaDB: the connector's clientSecret replaced in one
+/// guarded transaction (only the value's bytes, Go's escaping), read back; the new secret, the old one and
+/// the server's password in no output and no file of the backup set.
+fn secret_on(flavour: Flavour) {
+    let g = given(flavour, |s| match flavour {
+        Flavour::Postgres => pg_dsn(s, DEX_PASSWORD, "dex", " sslmode=disable"),
+        Flavour::Mariadb => format!("dex:{DEX_PASSWORD}@tcp(127.0.0.1:{})/dex?tls=false", s.port),
+    });
+    let before = g.s.rows();
+    let new = "srv-new-secret-<7c1e&9a0d>";
+    let file = g.home.path().join("new-secret");
+    std::fs::write(&file, format!("{new}\n")).unwrap();
+    let file = file.display().to_string();
+    let run = g.run(&[
+        "secret",
+        "--connector",
+        JC_ID,
+        "--secret-file",
+        &file,
+        "--yes",
+        "--live",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let j = run.json();
+    assert_eq!(j["result"], "unverified", "{j}");
+    assert_eq!(j["secret_change"]["applied"], true, "{j}");
+    for s in [DEX_PASSWORD, new, SECRET] {
+        assert!(!run.all().contains(s), "{run:?}");
+    }
+    let after = g.s.rows();
+    let was = before.iter().find(|r| r.0 == JC_ID).unwrap();
+    let now = after.iter().find(|r| r.0 == JC_ID).unwrap();
+    let expected = String::from_utf8(was.2.clone().unwrap()).unwrap().replace(
+        &format!("\"clientSecret\":\"{SECRET}\""),
+        "\"clientSecret\":\"srv-new-secret-\\u003c7c1e\\u00269a0d\\u003e\"",
+    );
+    assert_eq!(String::from_utf8(now.2.clone().unwrap()).unwrap(), expected);
+    let others = |rows: &ozrepair_standin::dbseed::Rows| {
+        rows.iter()
+            .filter(|r| r.0 != JC_ID)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(others(&after), others(&before));
+    let dir = std::path::PathBuf::from(j["backup"]["dir"].as_str().unwrap());
+    for f in walk(&dir) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        for s in [DEX_PASSWORD, new] {
+            assert!(!text.contains(s), "{} holds a secret", f.display());
+        }
+    }
+}
+
+#[test]
+fn secret_on_postgres() {
+    secret_on(Flavour::Postgres);
+}
+
+#[test]
+fn secret_on_mariadb() {
+    secret_on(Flavour::Mariadb);
+}
+
+/// `domain` on a server store, PostgreSQL and MariaDB: the old host learned from the one host every
+/// redirectURI names, the row's redirectURI moved in one guarded transaction, only the host's bytes.
+fn domain_on(flavour: Flavour) {
+    let g = given(flavour, |s| match flavour {
+        Flavour::Postgres => pg_dsn(s, DEX_PASSWORD, "dex", " sslmode=disable"),
+        Flavour::Mariadb => format!("dex:{DEX_PASSWORD}@tcp(127.0.0.1:{})/dex?tls=false", s.port),
+    });
+    let before = g.s.rows();
+    let dry = g.run(&["domain", "--to", "vpn2.example.net", "--output", "json"]);
+    assert_eq!(dry.code, 3, "{dry:?}");
+    assert_eq!(g.s.rows(), before);
+    let run = g.run(&[
+        "domain",
+        "--to",
+        "vpn2.example.net",
+        "--apply",
+        "--yes",
+        "--live",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["result"], "fixed", "{run:?}");
+    let now = g.s.rows();
+    let was = before.iter().find(|r| r.0 == JC_ID).unwrap();
+    let jc = now.iter().find(|r| r.0 == JC_ID).unwrap();
+    assert_eq!(
+        String::from_utf8(jc.2.clone().unwrap()).unwrap(),
+        String::from_utf8(was.2.clone().unwrap())
+            .unwrap()
+            .replace("//openzro.example.com/", "//vpn2.example.net/")
+    );
+    assert!(!run.all().contains(DEX_PASSWORD) && !run.all().contains(SECRET));
+}
+
+#[test]
+fn domain_on_postgres() {
+    domain_on(Flavour::Postgres);
+}
+
+#[test]
+fn domain_on_mariadb() {
+    domain_on(Flavour::Mariadb);
+}

@@ -351,7 +351,7 @@ fn inspect_discover_is_a_monitoring_check_for_a_running_deployment() {
     assert_eq!(ok_nagios.code, 0, "OK: {ok_nagios:?}");
     assert_eq!(
         ok_nagios.stdout.lines().next(),
-        Some("OZREPAIR OK - 2 connector(s) ok, container openzro-management running | connectors=2;;;0 mismatch=0;;;0 unknown=0;;;0 changes=0;;;0")
+        Some("OZREPAIR OK - 2 connector(s) ok, container openzro-management running | connectors=2;;;0 mismatch=0;;;0 unknown=0;;;0 changes=0;;;0 login_failures=0;;;0")
     );
 
     // The provider changes what it publishes: the next check says so before any restart locks people out.
@@ -391,7 +391,9 @@ fn inspect_discover_is_a_monitoring_check_for_a_running_deployment() {
         "{status}"
     );
     assert!(
-        status.ends_with(" | connectors=2;;;0 mismatch=0;;;0 unknown=1;;;0 changes=0;;;0"),
+        status.ends_with(
+            " | connectors=2;;;0 mismatch=0;;;0 unknown=1;;;0 changes=0;;;0 login_failures=0;;;0"
+        ),
         "{status}"
     );
     assert_eq!(

@@ -104,13 +104,26 @@ impl Deployment {
 
     /// Like `run_with`, from another stand-in image (the Go one: [`crate::util::engine::GO_IMAGE`]).
     pub fn run_image(&self, e: &Engine, image: &str, env: &[(&str, &str)], extra: &[&str]) {
+        self.run_image_on(e, image, "none", env, extra);
+    }
+
+    /// Like `run_image`, on the network `network` (`host`: the stand-in's provider on this machine's
+    /// loopback, where ozrepair and the Go checkers reach it too) unless `extra` names one.
+    pub fn run_image_on(
+        &self,
+        e: &Engine,
+        image: &str,
+        network: &str,
+        env: &[(&str, &str)],
+        extra: &[&str],
+    ) {
         let mut args: Vec<String> = ["run", "-d", "--pull", "never"]
             .iter()
             .map(|s| s.to_string())
             .collect();
-        // No network unless `extra` names one (`--network host`: it shares this machine's loopback).
+        // `network` unless `extra` names one (`--network host`: it shares this machine's loopback).
         if !extra.contains(&"--network") {
-            args.extend(["--network".to_string(), "none".to_string()]);
+            args.extend(["--network".to_string(), network.to_string()]);
         }
         args.extend(["--restart", "always", "--name"].map(String::from));
         args.push(self.container.clone());

@@ -43,3 +43,28 @@ pub fn dex_login(db: &Path, email: &str, password: &str) -> Result<String, Strin
         ),
     }
 }
+
+/// Whether the provider takes the credential Dex would send for connector `id` of the database at `db`:
+/// `standin-go tokencheck` (tests/standin-go/src/ozrstandin/tokencheck.go: the row read and decoded as
+/// Dex does, a client credentials grant by golang.org/x/oauth2/clientcredentials). Ok(()) when it issues
+/// a token, Err(its refusal) when it refuses; a check that could not be made fails the test.
+pub fn token_check(db: &Path, id: &str) -> Result<(), String> {
+    let out = run::output_within(
+        Command::new(go_standin_bin())
+            .arg("tokencheck")
+            .arg("--db")
+            .arg(db)
+            .args(["--connector", id]),
+        Duration::from_secs(60),
+    );
+    let text = out.stdout_text();
+    match out.status.code() {
+        Some(0) => Ok(()),
+        Some(1) => Err(text.trim().to_string()),
+        _ => panic!(
+            "the token check could not be made: {:?} {text} {}",
+            out.status,
+            out.stderr_text()
+        ),
+    }
+}

@@ -70,6 +70,8 @@ type discovery struct {
 	tlsAddr   string
 	pool      *x509.CertPool
 	routes    map[string]string
+	// The provider behind the published issuers (token endpoint, keys); nil in corpus mode.
+	provider *provider
 }
 
 func newDiscovery(listen string, issuers []published) (*discovery, error) {
@@ -134,15 +136,21 @@ func (d *discovery) client(routeAll bool) *http.Client {
 }
 
 func (d *discovery) lookup(r *http.Request) (string, bool) {
+	return d.lookupUnder(r, wellKnown)
+}
+
+// lookupUnder is the published issuer whose path `suffix` (the discovery document, the token endpoint,
+// the keys) the request asks for.
+func (d *discovery) lookupUnder(r *http.Request, suffix string) (string, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.fixed != nil {
 		return *d.fixed, true
 	}
-	if !strings.HasSuffix(r.URL.Path, wellKnown) {
+	if !strings.HasSuffix(r.URL.Path, suffix) {
 		return "", false
 	}
-	prefix := strings.TrimRight(strings.TrimSuffix(r.URL.Path, wellKnown), "/")
+	prefix := strings.TrimRight(strings.TrimSuffix(r.URL.Path, suffix), "/")
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -162,6 +170,9 @@ func (d *discovery) lookup(r *http.Request) (string, bool) {
 }
 
 func (d *discovery) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if d.serveProvider(w, r) {
+		return
+	}
 	issuer, ok := d.lookup(r)
 	if !ok || r.Method != http.MethodGet {
 		http.NotFound(w, r)

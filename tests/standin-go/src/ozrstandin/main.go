@@ -17,9 +17,13 @@
 //
 // Second command: `standin-go corpus [--count N] [--seed S]` prints a JSON-lines corpus of real log lines.
 // Third: `standin-go login --db PATH --email ADDR --password-file FILE` logs in as Dex's password connector
-// does (login.go). Fourth: `standin-go dexconfig schema|decode`, the Go checker of connector configs
-// (dexconfig.go); `standin-go dbrows` reads a database server's connector rows through lib/pq or
-// go-sql-driver/mysql (dbrows.go); `standin-go foldtable` prints src/dex/foldtable.rs (foldtable.go); `standin-go version`.
+// does (login.go); `standin-go tokencheck` asks a token endpoint with a connector's stored client
+// credentials (tokencheck.go); `standin-go logincorpus` prints the login-time lines of every case in every
+// line format (logins.go). With STANDIN_LOGINS the server logs users in through its oidc connectors
+// (logins.go) against the provider it serves beside the discovery documents (provider.go).
+// Fourth: `standin-go dexconfig schema|decode`, the Go checker of connector configs (dexconfig.go);
+// `standin-go dbrows` reads a database server's connector rows through lib/pq or go-sql-driver/mysql
+// (dbrows.go); `standin-go foldtable` prints src/dex/foldtable.rs (foldtable.go); `standin-go version`.
 package main
 
 import (
@@ -80,6 +84,14 @@ func main() {
 			return
 		case "login":
 			os.Exit(runLogin(os.Args[2:]))
+		case "tokencheck":
+			os.Exit(runTokenCheck(os.Args[2:]))
+		case "logincorpus":
+			if err := runLoginCorpus(); err != nil {
+				fmt.Fprintf(os.Stderr, "standin-go logincorpus: %v\n", err)
+				os.Exit(2)
+			}
+			return
 		case "dexconfig":
 			os.Exit(runDexconfig(os.Args[2:]))
 		case "dbrows":
@@ -90,7 +102,7 @@ func main() {
 			os.Exit(runVersion())
 		case "serve":
 		default:
-			fmt.Fprintf(os.Stderr, "usage: standin-go [serve] | standin-go corpus [--count N] [--seed S] | standin-go login --db PATH --email ADDR --password-file FILE | standin-go dexconfig schema|decode | standin-go foldtable | standin-go version\n")
+			fmt.Fprintf(os.Stderr, "usage: standin-go [serve] | standin-go corpus [--count N] [--seed S] | standin-go login --db PATH --email ADDR --password-file FILE | standin-go tokencheck --db PATH --connector ID [--token-url URL] | standin-go logincorpus | standin-go dexconfig schema|decode | standin-go foldtable | standin-go version\n")
 			os.Exit(2)
 		}
 	}
@@ -150,6 +162,9 @@ func serve() {
 	if err != nil {
 		setup("%v", err)
 	}
+	if disc.provider, err = newProvider(); err != nil {
+		setup("%v", err)
+	}
 	client := disc.client(false)
 
 	db := env("STANDIN_DB", "/var/lib/openzro/idp.db")
@@ -192,6 +207,7 @@ func serve() {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 		os.Exit(1)
 	}
+	runLogins(logger, client, rows)
 	select {}
 }
 
