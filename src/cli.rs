@@ -116,6 +116,10 @@ pub struct Global {
     /// Work on this database file directly, without Docker (nothing is stopped or started).
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
+    /// The systemd unit that runs the management server or Dex (`netbird-management`). Default: the
+    /// engine's container, else the unit found by its name or by the program it runs.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub unit: Option<String>,
     /// Report format on stdout. Logs and progress go to stderr. `nagios` exits as a monitoring plugin does
     /// (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN); the others exit with the codes below.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]

@@ -191,8 +191,8 @@ pub async fn run(g: &Global, a: &FleetArgs) -> (String, ExitCode) {
         crate::progress::say(msg);
         (String::new(), ExitCode::Usage)
     };
-    if g.db.is_some() || g.container.is_some() || g.volume.is_some() {
-        return refuse("fleet takes --container/--volume per host in the inventory, and no --db; nothing was changed".into());
+    if g.db.is_some() || g.unit.is_some() || g.container.is_some() || g.volume.is_some() {
+        return refuse("fleet takes --container/--volume per host in the inventory, and no --db or --unit (fleet reaches Docker engines); nothing was changed".into());
     }
     if matches!(&a.action, FleetAction::Fix(f) if !f.dry.dry_run) && !g.yes {
         return refuse("fleet fix changes many hosts and cannot ask each time: re-run with --yes (or use --dry-run); nothing was changed".into());
