@@ -68,9 +68,9 @@ command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v strace >/dev/null || need+=(strace)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]} (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq "${need[@]}" >/dev/null
+  . scripts/lib/apt.sh
+  apt_update
+  apt_get install -y -qq "${need[@]}" >/dev/null
 fi
 scripts/docker-up.sh
 

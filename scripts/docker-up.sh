@@ -23,9 +23,9 @@ if ! command -v dockerd >/dev/null 2>&1; then
     exit 1
   fi
   say "installing Debian's docker.io (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq docker.io >/dev/null
+  . "$(dirname "$0")/lib/apt.sh"
+  apt_update
+  apt_get install -y -qq docker.io >/dev/null
 fi
 command -v docker >/dev/null 2>&1 || { say "docker.io installed but no docker client on PATH"; exit 1; }
 

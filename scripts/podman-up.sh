@@ -30,14 +30,14 @@ install_podman() {
     exit 1
   fi
   say "installing Debian's podman (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
+  . "$(dirname "$0")/lib/apt.sh"
+  apt_update
   local pkgs="podman uidmap"
   if apt-cache show catatonit >/dev/null 2>&1; then
     pkgs="$pkgs catatonit"
   fi
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+  apt_get install -y -qq --no-install-recommends $pkgs >/dev/null
   command -v podman >/dev/null 2>&1 || { say "podman installed but not on PATH"; exit 1; }
 }
 

@@ -7,6 +7,8 @@
 #   scripts/test.sh e2e_fix    only the tests whose name matches (passed on to cargo test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# apt_get and apt_update: apt-get that waits for the dpkg lock instead of failing.
+. scripts/lib/apt.sh
 
 # The end-to-end tests need dockerd; this installs it when it is missing (root + apt-get) and makes sure
 # the local engine answers. Without an engine they fail: they never skip.
@@ -15,8 +17,8 @@ scripts/docker-up.sh
 if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing Debian's openssh-server and openssh-client (apt-get)" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client >/dev/null \
-      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client >/dev/null; }
+    apt_get install -y -qq openssh-server openssh-client >/dev/null \
+      || { apt_update && apt_get install -y -qq openssh-server openssh-client >/dev/null; }
   else
     echo "test.sh: the fleet tests need /usr/sbin/sshd and ssh (Debian: openssh-server, openssh-client)" >&2
     exit 1
@@ -29,8 +31,8 @@ if ! command -v podman >/dev/null 2>&1 || ! command -v newuidmap >/dev/null 2>&1
    || ! command -v pkill >/dev/null 2>&1 || ! command -v useradd >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing Debian's podman, uidmap, procps and passwd (apt-get)" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman uidmap procps passwd >/dev/null \
-      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman uidmap procps passwd >/dev/null; }
+    apt_get install -y -qq podman uidmap procps passwd >/dev/null \
+      || { apt_update && apt_get install -y -qq podman uidmap procps passwd >/dev/null; }
   else
     echo "test.sh: the Podman tests need podman, newuidmap, pkill and useradd (Debian: podman, uidmap, procps, passwd)" >&2
     exit 1
@@ -43,8 +45,8 @@ if ! command -v ansible-playbook >/dev/null 2>&1 || ! command -v ansible-galaxy 
    || ! command -v ansible-lint >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing Debian's ansible and ansible-lint (apt-get)" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ansible ansible-lint >/dev/null \
-      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ansible ansible-lint >/dev/null; }
+    apt_get install -y -qq ansible ansible-lint >/dev/null \
+      || { apt_update && apt_get install -y -qq ansible ansible-lint >/dev/null; }
   else
     echo "test.sh: the Ansible tests need ansible-playbook, ansible-galaxy and ansible-lint (Debian: ansible, ansible-lint)" >&2
     exit 1

@@ -136,6 +136,10 @@ pub struct Global {
     /// Do not ask for confirmation (required when stdin is not a terminal and a change is due).
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,
+    /// ssh:// endpoints: trust a host key ssh does not know yet and add it to known_hosts (ssh's
+    /// StrictHostKeyChecking=accept-new). Without it an unknown host key is an error, as your ssh config says.
+    #[arg(long, global = true)]
+    pub ssh_accept_new: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -567,6 +571,126 @@ impl ToArgs for RestoreArgs {
     }
 }
 
+/// Why a command line was not taken.
+pub enum Refusal {
+    /// clap refused it (or it asked for help or the version).
+    Clap(clap::Error),
+    /// A value is not UTF-8 text: the message names the option.
+    NotUtf8(String),
+}
+
+/// Parses the command line as bytes: a value that is not UTF-8 is refused naming its option (never a
+/// panic), then clap parses it.
+pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, Refusal> {
+    if let Some(message) = not_utf8(args) {
+        return Err(Refusal::NotUtf8(message));
+    }
+    <Cli as Parser>::try_parse_from(args).map_err(Refusal::Clap)
+}
+
+/// The subcommand the command line names (for the report's `command`), if any.
+pub fn command_named(args: &[OsString]) -> Option<String> {
+    let definitions = <Cli as clap::CommandFactory>::command();
+    let names: Vec<String> = definitions
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    names
+        .into_iter()
+        .find(|c| args.iter().skip(1).any(|a| a == c.as_str()))
+}
+
+/// The first argument that is not UTF-8 (or `$DOCKER_HOST`, the default of `--host`), as a usage error
+/// naming the option it is the value of; None when every one is UTF-8.
+///
+/// clap itself says which option a value belongs to (short clusters, `--opt=value`, `--` and all): the
+/// arguments are parsed once more, made UTF-8 with U+FFFD for the bytes that are not, by a copy of the
+/// definitions that takes any bytes as a value and ignores every other error; the option whose value
+/// holds U+FFFD is the one.
+fn not_utf8(args: &[OsString]) -> Option<String> {
+    let bad_arg = args
+        .iter()
+        .skip(1)
+        .position(|a| a.to_str().is_none())
+        .map(|i| i + 1);
+    let bad_env = std::env::var_os("DOCKER_HOST").is_some_and(|v| v.to_str().is_none());
+    if bad_arg.is_none() && !bad_env {
+        return None;
+    }
+    let lossy: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let named = probe()
+        .try_get_matches_from(&lossy)
+        .ok()
+        .and_then(|m| holder(&probe(), &m));
+    let what = match (named, bad_arg) {
+        (Some(name), _) => format!("the value of {name}"),
+        // A value clap does not take (an unknown flag, a command name): its place on the line.
+        (None, Some(i)) => format!("argument {i}"),
+        // $DOCKER_HOST with -H given: clap still reads it for a subcommand (and would refuse it without
+        // saying which), so it is named here.
+        (None, None) => "the value of $DOCKER_HOST (the default of --host)".into(),
+    };
+    Some(format!(
+        "{what} is not UTF-8 text; ozrepair reads its arguments as UTF-8; nothing was changed; give it in UTF-8 (a path too: rename it, or use a link with a UTF-8 name)"
+    ))
+}
+
+/// The definitions, taking any bytes as an option's value and ignoring every error (see [`not_utf8`]).
+fn probe() -> clap::Command {
+    fn lenient(c: clap::Command) -> clap::Command {
+        c.ignore_errors(true)
+            .mut_args(|a| {
+                if a.get_action().takes_values() {
+                    a.value_parser(clap::builder::OsStringValueParser::new())
+                } else {
+                    a
+                }
+            })
+            .mut_subcommands(lenient)
+    }
+    lenient(<Cli as clap::CommandFactory>::command())
+}
+
+/// The option (as `--name`, `-c` or `<NAME>`) whose value in `m` holds U+FFFD, at `cmd`'s level or below.
+fn holder(cmd: &clap::Command, m: &clap::ArgMatches) -> Option<String> {
+    for a in cmd.get_arguments() {
+        let id = a.get_id().as_str();
+        let Ok(Some(values)) = m.try_get_raw(id) else {
+            continue;
+        };
+        if !values
+            .into_iter()
+            .any(|v| v.to_string_lossy().contains('\u{fffd}'))
+        {
+            continue;
+        }
+        let name = match (a.get_long(), a.get_short()) {
+            (Some(l), _) => format!("--{l}"),
+            (None, Some(c)) => format!("-{c}"),
+            (None, None) => format!(
+                "<{}>",
+                a.get_value_names()
+                    .and_then(|v| v.first())
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| id.to_uppercase())
+            ),
+        };
+        if m.value_source(id) == Some(clap::parser::ValueSource::EnvVariable) {
+            let var = a
+                .get_env()
+                .map(|v| v.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            return Some(format!("${var} (the default of {name})"));
+        }
+        return Some(name);
+    }
+    let (name, sub) = m.subcommand()?;
+    holder(cmd.find_subcommand(name)?, sub)
+}
+
 /// One `--set CONNECTOR.FIELD=VALUE`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetField {
@@ -587,6 +711,11 @@ impl std::str::FromStr for SetField {
         if is_secret_field(field) {
             return Err(UsageError(format!(
                 "--set does not set secrets ({field} would be printed in the plan); nothing was changed"
+            )));
+        }
+        if let Some(why) = crate::dex::url::set_problem(field, value) {
+            return Err(UsageError(format!(
+                "--set {connector}.{why}; nothing was changed"
             )));
         }
         Ok(SetField {

@@ -12,7 +12,7 @@ use crate::report::{self, Report, Trail};
 use crate::runtime;
 use crate::settings::Settings;
 use crate::store;
-use crate::verdict::{UsageError, Verdict};
+use crate::verdict::{Declined, UsageError, Verdict};
 use anyhow::{anyhow, bail, Result};
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -63,7 +63,7 @@ fn confirm(s: &Settings, question: &str, diff: &str) -> Result<()> {
     if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
         Ok(())
     } else {
-        bail!("not confirmed; nothing was changed")
+        Err(Declined("not confirmed; nothing was changed".into()).into())
     }
 }
 
@@ -101,12 +101,11 @@ async fn look_and_fix(command: &'static str, s: &Settings, t: &mut Trail) -> Res
     let store = t.store.insert(store::reach(located).await?);
     let stored = t.stored.insert(store.read()?);
     let configs = t.configs.insert(config::read(&located.configs));
-    let running = located.runtime.unit().is_some_and(|u| u.running());
     let plan = if s.local_login {
         t.plan.insert(plan::door::local_login(
             &stored.rows,
             configs,
-            running,
+            located.logs.as_ref(),
             s.output.show_secrets,
         ))
     } else {
@@ -119,7 +118,7 @@ async fn look_and_fix(command: &'static str, s: &Settings, t: &mut Trail) -> Res
         )
         .await?;
         t.plan.insert(plan::build(
-            &Seen::of(located, stored, configs, &diagnosis),
+            &Seen::of(stored, configs, &diagnosis),
             &s.plan,
             s.output.show_secrets,
         )?)
@@ -127,7 +126,7 @@ async fn look_and_fix(command: &'static str, s: &Settings, t: &mut Trail) -> Res
     let unit = located.runtime.unit();
     let next = plan.next(unit, &s.apply);
     match next {
-        Next::Judge => return Ok(plan.judge(unit, &mut t.notes)),
+        Next::Judge => return Ok(plan.judge(Some(&*located.runtime), &mut t.notes)),
         Next::Start => {}
         Next::Write => {
             let q = question(unit, "Apply to", &store.shown(), "backed up, edited");
@@ -142,7 +141,7 @@ async fn look_and_fix(command: &'static str, s: &Settings, t: &mut Trail) -> Res
     };
     let saved: Vec<_> = configs.files.iter().map(|f| f.path.clone()).collect();
     let applied = apply::run(next, located, &mut **store, plan, &saved, &s.apply, command).await;
-    verdict_of(t.applied.insert(applied))
+    verdict_of(t.applied.insert(applied)).map(|v| with_held_elsewhere(v, plan))
 }
 
 /// `inspect` and `fix` of the standalone setup (no Dex store): the management's own OIDC settings in
@@ -163,7 +162,7 @@ async fn management(s: &Settings, t: &mut Trail) -> Result<Verdict> {
         .insert(plan::management::build(configs, asked.as_ref(), &s.plan)?);
     let unit = located.runtime.unit();
     match plan.next(unit, &s.apply) {
-        Next::Judge | Next::Start => return Ok(plan.judge(unit, &mut t.notes)),
+        Next::Judge | Next::Start => return Ok(plan.judge(Some(&*located.runtime), &mut t.notes)),
         Next::Write => {
             let q = match unit {
                 Some(c) => format!(
@@ -179,7 +178,7 @@ async fn management(s: &Settings, t: &mut Trail) -> Result<Verdict> {
         bail!("the deployment was not read");
     };
     let applied = apply::files_only(located, plan, &s.apply).await;
-    verdict_of(t.applied.insert(applied))
+    verdict_of(t.applied.insert(applied)).map(|v| with_held_elsewhere(v, plan))
 }
 
 fn verdict_of(applied: &apply::Applied) -> Result<Verdict> {
@@ -187,6 +186,22 @@ fn verdict_of(applied: &apply::Applied) -> Result<Verdict> {
         .verdict
         .clone()
         .ok_or_else(|| anyhow!("the operation ended without a result"))
+}
+
+/// A change that was applied while a place ozrepair does not change still holds the old value: never
+/// `fixed`, but `action_needed`, naming each place and what to do.
+fn with_held_elsewhere(v: Verdict, plan: &plan::Plan) -> Verdict {
+    if plan.held_elsewhere.is_empty() || v.outcome != crate::verdict::Outcome::Fixed {
+        return v;
+    }
+    Verdict::new(
+        crate::verdict::Outcome::ActionNeeded,
+        crate::verdict::ExitCode::ActionNeeded,
+    )
+    .with_error(format!(
+        "the change was written and verified, but {}",
+        plan.held_elsewhere.join("; and ")
+    ))
 }
 
 /// `backup`: a verified backup now. The store is read without a check or hash of its own: the backup
@@ -249,18 +264,28 @@ fn backup_sets(s: &Settings, store: &dyn store::Store) -> crate::backups::Sets {
     }
 }
 
-/// `restore`: puts a backup back (the newest unless `--backup` names one).
+/// `restore`: puts a backup back (the newest unless `--backup` names one; the set of an interrupted
+/// restore first). Only to destinations ozrepair derives from the deployment: the store it located, and
+/// the config files it reads there; a set's config files only when this host's key signs it.
 async fn restore(s: &Settings) -> Report {
     let mut t = Trail::default();
     let result = async {
-        let (_, store, _) = open!(t, s);
+        let (located, store, _) = open!(t, s);
         let sets = backup_sets(s, &**store);
         let source = store.source();
-        let set = match &s.restore.backup {
-            Some(p) => crate::backups::verify(p),
-            None => sets.newest_for(&source).map(|b| b.dir).and_then(|d| crate::backups::verify(&d)),
+        let journal = crate::backups::Journal::load(&sets)?;
+        let dir = match (&s.restore.backup, &journal) {
+            (Some(p), _) => p.clone(),
+            (None, Some(j)) => {
+                t.notes.push(format!(
+                    "a restore of {} was interrupted; it is finished now",
+                    j.set.display()
+                ));
+                j.set.clone()
+            }
+            (None, None) => sets.newest_for(&source)?.dir,
         };
-        let set = set
+        let set = crate::backups::open(&dir)
             .and_then(|set| store.verify_set(&set).map(|_| set))
             .map_err(|e| anyhow!("{e:#}; nothing was changed; choose another with --backup (`ozrepair backups` lists them)"))?;
         if !set.is_from(&source) && !s.restore.allow_other_database {
@@ -270,6 +295,8 @@ async fn restore(s: &Settings) -> Report {
                 set.manifest.source
             );
         }
+        let configs = t.configs.insert(config::read(&located.configs));
+        let put_back = destinations(&set, configs, &mut t.notes)?;
         let q = format!(
             "Put the backup {} back onto {}?",
             set.dir.display(),
@@ -279,11 +306,54 @@ async fn restore(s: &Settings) -> Report {
         let (Some(located), Some(store)) = (&mut t.located, &mut t.store) else {
             bail!("the deployment was not read");
         };
-        let applied = apply::restore(located, &mut **store, &set, &s.apply).await;
+        let applied = apply::restore(located, &mut **store, &set, &put_back, &s.apply).await;
         verdict_of(t.applied.insert(applied))
     }
     .await;
     Report::make("restore", t, result.unwrap_or_else(|e| Verdict::failed(&e)))
+}
+
+/// Where each of a set's config files goes back: one of the deployment's own config files (the manifest's
+/// path only names which one; a set that names any other file is refused), and only from a set this
+/// host's key signs (a copy the IdP's container could have written or edited puts no bytes into a host
+/// file: each is named instead).
+fn destinations(
+    set: &crate::backups::BackupSet,
+    configs: &config::Configs,
+    notes: &mut Vec<String>,
+) -> Result<Vec<(std::path::PathBuf, crate::backups::ConfigEntry)>> {
+    let real = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let ours: Vec<std::path::PathBuf> = configs.files.iter().map(|f| f.path.clone()).collect();
+    let mut out = Vec::new();
+    for c in &set.manifest.configs {
+        let named = std::path::PathBuf::from(&c.source);
+        let Some(dest) = ours.iter().find(|p| real(p) == real(&named)) else {
+            bail!(
+                "{} names {} as a config file of the deployment, and it is none of the config files ozrepair finds there ({}); nothing was changed; ozrepair puts files back only where it finds them itself",
+                set.dir.display(),
+                named.display(),
+                if ours.is_empty() {
+                    "none".to_string()
+                } else {
+                    ours.iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            );
+        };
+        out.push((dest.clone(), c.clone()));
+    }
+    if !out.is_empty() && !set.manifest.signed_here() {
+        for (dest, c) in out.drain(..) {
+            notes.push(format!(
+                "{} was not put back: the set is not signed with this host's key (an older set, or a copy the IdP's container could have written), so its copy {} is not trusted; compare it with the file and copy it by hand if you trust it",
+                dest.display(),
+                set.dir.join(&c.file.name).display()
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// `password`: a local user's new password (see [`crate::dex::password`] for what it mirrors). The

@@ -68,12 +68,20 @@ pub fn parse_inventory(text: &str) -> Result<Vec<Host>> {
 }
 
 /// Runs one host: this binary with the host's endpoint and the action's flags.
-async fn run_host(h: &Host, action: &FleetAction, timeout: Duration) -> (Value, ExitCode) {
+async fn run_host(
+    h: &Host,
+    action: &FleetAction,
+    timeout: Duration,
+    accept_new: bool,
+) -> (Value, ExitCode) {
     let exe = std::env::current_exe().unwrap_or_else(|_| "ozrepair".into());
     let mut cmd = tokio::process::Command::new(exe);
     // `--flag=VALUE`: a value from the inventory that starts with `-` stays a value.
     cmd.arg(format!("--host={}", h.endpoint))
         .args(["--output", "json", "--color", "never"]);
+    if accept_new {
+        cmd.arg("--ssh-accept-new");
+    }
     if let Some(c) = &h.container {
         cmd.arg(format!("--container={c}"));
     }
@@ -103,7 +111,7 @@ async fn run_host(h: &Host, action: &FleetAction, timeout: Duration) -> (Value, 
         .kill_on_drop(true);
     let failed = |error: String| {
         (
-            json!({"schema_version": 1, "host": h.endpoint, "result": "failed", "error": error}),
+            json!({"schema_version": crate::report::SCHEMA_VERSION, "host": h.endpoint, "result": "failed", "error": error}),
             ExitCode::Failed,
         )
     };
@@ -123,6 +131,17 @@ async fn run_host(h: &Host, action: &FleetAction, timeout: Duration) -> (Value, 
             match serde_json::from_str::<Value>(text.trim()) {
                 Ok(mut v) => {
                     v["host"] = json!(h.endpoint);
+                    // `--ssh-accept-new` trusted this host's key for the first time: said per host, and
+                    // gathered in the summary.
+                    let accepted = v["located"].as_array().and_then(|l| {
+                        l.iter()
+                            .filter_map(Value::as_str)
+                            .find_map(crate::runtime::docker::endpoint::accepted_key)
+                            .map(String::from)
+                    });
+                    if let Some(k) = accepted {
+                        v["ssh_host_key_accepted"] = json!(k);
+                    }
                     (v, code)
                 }
                 Err(_) => {
@@ -235,7 +254,9 @@ pub async fn run(g: &Global, a: &FleetArgs) -> (String, ExitCode) {
         }
         // Up to `parallel` hosts at once within the batch.
         for group in chunk.chunks(parallel) {
-            let runs = group.iter().map(|h| run_host(h, &a.action, timeout));
+            let runs = group
+                .iter()
+                .map(|h| run_host(h, &a.action, timeout, g.ssh_accept_new));
             for (h, (v, code)) in group.iter().zip(futures_util::future::join_all(runs).await) {
                 if code.severity() == ExitCode::Failed.severity() {
                     failed += 1;
@@ -257,7 +278,7 @@ pub async fn run(g: &Global, a: &FleetArgs) -> (String, ExitCode) {
     }
     let skipped: Vec<Host> = stopped_at.map(|i| hosts[i..].to_vec()).unwrap_or_default();
     for h in &skipped {
-        let v = json!({"schema_version": 1, "host": h.endpoint, "result": "skipped",
+        let v = json!({"schema_version": crate::report::SCHEMA_VERSION, "host": h.endpoint, "result": crate::verdict::Outcome::Skipped.as_str(),
             "error": format!("not run: more than {} host(s) failed in earlier batches (--max-fail)", a.max_fail.unwrap_or(0))});
         results.push(HostResult {
             endpoint: h.endpoint.clone(),

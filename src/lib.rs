@@ -33,6 +33,7 @@ pub mod evidence;
 pub mod fault;
 mod fields;
 mod fleet;
+mod keys;
 mod logs;
 pub mod plan;
 mod progress;
@@ -53,6 +54,7 @@ use verdict::ExitCode;
 /// Runs a parsed command line and prints its report; returns the process's exit code (an [`ExitCode`],
 /// or a monitoring plugin's state with `--output nagios`).
 pub fn run(cli: Cli) -> i32 {
+    runtime::docker::endpoint::accept_new_host_keys(cli.global.ssh_accept_new);
     if cli.global.verbose > 0 {
         let filter = if cli.global.verbose == 1 {
             "ozrepair=debug"
@@ -111,39 +113,74 @@ pub fn run(cli: Cli) -> i32 {
     shown.exit_now()
 }
 
-/// A command line clap refuses (exit 2), or help and version (exit 0). With `--output json` a refusal is
-/// still one JSON report on stdout, so a script's parse reads its `error`. `args`: the command line as
-/// given.
-pub fn refused_by_clap(e: clap::Error, args: &[std::ffi::OsString]) -> i32 {
+/// A command line that was not taken: clap's refusal (exit 2), or help and the version (exit 0), or a
+/// value that is not UTF-8 (exit 2, one line naming the option). With `--output json` a refusal is still
+/// one JSON report on stdout, so a script's parse reads its `error`; with `--output nagios` it is the
+/// plugin's UNKNOWN line (exit 3), with `--output prometheus` the series of a failed check.
+pub fn refused(refusal: cli::Refusal, args: &[std::ffi::OsString]) -> i32 {
     use clap::error::ErrorKind;
-    let json = args
-        .windows(2)
-        .any(|w| w[0] == "--output" && w[1] == "json")
-        || args.iter().any(|a| a == "--output=json");
-    if !json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-        e.exit();
-    }
-    let first = e.to_string();
-    let message = first
-        .lines()
-        .next()
-        .unwrap_or("usage error")
-        .trim_start_matches("error: ");
-    let definitions = <Cli as clap::CommandFactory>::command();
-    let command = definitions
-        .get_subcommands()
-        .map(|c| c.get_name())
-        .find(|c| args.iter().skip(1).any(|a| a == c));
-    let help = command.map(|c| format!("{c} ")).unwrap_or_default();
+    let asked = |format: &str| {
+        args.windows(2)
+            .any(|w| w[0] == "--output" && w[1] == format)
+            || args.iter().any(|a| *a == *format!("--output={format}"))
+    };
+    let format = ["json", "nagios", "prometheus"]
+        .into_iter()
+        .find(|f| asked(f));
+    let command = cli::command_named(args);
+    let (message, rendered) = match refusal {
+        cli::Refusal::Clap(e) => {
+            if format.is_none()
+                || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+            {
+                e.exit();
+            }
+            let first = e.to_string();
+            let message = first
+                .lines()
+                .next()
+                .unwrap_or("usage error")
+                .trim_start_matches("error: ")
+                .to_string();
+            let help = command
+                .as_deref()
+                .map(|c| format!("{c} "))
+                .unwrap_or_default();
+            (
+                format!("{message}; nothing was changed; see `ozrepair {help}--help`"),
+                e.render().to_string(),
+            )
+        }
+        cli::Refusal::NotUtf8(message) => {
+            let line = format!("ozrepair: {message}\n");
+            (message, line)
+        }
+    };
+    let Some(format) = format else {
+        let _ = std::io::stderr().write_all(rendered.as_bytes());
+        return ExitCode::Usage.code();
+    };
     let report = commands::refused_report(
-        command.unwrap_or("none"),
-        verdict::UsageError(format!(
-            "{message}; nothing was changed; see `ozrepair {help}--help`"
-        )),
+        command.as_deref().unwrap_or("none"),
+        verdict::UsageError(message),
     );
-    emit(format!("{}\n", report.to_json()).as_bytes());
-    let _ = std::io::stderr().write_all(e.render().to_string().as_bytes());
-    ExitCode::Usage.code()
+    // Each format says it as its readers expect.
+    let output = match format {
+        "nagios" => settings::Output::Nagios,
+        "prometheus" => settings::Output::Prometheus,
+        _ => settings::Output::Json,
+    };
+    let shown = report.render(&settings::OutputOpts {
+        format: output,
+        color: false,
+        show_secrets: false,
+    });
+    emit(shown.stdout.as_bytes());
+    let _ = std::io::stderr().write_all(rendered.as_bytes());
+    match output {
+        settings::Output::Nagios => shown.exit_now(),
+        _ => ExitCode::Usage.code(),
+    }
 }
 
 /// Writes to stdout; a reader that went away (a closed pipe) is not an error worth a panic.

@@ -1,12 +1,11 @@
 //! `ozrepair`: parses the command line, runs the command, exits with its code.
 
-use clap::Parser;
-
 fn main() {
+    // Read as bytes: `std::env::args` panics on an argument that is not UTF-8.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let code = match ozrepair::cli::Cli::try_parse_from(&args) {
+    let code = match ozrepair::cli::parse(&args) {
         Ok(cli) => ozrepair::run(cli),
-        Err(e) => ozrepair::refused_by_clap(e, &args),
+        Err(refusal) => ozrepair::refused(refusal, &args),
     };
     std::process::exit(code);
 }

@@ -7,6 +7,7 @@
 pub use crate::cli::{Access, Output, PlanArgs, RestoreArgs, SetField, WindowArgs};
 use crate::cli::{Command, Global, PasswordArgs};
 use crate::dex::password::{self, NewPassword};
+use crate::dex::url;
 use crate::verdict::UsageError;
 use std::path::PathBuf;
 
@@ -125,13 +126,27 @@ impl Settings {
                 access: g.access,
             },
         };
+        if matches!(
+            command,
+            Command::Backup(_) | Command::Backups(_) | Command::Restore(_)
+        ) && matches!(g.output, Output::Nagios | Output::Prometheus)
+        {
+            return (
+                s,
+                Some(UsageError(format!(
+                    "{} is not a check: --output {} is for inspect and fix; nothing was changed; use --output text or json",
+                    command.name(),
+                    if g.output == Output::Nagios { "nagios" } else { "prometheus" }
+                ))),
+            );
+        }
         match command {
             Command::Inspect(a) => {
                 s.apply.dry_run = true;
                 s.plan.discovery = a.discovery.clone();
             }
             Command::Fix(a) => {
-                if let Some(why) = a.plan.issuer.as_deref().and_then(issuer_problem) {
+                if let Some(why) = a.plan.issuer.as_deref().and_then(url::issuer_problem) {
                     return (
                         s,
                         Some(UsageError(format!("--issuer {why}; nothing was changed"))),
@@ -247,108 +262,4 @@ fn read_password_file(path: &std::path::Path) -> Result<Vec<u8>, UsageError> {
         )));
     }
     Ok(data)
-}
-
-/// Why Go's `url.Parse` (which go-oidc and Dex apply to an issuer) would refuse `v`, or why it is no
-/// issuer at all: empty, a control character, no scheme, no host, a bad `%` escape, a host or port Go
-/// rejects. None when it is a usable absolute URL.
-pub fn issuer_problem(v: &str) -> Option<String> {
-    if v.is_empty() {
-        return Some("is empty; give the issuer URL the provider publishes".into());
-    }
-    if let Some(c) = v.chars().find(|c| c.is_ascii_control()) {
-        return Some(format!(
-            "contains the control character U+{:04X}, which Go's url.Parse refuses",
-            c as u32
-        ));
-    }
-    let Some((scheme, rest)) = v.split_once(':') else {
-        return Some("has no scheme (https://…)".into());
-    };
-    let mut sc = scheme.chars();
-    if !sc.next().is_some_and(|c| c.is_ascii_alphabetic())
-        || !sc.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-    {
-        return Some(format!(
-            "has no valid scheme ({scheme:?}); an issuer starts with https://"
-        ));
-    }
-    let bytes = v.as_bytes();
-    for (i, b) in bytes.iter().enumerate() {
-        if *b == b'%'
-            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
-        {
-            return Some("has a '%' that is not a %XX escape, which Go's url.Parse refuses".into());
-        }
-    }
-    let Some(after) = rest.strip_prefix("//") else {
-        return Some("has no host (scheme://host/…)".into());
-    };
-    let authority = after.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
-        match v6.split_once(']') {
-            Some((h, p)) if !h.is_empty() => (
-                h,
-                p.strip_prefix(':')
-                    .or(if p.is_empty() { None } else { Some("x") }),
-            ),
-            _ => return Some("has an unclosed IPv6 host ([…])".into()),
-        }
-    } else {
-        match host_port.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (host_port, None),
-        }
-    };
-    if host.is_empty() {
-        return Some("has no host (scheme://host/…)".into());
-    }
-    if let Some(c) = host
-        .chars()
-        .find(|c| !(c.is_alphanumeric() || "-._~!$&'()*+,;=%:".contains(*c)))
-    {
-        return Some(format!(
-            "has the character {c:?} in its host, which Go's url.Parse refuses"
-        ));
-    }
-    if port.is_some_and(|p| !p.bytes().all(|b| b.is_ascii_digit())) {
-        return Some("has a port that is not a number".into());
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::issuer_problem;
-
-    #[test]
-    fn issuers_as_go_parses_them() {
-        for ok in [
-            "https://oauth.id.jumpcloud.com/",
-            "https://login.example.com:8443/realms/a%20b?x=1#f",
-            "http://[::1]:5556/dex",
-            "https://user@idp.example.com",
-            "https://idp.example.com/path with space",
-        ] {
-            assert_eq!(issuer_problem(ok), None, "{ok}");
-        }
-        for bad in [
-            "",
-            "https://a\n",
-            "https://a/\u{7f}",
-            "oauth.id.jumpcloud.com",
-            "1https://a",
-            "https:/a",
-            "https://",
-            "https:///path",
-            "https://a b/",
-            "https://a:port/",
-            "https://a/%zz",
-            "https://[::1/",
-        ] {
-            assert!(issuer_problem(bad).is_some(), "{bad:?}");
-        }
-    }
 }

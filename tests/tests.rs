@@ -40,5 +40,9 @@ mod hostile_config;
 mod kill_matrix;
 #[path = "suite/read_only.rs"]
 mod read_only;
+#[path = "suite/restore_trust.rs"]
+mod restore_trust;
 #[path = "suite/static_binary.rs"]
 mod static_binary;
+#[path = "suite/truth.rs"]
+mod truth;

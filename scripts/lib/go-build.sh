@@ -9,12 +9,10 @@ GO=/usr/lib/go-1.23/bin/go
 # Never fetch another toolchain, whatever a go.mod might say (these builds are GOPATH mode anyway).
 export GOTOOLCHAIN=local
 
-# apt-get, waiting up to 10 minutes for another apt or dpkg run to let go of its locks.
-apt_get() {
-  # needrestart, where installed, has nothing to restart in a build and only talks on stderr.
-  NEEDRESTART_SUSPEND=1 \
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"
-}
+# apt_get and apt_update, which wait for another apt or dpkg run to let go of its locks.
+. "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+# needrestart, where installed, has nothing to restart in a build and only talks on stderr.
+export NEEDRESTART_SUSPEND=1
 
 # backports_entry: makes sure apt has this release's -backports suite. When no source entry names it yet,
 # one is added (/etc/apt/sources.list.d/ozrepair-backports.sources), derived from the machine's own entry
@@ -51,7 +49,7 @@ backports_entry() {
         if ($(i + 1) == c) { print $i, key; exit }
       }') || true
   fi
-  [ -n "$uri" ] || { say "no apt source entry for ${codename} to derive ${codename}-backports from"; exit 1; }
+  [ -n "$uri" ] || { say "no source entry for ${codename} in /etc/apt to derive ${codename}-backports from"; exit 1; }
   {
     printf 'Types: deb\nURIs: %s\nSuites: %s-backports\nComponents: main\n' "$uri" "$codename"
     [ "$keyring" != "-" ] && [ -n "$keyring" ] && printf 'Signed-By: %s\n' "$keyring"
@@ -72,7 +70,7 @@ debian_packages() {
   fi
   backports_entry
   say "installing ${missing[*]} (apt-get)"
-  apt_get update -qq >/dev/null
+  apt_update
   apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 

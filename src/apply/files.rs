@@ -1,5 +1,7 @@
 //! Config-file edits inside the stop window: computed from the file as it is now, written to a temporary
 //! file beside it (same owner and mode), fsynced, renamed over it, the directory fsynced, and read back.
+//! A file with a second hard link is refused (before the stop, and again before the rename): the rename
+//! would leave the other name with the old bytes.
 
 use crate::config::{self, ConfigFile};
 use crate::plan::{Plan, Store};
@@ -34,7 +36,7 @@ pub fn compute(plan: &Plan) -> Result<Vec<FileWrite>> {
         let pos = match out.iter().position(|w| w.path == p) {
             Some(i) => i,
             None => {
-                let bytes = config::read_file(&p)?;
+                let bytes = config::read_for_edit(&p)?;
                 out.push(FileWrite {
                     path: p.clone(),
                     before: bytes.clone(),
@@ -61,12 +63,27 @@ pub fn compute(plan: &Plan) -> Result<Vec<FileWrite>> {
     Ok(out)
 }
 
+/// Fails unless this process may replace `path` by rename: its directory must be writable to it (a
+/// read-only mount, a directory of another user's).
+pub fn can_replace(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| anyhow!("{} is not a path", dir.display()))?;
+    // SAFETY: `c` is a valid NUL-terminated path.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
+        let e = std::io::Error::last_os_error();
+        bail!("{} cannot be replaced here ({e})", path.display());
+    }
+    Ok(())
+}
+
 /// Writes `w.after` in place of the file: a temporary file in the same directory with the file's owner
 /// and mode, fsynced, renamed over it, the directory fsynced; then the file is read back. The file must
 /// still hold `w.before`.
 pub fn write(w: &FileWrite) -> Result<()> {
     let (dir, name) = config::split(&w.path)?;
-    let now = config::read_file(&w.path)?;
+    let now = config::read_for_edit(&w.path)?;
     if now != w.before {
         bail!(
             "{} changed while ozrepair was working; it was not written",

@@ -118,10 +118,11 @@ pub async fn restore(
     located: &mut Located,
     store: &mut dyn Store,
     set: &BackupSet,
+    put_back: &[(PathBuf, crate::backups::ConfigEntry)],
     opts: &ApplyOpts,
 ) -> Applied {
     window(located, store, opts)
-        .run(Work::Restore { set })
+        .run(Work::Restore { set, put_back })
         .await
 }
 

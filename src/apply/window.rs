@@ -37,9 +37,14 @@ pub enum Work<'a> {
     /// Nothing is written: the backup is the work, and the IdP is started again when this run stopped
     /// it, without a watch.
     Backup,
-    /// A set put back: the live store saved first (a `pre-restore` set, with the set's config files as
-    /// they are now), then swapped for the set's, then the config files put back.
-    Restore { set: &'a BackupSet },
+    /// A set put back: the live store saved first (a `pre-restore` set, with the config files as they
+    /// are now), then swapped for the set's, then the config files put back. `put_back`: each config file
+    /// to write, at a destination ozrepair derived from the deployment itself (never one a manifest
+    /// names), with the set's copy of it.
+    Restore {
+        set: &'a BackupSet,
+        put_back: &'a [(PathBuf, crate::backups::ConfigEntry)],
+    },
 }
 
 impl Work<'_> {
@@ -189,8 +194,17 @@ impl Window<'_> {
         applied: &mut Applied,
         done: &mut Done,
     ) -> Result<Verdict> {
-        // 0. One writer at a time, and the work must still be due (another run may have done it).
+        // 0. One writer at a time, and the work must still be due (another run may have done it); an
+        // interrupted restore is finished before anything else.
         let _lock = self.store.lock()?;
+        if !matches!(work, Work::Restore { .. }) {
+            if let Some(j) = crate::backups::Journal::load(&self.sets())? {
+                anyhow::bail!(
+                    "a restore of {} was interrupted and is not finished; nothing was changed; run `ozrepair restore` to finish it first",
+                    j.set.display()
+                );
+            }
+        }
         if let Some(note) = self.already_done(work)? {
             applied.notes.push(note);
             applied.already_stored = true;
@@ -207,7 +221,7 @@ impl Window<'_> {
         done.stop_refused = self.runtime.stop_refused();
         stopped?;
         self.store.refresh().await?;
-        if let Work::Restore { set } = work {
+        if let Work::Restore { set, .. } = work {
             let notes = self.store.prepare_restore(set)?;
             applied.notes.extend(notes);
         }
@@ -218,7 +232,7 @@ impl Window<'_> {
             applied.sha256_after = Some(set.db_sha256());
             applied.backup = Some(set);
             self.runtime.start_if_stopped_here().await?;
-            return Ok(Verdict::healthy());
+            return Ok(Verdict::backed_up());
         }
         done.backup = Some(set.dir.clone());
         match work {
@@ -282,22 +296,25 @@ impl Window<'_> {
         }
     }
 
+    /// Where this window's backups go: `--backup-dir`, else the store's default.
+    fn sets(&self) -> Sets {
+        match self.opts.backup_dir() {
+            Some(d) => Sets::at(d),
+            None => self.store.default_backups(),
+        }
+    }
+
     /// The verified backup of the store as it is now, with the config files the work will write (or, for
     /// a restore, those the set will put back) saved with it.
     fn backup(&self, work: &Work<'_>, applied: &mut Applied) -> Result<BackupSet> {
-        let sets = match self.opts.backup_dir() {
-            Some(d) => Sets::at(d),
-            None => self.store.default_backups(),
-        };
+        let sets = self.sets();
         let (configs, kind): (Vec<PathBuf>, Option<&str>) = match work {
             Work::Plan { saved, .. } => (saved.to_vec(), None),
-            // The config files saved with the set are saved again as they are now, and put back after
-            // the swap.
-            Work::Restore { set } => (
-                set.manifest
-                    .configs
+            // The config files to put back are saved again as they are now.
+            Work::Restore { put_back, .. } => (
+                put_back
                     .iter()
-                    .map(|c| PathBuf::from(&c.source))
+                    .map(|(p, _)| p.clone())
                     .filter(|p| crate::config::read_file(p).is_ok())
                     .collect(),
                 Some(crate::backups::PRE_RESTORE),
@@ -388,8 +405,8 @@ impl Window<'_> {
                     applied.sessions_removed = Some(sessions_removed);
                 }
             }
-            Work::Restore { set } => {
-                self.restore(set, applied, done).await?;
+            Work::Restore { set, put_back } => {
+                self.restore(set, put_back, applied, done).await?;
             }
             Work::Backup => {}
         }
@@ -411,14 +428,59 @@ impl Window<'_> {
         }
     }
 
-    /// Restore's write: the swap, then the config files saved with the set put back.
+    /// Restore's write. Every destination is checked first (the set's copy matches its manifest; the
+    /// file is there, a regular file with one link, in a directory this process may write), and a
+    /// journal of what follows is written (signed, durable) before the first swap; then the store is
+    /// swapped for the set's, each config file put back by rename, and the journal removed. A kill at any
+    /// instant leaves each file old or new, and the journal for the next `restore` to finish the same set.
     async fn restore(
         &mut self,
         set: &BackupSet,
+        put_back: &[(PathBuf, crate::backups::ConfigEntry)],
         applied: &mut Applied,
         done: &mut Done,
     ) -> Result<()> {
         let before = done.backup.clone().unwrap_or_default();
+        let sets = self.sets();
+        let mut writes = Vec::new();
+        let mut journal = crate::backups::Journal {
+            set: set.dir.clone(),
+            before: before.clone(),
+            files: Vec::new(),
+            mac: None,
+        };
+        for (path, c) in put_back {
+            let checked = (|| -> Result<Option<files::FileWrite>> {
+                let copy = std::fs::read(set.dir.join(&c.file.name))?;
+                if crate::digest::sha256_hex(&copy) != c.file.sha256 {
+                    anyhow::bail!("its copy in the set does not match the manifest");
+                }
+                let now = crate::config::read_for_edit(path)?;
+                files::can_replace(path)?;
+                Ok((now != copy).then(|| files::FileWrite {
+                    path: path.clone(),
+                    before: now,
+                    after: copy,
+                }))
+            })()
+            .map_err(|e| {
+                anyhow!(
+                    "{e:#}; {} could not be put back, so nothing was restored; the live database is as SQLite reads it",
+                    path.display()
+                )
+            })?;
+            if let Some(w) = checked {
+                journal.files.push(crate::backups::JournalFile {
+                    path: w.path.clone(),
+                    before: crate::digest::sha256_hex(&w.before),
+                    after: crate::digest::sha256_hex(&w.after),
+                });
+                writes.push(w);
+            }
+        }
+        journal.save(&sets).map_err(|e| {
+            anyhow!("{e:#}; the restore's journal could not be written, so nothing was restored")
+        })?;
         match self.store.write(Write::Restore).await {
             Ok(_) => {
                 done.written = true;
@@ -433,40 +495,22 @@ impl Window<'_> {
             }
         }
         applied.sha256_after = self.store.fingerprint()?;
-        for c in &set.manifest.configs {
-            let path = PathBuf::from(&c.source);
-            let put_back = (|| -> Result<bool> {
-                let copy = std::fs::read(set.dir.join(&c.file.name))?;
-                if crate::digest::sha256_hex(&copy) != c.file.sha256 {
-                    anyhow::bail!("its copy in the set does not match the manifest");
-                }
-                let now = crate::config::read_file(&path)?;
-                if now == copy {
-                    return Ok(false);
-                }
-                files::write(&files::FileWrite {
-                    path: path.clone(),
-                    before: now,
-                    after: copy,
-                })?;
-                Ok(true)
-            })();
-            match put_back {
-                Ok(true) => applied
+        for w in &writes {
+            match files::write(w) {
+                Ok(()) => applied
                     .notes
-                    .push(format!("{} was put back from the set", path.display())),
-                Ok(false) => {}
+                    .push(format!("{} was put back from the set", w.path.display())),
                 Err(e) => {
                     return Err(anyhow!(
-                        "{e:#}; the database was restored but {} was not put back; its copy is {} in {}; the state before the restore is in {}",
-                        path.display(),
-                        c.file.name,
-                        set.dir.display(),
+                        "{e:#}; the database was restored but {} was not put back; run `ozrepair restore` to finish (the journal in {} says what is left); the state before the restore is in {}",
+                        w.path.display(),
+                        sets.path().display(),
                         before.display()
                     ))
                 }
             }
         }
+        crate::backups::Journal::remove(&sets)?;
         Ok(())
     }
 
@@ -478,12 +522,16 @@ impl Window<'_> {
         applied: &mut Applied,
         done: &mut Done,
     ) -> Result<Verdict> {
+        let done_word = match work {
+            Work::Restore { .. } => Verdict::restored(),
+            _ => Verdict::fixed(),
+        };
         let Some(unit) = self.runtime.unit().cloned() else {
-            return Ok(Verdict::fixed());
+            return Ok(done_word);
         };
         if let Work::Restore { .. } = work {
             if !(self.opts.restart() && self.runtime.stopped_here()) {
-                return Ok(Verdict::fixed());
+                return Ok(done_word);
             }
         } else if !self.opts.restart() {
             applied.state_after = self.runtime.state_now().await;
@@ -492,7 +540,7 @@ impl Window<'_> {
                 "--no-restart: {} is left stopped; `{start}` when ready",
                 unit.name
             ));
-            return Ok(Verdict::fixed());
+            return Ok(done_word);
         }
         let shown = applied.backup.as_ref().map(|b| b.dir.display().to_string());
         let started = self
@@ -500,7 +548,10 @@ impl Window<'_> {
             .start_and_watch(self.opts.wait(), shown)
             .await?;
         done.started = true;
-        let verdict = started.verdict.clone();
+        let mut verdict = started.verdict.clone();
+        if verdict.outcome == Outcome::Fixed {
+            verdict.outcome = done_word.outcome;
+        }
         applied.record_start(started);
         Ok(verdict)
     }

@@ -57,6 +57,36 @@ pub struct Manifest {
     /// the file's path on the host.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub configs: Vec<ConfigEntry>,
+    /// This host's signature of the rest of the manifest ([`crate::keys`]); absent on sets of older builds
+    /// and where no key could be made. Restore puts a set's config files back only when it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
+impl Manifest {
+    /// The bytes the signature covers: the manifest without `mac`, as serde_json writes it (a struct of
+    /// strings, numbers and lists: serde_json cannot fail on it).
+    fn signed_bytes(&self) -> Vec<u8> {
+        let mut m = self.clone();
+        m.mac = None;
+        serde_json::to_vec(&m).unwrap_or_default()
+    }
+
+    /// Signs it with this host's key.
+    pub fn sign(&mut self) -> Result<()> {
+        let key = crate::keys::Key::load_or_create()?;
+        self.mac = Some(key.mac(&self.signed_bytes()));
+        Ok(())
+    }
+
+    /// Signed by this host's key: written by ozrepair run by this user on this host, and unchanged since
+    /// (a copy the IdP's container made or edited is not).
+    pub fn signed_here(&self) -> bool {
+        let Some(mac) = &self.mac else {
+            return false;
+        };
+        crate::keys::Key::load_or_create().is_ok_and(|k| k.verifies(&self.signed_bytes(), mac))
+    }
 }
 
 /// A config file in a set.
@@ -191,8 +221,12 @@ impl NewSet {
         Ok(configs)
     }
 
-    /// Writes the manifest, fsyncs the set, renames it into place and fsyncs the backup directory.
-    pub fn finish(mut self, manifest: Manifest) -> Result<BackupSet> {
+    /// Signs the manifest ([`Manifest::sign`]; a set that cannot be signed is kept, and the returned note
+    /// says so), writes it, fsyncs the set, renames it into place and fsyncs the backup directory.
+    pub fn finish(mut self, mut manifest: Manifest) -> Result<(BackupSet, Option<String>)> {
+        let unsigned = manifest.sign().err().map(|e| {
+            format!("the backup is not signed with this host's key ({e:#}): restore will put back its database, not its config files")
+        });
         let result = (|| -> Result<()> {
             let tmp = self.tmp()?;
             write_manifest(tmp, &manifest)?;
@@ -212,10 +246,13 @@ impl NewSet {
             )));
         }
         self.tmp = None;
-        Ok(BackupSet {
-            dir: self.root_dir.join(&self.name),
-            manifest,
-        })
+        Ok((
+            BackupSet {
+                dir: self.root_dir.join(&self.name),
+                manifest,
+            },
+            unsigned,
+        ))
     }
 }
 
@@ -242,6 +279,7 @@ pub fn manifest(origin: &Origin, files: Vec<FileEntry>, configs: Vec<ConfigEntry
         connectors: origin.connectors.clone(),
         files,
         configs,
+        mac: None,
     }
 }
 
@@ -443,8 +481,10 @@ pub fn take_files(sets: &Sets, origin: &Origin) -> Result<Taken> {
     let mut m = manifest(origin, Vec::new(), configs);
     m.dex_schema = None;
     m.connectors = Vec::new();
-    let set = new.finish(m)?;
+    let (set, unsigned) = new.finish(m)?;
     verify(&set.dir).context("the backup was written but does not verify")?;
+    let mut notes = notes;
+    notes.extend(unsigned);
     Ok(Taken { set, notes })
 }
 
@@ -495,6 +535,15 @@ fn check_configs(dir: &Dir, m: Manifest) -> Result<Manifest> {
         }
     }
     Ok(m)
+}
+
+/// The set in `dir` as its manifest describes it, not yet proven (see [`verify`] and the store's
+/// `verify_set`).
+pub fn open(dir: &Path) -> Result<BackupSet> {
+    Ok(BackupSet {
+        dir: dir.to_path_buf(),
+        manifest: manifest_in(&Dir::open(dir)?)?,
+    })
 }
 
 /// Reads every file of a set back against its manifest (whether the store in it is readable is its
@@ -571,4 +620,90 @@ fn newest_for(root: &Path, source: &str) -> Result<BackupSet> {
                 root.display()
             )
         })
+}
+
+/// What an interrupted restore left to do, written (signed, fsynced, renamed into place) in the backup
+/// directory before its first swap and removed after its last write: the next `restore` finds it and
+/// finishes the same set, and every other stop window refuses to start while it is there.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Journal {
+    /// The set being put back.
+    pub set: PathBuf,
+    /// The copy of the store (and files) saved before the restore.
+    pub before: PathBuf,
+    /// Each config file put back: where, and its sha256 before and after.
+    pub files: Vec<JournalFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JournalFile {
+    pub path: PathBuf,
+    pub before: String,
+    pub after: String,
+}
+
+/// The journal's name in the backup directory.
+const JOURNAL: &str = ".restore-journal.json";
+
+impl Journal {
+    fn signed_bytes(&self) -> Vec<u8> {
+        let mut j = self.clone();
+        j.mac = None;
+        // A struct of paths and strings: serde_json cannot fail on it.
+        serde_json::to_vec(&j).unwrap_or_default()
+    }
+
+    /// Writes it (signed with this host's key) into `sets`, durably.
+    pub fn save(&mut self, sets: &Sets) -> Result<()> {
+        let key = crate::keys::Key::load_or_create()?;
+        self.mac = Some(key.mac(&self.signed_bytes()));
+        let d = Dir::create_or_open(sets.path())?;
+        let tmp = format!("{JOURNAL}.tmp-{}", std::process::id());
+        let mut f = d.create_file(&tmp, 0o600)?;
+        owner::adopt_open(&f, &d.join(&tmp))?;
+        f.write_all(&serde_json::to_vec_pretty(self)?)?;
+        f.sync_all()?;
+        d.rename(&tmp, &d, JOURNAL)?;
+        d.sync()?;
+        fault::step("wrote the restore journal");
+        Ok(())
+    }
+
+    /// The journal in `sets`, when there is one; refused with one line when this host's key does not
+    /// sign it (a journal the IdP's container wrote must not steer a restore).
+    pub fn load(sets: &Sets) -> Result<Option<Journal>> {
+        let d = match Dir::open(sets.path()) {
+            Ok(d) => d,
+            Err(_) => return Ok(None),
+        };
+        if d.stat(JOURNAL)?.is_none() {
+            return Ok(None);
+        }
+        let mut bytes = Vec::new();
+        d.open_file(JOURNAL)?.read_to_end(&mut bytes)?;
+        let shown = d.join(JOURNAL);
+        let j: Journal = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not a restore journal", shown.display()))?;
+        let signed = j.mac.as_deref().is_some_and(|mac| {
+            crate::keys::Key::load_or_create().is_ok_and(|k| k.verifies(&j.signed_bytes(), mac))
+        });
+        if !signed {
+            bail!(
+                "{} is not signed with this host's key, so ozrepair does not follow it; nothing was changed; remove it if no restore of yours was interrupted",
+                shown.display()
+            );
+        }
+        Ok(Some(j))
+    }
+
+    /// Removes the journal from `sets` (the restore is complete).
+    pub fn remove(sets: &Sets) -> Result<()> {
+        let d = Dir::open(sets.path())?;
+        d.unlink(JOURNAL)?;
+        d.sync()?;
+        fault::step("removed the restore journal");
+        Ok(())
+    }
 }

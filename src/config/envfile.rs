@@ -49,6 +49,24 @@ pub struct Assignment {
     pub literal: bool,
 }
 
+/// Why bash does not read `a`'s value literally, in a few words (for an assignment whose `literal` is
+/// false).
+pub fn why_not_literal(bytes: &[u8], a: &Assignment) -> &'static str {
+    let token = bytes.get(a.span.clone()).unwrap_or_default();
+    let after = bytes.get(a.span.end).copied();
+    if token.contains(&b'$') {
+        "a $ expansion"
+    } else if token.contains(&b'\r') || after == Some(b'\r') {
+        "CRLF line ends: bash keeps the CR in the value"
+    } else if token.contains(&b'\\') {
+        "a backslash escape or line continuation"
+    } else if token.contains(&b'\n') {
+        "a quoted value over several lines"
+    } else {
+        "quoting bash reads differently"
+    }
+}
+
 /// Every assignment in file order; refuses with one line a file it cannot read exactly as bash does.
 pub fn assignments(bytes: &[u8]) -> Result<Vec<Assignment>> {
     let t = std::str::from_utf8(bytes).map_err(|e| {

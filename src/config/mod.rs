@@ -110,6 +110,8 @@ pub struct FileConnector {
     pub held: Held,
     /// The secret values of its config (the report scrubs them).
     pub secrets: Vec<String>,
+    /// The 1-based line where it is defined in that file (for messages).
+    pub line: usize,
 }
 
 /// A setting that turns local (email and password) login off or on.
@@ -153,13 +155,20 @@ pub struct Configs {
     /// The management's OIDC settings (the first management.json that has `HttpConfig.AuthIssuer`).
     pub auth: Option<AuthSettings>,
     /// The setup env file's OIDC discovery endpoint (`…_AUTH_OIDC_CONFIGURATION_ENDPOINT`), from which
-    /// configure.sh writes management.json again: (file index, key, value).
+    /// configure.sh writes management.json again: (file index, key, value), the assignment bash uses (the
+    /// last), when bash reads it literally.
     pub env_endpoint: Option<(usize, String, String)>,
+    /// The setup env file that holds that endpoint where ozrepair cannot edit it exactly (a `$`
+    /// expansion, CRLF line ends, a continuation, a file it cannot read as bash does): where, and why.
+    pub env_unedited: Option<String>,
     /// Files that could not be read or understood, one line each.
     pub notes: Vec<String>,
     /// The files that something else writes (index into [`Configs::files`]), and from what: never
     /// edited; a change of them is an action for the operator in their source of truth.
     pub generated: Vec<(usize, Generated)>,
+    /// Settings that turn local login on or off but hold a value their server does not read as a
+    /// boolean (each named in `notes` with its file and line).
+    pub unread_flags: usize,
 }
 
 impl Configs {
@@ -275,6 +284,9 @@ pub fn read(places: &[ConfigPlace]) -> Configs {
                         if let Some(g) = g {
                             out.generated.push((out.files.len(), g));
                         }
+                        if let Err(e) = single_link(path) {
+                            out.notes.push(format!("{e:#}"));
+                        }
                         out.add(ConfigFile {
                             path: path.clone(),
                             in_container: named_by.clone(),
@@ -326,6 +338,9 @@ fn read_mount(src: &Path, dest: &str, seen: &mut Vec<PathBuf>, out: &mut Configs
             Ok(bytes) => {
                 if let Some(g) = crate::runtime::generated::by_content(&path, &bytes) {
                     out.generated.push((out.files.len(), g));
+                }
+                if let Err(e) = single_link(&path) {
+                    out.notes.push(format!("{e:#}"));
                 }
                 let file = ConfigFile {
                     path,
@@ -400,6 +415,32 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
 
 pub use crate::safefs::dir::split;
 
+/// A config file's bytes for an edit: [`read_file`], and refused with one line when another name links to
+/// the same file. An edit replaces the file by rename, which would leave every other name with the old
+/// bytes: the file would be split silently.
+pub fn read_for_edit(path: &Path) -> Result<Vec<u8>> {
+    let bytes = read_file(path)?;
+    single_link(path)?;
+    Ok(bytes)
+}
+
+/// Refuses a file with more than one (hard) link, with one line.
+fn single_link(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let (dir, name) = split(path)?;
+    let meta = dir
+        .stat(&name)?
+        .ok_or_else(|| anyhow!("{} is gone", path.display()))?;
+    if meta.nlink() > 1 {
+        bail!(
+            "{} has {} hard links (another name shares the file), and ozrepair writes a config file by replacing it, which would leave the other names with the old content; nothing was changed in it; edit it by hand, or make it a file of its own (`cp -p FILE FILE.new && mv FILE.new FILE`) and run again",
+            path.display(),
+            meta.nlink()
+        );
+    }
+    Ok(())
+}
+
 impl Configs {
     /// The configs of these files, read as [`read`] reads the ones it finds (for tests).
     pub fn of_files(files: Vec<ConfigFile>) -> Configs {
@@ -418,37 +459,75 @@ impl Configs {
             Format::Env => {
                 match envfile::assignments(&file.bytes) {
                     Ok(list) => {
-                        self.env_endpoint = list
+                        // bash uses the last assignment of a key: that one is edited, or named.
+                        let last = list
                             .into_iter()
-                            .find(|a| {
-                                a.literal && a.key.ends_with("_AUTH_OIDC_CONFIGURATION_ENDPOINT")
-                            })
-                            .map(|a| (idx, a.key, a.value));
+                            .rfind(|a| a.key.ends_with("_AUTH_OIDC_CONFIGURATION_ENDPOINT"));
+                        match last {
+                            Some(a) if a.literal => {
+                                self.env_endpoint = Some((idx, a.key, a.value));
+                            }
+                            Some(a) => {
+                                self.env_unedited = Some(format!(
+                                    "{} line {} sets {} to {:?} in a form bash does not read literally ({}), which ozrepair does not edit",
+                                    file.path.display(),
+                                    a.line,
+                                    a.key,
+                                    a.value,
+                                    envfile::why_not_literal(&file.bytes, &a)
+                                ));
+                            }
+                            None => {}
+                        }
                     }
-                    Err(e) => self
-                        .notes
-                        .push(format!("{}: {e:#}; it was not read", file.path.display())),
+                    Err(e) => {
+                        self.notes
+                            .push(format!("{}: {e:#}; it was not read", file.path.display()));
+                        if String::from_utf8_lossy(&file.bytes)
+                            .contains("_AUTH_OIDC_CONFIGURATION_ENDPOINT")
+                        {
+                            self.env_unedited = Some(format!(
+                                "{} sets an OIDC configuration endpoint, and ozrepair cannot read the file as bash does ({e:#})",
+                                file.path.display()
+                            ));
+                        }
+                    }
                 }
                 Ok(Vec::new())
             }
         };
         if file.format == Format::Yaml {
-            self.login_flags.extend(yaml_login_flags(&file.bytes, idx));
+            let (flags, unread, mut notes) = yaml_login_flags(&file.bytes, idx);
+            notes.extend(yaml_connector_booleans(&file.bytes));
+            self.login_flags.extend(flags);
+            self.unread_flags += unread;
+            let shown = file.path.display();
+            self.notes
+                .extend(notes.into_iter().map(|n| format!("{shown} {n}")));
         }
         if file.format == Format::Json && self.auth.is_none() {
             self.auth = auth_settings(&file.bytes, idx);
         }
         if file.format == Format::Json {
-            // NetBird: `EmbeddedIdP.LocalAuthDisabled` (management/server/idp/embedded.go).
+            // NetBird: `EmbeddedIdP.LocalAuthDisabled` (management/server/idp/embedded.go), a Go bool
+            // that encoding/json fills from `true` or `false` only (`null` leaves it false).
             let path = key_path(&["EmbeddedIdP", "LocalAuthDisabled"]);
             if let Ok(Some(span)) = json_span(&file.bytes, &path) {
-                if let Some(v) = json_value(&file.bytes, span, Kind::Bool) {
+                if let Some(v) = json_value(&file.bytes, span.clone(), Kind::Bool) {
                     self.login_flags.push(LoginFlag {
                         file: idx,
                         path,
                         value: v == "true",
                         enabled_when: false,
                     });
+                } else if &file.bytes[span.clone()] != b"null" {
+                    self.unread_flags += 1;
+                    self.notes.push(format!(
+                        "{} line {}: EmbeddedIdP.LocalAuthDisabled is {}, which NetBird's JSON decoder does not read as a boolean (only true and false are): the management server does not start with this file; write true or false, unquoted",
+                        file.path.display(),
+                        yaml::line_at(&file.bytes, span.start),
+                        String::from_utf8_lossy(&file.bytes[span.clone()]).chars().take(40).collect::<String>()
+                    ));
                 }
             }
         }
@@ -500,6 +579,7 @@ fn management_connectors(bytes: &[u8], file: usize) -> Result<Vec<FileConnector>
             issuer_path: path,
             held: Held::Static,
             secrets,
+            line: yaml::line_at(bytes, el.start),
         });
     }
     Ok(out)
@@ -556,6 +636,7 @@ fn yaml_connectors(bytes: &[u8], file: usize) -> Result<Vec<FileConnector>> {
             issuer_path: Vec::new(),
             held: Held::Overlay,
             secrets: Vec::new(),
+            line: yaml::line_at(bytes, sc.span.start),
         });
         match rest {
             [k] if dex_key(k, "id") => c.id = sc.value.clone(),
@@ -578,34 +659,136 @@ fn yaml_connectors(bytes: &[u8], file: usize) -> Result<Vec<FileConnector>> {
     Ok(items.into_values().filter(|c| !c.id.is_empty()).collect())
 }
 
-/// The YAML settings that turn local login off: Dex's `enablePasswordDB` (on when true) and the NetBird
-/// combined server's `server.auth.localAuthDisabled` (on when false).
-fn yaml_login_flags(bytes: &[u8], file: usize) -> Vec<LoginFlag> {
+/// The values of Dex's `connectors:` that go-yaml v2 (Dex) reads as booleans and a YAML 1.2 reader as
+/// strings (`yes`, `off`, `n`, …), one note each with its line. Dex decodes each connector with its own
+/// `UnmarshalJSON` (so ghodss/yaml does not turn the boolean back into a string): a boolean `id`,
+/// `type`, `name` or `issuer` stops Dex from starting.
+fn yaml_connector_booleans(bytes: &[u8]) -> Vec<String> {
     let Ok(scalars) = yaml::scalars(bytes) else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    for sc in scalars {
-        let enabled_when = match sc.path.as_slice() {
-            [k] if dex_key(k, "enablePasswordDB") => true,
+    let mut notes = Vec::new();
+    for sc in &scalars {
+        let [first, Seg::Index(_), rest @ ..] = sc.path.as_slice() else {
+            continue;
+        };
+        let named = match rest {
+            [k] => ["id", "type", "name"].iter().any(|n| dex_key(k, n)),
+            [k, f] => dex_key(k, "config") && dex_key(f, "issuer"),
+            _ => false,
+        };
+        if !dex_key(first, "connectors") || !named || sc.style != yaml::Style::Plain {
+            continue;
+        }
+        if let (Some(b), None) = (yaml::yaml11_bool(&sc.value), yaml::yaml12_bool(&sc.value)) {
+            notes.push(format!(
+                "line {}: {}: {} is the boolean {b} to Dex (go-yaml v2 reads YAML 1.1 booleans), not the string {:?} a YAML 1.2 reader sees; Dex refuses a boolean there and does not start: quote the value",
+                yaml::line_at(bytes, sc.span.start),
+                show_path(&sc.path),
+                sc.value,
+                sc.value
+            ));
+        }
+    }
+    notes
+}
+
+/// Who reads a YAML setting that turns local login off, and how it decodes it into a Go `bool`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FlagReader {
+    /// Dex's `enablePasswordDB` (on when true): ghodss/yaml over go-yaml v2, then encoding/json into a
+    /// bool. A plain YAML 1.1 boolean ([`yaml::yaml11_bool`]); a quoted value is a JSON string there,
+    /// which the decoder refuses (Dex does not start).
+    Dex,
+    /// The NetBird combined server's `server.auth.localAuthDisabled` (on when false): yaml.v3 into a
+    /// bool ([`yaml::v3_typed_bool`]).
+    NetBird,
+}
+
+impl FlagReader {
+    fn of(path: &[Seg]) -> Option<FlagReader> {
+        match path {
+            [k] if dex_key(k, "enablePasswordDB") => Some(FlagReader::Dex),
             [Seg::Key(a), Seg::Key(b), Seg::Key(c)]
                 if a == "server" && b == "auth" && c == "localAuthDisabled" =>
             {
-                false
+                Some(FlagReader::NetBird)
             }
-            _ => continue,
-        };
-        if sc.style != yaml::Style::Plain || !matches!(sc.value.as_str(), "true" | "false") {
+            _ => None,
+        }
+    }
+
+    /// The value as this server reads it; None when it does not read it as a boolean.
+    fn read(self, sc: &yaml::Scalar) -> Option<bool> {
+        match self {
+            FlagReader::Dex if sc.style == yaml::Style::Plain => yaml::yaml11_bool(&sc.value),
+            FlagReader::Dex => None,
+            FlagReader::NetBird => yaml::v3_typed_bool(&sc.value, sc.style),
+        }
+    }
+
+    fn server(self) -> &'static str {
+        match self {
+            FlagReader::Dex => "Dex (go-yaml v2, YAML 1.1, decoded into a Go bool)",
+            FlagReader::NetBird => "NetBird (yaml.v3, decoded into a Go bool)",
+        }
+    }
+}
+
+/// The YAML settings that turn local login off, read as their server reads them: Dex's
+/// `enablePasswordDB` (on when true) and the NetBird combined server's `server.auth.localAuthDisabled`
+/// (on when false). Also how many such settings hold a value their server does not read as a boolean,
+/// and a note (starting `line N:`) for each of those and for each value another YAML reader would take
+/// differently (a YAML 1.1 word, or a quoted word NetBird takes as a boolean).
+fn yaml_login_flags(bytes: &[u8], file: usize) -> (Vec<LoginFlag>, usize, Vec<String>) {
+    let Ok(scalars) = yaml::scalars(bytes) else {
+        return (Vec::new(), 0, Vec::new());
+    };
+    let (mut out, mut unread, mut notes) = (Vec::new(), 0, Vec::new());
+    for sc in scalars {
+        let Some(reader) = FlagReader::of(&sc.path) else {
             continue;
+        };
+        let enabled_when = reader == FlagReader::Dex;
+        let line = yaml::line_at(bytes, sc.span.start);
+        let at = show_path(&sc.path);
+        let shown = match sc.style {
+            yaml::Style::Plain => sc.value.clone(),
+            _ => format!("{:?} (quoted)", sc.value),
+        };
+        let Some(value) = reader.read(&sc) else {
+            unread += 1;
+            let null = sc.style == yaml::Style::Plain
+                && matches!(sc.value.as_str(), "null" | "Null" | "NULL" | "~");
+            notes.push(if null {
+                format!(
+                    "line {line}: {at} is {shown}, which {} reads as false; ozrepair does not change a null: write true or false there by hand",
+                    reader.server()
+                )
+            } else {
+                format!(
+                    "line {line}: {at} is {shown}, which {} does not read as a boolean, so it does not start with this file; write true or false there, unquoted",
+                    reader.server()
+                )
+            });
+            continue;
+        };
+        let core = sc.style == yaml::Style::Plain && yaml::yaml12_bool(&sc.value).is_some();
+        if !core {
+            notes.push(format!(
+                "line {line}: {at} is {shown}: {value} to {} but the string {:?} to a YAML 1.2 reader that does not know the field is a boolean; ozrepair reads it as the server does",
+                reader.server(),
+                sc.value
+            ));
         }
         out.push(LoginFlag {
             file,
-            value: sc.value == "true",
+            value,
             path: sc.path,
             enabled_when,
         });
     }
-    out
+    (out, unread, notes)
 }
 
 fn key_path(keys: &[&str]) -> Vec<Seg> {
@@ -705,8 +888,8 @@ fn edit_yaml(bytes: &[u8], path: &[Seg], kind: Kind, from: &str, to: &str) -> Re
         .iter()
         .find(|s| s.path == path)
         .ok_or_else(|| anyhow!("it has no {at}"))?;
-    if kind == Kind::Bool && sc.style != yaml::Style::Plain {
-        bail!("{at} is not a boolean");
+    if kind == Kind::Bool {
+        return edit_yaml_bool(bytes, sc, from, to);
     }
     if sc.value != from {
         bail!("{at} is no longer {from:?}; run ozrepair again to re-plan");
@@ -718,6 +901,48 @@ fn edit_yaml(bytes: &[u8], path: &[Seg], kind: Kind, from: &str, to: &str) -> Re
         .map(|s| s.value);
     if back.as_deref() != Some(to) {
         bail!("the edited file does not read back {at} as {to:?}");
+    }
+    Ok(out)
+}
+
+/// A YAML setting that turns local login on or off, changed from the boolean `from` to `to` as its
+/// server reads it, written as the word of the value's own family and spelling (`no` becomes `yes`,
+/// `OFF` becomes `ON`, `false` becomes `true`), in its own quoting.
+fn edit_yaml_bool(bytes: &[u8], sc: &yaml::Scalar, from: &str, to: &str) -> Result<Vec<u8>> {
+    let at = show_path(&sc.path);
+    let reader = FlagReader::of(&sc.path)
+        .ok_or_else(|| anyhow!("{at} is not a setting ozrepair edits as a boolean"))?;
+    let now = reader.read(sc).ok_or_else(|| {
+        anyhow!(
+            "{at} is {:?}, which {} does not read as a boolean",
+            sc.value,
+            reader.server()
+        )
+    })?;
+    let want = match to {
+        "true" => true,
+        "false" => false,
+        _ => bail!("{to:?} is not a boolean"),
+    };
+    if now.to_string() != from {
+        bail!("{at} is no longer {from}; run ozrepair again to re-plan");
+    }
+    let word = yaml::bool_word(&sc.value, want).ok_or_else(|| {
+        anyhow!(
+            "{at} is {:?}, a word ozrepair has no opposite for",
+            sc.value
+        )
+    })?;
+    let out = yaml::replace(bytes, sc, word)?;
+    let back = yaml::scalars(&out)?
+        .into_iter()
+        .find(|s| s.path == sc.path)
+        .and_then(|s| reader.read(&s));
+    if back != Some(want) {
+        bail!(
+            "the edited file does not read back {at} as {to} to {}",
+            reader.server()
+        );
     }
     Ok(out)
 }
@@ -911,8 +1136,9 @@ mod tests {
         );
         assert_eq!(show_path(&c[0].issuer_path), "Connectors[0].config.issuer");
         assert_eq!(c[0].secrets, vec!["s3cr3t-long-value".to_string()]);
-        let f = yaml_login_flags(dex, 0);
+        let (f, unread, notes) = yaml_login_flags(dex, 0);
         assert_eq!((f.len(), f[0].value, f[0].enabled_when), (1, false, true));
+        assert_eq!((unread, notes.len()), (0, 0));
         let file = ConfigFile {
             path: PathBuf::from("/etc/dex/config.yaml"),
             in_container: String::new(),
@@ -923,8 +1149,55 @@ mod tests {
         assert_eq!(&out[..23], b"enablePasswordDB: true\n");
         assert_eq!(&out[23..], &dex[24..]);
         let nb = b"server:\n  auth:\n    localAuthDisabled: true # off\n";
-        let f = yaml_login_flags(nb, 0);
+        let (f, _, _) = yaml_login_flags(nb, 0);
         assert_eq!((f.len(), f[0].value, f[0].enabled_when), (1, true, false));
+    }
+
+    #[test]
+    fn yaml_booleans_are_read_as_each_server_reads_them() {
+        let yaml = |text: &str| ConfigFile {
+            path: PathBuf::from("/etc/dex/config.yaml"),
+            in_container: String::new(),
+            format: Format::Yaml,
+            bytes: text.as_bytes().to_vec(),
+        };
+        // Dex (go-yaml v2): YAML 1.1 words, plain only; turned on in the word's own family.
+        for (word, on) in [("no", "yes"), ("Off", "On"), ("N", "Y"), ("FALSE", "TRUE")] {
+            let text = format!("issuer: x\nenablePasswordDB: {word} # c\n");
+            let (f, unread, notes) = yaml_login_flags(text.as_bytes(), 0);
+            assert_eq!((f.len(), f[0].value, unread), (1, false, 0), "{word}");
+            assert_eq!(
+                notes.len(),
+                usize::from(word != "FALSE"),
+                "{word}: {notes:?}"
+            );
+            let out = edit(&yaml(&text), &f[0].path, Kind::Bool, "false", "true").unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("issuer: x\nenablePasswordDB: {on} # c\n")
+            );
+        }
+        // A quoted value is a string to Dex's decoder: not a boolean, named with its line.
+        let (f, unread, notes) = yaml_login_flags(b"a: 1\nenablePasswordDB: \"true\"\n", 0);
+        assert_eq!((f.len(), unread), (0, 1));
+        assert!(
+            notes[0].starts_with("line 2: enablePasswordDB"),
+            "{notes:?}"
+        );
+        // NetBird (yaml.v3 into a bool): a quoted YAML 1.1 word is a boolean, a quoted "true" is not.
+        let nb = |v: &str| format!("server:\n  auth:\n    localAuthDisabled: {v}\n");
+        let (f, _, notes) = yaml_login_flags(nb("'yes'").as_bytes(), 0);
+        assert_eq!((f[0].value, notes.len()), (true, 1));
+        let out = edit(&yaml(&nb("'yes'")), &f[0].path, Kind::Bool, "true", "false").unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), nb("'no'"));
+        let (f, unread, _) = yaml_login_flags(nb("\"true\"").as_bytes(), 0);
+        assert_eq!((f.len(), unread), (0, 1));
+        // Connector fields Dex reads as booleans are named.
+        let n = yaml_connector_booleans(b"connectors:\n- id: on\n  name: x\n");
+        assert!(
+            n[0].starts_with("line 2: connectors[0].id: on is the boolean true"),
+            "{n:?}"
+        );
     }
 
     #[test]

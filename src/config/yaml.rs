@@ -21,7 +21,9 @@
 //! scalars (`|`, `>`), complex keys, scalars over more than one line, tabs outside quoted scalars and
 //! comments, duplicate keys, characters YAML forbids or reads as line breaks (NEL, U+2028, U+2029, a BOM
 //! inside), a CR that does not end a line, text that is not UTF-8. Flow collections (`[a, b]`, `{k: v}`)
-//! on one line are read as opaque values: never edited, proven unchanged byte for byte.
+//! are read when they end on the line they start on: each scalar inside is a value with its path
+//! (`config: {issuer: https://…}` gives `config.issuer`), edited like any other; a flow collection over
+//! several lines is refused with its line.
 //!
 //! Double-quoted escapes are read as go-yaml reads them (checked against Debian's go-yaml 2.4.0 and
 //! 3.0.1, the versions Dex and NetBird pin): `\0 \a \b \t \n \v \f \r \e \<space> \" \\ \N \_ \L \P`,
@@ -31,7 +33,14 @@
 //! [`replace`] writes the new value in the scalar's own style: `'…'` doubles `'`; `"…"` escapes `"`, `\`
 //! and every character YAML would not keep as it is. A plain value stays plain: `new` must read back as
 //! exactly itself, of the same type in both YAML 1.1 and 1.2 (a string stays a string that neither
-//! library could take for a boolean, null, number or timestamp; `true`/`false` may become one another).
+//! library could take for a boolean, null, number or timestamp; `true`/`false` may become one another, and
+//! so may the YAML 1.1 words `yes`/`no`, `on`/`off`, `y`/`n`, which go-yaml v2 reads as booleans and v3
+//! as strings). Inside a flow collection a plain value also may not hold `,`, brackets or `?`.
+//!
+//! Booleans as each reader reads them ([`yaml11_bool`], [`yaml12_bool`], [`v3_typed_bool`]): go-yaml v2
+//! (Dex) resolves `y Y yes Yes YES on On ON true True TRUE` and their negatives; yaml.v3 (NetBird) only
+//! `true True TRUE false False FALSE`, except when it decodes into a Go `bool`, where it also takes the
+//! YAML 1.1 words, quoted or not.
 //! Otherwise it is refused, not quoted on the user's behalf: the user chose plain, and a value that needs
 //! quotes (`#`, `: `, a leading indicator) is one that deserves a look before it goes into the file.
 //! Values holding `$` are refused both ways (Dex expands them). Every result is proven before it is
@@ -84,18 +93,18 @@ pub fn scalars(bytes: &[u8]) -> Result<Vec<Scalar>> {
 /// value, style, span shifted) is unchanged and `at`'s path now reads `new`.
 pub fn replace(bytes: &[u8], at: &Scalar, new: &str) -> Result<Vec<u8>> {
     let before = read(bytes)?;
-    let held = before.iter().any(|i| {
+    let held = before.iter().find(|i| {
         i.kind == Kind::Value
             && i.path == at.path
             && i.span == at.span
             && i.value == at.value
             && i.style == at.style
     });
-    if !held {
+    let Some(held) = held else {
         bail!(
             "the YAML value to replace is not in this file as given (it changed since it was read); nothing was edited; read the file again"
         );
-    }
+    };
     let line = line_of(bytes, at.span.start);
     let no = |what: &str| {
         anyhow!("YAML line {line}: {what}; nothing was edited; change this value by hand")
@@ -114,6 +123,11 @@ pub fn replace(bytes: &[u8], at: &Scalar, new: &str) -> Result<Vec<u8>> {
         Style::Plain => {
             if let Some(why) = plain_unfit(&at.value, new) {
                 return Err(no(&why));
+            }
+            if held.flow && new.contains([',', '[', ']', '{', '}', '?']) {
+                return Err(no(&format!(
+                    "{new:?} cannot be written as a plain value inside a flow collection (`[…]`, `{{…}}`), where `,`, brackets and `?` end it (quote the value in the file first)"
+                )));
             }
             new.to_string()
         }
@@ -159,6 +173,7 @@ fn prove(before: &[Item], out: &[u8], at: &Scalar, new: &str, len: usize) -> Res
             (shift(&b.span), b.value.as_str())
         };
         if a.kind != b.kind
+            || a.flow != b.flow
             || a.path != b.path
             || a.style != b.style
             || a.span != span
@@ -205,17 +220,22 @@ fn plain_unfit(old: &str, new: &str) -> Option<String> {
 #[derive(Debug, PartialEq, Eq)]
 enum PlainType {
     Str,
+    /// A boolean to both: `true`, `False`, …
     Bool(bool),
-    /// A null, a number, a timestamp, a YAML 1.1-only boolean, or anything one reader might take so.
+    /// A YAML 1.1 boolean word (`yes`, `Off`, `n`, …): a boolean to go-yaml v2, a string to v3. One may
+    /// become another (both readers keep the type), never a string or a 1.2 boolean.
+    Bool11(bool),
+    /// A null, a number, a timestamp, or anything one reader might take so.
     Other,
 }
 
 /// A plain scalar's type as both go-yaml v2 (YAML 1.1) and v3 (1.2 core) resolve it, conservatively.
 fn plain_type(s: &str) -> PlainType {
-    match s {
-        "true" | "True" | "TRUE" => return PlainType::Bool(true),
-        "false" | "False" | "FALSE" => return PlainType::Bool(false),
-        _ => {}
+    if let Some(b) = yaml12_bool(s) {
+        return PlainType::Bool(b);
+    }
+    if let Some(b) = yaml11_bool(s) {
+        return PlainType::Bool11(b);
     }
     let lower = s.to_ascii_lowercase();
     let special = [
@@ -259,6 +279,67 @@ fn printable(c: char) -> bool {
         && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
 }
 
+/// A plain scalar as go-yaml v2 resolves it to a boolean (YAML 1.1, `resolve.go`): exactly these
+/// spellings, no others (`yEs` is a string).
+pub fn yaml11_bool(s: &str) -> Option<bool> {
+    match s {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            Some(true)
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            Some(false)
+        }
+        _ => None,
+    }
+}
+
+/// A plain scalar as yaml.v3 resolves it to a boolean (the YAML 1.2 core schema).
+pub fn yaml12_bool(s: &str) -> Option<bool> {
+    match s {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+/// What yaml.v3 decodes into a Go `bool` field (NetBird's `localAuthDisabled`): a plain scalar by
+/// [`yaml11_bool`] (the core words resolve to booleans; v3's decoder takes the YAML 1.1 words for a typed
+/// bool "for compatibility"), and a quoted one only when it is one of those YAML 1.1 words (`"yes"`,
+/// `'off'`; a quoted `"true"` is a string it refuses).
+pub fn v3_typed_bool(s: &str, style: Style) -> Option<bool> {
+    match style {
+        Style::Plain => yaml11_bool(s),
+        _ => yaml11_bool(s).filter(|_| yaml12_bool(s).is_none()),
+    }
+}
+
+/// The boolean word of the same family and spelling as `like` (`true`/`false`, `yes`/`no`, `on`/`off`,
+/// `y`/`n`, each in lower, capitalised or upper case) that reads as `value`; None when `like` is none.
+pub fn bool_word(like: &str, value: bool) -> Option<&'static str> {
+    const PAIRS: [(&str, &str); 11] = [
+        ("true", "false"),
+        ("True", "False"),
+        ("TRUE", "FALSE"),
+        ("yes", "no"),
+        ("Yes", "No"),
+        ("YES", "NO"),
+        ("on", "off"),
+        ("On", "Off"),
+        ("ON", "OFF"),
+        ("y", "n"),
+        ("Y", "N"),
+    ];
+    PAIRS
+        .iter()
+        .find(|(t, f)| like == *t || like == *f)
+        .map(|(t, f)| if value { *t } else { *f })
+}
+
+/// The 1-based line of byte `at` in the file (for messages).
+pub fn line_at(bytes: &[u8], at: usize) -> usize {
+    line_of(bytes, at)
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The reader.
 
@@ -270,7 +351,7 @@ enum Kind {
     Value,
     /// A key or `-` with no value (null): an empty span where it would be.
     Null,
-    /// A one-line flow collection, as its bytes.
+    /// An empty flow collection (`[]`, `{}`), as its bytes.
     Flow,
 }
 
@@ -281,6 +362,8 @@ struct Item {
     span: Range<usize>,
     value: String,
     style: Style,
+    /// Inside a flow collection (`[…]`, `{…}`), where `,`, brackets and `?` end a plain scalar.
+    flow: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -452,6 +535,7 @@ impl<'a> Reader<'a> {
             span,
             value,
             style,
+            flow: false,
         });
     }
 
@@ -751,12 +835,7 @@ impl<'a> Reader<'a> {
                 self.push(Kind::Value, path, p..end, v, style);
                 end
             }
-            Some(b'[') | Some(b'{') => {
-                let end = self.flow(i, p, path.len())?;
-                let v = self.t[p..end].to_string();
-                self.push(Kind::Flow, path, p..end, v, Style::Plain);
-                end
-            }
+            Some(b'[') | Some(b'{') => self.flow(i, p, &mut path.to_vec())?,
             _ => {
                 let stop = comment_at(r).unwrap_or(r.len());
                 let v = r[..stop].trim_end_matches(' ');
@@ -789,28 +868,31 @@ impl<'a> Reader<'a> {
         Ok(i + 1)
     }
 
-    /// The end of the flow collection at byte `p` of line `i`, closed on that line, checked as go-yaml
-    /// would read it: items and `key: value` pairs of quoted scalars, plain scalars and nested flows,
-    /// separated by `, `. Anything else inside (anchors, aliases, tags, comments, tabs, empty items or
-    /// keys, a trailing comma, `?`) is refused.
-    fn flow(&self, i: usize, p: usize, depth: usize) -> Result<usize> {
-        if depth > MAX_DEPTH {
+    /// The flow collection at byte `p` of line `i`, closed on that line, read as go-yaml reads it: items
+    /// and `key: value` pairs of quoted scalars, plain scalars and nested flows, separated by `, `. Each
+    /// scalar is an item of its own (a key under `path`, a value under `path` and its key or index), so a
+    /// value inside a flow is read and edited like any other; an empty collection is one opaque item.
+    /// Anything else inside (anchors, aliases, tags, comments, tabs, empty items or keys, duplicate keys, a
+    /// trailing comma, `?`) is refused. Returns the byte after it.
+    fn flow(&mut self, i: usize, p: usize, path: &mut Vec<Seg>) -> Result<usize> {
+        if path.len() > MAX_DEPTH {
             return Err(self.err(i, &format!("nested deeper than {MAX_DEPTH} levels")));
         }
-        let b = self.t.as_bytes();
+        let t: &'a str = self.t;
+        let b = t.as_bytes();
         let end = self.lines[i].end;
-        let bad = |what: &str| {
-            self.err(
+        let bad = |r: &Self, what: &str| {
+            r.err(
                 i,
                 &format!("{what} inside a flow collection (`[…]`, `{{…}}`)"),
             )
         };
-        let skip = |mut k: usize| -> Result<usize> {
+        let skip = |r: &Self, mut k: usize| -> Result<usize> {
             while k < end && b[k] == b' ' {
                 k += 1;
             }
             if k < end && b[k] == b'\t' {
-                return Err(bad("a tab"));
+                return Err(bad(r, "a tab"));
             }
             Ok(k)
         };
@@ -818,27 +900,46 @@ impl<'a> Reader<'a> {
             b'[' => (false, b']'),
             _ => (true, b'}'),
         };
-        let mut k = skip(p + 1)?;
+        let mut k = skip(self, p + 1)?;
         if k < end && b[k] == close {
+            let v = t[p..k + 1].to_string();
+            self.push(Kind::Flow, path, p..k + 1, v, Style::Plain);
             return Ok(k + 1);
         }
+        let mut keys: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut index = 0;
         loop {
-            k = self.flow_item(i, k, depth)?;
-            k = skip(k)?;
             if map {
-                if !(k + 1 < end && b[k] == b':' && matches!(b[k + 1], b' ' | b',' | b'}')) {
-                    return Err(bad("a key without `: ` and a value"));
+                let (key, span) = self.flow_key(i, k)?;
+                if keys.contains(&key) {
+                    return Err(bad(self, &format!("the key {key:?} twice in one mapping")));
                 }
-                k = skip(k + 1)?;
-                k = self.flow_item(i, k, depth)?;
-                k = skip(k)?;
+                keys.insert(key.clone());
+                path.push(Seg::Key(key.clone()));
+                let style = match b[span.start] {
+                    b'"' => Style::Double,
+                    b'\'' => Style::Single,
+                    _ => Style::Plain,
+                };
+                self.push(Kind::Key, path, span.clone(), key, style);
+                k = skip(self, span.end)?;
+                if !(k + 1 < end && b[k] == b':' && matches!(b[k + 1], b' ' | b',' | b'}')) {
+                    return Err(bad(self, "a key without `: ` and a value"));
+                }
+                k = skip(self, k + 1)?;
+            } else {
+                path.push(Seg::Index(index));
+                index += 1;
             }
+            k = self.flow_value(i, k, path)?;
+            path.pop();
+            k = skip(self, k)?;
             match b.get(k) {
                 Some(&c) if c == close && k < end => return Ok(k + 1),
                 Some(b',') if k < end => {
-                    k = skip(k + 1)?;
+                    k = skip(self, k + 1)?;
                     if k < end && b[k] == close {
-                        return Err(bad("a trailing comma"));
+                        return Err(bad(self, "a trailing comma"));
                     }
                 }
                 _ if k >= end => {
@@ -847,14 +948,80 @@ impl<'a> Reader<'a> {
                         "a flow collection (`[…]`, `{…}`) that does not end on its line",
                     ))
                 }
-                _ => return Err(bad("a missing comma or a bracket that does not match")),
+                _ => {
+                    return Err(bad(
+                        self,
+                        "a missing comma or a bracket that does not match",
+                    ))
+                }
             }
         }
     }
 
-    /// One item of a flow collection at byte `k` of line `i`: a nested flow, a quoted scalar or a plain
-    /// one; the byte after it.
-    fn flow_item(&self, i: usize, k: usize, depth: usize) -> Result<usize> {
+    /// A key of a flow mapping at byte `k` of line `i`: a quoted scalar, or a plain one that every YAML
+    /// reader takes as a string. (Its value, its token.)
+    fn flow_key(&self, i: usize, k: usize) -> Result<(String, Range<usize>)> {
+        let b = self.t.as_bytes();
+        match b.get(k) {
+            Some(b'"') | Some(b'\'') => {
+                let (v, e) = self.quoted(i, k)?;
+                Ok((v, k..e))
+            }
+            Some(b'[') | Some(b'{') => Err(self.err(
+                i,
+                "a collection as a key inside a flow collection (`[…]`, `{…}`)",
+            )),
+            _ => {
+                let e = self.flow_plain(i, k)?;
+                let key = self.t[k..e].trim_end_matches(' ');
+                if key == "<<" {
+                    return Err(self.err(i, "a merge key (`<<`)"));
+                }
+                if plain_type(key) != PlainType::Str {
+                    return Err(self.err(
+                        i,
+                        &format!(
+                            "the key {key:?}, which YAML may read as something other than a string"
+                        ),
+                    ));
+                }
+                if key.len() > MAX_KEY {
+                    return Err(self.err(i, &format!("a key longer than {MAX_KEY} bytes")));
+                }
+                Ok((key.to_string(), k..k + key.len()))
+            }
+        }
+    }
+
+    /// A value of a flow collection at byte `k` of line `i`, under `path`: a nested flow, a quoted scalar
+    /// or a plain one, pushed as items; the byte after it.
+    fn flow_value(&mut self, i: usize, k: usize, path: &mut Vec<Seg>) -> Result<usize> {
+        let t: &'a str = self.t;
+        let b = t.as_bytes();
+        match b.get(k) {
+            Some(b'[') | Some(b'{') => self.flow(i, k, path),
+            Some(b'"') | Some(b'\'') => {
+                let (v, e) = self.quoted(i, k)?;
+                let style = if b[k] == b'"' {
+                    Style::Double
+                } else {
+                    Style::Single
+                };
+                self.push_flow(path, k..e, v, style);
+                Ok(e)
+            }
+            _ => {
+                let e = self.flow_plain(i, k)?;
+                let v = t[k..e].trim_end_matches(' ');
+                self.push_flow(path, k..k + v.len(), v.to_string(), Style::Plain);
+                Ok(k + v.len())
+            }
+        }
+    }
+
+    /// The end of the plain scalar at byte `k` of line `i` inside a flow collection (before the `,`,
+    /// bracket or `: ` that ends it; trailing spaces included).
+    fn flow_plain(&self, i: usize, k: usize) -> Result<usize> {
         let b = self.t.as_bytes();
         let end = self.lines[i].end;
         let bad = |what: &str| {
@@ -864,34 +1031,43 @@ impl<'a> Reader<'a> {
             )
         };
         match b.get(k) {
-            _ if k >= end => Err(self.err(
-                i,
-                "a flow collection (`[…]`, `{…}`) that does not end on its line",
-            )),
-            Some(b'[') | Some(b'{') => self.flow(i, k, depth + 1),
-            Some(b'"') | Some(b'\'') => Ok(self.quoted(i, k)?.1),
-            Some(b',') | Some(b']') | Some(b'}') | Some(b':') | Some(b'#') | Some(b'?')
-            | Some(b'-') => Err(bad("an empty item or an indicator")),
-            Some(_) => {
-                self.indicator(i, self.rest(i, k))?;
-                let mut e = k;
-                while e < end {
-                    match b[e] {
-                        b',' | b'[' | b']' | b'{' | b'}' => break,
-                        b':' if e + 1 < end && matches!(b[e + 1], b' ' | b',' | b']' | b'}') => {
-                            break
-                        }
-                        b':' if e + 1 == end => break,
-                        b'#' if b[e - 1] == b' ' => return Err(bad("a comment")),
-                        b'?' => return Err(bad("`?`, which ends a plain scalar there")),
-                        b'\t' => return Err(bad("a tab")),
-                        _ => e += 1,
-                    }
-                }
-                Ok(e)
+            _ if k >= end => {
+                return Err(self.err(
+                    i,
+                    "a flow collection (`[…]`, `{…}`) that does not end on its line",
+                ))
             }
-            None => Err(bad("nothing")),
+            Some(b',') | Some(b']') | Some(b'}') | Some(b':') | Some(b'#') | Some(b'?')
+            | Some(b'-') => return Err(bad("an empty item or an indicator")),
+            None => return Err(bad("nothing")),
+            Some(_) => {}
         }
+        self.indicator(i, self.rest(i, k))?;
+        let mut e = k;
+        while e < end {
+            match b[e] {
+                b',' | b'[' | b']' | b'{' | b'}' => break,
+                b':' if e + 1 < end && matches!(b[e + 1], b' ' | b',' | b']' | b'}') => break,
+                b':' if e + 1 == end => break,
+                b'#' if b[e - 1] == b' ' => return Err(bad("a comment")),
+                b'?' => return Err(bad("`?`, which ends a plain scalar there")),
+                b'\t' => return Err(bad("a tab")),
+                _ => e += 1,
+            }
+        }
+        Ok(e)
+    }
+
+    /// A scalar value inside a flow collection.
+    fn push_flow(&mut self, path: &[Seg], span: Range<usize>, value: String, style: Style) {
+        self.items.push(Item {
+            kind: Kind::Value,
+            path: path.to_vec(),
+            span,
+            value,
+            style,
+            flow: true,
+        });
     }
 }
 
@@ -945,10 +1121,84 @@ mod tests {
         );
         let top = find(&s, &[key("issuer")]);
         assert_eq!(&DEX[top.span.clone()], "https://dex.example.com/dex");
-        assert!(
-            s.iter().all(|x| x.path.last() != Some(&key("scopes"))),
-            "flow is opaque"
+        let scope = find(
+            &s,
+            &[
+                key("connectors"),
+                Seg::Index(0),
+                key("config"),
+                key("scopes"),
+                Seg::Index(1),
+            ],
         );
+        assert_eq!((scope.value.as_str(), scope.style), ("email", Style::Plain));
+    }
+
+    #[test]
+    fn flow_mappings_are_read_and_edited() {
+        let src = "connectors:\n- id: a\n  config: {issuer: https://a, clientID: 'x y', scopes: [openid, \"e\"], m: {}}\n";
+        let s = scalars(src.as_bytes()).expect("reads");
+        let iss = find(
+            &s,
+            &[
+                key("connectors"),
+                Seg::Index(0),
+                key("config"),
+                key("issuer"),
+            ],
+        );
+        assert_eq!(&src[iss.span.clone()], "https://a");
+        let out = replace(src.as_bytes(), iss, "https://a/").expect("edits");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            src.replace("https://a,", "https://a/,")
+        );
+        // A plain value that would end early in a flow is refused, not quoted.
+        assert!(replace(src.as_bytes(), iss, "https://a/?x=1").is_err());
+        assert!(replace(src.as_bytes(), iss, "a,b").is_err());
+        let id = find(
+            &s,
+            &[
+                key("connectors"),
+                Seg::Index(0),
+                key("config"),
+                key("clientID"),
+            ],
+        );
+        let out = replace(src.as_bytes(), id, "a, b").expect("quoted");
+        assert!(String::from_utf8(out)
+            .expect("utf8")
+            .contains("clientID: 'a, b',"));
+        for bad in [
+            "a: {b: 1, b: 2}\n",
+            "a: {b: 1,\n  c: 2}\n",
+            "a: {[b]: 1}\n",
+            "a: {b: 1, }\n",
+        ] {
+            assert!(scalars(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn booleans_as_each_reader_reads_them() {
+        for (w, v) in [("no", false), ("Off", false), ("Y", true), ("TRUE", true)] {
+            assert_eq!(yaml11_bool(w), Some(v), "{w}");
+        }
+        assert_eq!(yaml11_bool("yEs"), None);
+        assert_eq!(yaml12_bool("yes"), None);
+        assert_eq!(v3_typed_bool("yes", Style::Double), Some(true));
+        assert_eq!(v3_typed_bool("true", Style::Single), None);
+        assert_eq!(bool_word("No", true), Some("Yes"));
+        assert_eq!(bool_word("n", true), Some("y"));
+        assert_eq!(bool_word("OFF", true), Some("ON"));
+        assert_eq!(bool_word("maybe", true), None);
+        // A YAML 1.1 word may become its opposite, never a 1.2 boolean or a string.
+        let b = b"enablePasswordDB: no # off\n";
+        let s = scalars(b).expect("reads");
+        let out = replace(b, &s[0], "yes").expect("1.1 to 1.1");
+        assert_eq!(out, b"enablePasswordDB: yes # off\n".to_vec());
+        assert!(replace(b, &s[0], "true").is_err());
+        assert!(replace(b, &s[0], "nope").is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod jsonedit;
 pub mod model;
 pub mod password;
 pub mod secrets;
+pub mod url;
 
 /// Dex SQLite migrations this build knows (the files in migrations/, Dex master of 2026-08).
 pub const KNOWN_MIGRATIONS: i64 = 23;

@@ -14,7 +14,8 @@
 //!   NetBird's `server.ValidatePassword` (`management/server/user.go`: at least 8 bytes, a digit, an
 //!   uppercase letter, a character that is neither a letter nor a digit; [`policy_problem`]), and be at
 //!   most 72 bytes (x/crypto's `bcrypt.GenerateFromPassword` refuses longer ones with
-//!   `ErrPasswordTooLong`).
+//!   `ErrPasswordTooLong`; 72 itself is taken). A control character (NUL, a tab, ESC, C1) is refused:
+//!   no login form sends one, so such a password could never be typed in.
 //! - **The hash:** `bcrypt.GenerateFromPassword(password, bcrypt.DefaultCost)`, cost 10, in Go's `$2a$`
 //!   form, stored as a BLOB (Go binds `[]byte`). Dex's login (`server/connectors/password.go`,
 //!   `passwordDB.Login`) first runs `passwords.CheckCost` (`server/passwords/passwords.go`: cost 10 to 16,
@@ -31,7 +32,7 @@
 //! the report's scrub as well.
 
 use crate::verdict::UsageError;
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 
 /// `bcrypt.DefaultCost`: the cost NetBird hashes with, and the lowest Dex's `CheckCost` accepts.
 pub const COST: u32 = 10;
@@ -78,6 +79,11 @@ impl NewPassword {
                 "the password is not valid UTF-8 (Dex's login form sends UTF-8); nothing was changed; write it as UTF-8 text".into(),
             ));
         };
+        if text.chars().any(char::is_control) {
+            return Err(UsageError(
+                "the password holds a control character (a NUL byte, a tab, an escape or the like), which no login form sends; nothing was changed; choose a password of printable characters".into(),
+            ));
+        }
         if let Some(why) = policy_problem(text) {
             return Err(UsageError(format!(
                 "the new password {why}; nothing was changed; choose another"
@@ -200,8 +206,18 @@ pub fn dex_accepts(hash: &[u8], password: &str) -> bool {
 }
 
 /// A new hash of `p`: bcrypt at [`COST`] with a fresh random salt, in Go's `$2a$` form, as bytes.
+///
+/// Go's bcrypt hashes up to 72 bytes. The bcrypt crate's `non_truncating_*` functions count the NUL it
+/// appends (as Go does, `append(key, 0)`) against that limit and so refuse a 72-byte password Go takes;
+/// its truncating hash is used instead, after the length is checked here: for 72 bytes or fewer only the
+/// appended NUL can be cut, exactly as Go's key schedule ignores it.
 pub fn hash(p: &NewPassword) -> Result<Vec<u8>> {
-    let parts = bcrypt::non_truncating_hash_with_result(p.expose(), COST).map_err(|e| {
+    if p.expose().len() > MAX_BYTES {
+        bail!(
+            "the new password is longer than {MAX_BYTES} bytes, the most bcrypt hashes; nothing was changed"
+        );
+    }
+    let parts = bcrypt::hash_with_result(p.expose(), COST).map_err(|e| {
         anyhow!("bcrypt could not hash the new password ({e}); nothing was changed")
     })?;
     Ok(parts.format_for_version(bcrypt::Version::TwoA).into_bytes())
@@ -236,6 +252,11 @@ mod tests {
             b"Correct-Horse-9\nsecond",
             b"Correct\rHorse-9",
             b"Correct-Horse-9\xff",
+            b"Correct\0Horse-9",
+            b"Correct\tHorse-9",
+            b"Correct\x1bHorse-9",
+            b"Correct\x7fHorse-9",
+            "Correct\u{85}Horse-9".as_bytes(),
         ] {
             assert!(NewPassword::parse(bad).is_err(), "{bad:?}");
         }
@@ -306,6 +327,24 @@ mod tests {
         assert!(dex_accepts(&h, GOOD));
         assert!(!dex_accepts(&h, "Correct-Horse-8"));
         assert_ne!(hash(&p).unwrap(), h, "a fresh salt each time");
+    }
+
+    #[test]
+    fn passwords_of_up_to_72_bytes_are_hashed_whole() {
+        for n in [71, 72] {
+            let text = format!("A1!{}", "x".repeat(n - 3));
+            let p = NewPassword::parse(text.as_bytes()).expect("accepted");
+            let h = hash(&p).expect("hashed");
+            assert!(dex_accepts(&h, &text), "{n} bytes");
+            // Every byte counts: the last one changed is another password.
+            let other = format!("{}y", &text[..n - 1]);
+            assert!(
+                !dex_accepts(&h, &other),
+                "{n} bytes: the last byte is hashed"
+            );
+        }
+        let long = format!("A1!{}", "x".repeat(70));
+        assert!(NewPassword::parse(long.as_bytes()).is_err(), "73 bytes");
     }
 
     #[test]

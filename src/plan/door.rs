@@ -2,10 +2,13 @@
 //! on for the next start. Explicit only: `fix` never plans it. Each setting that turns local login off in a
 //! config file ozrepair read is set to the value that lets it in, and Dex's built-in `local` connector row
 //! is created again when it was deleted (NetBird deletes it at start-up when `LocalAuthDisabled` is set).
+//! A setting's value is read as its server reads it (`config::read`): Dex's `enablePasswordDB: no` is off
+//! (go-yaml v2 reads YAML 1.1 booleans), and it is turned on as `yes`, the word of its own family.
 
 use super::{defined_in_files, views_of, Change, Plan, Source, Store};
 use crate::config::{self, Configs, Seg};
 use crate::dex::ConnectorRow;
+use crate::logs::LogFindings;
 
 /// The `field` of a change that creates a whole connector row.
 pub const NEW_ROW: &str = "(row)";
@@ -19,12 +22,12 @@ const EVIDENCE: &str = "local-login --enable";
 pub fn local_login(
     rows: &[ConnectorRow],
     configs: &Configs,
-    running: bool,
+    logs: Option<&LogFindings>,
     show_secrets: bool,
 ) -> Plan {
     let mut secrets = Vec::new();
-    let mut views = views_of(rows, running, show_secrets, &mut secrets);
-    defined_in_files(&mut views, configs, running);
+    let mut views = views_of(rows, logs, show_secrets, &mut secrets);
+    defined_in_files(&mut views, configs, logs);
     for c in &configs.connectors {
         secrets.extend(c.secrets.iter().cloned());
     }
@@ -70,7 +73,11 @@ pub fn local_login(
             store: Store::Database,
         });
     }
-    if configs.login_flags.is_empty() {
+    if configs.unread_flags > 0 {
+        plan.notes.push(
+            "a setting that turns local login off holds a value its server does not read as a boolean (the note above names its file and line); ozrepair does not change it: write true or false there by hand".into(),
+        );
+    } else if configs.login_flags.is_empty() {
         plan.notes.push(
             "no config file ozrepair read sets local login (management.json EmbeddedIdP.LocalAuthDisabled, config.yaml localAuthDisabled or enablePasswordDB); if it is turned off elsewhere (an environment variable, a file ozrepair did not find), turn it on there".into(),
         );

@@ -44,8 +44,13 @@ pub fn build(configs: &Configs, asked: Option<&Asked>, s: &PlanArgs) -> Result<P
         endpoints,
         store: "file",
         file: Some(shown.clone()),
+        checked_by: None,
+        status_before: None,
     };
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        judges_connectors: true,
+        ..Plan::default()
+    };
     let (to, source, evidence) = match (&s.issuer, asked.map(|a| &a.answer)) {
         (Some(i), _) => (i.clone(), Source::Explicit, "--issuer".to_string()),
         (None, Some(Ok(published))) => (
@@ -71,14 +76,23 @@ pub fn build(configs: &Configs, asked: Option<&Asked>, s: &PlanArgs) -> Result<P
         }
     };
     plan.discovered = asked.into_iter().cloned().collect();
+    view.checked_by = Some(source.says().into());
     if to == auth.issuer {
         view.status = Status::Ok;
     } else {
         view.status = Status::Mismatch;
-        view.problem = Some(format!(
-            "HttpConfig.AuthIssuer {:?}, the provider's tokens carry {to:?}",
-            auth.issuer
-        ));
+        view.problem = Some(match source {
+            Source::Explicit => {
+                format!(
+                    "HttpConfig.AuthIssuer {:?}, --issuer sets {to:?}",
+                    auth.issuer
+                )
+            }
+            _ => format!(
+                "HttpConfig.AuthIssuer {:?}, the provider's tokens carry {to:?}",
+                auth.issuer
+            ),
+        });
         plan.changes.push(change(
             file,
             ("AuthIssuer", &auth.issuer_path),
@@ -106,6 +120,12 @@ pub fn build(configs: &Configs, asked: Option<&Asked>, s: &PlanArgs) -> Result<P
                     configs.files[*fi].path.display()
                 ));
             }
+        } else if let Some(w) = &configs.env_unedited {
+            // Left as it is, the next configure.sh writes the old endpoint into management.json again.
+            plan.held_elsewhere.push(format!(
+                "{w}: set it to {:?} by hand before running configure.sh again",
+                discovery_url(&to)
+            ));
         }
         // An endpoint that is the discovery URL of the old issuer follows it.
         if let Some(e) = &auth.endpoint {
@@ -123,6 +143,7 @@ pub fn build(configs: &Configs, asked: Option<&Asked>, s: &PlanArgs) -> Result<P
         }
     }
     plan.connectors = vec![view];
+    super::generated::hold_back(&mut plan, configs);
     Ok(plan)
 }
 

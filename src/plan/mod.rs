@@ -6,6 +6,7 @@
 
 pub mod door;
 pub mod edits;
+pub mod generated;
 pub mod management;
 
 use crate::config::{self, Configs};
@@ -14,7 +15,7 @@ use crate::dex::{ConnectorRow, Stored};
 use crate::evidence::{Asked, Diagnosis};
 use crate::fields::Strings;
 use crate::logs::LogFindings;
-use crate::runtime::{Located, Unit};
+use crate::runtime::{Runtime, Unit};
 use crate::settings::{ApplyOpts, PlanArgs, SetField};
 use crate::verdict::{ExitCode, Outcome, UsageError, Verdict};
 use anyhow::{bail, Result};
@@ -48,6 +49,17 @@ pub enum Source {
     Explicit,
 }
 
+impl Source {
+    /// Who said the value, in the report's words.
+    pub fn says(self) -> &'static str {
+        match self {
+            Source::Logs => "the IdP's log (go-oidc: the provider publishes it)",
+            Source::Discovery => BY_DISCOVERY,
+            Source::Explicit => BY_OPERATOR,
+        }
+    }
+}
+
 crate::fields! {
     /// A connector as the report shows it: never its secrets, only what identifies it and its issuer.
     #[derive(Debug, Clone, Serialize)]
@@ -71,6 +83,13 @@ crate::fields! {
         /// The config file that defines it (static and overlay connectors).
         #[serde(skip_serializing_if = "Option::is_none")]
         pub file: Option<String>,
+        /// What its status rests on, in a few words (extension): the IdP's log of a start, the
+        /// provider's discovery document, the operator's value. Absent when nothing checked it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub checked_by: Option<String>,
+        /// Its status before the change this run applied (extension; only for a changed connector).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub status_before: Option<Status>,
     }
 }
 
@@ -151,6 +170,14 @@ pub struct Plan {
     /// The secret values of every connector read for this plan (the report scrubs them), found in the
     /// same pass over each config that reads its issuer and endpoints.
     pub secrets: Vec<String>,
+    /// The plan is judged by its connectors (inspect and fix; not local-login, whose subject is the
+    /// door): healthy only when every one was checked.
+    pub judges_connectors: bool,
+    /// Places that hold the old value and that ozrepair does not change (a value it cannot edit exactly):
+    /// each says where and what the operator must do. A run that leaves one is never `fixed`.
+    pub held_elsewhere: Vec<String>,
+    /// `--connector`: the one connector the run is about (judged alone).
+    pub scope: Option<String>,
 }
 
 /// Config fields that locate the provider, shown for every connector type (issuer-like fields).
@@ -300,24 +327,16 @@ pub struct Seen<'a> {
     pub logs: Option<&'a LogFindings>,
     /// `--discover`: what each provider publishes, or why it could not be asked.
     pub discovered: &'a [Asked],
-    /// The container is running (not restarting) in this run.
-    pub running: bool,
     /// The config files and the connectors they define.
     pub configs: &'a Configs,
 }
 
 impl<'a> Seen<'a> {
-    pub fn of(
-        located: &'a Located,
-        stored: &'a Stored,
-        configs: &'a Configs,
-        diagnosis: &'a Diagnosis,
-    ) -> Seen<'a> {
+    pub fn of(stored: &'a Stored, configs: &'a Configs, diagnosis: &'a Diagnosis) -> Seen<'a> {
         Seen {
             rows: &stored.rows,
             logs: diagnosis.logs.as_ref(),
             discovered: &diagnosis.discovered,
-            running: located.runtime.unit().is_some_and(Unit::running),
             configs,
         }
     }
@@ -327,8 +346,8 @@ impl<'a> Seen<'a> {
 /// secret fields with its endpoints).
 pub fn build(seen: &Seen, s: &PlanArgs, show_secrets: bool) -> Result<Plan> {
     let mut secrets = Vec::new();
-    let mut views = views_of(seen.rows, seen.running, show_secrets, &mut secrets);
-    let defined = defined_in_files(&mut views, seen.configs, seen.running);
+    let mut views = views_of(seen.rows, seen.logs, show_secrets, &mut secrets);
+    let defined = defined_in_files(&mut views, seen.configs, seen.logs);
     for c in &seen.configs.connectors {
         secrets.extend(c.secrets.iter().cloned());
     }
@@ -342,11 +361,13 @@ pub fn build(seen: &Seen, s: &PlanArgs, show_secrets: bool) -> Result<Plan> {
     b.has_row.resize(b.views.len(), false);
     // Only the scrub reads them (report::redact), in no particular order and indexed once each.
     b.plan.secrets = secrets;
-    b.check_names(s)?;
+    b.plan.judges_connectors = true;
+    b.plan.scope = s.connector.clone();
+    b.check_names(s, seen.configs)?;
     b.add_failures(seen.logs);
     // Where the right issuer comes from, in the contract's order: --issuer, the logs, discovery.
     match &s.issuer {
-        Some(to) => b.add_explicit(to, s.connector.as_deref())?,
+        Some(to) => b.add_explicit(to, s.connector.as_deref(), seen.configs)?,
         None => {
             b.add_log_evidence(seen.logs);
             b.add_discovery(seen.discovered);
@@ -356,6 +377,7 @@ pub fn build(seen: &Seen, s: &PlanArgs, show_secrets: bool) -> Result<Plan> {
     b.add_sets(seen.rows, &s.set)?;
     b.plan.connectors = b.views;
     b.plan.discovered = seen.discovered.to_vec();
+    generated::hold_back(&mut b.plan, seen.configs);
     Ok(b.plan)
 }
 
@@ -363,20 +385,17 @@ pub fn build(seen: &Seen, s: &PlanArgs, show_secrets: bool) -> Result<Plan> {
 /// every connector), unknown when nothing says yet.
 fn views_of(
     rows: &[ConnectorRow],
-    running: bool,
+    logs: Option<&LogFindings>,
     show_secrets: bool,
     secrets: &mut Vec<String>,
 ) -> Vec<ConnectorView> {
     rows.iter()
         .map(|r| {
             let (issuer, mut endpoints, problem) = read_config(r, secrets);
-            let checked = r.typ == "oidc" || issuer.is_some();
-            let status = if problem.is_some() {
-                Status::Unknown
-            } else if !checked || running {
-                Status::Ok
+            let (status, checked_by) = if problem.is_some() {
+                (Status::Unknown, None)
             } else {
-                Status::Unknown
+                checked(&r.id, &r.typ, logs)
             };
             if show_secrets {
                 endpoints.extend(
@@ -395,10 +414,41 @@ fn views_of(
                 endpoints,
                 store: "database",
                 file: None,
+                checked_by,
+                status_before: None,
             }
         })
         .collect()
 }
+
+/// What a start's log lines say of connector `id`: Ok when the start got to serving and no line names it
+/// (or an unnamed connector) failing, since the IdP opens every connector before it serves (and NetBird
+/// v0.65.2+ and Dex v2.44+, which go on with a connector that failed, log each failure). Dex's built-in
+/// `local` connector has nothing to check. Otherwise nothing vouches for it: unknown, and not checked.
+fn checked(id: &str, typ: &str, logs: Option<&LogFindings>) -> (Status, Option<String>) {
+    if typ == door::LOCAL_TYPE {
+        return (Status::Ok, Some(BY_DEX.into()));
+    }
+    let names_it = |c: &Option<String>| c.as_deref().is_none_or(|c| c == id);
+    match logs {
+        Some(l)
+            if l.ready
+                && !l.failures.iter().any(|f| names_it(&f.connector))
+                && !l.evidence.iter().any(|e| names_it(&e.connector)) =>
+        {
+            (Status::Ok, Some(BY_START.into()))
+        }
+        _ => (Status::Unknown, None),
+    }
+}
+
+/// What a status rests on, in the report's words.
+pub const BY_START: &str = "the IdP's log of its last start (it served with this connector open)";
+pub const BY_DISCOVERY: &str = "the provider's discovery document";
+pub const BY_OPERATOR: &str = "the value given with --issuer";
+pub const BY_DEX: &str = "Dex's built-in password connector (nothing to check)";
+pub const BY_FIX: &str = "this run's change, read back, and the IdP's log after its start";
+pub const BY_WRITE: &str = "this run's change, read back from the store (nothing started it)";
 
 /// The connectors config files define: a row's view says which file holds it (a static connector), and a
 /// connector with no row (a Dex config overlay) gets a view of its own. Returns, for each view, the index
@@ -406,7 +456,7 @@ fn views_of(
 fn defined_in_files(
     views: &mut Vec<ConnectorView>,
     configs: &Configs,
-    running: bool,
+    logs: Option<&LogFindings>,
 ) -> Vec<Option<usize>> {
     let mut defined = vec![None; views.len()];
     for (i, fc) in configs.connectors.iter().enumerate() {
@@ -421,16 +471,19 @@ fn defined_in_files(
         if let Some(iss) = &fc.issuer {
             endpoints.insert(Cow::Borrowed("issuer"), iss.clone());
         }
+        let (status, checked_by) = checked(&fc.id, &fc.typ, logs);
         views.push(ConnectorView {
             id: fc.id.clone(),
             typ: fc.typ.clone(),
             name: fc.name.clone(),
             issuer: fc.issuer.clone(),
-            status: if running { Status::Ok } else { Status::Unknown },
+            status,
             problem: None,
             endpoints,
             store: fc.held.as_str(),
             file: Some(file),
+            checked_by,
+            status_before: None,
         });
         defined.push(Some(i));
     }
@@ -449,6 +502,17 @@ fn secret_fields(r: &ConnectorRow) -> Vec<(String, String)> {
         .flatten()
         .filter(|(k, _)| crate::dex::secrets::is_secret_field(k))
         .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .collect()
+}
+
+/// The config files whose connectors could not be read (each with its file and line), for a refusal to
+/// name: `; FILE: YAML line N: …` each, or nothing.
+fn unread_files(configs: &Configs) -> String {
+    configs
+        .notes
+        .iter()
+        .filter(|n| n.ends_with("its connectors were not read"))
+        .map(|n| format!("; {n}"))
         .collect()
 }
 
@@ -472,12 +536,13 @@ impl Builder {
     }
 
     /// `--connector` and `--set` must name connectors that exist.
-    fn check_names(&self, s: &PlanArgs) -> Result<()> {
+    fn check_names(&self, s: &PlanArgs, configs: &Configs) -> Result<()> {
         if let Some(only) = &s.connector {
             if !self.views.iter().any(|v| &v.id == only) {
                 bail!(
-                    "there is no connector {only:?}; the connectors are: {}; nothing was changed",
-                    self.ids()
+                    "there is no connector {only:?}; the connectors are: {}{}; nothing was changed",
+                    self.ids(),
+                    unread_files(configs)
                 );
             }
         }
@@ -509,8 +574,9 @@ impl Builder {
     }
 
     /// `--issuer`: the operator's value, for the one connector it can apply to.
-    fn add_explicit(&mut self, to: &str, only: Option<&str>) -> Result<()> {
+    fn add_explicit(&mut self, to: &str, only: Option<&str>, configs: &Configs) -> Result<()> {
         let views = &self.views;
+        let unread = unread_files(configs);
         let candidates: Vec<usize> = match only {
             Some(id) => views.iter().position(|v| v.id == id).into_iter().collect(),
             None => (0..views.len())
@@ -519,7 +585,7 @@ impl Builder {
         };
         let idx = match candidates.as_slice() {
             [i] => *i,
-            [] => bail!("no connector has an issuer to set; nothing was changed"),
+            [] => bail!("no connector has an issuer to set{unread}; nothing was changed"),
             many => {
                 let ids: Vec<&str> = many.iter().map(|&i| views[i].id.as_str()).collect();
                 return Err(UsageError(format!(
@@ -534,8 +600,18 @@ impl Builder {
             bail!("connector {}: {problem}; nothing was changed; fix that connector in the dashboard or by hand", views[idx].id);
         }
         if views[idx].issuer.is_none() {
+            let place = self.defined[idx]
+                .map(|i| {
+                    let fc = &configs.connectors[i];
+                    format!(
+                        " (defined in {} line {})",
+                        configs.file_of(fc).path.display(),
+                        fc.line
+                    )
+                })
+                .unwrap_or_default();
             bail!(
-                "connector {} has no issuer field to set (type {}); ozrepair edits values, it never adds fields; nothing was changed",
+                "connector {}{place} has no issuer field to set (type {}){unread}; ozrepair edits values, it never adds fields; nothing was changed",
                 views[idx].id,
                 views[idx].typ
             );
@@ -596,6 +672,7 @@ impl Builder {
                 Err(why) => {
                     if view.status != Status::Mismatch {
                         view.status = Status::Unknown;
+                        view.checked_by = None;
                     }
                     self.plan
                         .notes
@@ -610,6 +687,7 @@ impl Builder {
                     if !corrected && !undecodable {
                         view.status = Status::Ok;
                         view.problem = None;
+                        view.checked_by = Some(BY_DISCOVERY.into());
                     }
                 }
                 Ok(published) => {
@@ -649,13 +727,15 @@ impl Builder {
             if from == c.to && file_from.as_deref().is_none_or(|f| f == c.to) {
                 v.status = Status::Ok;
                 v.problem = None;
+                v.checked_by = Some(c.source.says().into());
                 continue;
             }
             v.status = Status::Mismatch;
-            v.problem = Some(format!(
-                "stored issuer {from:?}, the provider publishes {:?}",
-                c.to
-            ));
+            v.checked_by = Some(c.source.says().into());
+            v.problem = Some(match c.source {
+                Source::Explicit => format!("stored issuer {from:?}, --issuer sets {:?}", c.to),
+                _ => format!("stored issuer {from:?}, the provider publishes {:?}", c.to),
+            });
             if s.connector.as_deref().is_some_and(|o| o != v.id) {
                 continue;
             }
@@ -687,9 +767,10 @@ impl Builder {
                     Some(_) => {}
                     None => {
                         self.plan.notes.push(format!(
-                            "connector {} is defined in {} without a string issuer at {}; nothing is planned for it",
+                            "connector {} is defined in {} line {} without a string issuer at {}; nothing is planned for it",
                             v.id,
                             file.path.display(),
+                            fc.line,
                             config::show_path(&fc.issuer_path)
                         ));
                         continue;
@@ -805,13 +886,28 @@ impl Plan {
     /// The verdict of a look that changes nothing: pending (3) when there is a plan or a start is due,
     /// healthy (0), or failed (1) when the IdP is down for a reason ozrepair cannot see. Notes it adds go
     /// into `notes`.
-    pub fn judge(&self, unit: Option<&Unit>, notes: &mut Vec<String>) -> Verdict {
+    pub fn judge(&self, runtime: Option<&dyn Runtime>, notes: &mut Vec<String>) -> Verdict {
+        let unit = runtime.and_then(|r| r.unit());
         if !self.changes.is_empty() {
+            notes.extend(
+                self.held_elsewhere
+                    .iter()
+                    .map(|h| format!("after the change, {h}")),
+            );
             return Verdict::pending();
         }
         if self.needs_start(unit) {
             notes.push("the database already holds the corrected issuer; the container is stopped: `ozrepair fix` starts it".into());
             return Verdict::pending();
+        }
+        // What would fix it is in a place ozrepair does not change (a generated config file).
+        if !self.held_elsewhere.is_empty() {
+            return Verdict::new(Outcome::ActionNeeded, ExitCode::ActionNeeded).with_error(
+                format!(
+                    "{}; nothing was changed",
+                    self.held_elsewhere.join("; and ")
+                ),
+            );
         }
         let unasked: Vec<&Asked> = self
             .discovered
@@ -829,8 +925,8 @@ impl Plan {
                 }
             ));
         }
-        match unit.filter(|u| u.failing()) {
-            Some(c) => {
+        if let Some(c) = unit.filter(|u| u.failing()) {
+            {
                 let why = match self.notes.first() {
                     Some(n) => format!("ozrepair has no database change that fixes it: {n}"),
                     None => {
@@ -838,13 +934,71 @@ impl Plan {
                             .to_string()
                     }
                 };
-                Verdict::new(Outcome::Failed, ExitCode::Failed).with_error(format!(
-                    "container {} is {} (exit code {}) and {why}; nothing was changed; read `docker logs {}`, and if you know the right issuer pass --issuer with --connector",
-                    c.name, c.state, c.exit_code, c.name
-                ))
+                let (noun, logs) = match runtime {
+                    Some(r) => (
+                        if r.kind() == "systemd" {
+                            "unit"
+                        } else {
+                            "container"
+                        },
+                        r.logs_command()
+                            .unwrap_or_else(|| format!("docker logs {}", c.name)),
+                    ),
+                    None => ("container", format!("docker logs {}", c.name)),
+                };
+                return Verdict::new(Outcome::Failed, ExitCode::Failed).with_error(format!(
+                    "{noun} {} is {} (exit code {}) and {why}; nothing was changed; read `{logs}`, and if you know the right issuer pass --issuer with --connector",
+                    c.name, c.state, c.exit_code
+                ));
             }
-            None => Verdict::healthy(),
         }
+        if self.judges_connectors {
+            self.judge_connectors(notes)
+        } else {
+            Verdict::healthy()
+        }
+    }
+
+    /// With nothing to change: action needed when a connector has a problem ozrepair plans no change for
+    /// (Dex cannot decode its config, the IdP reports it failing for another reason); unchecked when
+    /// nothing vouched for a connector (no start's log lines, no provider asked); healthy only when every
+    /// connector was checked.
+    fn judge_connectors(&self, notes: &mut Vec<String>) -> Verdict {
+        let in_scope = |c: &&ConnectorView| self.scope.as_ref().is_none_or(|s| *s == c.id);
+        let problems: Vec<&ConnectorView> = self
+            .connectors
+            .iter()
+            .filter(in_scope)
+            .filter(|c| c.status != Status::Ok && c.problem.is_some())
+            .collect();
+        if let Some(first) = problems.first() {
+            return Verdict::new(Outcome::ActionNeeded, ExitCode::ActionNeeded).with_error(format!(
+                "connector {}: {}{}; ozrepair has no change for it: correct it in the dashboard or by hand",
+                first.id,
+                first.problem.as_deref().unwrap_or_default(),
+                match problems.len() {
+                    1 => String::new(),
+                    n => format!(" ({} more connectors have problems: see the report)", n - 1),
+                }
+            ));
+        }
+        let unchecked: Vec<&str> = self
+            .connectors
+            .iter()
+            .filter(in_scope)
+            .filter(|c| c.status != Status::Ok)
+            .map(|c| c.id.as_str())
+            .collect();
+        if unchecked.is_empty() {
+            return Verdict::healthy();
+        }
+        notes.push(format!(
+            "{} of {} connector(s) not checked ({}): nothing showed them working (no log lines of a start that served with them, no provider asked); `--discover` asks their providers, `--issuer` with `--connector` gives a value",
+            unchecked.len(),
+            self.connectors.len(),
+            unchecked.join(", ")
+        ));
+        Verdict::new(Outcome::Unchecked, ExitCode::Unchecked)
     }
 }
 
@@ -877,19 +1031,28 @@ mod tests {
         }
     }
 
-    /// The plan for these rows and logs, with the operator's `--connector` and `--issuer`.
+    /// The plan for these rows and logs, with the operator's `--connector` and `--issuer`; `served`: the
+    /// logs are of a start that got to serving.
     fn plan_of(
         rows: &[ConnectorRow],
         logs: Option<&LogFindings>,
-        running: bool,
+        served: bool,
         only: Option<&str>,
         issuer: Option<&str>,
     ) -> Result<(Vec<ConnectorView>, Plan)> {
+        let ready;
+        let logs = if served {
+            let mut l = logs.cloned().unwrap_or_default();
+            l.ready = true;
+            ready = l;
+            Some(&ready)
+        } else {
+            logs
+        };
         let seen = Seen {
             rows,
             logs,
             discovered: &[],
-            running,
             configs: &Configs::default(),
         };
         let settings = PlanArgs {
@@ -955,11 +1118,14 @@ mod tests {
                 issuer_path: vec![config::Seg::Key("issuer".into())],
                 held,
                 secrets: Vec::new(),
+                line: 1,
             }],
             login_flags: Vec::new(),
             auth: None,
             env_endpoint: None,
+            env_unedited: None,
             notes: Vec::new(),
+            unread_flags: 0,
         }
     }
 
@@ -968,10 +1134,52 @@ mod tests {
             rows,
             logs: Some(l),
             discovered: &[],
-            running: false,
             configs,
         };
         build(&seen, &PlanArgs::default(), false).unwrap()
+    }
+
+    #[test]
+    fn a_refusal_names_the_file_and_line_of_a_connector_it_cannot_set() {
+        let mut configs = configs_with("dexjc", "https://y", config::Held::Overlay);
+        configs.connectors[0].issuer = None;
+        configs.connectors[0].line = 12;
+        let settings = PlanArgs {
+            connector: Some("dexjc".into()),
+            issuer: Some("https://y/".into()),
+            ..PlanArgs::default()
+        };
+        let seen = Seen {
+            rows: &[],
+            logs: None,
+            discovered: &[],
+            configs: &configs,
+        };
+        let e = build(&seen, &settings, false).unwrap_err().to_string();
+        assert!(
+            e.contains("connector dexjc (defined in /etc/netbird/management.json line 12) has no issuer field"),
+            "{e}"
+        );
+        // A file whose connectors could not be read is named when the connector is not found.
+        configs.connectors.clear();
+        configs.notes.push(
+            "/etc/dex/config.yaml: YAML line 4: a flow collection that does not end on its line; its connectors were not read".into(),
+        );
+        let e = build(&seen_of(&configs), &settings, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("there is no connector \"dexjc\""), "{e}");
+        assert!(e.contains("; /etc/dex/config.yaml: YAML line 4:"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+
+    fn seen_of(configs: &Configs) -> Seen<'_> {
+        Seen {
+            rows: &[],
+            logs: None,
+            discovered: &[],
+            configs,
+        }
     }
 
     #[test]
@@ -1034,7 +1242,6 @@ mod tests {
             rows: &rows,
             logs: None,
             discovered: &discovered,
-            running: true,
             configs: &Configs::default(),
         };
         let plan = build(&seen, &PlanArgs::default(), false).unwrap();

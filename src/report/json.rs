@@ -80,6 +80,14 @@ fn push_connector(o: &mut String, c: &ConnectorView) {
         o.push_str(",\"file\":");
         push_str(o, f);
     }
+    if let Some(b) = &c.checked_by {
+        o.push_str(",\"checked_by\":");
+        push_str(o, b);
+    }
+    if let Some(s) = c.status_before {
+        o.push_str(",\"status_before\":");
+        push_str(o, s.as_str());
+    }
     o.push('}');
 }
 
@@ -208,6 +216,8 @@ pub(super) mod tests {
             ),
             store: ["database", "static", "overlay"][n % 3],
             file: (n % 2 == 1).then(|| format!("/etc/{h}.json")),
+            checked_by: n.is_multiple_of(2).then(|| format!("{h} said")),
+            status_before: (n % 3 == 1).then_some(Status::Mismatch),
         }
     }
 

@@ -12,13 +12,49 @@ use crate::apply::Applied;
 use crate::backups::BackupSet;
 use crate::dex::Stored;
 use crate::fields::Strings;
-use crate::plan::{Change, ConnectorView, Plan};
+use crate::plan::{self, Change, ConnectorView, Plan, Status};
 use crate::runtime::Located;
 use crate::settings::{Output, OutputOpts};
 use crate::store::Store;
 pub use crate::verdict::{ExitCode, Outcome, Verdict};
 use serde::Serialize;
 use std::io::IsTerminal;
+
+/// The version of the report's shape (2: the table of results grew, and `healthy` needs evidence).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// After a change: each changed connector's status as the run left it, its status before beside it.
+/// Fixed: ok, by the change read back (and the IdP's log after its start, when something runs it).
+/// Written but not seen to stay up, or not watched: unknown, with why.
+fn after_change(views: &mut [ConnectorView], changes: &[Change], v: &Verdict, runs: bool) {
+    for view in views.iter_mut() {
+        if !changes.iter().any(|c| c.connector == view.id) {
+            continue;
+        }
+        let (status, by, problem) = match v.outcome {
+            Outcome::Fixed => (
+                Status::Ok,
+                Some(if runs { plan::BY_FIX } else { plan::BY_WRITE }),
+                None,
+            ),
+            Outcome::Unverified if v.exit == ExitCode::Done => (
+                Status::Unknown,
+                None,
+                Some("changed; its start was not watched (--wait 0)"),
+            ),
+            Outcome::Unverified => (
+                Status::Unknown,
+                None,
+                Some("changed; the IdP did not stay up after it (see the error)"),
+            ),
+            _ => continue,
+        };
+        view.status_before = Some(view.status);
+        view.status = status;
+        view.checked_by = by.map(String::from);
+        view.problem = problem.map(String::from);
+    }
+}
 
 /// What a command's steps returned, as far as it got; the report is made from it at the end.
 #[derive(Default)]
@@ -185,7 +221,7 @@ impl Report {
             (None, Some(s)) => crate::dex::secrets::secrets_in(&s.rows),
             (None, None) => Vec::new(),
         };
-        let (connectors, changes, discovery, plan_secrets) = match plan {
+        let (mut connectors, changes, discovery, plan_secrets) = match plan {
             Some(p) => {
                 let changes = match applied {
                     Some(a) if a.already_stored => Vec::new(),
@@ -204,8 +240,14 @@ impl Report {
             }
             None => (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
         };
+        if let Some(v) = applied
+            .filter(|a| !a.already_stored)
+            .and_then(|a| a.verdict.as_ref())
+        {
+            after_change(&mut connectors, &changes, v, unit.is_some());
+        }
         Report {
-            schema_version: 1,
+            schema_version: SCHEMA_VERSION,
             command: command.to_string(),
             host: runtime.and_then(|r| r.host()).map(str::to_string),
             runtime: runtime.map(|r| r.kind().to_string()),
@@ -256,7 +298,7 @@ impl Report {
     pub fn to_json(&self) -> String {
         json::report(self).unwrap_or_else(|e| {
             format!(
-                "{{\"schema_version\":1,\"result\":\"failed\",\"error\":{:?}}}",
+                "{{\"schema_version\":{SCHEMA_VERSION},\"result\":\"failed\",\"error\":{:?}}}",
                 e.to_string()
             )
         })
@@ -388,6 +430,15 @@ pub struct HostResult {
     pub exit: ExitCode,
 }
 
+/// The hosts whose ssh host key `--ssh-accept-new` trusted for the first time (fleet.rs marks them).
+pub fn ssh_accepted(results: &[HostResult]) -> Vec<&str> {
+    results
+        .iter()
+        .filter(|r| r.report.get("ssh_host_key_accepted").is_some())
+        .map(|r| r.endpoint.as_str())
+        .collect()
+}
+
 /// The fleet's output: one JSON line per host and a summary line, or a table.
 pub fn fleet_output(
     output: Output,
@@ -401,9 +452,14 @@ pub fn fleet_output(
             for r in results {
                 o.push_str(&format!("{}\n", r.report));
             }
+            let mut summary = serde_json::json!({"hosts": results.len(), "results": counts});
+            let accepted = ssh_accepted(results);
+            if !accepted.is_empty() {
+                summary["ssh_host_keys_accepted"] = serde_json::json!(accepted);
+            }
             o.push_str(&format!(
                 "{}\n",
-                serde_json::json!({"summary": {"hosts": results.len(), "results": counts}, "exit_code": code.code()})
+                serde_json::json!({"summary": summary, "exit_code": code.code()})
             ));
             o
         }

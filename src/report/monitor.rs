@@ -38,13 +38,18 @@ impl PluginState {
     }
 }
 
-/// The plugin state of a report: a mismatch (or a container down with no fix ozrepair sees) is critical,
-/// a change not verified is a warning, a check that could not be made is unknown, never OK.
+/// The plugin state of a report: the contract's table says it for each result ([`Outcome::row`]); a
+/// failure is critical rather than unknown when the IdP is down and ozrepair has no change that fixes it
+/// (every check was made: it is the deployment that is broken, not the check). Never OK while a connector
+/// is not ok.
 pub fn state(r: &Report) -> PluginState {
+    let by_table = match r.result.row().nagios {
+        "OK" => PluginState::Ok,
+        "WARNING" => PluginState::Warning,
+        "CRITICAL" => PluginState::Critical,
+        _ => PluginState::Unknown,
+    };
     match r.result {
-        Outcome::Healthy | Outcome::Fixed => PluginState::Ok,
-        Outcome::Pending => PluginState::Critical,
-        Outcome::Unverified => PluginState::Warning,
         Outcome::Failed => {
             let down = r
                 .container
@@ -58,6 +63,10 @@ pub fn state(r: &Report) -> PluginState {
                 PluginState::Unknown
             }
         }
+        _ if by_table == PluginState::Ok && r.connectors.iter().any(|c| c.status != Status::Ok) => {
+            PluginState::Unknown
+        }
+        _ => by_table,
     }
 }
 
@@ -71,9 +80,18 @@ pub fn nagios(r: &Report) -> (String, PluginState) {
     let mismatch = count(r, Status::Mismatch);
     let summary = match (r.result, r.changes.first()) {
         (_, _) if r.error.is_some() => r.error.clone().unwrap_or_default(),
+        (Outcome::Pending, Some(c)) if c.source == crate::plan::Source::Explicit => format!(
+            "{mismatch} connector(s) mismatch: {} stores {:?}, --issuer sets {:?}",
+            c.connector, c.from, c.to
+        ),
         (Outcome::Pending, Some(c)) => format!(
             "{mismatch} connector(s) mismatch: {} stores {:?}, the provider publishes {:?}",
             c.connector, c.from, c.to
+        ),
+        (Outcome::Unchecked, _) => format!(
+            "{} of {} connector(s) not checked (no log lines of a start, no provider asked): pass --discover",
+            count(r, Status::Unknown),
+            r.connectors.len()
         ),
         (Outcome::Pending, None) => r
             .notes
@@ -149,13 +167,7 @@ pub fn prometheus(r: &Report) -> String {
         "1 for the status the connector had in the last check, 0 for the others.",
         statuses,
     );
-    let results = [
-        Outcome::Healthy,
-        Outcome::Pending,
-        Outcome::Fixed,
-        Outcome::Failed,
-        Outcome::Unverified,
-    ];
+    let results = Outcome::ALL;
     metric(
         "ozrepair_check_result",
         "1 for the result of the last check, 0 for the others.",
@@ -182,9 +194,29 @@ pub fn prometheus(r: &Report) -> String {
             })
             .collect(),
     );
+    let store_read =
+        !r.connectors.is_empty() || r.database.as_ref().is_some_and(|d| d.schema.is_some());
+    metric(
+        "ozrepair_store_read",
+        "1 when the last check read the store's connectors (the connector series are those it read), 0 when it could not.",
+        vec![(String::new(), u8::from(store_read).to_string())],
+    );
+    metric(
+        "ozrepair_connectors",
+        "How many connectors the last check read, by status (every status, 0 when none).",
+        [Status::Ok, Status::Mismatch, Status::Unknown]
+            .iter()
+            .map(|s| {
+                (
+                    format!("{{status=\"{}\"}}", s.as_str()),
+                    count(r, *s).to_string(),
+                )
+            })
+            .collect(),
+    );
     metric(
         "ozrepair_exit_code",
-        "The exit code of the last check (0 done, 1 failed, 2 usage, 3 changes pending, 4 not up).",
+        "The exit code of the last check (0 done, 1 failed, 2 usage, 3 changes pending, 4 not up, 5 unchecked, 6 action needed).",
         vec![(String::new(), r.exit_code.code().to_string())],
     );
     let now = std::time::SystemTime::now()
@@ -213,11 +245,17 @@ mod tests {
             typ: "oidc".into(),
             name: "JumpCloud".into(),
             issuer: Some("https://oauth.id.jumpcloud.com".into()),
-            status: Status::Mismatch,
+            status: if result == Outcome::Healthy {
+                Status::Ok
+            } else {
+                Status::Mismatch
+            },
             problem: None,
             endpoints: Default::default(),
             store: "database",
             file: None,
+            checked_by: None,
+            status_before: None,
         }];
         r
     }
@@ -226,10 +264,23 @@ mod tests {
     fn nagios_states_follow_the_plugin_convention() {
         let (text, st) = nagios(&report(Outcome::Healthy, ExitCode::Done));
         assert_eq!(st.code(), 0);
-        assert!(text.starts_with("OZREPAIR OK - 1 connector(s) ok | connectors=1;;;0 mismatch=1;;;0 unknown=0;;;0 changes=0;;;0\n"), "{text}");
+        assert!(text.starts_with("OZREPAIR OK - 1 connector(s) ok | connectors=1;;;0 mismatch=0;;;0 unknown=0;;;0 changes=0;;;0\n"), "{text}");
         assert_eq!(
             text.lines().nth(1),
-            Some("jc\"1 oidc mismatch https://oauth.id.jumpcloud.com")
+            Some("jc\"1 oidc ok https://oauth.id.jumpcloud.com")
+        );
+        // Never OK while a connector is not ok, whatever the result says.
+        let mut odd = report(Outcome::Healthy, ExitCode::Done);
+        odd.connectors[0].status = Status::Unknown;
+        assert_eq!(nagios(&odd).1, PluginState::Unknown);
+        // Not checked: unknown; action needed: critical.
+        assert_eq!(
+            nagios(&report(Outcome::Unchecked, ExitCode::Unchecked)).1,
+            PluginState::Unknown
+        );
+        assert_eq!(
+            nagios(&report(Outcome::ActionNeeded, ExitCode::ActionNeeded)).1,
+            PluginState::Critical
         );
         assert_eq!(
             nagios(&report(Outcome::Pending, ExitCode::Pending))

@@ -211,10 +211,9 @@ pub fn report(r: &Report, color: bool) -> String {
         line("password", &password_line(p, r.result));
     }
     if !r.connectors.is_empty() {
-        let found =
-            matches!(r.result, Outcome::Fixed | Outcome::Unverified) && !r.changes.is_empty();
-        o.push_str(if found {
-            "connectors (as found, before the change)\n"
+        let after = r.connectors.iter().any(|c| c.status_before.is_some());
+        o.push_str(if after {
+            "connectors (after the change; BEFORE: as found)\n"
         } else {
             "connectors\n"
         });
@@ -239,9 +238,20 @@ pub fn report(r: &Report, color: bool) -> String {
             .max()
             .unwrap_or(4)
             .clamp(4, 24);
+        let before = |c: &crate::plan::ConnectorView| -> String {
+            if !after {
+                return String::new();
+            }
+            let b = c.status_before.map(|s| s.as_str()).unwrap_or("");
+            format!("{b:<8}  ")
+        };
         o.push_str(&format!(
-            "  {:<w_id$}  {:<w_ty$}  {:<w_na$}  {:<8}  ISSUER\n",
-            "ID", "TYPE", "NAME", "STATUS"
+            "  {:<w_id$}  {:<w_ty$}  {:<w_na$}  {}{:<8}  ISSUER\n",
+            "ID",
+            "TYPE",
+            "NAME",
+            if after { "BEFORE    " } else { "" },
+            "STATUS"
         ));
         for c in &r.connectors {
             let status = serde_json::to_value(c.status)
@@ -255,16 +265,18 @@ pub fn report(r: &Report, color: bool) -> String {
                 Status::Unknown => paint("33", &format!("{status:<8}")),
             };
             o.push_str(&format!(
-                "  {:<w_id$}  {:<w_ty$}  {:<w_na$}  {status}  {}\n",
+                "  {:<w_id$}  {:<w_ty$}  {:<w_na$}  {}{status}  {}\n",
                 c.id,
                 c.typ,
                 name,
+                before(c),
                 c.issuer.as_deref().unwrap_or("-")
             ));
             if let Some(p) = &c.problem {
                 o.push_str(&format!("  {:<w_id$}  ^ {p}\n", ""));
             }
         }
+        o.push_str(&checked_line(&r.connectors));
     }
     let diff = diff(&r.changes, &r.connectors);
     if !diff.is_empty() {
@@ -305,13 +317,15 @@ pub fn report(r: &Report, color: bool) -> String {
     let hint = match (r.result, r.command.as_str()) {
         (Outcome::Pending, "inspect") => ": run `ozrepair fix` to apply the plan",
         (Outcome::Pending, _) => ": run the same command without --dry-run to apply it",
-        (Outcome::Healthy, _) => ": nothing to fix",
+        (Outcome::Healthy, _) => ": every connector checked, nothing to fix",
+        (Outcome::Unchecked, _) => ": nothing found to fix, but not every connector was checked",
+        (Outcome::ActionNeeded, _) => ": ozrepair cannot change it; see the error",
         _ => "",
     };
     let code = match r.result {
-        Outcome::Healthy | Outcome::Fixed => "1;32",
-        Outcome::Pending => "1;33",
-        Outcome::Failed | Outcome::Unverified => "1;31",
+        Outcome::Healthy | Outcome::Fixed | Outcome::BackedUp | Outcome::Restored => "1;32",
+        Outcome::Pending | Outcome::Unchecked | Outcome::Cancelled => "1;33",
+        Outcome::Failed | Outcome::Unverified | Outcome::ActionNeeded | Outcome::Skipped => "1;31",
     };
     let result = paint(code, result);
     o.push_str(&format!(
@@ -323,6 +337,32 @@ pub fn report(r: &Report, color: bool) -> String {
         o.push_str(&format!("{:<11} {e}\n", "error"));
     }
     o
+}
+
+/// Who said what: how many connectors each source vouched for, and how many nothing checked.
+fn checked_line(views: &[crate::plan::ConnectorView]) -> String {
+    let mut by: Vec<(&str, usize)> = Vec::new();
+    let mut unchecked = 0;
+    for v in views {
+        match (v.status, v.checked_by.as_deref()) {
+            (Status::Ok | Status::Mismatch, Some(b)) => {
+                match by.iter_mut().find(|(s, _)| *s == b) {
+                    Some((_, n)) => *n += 1,
+                    None => by.push((b, 1)),
+                }
+            }
+            (_, None) if v.problem.is_none() => unchecked += 1,
+            _ => {}
+        }
+    }
+    let mut parts: Vec<String> = by.iter().map(|(b, n)| format!("{n} by {b}")).collect();
+    if unchecked > 0 {
+        parts.push(format!("{unchecked} not checked"));
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!("{:<11} {}\n", "checked", parts.join("; "))
 }
 
 /// The fleet as a table, one host a row, and a summary line.
@@ -368,5 +408,13 @@ pub fn fleet_table(
         summary.join(" "),
         code.code()
     ));
+    let accepted = super::ssh_accepted(results);
+    if !accepted.is_empty() {
+        let hosts: Vec<String> = accepted.iter().map(|h| clean(h).into_owned()).collect();
+        o.push_str(&format!(
+            "ssh host keys accepted (--ssh-accept-new, now in known_hosts): {}\n",
+            hosts.join(", ")
+        ));
+    }
     o
 }

@@ -53,7 +53,9 @@ pub async fn locate(
         volume,
         access,
     };
-    let found = locate::find(&engine, &want, probe).await?;
+    let accepted = engine.ssh_accepted().map(endpoint::accepted_line);
+    let mut found = locate::find(&engine, &want, probe).await?;
+    found.why.splice(0..0, accepted);
     let kind = match engine.kind().await.flavour {
         engine::Flavour::Docker => "docker",
         engine::Flavour::Podman => "podman",

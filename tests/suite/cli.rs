@@ -119,7 +119,7 @@ fn a_usage_error_is_one_json_report_with_output_json() {
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(r.stdout.lines().count(), 1, "{r:?}");
     let j = r.json();
-    assert_eq!(j["schema_version"], 1);
+    assert_eq!(j["schema_version"], 2);
     assert_eq!(j["command"], "fix");
     assert_eq!(j["result"], "failed");
     assert!(

@@ -795,3 +795,274 @@ on_both_engines!(
         }
     }
 );
+
+// ---------------------------------------------------------------------------------------------------
+// Issue 23: hard links, flow mappings, YAML 1.1 booleans; one engine each.
+
+/// A management.json with a second hard link beside it: `fix` is refused before anything is stopped, with
+/// one line naming the file and its links; both names keep the same bytes (never split); inspect and the
+/// dry run name it in a note.
+#[test]
+fn a_hard_linked_config_file_is_refused_never_split() {
+    let e = Engine::start();
+    let (dir, file, d) = with_management_json(&e, &management_json(JUMPCLOUD), 0o600, (0, 0), &[]);
+    let other = dir.path().join("management.json.orig");
+    std::fs::hard_link(&file, &other).expect("hard link");
+    d.wait_restarts(&e, 1);
+    let files = (snapshot(dir.path()), snapshot(&d.mountpoint));
+
+    let dry = ozrepair(["fix", "--dry-run", "--output", "json"])
+        .on(&e)
+        .run();
+    assert_eq!(dry.code, 3, "{dry:?}");
+    let notes = dry.json()["notes"].to_string();
+    assert!(
+        notes.contains(&format!("{} has 2 hard links", file.display())),
+        "{notes}"
+    );
+
+    let since = events_mark();
+    let run = ozrepair(["fix", "--yes"]).on(&e).run();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.stderr.lines().count(), 1, "one line: {run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("{} has 2 hard links", file.display())),
+        "{run:?}"
+    );
+    assert!(!run.all().contains(SECRET), "{run:?}");
+    // Every byte as it was; only ozrepair's (empty) lock file is new in the volume.
+    let mut volume = snapshot(&d.mountpoint);
+    assert!(volume.remove(".idp.db.ozrepair-lock").is_some());
+    assert_eq!((snapshot(dir.path()), volume), files);
+    assert_eq!(std::fs::metadata(&file).expect("stat").nlink(), 2);
+    assert_eq!(e.stop_events(&d.container, &since), Vec::<String>::new());
+}
+
+/// Dex's config.yaml with the connector's config as a flow mapping, which Dex reads: `fix` corrects the
+/// issuer inside it (only those bytes), and the container stays up.
+#[test]
+fn a_flow_mapping_connector_in_dex_yaml_is_fixed_in_place() {
+    let e = Engine::start();
+    let flow = |issuer: &str| {
+        dex_config(issuer).replace(
+            &format!(
+                "    config:\n      issuer: \"{issuer}\"   # JumpCloud, added by hand\n      clientID: 0f5e2c9a-e2e\n      clientSecret: {SECRET}\n      redirectURI: https://vpn.example.com/dex/callback\n"
+            ),
+            &format!(
+                "    config: {{issuer: {issuer}, clientID: 0f5e2c9a-e2e, clientSecret: {SECRET}, redirectURI: https://vpn.example.com/dex/callback}}\n"
+            ),
+        )
+    };
+    assert!(
+        flow(JUMPCLOUD).contains("config: {issuer:"),
+        "{}",
+        flow(JUMPCLOUD)
+    );
+    let (_dir, file, d) = with_dex_config(&e, &flow(JUMPCLOUD));
+    d.wait_restarts(&e, 2);
+    let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!run.all().contains(SECRET), "the secret leaked: {run:?}");
+    let j = run.json();
+    assert_eq!(j["result"], "fixed", "{run:?}");
+    assert_eq!(j["changes"][0]["at"], "connectors[0].config.issuer");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        flow(JUMPCLOUD_SLASH)
+    );
+    d.wait_ready(&e);
+    assert_eq!(d.state(&e).status, "running");
+}
+
+/// A flow mapping over several lines (which ozrepair does not edit) is refused with the file and the
+/// line: the operator's `--issuer` names where the connector is, and nothing is stopped or written.
+#[test]
+fn a_flow_mapping_over_lines_is_refused_with_file_and_line() {
+    let e = Engine::start();
+    let text = dex_config(JUMPCLOUD)
+        .replace(
+            &format!("    config:\n      issuer: \"{JUMPCLOUD}\"   # JumpCloud, added by hand\n"),
+            &format!("    config: {{issuer: \"{JUMPCLOUD}\",\n"),
+        )
+        .replace(
+            "      redirectURI: https://vpn.example.com/dex/callback\n",
+            "      redirectURI: https://vpn.example.com/dex/callback}\n",
+        )
+        .replace(
+            "      clientID: 0f5e2c9a-e2e\n",
+            "      clientID: 0f5e2c9a-e2e,\n",
+        )
+        .replace(
+            &format!("      clientSecret: {SECRET}\n"),
+            &format!("      clientSecret: {SECRET},\n"),
+        );
+    let (dir, file, d) = with_dex_config(&e, &text);
+    d.wait_restarts(&e, 1);
+    let files = (snapshot(dir.path()), snapshot(&d.mountpoint));
+    let since = events_mark();
+    let run = ozrepair([
+        "fix",
+        "--connector",
+        "jumpcloud",
+        "--issuer",
+        JUMPCLOUD_SLASH,
+        "--yes",
+    ])
+    .on(&e)
+    .run();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.stderr.lines().count(), 1, "one line: {run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("{}: YAML line 14:", file.display())),
+        "{run:?}"
+    );
+    assert!(!run.all().contains(SECRET), "{run:?}");
+    assert_eq!((snapshot(dir.path()), snapshot(&d.mountpoint)), files);
+    assert_eq!(e.stop_events(&d.container, &since), Vec::<String>::new());
+}
+
+/// `local-login --enable` on Dex's `enablePasswordDB: no` (go-yaml v2 reads it as false): turned on as
+/// `yes`, which Dex's own decoder (the Go checker) reads as true; the report notes how the YAML 1.1 word
+/// reads.
+#[test]
+fn local_login_sees_dexs_yaml_1_1_no_as_off() {
+    let e = Engine::start();
+    let with = |v: &str| {
+        dex_config(JUMPCLOUD_SLASH)
+            .replace("enablePasswordDB: true", &format!("enablePasswordDB: {v}"))
+    };
+    let (_dir, file, d) = with_dex_config(&e, &with("no"));
+    d.wait_ready(&e);
+    let run = ozrepair(["local-login", "--enable", "--yes", "--output", "json"])
+        .on(&e)
+        .run();
+    assert_eq!(run.code, 0, "{run:?}");
+    let j = run.json();
+    assert_eq!(j["result"], "fixed", "{run:?}");
+    let changes = j["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), 1, "{run:?}");
+    assert_eq!(changes[0]["at"], "enablePasswordDB");
+    assert_eq!(
+        (changes[0]["from"].as_str(), changes[0]["to"].as_str()),
+        (Some("false"), Some("true"))
+    );
+    assert!(
+        j["notes"].to_string().contains(&format!(
+            "{} line 9: enablePasswordDB is no: false to Dex",
+            file.display()
+        )),
+        "{}",
+        j["notes"]
+    );
+    let after = std::fs::read(&file).expect("read");
+    assert_eq!(String::from_utf8_lossy(&after), with("yes"));
+    assert_eq!(
+        crate::hostile_config::go_read("dex-flags", &after).expect("Dex reads it"),
+        serde_json::json!({"enablePasswordDB": true})
+    );
+    d.wait_ready(&e);
+    assert_eq!(d.state(&e).status, "running");
+}
+
+/// The standalone setup whose setup.env holds the OIDC discovery endpoint in a form ozrepair does not edit
+/// (a `$` expansion, CRLF line ends), or twice: management.json is corrected, and the run says which file
+/// and line still holds the old value and what to do, with `action_needed` (exit 6), never `fixed`; with the
+/// key assigned twice, the one bash uses (the last) is the one edited.
+#[test]
+fn a_setup_env_value_ozrepair_cannot_edit_is_named_and_never_reported_fixed() {
+    let e = Engine::start();
+    let idp = Discovery::start();
+    // The provider publishes its issuer under another host name than the setup stored: the discovery
+    // endpoint of the corrected issuer is another URL, which setup.env must follow.
+    let port = idp
+        .base()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let stored = format!("http://127.0.0.1:{port}/realms/netbird");
+    let published = format!("http://localhost:{port}/realms/netbird");
+    idp.publish("/realms/netbird", &published);
+    let old_endpoint = format!("{stored}/.well-known/openid-configuration");
+    let new_endpoint = format!("{published}/.well-known/openid-configuration");
+    let key = "NETBIRD_AUTH_OIDC_CONFIGURATION_ENDPOINT";
+    for (case, setup_text, edited) in [
+        (
+            "a $ expansion",
+            format!("OIDC_BASE={stored}\nNETBIRD_DOMAIN=vpn.example.com\nexport {key}=\"$OIDC_BASE/.well-known/openid-configuration\"\n"),
+            None,
+        ),
+        (
+            "CRLF line ends",
+            format!("NETBIRD_DOMAIN=vpn.example.com\r\n{key}=\"{old_endpoint}\"\r\n"),
+            None,
+        ),
+        (
+            "assigned twice",
+            format!("{key}=\"https://first.example.com/unused\"\n{key}=\"{old_endpoint}\"\n"),
+            Some(format!("{key}=\"https://first.example.com/unused\"\n{key}=\"{new_endpoint}\"\n")),
+        ),
+    ] {
+        let text = standalone_management_json(&stored, &old_endpoint);
+        let dir = host_dir();
+        let file = dir.path().join("management.json");
+        write_config(&file, &text, 0o640, (0, 0));
+        let mount = format!("{}:/etc/netbird/management.json", file.display());
+        let artifacts = dir.path().join("artifacts");
+        std::fs::create_dir(&artifacts).expect("artifacts dir");
+        let setup = dir.path().join("setup.env");
+        std::fs::write(&setup, &setup_text).expect("setup.env");
+        let label = format!(
+            "com.docker.compose.project.working_dir={}",
+            artifacts.display()
+        );
+        e.docker_ok(&[
+            "run", "--label", &label, "-d", "--pull", "never", "--network", "host", "--restart",
+            "always", "--name", "netbird-management", "-v", &mount, "-e",
+            "STANDIN_CONFIG=/etc/netbird/management.json", "-e",
+            &format!("STANDIN_TOKEN_ISSUER={published}"), crate::util::engine::IMAGE,
+        ]);
+        crate::util::poll(
+            "the management to refuse tokens",
+            std::time::Duration::from_secs(30),
+            || {
+                e.docker(&["logs", "netbird-management"])
+                    .stdout_text()
+                    .contains("token has invalid issuer")
+                    .then_some(())
+            },
+        );
+        let run = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
+        let j = run.json();
+        match &edited {
+            None => {
+                assert_eq!(run.code, 6, "{case}: {run:?}");
+                assert_eq!(j["result"], "action_needed", "{case}: {run:?}");
+                let err = j["error"].as_str().unwrap_or_default();
+                assert!(err.contains(&setup.display().to_string()), "{case}: {err}");
+                assert!(err.contains(" line "), "{case}: {err}");
+                assert!(err.contains(&new_endpoint), "{case}: what to set: {err}");
+                assert_eq!(
+                    std::fs::read_to_string(&setup).expect("read"),
+                    setup_text,
+                    "{case}: left as it is"
+                );
+            }
+            Some(want) => {
+                assert_eq!(run.code, 0, "{case}: {run:?}");
+                assert_eq!(j["result"], "fixed", "{case}: {run:?}");
+                assert_eq!(&std::fs::read_to_string(&setup).expect("read"), want, "{case}");
+            }
+        }
+        // management.json holds the corrected issuer either way.
+        assert!(
+            std::fs::read_to_string(&file)
+                .expect("read")
+                .contains(&format!(r#""AuthIssuer": "{published}""#)),
+            "{case}"
+        );
+        e.docker_ok(&["rm", "-f", "netbird-management"]);
+    }
+}

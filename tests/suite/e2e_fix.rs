@@ -23,7 +23,7 @@ on_both_engines!(
         assert_eq!(run.code, 0, "{run:?}");
         let j = run.json();
         assert_eq!(j["result"], "fixed");
-        assert_eq!(j["schema_version"], 1);
+        assert_eq!(j["schema_version"], 2);
         assert_eq!(j["container"]["name"], "openzro-management");
         assert_eq!(j["container"]["state_before"], "restarting");
         assert_eq!(j["container"]["state_after"], "running");
@@ -202,9 +202,11 @@ fn db_mode_edits_a_file_without_docker() {
     let run = |args: &[&str]| ozrepair(args).run();
     let dbs = db.to_str().unwrap();
 
-    // Without a container there is no log evidence: inspect finds nothing it can act on.
+    // Without a container there is no log evidence: inspect finds nothing it can act on, and says the
+    // connectors were not checked (exit 5), never healthy.
     let inspect = run(&["--db", dbs, "inspect", "--output", "json"]);
-    assert_eq!(inspect.code, 0, "{inspect:?}");
+    assert_eq!(inspect.code, 5, "{inspect:?}");
+    assert_eq!(inspect.json()["result"], "unchecked", "{inspect:?}");
     assert_eq!(inspect.json()["connectors"][2]["status"], "unknown");
     assert_eq!(inspect.json()["host"], serde_json::Value::Null);
 

@@ -307,3 +307,129 @@ fn a_tls_engine_with_client_certificates() {
     assert_eq!(plain.code, 1, "{plain:?}");
     assert_eq!(plain.stderr.lines().count(), 1, "{plain:?}");
 }
+
+/// ssh host keys as the operator's ssh config says (issue 23): an unknown host key is one line that names
+/// the host and the ssh-keyscan/known_hosts step (exit 1, known_hosts untouched; with `--output json` one
+/// report too); `--ssh-accept-new` trusts it, adds it, and the run's `located` and the fleet's table and
+/// summary name the host; a changed key is refused even with the flag. `$OZREPAIR_SSH_ARGS` is split as a
+/// shell splits it: the known_hosts file here lives in a directory whose name holds a space.
+#[test]
+fn ssh_host_keys_are_checked_as_the_operators_ssh_config_says() {
+    let sshd = Sshd::start();
+    let e = Engine::start();
+    let _d = locked_out(&e);
+    let endpoint = sshd.endpoint_for(&e);
+    let home = tempfile::tempdir().unwrap();
+    let spaced = home.path().join("known hosts");
+    std::fs::create_dir(&spaced).unwrap();
+    let known = spaced.join("known_hosts");
+    std::fs::write(&known, "").unwrap();
+    let args = sshd.ssh_args_with(&known);
+    let env = [
+        ("OZREPAIR_SSH_ARGS", args.as_str()),
+        ("HOME", home.path().to_str().unwrap()),
+    ];
+    let host = format!("[127.0.0.1]:{}", sshd.port);
+    let key = sshd.known_hosts_line();
+    let key = key.split_whitespace().nth(2).unwrap().to_string();
+
+    // Unknown: refused, one line naming the host and the step; nothing written anywhere.
+    for json in [false, true] {
+        let mut a = vec!["-H", &endpoint, "inspect"];
+        if json {
+            a.extend(["--output", "json"]);
+        }
+        let r = ozrepair(a).envs(&env).run();
+        assert_eq!(r.code, 1, "{r:?}");
+        assert_eq!(r.stderr.lines().count(), 1, "one line: {r:?}");
+        assert!(
+            r.stderr
+                .contains(&format!("the host key of {host} is not known")),
+            "{r:?}"
+        );
+        assert!(
+            r.stderr
+                .contains(&format!("ssh-keyscan -p {} 127.0.0.1", sshd.port)),
+            "{r:?}"
+        );
+        assert!(r.stderr.contains("--ssh-accept-new"), "{r:?}");
+        if json {
+            assert_eq!(r.json()["result"], "failed", "{r:?}");
+        }
+        assert_eq!(std::fs::read_to_string(&known).unwrap(), "");
+    }
+
+    // Accepted on request: the fleet's table names the host, and the key is in the quoted file.
+    let (r, _) = fleet(
+        &format!("{endpoint}\n"),
+        &["--ssh-accept-new", "inspect"],
+        &env,
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stdout.contains(&format!(
+            "ssh host keys accepted (--ssh-accept-new, now in known_hosts): {endpoint}"
+        )),
+        "{r:?}"
+    );
+    assert!(std::fs::read_to_string(&known).unwrap().contains(&key));
+    // Again from an empty file, as JSON: the host's line and the summary say it.
+    std::fs::write(&known, "").unwrap();
+    let (r, lines) = fleet(
+        &format!("{endpoint}\n"),
+        &["--ssh-accept-new", "--output", "json", "inspect"],
+        &env,
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(
+        lines[0]["ssh_host_key_accepted"],
+        format!("{host} (ED25519)"),
+        "{r:?}"
+    );
+    assert!(
+        lines[0]["located"]
+            .to_string()
+            .contains(&format!("accepted the new host key of {host}")),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        lines[1]["summary"]["ssh_host_keys_accepted"],
+        serde_json::json!([endpoint])
+    );
+    assert!(std::fs::read_to_string(&known).unwrap().contains(&key));
+
+    // Known now: no flag needed, nothing accepted.
+    let r = ozrepair(["-H", &endpoint, "inspect", "--output", "json"])
+        .envs(&env)
+        .run();
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        !r.json()["located"].to_string().contains("accepted"),
+        "{r:?}"
+    );
+
+    // A different key for that host: refused, with the flag too.
+    let other = home.path().join("other_key");
+    let made = crate::util::run::output(
+        std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&other),
+    );
+    assert!(made.status.success(), "{}", made.stderr_text());
+    let public = std::fs::read_to_string(other.with_extension("pub")).unwrap();
+    let mut it = public.split_whitespace();
+    let (kind, k) = (it.next().unwrap(), it.next().unwrap());
+    std::fs::write(&known, format!("{host} {kind} {k}\n")).unwrap();
+    let r = ozrepair(["--ssh-accept-new", "-H", &endpoint, "inspect"])
+        .envs(&env)
+        .run();
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(r.stderr.lines().count(), 1, "one line: {r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "the host key of {host} is not the one known_hosts holds"
+        )),
+        "{r:?}"
+    );
+}

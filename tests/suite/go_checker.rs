@@ -677,7 +677,6 @@ fn views(configs: &[(&str, &[u8])]) -> Vec<plan::ConnectorView> {
         rows: &rows,
         logs: None,
         discovered: &[],
-        running: false,
         configs: &configs_seen,
     };
     let plan = plan::build(&seen, &PlanArgs::default(), false).expect("a plan");

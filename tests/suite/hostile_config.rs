@@ -12,8 +12,9 @@
 //! Every refused case is refused with one line.
 
 use crate::util::{repo, run};
-use ozrepair::config::envfile;
 use ozrepair::config::yaml::{self, Scalar, Seg};
+use ozrepair::config::{self as cfg, envfile, ConfigFile, Configs};
+use ozrepair::plan::Store;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,7 +25,7 @@ use std::time::Duration;
 // The harness.
 
 /// The Go checker, built once per run (fast when nothing changed).
-fn checker() -> &'static Path {
+pub fn checker() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let built = run::output_within(
@@ -45,8 +46,9 @@ pub fn yamlcheck_bin() -> PathBuf {
     checker().to_path_buf()
 }
 
-/// What `reader` ("dex" or "netbird") reads from `bytes`, as JSON; Err with its message when it refuses.
-fn go_read(reader: &str, bytes: &[u8]) -> Result<Value, String> {
+/// What `reader` ("dex", "netbird", or a typed reader: "dex-flags", "netbird-flags",
+/// "netbird-json-flags") reads from `bytes`, as JSON; Err with its message when it refuses.
+pub fn go_read(reader: &str, bytes: &[u8]) -> Result<Value, String> {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("config.yaml");
     std::fs::write(&file, bytes).expect("write");
@@ -328,20 +330,49 @@ fn yaml_refuses_block_scalars() {
     );
 }
 
+/// A flow mapping (`config: {issuer: …, clientID: …}`), which Dex reads, is read like a block one: its
+/// issuer edited in place and proven in both Go readers; its secrets are scrubbed; a plain value that would
+/// end early inside the flow is refused; a flow over several lines is refused with its file and line.
 #[test]
-fn yaml_never_edits_inside_a_flow_collection() {
-    for src in [
-        "connectors:\n- id: a\n  config: {issuer: https://a}\n",
-        "connectors: [{id: a, config: {issuer: https://a}}]\n",
-    ] {
-        let s = yaml::scalars(src.as_bytes()).expect("a one-line flow reads as opaque");
-        assert!(
-            s.iter()
-                .all(|s| s.path.last() != Some(&Seg::Key("issuer".into()))),
-            "no issuer offered for an edit in {src:?}"
-        );
-    }
-    unreadable("connectors: [{id: a,\n  config: {issuer: x}}]\n", "flow");
+fn yaml_flow_mappings_are_read_and_edited() {
+    let src = "issuer: https://vpn.example.com/dex\nconnectors:\n- type: oidc\n  id: jc\n  name: JumpCloud\n  config: {issuer: https://oauth.id.jumpcloud.com, clientID: abc, clientSecret: s3cr3t-flow-value, scopes: [openid, email]}\n";
+    let p = ["connectors", "0", "config", "issuer"];
+    let out = edits(
+        src,
+        &p,
+        "https://oauth.id.jumpcloud.com/",
+        json!("https://oauth.id.jumpcloud.com/"),
+    );
+    assert!(out.contains("{issuer: https://oauth.id.jumpcloud.com/, clientID: abc,"));
+    edits(
+        "connectors: [{id: a, config: {issuer: \"https://a\", name: 'x'}}]\n",
+        &p,
+        "https://a/\"",
+        json!("https://a/\""),
+    );
+    let configs = Configs::of_files(vec![config_file("/etc/dex/config.yaml", src)]);
+    let c = &configs.connectors[0];
+    assert_eq!(
+        (c.id.as_str(), c.issuer.as_deref()),
+        ("jc", Some("https://oauth.id.jumpcloud.com"))
+    );
+    assert!(c.secrets.contains(&"s3cr3t-flow-value".to_string()));
+    not_edited(src, &p, "https://a/?b=c", "flow collection");
+    not_edited(src, &p, "https://a/,b", "flow collection");
+
+    let multi =
+        "issuer: x\nconnectors:\n- id: jc\n  config: {issuer: https://a,\n    clientID: abc}\n";
+    assert!(go_read("dex", multi.as_bytes()).is_ok(), "Dex reads it");
+    unreadable(multi, "YAML line 4");
+    let configs = Configs::of_files(vec![config_file("/etc/dex/config.yaml", multi)]);
+    assert!(
+        configs
+            .notes
+            .iter()
+            .any(|n| n.starts_with("/etc/dex/config.yaml: YAML line 4:")),
+        "{:?}",
+        configs.notes
+    );
 }
 
 #[test]
@@ -631,8 +662,8 @@ fn env_refuses_lines_bash_runs_as_commands() {
 // ---------------------------------------------------------------------------------------------------
 // YAML: the reader against Go on many mutated files.
 
-/// Both Go readers' readings of many files, one run each: per file, (dex, netbird).
-fn go_read_many(files: &[Vec<u8>]) -> Vec<[Result<Value, String>; 2]> {
+/// What `reader` reads from each of many files, in one run: per file, the JSON it reads or its error.
+fn go_batch(reader: &str, files: &[Vec<u8>]) -> Vec<Result<Value, String>> {
     let dir = tempfile::tempdir().expect("tempdir");
     let names: Vec<PathBuf> = files
         .iter()
@@ -643,26 +674,28 @@ fn go_read_many(files: &[Vec<u8>]) -> Vec<[Result<Value, String>; 2]> {
             p
         })
         .collect();
-    let read = |reader: &str| -> Vec<Result<Value, String>> {
-        let out = run::output(Command::new(checker()).args(["batch", reader]).args(&names));
-        assert!(out.status.success(), "the checker: {}", out.stderr_text());
-        let lines: Vec<Result<Value, String>> = out
-            .stdout_text()
-            .lines()
-            .map(|l| {
-                let mut v: Value = serde_json::from_str(l).expect("a JSON line");
-                match v.get("error") {
-                    Some(e) => Err(e.as_str().unwrap_or_default().to_string()),
-                    None => Ok(v["value"].take()),
-                }
-            })
-            .collect();
-        assert_eq!(lines.len(), files.len(), "one line a file");
-        lines
-    };
-    read("dex")
+    let out = run::output(Command::new(checker()).args(["batch", reader]).args(&names));
+    assert!(out.status.success(), "the checker: {}", out.stderr_text());
+    let lines: Vec<Result<Value, String>> = out
+        .stdout_text()
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).expect("a JSON line");
+            match v.get("error") {
+                Some(e) => Err(e.as_str().unwrap_or_default().to_string()),
+                None => Ok(v["value"].take()),
+            }
+        })
+        .collect();
+    assert_eq!(lines.len(), files.len(), "one line a file");
+    lines
+}
+
+/// Both Go readers' readings of many files, one run each: per file, (dex, netbird).
+fn go_read_many(files: &[Vec<u8>]) -> Vec<[Result<Value, String>; 2]> {
+    go_batch("dex", files)
         .into_iter()
-        .zip(read("netbird"))
+        .zip(go_batch("netbird", files))
         .map(|(d, n)| [d, n])
         .collect()
 }
@@ -703,6 +736,7 @@ fn yaml_reader_and_editor_agree_with_go_on_mutants() {
         "server:\n  auth:\n    issuer: \"https://nb/\\u00e9\\\"\\\\\"\n    localAuthDisabled: true # c\n    uris:\n      - 'it''s'\n      - \"b\"\n".into(),
         "connectors:\n    -   id: a\n        config:\n            issuer: x y # z\n            n:\n-\n  k: ~\n...\n".into(),
         "a:\n- b\n- - c\n  - d\n-\n  - e: f\n    g: [h, {i: j}]\n".into(),
+        "connectors: [{id: a, config: {issuer: https://a/b, clientID: 'x y', scopes: [openid, \"e\"]}}]\nc: {issuer: \"https://c\" , k: [], m: {}}\n".into(),
     ];
     const TOKENS: [&str; 34] = [
         ": ", "- ", "#", " #", "'", "\"", "\\", "\n", "\r\n", "  ", "\t", "---\n", "...\n", "&a ",
@@ -951,4 +985,216 @@ fn env_reader_and_editor_agree_with_bash_on_mutants() {
         files.len(),
         edited.len()
     );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Booleans as each server reads them (issue 23), proven with the real decoders: Dex's (ghodss/yaml over
+// go-yaml v2 into its Config's bool), NetBird's (yaml.v3 into CombinedConfig's bool; encoding/json into
+// management.json's).
+
+/// A config file ozrepair read from `path`, holding `text`.
+fn config_file(path: &str, text: &str) -> ConfigFile {
+    ConfigFile {
+        path: PathBuf::from(path),
+        in_container: String::new(),
+        format: cfg::format_of(Path::new(path)).expect("a config file name"),
+        bytes: text.as_bytes().to_vec(),
+    }
+}
+
+/// Every spelling go-yaml v2 reads as a boolean, and some that no reader does.
+const BOOLEAN_WORDS: [&str; 25] = [
+    "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE", "n", "N", "no", "No",
+    "NO", "off", "Off", "OFF", "false", "False", "FALSE", "yEs", "1", "enabled",
+];
+
+/// For each word written plain, single- and double-quoted as the value of the setting in `file_of`,
+/// ozrepair reads what the server's decoder (`reader`, `field`) reads: the same boolean, or no boolean
+/// (counted as unread, with a note naming the file and line) where the decoder refuses the file. Where
+/// the value is a boolean to the server but not to a YAML 1.2 reader that does not know the field's type
+/// (yaml.v3 into `interface{}`), a note says so.
+fn flags_read_as(
+    reader: &str,
+    field: &str,
+    pointer: &str,
+    file_of: impl Fn(&str) -> String,
+    line: usize,
+) {
+    let path = "/etc/dex/config.yaml";
+    let values: Vec<String> = BOOLEAN_WORDS
+        .iter()
+        .flat_map(|w| [w.to_string(), format!("'{w}'"), format!("\"{w}\"")])
+        .collect();
+    let files: Vec<Vec<u8>> = values.iter().map(|v| file_of(v).into_bytes()).collect();
+    let typed = go_batch(reader, &files);
+    let untyped = go_batch("netbird", &files);
+    for ((v, bytes), (typed, untyped)) in values.iter().zip(&files).zip(typed.iter().zip(&untyped))
+    {
+        let text = String::from_utf8_lossy(bytes);
+        let ours = Configs::of_files(vec![config_file(path, &text)]);
+        let at = format!("{path} line {line}:");
+        match typed {
+            Ok(go) => {
+                assert_eq!(ours.login_flags.len(), 1, "{reader} reads {v}: {go}");
+                assert_eq!(json!(ours.login_flags[0].value), go[field], "{reader}: {v}");
+                let generic = untyped.as_ref().expect("yaml.v3 reads it").pointer(pointer);
+                let noted = ours.notes.iter().any(|n| n.starts_with(&at));
+                assert_eq!(
+                    noted,
+                    generic != Some(&go[field]),
+                    "{reader}: {v} reads {generic:?} to yaml.v3 untyped: {:?}",
+                    ours.notes
+                );
+            }
+            Err(e) => {
+                assert!(ours.login_flags.is_empty(), "{reader} refuses {v} ({e})");
+                assert_eq!(ours.unread_flags, 1, "{reader}: {v}");
+                assert!(
+                    ours.notes
+                        .iter()
+                        .any(|n| n.starts_with(&at) && n.contains("does not read as a boolean")),
+                    "{reader}: {v}: {:?}",
+                    ours.notes
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn yaml_booleans_are_read_as_dex_reads_them() {
+    flags_read_as(
+        "dex-flags",
+        "enablePasswordDB",
+        "/enablePasswordDB",
+        |v| format!("issuer: https://vpn.example.com/dex\nenablePasswordDB: {v} # the door\n"),
+        2,
+    );
+}
+
+#[test]
+fn yaml_booleans_are_read_as_netbird_reads_them() {
+    flags_read_as(
+        "netbird-flags",
+        "localAuthDisabled",
+        "/server/auth/localAuthDisabled",
+        |v| {
+            format!("server:\n  auth:\n    issuer: https://vpn.example.com/oauth2\n    localAuthDisabled: {v}\n")
+        },
+        4,
+    );
+}
+
+/// management.json's flag is read as encoding/json reads it: `true` and `false` only; a string is no
+/// boolean (NetBird refuses the file), named with its line.
+#[test]
+fn json_booleans_are_read_as_netbird_reads_them() {
+    for v in ["true", "false", "\"true\"", "1", "null"] {
+        let text = format!("{{\n  \"EmbeddedIdP\": {{\n    \"LocalAuthDisabled\": {v}\n  }}\n}}\n");
+        let go = go_read("netbird-json-flags", text.as_bytes());
+        let ours = Configs::of_files(vec![config_file("/etc/netbird/management.json", &text)]);
+        match (v, go) {
+            ("null", Ok(go)) => {
+                // Go leaves the bool false: local login is on, and there is nothing to change.
+                assert_eq!(go["localAuthDisabled"], json!(false));
+                assert!(ours.login_flags.is_empty() && ours.unread_flags == 0);
+            }
+            (_, Ok(go)) => {
+                assert_eq!(
+                    json!(ours.login_flags[0].value),
+                    go["localAuthDisabled"],
+                    "{v}"
+                );
+            }
+            (_, Err(_)) => {
+                assert_eq!((ours.login_flags.len(), ours.unread_flags), (0, 1), "{v}");
+                assert!(
+                    ours.notes[0].starts_with("/etc/netbird/management.json line 3:"),
+                    "{:?}",
+                    ours.notes
+                );
+            }
+        }
+    }
+}
+
+/// `local-login --enable` sees Dex's `enablePasswordDB: no` (and every other YAML 1.1 "off") as off and
+/// turns it on in the word's own family and spelling; NetBird's quoted `"yes"` likewise. Each result is
+/// read by the server's own decoder as on, and by both generic readers as the original with only that
+/// value changed; the bytes around it are untouched.
+#[test]
+fn local_login_turns_yaml_1_1_words_on_as_the_servers_read_them() {
+    let dex = |v: &str| {
+        format!("issuer: https://vpn.example.com/dex\nenablePasswordDB: {v}   # local login\nconnectors: []\n")
+    };
+    let nb = |v: &str| format!("server:\n  auth:\n    localAuthDisabled: {v} # no passwords\n");
+    let cases: Vec<(String, String, &str, Value)> = [
+        ("no", "yes"),
+        ("No", "Yes"),
+        ("NO", "YES"),
+        ("off", "on"),
+        ("Off", "On"),
+        ("OFF", "ON"),
+        ("n", "y"),
+        ("N", "Y"),
+        ("false", "true"),
+    ]
+    .iter()
+    .map(|(off, on)| {
+        (
+            dex(off),
+            dex(on),
+            "dex-flags",
+            json!({"enablePasswordDB": true}),
+        )
+    })
+    .chain(
+        [
+            ("yes", "no"),
+            ("'on'", "'off'"),
+            ("\"Y\"", "\"N\""),
+            ("TRUE", "FALSE"),
+        ]
+        .iter()
+        .map(|(off, on)| {
+            (
+                nb(off),
+                nb(on),
+                "netbird-flags",
+                json!({"localAuthDisabled": false}),
+            )
+        }),
+    )
+    .collect();
+    for (before, after, reader, on) in cases {
+        assert_ne!(
+            go_read(reader, before.as_bytes()).expect("reads"),
+            on,
+            "{before}"
+        );
+        let file = config_file("/etc/dex/config.yaml", &before);
+        let configs = Configs::of_files(vec![file.clone()]);
+        let plan = ozrepair::plan::door::local_login(&[], &configs, None, false);
+        let files: Vec<_> = plan
+            .changes
+            .iter()
+            .filter(|c| matches!(c.store, Store::File { .. }))
+            .collect();
+        assert_eq!(files.len(), 1, "{before}: {:?}", plan.notes);
+        let c = files[0];
+        let Store::File { path, kind, .. } = &c.store else {
+            unreachable!()
+        };
+        let out = cfg::edit(&file, path, *kind, &c.from, &c.to).expect("edited");
+        assert_eq!(String::from_utf8(out.clone()).expect("UTF-8"), after);
+        assert_eq!(go_read(reader, &out).expect("reads"), on, "{after}");
+        // Nothing else moved, as either generic reader reads the file.
+        for generic in ["dex", "netbird"] {
+            let mut want = go_read(generic, before.as_bytes()).expect("reads");
+            let got = go_read(generic, &out).expect("reads");
+            let p: Vec<Seg> = path.clone();
+            *at(&mut want, &p) = at(&mut got.clone(), &p).clone();
+            assert_eq!(got, want, "{generic}: {after}");
+        }
+    }
 }

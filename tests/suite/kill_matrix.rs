@@ -290,3 +290,114 @@ fn backup_killed_at_every_step_with_wal() {
     assert!(kills >= 30, "{kills} kill points");
     eprintln!("kill matrix, backup with -wal: {kills} kills");
 }
+
+/// The kill matrix of `restore` of a set that holds a config file, on a deployment in a private engine
+/// (its container created and never started, so nothing else writes): `fix --issuer … --no-restart`
+/// corrects the static connector in management.json and its row and saves both in a signed set; then
+/// `restore` of that set is killed at every step. After each kill the database is the old one or the
+/// restored one and management.json holds its old bytes or the set's, never a mix; and `ozrepair restore`
+/// run again (without `--backup`: an interrupted restore's journal names the set) finishes the job.
+#[test]
+fn restore_with_a_config_file_killed_at_every_step() {
+    use crate::util::configs::{host_dir, management_json, write_config};
+    use crate::util::deploy::{Deployment, OPENZRO};
+    use crate::util::engine::{Engine, IMAGE};
+    use crate::util::seed::{JC_ID, JUMPCLOUD, JUMPCLOUD_SLASH};
+    let e = Engine::start();
+    let d = Deployment::create(&e, &OPENZRO, &DexDb::locked_out());
+    let cfg = host_dir();
+    let file = cfg.path().join("management.json");
+    write_config(&file, &management_json(JUMPCLOUD), 0o640, (0, 0));
+    e.docker_ok(&[
+        "create",
+        "--pull",
+        "never",
+        "--network",
+        "none",
+        "--name",
+        &d.container,
+        "-v",
+        &format!("{}:/var/lib/openzro", d.volume),
+        "-v",
+        &format!("{}:/etc/netbird/management.json", file.display()),
+        IMAGE,
+    ]);
+    let fix = ozrepair([
+        "fix",
+        "--yes",
+        "--no-restart",
+        "--output",
+        "json",
+        "--connector",
+        JC_ID,
+        "--issuer",
+        JUMPCLOUD_SLASH,
+    ])
+    .on(&e)
+    .run();
+    assert_eq!(fix.code, 0, "{fix:?}");
+    assert_eq!(fix.json()["changes"].as_array().map(Vec::len), Some(2));
+    let set = PathBuf::from(fix.json()["backup"]["dir"].as_str().expect("the set"));
+    // The templates of both places: the volume (database, lock, sets) and the config file's directory.
+    let root = tempfile::tempdir().expect("tempdir");
+    let (vol_tpl, cfg_tpl) = (root.path().join("vol"), root.path().join("cfg"));
+    cp_tree(&d.mountpoint, &vol_tpl);
+    cp_tree(cfg.path(), &cfg_tpl);
+    let (old_db, old_file) = (content(&d.db), std::fs::read(&file).unwrap());
+    let new_file = management_json(JUMPCLOUD).into_bytes();
+    assert_ne!(old_file, new_file);
+    let set_db = {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::copy(set.join("idp.db"), t.path().join("idp.db")).unwrap();
+        content(&t.path().join("idp.db"))
+    };
+    assert_ne!(old_db, set_db, "the case restores something different");
+    let args = [
+        "restore".to_string(),
+        "--yes".into(),
+        "--backup".into(),
+        set.display().to_string(),
+    ];
+    let mut kills = 0;
+    for n in 1..=MAX_STEPS {
+        cp_tree(&vol_tpl, &d.mountpoint);
+        cp_tree(&cfg_tpl, cfg.path());
+        let r = ozrepair(&args)
+            .on(&e)
+            .env("OZREPAIR_FAULT_STEP", n.to_string())
+            .run();
+        let (db_now, file_now) = (content(&d.db), std::fs::read(&file).unwrap());
+        if r.code == 0 {
+            assert_eq!(file_now, new_file, "a completed restore puts the file back");
+            assert_eq!(db_now, set_db, "a completed restore holds the set");
+            break;
+        }
+        assert!(
+            r.stderr.contains(&format!("fault injected at step {n} ")),
+            "killed at step {n}: {r:?}"
+        );
+        assert!(
+            file_now == old_file || file_now == new_file,
+            "after a kill at step {n} management.json is its old bytes or the set's"
+        );
+        assert!(
+            db_now == old_db || db_now == set_db,
+            "after a kill at step {n} the database is the old one or the restored one"
+        );
+        kills += 1;
+        let again = ozrepair(["restore", "--yes"]).on(&e).run();
+        assert_eq!(
+            again.code, 0,
+            "a re-run after a kill at step {n} finishes: {again:?}"
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), new_file, "step {n}");
+        assert_eq!(
+            content(&d.db),
+            set_db,
+            "the re-run restored the set (step {n})"
+        );
+        assert!(n < MAX_STEPS, "the restore never completed");
+    }
+    assert!(kills >= 30, "{kills} kill points");
+    eprintln!("kill matrix, restore with a config file: {kills} kills");
+}

@@ -3,12 +3,14 @@
 use crate::util::engine::{free_port, Engine};
 use crate::util::poll;
 use crate::util::run;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// Its own host key, a throwaway client key authorised for root, key authentication only. `ssh_args` is
-/// what ozrepair needs in OZREPAIR_SSH_ARGS to use it. Stopped when dropped.
+/// what ozrepair needs in OZREPAIR_SSH_ARGS to use it: the client key, and a known_hosts file that holds
+/// the server's host key, written there as an operator would after checking it (ozrepair trusts no
+/// unknown host on its own). Stopped when dropped.
 pub struct Sshd {
     dir: tempfile::TempDir,
     pub port: u16,
@@ -61,17 +63,27 @@ impl Sshd {
                 .ok()
                 .map(|_| ())
         });
-        let ssh_args = format!(
-            "-i {} -o UserKnownHostsFile={} -o IdentitiesOnly=yes",
-            d.join("client_key").display(),
-            d.join("known_hosts").display()
-        );
-        Sshd {
+        let mut sshd = Sshd {
             dir,
             port,
-            ssh_args,
+            ssh_args: String::new(),
             daemon,
-        }
+        };
+        let known = sshd.dir.path().join("known_hosts");
+        std::fs::write(&known, sshd.known_hosts_line() + "\n").expect("known_hosts");
+        sshd.ssh_args = sshd.ssh_args_with(&known);
+        sshd
+    }
+
+    /// OZREPAIR_SSH_ARGS for this server with `known_hosts` as the only known-hosts file. Its path may hold
+    /// spaces: ssh splits UserKnownHostsFile's value at blanks unless it is double-quoted, and the option is
+    /// single-quoted around that as for a shell.
+    pub fn ssh_args_with(&self, known_hosts: &Path) -> String {
+        format!(
+            "-i {} -o 'UserKnownHostsFile=\"{}\"' -o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes",
+            self.client_key().display(),
+            known_hosts.display()
+        )
     }
 
     /// The ssh:// endpoint of `engine`'s unix socket through this server.

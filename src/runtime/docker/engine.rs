@@ -595,6 +595,12 @@ impl Engine {
         })
     }
 
+    /// The host and key type whose ssh host key `--ssh-accept-new` trusted for the first time in this
+    /// run (an ssh:// endpoint only).
+    pub fn ssh_accepted(&self) -> Option<&str> {
+        self._tunnel.as_ref()?.accepted.as_deref()
+    }
+
     /// An engine error as one line: a refusal quotes the engine, anything else means it did not answer.
     fn unreachable(&self, e: bollard::errors::Error) -> anyhow::Error {
         self.failed(Failure::of(e))

@@ -52,7 +52,7 @@ pub fn take(db: &Path, sets: &Sets, origin: &Origin) -> Result<Taken> {
     let written = copy_set(db, &src_dir, &writers, &new, origin)
         .and_then(|(files, configs)| new.finish(backups::manifest(origin, files, configs)));
     drop(writers);
-    let set = written.map_err(|e| {
+    let (set, unsigned) = written.map_err(|e| {
         e.context(format!(
             "the backup into {} failed and was removed",
             sets.path().display()
@@ -61,6 +61,8 @@ pub fn take(db: &Path, sets: &Sets, origin: &Origin) -> Result<Taken> {
     if set.manifest.files.len() > 1 {
         verify(&set).context("the backup was written but does not verify")?;
     }
+    let mut notes = notes;
+    notes.extend(unsigned);
     Ok(Taken { set, notes })
 }
 
