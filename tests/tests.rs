@@ -30,6 +30,8 @@ mod e2e_layouts;
 mod e2e_password;
 #[path = "suite/e2e_podman.rs"]
 mod e2e_podman;
+#[path = "suite/e2e_systemd.rs"]
+mod e2e_systemd;
 #[path = "suite/go_checker.rs"]
 mod go_checker;
 #[path = "suite/hostile.rs"]

@@ -1126,6 +1126,7 @@ mod tests {
             env_unedited: None,
             notes: Vec::new(),
             unread_flags: 0,
+            generated: Vec::new(),
         }
     }
 

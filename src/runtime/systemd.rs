@@ -293,7 +293,16 @@ async fn choose(found: Vec<Candidate>) -> Result<(Candidate, Option<String>, Opt
 fn located(c: Candidate, chosen: Option<String>, logs: Option<LogFindings>) -> Result<Located> {
     let s = &c.service;
     let st = &s.status;
-    let prog = s.argv.first().cloned().unwrap_or_default();
+    // The program and its subcommand (`netbird-mgmt management`, `dex serve`).
+    let prog = s
+        .argv
+        .iter()
+        .take(2)
+        .enumerate()
+        .filter(|(i, a)| *i == 0 || !a.starts_with('-'))
+        .map(|(_, a)| a.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut flags = Vec::new();
     for f in ["--config", "--datadir", "--log-file"] {
         if let Some(v) = s.flag(f) {

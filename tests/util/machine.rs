@@ -12,18 +12,23 @@ use crate::util::repo;
 use crate::util::run::{self, Finished};
 use crate::util::seed::{self, DexDb, Row};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// NixOS's netbird-mgmt, as its module's ExecStart names it.
+pub const NIX_MGMT: &str =
+    "/nix/store/0c4l1q8xg3b2k0m7r5v9d6w1y2z3a4b5-netbird-0.64.0/bin/netbird-mgmt";
+
 /// Where the stand-in stands in for the field's programs.
-pub const PROGRAMS: [&str; 4] = [
+pub const PROGRAMS: [&str; 5] = [
     "/usr/bin/netbird-mgmt",
     "/usr/bin/openzro-mgmt",
     "/usr/bin/netbird-server",
     "/usr/bin/dex",
+    NIX_MGMT,
 ];
 
 /// The static binaries, built once per run (unless the build scripts ran already: OZR_STATIC_BUILT,
@@ -273,12 +278,6 @@ impl Machine {
             stdout: f.stdout_text(),
             stderr: f.stderr_text(),
         }
-    }
-
-    /// The path of a file inside the machine as this machine sees it (for reading only: SQLite must
-    /// not open it there).
-    pub fn host_path(&self, path: &str) -> PathBuf {
-        Path::new(&format!("/proc/{}/root", self.leader)).join(path.trim_start_matches('/'))
     }
 }
 

@@ -46,6 +46,13 @@ options:
   volume:
     description: The volume that holds the IdP database. Default is discovered.
     type: str
+  unit:
+    description:
+      - The systemd unit that runs the management server or Dex (C(netbird-management), C(openzro-management),
+        C(dex)), on a host without containers.
+      - Default is discovered (after the container engine, when it finds none).
+      - Mutually exclusive with I(container), I(volume) and I(db).
+    type: str
   db:
     description:
       - Work on this database file directly, without Docker (nothing is stopped or started).
@@ -228,7 +235,7 @@ def build_command(p, check_mode):
     """The argv for this action, and whether it is the read-only stand-in of a writing action."""
     argv = [p['binary'], '--output', 'json']
     for flag, key in (('-H', 'docker_host'), ('--container', 'container'), ('--volume', 'volume'),
-                      ('--db', 'db'), ('--access', 'access')):
+                      ('--unit', 'unit'), ('--db', 'db'), ('--access', 'access')):
         if p[key]:
             argv += [flag, p[key]]
     action = p['action']
@@ -306,6 +313,7 @@ def main():
             docker_host=dict(type='str'),
             container=dict(type='str'),
             volume=dict(type='str'),
+            unit=dict(type='str'),
             db=dict(type='path'),
             access=dict(type='str', choices=['auto', 'host', 'archive']),
             connector=dict(type='str'),
@@ -318,7 +326,8 @@ def main():
             backup_dir=dict(type='path'),
             binary=dict(type='path', default='/usr/local/bin/ozrepair'),
         ),
-        mutually_exclusive=[('db', 'container'), ('db', 'volume'), ('password_file', 'new_password')],
+        mutually_exclusive=[('db', 'container'), ('db', 'volume'), ('unit', 'container'), ('unit', 'volume'),
+                            ('unit', 'db'), ('password_file', 'new_password')],
         required_if=[('action', 'password', ('email',)),
                      ('action', 'password', ('password_file', 'new_password'), True)],
         supports_check_mode=True,

@@ -5,7 +5,7 @@
 
 use super::ctl::{self, said};
 use crate::logs::LogLine;
-use crate::timefmt::{parse_rfc3339, rfc3339_micros};
+use crate::timefmt::{parse_rfc3339, rfc3339_micros, stamp_bounds};
 use anyhow::{bail, Result};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -178,12 +178,16 @@ pub fn file_lines(
     let mut keep = since.is_none();
     let mut last_time = String::new();
     for l in lines {
+        // A stamp stands for every instant it may mean (a whole second: NetBird's text up to v0.65.2).
+        let admits = |stamp: &str| {
+            stamp_bounds(stamp).is_some_and(|(_, last)| since.is_none_or(|s| last >= s))
+        };
         let first = l.split(' ').next().unwrap_or("");
-        if let Some(at) = parse_rfc3339(first) {
-            keep = since.is_none_or(|s| at >= s);
+        if parse_rfc3339(first).is_some() {
+            keep = admits(first);
             last_time = first.to_string();
         } else if let Some(t) = json_time(l) {
-            keep = parse_rfc3339(&t).is_some_and(|at| since.is_none_or(|s| at >= s));
+            keep = admits(&t);
             last_time = t;
         }
         if keep {
@@ -242,6 +246,9 @@ mod tests {
         let since = parse_rfc3339("2026-01-01T00:00:30Z");
         let lines = file_lines(&p, None, since).unwrap();
         assert_eq!(lines.len(), 2);
+        // A whole-second stamp is in the run that started within its second.
+        let within = parse_rfc3339("2026-01-01T00:01:00.450Z");
+        assert_eq!(file_lines(&p, None, within).unwrap().len(), 2);
         assert_eq!(lines[0].text, "2026-01-01T00:01:00Z FATL new run");
         assert_eq!(lines[1].time, "2026-01-01T00:01:00Z");
         let mark = FileMark::take(&p);

@@ -1,0 +1,603 @@
+//! Hosts without containers: the management server (or Dex) run by a real systemd, its lines in a real
+//! journald (or its log file), in a minimal Debian root booted with systemd-nspawn ([`Machine`]). Units
+//! as the field writes them (NetBird's and openZro's packages, NixOS's modules, Dex's), the stand-in as
+//! their ExecStart, and the static ozrepair run inside with no flags.
+
+use crate::util::command::Run;
+use crate::util::hash::sha256_hex;
+use crate::util::http::Discovery;
+use crate::util::machine::{Machine, NIX_MGMT};
+use crate::util::seed::{self, Connector, DexDb, Row, JUMPCLOUD, JUMPCLOUD_SLASH, SECRET};
+use std::time::Duration;
+
+const MGMT: &str = "netbird-management.service";
+const EMBEDDED_JSON: &str = r#"{
+  "HttpConfig": {
+    "Address": "0.0.0.0:33073",
+    "AuthIssuer": "https://vpn.example.com/oauth2"
+  },
+  "EmbeddedIdP": {
+    "Enabled": true,
+    "Issuer": "https://vpn.example.com/oauth2"
+  }
+}
+"#;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Root,
+    /// `User=netbird` (a system user made with useradd).
+    Static,
+    /// `DynamicUser=yes` with `StateDirectory=netbird`.
+    Dynamic,
+}
+
+/// How a NetBird management unit is written.
+#[derive(Clone, Copy, Debug)]
+struct Mgmt {
+    restart: &'static str,
+    restart_sec: Option<&'static str>,
+    who: Who,
+    /// STANDIN_FORMAT: `text` (logrus text) or `json` (logrus JSON).
+    format: &'static str,
+    /// `fatal` (up to v0.65.1: exits) or `continue` (v0.65.2+: logs and serves).
+    on_failure: &'static str,
+    /// `--log-file console` (journald); else NetBird's default log file.
+    console: bool,
+}
+
+impl Mgmt {
+    fn looping() -> Mgmt {
+        Mgmt {
+            restart: "always",
+            restart_sec: Some("1s"),
+            who: Who::Root,
+            format: "text",
+            on_failure: "fatal",
+            console: true,
+        }
+    }
+
+    /// Where its database is (inside the machine), and where it is written before the first start.
+    fn db(&self) -> (&'static str, &'static str) {
+        match self.who {
+            Who::Dynamic => ("/var/lib/netbird/idp.db", "/var/lib/private/netbird/idp.db"),
+            _ => ("/var/lib/netbird/idp.db", "/var/lib/netbird/idp.db"),
+        }
+    }
+
+    fn owner(&self) -> &'static str {
+        match self.who {
+            Who::Static => "netbird:netbird",
+            _ => "root:root",
+        }
+    }
+
+    fn unit(&self) -> String {
+        let mut s = String::from(
+            "[Unit]\nDescription=NetBird Management (ozrepair test)\n\n[Service]\nType=simple\n",
+        );
+        // NetBird's default log file: its directory made by systemd for the unit's user.
+        let log = if self.console {
+            " --log-file console"
+        } else {
+            s.push_str("LogsDirectory=netbird\n");
+            ""
+        };
+        s.push_str(&format!(
+            "ExecStart=/usr/bin/netbird-mgmt management --config /etc/netbird/management.json --datadir /var/lib/netbird/{log} --log-level info\n"
+        ));
+        s.push_str(&format!("Restart={}\n", self.restart));
+        if let Some(r) = self.restart_sec {
+            s.push_str(&format!("RestartSec={r}\n"));
+        }
+        match self.who {
+            Who::Root => {}
+            Who::Static => s.push_str("User=netbird\nGroup=netbird\n"),
+            Who::Dynamic => s.push_str("DynamicUser=yes\nStateDirectory=netbird\n"),
+        }
+        s.push_str(&format!(
+            "Environment=STANDIN_PUBLISHED={JUMPCLOUD_SLASH}\nEnvironment=STANDIN_FORMAT={}\nEnvironment=STANDIN_ON_FAILURE={}\nStandardOutput=journal\n\n[Install]\nWantedBy=multi-user.target\n",
+            self.format, self.on_failure
+        ));
+        s
+    }
+
+    /// Writes the config, the locked-out database and the unit, and starts it.
+    fn install(&self, m: &Machine) -> Vec<Row> {
+        m.ok("systemctl stop netbird-management.service 2>/dev/null; systemctl reset-failed 2>/dev/null; rm -rf /var/lib/netbird /var/lib/private/netbird /var/log/netbird; id netbird >/dev/null 2>&1 || useradd --system --user-group --no-create-home netbird; mkdir -p -m 0700 /var/lib/private");
+        m.write(
+            "/etc/netbird/management.json",
+            EMBEDDED_JSON.as_bytes(),
+            "root:root",
+            0o644,
+        );
+        let (_, seed_at) = self.db();
+        if self.who == Who::Dynamic {
+            m.ok("mkdir -p -m 0700 /var/lib/private/netbird");
+        } else {
+            m.ok(&format!(
+                "mkdir -p -m 0750 /var/lib/netbird && chown {} /var/lib/netbird",
+                self.owner()
+            ));
+        }
+        m.write_db(seed_at, &DexDb::locked_out(), self.owner(), 0o640);
+        m.install_unit(MGMT, &self.unit());
+        m.ok(&format!("systemctl start {MGMT}"));
+        m.rows(seed_at)
+    }
+}
+
+/// `fix --yes --output json` inside the machine, with no other flag.
+fn fix(m: &Machine) -> Run {
+    m.ozrepair(&["fix", "--yes", "--output", "json"])
+}
+
+fn assert_fixed(run: &Run, unit: &str) -> serde_json::Value {
+    let j = run.json();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(j["result"], "fixed", "{run:?}");
+    assert_eq!(j["runtime"], "systemd", "{run:?}");
+    assert_eq!(j["container"]["name"], unit, "{run:?}");
+    assert!(
+        !run.all().contains(SECRET),
+        "the secret was printed: {run:?}"
+    );
+    j
+}
+
+/// The unit is up in a new run, NRestarts steady, and that run served with no connector failure.
+fn assert_serving(m: &Machine, unit: &str) {
+    assert_serving_in(m, unit, None)
+}
+
+/// [`assert_serving`], the run's lines in journald or (`log_file`) in the file the unit logs to (from
+/// the last start on).
+fn assert_serving_in(m: &Machine, unit: &str, log_file: Option<&str>) {
+    let p = m.wait_for(unit, "active (running)", Duration::from_secs(10), |p| {
+        p["ActiveState"] == "active" && p["SubState"] == "running"
+    });
+    let inv = &p["InvocationID"];
+    let lines: Vec<String> = match log_file {
+        None => m
+            .journal(&format!(
+                "_SYSTEMD_UNIT={unit} _SYSTEMD_INVOCATION_ID={inv}"
+            ))
+            .iter()
+            .filter_map(|e| e["MESSAGE"].as_str().map(String::from))
+            .collect(),
+        Some(f) => {
+            let text = String::from_utf8_lossy(&m.read(f)).into_owned();
+            let all: Vec<String> = text.lines().map(String::from).collect();
+            let start = all
+                .iter()
+                .rposition(|l| l.contains("loading embedded IdP storage"))
+                .unwrap_or(0);
+            all[start..].to_vec()
+        }
+    };
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("running HTTP server") || l.contains("listening on")),
+        "no serving line in run {inv}: {lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("Failed to open connector")),
+        "run {inv} still fails: {lines:#?}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let later = m.show(unit);
+    assert_eq!(later["NRestarts"], p["NRestarts"], "it restarted again");
+    assert_eq!(&later["InvocationID"], inv, "it started again");
+}
+
+/// The jobs systemd ran for the unit: (type, the message before it).
+fn stop_jobs(m: &Machine, unit: &str) -> usize {
+    m.jobs(unit).iter().filter(|(t, _)| t == "stop").count()
+}
+
+/// Twenty fresh crash loops as the field has them (RestartSec 0, 100 ms, 1 s and 5 s, which with 0 and
+/// 100 ms ends in the start limit; root, a system user and DynamicUser with its StateDirectory; logrus
+/// text and JSON; journald and NetBird's default log file), each fixed by `ozrepair fix --yes` with no
+/// other flag: the connector as Dex would write it, its owner and mode kept, the unit serving again in a
+/// run of its own with NRestarts steady, one stop job. A second fix changes nothing and stops nothing.
+#[test]
+fn twenty_crash_loops_are_fixed_with_no_flags() {
+    let m = Machine::boot();
+    for i in 0..20 {
+        let who = [Who::Root, Who::Static, Who::Dynamic][i % 3];
+        let o = Mgmt {
+            restart_sec: [Some("0"), Some("100ms"), Some("1s"), Some("5s")][i % 4],
+            who,
+            format: ["text", "json"][i % 2],
+            console: who == Who::Dynamic || i % 5 != 4,
+            ..Mgmt::looping()
+        };
+        let before = o.install(&m);
+        m.wait_for(MGMT, "a crash loop", Duration::from_secs(30), |p| {
+            p["SubState"] == "auto-restart" || p["ActiveState"] == "failed"
+        });
+        let stops = stop_jobs(&m, MGMT);
+        let run = fix(&m);
+        let j = assert_fixed(&run, MGMT);
+        assert_eq!(j["changes"][0]["source"], "logs", "{o:?}: {run:?}");
+        let (db, _) = o.db();
+        assert_eq!(m.rows(db), seed::after_fix(&before), "{o:?}");
+        if who != Who::Dynamic {
+            // DynamicUser: systemd gives the state directory to the run's uid at every start.
+            assert_eq!(m.owner_mode(db), format!("{} 640", o.owner()), "{o:?}");
+        }
+        assert_serving_in(
+            &m,
+            MGMT,
+            (!o.console).then_some("/var/log/netbird/management.log"),
+        );
+        let stopped = stop_jobs(&m, MGMT) - stops;
+        let was_running = j["container"]["state_before"] != "exited";
+        assert_eq!(
+            stopped,
+            usize::from(was_running),
+            "{o:?}: stop jobs {:?}",
+            m.jobs(MGMT)
+        );
+        if i < 3 {
+            let again = fix(&m);
+            let aj = again.json();
+            assert_eq!(again.code, 0, "{again:?}");
+            assert_eq!(aj["result"], "healthy", "{again:?}");
+            assert_eq!(aj["changes"].as_array().map(Vec::len), Some(0));
+            assert_eq!(
+                stop_jobs(&m, MGMT) - stops,
+                stopped,
+                "a second fix stopped the unit"
+            );
+            assert_eq!(m.rows(db), seed::after_fix(&before));
+        }
+    }
+}
+
+/// `inspect` and `fix --dry-run` of a crash-looping unit: the plan from its journal, and nothing
+/// stopped (no stop job in the journal; every restart is one of the loop's own, after "Scheduled restart
+/// job"), nothing written.
+#[test]
+fn inspect_and_dry_run_stop_nothing_and_write_nothing() {
+    let m = Machine::boot();
+    let o = Mgmt::looping();
+    o.install(&m);
+    m.wait_for(MGMT, "two restarts", Duration::from_secs(30), |p| {
+        p["NRestarts"].parse::<u32>().unwrap_or(0) >= 2
+    });
+    let (db, _) = o.db();
+    let bytes = sha256_hex(&m.read(db));
+    for args in [
+        &["inspect", "--output", "json"][..],
+        &["fix", "--dry-run", "--output", "json"][..],
+        &[
+            "--unit",
+            "netbird-management",
+            "inspect",
+            "--output",
+            "json",
+        ][..],
+    ] {
+        let run = m.ozrepair(args);
+        let j = run.json();
+        assert_eq!(run.code, 3, "{args:?}: {run:?}");
+        assert_eq!(j["result"], "pending", "{run:?}");
+        assert_eq!(j["runtime"], "systemd");
+        assert_eq!(j["changes"][0]["to"], JUMPCLOUD_SLASH, "{run:?}");
+        assert_eq!(j["changes"][0]["source"], "logs");
+    }
+    let jobs = m.jobs(MGMT);
+    assert!(
+        !jobs.iter().any(|(t, _)| t == "stop"),
+        "a stop job: {jobs:?}"
+    );
+    for (t, before) in &jobs {
+        if t == "restart" {
+            assert!(
+                before.contains("Scheduled restart job"),
+                "a restart not of the loop's own: {jobs:?}"
+            );
+        }
+    }
+    assert_eq!(sha256_hex(&m.read(db)), bytes, "the database was written");
+    // The loop went on by itself.
+    let n: u32 = m.show(MGMT)["NRestarts"].parse().unwrap();
+    m.wait_for(MGMT, "the loop going on", Duration::from_secs(30), |p| {
+        p["NRestarts"].parse::<u32>().unwrap_or(0) > n || p["ActiveState"] == "failed"
+    });
+}
+
+/// NetBird v0.65.2+: the server keeps running and logins fail; the failure is only in the journal (logrus
+/// text, then logrus JSON). Fixed from the lines of its current run, then serving in a new run.
+#[test]
+fn a_running_unit_whose_logins_fail_is_fixed_from_its_journal() {
+    let m = Machine::boot();
+    for format in ["text", "json"] {
+        let o = Mgmt {
+            restart: "on-failure",
+            restart_sec: Some("5"),
+            format,
+            on_failure: "continue",
+            ..Mgmt::looping()
+        };
+        let before = o.install(&m);
+        let p = m.wait_for(MGMT, "running", Duration::from_secs(10), |p| {
+            p["SubState"] == "running"
+        });
+        crate::util::poll(
+            "the failure in the journal",
+            Duration::from_secs(10),
+            || {
+                m.journal(&format!(
+                    "_SYSTEMD_UNIT={MGMT} _SYSTEMD_INVOCATION_ID={}",
+                    p["InvocationID"]
+                ))
+                .iter()
+                .any(|e| {
+                    e["MESSAGE"]
+                        .as_str()
+                        .is_some_and(|s| s.contains("Failed to open connector"))
+                })
+                .then_some(())
+            },
+        );
+        let run = fix(&m);
+        let j = assert_fixed(&run, MGMT);
+        assert_eq!(j["container"]["state_before"], "running", "{run:?}");
+        assert_eq!(m.rows(o.db().0), seed::after_fix(&before), "{format}");
+        assert_serving(&m, MGMT);
+        assert_ne!(m.show(MGMT)["InvocationID"], p["InvocationID"]);
+    }
+}
+
+/// Dex itself as `dex.service`: its own user, `dex serve /etc/dex/config.yaml`, its database dex.db at
+/// 0600, Dex's slog JSON on stderr and its exit status 2 in a loop. Fixed, owner and mode kept.
+#[test]
+fn a_dex_unit_is_fixed_and_its_database_keeps_0600() {
+    let m = Machine::boot();
+    m.ok("useradd --system --user-group --no-create-home dex && mkdir -p -m 0700 /var/lib/dex && chown dex:dex /var/lib/dex");
+    m.write(
+        "/etc/dex/config.yaml",
+        b"issuer: https://vpn.example.com/dex\nstorage:\n  type: sqlite3\n  config:\n    file: /var/lib/dex/dex.db\nweb:\n  http: 0.0.0.0:5556\n",
+        "root:root",
+        0o644,
+    );
+    let db = "/var/lib/dex/dex.db";
+    m.write_db(db, &DexDb::locked_out(), "dex:dex", 0o600);
+    let before = m.rows(db);
+    m.install_unit(
+        "dex.service",
+        &format!("[Unit]\nDescription=Dex (ozrepair test)\n\n[Service]\nUser=dex\nGroup=dex\nExecStart=/usr/bin/dex serve /etc/dex/config.yaml\nRestart=always\nRestartSec=2\nEnvironment=STANDIN_PUBLISHED={JUMPCLOUD_SLASH}\n"),
+    );
+    m.ok("systemctl start dex.service");
+    m.wait_for(
+        "dex.service",
+        "a crash loop",
+        Duration::from_secs(20),
+        |p| p["SubState"] == "auto-restart" && p["ExecMainStatus"] == "2",
+    );
+    let run = fix(&m);
+    assert_fixed(&run, "dex.service");
+    assert_eq!(m.rows(db), seed::after_fix(&before));
+    assert_eq!(m.owner_mode(db), "dex:dex 600");
+    assert_serving(&m, "dex.service");
+}
+
+/// NixOS's combined server as its module writes it: DynamicUser, StateDirectory=netbird-server, the
+/// config rendered into /run/netbird-server/config.yaml by ExecStartPre at every start. The connector is
+/// a database row: fixed there; the config file is read and reported as generated, and left as it is.
+#[test]
+fn a_dynamic_user_combined_server_is_fixed_in_its_state_directory() {
+    let m = Machine::boot();
+    let config_in = b"server:\n  listenAddress: \":8100\"\n  dataDir: /var/lib/netbird-server\n  auth:\n    issuer: https://vpn.example.com/oauth2\n";
+    m.write(
+        "/etc/netbird-server/config.in.yaml",
+        config_in,
+        "root:root",
+        0o644,
+    );
+    m.write(
+        "/usr/local/libexec/netbird-server-pre-start",
+        b"#!/bin/sh\nset -e\ncp /etc/netbird-server/config.in.yaml /run/netbird-server/config.yaml\n",
+        "root:root",
+        0o755,
+    );
+    m.ok("mkdir -p -m 0700 /var/lib/private/netbird-server");
+    let seed_at = "/var/lib/private/netbird-server/idp.db";
+    m.write_db(seed_at, &DexDb::locked_out(), "root:root", 0o600);
+    let before = m.rows(seed_at);
+    m.install_unit(
+        "netbird-server.service",
+        &format!("[Unit]\nDescription=NetBird combined server (ozrepair test)\n\n[Service]\nDynamicUser=yes\nStateDirectory=netbird-server\nStateDirectoryMode=0700\nRuntimeDirectory=netbird-server\nExecStartPre=/usr/local/libexec/netbird-server-pre-start\nExecStart=/usr/bin/netbird-server --config /run/netbird-server/config.yaml\nRestart=on-failure\nRestartSec=5\nEnvironment=STANDIN_PUBLISHED={JUMPCLOUD_SLASH}\n"),
+    );
+    m.ok("systemctl start netbird-server.service");
+    m.wait_for(
+        "netbird-server.service",
+        "a crash loop",
+        Duration::from_secs(20),
+        |p| p["SubState"] == "auto-restart",
+    );
+    let run = fix(&m);
+    let j = assert_fixed(&run, "netbird-server.service");
+    assert_eq!(m.rows(seed_at), seed::after_fix(&before));
+    let located = j["located"].to_string();
+    assert!(located.contains("DynamicUser"), "{located}");
+    // Its runtime directory is removed between runs: the generated config is not there while it waits
+    // to restart, and the report says what writes it.
+    let notes = j["notes"].to_string();
+    assert!(
+        notes.contains("/run/netbird-server/config.yaml (--config of netbird-server.service) is not there now: it is generated by ExecStartPre=/usr/local/libexec/netbird-server-pre-start"),
+        "{notes}"
+    );
+    assert_eq!(m.read("/run/netbird-server/config.yaml"), config_in);
+    assert_serving(&m, "netbird-server.service");
+}
+
+/// NixOS's netbird-management as its module writes it: management.json rewritten from the Nix store by
+/// the preStart script at every start, its static connector written into the database at every start.
+/// ozrepair edits neither, stops nothing, and ends action_needed naming the NixOS option to change.
+#[test]
+fn a_nixos_generated_config_is_reported_and_left_untouched() {
+    let m = Machine::boot();
+    let nix_json = "/nix/store/1n2b3c4d5f6g7h8i9j0k1l2m3n4p5q6r-config.json";
+    let pre = "/nix/store/9z8y7x6w5v4t3s2r1q0p9n8m7l6k5j4h-unit-script-netbird-management-pre-start/bin/netbird-management-pre-start";
+    let json = crate::util::configs::management_json(JUMPCLOUD);
+    m.write(nix_json, json.as_bytes(), "root:root", 0o444);
+    m.write(
+        pre,
+        format!("#!/bin/sh\nset -e\numask u=rw,g=,o=\ncp {nix_json} /var/lib/netbird-mgmt/management.json\n").as_bytes(),
+        "root:root",
+        0o555,
+    );
+    m.ok("mkdir -p /var/lib/netbird-mgmt/data");
+    let db = "/var/lib/netbird-mgmt/data/idp.db";
+    m.write_db(
+        db,
+        &DexDb::new(11).connectors([Connector::local()]),
+        "root:root",
+        0o600,
+    );
+    m.install_unit(
+        MGMT,
+        &format!("[Unit]\nDescription=The management server for Netbird, a wireguard VPN\n\n[Service]\nExecStartPre={pre}\nExecStart={NIX_MGMT} management --config /var/lib/netbird-mgmt/management.json --datadir /var/lib/netbird-mgmt/data --dns-domain netbird.selfhosted --port 8011 --log-file console --log-level INFO\nRestart=always\nStateDirectory=netbird-mgmt netbird-mgmt/data\nStateDirectoryMode=0750\nWorkingDirectory=/var/lib/netbird-mgmt\nEnvironment=STANDIN_PUBLISHED={JUMPCLOUD_SLASH}\n"),
+    );
+    m.ok(&format!("systemctl start {MGMT}"));
+    m.wait_for(MGMT, "the start limit", Duration::from_secs(30), |p| {
+        p["ActiveState"] == "failed"
+    });
+    let file = m.read("/var/lib/netbird-mgmt/management.json");
+    let rows = m.rows(db);
+    let option =
+        "services.netbird.server.management.settings.EmbeddedIdP.StaticConnectors[0].config.issuer";
+    for args in [
+        &["inspect", "--output", "json"][..],
+        &["fix", "--yes", "--output", "json"][..],
+    ] {
+        let run = m.ozrepair(args);
+        let j = run.json();
+        assert_eq!(run.code, 6, "{args:?}: {run:?}");
+        assert_eq!(j["result"], "action_needed", "{run:?}");
+        let error = j["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains(option) && error.contains(&format!("{JUMPCLOUD_SLASH:?}")),
+            "{error}"
+        );
+        assert!(
+            error.contains("/var/lib/netbird-mgmt/management.json is generated by ExecStartPre="),
+            "{error}"
+        );
+        assert_eq!(j["changes"].as_array().map(Vec::len), Some(0), "{run:?}");
+        assert!(!run.all().contains(SECRET));
+    }
+    assert_eq!(
+        m.read("/var/lib/netbird-mgmt/management.json"),
+        file,
+        "the generated file was edited"
+    );
+    assert_eq!(m.rows(db), rows, "the database was written");
+    assert_eq!(stop_jobs(&m, MGMT), 0, "{:?}", m.jobs(MGMT));
+}
+
+/// openZro's Ansible role: the package's unit (User=openzro, its environment file rendered by the role
+/// with "# Ansible managed"), management.json rendered from the role's management.json.j2 (the
+/// standalone setup: an external IdP), whose AuthIssuer lacks the provider's trailing slash. ozrepair asks
+/// the provider, edits nothing, stops nothing, and names the role's template and its variable.
+#[test]
+fn openzros_ansible_rendered_management_json_is_an_action_for_the_role() {
+    let m = Machine::boot();
+    let idp = Discovery::start();
+    let issuer = format!("{}/idp", idp.base());
+    idp.publish("/idp", &format!("{issuer}/"));
+    m.ok("useradd --system --user-group --home-dir /var/lib/openzro --no-create-home openzro && mkdir -p -m 0750 /var/lib/openzro/management && chown -R openzro:openzro /var/lib/openzro");
+    m.write(
+        "/etc/default/openzro-management",
+        b"# Ansible managed\nOPENZRO_LOG_LEVEL=info\n\n# Cluster coordinator\n",
+        "root:openzro",
+        0o640,
+    );
+    // As templates/management.json.j2 renders it (openzro_datastore_engine sqlite).
+    let rendered = format!(
+        r#"{{
+    "Stuns": [],
+    "TURNConfig": {{
+        "Turns": [],
+        "TimeBasedCredentials": false,
+        "CredentialsTTL": "12h",
+        "Secret": "not-used"
+    }},
+    "Relay": {{
+        "Addresses": ["rel://relay.example.com:33080"],
+        "CredentialsTTL": "24h",
+        "Secret": "relay-auth-secret-1234"
+    }},
+    "Signal": {{
+        "Proto": "https",
+        "URI": "vpn.example.com:443"
+    }},
+    "ReverseProxy": {{
+        "TrustedHTTPProxies": [],
+        "TrustedHTTPProxiesCount": 0,
+        "TrustedPeers": ["0.0.0.0/0"]
+    }},
+    "DisableDefaultPolicy": false,
+    "DataStoreEncryptionKey": "bm90LWEtcmVhbC1rZXktYnV0LWxvbmctZW5vdWdo",
+    "StoreConfig": {{
+        "Engine": "sqlite"
+    }},
+    "HttpConfig": {{
+        "Address": "0.0.0.0:33071",
+        "AuthIssuer": "{issuer}",
+        "AuthAudience": "openzro-dashboard",
+        "AuthUserIDClaim": "sub",
+        "OIDCConfigEndpoint": "{issuer}/.well-known/openid-configuration",
+        "IdpSignKeyRefreshEnabled": true
+    }},
+    "IdpManagerConfig": {{
+        "ManagerType": "none"
+    }}
+}}
+"#
+    );
+    m.write(
+        "/etc/openzro/management.json",
+        rendered.as_bytes(),
+        "openzro:openzro",
+        0o640,
+    );
+    m.install_unit(
+        "openzro-management.service",
+        &format!("[Unit]\nDescription=openZro Management\n\n[Service]\nType=simple\nUser=openzro\nGroup=openzro\nEnvironmentFile=-/etc/default/openzro-management\nExecStart=/usr/bin/openzro-mgmt management --config /etc/openzro/management.json --datadir /var/lib/openzro/management --port 33073 --log-file console --log-level ${{OPENZRO_LOG_LEVEL}}\nRestart=on-failure\nRestartSec=15s\nStandardOutput=journal\nStandardError=journal\nSyslogIdentifier=openzro-management\nEnvironment=STANDIN_TOKEN_ISSUER={issuer}/\n"),
+    );
+    m.ok("systemctl start openzro-management.service");
+    m.wait_for(
+        "openzro-management.service",
+        "running",
+        Duration::from_secs(10),
+        |p| p["SubState"] == "running",
+    );
+    let run = fix(&m);
+    let j = run.json();
+    assert_eq!(run.code, 6, "{run:?}");
+    assert_eq!(j["result"], "action_needed", "{run:?}");
+    assert_eq!(j["runtime"], "systemd");
+    let error = j["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("openzro_oidc_issuer")
+            && error.contains("templates/management.json.j2")
+            && error.contains(&format!("{:?}", format!("{issuer}/"))),
+        "{error}"
+    );
+    assert!(
+        error.contains("/etc/default/openzro-management says \"Ansible managed\""),
+        "{error}"
+    );
+    assert_eq!(m.read("/etc/openzro/management.json"), rendered.as_bytes());
+    assert_eq!(
+        m.owner_mode("/etc/openzro/management.json"),
+        "openzro:openzro 640"
+    );
+    assert_eq!(stop_jobs(&m, "openzro-management.service"), 0);
+}
