@@ -32,9 +32,8 @@ PACKAGES=systemd,systemd-sysv,dbus,sqlite3
 # The recipe's version: bump it when what is done to the root after debootstrap changes.
 RECIPE=3
 
-apt_get() {
-  NEEDRESTART_SUSPEND=1 DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"
-}
+# apt_get and apt_update: apt-get that waits for the dpkg lock instead of failing.
+. scripts/lib/apt.sh
 
 need_tools() {
   local missing=()
@@ -47,7 +46,7 @@ need_tools() {
   fi
   say "installing Debian's ${missing[*]} (apt-get)"
   apt_get install -y -qq "${missing[@]}" >/dev/null \
-    || { apt_get update -qq >/dev/null && apt_get install -y -qq "${missing[@]}" >/dev/null; }
+    || { apt_update && apt_get install -y -qq "${missing[@]}" >/dev/null; }
 }
 
 # The release this machine runs and the URI of its own apt entry for it (deb822 or one-line); no host is
@@ -144,7 +143,6 @@ boot() {
   mkdir -p "$dir/upper" "$dir/work" "$dir/merged"
   dir=$(cd "$dir" && pwd)
   mkdir -p "$CACHE"
-  printf '%s %s\n' "$name" "$dir" >>"$REGISTRY"
   printf '%s\n' "$name" >"$dir/name"
   # A cgroup of its own in every hierarchy (cpuset needs its cpus and mems before a task can join).
   : >"$dir/cgroups"
@@ -164,6 +162,8 @@ boot() {
   setsid "$SELF" _start "$dir" "$root" "$name" "${binds[@]}" </dev/null >"$dir/console.log" 2>&1 &
   local pid=$!
   printf '%s\n' "$pid" >"$dir/nspawn.pid"
+  # Known to sweep from now on (a machine without its nspawn.pid yet is one still starting).
+  (flock 8; printf '%s %s\n' "$name" "$dir" >>"$REGISTRY") 8>>"$CACHE/.registry.lock"
   # Its PID 1: the child of nspawn that runs systemd.
   local leader="" i
   for i in $(seq 1 300); do

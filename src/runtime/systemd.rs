@@ -21,6 +21,7 @@ pub mod generated;
 pub mod journal;
 pub mod lifecycle;
 pub mod places;
+pub mod scan;
 pub mod unit;
 
 use super::{
@@ -191,22 +192,28 @@ pub async fn locate(unit: Option<&str>, probe: Probe<'_>) -> Result<Located> {
     let (services, looked) = match unit {
         Some(u) => (Service::read_all(&[unit_name(u)], true).await?, 1),
         None => {
-            let all = ctl::services().await?;
-            // One look at every unit's ExecStart picks the ones worth reading in full.
-            let shown = ctl::show(&all, &["ExecStart"]).await?;
-            let picked: Vec<String> = all
-                .iter()
-                .zip(&shown)
-                .filter(|(name, p)| {
-                    let argv = ctl::exec_from_show(p.get("ExecStart"))
-                        .into_iter()
-                        .next()
-                        .unwrap_or_default();
-                    unit::role_of(&argv, name).is_some()
-                })
-                .map(|(n, _)| n.clone())
-                .collect();
-            (Service::read_all(&picked, false).await?, all.len())
+            // The known names, and the units whose files (or drop-ins) name one of the programs, read
+            // from systemd's unit directories (a few milliseconds; asking systemd for every unit's
+            // ExecStart makes it load them all: most of a second on a busy machine). systemd's own
+            // ExecStart then confirms each. When none runs the IdP, every loaded unit is asked.
+            let mut names: Vec<String> = unit::KNOWN_NAMES.iter().map(|n| n.to_string()).collect();
+            for n in scan::naming_programs() {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+            let mut picked = pick(&names).await?;
+            let mut looked = names.len();
+            if picked.is_empty() {
+                let rest: Vec<String> = ctl::services(false)
+                    .await?
+                    .into_iter()
+                    .filter(|n| !names.contains(n))
+                    .collect();
+                looked += rest.len();
+                picked = pick(&rest).await?;
+            }
+            (Service::read_all(&picked, false).await?, looked)
         }
     };
     let mut found = Vec::new();
@@ -242,6 +249,24 @@ pub async fn locate(unit: Option<&str>, probe: Probe<'_>) -> Result<Located> {
     };
     let (c, chosen_why, logs) = chosen;
     located(c, chosen_why, logs)
+}
+
+/// The units among `names` whose ExecStart runs a management server, NetBird's combined server or Dex,
+/// or that are named as the field names them (one look at their ExecStart).
+async fn pick(names: &[String]) -> Result<Vec<String>> {
+    let shown = ctl::show(names, &["ExecStart"]).await?;
+    Ok(names
+        .iter()
+        .zip(&shown)
+        .filter(|(name, p)| {
+            let argv = ctl::exec_from_show(p.get("ExecStart"))
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            p.get("LoadState") != "not-found" && unit::role_of(&argv, name).is_some()
+        })
+        .map(|(n, _)| n.clone())
+        .collect())
 }
 
 /// Several units qualify: the one whose logs report a failing connector, else the one in a restart

@@ -158,10 +158,19 @@ pub async fn show(units: &[String], props: &[&str]) -> Result<Vec<Props>> {
     Ok(all)
 }
 
-/// Every service unit systemd knows of: loaded ones (any state) and installed unit files; not templates.
-pub async fn services() -> Result<Vec<String>> {
-    let mut names = std::collections::BTreeSet::new();
-    for args in [
+/// Service units, not templates: the loaded ones in any state (`installed` false: quick, systemd has
+/// them in memory), or every installed unit file (`installed` true: systemd loads each one it is asked
+/// about later, about a second for a hundred units on a busy machine).
+pub async fn services(installed: bool) -> Result<Vec<String>> {
+    let args: &[&str] = if installed {
+        &[
+            "list-unit-files",
+            "--type=service",
+            "--plain",
+            "--no-legend",
+            "--no-pager",
+        ]
+    } else {
         &[
             "list-units",
             "--type=service",
@@ -169,29 +178,22 @@ pub async fn services() -> Result<Vec<String>> {
             "--plain",
             "--no-legend",
             "--no-pager",
-        ][..],
-        &[
-            "list-unit-files",
-            "--type=service",
-            "--plain",
-            "--no-legend",
-            "--no-pager",
-        ][..],
-    ] {
-        let out = run("systemctl", args, QUERY_LIMIT).await?;
-        if !out.status.success() {
-            bail!("`systemctl {}` failed: {}", args[0], said(&out));
-        }
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            // list-units marks failed units with a leading ●.
-            let name = line
-                .trim_start_matches(|c: char| !c.is_ascii_alphanumeric())
-                .split_whitespace()
-                .next()
-                .unwrap_or("");
-            if name.ends_with(".service") && !name.contains("@.") {
-                names.insert(name.to_string());
-            }
+        ]
+    };
+    let out = run("systemctl", args, QUERY_LIMIT).await?;
+    if !out.status.success() {
+        bail!("`systemctl {}` failed: {}", args[0], said(&out));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        // list-units marks failed units with a leading ●.
+        let name = line
+            .trim_start_matches(|c: char| !c.is_ascii_alphanumeric())
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
+        if name.ends_with(".service") && !name.contains("@.") {
+            names.insert(name.to_string());
         }
     }
     Ok(names.into_iter().collect())
@@ -214,31 +216,33 @@ pub fn bus_label(name: &str) -> String {
     s
 }
 
-/// The command lines of an Exec property (`ExecStart`, `ExecStartPre`), each as its exact argv, read
-/// over D-Bus with `busctl --json=short` (the `a(sasbttttuii)` value). None when the system bus cannot
-/// be asked (no bus daemon): then [`exec_from_show`] is the fallback.
-pub async fn exec_argv(unit: &str, prop: &str) -> Option<Vec<Vec<String>>> {
+/// The command lines of Exec properties (`ExecStart`, `ExecStartPre`), each command as its exact argv,
+/// read over D-Bus with one `busctl --json=short` (one `a(sasbttttuii)` value a line, in the order
+/// asked). None when the system bus cannot be asked (no bus daemon): then [`exec_from_show`] is the
+/// fallback.
+pub async fn exec_argv(unit: &str, props: &[&str]) -> Option<Vec<Vec<Vec<String>>>> {
     let path = format!("/org/freedesktop/systemd1/unit/{}", bus_label(unit));
-    let out = run(
-        "busctl",
-        &[
-            "--json=short",
-            "--no-pager",
-            "get-property",
-            "org.freedesktop.systemd1",
-            &path,
-            "org.freedesktop.systemd1.Service",
-            prop,
-        ],
-        QUERY_LIMIT,
-    )
-    .await
-    .ok()?;
+    let mut args = vec![
+        "--json=short",
+        "--no-pager",
+        "get-property",
+        "org.freedesktop.systemd1",
+        &path,
+        "org.freedesktop.systemd1.Service",
+    ];
+    args.extend_from_slice(props);
+    let out = run("busctl", &args, QUERY_LIMIT).await.ok()?;
     if !out.status.success() {
-        tracing::debug!(unit, prop, "busctl: {}", said(&out));
+        tracing::debug!(unit, "busctl: {}", said(&out));
         return None;
     }
-    parse_exec_json(&out.stdout)
+    let text = String::from_utf8_lossy(&out.stdout);
+    let all: Option<Vec<_>> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| parse_exec_json(l.as_bytes()))
+        .collect();
+    all.filter(|a| a.len() == props.len())
 }
 
 /// `{"type":"a(sasbttttuii)","data":[["/bin/x",["/bin/x","a b"],false,…],…]}` -> the argv lists.

@@ -18,10 +18,14 @@ use std::time::{Duration, Instant};
 
 /// How often a unit is looked at while it is stopped or watched.
 const POLL: Duration = Duration::from_millis(50);
-/// How long a stopped unit must be seen to stay stopped (the same run, inactive, nothing queued) before
-/// the first byte is written. systemd itself never restarts a unit a stop job stopped; this catches
-/// another unit, a timer or a script that starts it again at once.
-const HOLD: Duration = Duration::from_millis(500);
+/// How long a stopped unit must be seen to stay stopped (the same run, inactive, no process, nothing
+/// queued) before the first byte is written: one more look, as on Docker. systemd never restarts by its
+/// Restart= setting a unit that a stop job stopped (a pending automatic restart is cancelled by the stop,
+/// and a waiting one shows as `activating (auto-restart)`, not down); anything else that starts it (a
+/// dependency, a timer, a path or socket unit, a script) queues a job first, which a look sees, and a
+/// start during the write changes the InvocationID, which [`check_held`] sees before the unit is started
+/// again.
+const HOLD: Duration = Duration::from_millis(25);
 /// Beyond the unit's own stop timeout, how long ozrepair keeps asking a unit that starts again to stop.
 const STOP_EXTRA: Duration = Duration::from_secs(30);
 
@@ -106,7 +110,7 @@ pub async fn stop(unit: &str, rec: &mut Stopping, stop_timeout: Duration) -> Res
             if Instant::now() >= deadline {
                 break;
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(HOLD).await;
         }
         now = status(unit).await?;
     }

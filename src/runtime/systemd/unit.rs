@@ -253,27 +253,29 @@ impl Service {
     async fn of(name: &str, props: Props) -> Service {
         let status = Status::of(&props);
         let env = environment(&props);
+        let (start, pre, from) = match ctl::exec_argv(name, &["ExecStart", "ExecStartPre"]).await {
+            Some(mut both) => {
+                let pre = both.pop().unwrap_or_default();
+                (both.pop().unwrap_or_default(), pre, "D-Bus")
+            }
+            None => (
+                ctl::exec_from_show(props.get("ExecStart")),
+                ctl::exec_from_show(props.get("ExecStartPre")),
+                "systemctl show (arguments split at spaces)",
+            ),
+        };
         let (argv, argv_from) = match running_argv(status.main_pid) {
             Some(a) => (a, "its running process"),
-            None => match ctl::exec_argv(name, "ExecStart").await {
-                Some(mut cmds) if !cmds.is_empty() => (expand(&cmds.remove(0), &env), "D-Bus"),
-                _ => (
-                    ctl::exec_from_show(props.get("ExecStart"))
-                        .into_iter()
-                        .next()
-                        .map(|a| expand(&a, &env))
-                        .unwrap_or_default(),
-                    "systemctl show (arguments split at spaces)",
-                ),
-            },
+            None => (
+                start
+                    .into_iter()
+                    .next()
+                    .map(|a| expand(&a, &env))
+                    .unwrap_or_default(),
+                from,
+            ),
         };
-        let pre = match ctl::exec_argv(name, "ExecStartPre").await {
-            Some(cmds) => cmds,
-            None => ctl::exec_from_show(props.get("ExecStartPre")),
-        }
-        .into_iter()
-        .map(|a| expand(&a, &env))
-        .collect();
+        let pre = pre.into_iter().map(|a| expand(&a, &env)).collect();
         let role = role_of(&argv, name);
         Service {
             name: name.to_string(),
