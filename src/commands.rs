@@ -70,8 +70,20 @@ fn confirm(s: &Settings, question: &str, diff: &str) -> Result<()> {
 /// The question before a stop window: what will be stopped and changed (`unit`: what runs the IdP).
 fn question(unit: Option<&runtime::Unit>, what: &str, to: &str, steps: &str) -> String {
     match unit.map(|u| &u.name) {
-        Some(c) => format!("{what} {to}? Container {c} will be stopped, {steps} and started."),
+        Some(c) => format!(
+            "{what} {to}? {} {c} will be stopped, {steps} and started.",
+            noun(c)
+        ),
         None => format!("{what} {to}?"),
+    }
+}
+
+/// What the prompt calls the thing it stops: a systemd unit's name has its type's suffix.
+fn noun(name: &str) -> &'static str {
+    if name.ends_with(".service") {
+        "Unit"
+    } else {
+        "Container"
     }
 }
 
@@ -166,7 +178,8 @@ async fn management(s: &Settings, t: &mut Trail) -> Result<Verdict> {
         Next::Write => {
             let q = match unit {
                 Some(c) => format!(
-                    "Apply to the management's config? Container {} will be stopped, its config backed up and edited, and started.",
+                    "Apply to the management's config? {} {} will be stopped, its config backed up and edited, and started.",
+                    noun(&c.name),
                     c.name
                 ),
                 None => "Apply to the management's config?".to_string(),

@@ -627,6 +627,7 @@ impl Builder {
 
     /// go-oidc's mismatch line: store "got" in the connector whose issuer is "expected".
     fn add_log_evidence(&mut self, logs: Option<&LogFindings>) {
+        let source = logs.map(LogFindings::source).unwrap_or("container log");
         for ev in logs.map(|l| l.evidence.as_slice()).unwrap_or_default() {
             let matches = |v: &ConnectorView, issuer: &str| {
                 v.issuer.as_deref() == Some(issuer)
@@ -637,7 +638,7 @@ impl Builder {
                     self.plan.already_applied += 1;
                 } else {
                     self.plan.notes.push(format!(
-                        "the container reports connector {} with issuer {:?}, but no connector in the database or in a config file ozrepair read has that issuer: it may come from a config file ozrepair did not find (management.json StaticConnectors or Dex's connectors:)",
+                        "the IdP's log reports connector {} with issuer {:?}, but no connector in the database or in a config file ozrepair read has that issuer: it may come from a config file ozrepair did not find (management.json StaticConnectors or Dex's connectors:)",
                         ev.connector.as_deref().unwrap_or("(unnamed)"),
                         ev.expected
                     ));
@@ -645,7 +646,7 @@ impl Builder {
                 continue;
             };
             let evidence = format!(
-                "container log {}: issuer did not match the issuer returned by provider, expected {:?} got {:?}",
+                "{source} {}: issuer did not match the issuer returned by provider, expected {:?} got {:?}",
                 if ev.time.is_empty() { "line" } else { ev.time.as_str() },
                 ev.expected,
                 ev.got

@@ -521,24 +521,34 @@ impl Runtime for Systemd {
         async move {
             let now = lifecycle::status(&self.name).await?;
             let ended = now.restarting() || matches!(now.active.as_str(), "failed" | "inactive");
-            let lines = match &self.log {
+            let (lines, source) = match &self.log {
                 LogTarget::Journal => {
+                    let source = format!("journal of {}", self.name);
                     let entries = journal::entries(&self.name, None, logs::TAIL).await?;
                     let last = journal::last_runs(&entries, 1);
                     let f = logs::scan_all(&last);
                     if f.is_silent() && ended {
-                        journal::last_runs(&entries, 2)
+                        (journal::last_runs(&entries, 2), source)
                     } else {
-                        return Ok(Some(f));
+                        return Ok(Some(LogFindings {
+                            source: Some(source),
+                            ..f
+                        }));
                     }
                 }
-                LogTarget::File(p) => journal::file_lines(
-                    &PathBuf::from(p),
-                    None,
-                    now.main_started.map(|t| t - logs::START_SLACK_NS),
-                )?,
+                LogTarget::File(p) => (
+                    journal::file_lines(
+                        &PathBuf::from(p),
+                        None,
+                        now.main_started.map(|t| t - logs::START_SLACK_NS),
+                    )?,
+                    format!("log file {}", p.display()),
+                ),
             };
-            Ok(Some(logs::scan_all(&lines)))
+            Ok(Some(LogFindings {
+                source: Some(source),
+                ..logs::scan_all(&lines)
+            }))
         }
         .boxed_local()
     }
