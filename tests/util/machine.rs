@@ -252,16 +252,22 @@ impl Machine {
             .collect()
     }
 
-    /// The jobs systemd ran for `unit` (`JOB_TYPE` of PID 1's entries about it: start, stop, restart),
-    /// each with the message before it (an automatic restart's job follows "Scheduled restart job").
+    /// The jobs systemd ran for `unit` (PID 1's entries about it with a `JOB_TYPE`: start, stop, restart;
+    /// a job's "…ing" and "…ed" entries are one job, by its `JOB_ID`), each with the message before its
+    /// first entry (an automatic restart's job follows "Scheduled restart job").
     pub fn jobs(&self, unit: &str) -> Vec<(String, String)> {
         let entries = self.journal(&format!("_PID=1 UNIT={unit}"));
         let mut out = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
         let mut before = String::new();
         for e in entries {
             let msg = e["MESSAGE"].as_str().unwrap_or("").to_string();
             if let Some(t) = e["JOB_TYPE"].as_str() {
-                out.push((t.to_string(), before.clone()));
+                let id = e["JOB_ID"].as_str().unwrap_or("").to_string();
+                if id.is_empty() || !seen.contains(&id) {
+                    seen.push(id);
+                    out.push((t.to_string(), before.clone()));
+                }
             }
             before = msg;
         }
