@@ -32,10 +32,15 @@ pub const PROGRAMS: [&str; 5] = [
 ];
 
 /// The static binaries, built once per run (unless the build scripts ran already: OZR_STATIC_BUILT,
-/// OZR_STANDIN_BUILT).
+/// OZR_STANDIN_BUILT). OZR_MACHINE_OZREPAIR runs another static ozrepair in the machines (an older
+/// build, to see these tests fail on it).
 fn binaries() -> &'static (PathBuf, PathBuf) {
     static BINS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     BINS.get_or_init(|| {
+        if let Some(other) = std::env::var_os("OZR_MACHINE_OZREPAIR") {
+            let standin = repo().join("target/x86_64-unknown-linux-gnu/release/standin");
+            return (PathBuf::from(other), standin);
+        }
         let ozr = repo().join("target/static/ozrepair");
         let standin = repo().join("target/x86_64-unknown-linux-gnu/release/standin");
         for (bin, var, script) in [

@@ -88,7 +88,13 @@ pub async fn stop(unit: &str, rec: &mut Stopping, stop_timeout: Duration) -> Res
             // `systemctl stop` waits for its job; a pending automatic restart is cancelled by it.
             if let Err(e) = ctl::act("stop", unit, &[], limit).await {
                 tracing::debug!(unit, "stop: {e:#}");
-                last_error = Some(format!("{e:#}"));
+                let e = format!("{e:#}");
+                // Asking again does not help a stop this user may not make.
+                if e.contains("Access denied") || e.contains("authentication required") {
+                    rec.stopped_here = false;
+                    bail!("{e}; nothing was changed; run ozrepair as root (or as a user who may stop {unit})");
+                }
+                last_error = Some(e);
                 tokio::time::sleep(POLL).await;
             }
         } else {

@@ -113,13 +113,17 @@ pub fn places(s: &Service) -> Places {
             let (config_default, data_default, log_default) = product.defaults();
             let config = s.flag("--config");
             let config_path = PathBuf::from(config.as_deref().unwrap_or(config_default));
-            p.configs.push((
-                config_path.clone(),
-                match &config {
-                    Some(_) => format!("--config of {}", s.name),
-                    None => format!("the default --config of {}", s.name),
-                },
-            ));
+            // A default that is not there is no config of this unit (one it names is, and its absence
+            // is said).
+            if config.is_some() || config_path.symlink_metadata().is_ok() {
+                p.configs.push((
+                    config_path.clone(),
+                    match &config {
+                        Some(_) => format!("--config of {}", s.name),
+                        None => format!("the default --config of {}", s.name),
+                    },
+                ));
+            }
             let json = read_small(&config_path)
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
             let from_config = |path: &[&str]| {
