@@ -5,20 +5,23 @@
 # hosts: the tool's own cost per host (spawn, connect, locate, read) without the engines' stop and start;
 # the same inspect with every host reached over ssh:// (a throwaway OpenSSH server on loopback per host, as
 # the e2e tests run it): the tunnel's own cost per host. Then the Ansible collection's module
-# (openzro.ozrepair.ozrepair, Debian's ansible-core) over the same hosts at `forks` PARALLEL: its fix of
-# freshly broken hosts and its inspect of the healthy ones. Writes docs/BENCHMARKS-fleet.md.
+# (openzro.ozrepair.ozrepair, Debian's ansible-core) over the same hosts at `forks` PARALLEL, with
+# pipelining on and off: its fix of freshly broken hosts, its inspect of the healthy ones, and Ansible's own
+# cost per host without ozrepair (ansible.builtin.ping, the same connection and Python on each host).
+# Writes docs/BENCHMARKS-fleet.md, with the machine's load average before each case and at the end.
 #
-#   scripts/bench-fleet.sh [CASES]   (default "1:1 16:8 64:8"; the target: 16 hosts at --parallel 8
-#                                    within 2.5x one host)
+#   scripts/bench-fleet.sh [CASES]   (default "1:1 16:8 16:32 64:8 64:32"; the target: 16 hosts at
+#                                    --parallel 8 within 2.5x one host)
 #   OZR_BENCH_RUNS=N                 runs per case (default 3; medians)
 #   OZR_BENCH_ANSIBLE=0              without the ssh and Ansible columns
+#   OZR_BENCH_PIPELINING="on off"    the Ansible runs' pipelining settings (default both)
 #   OZR_BENCH_FLEET_ROOT=DIR         where the engines live (default /tmp/ozr-bench-fleet)
 #   OZR_BENCH_RESULTS=FILE           also append the rows of docs/BENCHMARKS.md's table (benchmark 5) to
 #                                    FILE, as ozr-bench records (scripts/bench.sh sets it)
 # A benchmark, not a test: it prints and records times; it asserts nothing about them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CASES=${1:-1:1 16:8 64:8}
+CASES=${1:-1:1 16:8 16:32 64:8 64:32}
 N=0
 for c in $CASES; do h=${c%%:*}; [ "$h" -gt "$N" ] && N=$h; done
 ROOT=${OZR_BENCH_FLEET_ROOT:-/tmp/ozr-bench-fleet}
@@ -88,12 +91,15 @@ for s in socks: print(s.getsockname()[1])' "$N")
     ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=60s -o BatchMode=yes" ANSIBLE_SSH_CONTROL_PATH_DIR="$A/cp")
   "${aenv[@]}" ansible-galaxy collection build --force --output-path "$A/dist" ansible >/dev/null
   "${aenv[@]}" ansible-galaxy collection install --offline -p "$A/collections" "$A"/dist/*.tar.gz >/dev/null
-  printf -- '- name: ozrepair on every host\n  hosts: ozrepair\n  gather_facts: false\n  tasks:\n    - name: Run ozrepair\n      openzro.ozrepair.ozrepair:\n        binary: "%s"\n        docker_host: "{{ ozr_engine }}"\n        action: "{{ ozr_action }}"\n        wait: "{{ 30 if ozr_action == '"'"'fix'"'"' else omit }}"\n' \
+  printf -- '- name: ozrepair on every host\n  hosts: ozrepair\n  gather_facts: false\n  tasks:\n    - name: Run ozrepair\n      openzro.ozrepair.ozrepair:\n        binary: "%s"\n        docker_host: "{{ ozr_engine }}"\n        action: "{{ ozr_action }}"\n        wait: 30\n' \
     "$OZR" >"$A/play.yml"
+  # Ansible's own cost per host: the same play with a module that does nothing (ping: the same forked
+  # worker, ssh connection and Python on the host, without ozrepair).
+  printf -- '- name: ping on every host\n  hosts: ozrepair\n  gather_facts: false\n  tasks:\n    - name: Ping\n      ansible.builtin.ping:\n' >"$A/ping.yml"
   ansible_version=$(ansible-playbook --version 2>/dev/null | sed -n "1s/^ansible-playbook \[core \(.*\)\]/\1/p")
 fi
 
-# A fresh locked-out deployment on engine $1 (not timed).
+# A fresh locked-out deployment on engine $1 (not timed); break_all N does engines 1..N, 8 at a time.
 break_one() {
   local h="unix://$ROOT/$1/d.sock"
   docker -H "$h" rm -f openzro-management >/dev/null 2>&1 || true
@@ -106,13 +112,17 @@ break_one() {
     -v root_openzro_management:/var/lib/openzro -e STANDIN_PUBLISHED=https://oauth.id.jumpcloud.com/ ozrepair-standin:local >/dev/null
   until [ "$(docker -H "$h" inspect -f '{{.RestartCount}}' openzro-management)" -ge 1 ]; do sleep 0.05; done
 }
+export -f break_one
+export ROOT SEED
+break_all() { seq 1 "$1" | xargs -P 8 -I{} bash -c 'break_one {}'; }
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # hosts parallel -> "fix-ms inspect-ms": a fleet fix of freshly broken hosts, then a fleet inspect of them.
 run_fleet() {
   local hosts=$1 par=$2 inv="$ROOT/inventory"
   : >"$inv"
-  for i in $(seq 1 "$hosts"); do break_one "$i"; echo "unix://$ROOT/$i/d.sock" >>"$inv"; done
+  for i in $(seq 1 "$hosts"); do echo "unix://$ROOT/$i/d.sock" >>"$inv"; done
+  break_all "$hosts"
   local t0 t1 t2
   t0=$(ms)
   "$OZR" fleet --inventory "$inv" --parallel "$par" --yes --output json fix >"$ROOT/out.jsonl" || { cat "$ROOT/out.jsonl" >&2; exit 1; }
@@ -135,30 +145,35 @@ run_fleet() {
   fi
   echo "$fixed $(( t2 - t1 )) $sshed"
 }
-# hosts forks -> "fix-ms inspect-ms": the Ansible module over ssh on freshly broken hosts at FORKS, then
-# (after the same settling) its inspect of them.
+# hosts forks on|off -> "fix-ms inspect-ms ping-ms": the Ansible module over ssh on freshly broken hosts
+# at FORKS with pipelining on or off, then (after the same settling) its inspect of them, then the ping
+# play (Ansible's own cost).
 run_ansible() {
-  local hosts=$1 forks=$2 inv="$ROOT/ansible-hosts.yml"
+  local hosts=$1 forks=$2 pipe=$3 inv="$ROOT/ansible-hosts.yml" pl=True
+  [ "$pipe" = on ] || pl=False
   { echo "ozrepair:"; echo "  hosts:"
     for i in $(seq 1 "$hosts"); do
       printf '    host-%s:\n      ansible_host: 127.0.0.1\n      ansible_port: %s\n      ansible_user: root\n      ansible_python_interpreter: /usr/bin/python3\n      ansible_ssh_private_key_file: %s\n      ansible_ssh_common_args: "-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"\n      ozr_engine: "unix://%s"\n' \
         "$i" "${PORTS[$((i - 1))]}" "$S/client_key" "$S/known_hosts" "$ROOT/$i/d.sock"
     done; } >"$inv"
-  for i in $(seq 1 "$hosts"); do break_one "$i"; done
-  local t0 t1 fixed
+  break_all "$hosts"
+  local t0 t1 t2 fixed inspected
   t0=$(ms)
-  "${aenv[@]}" ansible-playbook -i "$inv" -f "$forks" -e ozr_action=fix "$A/play.yml" >"$ROOT/ansible-fix.log" || { cat "$ROOT/ansible-fix.log" >&2; exit 1; }
+  "${aenv[@]}" ANSIBLE_PIPELINING=$pl ansible-playbook -i "$inv" -f "$forks" -e ozr_action=fix "$A/play.yml" >"$ROOT/ansible-fix.log" || { cat "$ROOT/ansible-fix.log" >&2; exit 1; }
   fixed=$(( $(ms) - t0 ))
   sleep 11
   t1=$(ms)
-  "${aenv[@]}" ansible-playbook -i "$inv" -f "$forks" -e ozr_action=inspect "$A/play.yml" >"$ROOT/ansible-inspect.log" || { cat "$ROOT/ansible-inspect.log" >&2; exit 1; }
-  echo "$fixed $(( $(ms) - t1 ))"
+  "${aenv[@]}" ANSIBLE_PIPELINING=$pl ansible-playbook -i "$inv" -f "$forks" -e ozr_action=inspect "$A/play.yml" >"$ROOT/ansible-inspect.log" || { cat "$ROOT/ansible-inspect.log" >&2; exit 1; }
+  inspected=$(( $(ms) - t1 ))
+  t2=$(ms)
+  "${aenv[@]}" ANSIBLE_PIPELINING=$pl ansible-playbook -i "$inv" -f "$forks" "$A/ping.yml" >"$ROOT/ansible-ping.log" || { cat "$ROOT/ansible-ping.log" >&2; exit 1; }
+  echo "$fixed $inspected $(( $(ms) - t2 ))"
 }
 # hosts parallel -> ms: the engines' own floor, freshly broken hosts stopped and started by the docker CLI,
 # PARALLEL at a time (what every fix must pay, without ozrepair).
 run_bare() {
   local hosts=$1 par=$2
-  for i in $(seq 1 "$hosts"); do break_one "$i"; done
+  break_all "$hosts"
   local t0; t0=$(ms)
   seq 1 "$hosts" | xargs -P "$par" -I{} sh -c 'docker -H "unix://$0/{}/d.sock" stop openzro-management >/dev/null && docker -H "unix://$0/{}/d.sock" start openzro-management >/dev/null' "$ROOT"
   echo $(( $(ms) - t0 ))
@@ -166,29 +181,42 @@ run_bare() {
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
 
 RUNS=${OZR_BENCH_RUNS:-3}
-declare -A fix insp range bare sshi afix ainsp arange
+PIPES=${OZR_BENCH_PIPELINING:-on off}
+declare -A fix insp range bare sshi afix ainsp arange aping apingr load
 declare -A fixs insps bares sshis afixs   # every run's time, for the records
+started=$(date +%s)
 for case in $CASES; do
   h=${case%%:*}; p=${case##*:}
-  f=(); s=(); b=(); t=(); af=(); ai=()
+  load[$case]=$(cut -d' ' -f1-3 /proc/loadavg)
+  f=(); s=(); b=(); t=()
+  declare -A af=() ai=() ap=()
   for _ in $(seq 1 "$RUNS"); do
     read -r x y z < <(run_fleet "$h" "$p")
     f+=("$x"); s+=("$y"); t+=("$z")
     if [ "$ANSIBLE" = 1 ]; then
-      read -r x y < <(run_ansible "$h" "$p")
-      af+=("$x"); ai+=("$y")
+      for pipe in $PIPES; do
+        read -r x y z < <(run_ansible "$h" "$p" "$pipe")
+        af[$pipe]+="$x "; ai[$pipe]+="$y "; ap[$pipe]+="$z "
+      done
     fi
     b+=("$(run_bare "$h" "$p")")
   done
   sshi[$case]=$(printf '%s\n' "${t[@]}" | median)
   if [ "$ANSIBLE" = 1 ]; then
-    afix[$case]=$(printf '%s\n' "${af[@]}" | median)
-    ainsp[$case]=$(printf '%s\n' "${ai[@]}" | median)
-    arange[$case]="$(printf '%s\n' "${af[@]}" | sort -n | head -n1)–$(printf '%s\n' "${af[@]}" | sort -n | tail -n1)"
-    say "hosts=$h forks=$p: ansible fix ${af[*]} ms (median ${afix[$case]}), ansible inspect ${ai[*]} ms, fleet inspect over ssh ${t[*]} ms"
+    for pipe in $PIPES; do
+      k="$case $pipe"
+      afix[$k]=$(printf '%s\n' ${af[$pipe]} | median)
+      ainsp[$k]=$(printf '%s\n' ${ai[$pipe]} | median)
+      aping[$k]=$(printf '%s\n' ${ap[$pipe]} | median)
+      arange[$k]="$(printf '%s\n' ${af[$pipe]} | sort -n | head -n1)–$(printf '%s\n' ${af[$pipe]} | sort -n | tail -n1)"
+      apingr[$k]="$(printf '%s\n' ${ap[$pipe]} | sort -n | head -n1)–$(printf '%s\n' ${ap[$pipe]} | sort -n | tail -n1)"
+      afixs[$k]="${af[$pipe]% }"
+      say "hosts=$h forks=$p pipelining $pipe: ansible fix ${af[$pipe]}ms (median ${afix[$k]}), inspect ${ai[$pipe]}ms, ping ${ap[$pipe]}ms"
+    done
+    say "hosts=$h: fleet inspect over ssh ${t[*]} ms"
   fi
+  unset af ai ap
   fixs[$case]="${f[*]}"; insps[$case]="${s[*]}"; bares[$case]="${b[*]}"; sshis[$case]="${t[*]}"
-  [ "$ANSIBLE" = 1 ] && afixs[$case]="${af[*]}"
   bare[$case]=$(printf '%s\n' "${b[@]}" | median)
   fix[$case]=$(printf '%s\n' "${f[@]}" | median)
   insp[$case]=$(printf '%s\n' "${s[@]}" | median)
@@ -226,29 +254,48 @@ mkdir -p docs
     echo
   fi
   if [ "$ANSIBLE" = 1 ]; then
-    aone=${afix[$first]}
     echo "## The ssh tunnel and the Ansible collection"
     echo
     echo "The same healthy hosts inspected by \`ozrepair fleet\` with every engine reached over \`ssh://root@127.0.0.1:PORT/…/d.sock\`"
     echo "(one throwaway OpenSSH $(ssh -V 2>&1 | sed -n 's/^OpenSSH_\([^ ,]*\).*/\1/p') server per host on loopback, key authentication, as the e2e tests run it):"
     echo "the difference to the local socket is what the tunnel costs (ssh's start, key exchange and authentication, the"
-    echo "forwarded socket). Then the collection's module (\`openzro.ozrepair.ozrepair\`, ansible-core $ansible_version, pipelining,"
-    echo "one ssh connection per host) run by a playbook of that one task on every host at \`forks\` PARALLEL: its fix of freshly"
-    echo "broken hosts (\`wait: 30\`) and, after the same settling, its inspect of them. The module runs the same ozrepair"
-    echo "binary with \`-H unix://…\` on the host it reached over ssh."
+    echo "forwarded socket)."
     echo
-    echo "| hosts | parallel / forks | fleet inspect, local socket (ms) | fleet inspect over ssh (ms) | ssh per host (ms) | Ansible fix (ms) | Ansible fix vs 1 host | Ansible fix vs fleet fix | Ansible inspect (ms) | Ansible inspect per host (ms) |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
+    echo "| hosts | --parallel | fleet inspect, local socket (ms) | fleet inspect over ssh (ms) | ssh per host (ms) |"
+    echo "|---|---|---|---|---|"
     for case in $CASES; do
       h=${case%%:*}; p=${case##*:}
-      awk -v h="$h" -v p="$p" -v i="${insp[$case]}" -v si="${sshi[$case]}" -v af="${afix[$case]}" -v ar="${arange[$case]}" -v ao="$aone" -v f="${fix[$case]}" -v ai="${ainsp[$case]}" \
-        'BEGIN { printf "| %d | %d | %d | %d | %d | %d (%s) | %.2f | %.2f | %d | %d |\n", h, p, i, si, (si-i)/h*(h<p?h:p), af, ar, af/ao, af/f, ai, ai/h }'
+      awk -v h="$h" -v p="$p" -v i="${insp[$case]}" -v si="${sshi[$case]}" \
+        'BEGIN { printf "| %d | %d | %d | %d | %d |\n", h, p, i, si, (si-i)/h*(h<p?h:p) }'
     done
     echo
     echo "\"ssh per host\" is (over ssh − local socket) ÷ hosts × the runs at once: the extra wall time of one host's run."
-    if [ -n "${afix[16:8]:-}" ]; then
-      awk -v t="${afix[16:8]}" -v o="$aone" 'BEGIN { r = t/o; printf "The Ansible collection, 16 hosts at forks 8: %.2f× one host (target ≤ 2.5×): %s.\n", r, (r <= 2.5) ? "met" : "**not met**" }'
-    fi
+    echo
+    echo "Then the collection's module (\`openzro.ozrepair.ozrepair\`, ansible-core $ansible_version, one persistent ssh"
+    echo "connection per host, \`ControlPersist\`) run by a playbook of that one task on every host at \`forks\` PARALLEL,"
+    echo "with pipelining on and off: its fix of freshly broken hosts (\`wait: 30\`), after the same settling its inspect"
+    echo "of them, then **Ansible's own cost**: the same play with \`ansible.builtin.ping\` instead (the forked worker, the"
+    echo "ssh round trips, the module shipped and run by Python on the host; everything but ozrepair). The module runs"
+    echo "the same ozrepair binary once per task, with \`-H unix://…\` on the host it reached over ssh."
+    echo
+    echo "| hosts | forks | pipelining | Ansible fix (ms) | vs 1 host | vs fleet fix | Ansible's own cost, ping (ms) | ping per host (ms) | ping vs 1 host | fix − ping (ms) | Ansible inspect (ms) | inspect per host (ms) |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    for pipe in $PIPES; do
+      aone=${afix[$first $pipe]}; pone=${aping[$first $pipe]}
+      for case in $CASES; do
+        h=${case%%:*}; p=${case##*:}; k="$case $pipe"
+        awk -v h="$h" -v p="$p" -v pipe="$pipe" -v af="${afix[$k]}" -v ar="${arange[$k]}" -v ao="$aone" -v f="${fix[$case]}" \
+          -v ap="${aping[$k]}" -v pr="${apingr[$k]}" -v po="$pone" -v ai="${ainsp[$k]}" \
+          'BEGIN { printf "| %d | %d | %s | %d (%s) | %.2f | %.2f | %d (%s) | %d | %.2f | %d | %d | %d |\n", h, p, pipe, af, ar, af/ao, af/f, ap, pr, ap/h, ap/po, af-ap, ai, ai/h }'
+      done
+    done
+    echo
+    for pipe in $PIPES; do
+      if [ -n "${afix[16:8 $pipe]:-}" ]; then
+        awk -v t="${afix[16:8 $pipe]}" -v o="${afix[$first $pipe]}" -v pt="${aping[16:8 $pipe]}" -v po="${aping[$first $pipe]}" -v pipe="$pipe" \
+          'BEGIN { r = t/o; fl = pt/po; printf "The Ansible collection, 16 hosts at forks 8, pipelining %s: %.2f× one host (target ≤ 2.5×): %s. Ansible alone (ping) takes %.2f× one host for the same 16 hosts (%d ms against %d ms, %.0f ms per host)%s\n", pipe, r, (r <= 2.5) ? "met" : "**not met**", fl, pt, po, pt/16, (fl > 2.5) ? ": the floor under the target, before ozrepair does anything." : "." }'
+      fi
+    done
     echo
   fi
   echo "Every host is a separate run of ozrepair (stop, verified backup, edit, start, watch), so --parallel"
@@ -267,7 +314,11 @@ mkdir -p docs
     echo "Ansible's per-host work plus the engines', not by ozrepair's."
   fi
   echo
-  echo "**What limits it, in this run** (load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, on $(nproc) cores):"
+  echo "**Under what load.** The machine is shared: other work ran beside this benchmark. Its load average (1, 5 and"
+  echo "15 minutes, on $(nproc) cores) before each case: $(for c in $CASES; do printf '%s: %s; ' "$c" "${load[$c]}"; done)at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "The whole run took $(( ($(date +%s) - started) / 60 )) minutes."
+  echo
+  echo "**What limits it, in this run** (on $(nproc) cores):"
   for case in $CASES; do
     h=${case%%:*}; p=${case##*:}
     [ "$h" = 1 ] && continue
@@ -276,9 +327,9 @@ mkdir -p docs
   done
   if [ "$ANSIBLE" = 1 ]; then
     for case in $CASES; do
-      h=${case%%:*}; p=${case##*:}
-      awk -v h="$h" -v p="$p" -v i="${insp[$case]}" -v si="${sshi[$case]}" -v ai="${ainsp[$case]}" \
-        'BEGIN { printf "- %d host%s: the ssh tunnel adds %d ms to the fleet inspect (%d ms against %d ms), and the inspect by Ansible costs %.0f ms per host against %.0f ms by the fleet over ssh.\n", h, (h == 1) ? "" : "s", si-i, si, i, ai/h, si/h }'
+      h=${case%%:*}; p=${case##*:}; k="$case ${PIPES%% *}"
+      awk -v h="$h" -v p="$p" -v i="${insp[$case]}" -v si="${sshi[$case]}" -v ai="${ainsp[$k]}" -v ap="${aping[$k]}" -v pipe="${PIPES%% *}" \
+        'BEGIN { printf "- %d host%s at %d: the ssh tunnel adds %d ms to the fleet inspect (%d ms against %d ms); by Ansible (pipelining %s) the inspect costs %.0f ms per host and Ansible alone (ping) %.0f ms per host, against %.0f ms by the fleet over ssh.\n", h, (h == 1) ? "" : "s", p, si-i, si, i, pipe, ai/h, ap/h, si/h }'
     done
   fi
   if [ -n "${bare[16:8]:-}" ]; then
@@ -296,8 +347,8 @@ if [ -n "${OZR_BENCH_RESULTS:-}" ] && [ -n "${fix[16:8]:-}" ]; then
   rec --id bare16 --what "5b. The engines' bare stop+start under 5a (docker CLI, 8 at a time)" --ours-label "16 hosts" \
     --ours-ms "${bares[16:8]}" --base-label "1 host" --base-ms "${bares[$first]}"
   if [ "$ANSIBLE" = 1 ]; then
-    rec --id ansible16 --what "5c. Ansible collection fix, 16 hosts at forks 8" --ours-label "16 hosts" \
-      --ours-ms "${afixs[16:8]}" --base-label "1 host" --base-ms "${afixs[$first]}" --ratio-max 2.5
+    rec --id ansible16 --what "5c. Ansible collection fix, 16 hosts at forks 8 (pipelining ${PIPES%% *})" --ours-label "16 hosts" \
+      --ours-ms "${afixs[16:8 ${PIPES%% *}]}" --base-label "1 host" --base-ms "${afixs[$first ${PIPES%% *}]}" --ratio-max 2.5
   fi
   if [ -n "${fix[64:8]:-}" ]; then
     rec --id fleet64 --what "5d. Fleet fix, 64 hosts at --parallel 8 (recorded)" --ours-label "64 hosts" \

@@ -9,7 +9,7 @@
 #                               is not rewritten
 #   scripts/bench.sh --no-fleet the full run without running benchmark 5: its rows are kept from the last
 #                               full run (<target>/bench/fleet.jsonl), and the page says from when
-#   OZR_BENCH_FLEET_CASES=...   benchmark 5's cases (default "1:1 16:8 64:8"; --quick: "1:1 16:8", 1 run)
+#   OZR_BENCH_FLEET_CASES=...   benchmark 5's cases (default "1:1 16:8 16:32 64:8 64:32"; --quick: "1:1 16:8", 1 run)
 #
 #   1. time to recovery on the seed scenario (the demo's locked-out deployment): the manual procedure
 #      (docker stop; cp; sqlite3 UPDATE; docker start) against `ozrepair fix --yes --wait 0`; 1b. the
@@ -21,8 +21,8 @@
 #   4. start-up: `ozrepair --version` and `ozrepair --db small.db inspect`
 #   5. fleets: scripts/bench-fleet.sh (private engines on this machine; 16 hosts at --parallel 8 against
 #      one host, the engines' bare stop+start under it, 64 hosts recorded, the tool's own cost per host,
-#      the ssh tunnel and the Ansible collection at forks 8), which also writes docs/BENCHMARKS-fleet.md;
-#      about 40 minutes on 2 cores with 64 hosts
+#      the ssh tunnel and the Ansible collection at forks 8 and 32, pipelining on and off, beside Ansible's
+#      own cost), which also writes docs/BENCHMARKS-fleet.md; its own duration is on that page
 #
 # Both sides run in turn, alternating which goes first run by run; medians are compared. Timing, peak RSS
 # and the table come from the harness ozr-bench (tests/standin/src/bench_main.rs). The 1 GiB database is
@@ -431,7 +431,7 @@ SCRUB="$W/scrub.jsonl"
 FLEET_REC="$CACHE/fleet.jsonl"     # benchmark 5's rows, kept for runs with --no-fleet
 FLEET_META="$CACHE/fleet.meta"     # when and how they were measured: date and build, cases, runs
 if [ "$FLEET" = 1 ]; then
-  if [ "$QUICK" = 1 ]; then FC=${OZR_BENCH_FLEET_CASES:-1:1 16:8} FR=1; else FC=${OZR_BENCH_FLEET_CASES:-1:1 16:8 64:8} FR=3; fi
+  if [ "$QUICK" = 1 ]; then FC=${OZR_BENCH_FLEET_CASES:-1:1 16:8} FR=1; else FC=${OZR_BENCH_FLEET_CASES:-1:1 16:8 16:32 64:8 64:32} FR=3; fi
   say "5. fleets: scripts/bench-fleet.sh \"$FC\" ($FR run(s) per case; writes docs/BENCHMARKS-fleet.md)"
   : >"$FLEET_REC.new"
   OZR_BENCH_RESULTS="$FLEET_REC.new" OZR_BENCH_RUNS="$FR" scripts/bench-fleet.sh "$FC" >/dev/null

@@ -402,11 +402,7 @@ impl ToArgs for PlanArgs {
         }
         self.discovery.to_args(out);
         for s in &self.set {
-            value(
-                out,
-                "--set",
-                format!("{}.{}={}", s.connector, s.field, s.value),
-            );
+            value(out, "--set", &s.raw);
         }
         flag(out, self.issuer_alias, "--issuer-alias");
     }
@@ -691,38 +687,59 @@ fn holder(cmd: &clap::Command, m: &clap::ArgMatches) -> Option<String> {
     holder(cmd.find_subcommand(name)?, sub)
 }
 
-/// One `--set CONNECTOR.FIELD=VALUE`, parsed.
+/// One `--set CONNECTOR.FIELD=VALUE`, parsed. Parsing never fails: a refusal is kept in `refused` and
+/// raised after the command line is read ([`SetField::refusal`]), so that no error message echoes the
+/// value (clap's own would print it whole, and a value may hold a secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetField {
     pub connector: String,
     pub field: String,
     pub value: String,
+    /// The argument as given (what fleet passes on).
+    pub raw: String,
+    /// Why it cannot be set, in words that never quote the value.
+    pub refused: Option<String>,
+}
+
+impl SetField {
+    /// The usage error of a `--set` that cannot be set.
+    pub fn refusal(&self) -> Option<UsageError> {
+        self.refused
+            .as_ref()
+            .map(|why| UsageError(format!("{why}; nothing was changed")))
+    }
 }
 
 impl std::str::FromStr for SetField {
     type Err = UsageError;
     fn from_str(s: &str) -> Result<Self, UsageError> {
-        let bad = || UsageError(format!("--set takes CONNECTOR.FIELD=VALUE, not {s:?}"));
-        let (left, value) = s.split_once('=').ok_or_else(bad)?;
-        let (connector, field) = left.rsplit_once('.').ok_or_else(bad)?;
-        if connector.is_empty() || field.is_empty() {
-            return Err(bad());
-        }
+        let mut set = SetField {
+            connector: String::new(),
+            field: String::new(),
+            value: String::new(),
+            raw: s.to_string(),
+            refused: None,
+        };
+        let parts = s
+            .split_once('=')
+            .and_then(|(left, value)| Some((left.rsplit_once('.')?, value)))
+            .filter(|((c, f), _)| !c.is_empty() && !f.is_empty());
+        let Some(((connector, field), value)) = parts else {
+            set.refused = Some(
+                "--set takes CONNECTOR.FIELD=VALUE, and one of its arguments is not of that form"
+                    .into(),
+            );
+            return Ok(set);
+        };
+        (set.connector, set.field, set.value) = (connector.into(), field.into(), value.into());
         if is_secret_field(field) {
-            return Err(UsageError(format!(
-                "--set does not set secrets ({field} would be printed in the plan); nothing was changed"
-            )));
+            set.refused = Some(format!(
+                "--set does not set secrets ({connector}.{field} would be printed in the plan)"
+            ));
+        } else if let Some(why) = crate::dex::url::set_problem(field, value) {
+            set.refused = Some(format!("--set {connector}.{why}"));
         }
-        if let Some(why) = crate::dex::url::set_problem(field, value) {
-            return Err(UsageError(format!(
-                "--set {connector}.{why}; nothing was changed"
-            )));
-        }
-        Ok(SetField {
-            connector: connector.into(),
-            field: field.into(),
-            value: value.into(),
-        })
+        Ok(set)
     }
 }
 

@@ -213,6 +213,11 @@ pub async fn run(g: &Global, a: &FleetArgs) -> (String, ExitCode) {
     if g.db.is_some() || g.unit.is_some() || g.container.is_some() || g.volume.is_some() {
         return refuse("fleet takes --container/--volume per host in the inventory, and no --db or --unit (fleet reaches Docker engines); nothing was changed".into());
     }
+    if let FleetAction::Fix(f) = &a.action {
+        if let Some(e) = f.plan.set.iter().find_map(|s| s.refusal()) {
+            return refuse(e.0);
+        }
+    }
     if matches!(&a.action, FleetAction::Fix(f) if !f.dry.dry_run) && !g.yes {
         return refuse("fleet fix changes many hosts and cannot ask each time: re-run with --yes (or use --dry-run); nothing was changed".into());
     }

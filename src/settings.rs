@@ -152,6 +152,9 @@ impl Settings {
                         Some(UsageError(format!("--issuer {why}; nothing was changed"))),
                     );
                 }
+                if let Some(e) = a.plan.set.iter().find_map(|f| f.refusal()) {
+                    return (s, Some(e));
+                }
                 s.plan = a.plan.clone();
                 s.apply = ApplyOpts {
                     dry_run: a.dry.dry_run,

@@ -6,6 +6,8 @@
 #[macro_use]
 mod util;
 
+#[path = "suite/ansible_collection.rs"]
+mod ansible_collection;
 #[path = "suite/backup_restore.rs"]
 mod backup_restore;
 #[path = "suite/cli.rs"]

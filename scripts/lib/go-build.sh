@@ -49,7 +49,7 @@ backports_entry() {
         if ($(i + 1) == c) { print $i, key; exit }
       }') || true
   fi
-  [ -n "$uri" ] || { say "no source entry for ${codename} in /etc/apt to derive ${codename}-backports from"; exit 1; }
+  [ -n "$uri" ] || { say "no source entry for ${codename} to derive ${codename}-backports from"; exit 1; }
   {
     printf 'Types: deb\nURIs: %s\nSuites: %s-backports\nComponents: main\n' "$uri" "$codename"
     [ "$keyring" != "-" ] && [ -n "$keyring" ] && printf 'Signed-By: %s\n' "$keyring"

@@ -478,9 +478,15 @@ impl Window<'_> {
                 writes.push(w);
             }
         }
-        journal.save(&sets).map_err(|e| {
-            anyhow!("{e:#}; the restore's journal could not be written, so nothing was restored")
-        })?;
+        // The one rename of the store needs no journal; config files to put back after it do.
+        let journaled = !writes.is_empty();
+        if journaled {
+            journal.save(&sets).map_err(|e| {
+                anyhow!(
+                    "{e:#}; the restore's journal could not be written, so nothing was restored"
+                )
+            })?;
+        }
         match self.store.write(Write::Restore).await {
             Ok(_) => {
                 done.written = true;
@@ -510,7 +516,9 @@ impl Window<'_> {
                 }
             }
         }
-        crate::backups::Journal::remove(&sets)?;
+        if journaled {
+            crate::backups::Journal::remove(&sets)?;
+        }
         Ok(())
     }
 
@@ -857,13 +865,18 @@ mod tests {
 
     /// Runs the plan's window with a fake runtime and store; the result and the calls made, in order.
     fn window(runs: Runs, writes: Writes) -> (Applied, Vec<String>) {
+        window_on(runs, writes, "https://x", State::Restarting)
+    }
+
+    /// The same, on a store whose connector `a` holds `issuer`, and an IdP in `state`.
+    fn window_on(runs: Runs, writes: Writes, issuer: &str, state: State) -> (Applied, Vec<String>) {
         let calls: Calls = Rc::default();
         let mut runtime = FakeRuntime {
             how: runs,
             unit: Unit {
                 name: "mgmt".into(),
                 id: "1".into(),
-                state: State::Restarting,
+                state,
                 exit_code: 1,
                 restarts: 3,
             },
@@ -877,7 +890,7 @@ mod tests {
                 typ: "oidc".into(),
                 name: "a".into(),
                 resource_version: String::new(),
-                config: Some(br#"{"issuer":"https://x"}"#.to_vec()),
+                config: Some(format!(r#"{{"issuer":"{issuer}"}}"#).into_bytes()),
                 storage: Storage::Blob,
             }],
             writes,
@@ -1005,50 +1018,13 @@ mod tests {
 
     #[test]
     fn work_already_done_stops_nothing() {
-        let calls: Calls = Rc::default();
-        let mut runtime = FakeRuntime {
-            how: Runs::default(),
-            unit: Unit {
-                name: "mgmt".into(),
-                id: "1".into(),
-                state: State::Running,
-                exit_code: 0,
-                restarts: 0,
-            },
-            stopped_here: false,
-            refused: false,
-            calls: calls.clone(),
-        };
-        let mut store = FakeStore {
-            rows: vec![ConnectorRow {
-                id: "a".into(),
-                typ: "oidc".into(),
-                name: "a".into(),
-                resource_version: String::new(),
-                config: Some(br#"{"issuer":"https://x/"}"#.to_vec()),
-                storage: Storage::Blob,
-            }],
-            writes: Writes::Commits,
-            dir: tempfile::tempdir().unwrap(),
-            calls: calls.clone(),
-        };
-        let opts = ApplyOpts::default();
-        let plan = plan();
-        let w = Window {
-            runtime: &mut runtime,
-            store: &mut store,
-            origin: Origin::default(),
-            opts: &opts,
-        };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let a = rt.block_on(w.run(Work::Plan {
-            plan: &plan,
-            command: "fix",
-            saved: &[],
-        }));
-        assert_eq!(*calls.borrow(), ["lock"], "nothing stopped");
+        let (a, calls) = window_on(
+            Runs::default(),
+            Writes::Commits,
+            "https://x/",
+            State::Running,
+        );
+        assert_eq!(calls, ["lock"], "nothing stopped");
         assert!(a.already_stored);
         assert_eq!(a.verdict.unwrap().outcome, Outcome::Healthy);
     }

@@ -467,11 +467,24 @@ impl Configs {
             Format::Env => {
                 match envfile::assignments(&file.bytes) {
                     Ok(list) => {
-                        // bash uses the last assignment of a key: that one is edited, or named.
-                        let last = list
-                            .into_iter()
-                            .rfind(|a| a.key.ends_with("_AUTH_OIDC_CONFIGURATION_ENDPOINT"));
+                        // bash uses the last assignment of a key: that one is read; a key assigned
+                        // more than once is named, never edited (an edit of one would leave the
+                        // others to be misread).
+                        let is_it = |a: &envfile::Assignment| {
+                            a.key.ends_with("_AUTH_OIDC_CONFIGURATION_ENDPOINT")
+                        };
+                        let times = list.iter().filter(|a| is_it(a)).count();
+                        let last = list.into_iter().rfind(is_it);
                         match last {
+                            Some(a) if times > 1 => {
+                                self.env_unedited = Some(format!(
+                                    "{} assigns {} {times} times (bash uses the last, line {}: {:?}), which ozrepair does not edit",
+                                    file.path.display(),
+                                    a.key,
+                                    a.line,
+                                    a.value
+                                ));
+                            }
                             Some(a) if a.literal => {
                                 self.env_endpoint = Some((idx, a.key, a.value));
                             }
@@ -864,7 +877,8 @@ pub fn edit(file: &ConfigFile, path: &[Seg], kind: Kind, from: &str, to: &str) -
     }
 }
 
-/// An env file's one assignment (`path` is its key) changed in place ([`envfile::replace`]).
+/// An env file's assignment of `path` (its key) changed in place ([`envfile::replace`]): the last one,
+/// the one bash uses when a key is assigned more than once.
 fn edit_env(bytes: &[u8], path: &[Seg], from: &str, to: &str) -> Result<Vec<u8>> {
     let [Seg::Key(key)] = path else {
         bail!("an env file has keys only");
@@ -872,7 +886,7 @@ fn edit_env(bytes: &[u8], path: &[Seg], from: &str, to: &str) -> Result<Vec<u8>>
     let list = envfile::assignments(bytes)?;
     let a = list
         .iter()
-        .find(|a| a.key == *key)
+        .rfind(|a| a.key == *key)
         .ok_or_else(|| anyhow!("it has no {key}"))?;
     if !a.literal || a.value != from {
         bail!("{key} is no longer {from:?}; run ozrepair again to re-plan");
@@ -880,7 +894,7 @@ fn edit_env(bytes: &[u8], path: &[Seg], from: &str, to: &str) -> Result<Vec<u8>>
     let out = envfile::replace(bytes, a, to)?;
     let back = envfile::assignments(&out)?
         .into_iter()
-        .find(|a| a.key == *key)
+        .rfind(|a| a.key == *key)
         .map(|a| a.value);
     if back.as_deref() != Some(to) {
         bail!("the edited file does not read back {key} as {to:?}");

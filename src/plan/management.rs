@@ -76,7 +76,7 @@ pub fn build(configs: &Configs, asked: Option<&Asked>, s: &PlanArgs) -> Result<P
         }
     };
     plan.discovered = asked.into_iter().cloned().collect();
-    view.checked_by = Some(source.says().into());
+    view.checked_by = Some(source.says());
     if to == auth.issuer {
         view.status = Status::Ok;
     } else {

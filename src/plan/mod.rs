@@ -86,7 +86,7 @@ crate::fields! {
         /// What its status rests on, in a few words (extension): the IdP's log of a start, the
         /// provider's discovery document, the operator's value. Absent when nothing checked it.
         #[serde(skip_serializing_if = "Option::is_none")]
-        pub checked_by: Option<String>,
+        pub checked_by: Option<&'static str>,
         /// Its status before the change this run applied (extension; only for a changed connector).
         #[serde(skip_serializing_if = "Option::is_none")]
         pub status_before: Option<Status>,
@@ -425,9 +425,9 @@ fn views_of(
 /// (or an unnamed connector) failing, since the IdP opens every connector before it serves (and NetBird
 /// v0.65.2+ and Dex v2.44+, which go on with a connector that failed, log each failure). Dex's built-in
 /// `local` connector has nothing to check. Otherwise nothing vouches for it: unknown, and not checked.
-fn checked(id: &str, typ: &str, logs: Option<&LogFindings>) -> (Status, Option<String>) {
+fn checked(id: &str, typ: &str, logs: Option<&LogFindings>) -> (Status, Option<&'static str>) {
     if typ == door::LOCAL_TYPE {
-        return (Status::Ok, Some(BY_DEX.into()));
+        return (Status::Ok, Some(BY_DEX));
     }
     let names_it = |c: &Option<String>| c.as_deref().is_none_or(|c| c == id);
     match logs {
@@ -436,7 +436,7 @@ fn checked(id: &str, typ: &str, logs: Option<&LogFindings>) -> (Status, Option<S
                 && !l.failures.iter().any(|f| names_it(&f.connector))
                 && !l.evidence.iter().any(|e| names_it(&e.connector)) =>
         {
-            (Status::Ok, Some(BY_START.into()))
+            (Status::Ok, Some(BY_START))
         }
         _ => (Status::Unknown, None),
     }
@@ -688,7 +688,7 @@ impl Builder {
                     if !corrected && !undecodable {
                         view.status = Status::Ok;
                         view.problem = None;
-                        view.checked_by = Some(BY_DISCOVERY.into());
+                        view.checked_by = Some(BY_DISCOVERY);
                     }
                 }
                 Ok(published) => {
@@ -728,11 +728,11 @@ impl Builder {
             if from == c.to && file_from.as_deref().is_none_or(|f| f == c.to) {
                 v.status = Status::Ok;
                 v.problem = None;
-                v.checked_by = Some(c.source.says().into());
+                v.checked_by = Some(c.source.says());
                 continue;
             }
             v.status = Status::Mismatch;
-            v.checked_by = Some(c.source.says().into());
+            v.checked_by = Some(c.source.says());
             v.problem = Some(match c.source {
                 Source::Explicit => format!("stored issuer {from:?}, --issuer sets {:?}", c.to),
                 _ => format!("stored issuer {from:?}, the provider publishes {:?}", c.to),

@@ -216,7 +216,9 @@ pub(super) mod tests {
             ),
             store: ["database", "static", "overlay"][n % 3],
             file: (n % 2 == 1).then(|| format!("/etc/{h}.json")),
-            checked_by: n.is_multiple_of(2).then(|| format!("{h} said")),
+            checked_by: n
+                .is_multiple_of(2)
+                .then_some("the provider's discovery document"),
             status_before: (n % 3 == 1).then_some(Status::Mismatch),
         }
     }

@@ -51,7 +51,7 @@ fn after_change(views: &mut [ConnectorView], changes: &[Change], v: &Verdict, ru
         };
         view.status_before = Some(view.status);
         view.status = status;
-        view.checked_by = by.map(String::from);
+        view.checked_by = by;
         view.problem = problem.map(String::from);
     }
 }

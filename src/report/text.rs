@@ -348,7 +348,7 @@ fn checked_line(views: &[crate::plan::ConnectorView]) -> String {
     let mut by: Vec<(&str, usize)> = Vec::new();
     let mut unchecked = 0;
     for v in views {
-        match (v.status, v.checked_by.as_deref()) {
+        match (v.status, v.checked_by) {
             (Status::Ok | Status::Mismatch, Some(b)) => {
                 match by.iter_mut().find(|(s, _)| *s == b) {
                     Some((_, n)) => *n += 1,

@@ -1493,14 +1493,15 @@ fn forms(secret: &str) -> Vec<String> {
     ]
 }
 
-/// inspect (text and JSON) and `fix --dry-run --set` echoing `secret` into redirectURI: exit 0 or 3,
-/// valid JSON, and no form of `secret` (nor its distinctive `marker`) in any output.
+/// inspect (text and JSON) and `fix --dry-run --set` echoing `secret` into clientID (a field that takes
+/// any text: a URL field would refuse a control character as Go's url.Parse does): valid JSON, and no
+/// form of `secret` (nor its distinctive `marker`) in any output.
 fn secret_never_printed(w: &World, config: &[u8], secret: &str, marker: &str) -> Outcome {
     w.seed(&DexDb::locked_out());
     set_config(w, config, "JumpCloud");
     let before = w.snapshot();
     let db = w.db.to_string_lossy().into_owned();
-    let echo = format!("{JC_ID}.redirectURI=https://vpn.example.com/{secret}");
+    let echo = format!("{JC_ID}.clientID=id-{secret}");
     let runs = [
         ozr(["--db", &db, "inspect"]).run(),
         ozr(["--db", &db, "--output", "json", "inspect"]).run(),

@@ -220,6 +220,31 @@ fn set_validates_a_url_field_as_issuer_is_validated() {
         assert!(first.contains(says), "{set}: {run:?}");
         assert!(first.contains("nothing was changed"), "{set}: {run:?}");
     }
+    // A refused value is never echoed (it may hold a secret): not by clap, not by ozrepair.
+    for set in [
+        format!("{JC_ID}.clientSecret=hunter2-never-printed"),
+        format!("{JC_ID}.redirectURI=hunter2-never-printed"),
+        "hunter2-never-printed".to_string(),
+    ] {
+        let run = ozrepair(["--db", &on(&db), "fix", "--yes", "--set", &set]).run();
+        assert_eq!(run.code, 2, "{set}: {run:?}");
+        assert!(
+            !run.all().contains("hunter2"),
+            "{set}: the value was printed: {run:?}"
+        );
+        let json = ozrepair([
+            "--db",
+            &on(&db),
+            "--output",
+            "json",
+            "fix",
+            "--yes",
+            "--set",
+            &set,
+        ])
+        .run();
+        assert!(!json.all().contains("hunter2"), "{set}: {json:?}");
+    }
     assert_eq!(std::fs::read(&db).unwrap(), before, "nothing written");
 }
 

@@ -291,9 +291,80 @@ impl Play {
     pub fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
+
+    /// Every task result the default callback printed with its JSON (a module's at `-v`, a debug
+    /// message always), in order: the task's name as the banner gives it (a role's task as `ROLE : NAME`),
+    /// the host and the result.
+    pub fn results(&self) -> Vec<TaskResult> {
+        let mut out = Vec::new();
+        let mut task = String::new();
+        let mut lines = self.stdout.lines();
+        while let Some(line) = lines.next() {
+            if let Some(rest) = line.strip_prefix("TASK [") {
+                task = rest.rsplit_once("] ").map_or(rest, |(t, _)| t).to_string();
+                continue;
+            }
+            let Some((status, rest)) = line.split_once(": [") else {
+                continue;
+            };
+            if !["ok", "changed", "fatal", "skipping", "failed"].contains(&status) {
+                continue;
+            }
+            let Some((host, after)) = rest.split_once(']') else {
+                continue;
+            };
+            let Some(tail) = after
+                .strip_prefix(" => ")
+                .or_else(|| after.strip_prefix(": FAILED! => "))
+            else {
+                continue;
+            };
+            // One line at -v, indented over several at -vvv and for debug messages.
+            let mut text = tail.to_string();
+            let result = loop {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                    break v;
+                }
+                match lines.next() {
+                    Some(l) => {
+                        text.push('\n');
+                        text.push_str(l);
+                    }
+                    None => panic!("the result of {task} on {host} is not JSON: {text}"),
+                }
+            };
+            out.push(TaskResult {
+                task: task.clone(),
+                host: host.split(" -> ").next().unwrap_or(host).to_string(),
+                result,
+            });
+        }
+        out
+    }
+
+    /// The result of the last task whose name starts with `task` on `alias`; fails the test when there is
+    /// none.
+    pub fn result(&self, task: &str, alias: &str) -> serde_json::Value {
+        self.results()
+            .into_iter()
+            .rev()
+            .find(|r| r.host == alias && r.task.starts_with(task))
+            .map(|r| r.result)
+            .unwrap_or_else(|| panic!("no result of {task:?} on {alias}:\n{}", self.all()))
+    }
 }
 
-/// The collection's module run directly by Debian's Python (as Ansible runs it on a target), with `args`.
+/// One task's result on one host, as `ansible-playbook` printed it.
+#[derive(Debug, Clone)]
+pub struct TaskResult {
+    pub task: String,
+    pub host: String,
+    pub result: serde_json::Value,
+}
+
+/// The collection's module run directly by Debian's Python (as Ansible runs it on a target), with `args`;
+/// its module_utils are found through an `ansible_collections/openzro/ozrepair` link to the repository's
+/// `ansible/` on PYTHONPATH.
 pub fn run_module(args: serde_json::Value) -> (serde_json::Value, String) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("args.json");
@@ -302,10 +373,15 @@ pub fn run_module(args: serde_json::Value) -> (serde_json::Value, String) {
         serde_json::json!({ "ANSIBLE_MODULE_ARGS": args }).to_string(),
     )
     .unwrap();
+    let ns = dir.path().join("ansible_collections/openzro");
+    std::fs::create_dir_all(&ns).unwrap();
+    std::os::unix::fs::symlink(repo().join("ansible"), ns.join("ozrepair")).unwrap();
     let out = crate::util::run::output_within(
         std::process::Command::new("/usr/bin/python3")
-            .arg(crate::util::repo().join("ansible/plugins/modules/ozrepair.py"))
-            .arg(&file),
+            .arg(repo().join("ansible/plugins/modules/ozrepair.py"))
+            .arg(&file)
+            .env("PYTHONPATH", dir.path())
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
         std::time::Duration::from_secs(120),
     );
     let text = out.stdout_text();

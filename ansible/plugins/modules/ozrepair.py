@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: ozrepair contributors
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0.txt)
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -9,108 +9,129 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 ---
 module: ozrepair
-short_description: Inspect, fix, back up or restore the IdP connectors of an openZro / NetBird deployment, or set a local user's password
-version_added: "1.0.0"
+short_description: Inspect, fix, back up or restore the IdP connectors of an openZro / NetBird deployment
+version_added: "0.1.0"
 description:
-  - Runs the C(ozrepair) binary on the target against one Docker engine and turns its JSON report
-    (command-line contract v1) into an Ansible result.
-  - C(changed) means changes were applied (a connector was rewritten, a backup was taken, a backup was
-    restored). With I(action=inspect) it means changes are pending, so that the play recap counts the
-    hosts a fix would change; inspect itself never writes.
+  - Runs the C(ozrepair) binary once on the target, against one Docker or Podman engine (or a database
+    file), and turns its JSON report (command-line contract v1) into an Ansible result.
+  - I(action=inspect) and I(action=backups) only read. They are never C(changed); pending fixes are in
+    C(pending), C(plan) and the diff. For monitoring, M(openzro.ozrepair.ozrepair_info) does the same.
+  - C(changed) means changes were applied (a connector or config file was rewritten, a backup was taken or
+    restored, a password was set). Under check mode it means they would be.
   - A failed run fails the task with the report's one-line C(error) as C(msg). Exit code 4 (the change is
     written but the container did not stay up) is both changed and failed.
   - The whole report is returned. Secret values (client secrets, bind passwords and the like) are never
-    part of any returned field; ozrepair redacts them and the module scrubs any field named like a
+    part of any returned field. ozrepair redacts them, and the module scrubs any field named like a
     secret once more.
+  - Each option is ozrepair's flag of the same name (C(docker_host) is C(-H)/C(--host)). An option that
+    the action's command does not take is ignored.
 options:
   action:
     description:
-      - What to do. C(inspect) is read-only. C(fix) corrects broken connectors (stop, verified backup,
-        edit, start, watch). C(backup) takes a verified backup (the container is stopped around it).
-        C(restore) puts the newest backup back (the current database is saved first). C(password) sets
-        the password of the local user I(email) and ends that user's local sessions (stop, verified
-        backup, write, start, watch), from I(password_file) or I(new_password). C(local_login) is the
-        emergency door: it turns local login back on in the config files that turn it off and creates
-        Dex's C(local) connector again when it was deleted (the same stop window); never implied by C(fix).
+      - What to do. Required; there is no default, because the actions that write stop the container.
+      - C(inspect) reads and reports what is wrong. C(backups) lists the backups. Both never write.
+      - C(fix) corrects broken connectors (stop, verified backup, edit, start, watch).
+      - C(backup) takes a verified backup (the container is stopped around it).
+      - C(restore) puts a backup back, the newest unless I(backup) names one (the current database is
+        saved first).
+      - C(password) sets the password of the local user I(email) and ends that user's local sessions (the
+        same stop window), from I(new_password) or I(password_file).
+      - C(local_login) is the emergency door. It turns local login back on in the config files that turn it
+        off and creates Dex's C(local) connector again when it was deleted (the same stop window). It is
+        never implied by C(fix).
     type: str
-    choices: [inspect, fix, backup, restore, password, local_login]
-    default: fix
-  docker_host:
-    description:
-      - The Docker endpoint on the target, as C(ozrepair -H) takes it (C(unix://), C(tcp://), C(ssh://)).
-      - Default is the target's C($DOCKER_HOST), its docker context, else the local socket.
-    type: str
-  container:
-    description: The container that runs the IdP. Default is discovered.
-    type: str
-  volume:
-    description: The volume that holds the IdP database. Default is discovered.
-    type: str
-  unit:
-    description:
-      - The systemd unit that runs the management server or Dex (C(netbird-management), C(openzro-management),
-        C(dex)), on a host without containers.
-      - Default is discovered (after the container engine, when it finds none).
-      - Mutually exclusive with I(container), I(volume) and I(db).
-    type: str
-  db:
-    description:
-      - Work on this database file directly, without Docker (nothing is stopped or started).
-      - Mutually exclusive with I(container) and I(volume).
-    type: path
-  access:
-    description: Reach the database through the volume's host path or the engine's archive API.
-    type: str
-    choices: [auto, host, archive]
+    required: true
+    choices: [inspect, backups, fix, backup, restore, password, local_login]
   connector:
-    description: Only this connector (I(action=fix)).
+    description: Only this connector (C(--connector); I(action=fix)).
     type: str
   issuer:
-    description: Set exactly this issuer (I(action=fix)); needs I(connector) when more than one could match.
+    description:
+      - Set exactly this issuer (C(--issuer); I(action=fix)). It needs I(connector) when more than one
+        connector could match.
     type: str
-  discover:
-    description: Ask each OIDC connector's provider for the issuer it publishes (I(action=inspect) or C(fix)).
+  set:
+    description:
+      - Set existing string fields of connectors' configs (C(--set), one per element; I(action=fix)).
+      - Each element is C(CONNECTOR.FIELD=VALUE). Secrets cannot be set this way.
+    type: list
+    elements: str
+    default: []
+  issuer_alias:
+    description:
+      - Correct a mismatch by adding Dex's C(issuerAlias) and leaving C(issuer) as it is
+        (C(--issuer-alias); I(action=fix); Dex v2.43 or later).
     type: bool
     default: false
   email:
-    description: The local user whose password is set (I(action=password), required there).
+    description: The local user whose password is set (C(--email); I(action=password), required there).
     type: str
   password_file:
     description:
-      - A file on the target whose one line is the new password (I(action=password)). Only its path
-        goes to ozrepair's command line.
+      - A file on the target whose one line is the new password (C(--password-file); I(action=password)).
+        Only its path goes on ozrepair's command line.
       - Mutually exclusive with I(new_password); one of them is required for I(action=password).
     type: path
   new_password:
     description:
-      - The new password itself (I(action=password)), never logged (C(no_log)). It is handed to
-        ozrepair on stdin (C(--password-file -)), never on a command line.
+      - The new password itself (I(action=password)), never logged (C(no_log)). It is handed to ozrepair on
+        stdin (C(--password-file -)), never on a command line.
+      - It travels to the target inside the module's arguments. With pipelining on (the
+        C(openzro.ozrepair.ozrepair) role turns it on for its run) they never touch the target's disk;
+        without it Ansible writes them to a temporary file there.
     type: str
+  backup:
+    description: The backup set to put back (C(--backup); I(action=restore)). Default is the newest.
+    type: path
+  allow_other_database:
+    description:
+      - Put back a set whose manifest names another database (C(--allow-other-database);
+        I(action=restore)).
+    type: bool
+    default: false
+  backup_dir:
+    description:
+      - Where backups go and are looked for (C(--backup-dir); every action but C(inspect)). Default is
+        ozrepair's (beside the database; for the archive access, C(~/ozrepair-backups/CONTAINER)).
+    type: path
+  no_restart:
+    description:
+      - Leave the container stopped after the change (C(--no-restart); I(action=fix), C(restore),
+        C(password), C(local_login)).
+    type: bool
+    default: false
   wait:
     description:
-      - Seconds to watch the restarted container (I(action=fix), C(restore) or C(password)). C(0) starts it without
-        watching. Default is ozrepair's (30).
+      - Seconds to watch the restarted container (C(--wait); I(action=fix), C(restore), C(password),
+        C(local_login)). C(0) starts it without watching. At most 86400.
     type: int
-  backup_dir:
-    description: Where backups go and are looked for. Default is ozrepair's (beside the database).
-    type: path
-  binary:
-    description: The ozrepair binary on the target.
-    type: path
-    default: /usr/local/bin/ozrepair
+    default: 30
+extends_documentation_fragment:
+  - openzro.ozrepair.ozrepair
+  - openzro.ozrepair.ozrepair.discovery
 notes:
-  - "Check mode runs only read-only commands: C(inspect) for I(action=inspect) and I(action=backup),
-    C(fix --dry-run) for I(action=fix), C(backups) for I(action=restore). It reports changed when a plan
-    exists (or a backup would be taken or restored). Nothing is stopped, started or written."
+  - "Check mode runs only read-only commands: C(fix --dry-run), C(password --dry-run) and
+    C(local-login --enable --dry-run) for those actions, C(inspect) for I(action=backup), C(backups) for
+    I(action=restore). It reports changed when a plan exists (or a backup would be taken or restored).
+    Nothing is stopped, started or written."
   - Diff mode shows the before and after of each planned or applied change, one diff per connector field.
   - The target needs the static ozrepair binary; the C(openzro.ozrepair.ozrepair) role installs it.
+seealso:
+  - module: openzro.ozrepair.ozrepair_info
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
+  action_group:
+    description: Use C(group/openzro.ozrepair.ozrepair) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - openzro.ozrepair.ozrepair
 author:
-  - ozrepair contributors
+  - ozrepair contributors (!UNKNOWN)
 '''
 
 EXAMPLES = r'''
@@ -119,10 +140,11 @@ EXAMPLES = r'''
     action: fix
     wait: 60
 
-- name: See what is wrong, read-only
+- name: See what is wrong, read-only (never changed; the plan is in ozrepair_inspect.plan)
   openzro.ozrepair.ozrepair:
     action: inspect
     docker_host: unix:///run/user/1000/docker.sock
+    access: archive
   register: ozrepair_inspect
 
 - name: Set one issuer explicitly
@@ -131,26 +153,72 @@ EXAMPLES = r'''
     connector: d4s1a2b3c4d5e6f7g8h9
     issuer: https://oauth.id.jumpcloud.com/
 
+- name: Correct the redirect URI and add an issuer alias, and leave the container stopped
+  openzro.ozrepair.ozrepair:
+    action: fix
+    set:
+      - okta-1.redirectURI=https://vpn.example.com/oauth2/callback
+    issuer_alias: true
+    no_restart: true
+
 - name: Set the local admin's password from a vaulted variable (never logged, passed on stdin)
   openzro.ozrepair.ozrepair:
     action: password
     email: admin@example.com
     new_password: "{{ vault_netbird_admin_password }}"
 
+- name: Turn local login back on (the emergency door)
+  openzro.ozrepair.ozrepair:
+    action: local_login
+
 - name: Take a backup before an upgrade
   openzro.ozrepair.ozrepair:
     action: backup
     backup_dir: /srv/ozrepair-backups
+
+- name: Put a named backup back
+  openzro.ozrepair.ozrepair:
+    action: restore
+    backup_dir: /srv/ozrepair-backups
+    backup: /srv/ozrepair-backups/idp.db-20261201T031209Z
 '''
 
 RETURN = r'''
 result:
-  description: The report's result.
+  description:
+    - The report's result, a word of the contract's table of results (docs/cli-contract.md) -
+      C(healthy), C(unchecked), C(pending), C(fixed), C(unverified), C(action_needed), C(backed_up),
+      C(restored), C(cancelled) or C(failed).
   returned: when ozrepair printed a report
   type: str
   sample: fixed
+healthy:
+  description:
+    - Whether the report's result is C(healthy) - nothing to fix, on this run's evidence. For monitoring,
+      a C(failed_when) of C(not result.healthy) fails the task on anything else.
+  returned: when ozrepair printed a report
+  type: bool
+  sample: true
+unchecked:
+  description:
+    - Whether the report's result is C(unchecked) - nothing found to fix, but not every connector could
+      be checked in this run (no log lines of a start, no provider asked). Not a failure, and not healthy.
+  returned: when ozrepair printed a report
+  type: bool
+  sample: false
+pending:
+  description: Whether changes are pending - a plan exists that this run did not apply (read-only actions, check mode).
+  returned: when ozrepair printed a report
+  type: bool
+  sample: false
+plan:
+  description: The changes pending (the same shape as C(changes)); empty when the run applied its changes.
+  returned: when ozrepair printed a report
+  type: list
+  elements: dict
+  sample: []
 changes:
-  description: The planned (check mode, inspect) or applied changes.
+  description: The planned (read-only actions, check mode) or applied changes.
   returned: when ozrepair printed a report
   type: list
   elements: dict
@@ -160,252 +228,76 @@ changes:
       from: https://oauth.id.jumpcloud.com
       to: https://oauth.id.jumpcloud.com/
       source: logs
-      evidence: 'oidc: issuer did not match the issuer returned by provider, ...'
-pending:
-  description: Whether changes are pending (a plan exists that was not applied).
-  returned: when ozrepair printed a report
-  type: bool
-  sample: false
+      store: database
+      evidence: 'container log 2026-12-01T03:12:09Z: issuer did not match the issuer returned by provider, ...'
 backup:
-  description: The backup taken (path, sha256, dir), or null.
+  description: The backup taken (the database's copy, its SHA-256 and the set's directory), or null.
   returned: when ozrepair printed a report
   type: dict
-  sample: {"path": "/var/lib/docker/volumes/x/_data/ozrepair-backups/20260101T000000Z/idp.db", "sha256": "...", "dir": "..."}
+  sample:
+    path: /var/lib/docker/volumes/root_openzro_management/_data/ozrepair-backups/idp.db-20261201T031209Z/idp.db
+    sha256: 0c5f6a2d9b1e4f7a8c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b
+    dir: /var/lib/docker/volumes/root_openzro_management/_data/ozrepair-backups/idp.db-20261201T031209Z
+backups:
+  description: I(action=backups), and I(action=restore) under check mode - the backup sets, newest first.
+  returned: when ozrepair listed the backups
+  type: list
+  elements: dict
+  sample:
+    - dir: /var/lib/docker/volumes/root_openzro_management/_data/ozrepair-backups/idp.db-20261201T031209Z
+      created: "2026-12-01T03:12:09.259953776Z"
+      sha256: 0c5f6a2d9b1e4f7a8c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b
+      size: 98304
+      connectors: [local, d4s1a2b3c4d5e6f7g8h9]
 password_change:
-  description: I(action=password) - the user (email, user_id), the local sessions removed (or that would
-    be), and whether the new password was written. Never the password or a hash.
+  description:
+    - I(action=password) - the user (email, user_id), the local sessions removed (or that would be), and
+      whether the new password was written. Never the password or a hash.
   returned: with I(action=password), once the user was found
   type: dict
-  sample: {"email": "admin@example.com", "user_id": "...", "sessions_removed": 2, "applied": true}
+  sample: {"email": "admin@example.com", "user_id": "u-0001", "sessions_removed": 2, "applied": true}
 error:
   description: The report's one-line error, or null.
   returned: when ozrepair printed a report
   type: str
   sample: null
 report:
-  description: The whole JSON report of ozrepair (contract v1), secrets redacted.
+  description: The whole JSON report of ozrepair (the contract's schema), secrets redacted.
   returned: when ozrepair printed a report
   type: dict
 exit_code:
   description:
-    - ozrepair's exit code (0 done, 1 failed, 2 usage, 3 changes pending, 4 applied but not up).
+    - ozrepair's exit code (0 done, 1 failed, 2 usage, 3 changes pending, 4 applied but not up,
+      5 nothing found but not every connector checked, 6 action needed).
     - Named so because Ansible reads a non-zero C(rc) as a failure, and exit code 3 is not one.
   returned: when ozrepair ran
   type: int
   sample: 0
 cmd:
-  description: The command that ran on the target.
+  description: The command that ran on the target (never with the password, which goes on stdin).
   returned: when ozrepair ran
   type: list
   elements: str
-  sample: ["/usr/local/bin/ozrepair", "--output", "json", "fix", "--yes"]
+  sample: ["/usr/local/bin/ozrepair", "--output", "json", "--access", "auto", "fix", "--yes", "--wait", "30"]
 '''
 
-import json
-import os
-import re
-
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.openzro.ozrepair.plugins.module_utils.ozrepair import (
+    REQUIRED_IF, argument_spec, mutually_exclusive, run,
+)
 
-REDACTED = '[redacted]'
-SECRET_KEY = re.compile(r'(secret|passw|bindpw|token|private.?key|credential|apikey|api_key)', re.I)
-# Report fields named like a secret that hold none (their values are still scrubbed one by one).
-NOT_SECRET_KEYS = frozenset(['password_change'])
-URL_PASSWORD = re.compile(r'(://[^/@:\s]*):[^/@\s]*@')
-
-
-def scrub(value):
-    """A copy of value with every string under a secret-like key redacted, and no password in a URL."""
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if SECRET_KEY.search(str(k)) and k not in NOT_SECRET_KEYS and v not in (None, '', REDACTED):
-                out[k] = REDACTED
-            else:
-                out[k] = scrub(v)
-        return out
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
-    if isinstance(value, str):
-        return URL_PASSWORD.sub(r'\1:' + REDACTED + '@', value)
-    return value
-
-
-def build_command(p, check_mode):
-    """The argv for this action, and whether it is the read-only stand-in of a writing action."""
-    argv = [p['binary'], '--output', 'json']
-    for flag, key in (('-H', 'docker_host'), ('--container', 'container'), ('--volume', 'volume'),
-                      ('--unit', 'unit'), ('--db', 'db'), ('--access', 'access')):
-        if p[key]:
-            argv += [flag, p[key]]
-    action = p['action']
-    if action == 'inspect' or (action == 'backup' and check_mode):
-        argv.append('inspect')
-        if p['discover']:
-            argv.append('--discover')
-        return argv
-    if action == 'restore' and check_mode:
-        argv.append('backups')
-        if p['backup_dir']:
-            argv += ['--backup-dir', p['backup_dir']]
-        return argv
-    argv.append(action.replace('_', '-'))
-    if action == 'local_login':
-        argv += ['--enable', '--dry-run' if check_mode else '--yes']
-    elif action == 'password':
-        argv += ['--email', p['email'], '--password-file', p['password_file'] or '-']
-        argv.append('--dry-run' if check_mode else '--yes')
-    elif action == 'fix':
-        argv.append('--dry-run' if check_mode else '--yes')
-        if p['connector']:
-            argv += ['--connector', p['connector']]
-        if p['issuer']:
-            argv += ['--issuer', p['issuer']]
-        if p['discover']:
-            argv.append('--discover')
-    else:
-        argv.append('--yes')
-    if p['backup_dir']:
-        argv += ['--backup-dir', p['backup_dir']]
-    if p['wait'] is not None and action in ('fix', 'restore', 'password', 'local_login'):
-        argv += ['--wait', str(p['wait'])]
-    return argv
-
-
-def diffs_of(changes):
-    """One before/after pair per change, secret fields redacted."""
-    out = []
-    for c in changes:
-        field = str(c.get('field', ''))
-        secret = bool(SECRET_KEY.search(field))
-        before = REDACTED if secret else c.get('from')
-        after = REDACTED if secret else c.get('to')
-        if c.get('store') == 'file':
-            where = '%s at %s (connector %s)' % (c.get('file'), c.get('at'), c.get('connector'))
-        else:
-            where = 'connector %s' % c.get('connector')
-        out.append({
-            'before_header': '%s: %s' % (where, field),
-            'after_header': '%s: %s (from %s)' % (where, field, c.get('source')),
-            'before': '%s: %s\n' % (field, json.dumps(before)),
-            'after': '%s: %s\n' % (field, json.dumps(after)),
-        })
-    return out
-
-
-def written(report):
-    """Whether the database's bytes changed during the run (a failed fix may still have written)."""
-    db = report.get('database') or {}
-    after = db.get('sha256_after')
-    return bool(after) and after != db.get('sha256_before')
-
-
-def last_line(text):
-    lines = [ln.strip() for ln in (text or '').splitlines() if ln.strip()]
-    return lines[-1][:500] if lines else ''
+ACTIONS = ['inspect', 'backups', 'fix', 'backup', 'restore', 'password', 'local_login']
 
 
 def main():
+    spec = argument_spec(ACTIONS, action=dict(type='str', required=True, choices=ACTIONS))
     module = AnsibleModule(
-        argument_spec=dict(
-            action=dict(type='str', default='fix',
-                        choices=['inspect', 'fix', 'backup', 'restore', 'password', 'local_login']),
-            docker_host=dict(type='str'),
-            container=dict(type='str'),
-            volume=dict(type='str'),
-            unit=dict(type='str'),
-            db=dict(type='path'),
-            access=dict(type='str', choices=['auto', 'host', 'archive']),
-            connector=dict(type='str'),
-            issuer=dict(type='str'),
-            email=dict(type='str'),
-            password_file=dict(type='path', no_log=False),
-            new_password=dict(type='str', no_log=True),
-            discover=dict(type='bool', default=False),
-            wait=dict(type='int'),
-            backup_dir=dict(type='path'),
-            binary=dict(type='path', default='/usr/local/bin/ozrepair'),
-        ),
-        mutually_exclusive=[('db', 'container'), ('db', 'volume'), ('unit', 'container'), ('unit', 'volume'),
-                            ('unit', 'db'), ('password_file', 'new_password')],
-        required_if=[('action', 'password', ('email',)),
-                     ('action', 'password', ('password_file', 'new_password'), True)],
+        argument_spec=spec,
+        mutually_exclusive=mutually_exclusive(spec),
+        required_if=REQUIRED_IF,
         supports_check_mode=True,
     )
-    p = module.params
-    action = p['action']
-    check = module.check_mode
-    if p['wait'] is not None and p['wait'] < 0:
-        module.fail_json(msg='wait must be 0 or more seconds')
-    if not (os.path.isfile(p['binary']) and os.access(p['binary'], os.X_OK)):
-        module.fail_json(msg='the ozrepair binary %s is not an executable file on this host: install the '
-                             'static binary (the openzro.ozrepair.ozrepair role does) or set binary' % p['binary'])
-
-    argv = build_command(p, check)
-    # The password itself only ever goes to ozrepair's stdin (a newline is appended).
-    stdin = p['new_password'] if action == 'password' and p['new_password'] else None
-    rc, out, err = module.run_command(argv, data=stdin, environ_update={'NO_COLOR': '1'})
-    cmd = scrub(argv)
-    try:
-        report = json.loads(out)
-        if not isinstance(report, dict):
-            raise ValueError('not an object')
-    except ValueError:
-        module.fail_json(
-            msg='ozrepair exited %d without a JSON report on stdout: %s' % (rc, scrub(last_line(err)) or 'no output'),
-            exit_code=rc, cmd=cmd)
-    report = scrub(report)
-
-    result = report.get('result')
-    error = report.get('error')
-    changes = report.get('changes') or []
-    ret = dict(exit_code=rc, cmd=cmd, report=report, result=result, error=error, backup=report.get('backup'),
-               changes=changes, pending=(result == 'pending'), changed=False,
-               password_change=report.get('password_change'))
-    if module._diff and changes:
-        ret['diff'] = diffs_of(changes)
-
-    if action == 'restore' and check:
-        # `backups` lists what there is; a restore would put the newest one back.
-        ret['pending'] = False
-        if rc != 0:
-            module.fail_json(msg=error or 'ozrepair backups exited %d' % rc, **ret)
-        if not report.get('backups'):
-            module.fail_json(msg='check mode: there is no backup to restore', **ret)
-        ret['changed'] = True
-        ret['msg'] = 'check mode: would restore the newest backup, %s' % report['backups'][0].get('dir')
-        module.exit_json(**ret)
-    if action == 'backup' and check:
-        # `inspect` proved the deployment is found and readable; a backup would be taken.
-        ret['pending'] = False
-        if rc not in (0, 3):
-            module.fail_json(msg=error or 'ozrepair inspect exited %d' % rc, **ret)
-        ret['changed'] = True
-        ret['msg'] = 'check mode: would take a backup (the container would be stopped around it)'
-        module.exit_json(**ret)
-
-    read_only = action == 'inspect' or check
-    if read_only:
-        if rc not in (0, 3):
-            module.fail_json(msg=error or 'ozrepair exited %d' % rc, **ret)
-        ret['changed'] = rc == 3
-        if action == 'password' and rc == 3:
-            ret['msg'] = 'pending: the password of %s would be set' % p['email']
-        else:
-            ret['msg'] = '%s: %d change(s) planned' % (result, len(changes)) if rc == 3 else result
-        module.exit_json(**ret)
-
-    ret['pending'] = False
-    if rc == 0:
-        applied = bool((report.get('password_change') or {}).get('applied'))
-        ret['changed'] = bool(changes) or applied or action in ('backup', 'restore')
-        ret['msg'] = result if action == 'fix' else '%s: %s' % (action, result)
-        module.exit_json(**ret)
-    if rc == 4:
-        ret['changed'] = True
-        module.fail_json(msg=error or 'the change was applied but the container did not stay up', **ret)
-    ret['changed'] = written(report)
-    module.fail_json(msg=error or 'ozrepair exited %d' % rc, **ret)
+    run(module, module.params['action'])
 
 
 if __name__ == '__main__':
