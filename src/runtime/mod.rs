@@ -27,6 +27,9 @@ pub enum StorePlace {
     /// A file inside what runs the IdP that this machine cannot open in place, reached through the
     /// runtime ([`Runtime::fetch`]).
     Inside(String),
+    /// A database server (PostgreSQL, MySQL/MariaDB) the deployment's configuration names, as this machine
+    /// reaches it.
+    Server(Box<crate::dsn::Server>),
     /// No Dex store: a management server set up with an external IdP (the standalone setup), whose OIDC
     /// settings live in its config file.
     Absent,
@@ -147,12 +150,20 @@ pub type Probe<'a> = &'a dyn Fn(&Path) -> bool;
 pub async fn locate(target: &Target, probe: Probe<'_>) -> Result<Located> {
     match target {
         Target::File(db) => Ok(none::located(db)),
-        Target::Unit(name) => systemd::locate(Some(name), probe).await,
+        Target::Unit { name, dsn } => {
+            let found = systemd::locate(Some(name), probe).await;
+            match dsn {
+                // The unit asked for stands: when it is not found, its error does.
+                Some(given) => with_given_server(found, given, true),
+                None => found,
+            }
+        }
         Target::Engine {
             host,
             container,
             volume,
             access,
+            dsn,
         } => {
             let found = docker::locate(
                 host.as_deref(),
@@ -163,13 +174,55 @@ pub async fn locate(target: &Target, probe: Probe<'_>) -> Result<Located> {
             )
             .await;
             let engine_only = host.is_some() || container.is_some() || volume.is_some();
-            match found {
+            let found = match found {
                 Err(e) if !engine_only && e.downcast_ref::<NothingHere>().is_some() => {
                     systemd::instead_of_engine(e, probe).await
                 }
                 other => other,
+            };
+            match dsn {
+                Some(given) => with_given_server(found, given, container.is_some()),
+                None => found,
             }
         }
+    }
+}
+
+/// The operator's `--dsn-file` (or `$OZREPAIR_DSN`) over what was found: the deployment's container is
+/// still what is stopped and started, and the operator's connection replaces the one its configuration
+/// names. When no deployment was found (and no `--container` was asked for), the server alone: nothing is
+/// stopped or started, so a write needs `--live`.
+fn with_given_server(
+    found: Result<Located>,
+    given: &crate::dsn::Server,
+    container_asked: bool,
+) -> Result<Located> {
+    let place = StorePlace::Server(Box::new(given.clone()));
+    match found {
+        Ok(mut l) => {
+            let was = match &l.place {
+                StorePlace::Server(s) => format!("the connection {} names", s.from),
+                StorePlace::File(p) => format!("the SQLite file {}", p.display()),
+                StorePlace::Inside(p) => format!("the SQLite file {p}"),
+                StorePlace::Absent => "no Dex store".to_string(),
+            };
+            l.why.push(format!("{}: {} replaces {was}", given.from, given.shown()));
+            l.place = place;
+            Ok(l)
+        }
+        Err(e) if !container_asked => Ok(Located {
+            runtime: Box::new(none::NoRuntime),
+            volume: None,
+            place,
+            why: vec![
+                format!("{}: {}", given.from, given.shown()),
+                format!("no deployment was found on the engine ({e:#}), so nothing is stopped or started"),
+            ],
+            logs: None,
+            configs: Vec::new(),
+        }),
+        // The container asked for was not found: its error stands.
+        Err(e) => Err(e),
     }
 }
 

@@ -17,6 +17,7 @@
 //! definition says.
 
 pub mod ctl;
+pub mod dbserver;
 pub mod generated;
 pub mod journal;
 pub mod lifecycle;
@@ -95,12 +96,55 @@ struct Candidate {
     places: Places,
     place: StorePlace,
     store_why: String,
+    /// More to say of the store (how its server is reached, SQLite files left beside it).
+    notes: Vec<String>,
+}
+
+/// Why a unit is not the one: it does not run the IdP where its definition says (`Not`), or its
+/// configuration names a store ozrepair does not take (`Refused`: that stands, and no SQLite file is
+/// taken in its place).
+enum NotIt {
+    Not(String),
+    Refused(anyhow::Error),
 }
 
 /// The candidate a unit is, when its definition leads to a Dex database (confirmed by `probe`) or, for
 /// a management server, to its management.json (the standalone setup). Otherwise why not.
-fn candidate(service: Service, probe: Probe<'_>) -> std::result::Result<Candidate, String> {
+fn candidate(service: Service, probe: Probe<'_>) -> std::result::Result<Candidate, NotIt> {
     let places = places::places(&service);
+    // A database server its configuration names is the store: an SQLite file left where its definition
+    // points (NetBird's migration to PostgreSQL leaves idp.db) is never taken for it.
+    match dbserver::named(&service, &places.configs) {
+        Ok(Some(server)) => {
+            let mut notes = server.notes.clone();
+            if let Some(v) = &server.via {
+                notes.push(format!("reached through {v}"));
+            }
+            for (path, _) in &places.stores {
+                if path.symlink_metadata().is_ok() {
+                    notes.push(format!(
+                        "{} is not the store (the configuration names {}); it is left alone",
+                        path.display(),
+                        server.flavour.as_str()
+                    ));
+                }
+            }
+            return Ok(Candidate {
+                store_why: format!(
+                    "{} {}, named by {}",
+                    server.flavour.as_str(),
+                    server.shown(),
+                    server.from
+                ),
+                place: StorePlace::Server(Box::new(server)),
+                notes,
+                service,
+                places,
+            });
+        }
+        Ok(None) => {}
+        Err(e) => return Err(NotIt::Refused(e)),
+    }
     let mut looked = Vec::new();
     for (path, why) in &places.stores {
         if path.symlink_metadata().is_err() {
@@ -110,6 +154,7 @@ fn candidate(service: Service, probe: Probe<'_>) -> std::result::Result<Candidat
             return Ok(Candidate {
                 place: StorePlace::File(path.clone()),
                 store_why: format!("Dex database {}: {why}", path.display()),
+                notes: Vec::new(),
                 service,
                 places,
             });
@@ -127,6 +172,7 @@ fn candidate(service: Service, probe: Probe<'_>) -> std::result::Result<Candidat
                     "no Dex database where its definition says: a management server with an external IdP (the standalone setup), its settings in {}",
                     config.display()
                 ),
+                notes: Vec::new(),
                 service,
                 places,
             });
@@ -137,7 +183,7 @@ fn candidate(service: Service, probe: Probe<'_>) -> std::result::Result<Candidat
         .iter()
         .map(|(p, _)| p.display().to_string())
         .collect();
-    Err(format!(
+    Err(NotIt::Not(format!(
         "unit {} ({}) has no Dex database in {}{}",
         service.name,
         service
@@ -155,7 +201,7 @@ fn candidate(service: Service, probe: Probe<'_>) -> std::result::Result<Candidat
         } else {
             format!(" ({})", looked.join("; "))
         }
-    ))
+    )))
 }
 
 impl Systemd {
@@ -218,13 +264,20 @@ pub async fn locate(unit: Option<&str>, probe: Probe<'_>) -> Result<Located> {
     };
     let mut found = Vec::new();
     let mut not = Vec::new();
+    let mut refused = Vec::new();
     for s in services {
         if unit.is_none() && s.role.is_none() {
             continue;
         }
         match candidate(s, probe) {
             Ok(c) => found.push(c),
-            Err(why) => not.push(why),
+            Err(NotIt::Not(why)) => not.push(why),
+            Err(NotIt::Refused(e)) => refused.push(e),
+        }
+    }
+    if found.is_empty() {
+        if let Some(e) = refused.into_iter().next() {
+            return Err(e);
         }
     }
     let chosen = match found.len() {
@@ -362,16 +415,17 @@ fn located(c: Candidate, chosen: Option<String>, logs: Option<LogFindings>) -> R
             s.user()
         ),
         c.store_why.clone(),
-        match &c.places.log {
-            Some(LogTarget::File(p)) => {
-                format!("its log: the file {} ({})", p.display(), c.places.log_why)
-            }
-            _ => format!(
-                "its log: journald (`journalctl -u {}`; {})",
-                s.name, c.places.log_why
-            ),
-        },
     ];
+    why.extend(c.notes.iter().cloned());
+    why.push(match &c.places.log {
+        Some(LogTarget::File(p)) => {
+            format!("its log: the file {} ({})", p.display(), c.places.log_why)
+        }
+        _ => format!(
+            "its log: journald (`journalctl -u {}`; {})",
+            s.name, c.places.log_why
+        ),
+    });
     why.extend(chosen);
     let configs = c
         .places

@@ -757,3 +757,146 @@ fn unit_flag_errors_and_a_host_with_no_idp() {
         "{error}"
     );
 }
+
+/// Dex's store on a real PostgreSQL server (private to the test, on this machine's loopback, which the
+/// booted root shares): `dex.service` with `storage.type: postgres` and its password from the unit's
+/// EnvironmentFile (Dex's `$VAR` expansion), then NetBird's combined server (DynamicUser) with
+/// `server.authStore.engine: postgres`. Each crash-loops on JumpCloud's issuer without its slash; `fix
+/// --yes` with no flag finds the server from the unit's config, fixes the row there (resource_version
+/// bumped as Dex does), starts the unit and sees it serve; the SQLite file left in its state directory is
+/// not the store and keeps its bytes; the server's password is in no output. A unit whose Dex keeps its
+/// state in etcd ends in a one-line refusal with nothing stopped.
+#[test]
+fn a_unit_whose_dex_store_is_on_postgres_is_fixed_there() {
+    use crate::util::dbserver::{DbServer, DEX_PASSWORD};
+    use ozrepair_standin::dbseed::Row as DbRow;
+    let s = DbServer::postgres();
+    let m = Machine::boot();
+    let dex_yaml = format!(
+        "issuer: https://vpn.example.com/dex\nstorage:\n  type: postgres\n  config:\n    host: 127.0.0.1\n    port: {}\n    database: dex\n    user: dex\n    password: ${{DEX_DB_PASSWORD}}\n    ssl:\n      mode: disable\nweb:\n  http: 0.0.0.0:5556\n",
+        s.port
+    );
+    let combined_yaml = format!(
+        "server:\n  listenAddress: \":8100\"\n  dataDir: /var/lib/netbird-server\n  authStore:\n    engine: \"postgres\"\n    dsn: \"host=127.0.0.1 port={} user=dex password={DEX_PASSWORD} dbname=dex sslmode=disable\"\n",
+        s.port
+    );
+    m.ok("useradd --system --user-group --no-create-home dex && mkdir -p -m 0700 /var/lib/dex /var/lib/private/netbird-server && chown dex:dex /var/lib/dex");
+    let cases = [
+        (
+            "dex.service",
+            "/etc/dex/config.yaml",
+            dex_yaml,
+            "/var/lib/dex/dex.db",
+            "dex:dex",
+            "User=dex\nGroup=dex\nStateDirectory=dex\nEnvironmentFile=/etc/dex/dex.env\nExecStart=/usr/bin/dex serve /etc/dex/config.yaml\n",
+        ),
+        (
+            "netbird-server.service",
+            "/etc/netbird/config.yaml",
+            combined_yaml,
+            "/var/lib/private/netbird-server/idp.db",
+            "root:root",
+            "DynamicUser=yes\nStateDirectory=netbird-server\nExecStart=/usr/bin/netbird-server --config /etc/netbird/config.yaml\n",
+        ),
+    ];
+    m.write(
+        "/etc/dex/dex.env",
+        format!("DEX_DB_PASSWORD={DEX_PASSWORD}\n").as_bytes(),
+        "root:root",
+        0o600,
+    );
+    for (unit, config_at, yaml, stale_at, owner, service) in cases {
+        s.reset();
+        s.insert(&DbRow {
+            id: "local",
+            typ: "local",
+            name: "Email",
+            resource_version: "",
+            config: None,
+        });
+        let jc = seed::jumpcloud_config(JUMPCLOUD);
+        s.insert(&DbRow {
+            id: seed::JC_ID,
+            typ: "oidc",
+            name: "JumpCloud",
+            resource_version: "",
+            config: Some(jc.as_bytes()),
+        });
+        m.write(config_at, yaml.as_bytes(), "root:root", 0o644);
+        // What NetBird's move to PostgreSQL leaves behind: the old SQLite file, where the unit's
+        // definition points.
+        m.write_db(stale_at, &DexDb::locked_out(), owner, 0o600);
+        let stale = sha256_hex(&m.read(stale_at));
+        m.install_unit(
+            unit,
+            &format!("[Unit]\nDescription=ozrepair test\n\n[Service]\n{service}Restart=always\nRestartSec=2\nEnvironment=STANDIN_PUBLISHED={JUMPCLOUD_SLASH}\nEnvironment=STANDIN_STORE_CONFIG={config_at}\n"),
+        );
+        m.ok(&format!("systemctl start {unit}"));
+        m.wait_for(unit, "a crash loop", Duration::from_secs(30), |p| {
+            p["SubState"] == "auto-restart"
+        });
+        let run = fix(&m);
+        let j = assert_fixed(&run, unit);
+        assert_eq!(j["store"], "postgres", "{unit}: {run:?}");
+        assert!(
+            !run.all().contains(DEX_PASSWORD),
+            "{unit}: the server's password was printed: {run:?}"
+        );
+        let located = j["located"].to_string();
+        assert!(
+            located.contains(&format!("named by {config_at}"))
+                && located.contains(&format!("{stale_at} is not the store")),
+            "{unit}: {located}"
+        );
+        let rows = s.rows();
+        assert_eq!(rows[0].0, seed::JC_ID);
+        assert_eq!(
+            rows[0].2.as_deref(),
+            Some(seed::jumpcloud_config(JUMPCLOUD_SLASH).as_bytes()),
+            "{unit}: only the issuer's bytes"
+        );
+        assert_eq!(rows[0].1, "1", "{unit}: resource_version as Dex bumps it");
+        assert_eq!((rows[1].0.as_str(), rows[1].2.as_deref()), ("local", None));
+        assert_eq!(
+            sha256_hex(&m.read(stale_at)),
+            stale,
+            "{unit}: the stale SQLite file is never the store"
+        );
+        assert_serving(&m, unit);
+        m.ok(&format!("systemctl stop {unit}; systemctl disable {unit} 2>/dev/null; rm -f /etc/systemd/system/{unit}; systemctl daemon-reload; systemctl reset-failed"));
+    }
+
+    // Dex on etcd: a store ozrepair does not take, and no SQLite file is taken in its place.
+    m.write(
+        "/etc/dex/config.yaml",
+        b"issuer: https://vpn.example.com/dex\nstorage:\n  type: etcd\n  config:\n    endpoints:\n      - http://127.0.0.1:2379\n",
+        "root:root",
+        0o644,
+    );
+    m.install_unit(
+        "dex.service",
+        "[Unit]\nDescription=ozrepair test\n\n[Service]\nUser=dex\nStateDirectory=dex\nExecStart=/usr/bin/dex serve /etc/dex/config.yaml\nRestart=always\nRestartSec=2\n",
+    );
+    m.ok("systemctl start dex.service");
+    m.wait_for(
+        "dex.service",
+        "a crash loop",
+        Duration::from_secs(30),
+        |p| p["SubState"] == "auto-restart",
+    );
+    let stops = stop_jobs(&m, "dex.service");
+    let run = fix(&m);
+    assert_eq!(run.code, 1, "{run:?}");
+    let error = run.json()["error"].as_str().unwrap_or_default().to_string();
+    assert!(
+        error.contains("storage type \"etcd\", which ozrepair does not repair")
+            && error.contains("nothing was changed")
+            && !error.contains('\n'),
+        "{error}"
+    );
+    assert_eq!(
+        stop_jobs(&m, "dex.service"),
+        stops,
+        "a refusal stopped the unit"
+    );
+}

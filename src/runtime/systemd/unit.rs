@@ -49,6 +49,7 @@ const DEFINITION_PROPS: &[&str] = &[
     "RestartUSec",
     "TimeoutStopUSec",
     "TimeoutStartUSec",
+    "PrivateNetwork",
 ];
 
 /// A unit's state at one look.
@@ -286,6 +287,14 @@ impl Service {
             pre,
             role,
         }
+    }
+
+    /// Its environment as `KEY=value` words (`Environment=`, then its environment files).
+    pub fn env(&self) -> Vec<String> {
+        environment(&self.props)
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
     }
 
     /// The value of a command-line flag (`--config X` or `--config=X`), the last one given.
