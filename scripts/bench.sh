@@ -13,7 +13,8 @@
 #
 #   1. time to recovery on the seed scenario (the demo's locked-out deployment): the manual procedure
 #      (docker stop; cp; sqlite3 UPDATE; docker start) against `ozrepair fix --yes --wait 0`; 1b. the
-#      same on a private Podman service (podman stop; cp; UPDATE; podman start)
+#      same on a private Podman service (podman stop; cp; UPDATE; podman start); 1c. the same where
+#      systemd runs it (systemctl stop; cp; UPDATE; systemctl start), until the unit serves again
 #   2. backup of a 512 MiB and a ~1 GiB Dex database: `ozrepair --db big.db backup` against `cp` + fsync
 #      of the copy (ratio ≤ 1.5, peak RSS)
 #   3. `ozrepair --db c10k.db inspect --output json` (10,000 connectors) against sqlite3 selecting the rows
@@ -227,6 +228,75 @@ done | { grep -E 'restart loop|stop holds|stop container|ozrepair: ' || true; } 
 PFIX_TOTAL=$(( ($(date +%s%N) - start) / 1000000 ))
 bash "$W/podman-recovered.sh"
 scripts/podman-up.sh --stop "$PD" >/dev/null 2>&1 || true
+
+# --- 1c. time to recovery on a systemd host -----------------------------------------------------------
+# The same scenario where systemd runs the management server (NetBird's unit: Restart=on-failure,
+# RestartSec=5, --log-file console, so its lines are in journald), in a minimal Debian root booted with
+# systemd-nspawn (scripts/systemd-machine.sh, cached outside the repository); both sides run inside it.
+# Timed until the unit is active and its current run (InvocationID) has logged its serving line.
+say "1c. time to recovery on a systemd host (N=$N1 each, alternating)"
+env -u CARGO_TARGET_DIR scripts/build-static.sh >/dev/null
+SD="/var/tmp/ozr-bench-machine"
+scripts/systemd-machine.sh halt "$SD" >/dev/null 2>&1 || true
+L=$(scripts/systemd-machine.sh boot "$SD" ozrbench "$PWD/target/static/ozrepair:/usr/local/bin/ozrepair" \
+  "$PWD/target/x86_64-unknown-linux-gnu/release/standin:/usr/bin/netbird-mgmt")
+trap 'cleanup; scripts/systemd-machine.sh halt "$SD" >/dev/null 2>&1 || true' EXIT
+IN="nsenter -t $L -a --"
+printf '%s\n' '{"HttpConfig":{"AuthIssuer":"https://vpn.example.com/oauth2"},"EmbeddedIdP":{"Enabled":true,"Issuer":"https://vpn.example.com/oauth2"}}' \
+  | $IN sh -c 'mkdir -p /etc/netbird /var/lib/netbird && cat > /etc/netbird/management.json'
+printf '%s\n' '[Unit]' 'Description=NetBird Management' '[Service]' \
+  'ExecStart=/usr/bin/netbird-mgmt management --config /etc/netbird/management.json --datadir /var/lib/netbird/ --log-file console' \
+  'Restart=on-failure' 'RestartSec=5' 'Environment=STANDIN_PUBLISHED=https://oauth.id.jumpcloud.com/' \
+  '[Install]' 'WantedBy=multi-user.target' \
+  | $IN sh -c 'cat > /etc/systemd/system/netbird-management.service && systemctl daemon-reload'
+# The end of both sides: active, and this run has logged its serving line (polled every 50 ms).
+printf '%s\n' '#!/bin/sh' \
+  'until [ "$(systemctl show -p ActiveState --value netbird-management)" = active ] &&' \
+  '  journalctl -q --no-pager -o cat _SYSTEMD_UNIT=netbird-management.service _SYSTEMD_INVOCATION_ID="$(systemctl show -p InvocationID --value netbird-management)" | grep -q "running HTTP server"; do' \
+  '  sleep 0.05' 'done' \
+  | $IN sh -c 'cat > /usr/local/bin/serving && chmod 755 /usr/local/bin/serving'
+rm -f "$W/sd-seed.db"
+"$SEED" --db "$W/sd-seed.db" --schema 11 --owner 0:0 --mode 644 --connectors "$(cat "$W/connectors.json")"
+# Untimed: the locked-out database in place, the unit crash-looping (waiting out its RestartSec).
+{
+  echo 'set -euo pipefail'
+  echo "$IN sh -c 'systemctl stop netbird-management; systemctl reset-failed netbird-management 2>/dev/null; rm -rf /var/lib/netbird/*; cat > /var/lib/netbird/idp.db' <'$W/sd-seed.db'"
+  echo "$IN systemctl start netbird-management"
+  echo "for _ in \$(seq 1 100); do [ \"\$($IN systemctl show -p SubState --value netbird-management)\" = auto-restart ] && break; sleep 0.05; done"
+  echo "[ \"\$($IN systemctl show -p SubState --value netbird-management)\" = auto-restart ] || { echo 'the unit is not crash-looping' >&2; exit 1; }"
+} >"$W/sd-broken.sh"
+# Timed, manual: what an operator types on the host (stop, a copy, the UPDATE, start), then the wait.
+printf '%s\n' '#!/bin/sh' 'set -e' 'systemctl stop netbird-management' \
+  'cp /var/lib/netbird/idp.db /var/lib/netbird/idp.db.bak' \
+  "sqlite3 /var/lib/netbird/idp.db \"UPDATE connector SET config = CAST(replace(CAST(config AS TEXT), 'jumpcloud.com\\\"', 'jumpcloud.com/\\\"') AS BLOB) WHERE id='d4s1a2b3c4d5e6f7g8h9'\"" \
+  'systemctl start netbird-management' 'serving' \
+  | $IN sh -c 'cat > /usr/local/bin/manual && chmod 755 /usr/local/bin/manual'
+# Timed, ours: no flags (discovery finds the unit), then the same wait.
+printf '%s\n' '#!/bin/sh' 'set -e' 'ozrepair fix --yes >/dev/null' 'serving' \
+  | $IN sh -c 'cat > /usr/local/bin/ours && chmod 755 /usr/local/bin/ours'
+# Untimed: the row is a BLOB with the slash, and the unit is active.
+{
+  echo 'set -euo pipefail'
+  echo "got=\$($IN sqlite3 -readonly /var/lib/netbird/idp.db \"select typeof(config) || ' ' || (instr(config, 'jumpcloud.com/\\\"') > 0) from connector where id='d4s1a2b3c4d5e6f7g8h9'\")"
+  echo "[ \"\$got\" = 'blob 1' ] || { echo \"not recovered: connector row is '\$got'\" >&2; exit 1; }"
+  echo "[ \"\$($IN systemctl show -p ActiveState --value netbird-management)\" = active ] || { echo 'not recovered: the unit is not active' >&2; exit 1; }"
+} >"$W/sd-recovered.sh"
+"$HB" measure --results "$RES" --id recovery-systemd --what "1c. Time to recovery, seed scenario, systemd $($IN systemctl --version | head -n 1 | cut -d' ' -f2) unit" \
+  --runs "$N1" --warmup 1 --shell \
+  --setup "bash $W/sd-broken.sh" --cleanup "bash $W/sd-recovered.sh" \
+  --ours "$IN /usr/local/bin/ours" --ours-label "ozrepair fix" \
+  --base "$IN /usr/local/bin/manual" --base-label "systemctl stop + sqlite3 + systemctl start" \
+  --ratio-max 1.0
+# One more run of ours with each stderr line time-stamped: the phases of a fix on systemd.
+bash "$W/sd-broken.sh"
+start=$(date +%s%N)
+$IN ozrepair -v fix --yes 2>&1 >/dev/null | while IFS= read -r l; do
+  printf '%s\t%s\n' "$(( ($(date +%s%N) - start) / 1000000 ))" "$l"
+done | { grep -E 'stop holds|ozrepair: ' || true; } | sed -E 's/\t[0-9T:.-]+Z +DEBUG +/\t/' >"$W/sd-fix-phases.txt"
+SDFIX_TOTAL=$(( ($(date +%s%N) - start) / 1000000 ))
+bash "$W/sd-recovered.sh"
+scripts/systemd-machine.sh halt "$SD" >/dev/null 2>&1 || true
+trap cleanup EXIT
 
 # One more run of ours with each stderr line time-stamped: the phases of a fix.
 bash "$W/broken.sh"
@@ -489,6 +559,19 @@ Targets missed: **$missed**. $FLEET_NOTE
    the manual side does not notice (its edit usually lands anyway, as the next run reads it), ozrepair
    asks again until Podman's events say the run ended for good (\`died\`, then \`cleanup\` without a
    restart) before it writes.
+   **1c** is the same scenario where systemd runs the management server: NetBird's unit
+   (\`Restart=on-failure\`, \`RestartSec=5\`, \`--log-file console\`), the stand-in as its ExecStart, in a
+   minimal Debian root booted with systemd-nspawn (\`scripts/systemd-machine.sh\`); both sides run inside
+   it through \`nsenter\`, from a unit waiting out its RestartSec. Manual: \`systemctl stop\`; \`cp\`;
+   the same \`sqlite3 UPDATE\`; \`systemctl start\`. Ours: \`ozrepair fix --yes\` with no other flag
+   (it finds the unit, stops it and proves the stop holds, backs up, writes, starts it and watches its
+   journal). Both end when the unit is active and its current run (InvocationID) has logged
+   \`running HTTP server\`, polled every 50 ms. Ours, one run with its stderr time-stamped (ms):
+
+\`\`\`
+$(cat "$W/sd-fix-phases.txt" 2>/dev/null)
+total ${SDFIX_TOTAL:-?} ms
+\`\`\`
 2. **Backup.** \`ozrepair --db X.db backup --backup-dir DIR\` against \`cp X.db DIR/copy && sync DIR/copy\`
    (a durable copy), for the 512 MiB \`mid.db\` and the 1 GiB \`big.db\`, on the same file system. Before and after every run the output is deleted and \`sync\` runs (untimed), so writeback
    of one run does not land in the next. \`big.db\` is in the page cache for both sides ($mem of RAM).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole suite: formatting and lints, unit tests, and the end-to-end tests that drive the real ozrepair
-# binary against real engines (each test starts a private dockerd or Podman service of its own), the stand-in
-# built from the real Go libraries, and Ansible over real SSH.
+# binary against real engines (each test starts a private dockerd or Podman service of its own), a real
+# systemd and journald (a booted Debian root per test), the stand-in built from the real Go libraries, and
+# Ansible over real SSH.
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh e2e_fix    only the tests whose name matches (passed on to cargo test)
@@ -61,6 +62,12 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # module and role, the generated changelog (ansible-core and the rest from PyPI, in a virtualenv cached
 # outside the repository).
 scripts/ansible-test.sh
+# The systemd tests boot a minimal Debian root with systemd-nspawn (Debian's debootstrap and
+# systemd-container, installed when missing): built once per set of inputs and cached outside the
+# repository (/var/cache/ozrepair/systemd-root), so only the first run on a machine spends its minutes;
+# machines an interrupted run left behind are swept.
+scripts/systemd-machine.sh root >/dev/null
+scripts/systemd-machine.sh sweep
 scripts/build-standin.sh
 # The stand-in built from the real Go libraries, also the Go checker of connector configs (installs Debian's
 # golang-1.23-go from bookworm-backports and the libraries when missing).

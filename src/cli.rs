@@ -116,10 +116,14 @@ pub struct Global {
     /// Work on this database file directly, without Docker (nothing is stopped or started).
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
+    /// The systemd unit that runs the management server or Dex (`netbird-management`). Default: the
+    /// engine's container, else the unit found by its name or by the program it runs.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub unit: Option<String>,
     /// The Dex store's database server, as a PostgreSQL connection string or URI, or a MySQL DSN or URI,
     /// read from this file (`-`: stdin) so that its password is in no shell history or process list; the
     /// environment variable OZREPAIR_DSN may hold it instead. It replaces the connection the deployment's
-    /// configuration names; the container found on the engine is still what is stopped and started.
+    /// configuration names; the container (or unit) found is still what is stopped and started.
     #[arg(long, global = true, value_name = "FILE")]
     pub dsn_file: Option<PathBuf>,
     /// Report format on stdout. Logs and progress go to stderr. `nagios` exits as a monitoring plugin does

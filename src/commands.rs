@@ -72,8 +72,20 @@ fn confirm(s: &Settings, question: &str, diff: &str) -> Result<()> {
 /// The question before a stop window: what will be stopped and changed (`unit`: what runs the IdP).
 fn question(unit: Option<&runtime::Unit>, what: &str, to: &str, steps: &str) -> String {
     match unit.map(|u| &u.name) {
-        Some(c) => format!("{what} {to}? Container {c} will be stopped, {steps} and started."),
+        Some(c) => format!(
+            "{what} {to}? {} {c} will be stopped, {steps} and started.",
+            noun(c)
+        ),
         None => format!("{what} {to}?"),
+    }
+}
+
+/// What the prompt calls the thing it stops: a systemd unit's name has its type's suffix.
+fn noun(name: &str) -> &'static str {
+    if name.ends_with(".service") {
+        "Unit"
+    } else {
+        "Container"
     }
 }
 
@@ -128,7 +140,7 @@ async fn look_and_fix(command: &'static str, s: &Settings, t: &mut Trail) -> Res
     let unit = located.runtime.unit();
     let next = plan.next(unit, &s.apply);
     match next {
-        Next::Judge => return Ok(plan.judge(unit, &mut t.notes)),
+        Next::Judge => return Ok(plan.judge(Some(&*located.runtime), &mut t.notes)),
         Next::Start => {}
         Next::Write => {
             let q = question(unit, "Apply to", &store.shown(), "backed up, edited");
@@ -164,11 +176,12 @@ async fn management(s: &Settings, t: &mut Trail) -> Result<Verdict> {
         .insert(plan::management::build(configs, asked.as_ref(), &s.plan)?);
     let unit = located.runtime.unit();
     match plan.next(unit, &s.apply) {
-        Next::Judge | Next::Start => return Ok(plan.judge(unit, &mut t.notes)),
+        Next::Judge | Next::Start => return Ok(plan.judge(Some(&*located.runtime), &mut t.notes)),
         Next::Write => {
             let q = match unit {
                 Some(c) => format!(
-                    "Apply to the management's config? Container {} will be stopped, its config backed up and edited, and started.",
+                    "Apply to the management's config? {} {} will be stopped, its config backed up and edited, and started.",
+                    noun(&c.name),
                     c.name
                 ),
                 None => "Apply to the management's config?".to_string(),
@@ -541,6 +554,11 @@ async fn set_secret(s: &Settings, t: &mut Trail, secrets: &mut Vec<String>) -> R
         )?
     };
     secrets.extend(sp.plan.secrets.iter().cloned());
+    if let Some(why) = plan::generated::secret_target(&sp.plan, configs) {
+        t.plan = Some(sp.plan);
+        return Ok(Verdict::new(Outcome::ActionNeeded, ExitCode::ActionNeeded)
+            .with_error(format!("{why}; nothing was changed")));
+    }
     let mut change = SecretChange {
         connector: set.connector.clone(),
         field: sp.field.clone(),

@@ -17,6 +17,12 @@ use std::path::PathBuf;
 pub enum Target {
     /// `--db`: a database file, without Docker (nothing is stopped or started).
     File(PathBuf),
+    /// `--unit`: the systemd unit that runs the IdP.
+    Unit {
+        name: String,
+        /// `--dsn-file` / `$OZREPAIR_DSN`: the store's server as the operator gives it.
+        dsn: Option<Box<crate::dsn::Server>>,
+    },
     /// A deployment on an engine: discovered, or narrowed by `--container` / `--volume`.
     Engine {
         host: Option<String>,
@@ -141,8 +147,11 @@ impl Settings {
             Ok(d) => d,
             Err(e) => return (s, Some(e)),
         };
-        s.target = match &g.db {
-            Some(db) => {
+        s.target = match (&g.db, &g.unit) {
+            (Some(_), Some(_)) => {
+                return (s, Some(UsageError("--db works on a file with nothing to stop or start; it does not go with --unit".into())));
+            }
+            (Some(db), None) => {
                 if g.container.is_some() || g.volume.is_some() {
                     return (s, Some(UsageError("--db works on a file without Docker; it does not go with --container or --volume".into())));
                 }
@@ -151,7 +160,19 @@ impl Settings {
                 }
                 Target::File(db.clone())
             }
-            None => Target::Engine {
+            (None, Some(unit)) => {
+                if g.container.is_some() || g.volume.is_some() {
+                    return (s, Some(UsageError("--unit names a systemd unit; it does not go with --container or --volume".into())));
+                }
+                if unit.trim().is_empty() {
+                    return (s, Some(UsageError("--unit is empty; give the unit's name (`systemctl list-units --type=service` lists them)".into())));
+                }
+                Target::Unit {
+                    name: unit.clone(),
+                    dsn,
+                }
+            }
+            (None, None) => Target::Engine {
                 host: g.host.clone(),
                 container: g.container.clone(),
                 volume: g.volume.clone(),

@@ -62,6 +62,21 @@ pub fn rfc3339_precise_now() -> String {
     )
 }
 
+/// `2026-11-28T22:22:22.123456Z`: an instant (ns since the epoch) with microseconds, as journald keeps
+/// them.
+pub fn rfc3339_micros(ns: i128) -> String {
+    let secs = ns.div_euclid(1_000_000_000) as i64;
+    let micros = ns.rem_euclid(1_000_000_000) / 1000;
+    let (y, m, d) = civil(secs.div_euclid(86400));
+    let r = secs.rem_euclid(86400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        r / 3600,
+        r % 3600 / 60,
+        r % 60
+    )
+}
+
 /// `20261128T222222Z`, for file and directory names that sort by time.
 pub fn compact_now() -> String {
     rfc3339_now().replace(['-', ':'], "")
@@ -138,6 +153,9 @@ mod tests {
         let b = parse_rfc3339("2026-11-28T22:22:22.123456789Z").unwrap();
         assert!(b < a, "fractions of different lengths compare as numbers");
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        let t = parse_rfc3339("2026-12-06T11:05:00.450396Z").unwrap();
+        assert_eq!(rfc3339_micros(t), "2026-12-06T11:05:00.450396Z");
+        assert_eq!(rfc3339_micros(0), "1970-01-01T00:00:00.000000Z");
         assert_eq!(parse_rfc3339("1970-01-01T01:00:00+01:00"), Some(0));
         assert_eq!(
             parse_rfc3339("0001-01-01T00:00:00Z").map(|n| n < 0),

@@ -40,6 +40,8 @@ mod e2e_password;
 mod e2e_podman;
 #[path = "suite/e2e_secret.rs"]
 mod e2e_secret;
+#[path = "suite/e2e_systemd.rs"]
+mod e2e_systemd;
 #[path = "suite/go_checker.rs"]
 mod go_checker;
 #[path = "suite/hostile.rs"]

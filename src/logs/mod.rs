@@ -121,6 +121,16 @@ pub struct LogFindings {
     pub ready: bool,
     /// Lines read (after the start filter).
     pub lines: usize,
+    /// Where the lines were read, as the evidence names it (`journal of netbird-management.service`);
+    /// None: a container's log.
+    pub source: Option<String>,
+}
+
+impl LogFindings {
+    /// Where the lines were read, for the evidence of a change.
+    pub fn source(&self) -> &str {
+        self.source.as_deref().unwrap_or("container log")
+    }
 }
 
 /// Removes ANSI escape sequences (CSI: ESC [ parameters intermediates final).

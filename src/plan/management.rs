@@ -143,6 +143,7 @@ pub fn build(configs: &Configs, asked: Option<&Asked>, s: &PlanArgs) -> Result<P
         }
     }
     plan.connectors = vec![view];
+    super::generated::hold_back(&mut plan, configs);
     Ok(plan)
 }
 

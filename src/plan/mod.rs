@@ -7,6 +7,7 @@
 pub mod domain;
 pub mod door;
 pub mod edits;
+pub mod generated;
 pub mod logins;
 pub mod management;
 pub mod secret;
@@ -17,7 +18,7 @@ use crate::dex::{ConnectorRow, Stored};
 use crate::evidence::{Asked, Diagnosis};
 use crate::fields::Strings;
 use crate::logs::LogFindings;
-use crate::runtime::Unit;
+use crate::runtime::{Runtime, Unit};
 use crate::settings::{ApplyOpts, PlanArgs, SetField};
 use crate::verdict::{ExitCode, Outcome, UsageError, Verdict};
 use anyhow::{bail, Result};
@@ -416,6 +417,7 @@ pub fn build(seen: &Seen, s: &PlanArgs, show_secrets: bool) -> Result<Plan> {
     b.add_sets(seen.rows, &s.set)?;
     b.plan.connectors = b.views;
     b.plan.discovered = seen.discovered.to_vec();
+    generated::hold_back(&mut b.plan, seen.configs);
     Ok(b.plan)
 }
 
@@ -665,6 +667,7 @@ impl Builder {
 
     /// go-oidc's mismatch line: store "got" in the connector whose issuer is "expected".
     fn add_log_evidence(&mut self, logs: Option<&LogFindings>) {
+        let source = logs.map(LogFindings::source).unwrap_or("container log");
         for ev in logs.map(|l| l.evidence.as_slice()).unwrap_or_default() {
             let matches = |v: &ConnectorView, issuer: &str| {
                 v.issuer.as_deref() == Some(issuer)
@@ -675,7 +678,7 @@ impl Builder {
                     self.plan.already_applied += 1;
                 } else {
                     self.plan.notes.push(format!(
-                        "the container reports connector {} with issuer {:?}, but no connector in the database or in a config file ozrepair read has that issuer: it may come from a config file ozrepair did not find (management.json StaticConnectors or Dex's connectors:)",
+                        "the IdP's log reports connector {} with issuer {:?}, but no connector in the database or in a config file ozrepair read has that issuer: it may come from a config file ozrepair did not find (management.json StaticConnectors or Dex's connectors:)",
                         ev.connector.as_deref().unwrap_or("(unnamed)"),
                         ev.expected
                     ));
@@ -683,7 +686,7 @@ impl Builder {
                 continue;
             };
             let evidence = format!(
-                "container log {}: issuer did not match the issuer returned by provider, expected {:?} got {:?}",
+                "{source} {}: issuer did not match the issuer returned by provider, expected {:?} got {:?}",
                 if ev.time.is_empty() { "line" } else { ev.time.as_str() },
                 ev.expected,
                 ev.got
@@ -927,7 +930,8 @@ impl Plan {
     /// The verdict of a look that changes nothing: pending (3) when there is a plan or a start is due,
     /// healthy (0), or failed (1) when the IdP is down for a reason ozrepair cannot see. Notes it adds go
     /// into `notes`.
-    pub fn judge(&self, unit: Option<&Unit>, notes: &mut Vec<String>) -> Verdict {
+    pub fn judge(&self, runtime: Option<&dyn Runtime>, notes: &mut Vec<String>) -> Verdict {
+        let unit = runtime.and_then(|r| r.unit());
         if !self.changes.is_empty() {
             notes.extend(
                 self.held_elsewhere
@@ -939,6 +943,15 @@ impl Plan {
         if self.needs_start(unit) {
             notes.push("the database already holds the corrected issuer; the container is stopped: `ozrepair fix` starts it".into());
             return Verdict::pending();
+        }
+        // What would fix it is in a place ozrepair does not change (a generated config file).
+        if !self.held_elsewhere.is_empty() {
+            return Verdict::new(Outcome::ActionNeeded, ExitCode::ActionNeeded).with_error(
+                format!(
+                    "{}; nothing was changed",
+                    self.held_elsewhere.join("; and ")
+                ),
+            );
         }
         let unasked: Vec<&Asked> = self
             .discovered
@@ -965,9 +978,21 @@ impl Plan {
                             .to_string()
                     }
                 };
+                let (noun, logs) = match runtime {
+                    Some(r) => (
+                        if r.kind() == "systemd" {
+                            "unit"
+                        } else {
+                            "container"
+                        },
+                        r.logs_command()
+                            .unwrap_or_else(|| format!("docker logs {}", c.name)),
+                    ),
+                    None => ("container", format!("docker logs {}", c.name)),
+                };
                 return Verdict::new(Outcome::Failed, ExitCode::Failed).with_error(format!(
-                    "container {} is {} (exit code {}) and {why}; nothing was changed; read `docker logs {}`, and if you know the right issuer pass --issuer with --connector",
-                    c.name, c.state, c.exit_code, c.name
+                    "{noun} {} is {} (exit code {}) and {why}; nothing was changed; read `{logs}`, and if you know the right issuer pass --issuer with --connector",
+                    c.name, c.state, c.exit_code
                 ));
             }
         }
@@ -1171,6 +1196,7 @@ mod tests {
             env_unedited: None,
             notes: Vec::new(),
             unread_flags: 0,
+            generated: Vec::new(),
         }
     }
 

@@ -192,7 +192,11 @@ pub fn report(r: &Report, color: bool) -> String {
             .map(|s| format!(" -> {s}"))
             .unwrap_or_default();
         line(
-            "container",
+            if r.runtime.as_deref() == Some("systemd") {
+                "unit"
+            } else {
+                "container"
+            },
             &format!(
                 "{} ({}{after}, {} restarts)",
                 c.name, c.state_before, c.restart_count

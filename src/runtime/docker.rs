@@ -45,8 +45,10 @@ pub async fn locate(
     access: Access,
     probe: Probe<'_>,
 ) -> Result<Located> {
-    let engine = Engine::connect(host)?;
-    engine.ping().await?;
+    // No engine to ask: [`crate::runtime::locate`] may look at systemd's units next.
+    let nothing = |e: anyhow::Error| anyhow::Error::new(super::NothingHere(format!("{e:#}")));
+    let engine = Engine::connect(host).map_err(nothing)?;
+    engine.ping().await.map_err(nothing)?;
     let want = locate::Wanted {
         container,
         volume,

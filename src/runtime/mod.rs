@@ -2,12 +2,15 @@
 //! configuration. One trait, [`Runtime`], for everything a run asks of it: tell its state, stop it and
 //! prove the stop holds, start it and watch it come up, read the lines of its last run, copy out a store
 //! this machine cannot open in place ([`InsideSet`]), and describe itself in the report. Each backend is
-//! one implementation file: [`docker`] (a container on a Docker or Podman Engine API) and [`none`]
-//! (`--db`: a file, nothing to stop or start). A new runtime (systemd, say) is a file beside them and a
-//! branch of [`locate`]; nothing after this step changes.
+//! one implementation file: [`docker`] (a container on a Docker or Podman Engine API), [`systemd`] (a
+//! service unit, its logs in journald or its log file) and [`none`] (`--db`: a file, nothing to stop or
+//! start). A new runtime is a file beside them and a branch of [`locate`]; nothing after this step
+//! changes.
 
 pub mod docker;
+pub mod generated;
 pub mod none;
+pub mod systemd;
 
 use crate::logs::LogFindings;
 use crate::settings::Target;
@@ -41,7 +44,86 @@ pub enum ConfigPlace {
     /// The directory of the deployment's own definition (a compose project's working directory), in or
     /// above which the setup file lives.
     SetupDir(PathBuf),
+    /// A config file the runtime's definition names (a unit's `--config`), read whatever its name (its
+    /// format by its extension, else by its name); `generated` when something writes it anew.
+    File {
+        path: PathBuf,
+        /// How the IdP is told about it (`--config of netbird-management.service`).
+        named_by: String,
+        generated: Option<Generated>,
+    },
 }
+
+/// A config file that something produces from another source at every start or every deployment (a
+/// NixOS module, a unit's `ExecStartPre`, an Ansible template, a Helm chart): ozrepair never edits it,
+/// since the next start or run writes it again, and names the source to change instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generated {
+    /// What writes it, and when (`ExecStartPre=… of netbird-management.service, at every start`).
+    pub by: String,
+    /// The source of truth (`the NixOS option services.netbird.server.management.settings`).
+    pub source: String,
+    /// How one of its values is named in that source.
+    pub naming: Naming,
+}
+
+/// How a value of a generated file is named in its source of truth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Naming {
+    /// The value's path in the file under this prefix (a NixOS `settings` option:
+    /// `services.netbird.server.management.settings` + `.HttpConfig.AuthIssuer`).
+    Prefix(String),
+    /// A template's variables, each with the value it renders.
+    Template(Vec<TemplateVar>),
+    /// The source has no name for single values.
+    Unnamed,
+}
+
+/// One value of a file rendered from a template: the variable behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateVar {
+    /// The value's path in the file, as the report shows it (`HttpConfig.AuthIssuer`).
+    pub at: String,
+    /// The variable (`openzro_oidc_issuer`).
+    pub variable: String,
+    /// What the template writes for it (`"{{ openzro_oidc_issuer }}/.well-known/openid-configuration"`).
+    pub renders: String,
+    /// What the template adds after the variable's value.
+    pub suffix: String,
+}
+
+impl Generated {
+    /// What to change in the source of truth so that the value at `at` (a path as the report shows it)
+    /// becomes `to`: the name and the value to give it; None when the source has no name for it.
+    pub fn change_for(&self, at: &str, to: &str) -> Option<(String, String)> {
+        match &self.naming {
+            Naming::Prefix(p) => Some((format!("{p}.{at}"), to.to_string())),
+            Naming::Template(vars) => vars.iter().find(|v| v.at == at).map(|v| {
+                (
+                    format!(
+                        "the variable {} (the template writes {})",
+                        v.variable, v.renders
+                    ),
+                    to.strip_suffix(v.suffix.as_str()).unwrap_or(to).to_string(),
+                )
+            }),
+            Naming::Unnamed => None,
+        }
+    }
+}
+
+/// Nothing of the kind a runtime looks for is there (no engine answers, or none of its containers or
+/// units runs the IdP): [`locate`] then looks with the next runtime before it gives up.
+#[derive(Debug)]
+pub struct NothingHere(pub String);
+
+impl std::fmt::Display for NothingHere {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NothingHere {}
 
 /// The deployment as located: what runs it, and where its store and config files are.
 pub struct Located {
@@ -61,11 +143,21 @@ pub struct Located {
 /// knows how to read one.
 pub type Probe<'a> = &'a dyn Fn(&Path) -> bool;
 
-/// Finds the deployment `target` names: a file (`--db`), or through the engine, the container and mount
-/// that hold the Dex store (each candidate confirmed with `probe`).
+/// Finds the deployment `target` names: a file (`--db`); a unit (`--unit`); or, with neither, through
+/// the Docker or Podman engine the container and mount that hold the Dex store (each candidate confirmed
+/// with `probe`), and when no engine answers or none of its containers runs the IdP (and nothing narrowed
+/// the search to an engine: `-H`, `--container`, `--volume`), the systemd unit that runs it.
 pub async fn locate(target: &Target, probe: Probe<'_>) -> Result<Located> {
     match target {
         Target::File(db) => Ok(none::located(db)),
+        Target::Unit { name, dsn } => {
+            let found = systemd::locate(Some(name), probe).await;
+            match dsn {
+                // The unit asked for stands: when it is not found, its error does.
+                Some(given) => with_given_server(found, given, true),
+                None => found,
+            }
+        }
         Target::Engine {
             host,
             container,
@@ -81,6 +173,13 @@ pub async fn locate(target: &Target, probe: Probe<'_>) -> Result<Located> {
                 probe,
             )
             .await;
+            let engine_only = host.is_some() || container.is_some() || volume.is_some();
+            let found = match found {
+                Err(e) if !engine_only && e.downcast_ref::<NothingHere>().is_some() => {
+                    systemd::instead_of_engine(e, probe).await
+                }
+                other => other,
+            };
             match dsn {
                 Some(given) => with_given_server(found, given, container.is_some()),
                 None => found,

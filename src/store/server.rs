@@ -323,7 +323,7 @@ impl Store for DbServer {
             return Ok(());
         }
         Err(anyhow!(
-            "ozrepair cannot stop the IdP that reads {} (no container of this deployment was found), and writing while it may run needs --live; nothing was changed; stop the IdP yourself, or pass --live to write as Dex's own UpdateConnector does (one guarded transaction, resource_version bumped so that the running Dex opens the connector again)",
+            "ozrepair cannot stop the IdP that reads {} (no container or unit of this deployment was found), and writing while it may run needs --live; nothing was changed; stop the IdP yourself, or pass --live to write as Dex's own UpdateConnector does (one guarded transaction, resource_version bumped so that the running Dex opens the connector again)",
             self.server.shown()
         ))
     }

@@ -27,6 +27,7 @@ pub mod gocheck;
 pub mod hash;
 pub mod http;
 pub mod login;
+pub mod machine;
 pub mod run;
 pub mod seed;
 pub mod snapshot;

@@ -25,6 +25,13 @@ options:
   volume:
     description: The volume that holds the IdP database (C(--volume)). Default is discovered.
     type: str
+  unit:
+    description:
+      - The systemd unit that runs the management server or Dex on a host without containers (C(--unit),
+        for example C(netbird-management) or C(dex)).
+      - Default is discovered, after the container engine when it has no deployment.
+      - Mutually exclusive with I(container), I(volume) and I(db).
+    type: str
   db:
     description:
       - Work on this database file directly, without an engine (C(--db); nothing is stopped or started).

@@ -88,6 +88,7 @@ OPTIONS = (
     Option('docker_host', dict(type='str', aliases=['host']), '-H', VALUE, None),
     Option('container', dict(type='str'), '--container', VALUE, None),
     Option('volume', dict(type='str'), '--volume', VALUE, None),
+    Option('unit', dict(type='str'), '--unit', VALUE, None),
     Option('db', dict(type='path'), '--db', VALUE, None),
     Option('access', dict(type='str', choices=['auto', 'host', 'archive'], default='auto'), '--access', VALUE, None),
     # Asking the providers.
@@ -147,7 +148,8 @@ def argument_spec(actions, **own):
 
 
 # The options no two of which go together, and what each action needs.
-MUTUALLY_EXCLUSIVE = [('db', 'container'), ('db', 'volume'), ('password_file', 'new_password')]
+MUTUALLY_EXCLUSIVE = [('db', 'container'), ('db', 'volume'), ('unit', 'container'), ('unit', 'volume'),
+                      ('unit', 'db'), ('password_file', 'new_password')]
 REQUIRED_IF = [('action', 'password', ('email',)),
                ('action', 'password', ('password_file', 'new_password'), True)]
 

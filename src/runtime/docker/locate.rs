@@ -405,7 +405,8 @@ async fn find_in(
         msg.push_str(
             "; nothing was changed; name it with --container/--volume, or pass the file with --db",
         );
-        bail!(msg);
+        // Nothing on this engine: [`crate::runtime::locate`] may look at systemd's units next.
+        return Err(crate::runtime::NothingHere(msg).into());
     }
 
     // The same database seen through several containers (a sidecar mounting the same volume): keep the one

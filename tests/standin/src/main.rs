@@ -24,6 +24,19 @@
 //!                       Dex's storage:): the connectors are read from that server instead of STANDIN_DB
 //!   STANDIN_DEX_CONFIG  a Dex config.yaml: its `connectors:` are opened too, as Dex's in-memory overlay of
 //!                       static connectors (never written to the database)
+//!   STANDIN_LOG_FILE    append the lines to this file instead of printing them
+//!
+//! Command lines (as the real programs are started by systemd units; each sets what the environment
+//! above does not):
+//!   netbird-mgmt|openzro-mgmt management [--config F] [--datadir D] [--log-file console|PATH] [...]
+//!                       F is STANDIN_CONFIG (its EmbeddedIdP.Storage.Config.File, else D/idp.db, is the
+//!                       database); --log-file console prints, a path or no flag (the product's default,
+//!                       /var/log/<product>/management.log) appends to that file
+//!   netbird-server --config F.yaml
+//!                       the database is server.authStore.file (under server.dataDir), else
+//!                       server.dataDir/idp.db
+//!   dex serve F.yaml    Dex: slog JSON on stderr, the database storage.config.file, F's connectors as
+//!                       STANDIN_DEX_CONFIG
 
 use ozrepair_standin::dex::{
     delete_local_connector, dex_static_connectors, ensure_local_connector, list_connectors,
@@ -35,6 +48,121 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 struct Log {
     format: String,
     millis: bool,
+    file: Option<String>,
+}
+
+/// The value of `--name X` or `--name=X`.
+fn flag(argv: &[String], name: &str) -> Option<String> {
+    let eq = format!("{name}=");
+    let mut found = None;
+    let mut it = argv.iter();
+    while let Some(a) = it.next() {
+        if a == name {
+            found = it.next().cloned();
+        } else if let Some(v) = a.strip_prefix(&eq) {
+            found = Some(v.to_string());
+        }
+    }
+    found
+}
+
+/// A string at a path of a YAML document.
+fn yaml_str(doc: &serde_yaml::Value, path: &[&str]) -> Option<String> {
+    let mut cur = doc;
+    for k in path {
+        cur = cur.get(*k)?;
+    }
+    cur.as_str().map(String::from)
+}
+
+/// What the command line says, as the environment variables it stands for (set only where the
+/// environment does not set them).
+fn from_command_line() {
+    let argv: Vec<String> = std::env::args().collect();
+    let prog = argv
+        .first()
+        .map(|p| p.rsplit('/').next().unwrap_or(p).to_string())
+        .unwrap_or_default();
+    let mut set: Vec<(&str, String)> = Vec::new();
+    let under = |dir: &str, f: &str| {
+        if f.starts_with('/') {
+            f.to_string()
+        } else {
+            format!("{}/{f}", dir.trim_end_matches('/'))
+        }
+    };
+    if argv.get(1).map(String::as_str) == Some("management") {
+        let product = if prog.starts_with("openzro") {
+            "openzro"
+        } else {
+            "netbird"
+        };
+        let config = flag(&argv, "--config").unwrap_or(format!("/etc/{product}/management.json"));
+        let json: Option<serde_json::Value> = std::fs::read(&config)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let datadir = flag(&argv, "--datadir")
+            .or_else(|| json.as_ref()?.get("Datadir")?.as_str().map(String::from))
+            .unwrap_or(format!("/var/lib/{product}/"));
+        let idp_file = json
+            .as_ref()
+            .and_then(|j| {
+                j.get("EmbeddedIdP")?
+                    .get("Storage")?
+                    .get("Config")?
+                    .get("File")?
+                    .as_str()
+                    .map(String::from)
+            })
+            .filter(|f| !f.is_empty());
+        set.push(("STANDIN_CONFIG", config));
+        set.push((
+            "STANDIN_DB",
+            under(&datadir, idp_file.as_deref().unwrap_or("idp.db")),
+        ));
+        match flag(&argv, "--log-file").as_deref() {
+            Some("console") => {}
+            Some(f) => set.push(("STANDIN_LOG_FILE", f.to_string())),
+            None => set.push((
+                "STANDIN_LOG_FILE",
+                format!("/var/log/{product}/management.log"),
+            )),
+        }
+    } else if prog.starts_with("netbird-server") {
+        if let Some(config) = flag(&argv, "--config") {
+            let doc: Option<serde_yaml::Value> = std::fs::read(&config)
+                .ok()
+                .and_then(|b| serde_yaml::from_slice(&b).ok());
+            let data = doc
+                .as_ref()
+                .and_then(|d| yaml_str(d, &["server", "dataDir"]))
+                .unwrap_or("/var/lib/netbird/".into());
+            let file = doc
+                .as_ref()
+                .and_then(|d| yaml_str(d, &["server", "authStore", "file"]))
+                .unwrap_or("idp.db".into());
+            set.push(("STANDIN_DB", under(&data, &file)));
+        }
+    } else if prog == "dex" && argv.get(1).map(String::as_str) == Some("serve") {
+        if let Some(config) = argv.get(2) {
+            let doc: Option<serde_yaml::Value> = std::fs::read(config)
+                .ok()
+                .and_then(|b| serde_yaml::from_slice(&b).ok());
+            if let Some(f) = doc
+                .as_ref()
+                .and_then(|d| yaml_str(d, &["storage", "config", "file"]))
+            {
+                set.push(("STANDIN_DB", f));
+            }
+            set.push(("STANDIN_DEX_CONFIG", config.clone()));
+            set.push(("STANDIN_FORMAT", "dex-json".into()));
+        }
+    }
+    for (k, v) in set {
+        if std::env::var_os(k).is_none() {
+            std::env::set_var(k, v);
+        }
+    }
 }
 
 impl Log {
@@ -117,8 +245,20 @@ impl Log {
                 format!("{t} {level} {f}{source}: {msg}")
             }
         };
-        // NetBird logs to stdout when --log-file console; Dex logs to stderr.
-        if self.format == "dex-json" {
+        // NetBird logs to stdout when --log-file console, else to its log file; Dex logs to stderr.
+        if let Some(f) = &self.file {
+            use std::io::Write;
+            if let Some(dir) = std::path::Path::new(f).parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            if let Ok(mut out) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(f)
+            {
+                let _ = writeln!(out, "{line}");
+            }
+        } else if self.format == "dex-json" {
             eprintln!("{line}");
         } else {
             println!("{line}");
@@ -200,10 +340,12 @@ fn main() {
             on_term as extern "C" fn(libc::c_int) as libc::sighandler_t,
         );
     }
+    from_command_line();
     let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
     let log = Log {
         format: env("STANDIN_FORMAT", "text"),
         millis: env("STANDIN_MILLIS", "0") == "1",
+        file: std::env::var("STANDIN_LOG_FILE").ok(),
     };
     if let Ok(token_issuer) = std::env::var("STANDIN_TOKEN_ISSUER") {
         standalone(&log, &token_issuer);

@@ -1,0 +1,263 @@
+//! A unit's lifecycle in a stop window: stop it and prove the stop holds (a `Restart=always` loop answers
+//! `activating (auto-restart)` between its runs; a stop job must end with the unit inactive, with no job
+//! queued and no process, and it must stay so), check it stayed stopped, start it and watch its new run:
+//! active, the same run (InvocationID), NRestarts steady, and that run's lines with no connector failure
+//! and the line that says it serves.
+
+use super::ctl;
+use super::journal::{self, FileMark};
+use super::places::LogTarget;
+use super::unit::{Status, STATUS_PROPS};
+use crate::fault::{self, Point};
+use crate::logs;
+use crate::progress::say;
+use crate::runtime::Started;
+use crate::verdict::{ExitCode, Outcome, Verdict};
+use anyhow::{anyhow, bail, Result};
+use std::time::{Duration, Instant};
+
+/// How often a unit is looked at while it is stopped or watched.
+const POLL: Duration = Duration::from_millis(50);
+/// How long a stopped unit must be seen to stay stopped (the same run, inactive, no process, nothing
+/// queued) before the first byte is written: one more look, as on Docker. systemd never restarts by its
+/// Restart= setting a unit that a stop job stopped (a pending automatic restart is cancelled by the stop,
+/// and a waiting one shows as `activating (auto-restart)`, not down); anything else that starts it (a
+/// dependency, a timer, a path or socket unit, a script) queues a job first, which a look sees, and a
+/// start during the write changes the InvocationID, which [`check_held`] sees before the unit is started
+/// again.
+const HOLD: Duration = Duration::from_millis(25);
+/// Beyond the unit's own stop timeout, how long ozrepair keeps asking a unit that starts again to stop.
+const STOP_EXTRA: Duration = Duration::from_secs(30);
+
+/// What a stop did, for the window's record.
+#[derive(Debug, Default)]
+pub struct Stopping {
+    /// The unit was asked to stop by this run.
+    pub stopped_here: bool,
+    /// It was asked to stop but did not stay stopped.
+    pub refused: bool,
+}
+
+/// The unit's state now.
+pub async fn status(unit: &str) -> Result<Status> {
+    let mut all = ctl::show(&[unit.to_string()], STATUS_PROPS).await?;
+    let p = all
+        .pop()
+        .ok_or_else(|| anyhow!("systemctl did not describe {unit}"))?;
+    if p.get("LoadState") == "not-found" {
+        bail!("unit {unit} is gone");
+    }
+    Ok(Status::of(&p))
+}
+
+/// Started again between two looks: another run (InvocationID), another start, or more restarts.
+fn started_again(seen: &Status, now: &Status) -> bool {
+    now.invocation != seen.invocation
+        || now.left_inactive != seen.left_inactive
+        || now.n_restarts > seen.n_restarts
+}
+
+/// Stops the unit unless it is down already, and proves the stop holds: inactive or failed, no process,
+/// no job queued, and the same for [`HOLD`]. A unit started again meanwhile is asked again, until its
+/// own stop timeout and [`STOP_EXTRA`] have passed. Returns the state it was proven stopped in. When it
+/// cannot be stopped, nothing is changed.
+pub async fn stop(unit: &str, rec: &mut Stopping, stop_timeout: Duration) -> Result<Status> {
+    let started = Instant::now();
+    let limit = stop_timeout + STOP_EXTRA;
+    let deadline = started + limit;
+    let mut asked = 0u32;
+    let mut starts = 0u32;
+    let mut last_error: Option<String> = None;
+    let mut now = status(unit).await?;
+    let mut stable: Option<(Instant, Status)> = None;
+    loop {
+        if !now.down() {
+            if let Some((_, seen)) = stable.take() {
+                if started_again(&seen, &now) {
+                    starts += 1;
+                }
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            if asked == 0 {
+                say(format!("stopping {unit} ({})", now.shown()));
+            }
+            asked += 1;
+            rec.stopped_here = true;
+            // `systemctl stop` waits for its job; a pending automatic restart is cancelled by it.
+            if let Err(e) = ctl::act("stop", unit, &[], limit).await {
+                tracing::debug!(unit, "stop: {e:#}");
+                let e = format!("{e:#}");
+                // Asking again does not help a stop this user may not make.
+                if e.contains("Access denied") || e.contains("authentication required") {
+                    rec.stopped_here = false;
+                    bail!("{e}; nothing was changed; run ozrepair as root (or as a user who may stop {unit})");
+                }
+                last_error = Some(e);
+                tokio::time::sleep(POLL).await;
+            }
+        } else {
+            match &stable {
+                Some((since, seen)) if !started_again(seen, &now) => {
+                    if since.elapsed() >= HOLD {
+                        tracing::debug!(unit, asked, starts, "stop holds");
+                        fault::point(Point::AfterStop);
+                        return Ok(now);
+                    }
+                }
+                Some(_) => {
+                    // Started again and ended between two looks.
+                    starts += 1;
+                    stable = Some((Instant::now(), now.clone()));
+                }
+                None => stable = Some((Instant::now(), now.clone())),
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(HOLD).await;
+        }
+        now = status(unit).await?;
+    }
+    rec.refused = asked > 0;
+    rec.stopped_here = false;
+    bail!(
+        "unit {unit} could not be stopped: it was started again {starts} time(s) after {asked} stop request(s) in {}s (it is {} now, {} restarts){}; nothing was changed; look for what starts it (`systemctl list-dependencies --reverse {unit}`, timers, scripts)",
+        started.elapsed().as_secs(),
+        now.shown(),
+        now.n_restarts,
+        last_error
+            .map(|e| format!("; the last stop answer: {e}"))
+            .unwrap_or_default()
+    )
+}
+
+/// Fails unless the unit is still down in the state it was proven stopped in.
+pub async fn check_held(unit: &str, held: Option<&Status>) -> Result<()> {
+    let Some(held) = held else {
+        return Ok(());
+    };
+    let now = status(unit).await?;
+    if !now.down() || started_again(held, &now) {
+        bail!(
+            "unit {unit} was started while its database was being written (it is {} now, {} restarts)",
+            now.shown(),
+            now.n_restarts
+        );
+    }
+    Ok(())
+}
+
+/// The lines of the run `invocation` (journald), or the log file's lines after `mark`.
+async fn run_lines(
+    unit: &str,
+    log: &LogTarget,
+    invocation: &str,
+    mark: Option<FileMark>,
+) -> Result<Vec<logs::LogLine>> {
+    match log {
+        LogTarget::Journal => Ok(journal::entries(unit, Some(invocation), logs::TAIL)
+            .await?
+            .iter()
+            .map(journal::Entry::line)
+            .collect()),
+        LogTarget::File(p) => journal::file_lines(p, mark, None),
+    }
+}
+
+/// Starts the unit (clearing a failed state first: a unit that hit its start limit refuses a start
+/// until then) and watches its new run for `wait` seconds: it must stay active in the same run with
+/// NRestarts steady, and the run's lines must report no connector failure. Its serving line ends the
+/// watch early. The verdict: fixed (0); unverified (4) when it did not stay up, naming `backup`; with
+/// wait 0 unverified (0).
+pub async fn start_and_watch(
+    unit: &str,
+    log: &LogTarget,
+    logs_command: &str,
+    wait: u64,
+    backup: Option<&str>,
+    start_timeout: Duration,
+) -> Result<Started> {
+    let before = status(unit).await?;
+    let mark = match log {
+        LogTarget::File(p) => FileMark::take(p),
+        LogTarget::Journal => None,
+    };
+    if before.active == "failed" || before.result != "success" {
+        if let Err(e) = ctl::act("reset-failed", unit, &[], ctl::QUERY_LIMIT).await {
+            tracing::debug!(unit, "reset-failed: {e:#}");
+        }
+    }
+    fault::point(Point::BeforeStart);
+    say(format!("starting {unit}"));
+    let started = ctl::act("start", unit, &[], start_timeout + STOP_EXTRA).await;
+    let first = status(unit).await?;
+    let mut notes = Vec::new();
+    let down = if let Err(e) = started {
+        Some(format!("its start failed ({e:#}); it is {}", first.shown()))
+    } else if wait == 0 {
+        return Ok(Started {
+            verdict: Verdict::new(Outcome::Unverified, ExitCode::Done),
+            state_after: Some(first.state()),
+            notes: vec!["--wait 0: the unit was started but not watched".into()],
+        });
+    } else {
+        say(format!("watching {unit} for up to {wait}s"));
+        let deadline = Instant::now() + Duration::from_secs(wait);
+        loop {
+            let now = status(unit).await?;
+            let coming_up = now.active == "activating" && !now.restarting();
+            if (now.active != "active" && !coming_up)
+                || now.invocation != first.invocation
+                || now.n_restarts != first.n_restarts
+            {
+                break Some(format!(
+                    "it is {} (exit status {}, {} restarts)",
+                    now.shown(),
+                    now.exit_status,
+                    now.n_restarts
+                ));
+            }
+            let lines = run_lines(unit, log, &first.invocation, mark).await?;
+            let f = logs::scan_all(&lines);
+            if let Some(ev) = f.evidence.first() {
+                break Some(format!(
+                    "it still reports issuer {:?} against {:?}",
+                    ev.expected, ev.got
+                ));
+            }
+            if let Some(fl) = f.failures.first() {
+                break Some(format!("it reports: {}", fl.message));
+            }
+            if f.ready && !coming_up {
+                break None;
+            }
+            if Instant::now() >= deadline {
+                if coming_up {
+                    break Some(format!("it is still {} after {wait}s", now.shown()));
+                }
+                notes.push(format!(
+                    "{unit} stayed active for {wait}s with no connector failure, but did not log the line that says it serves"
+                ));
+                break None;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    };
+    let state_after = status(unit).await.ok().map(|s| s.state());
+    let verdict = match down {
+        None => Verdict::fixed(),
+        Some(why) => Verdict::new(Outcome::Unverified, ExitCode::NotUp).with_error(format!(
+            "the change is written and verified, but {unit} did not stay up within {wait}s: {why}; see `{logs_command}`{}",
+            backup
+                .map(|d| format!("; the old database is in {d} (`ozrepair restore` puts it back)"))
+                .unwrap_or_default()
+        )),
+    };
+    Ok(Started {
+        verdict,
+        state_after,
+        notes,
+    })
+}
