@@ -116,6 +116,12 @@ pub struct Global {
     /// Work on this database file directly, without Docker (nothing is stopped or started).
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
+    /// The Dex store's database server, as a PostgreSQL connection string or URI, or a MySQL DSN or URI,
+    /// read from this file (`-`: stdin) so that its password is in no shell history or process list; the
+    /// environment variable OZREPAIR_DSN may hold it instead. It replaces the connection the deployment's
+    /// configuration names; the container found on the engine is still what is stopped and started.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub dsn_file: Option<PathBuf>,
     /// Report format on stdout. Logs and progress go to stderr. `nagios` exits as a monitoring plugin does
     /// (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN); the others exit with the codes below.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
@@ -281,6 +287,11 @@ pub struct StartArgs {
     /// Leave the IdP stopped after the change.
     #[arg(long)]
     pub no_restart: bool,
+    /// Write to a database server while the IdP may be running, when ozrepair cannot stop it (Dex runs
+    /// elsewhere): one guarded transaction, as Dex's own UpdateConnector writes, resource_version bumped so
+    /// that the running Dex opens the connector again.
+    #[arg(long)]
+    pub live: bool,
     /// How long to watch the restarted IdP, in seconds (0: do not watch; at most a day).
     #[arg(long, value_name = "SECONDS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(0..=MAX_WAIT))]
@@ -291,6 +302,7 @@ impl Default for StartArgs {
     fn default() -> StartArgs {
         StartArgs {
             no_restart: false,
+            live: false,
             wait: 30,
         }
     }
@@ -299,6 +311,7 @@ impl Default for StartArgs {
 impl ToArgs for StartArgs {
     fn to_args(&self, out: &mut Vec<OsString>) {
         flag(out, self.no_restart, "--no-restart");
+        flag(out, self.live, "--live");
         value(out, "--wait", self.wait.to_string());
     }
 }
