@@ -14,11 +14,13 @@
 //!   a 512 MiB backup 2.7 s against 1.7 s).
 //!
 //! Against the one pass of reading into a 4 MiB buffer, hashing it and writing it (the version before),
-//! this spends a third of the CPU in the kernel (0.24-0.58 s of system time for 512 MiB against 1.0-1.6 s)
-//! and took 1.25-1.65 s against 3.3 s (`cp` + fsync: 0.75-0.88 s), medians of 9 alternating runs under a load average of 11 on 2
-//! cores. What stays above `cp` is the hash itself: 0.31-0.39 s of user time for 512 MiB (sha256 with the
-//! CPU's SHA extensions), which `cp` does not pay; under a load that leaves less than a core free it adds
-//! to the wall clock instead of hiding on the second core.
+//! this spends a third of the CPU in the kernel (0.24-0.58 s of system time for 512 MiB against 1.0-1.6
+//! s). 512 MiB, medians of alternating runs on 2 cores: under a load average of 11, 1.25-1.65 s against
+//! 3.3 s before and 0.75-0.88 s for `cp` + fsync (1.67-1.87x); under a load average of 6, 0.78-0.80 s
+//! against 0.59-0.66 s for `cp` + fsync (1.21-1.31x; before: 3.7x). Peak RSS 12 MiB. What stays above
+//! `cp` is the hash itself: 0.31-0.39 s of user time for 512 MiB (sha256 with the CPU's SHA extensions),
+//! which `cp` does not pay; under a load that leaves less than a core free it adds to the wall clock
+//! instead of hiding on the second core.
 //!
 //! The copy is fsynced before its hash is returned. Memory stays flat: two buffers of 1 MiB and 256 KiB,
 //! whatever the size.
