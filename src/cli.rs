@@ -658,11 +658,18 @@ impl ToArgs for LocalLoginArgs {
 pub struct BackupArgs {
     #[command(flatten)]
     pub backups: BackupDirArg,
+    /// Also prove the database whole as SQLite reads it (its integrity_check, while it is copied). Every
+    /// backup proves its copy's bytes without it.
+    #[arg(long)]
+    pub check: bool,
 }
 
 impl ToArgs for BackupArgs {
     fn to_args(&self, out: &mut Vec<OsString>) {
         self.backups.to_args(out);
+        if self.check {
+            out.push("--check".into());
+        }
     }
 }
 

@@ -220,7 +220,7 @@ fn with_held_elsewhere(v: Verdict, plan: &plan::Plan) -> Verdict {
 }
 
 /// `backup`: a verified backup now. The store is read without a check or hash of its own: the backup
-/// proves the integrity of the bytes it copies and hashes them on the way.
+/// hashes the bytes it copies on the way (and with `--check` proves the database whole as it copies).
 async fn backup(s: &Settings) -> Report {
     let mut t = Trail::default();
     let result = async {
@@ -236,6 +236,15 @@ async fn backup(s: &Settings) -> Report {
             Some(set) => set.db_sha256(),
             None => store.fingerprint().ok().flatten().unwrap_or_default(),
         };
+        // What the set proves is said: its bytes always; the database whole only when asked.
+        if applied.backup.is_some()
+            && store.kind() == "sqlite"
+            && s.apply.check == crate::backups::Check::Bytes
+        {
+            t.notes.push(
+                "the set holds the database's exact bytes (hashed while copied, fsynced); the database itself was not checked for damage: `backup --check` adds SQLite's integrity_check".into(),
+            );
+        }
         verdict_of(applied)
     }
     .await;

@@ -4,6 +4,7 @@
 //! the report is printed ([`OutputOpts`]). Each step takes only its group. A new fix flag is a field of its
 //! group in `cli.rs`, read by the one step it concerns.
 
+use crate::backups::Check;
 pub use crate::cli::{Access, Output, PlanArgs, RestoreArgs, SetField, WindowArgs};
 use crate::cli::{Command, Global, PasswordArgs, SecretArgs};
 use crate::dex::password::{self, NewPassword};
@@ -50,6 +51,8 @@ pub struct ApplyOpts {
     /// Write nothing, stop nothing: `--dry-run`, and always for `inspect` (its plan is the same).
     pub dry_run: bool,
     pub window: WindowArgs,
+    /// `backup --check`: the source proven whole too, not only the copy's bytes.
+    pub check: Check,
 }
 
 impl ApplyOpts {
@@ -213,9 +216,15 @@ impl Settings {
                 s.apply = ApplyOpts {
                     dry_run: a.dry.dry_run,
                     window: a.window.clone(),
+                    ..ApplyOpts::default()
                 };
             }
-            Command::Backup(a) => s.apply.window.backups = a.backups.clone(),
+            Command::Backup(a) => {
+                s.apply.window.backups = a.backups.clone();
+                if a.check {
+                    s.apply.check = Check::Source;
+                }
+            }
             Command::Backups(a) => s.apply.window.backups = a.backups.clone(),
             Command::Restore(a) => {
                 s.restore = a.clone();
@@ -226,6 +235,7 @@ impl Settings {
                 s.apply = ApplyOpts {
                     dry_run: a.dry.dry_run,
                     window: a.window.clone(),
+                    ..ApplyOpts::default()
                 };
             }
             Command::Password(a) => {
@@ -243,6 +253,7 @@ impl Settings {
                 s.apply = ApplyOpts {
                     dry_run: !a.apply,
                     window: a.window.clone(),
+                    ..ApplyOpts::default()
                 };
                 for (flag, h) in [("--to", Some(&a.to)), ("--from", a.from.as_ref())] {
                     if let Some(h) = h.filter(|h| !host_ok(h)) {
@@ -276,6 +287,7 @@ impl Settings {
         self.apply = ApplyOpts {
             dry_run: a.dry.dry_run,
             window: a.window.clone(),
+            ..ApplyOpts::default()
         };
         let email = password::lookup_email(&a.email);
         if email.is_empty() {
@@ -300,6 +312,7 @@ impl Settings {
         self.apply = ApplyOpts {
             dry_run: a.dry.dry_run,
             window: a.window.clone(),
+            ..ApplyOpts::default()
         };
         if a.connector.is_empty() {
             return Err(UsageError(

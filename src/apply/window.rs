@@ -6,7 +6,7 @@
 //! ([`Runtime`], [`Store`]).
 
 use super::{files, Applied};
-use crate::backups::{BackupSet, Origin, Sets};
+use crate::backups::{BackupSet, Check, Origin, Sets};
 use crate::dex::password::{LocalUser, NewPassword};
 use crate::fault::{self, Point};
 use crate::plan::{edits, Plan};
@@ -341,7 +341,13 @@ impl Window<'_> {
         origin.dex_schema = Some(stored.schema.migrations);
         origin.connectors = stored.rows.iter().map(|r| r.id.clone()).collect();
         origin.configs = configs;
-        let taken = self.store.backup(&sets, &origin).map_err(|e| match work {
+        // `backup --check` proves the source whole too; a fix's own backup needs only the bytes (the fix
+        // checks the store before it writes and after).
+        let check = match work {
+            Work::Backup => self.opts.check,
+            _ => Check::Bytes,
+        };
+        let taken = self.store.backup(&sets, &origin, check).map_err(|e| match work {
             Work::Restore { .. } => anyhow!("{e:#}; could not save the current database first, so nothing was restored; the live database is as SQLite reads it"),
             _ => e,
         })?;
@@ -800,7 +806,12 @@ mod tests {
             }
             .boxed_local()
         }
-        fn backup(&self, sets: &Sets, origin: &backups::Origin) -> Result<Taken> {
+        fn backup(
+            &self,
+            sets: &Sets,
+            origin: &backups::Origin,
+            _check: backups::Check,
+        ) -> Result<Taken> {
             self.calls.borrow_mut().push("backup".into());
             Ok(Taken {
                 set: BackupSet {

@@ -8,24 +8,37 @@
 //! followed, an existing directory's mode is never changed, and a temporary set left by a killed run is
 //! removed (and reported) by the next one.
 
-use crate::digest::{hex, sha256_of};
+use crate::digest::sha256_of;
 use crate::fault;
 use crate::safefs::{owner, Dir};
 use crate::timefmt;
+
+mod copy;
 use anyhow::{anyhow, bail, Context, Result};
+pub use copy::copy_hashed;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 pub const MANIFEST: &str = "manifest.json";
 /// The manifest's `kind` of the copy a restore saves first.
 pub const PRE_RESTORE: &str = "pre-restore";
-const CHUNK: usize = 1 << 20;
 /// Where temporary sets are made in the backup directory.
 pub const TMP_PREFIX: &str = ".tmp-";
+
+/// What a backup proves beyond its copy's bytes. The bytes it always proves: hashed while copied (the
+/// manifest's sha256 is of what was written), fsynced, renamed into place, the manifest fsynced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Check {
+    /// The exact bytes, durable: what every backup promises.
+    #[default]
+    Bytes,
+    /// And the source whole as its store reads it (`backup --check`: SQLite's integrity_check of the
+    /// locked database while it is copied).
+    Source,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileEntry {
@@ -341,41 +354,6 @@ fn progress(len: u64, what: &str) -> Option<indicatif::ProgressBar> {
     }
     bar.set_message(what.to_string());
     Some(bar)
-}
-
-/// Copies all of `src` (from offset 0, by position: the descriptor may be shared) into `dst`, hashing on
-/// the way, and fsyncs `dst`. Streams in 1 MiB chunks: memory stays flat whatever the size.
-pub fn copy_hashed(src: &File, dst: &mut File, what: &str, to: &Path) -> Result<(u64, String)> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; fault::chunk(CHUNK)];
-    let mut total = 0u64;
-    let bar = progress(
-        src.metadata().map(|m| m.len()).unwrap_or(0),
-        &format!("copying {what}"),
-    );
-    loop {
-        let n = src
-            .read_at(&mut buf, total)
-            .with_context(|| format!("cannot read {what}"))?;
-        if n == 0 {
-            break;
-        }
-        if let Some(b) = &bar {
-            b.inc(n as u64);
-        }
-        h.update(&buf[..n]);
-        dst.write_all(&buf[..n])
-            .with_context(|| format!("cannot write {}", to.display()))?;
-        total += n as u64;
-        fault::step("copy a chunk");
-    }
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    dst.sync_all()
-        .with_context(|| format!("cannot flush {} to disk", to.display()))?;
-    fault::step("fsync a copy");
-    Ok((total, hex(&h.finalize())))
 }
 
 pub fn file_name(p: &Path) -> String {

@@ -107,7 +107,8 @@ impl Dir {
         self.path.join(name.as_ref())
     }
 
-    /// Creates a new file (it must not exist) with `mode`.
+    /// Creates a new file (it must not exist) with `mode`, open for reading and writing (a backup's copy
+    /// is read back to be hashed).
     pub fn create_file(&self, name: impl AsRef<OsStr>, mode: u32) -> Result<File> {
         let name = name.as_ref();
         let c = plain(name)?;
@@ -116,7 +117,7 @@ impl Dir {
             libc::openat(
                 self.raw(),
                 c.as_ptr(),
-                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
                 mode as libc::c_uint,
             )
         })

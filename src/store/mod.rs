@@ -9,7 +9,7 @@ pub mod none;
 pub mod server;
 pub mod sqlite;
 
-use crate::backups::{BackupSet, Origin, Sets, Taken};
+use crate::backups::{BackupSet, Check, Origin, Sets, Taken};
 use crate::dex::password::{LocalUser, NewPassword};
 use crate::dex::{ConnectorRow, Stored};
 use crate::runtime::{Located, StorePlace};
@@ -158,8 +158,9 @@ pub trait Store {
     fn can_write(&self) -> Result<()>;
     /// After the stop: take it again as it is now.
     fn refresh(&mut self) -> LocalBoxFuture<'_, Result<()>>;
-    /// A verified backup of it as it is now, with `origin` in its manifest.
-    fn backup(&self, sets: &Sets, origin: &Origin) -> Result<Taken>;
+    /// A verified backup of it as it is now, with `origin` in its manifest; `check` says whether the
+    /// source is also proven whole as the store reads it.
+    fn backup(&self, sets: &Sets, origin: &Origin, check: Check) -> Result<Taken>;
     /// The one guarded transaction, verified by reading back, and put where it lives.
     fn write<'a>(&'a mut self, w: Write<'a>) -> LocalBoxFuture<'a, Result<Wrote, WriteError>>;
     /// What its bytes are now (sha256), for the report (None when it has none of its own).

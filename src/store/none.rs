@@ -4,7 +4,7 @@
 //! or write.
 
 use super::{Found, Lock, Store, Write, WriteError, Wrote};
-use crate::backups::{self, BackupSet, Origin, Sets, Taken};
+use crate::backups::{self, BackupSet, Check, Origin, Sets, Taken};
 use crate::dex::{ConnectorRow, Stored};
 use anyhow::{anyhow, bail, Result};
 use futures_util::future::LocalBoxFuture;
@@ -90,7 +90,8 @@ impl Store for ConfigOnly {
     }
 
     /// A set of the config files only (`files` empty, `configs` listed), verified by its hashes.
-    fn backup(&self, sets: &Sets, origin: &Origin) -> Result<Taken> {
+    /// Config files have no check of their own beyond their hashes: `check` changes nothing.
+    fn backup(&self, sets: &Sets, origin: &Origin, _check: Check) -> Result<Taken> {
         backups::take_files(sets, origin)
     }
 

@@ -17,7 +17,7 @@ pub mod sql;
 pub mod users;
 
 use super::{Found, Lock, Store, Write, WriteError, Wrote};
-use crate::backups::{BackupSet, Origin, Sets, Taken};
+use crate::backups::{BackupSet, Check, Origin, Sets, Taken};
 use crate::dex::Stored;
 use crate::runtime::{InsideSet, Runtime};
 use anyhow::{anyhow, Result};
@@ -187,8 +187,8 @@ impl Store for Sqlite {
         .boxed_local()
     }
 
-    fn backup(&self, sets: &Sets, origin: &Origin) -> Result<Taken> {
-        copy::take(self.path(), sets, origin)
+    fn backup(&self, sets: &Sets, origin: &Origin, check: Check) -> Result<Taken> {
+        copy::take(self.path(), sets, origin, check)
     }
 
     fn write<'a>(&'a mut self, w: Write<'a>) -> LocalBoxFuture<'a, Result<Wrote, WriteError>> {

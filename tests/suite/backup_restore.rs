@@ -102,3 +102,75 @@ fn backup_restore_round_trip_and_refusal() {
     );
     assert_eq!(snapshot(dir.path()), files);
 }
+
+/// A backup proves its copy's bytes; `--check` proves the database whole too. A database with a damaged
+/// page is copied exactly by `backup` (the note says it was not checked), refused by `backup --check`
+/// with nothing kept, and a set of it is refused by restore (which checks what it puts back).
+#[test]
+fn backup_keeps_exact_bytes_and_check_refuses_a_damaged_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dex.db");
+    DexDb::locked_out().write(&db);
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("begin").unwrap();
+        for i in 0..200 {
+            conn.execute(
+                "insert into password (email, hash, username, user_id) values (?1, ?2, 'filler', 'filler')",
+                rusqlite::params![format!("filler{i}@example.com"), vec![0x5au8; 1024]],
+            )
+            .unwrap();
+        }
+        conn.execute_batch("commit").unwrap();
+    }
+    let dbs = db.to_str().unwrap();
+    let root = dir.path().join("ozrepair-backups");
+
+    // Healthy: both kinds of backup succeed, and --check says nothing about damage.
+    let plain = ozrepair(["--db", dbs, "backup", "--output", "json"]).run();
+    assert_eq!(plain.code, 0, "{plain:?}");
+    let notes = plain.json()["notes"].to_string();
+    assert!(notes.contains("backup --check"), "{notes}");
+    let checked = ozrepair(["--db", dbs, "backup", "--check", "--output", "json"]).run();
+    assert_eq!(checked.code, 0, "{checked:?}");
+    assert!(
+        !checked.json()["notes"].to_string().contains("not checked"),
+        "{checked:?}"
+    );
+    assert_eq!(backup_sets(&root).len(), 2);
+
+    // A page of filler rows near the end overwritten: SQLite sees it.
+    let mut bytes = std::fs::read(&db).unwrap();
+    let page = 4096;
+    let at = bytes.len() - 10 * page;
+    bytes[at + page / 4..at + page * 3 / 4].fill(0xa5);
+    std::fs::write(&db, &bytes).unwrap();
+
+    let refused = ozrepair(["--db", dbs, "backup", "--check"]).run();
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("damaged"), "{refused:?}");
+    assert_eq!(backup_sets(&root).len(), 2, "no set kept from --check");
+    assert_eq!(std::fs::read(&db).unwrap(), bytes, "the database untouched");
+
+    let copied = ozrepair(["--db", dbs, "backup", "--output", "json"]).run();
+    assert_eq!(copied.code, 0, "{copied:?}");
+    let set = backup_sets(&root).pop().unwrap();
+    assert_eq!(
+        std::fs::read(set.join("dex.db")).unwrap(),
+        bytes,
+        "the exact bytes"
+    );
+
+    let r = ozrepair([
+        "--db",
+        dbs,
+        "restore",
+        "--backup",
+        set.to_str().unwrap(),
+        "--yes",
+    ])
+    .run();
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("damaged"), "{r:?}");
+    assert_eq!(std::fs::read(&db).unwrap(), bytes);
+}

@@ -1,8 +1,11 @@
 //! An SQLite store's files in a backup set: the raw database files (the database and any -journal/-wal/-shm
 //! beside it) copied byte for byte under SQLite's locks that stop every other writer
-//! ([`super::locks::hold_writers`]), their integrity proven while they are copied (SQLite's
-//! `integrity_check` of the locked source on a second thread for a lone database file, or of a scratch
-//! copy of the set afterwards for a set with a journal or WAL, which SQLite replays there).
+//! ([`super::locks::hold_writers`]), each hashed as it is written and fsynced ([`backups::copy_hashed`]).
+//! A set with a journal or WAL is proven to open as one database (SQLite replays it on a scratch copy and
+//! runs its integrity_check there); a lone database file's bytes are the proof, and `backup --check`
+//! ([`Check::Source`]) adds SQLite's `integrity_check` of the locked source on a second thread while it is
+//! copied. Whether the live database is healthy is `fix`'s question: quick_check before it writes and
+//! integrity_check after.
 //!
 //! Restore ([`Prepared`]) builds the restored database as one self-contained, verified file beside the
 //! live one (the set's journal or WAL applied by SQLite), makes the live database consistent the way
@@ -11,7 +14,7 @@
 
 use super::host::{self, SIDECARS};
 use super::{locks, sql};
-use crate::backups::{self, file_name, BackupSet, Origin, Sets, Taken};
+use crate::backups::{self, file_name, BackupSet, Check, Origin, Sets, Taken};
 use crate::digest::sha256_of;
 use crate::fault;
 use crate::safefs::Dir;
@@ -34,7 +37,7 @@ fn parent_of(db: &Path) -> Result<Dir> {
 
 /// Takes a backup set of `db` into `sets` and verifies it. Nothing in the database's directory is
 /// written unless the backup directory is inside it.
-pub fn take(db: &Path, sets: &Sets, origin: &Origin) -> Result<Taken> {
+pub fn take(db: &Path, sets: &Sets, origin: &Origin, check: Check) -> Result<Taken> {
     let db_name = file_name(db);
     let src_dir = parent_of(db)?;
     let stamp = timefmt::compact_now();
@@ -49,7 +52,7 @@ pub fn take(db: &Path, sets: &Sets, origin: &Origin) -> Result<Taken> {
     // No other process writes the database from here until the set is complete.
     let writers = locks::hold_writers(db)?;
     fault::step("locked");
-    let written = copy_set(db, &src_dir, &writers, &new, origin)
+    let written = copy_set(db, &src_dir, &writers, &new, origin, check)
         .and_then(|(files, configs)| new.finish(backups::manifest(origin, files, configs)));
     drop(writers);
     let (set, unsigned) = written.map_err(|e| {
@@ -66,13 +69,15 @@ pub fn take(db: &Path, sets: &Sets, origin: &Origin) -> Result<Taken> {
     Ok(Taken { set, notes })
 }
 
-/// The files of the set, copied under the locks, and the config files; integrity proven on the way.
+/// The files of the set, copied under the locks, and the config files; with [`Check::Source`] the lone
+/// database proven whole on the way.
 fn copy_set(
     db: &Path,
     src_dir: &Dir,
     writers: &locks::Writers,
     new: &backups::NewSet,
     origin: &Origin,
+    check: Check,
 ) -> Result<(Vec<backups::FileEntry>, Vec<backups::ConfigEntry>)> {
     let db_name = file_name(db);
     let mut sources: Vec<(String, File)> = vec![(db_name.clone(), writers.file().try_clone()?)];
@@ -82,8 +87,9 @@ fn copy_set(
             sources.push((name.clone(), src_dir.open_file(&name)?));
         }
     }
-    // A lone database file is checked in place while it is copied: the locks keep its bytes as they are.
-    let check = (sources.len() == 1).then(|| {
+    // With `backup --check`, a lone database file is checked in place while it is copied: the locks keep
+    // its bytes as they are. (A set with a journal or WAL is checked on a scratch copy afterwards.)
+    let check = (check == Check::Source && sources.len() == 1).then(|| {
         let path = db.to_path_buf();
         std::thread::spawn(move || -> Result<()> {
             let conn = host::open_immutable(&path)?;
