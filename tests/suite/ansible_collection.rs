@@ -345,3 +345,278 @@ fn the_module_fixtures_are_the_binarys_answers() {
         &db.to_string_lossy(),
     );
 }
+
+/// The okta connector of the `secret` and `domain` fixtures: a client secret, and a redirectURI at the
+/// deployment's own host.
+const OKTA: &str = r#"{"clientID":"okta-1","clientSecret":"old-okta-secret-5b0e2d7c91","issuer":"https://acme.okta.com","redirectURI":"https://vpn.example.com/oauth2/callback","scopes":["openid"]}"#;
+
+/// A Dex database with `local`, JumpCloud and the okta connector, at `dir/idp.db`.
+fn okta_db(dir: &Path) -> PathBuf {
+    use crate::util::seed::{Connector, DexDb, JUMPCLOUD_SLASH};
+    let db = dir.join("idp.db");
+    DexDb::new(11)
+        .connectors([
+            Connector::local(),
+            Connector::jumpcloud(JUMPCLOUD_SLASH),
+            Connector::oidc("okta", "Okta", "", OKTA.into()),
+        ])
+        .write(&db);
+    db
+}
+
+#[test]
+fn the_secret_and_domain_fixtures_are_the_binarys_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = okta_db(dir.path());
+    let target = db.to_string_lossy().into_owned();
+    // The secret file the module's `secret_file` names (only its path goes on the command line).
+    std::fs::write(format!("{target}.secret"), "new-okta-secret-8c3f1a6e42\n").unwrap();
+    let t = serde_json::json!("{target}");
+    let secret = serde_json::json!({"action": "secret", "db": t, "connector": "okta",
+        "secret_file": "{target}.secret"});
+    let domain = serde_json::json!({"action": "domain", "db": t, "to": "vpn2.example.net",
+        "from": "vpn.example.com"});
+    hold(
+        &[
+            Scenario {
+                name: "secret-dry-run",
+                params: secret.clone(),
+                check: true,
+                argv: &[
+                    "--output",
+                    "json",
+                    "--db",
+                    "{target}",
+                    "--access",
+                    "auto",
+                    "secret",
+                    "--dry-run",
+                    "--connector",
+                    "okta",
+                    "--secret-file",
+                    "{target}.secret",
+                    "--wait",
+                    "30",
+                ],
+                exit_code: 3,
+            },
+            Scenario {
+                name: "secret",
+                params: secret,
+                check: false,
+                argv: &[
+                    "--output",
+                    "json",
+                    "--db",
+                    "{target}",
+                    "--access",
+                    "auto",
+                    "secret",
+                    "--yes",
+                    "--connector",
+                    "okta",
+                    "--secret-file",
+                    "{target}.secret",
+                    "--wait",
+                    "30",
+                ],
+                exit_code: 0,
+            },
+            Scenario {
+                name: "domain-dry-run",
+                params: domain.clone(),
+                check: true,
+                argv: &[
+                    "--output",
+                    "json",
+                    "--db",
+                    "{target}",
+                    "--access",
+                    "auto",
+                    "domain",
+                    "--to",
+                    "vpn2.example.net",
+                    "--from",
+                    "vpn.example.com",
+                    "--wait",
+                    "30",
+                ],
+                exit_code: 3,
+            },
+            Scenario {
+                name: "domain",
+                params: domain,
+                check: false,
+                argv: &[
+                    "--output",
+                    "json",
+                    "--db",
+                    "{target}",
+                    "--access",
+                    "auto",
+                    "domain",
+                    "--apply",
+                    "--yes",
+                    "--to",
+                    "vpn2.example.net",
+                    "--from",
+                    "vpn.example.com",
+                    "--wait",
+                    "30",
+                ],
+                exit_code: 0,
+            },
+        ],
+        &target,
+    );
+}
+
+/// The rotated secret, only ever in the vault and, once written, in the connector's row.
+const VAULTED: &str = "vaulted-okta-secret-3e9d07b5a1c4f268";
+
+/// Every file under `dir` (recursively) that holds `needle`.
+fn files_holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => out.extend(files_holding(&p, needle)),
+            Ok(t) if t.is_file() => {
+                let bytes = std::fs::read(&p).unwrap_or_default();
+                if bytes.windows(needle.len()).any(|w| w == needle) {
+                    out.push(p);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn a_playbook_sets_a_vaulted_secret_and_moves_the_domain_and_at_vvv_prints_no_secret() {
+    use crate::util::seed::rows;
+    let ctl = crate::util::ansible::Controller::new();
+    let data = tempfile::tempdir().unwrap();
+    let db = okta_db(data.path());
+    let okta = |db: &Path| {
+        rows(db)
+            .into_iter()
+            .find(|r| r.id == "okta")
+            .expect("the okta row")
+            .config_text()
+    };
+    // The secret from a vaulted variable.
+    let vault_pass = ctl.path().join("vault-pass");
+    std::fs::write(&vault_pass, "the vault's own password\n").unwrap();
+    let vaulted = crate::util::run::output(
+        std::process::Command::new("ansible-vault")
+            .args(["encrypt_string", "--vault-password-file"])
+            .arg(&vault_pass)
+            .args([VAULTED, "--name", "vault_okta_secret"])
+            .env("HOME", ctl.path().join("home"))
+            .env("ANSIBLE_HOME", ctl.path().join("ansible-home")),
+    );
+    assert!(vaulted.status.success(), "{}", vaulted.stderr_text());
+    let vars = vaulted.stdout_text();
+    assert!(!vars.contains(VAULTED), "{vars}");
+    std::fs::write(ctl.path().join("vault.yml"), format!("---\n{vars}")).unwrap();
+    let inv = ctl.path().join("hosts.ini");
+    std::fs::write(
+        &inv,
+        "localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n",
+    )
+    .unwrap();
+    let play = ctl.write_playbook(
+        "secret-and-domain.yml",
+        &format!(
+            r#"---
+- name: Rotate a secret and move the domain
+  hosts: localhost
+  gather_facts: false
+  vars_files:
+    - vault.yml
+  tasks:
+    - name: Put the rotated secret into okta
+      openzro.ozrepair.ozrepair:
+        action: secret
+        db: {db}
+        connector: okta
+        new_secret: "{{{{ vault_okta_secret }}}}"
+        binary: {bin}
+      register: ozr_secret
+    - name: Move the domain
+      openzro.ozrepair.ozrepair:
+        action: domain
+        db: {db}
+        to: vpn2.example.net
+        from: vpn.example.com
+        binary: {bin}
+      register: ozr_domain
+    - name: Show what came back
+      ansible.builtin.debug:
+        var: ozr_secret
+"#,
+            db = db.display(),
+            bin = env!("CARGO_BIN_EXE_ozrepair"),
+        ),
+    );
+    let vault = ["--vault-password-file", &vault_pass.to_string_lossy()].map(String::from);
+    let run = |title: &str, extra: &[&str]| {
+        let mut a: Vec<&str> = vault.iter().map(String::as_str).collect();
+        a.extend(extra);
+        let p = ctl.playbook(title, &inv, &play.to_string_lossy(), &a);
+        let all = p.all();
+        assert!(
+            !all.contains(&VAULTED[..12]),
+            "{title}: the secret was printed:\n{all}"
+        );
+        assert_eq!(
+            files_holding(ctl.path(), VAULTED.as_bytes()),
+            Vec::<PathBuf>::new(),
+            "{title}: the secret is on disk"
+        );
+        p
+    };
+    let before = okta(&db);
+    let sha = crate::util::hash::sha256_hex(&std::fs::read(&db).unwrap());
+
+    // --check: the dry runs, both changed (pending), nothing written.
+    let p = run("check", &["-vvv", "--check"]);
+    assert_eq!(p.code, 0, "{}", p.all());
+    assert!(
+        p.all().contains("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"),
+        "{}",
+        p.all()
+    );
+    assert!(
+        p.all()
+            .contains("a new secret of 36 bytes would be set in okta clientSecret"),
+        "{}",
+        p.all()
+    );
+    assert_eq!(
+        crate::util::hash::sha256_hex(&std::fs::read(&db).unwrap()),
+        sha
+    );
+
+    // Applied: the secret reached ozrepair on stdin (`--secret-file -`) and is in the row; the domain
+    // moved; nothing printed it.
+    let p = run("apply", &["-vvv"]);
+    assert_eq!(p.code, 0, "{}", p.all());
+    let r = p.result("Put the rotated secret into okta", "localhost");
+    assert_eq!(r["changed"], true, "{r}");
+    assert_eq!(r["result"], "unverified", "{r}");
+    assert_eq!(r["secret_change"]["applied"], true, "{r}");
+    let cmd = r["cmd"].to_string();
+    assert!(cmd.contains(r#""--secret-file","-""#), "{cmd}");
+    let d = p.result("Move the domain", "localhost");
+    assert_eq!(d["result"], "fixed", "{d}");
+    let after = okta(&db);
+    assert_eq!(
+        after,
+        before
+            .replace("old-okta-secret-5b0e2d7c91", VAULTED)
+            .replace("vpn.example.com", "vpn2.example.net")
+    );
+}
