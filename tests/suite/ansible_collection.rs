@@ -2,7 +2,9 @@
 //! version is the binary's, one licence everywhere (Cargo.toml, galaxy.yml, the role's meta, every plugin's
 //! header, the LICENSE files), the links point into the repository; and each fixture the module's unit
 //! tests replay (ansible/tests/unit/plugins/modules/fixtures/) is what the real binary answers today for
-//! the argv the module builds: the same exit code, result and report shape.
+//! the argv the module builds: the same exit code, result and report shape. And a playbook (the module, then
+//! the role) that sets a connector's secret from an ansible-vault encrypted variable and moves the domain,
+//! at -vvv, on a database file: the secret in no output and no file Ansible left, only in the row.
 
 use crate::util::command::ozrepair;
 use crate::util::deploy::locked_out;
@@ -471,8 +473,10 @@ fn the_secret_and_domain_fixtures_are_the_binarys_answers() {
     );
 }
 
-/// The rotated secret, only ever in the vault and, once written, in the connector's row.
+/// The rotated secret, only ever in the vault and, once written, in the connector's row; the next one,
+/// which the role puts in.
 const VAULTED: &str = "vaulted-okta-secret-3e9d07b5a1c4f268";
+const VAULTED_NEXT: &str = "next-vaulted-secret-71c0e4b9d25a3f86";
 
 /// Every file under `dir` (recursively) that holds `needle`.
 fn files_holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
@@ -509,18 +513,26 @@ fn a_playbook_sets_a_vaulted_secret_and_moves_the_domain_and_at_vvv_prints_no_se
     // The secret from a vaulted variable.
     let vault_pass = ctl.path().join("vault-pass");
     std::fs::write(&vault_pass, "the vault's own password\n").unwrap();
-    let vaulted = crate::util::run::output(
-        std::process::Command::new("ansible-vault")
-            .args(["encrypt_string", "--vault-password-file"])
-            .arg(&vault_pass)
-            .args([VAULTED, "--name", "vault_okta_secret"])
-            .env("HOME", ctl.path().join("home"))
-            .env("ANSIBLE_HOME", ctl.path().join("ansible-home")),
-    );
-    assert!(vaulted.status.success(), "{}", vaulted.stderr_text());
-    let vars = vaulted.stdout_text();
-    assert!(!vars.contains(VAULTED), "{vars}");
-    std::fs::write(ctl.path().join("vault.yml"), format!("---\n{vars}")).unwrap();
+    let mut vars = String::from("---\n");
+    for (secret, name) in [
+        (VAULTED, "vault_okta_secret"),
+        (VAULTED_NEXT, "vault_okta_secret_next"),
+    ] {
+        let vaulted = crate::util::run::output(
+            std::process::Command::new("ansible-vault")
+                .args(["encrypt_string", "--vault-password-file"])
+                .arg(&vault_pass)
+                .args([secret, "--name", name])
+                .env("HOME", ctl.path().join("home"))
+                .env("ANSIBLE_HOME", ctl.path().join("ansible-home")),
+        );
+        assert!(vaulted.status.success(), "{}", vaulted.stderr_text());
+        let text = vaulted.stdout_text();
+        assert!(!text.contains(secret), "{text}");
+        vars.push_str(&text);
+        vars.push('\n');
+    }
+    std::fs::write(ctl.path().join("vault.yml"), vars).unwrap();
     let inv = ctl.path().join("hosts.ini");
     std::fs::write(
         &inv,
@@ -561,23 +573,53 @@ fn a_playbook_sets_a_vaulted_secret_and_moves_the_domain_and_at_vvv_prints_no_se
             bin = env!("CARGO_BIN_EXE_ozrepair"),
         ),
     );
+    // The role, installing the binary outside the controller's directory (which is searched for the
+    // secret), and putting the next secret in.
+    std::fs::create_dir_all(data.path().join("bin")).unwrap();
+    let role = ctl.write_playbook(
+        "role.yml",
+        &format!(
+            r#"---
+- name: Rotate it again through the role
+  hosts: localhost
+  gather_facts: false
+  vars_files:
+    - vault.yml
+  roles:
+    - role: openzro.ozrepair.ozrepair
+      vars:
+        ozrepair_binary_src: {bin}
+        ozrepair_install_path: {install}
+        ozrepair_action: secret
+        ozrepair_db: {db}
+        ozrepair_connector: okta
+        ozrepair_new_secret: "{{{{ vault_okta_secret_next }}}}"
+"#,
+            db = db.display(),
+            bin = env!("CARGO_BIN_EXE_ozrepair"),
+            install = data.path().join("bin/ozrepair").display(),
+        ),
+    );
     let vault = ["--vault-password-file", &vault_pass.to_string_lossy()].map(String::from);
-    let run = |title: &str, extra: &[&str]| {
+    let run_book = |title: &str, book: &Path, extra: &[&str]| {
         let mut a: Vec<&str> = vault.iter().map(String::as_str).collect();
         a.extend(extra);
-        let p = ctl.playbook(title, &inv, &play.to_string_lossy(), &a);
+        let p = ctl.playbook(title, &inv, &book.to_string_lossy(), &a);
         let all = p.all();
-        assert!(
-            !all.contains(&VAULTED[..12]),
-            "{title}: the secret was printed:\n{all}"
-        );
-        assert_eq!(
-            files_holding(ctl.path(), VAULTED.as_bytes()),
-            Vec::<PathBuf>::new(),
-            "{title}: the secret is on disk"
-        );
+        for s in [VAULTED, VAULTED_NEXT] {
+            assert!(
+                !all.contains(&s[..12]),
+                "{title}: the secret was printed:\n{all}"
+            );
+            assert_eq!(
+                files_holding(ctl.path(), s.as_bytes()),
+                Vec::<PathBuf>::new(),
+                "{title}: the secret is on disk"
+            );
+        }
         p
     };
+    let run = |title: &str, extra: &[&str]| run_book(title, &play, extra);
     let before = okta(&db);
     let sha = crate::util::hash::sha256_hex(&std::fs::read(&db).unwrap());
 
@@ -619,4 +661,18 @@ fn a_playbook_sets_a_vaulted_secret_and_moves_the_domain_and_at_vvv_prints_no_se
             .replace("old-okta-secret-5b0e2d7c91", VAULTED)
             .replace("vpn.example.com", "vpn2.example.net")
     );
+
+    // The role: ozrepair_new_secret from the vault, pipelined, on ozrepair's stdin.
+    let p = run_book("role", &role, &["-vvv"]);
+    assert_eq!(p.code, 0, "{}", p.all());
+    let r = p.result(
+        "openzro.ozrepair.ozrepair : Run ozrepair secret",
+        "localhost",
+    );
+    assert_eq!(r["secret_change"]["applied"], true, "{r}");
+    assert_eq!(
+        r["invocation"]["module_args"]["new_secret"],
+        "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    );
+    assert_eq!(okta(&db), after.replace(VAULTED, VAULTED_NEXT));
 }
