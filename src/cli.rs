@@ -497,6 +497,13 @@ pub enum FleetAction {
     /// Set the same connector's secret on every host (needs --yes unless --dry-run; the secret file, on
     /// this machine, is read by each host's run; not `-`).
     Secret(SecretArgs),
+    /// Refused, whatever follows: each deployment has its own domain, and one `--to` for every host would
+    /// give them all one name. Run `ozrepair -H ENDPOINT domain --to NEW` for each host.
+    #[command(hide = true)]
+    Domain {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        rest: Vec<OsString>,
+    },
 }
 
 /// `domain`: the new host, the old one, and whether to write (a dry run unless --apply).
@@ -956,6 +963,7 @@ mod tests {
                 FleetAction::Password(a) => a.args(),
                 FleetAction::LocalLogin(a) => a.args(),
                 FleetAction::Secret(a) => a.args(),
+                FleetAction::Domain { rest } => rest.clone(),
             },
             (Command::Inspect(a), _) => a.args(),
             (Command::Secret(a), _) => a.args(),
@@ -1028,6 +1036,7 @@ mod tests {
                         FleetAction::Password(a) => format!("{a:?}"),
                         FleetAction::LocalLogin(a) => format!("{a:?}"),
                         FleetAction::Secret(a) => format!("{a:?}"),
+                        FleetAction::Domain { rest } => format!("{rest:?}"),
                     },
                     other => format!("{other:?}"),
                 }

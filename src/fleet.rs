@@ -107,6 +107,13 @@ async fn run_host(
         FleetAction::Secret(a) => {
             cmd.args(["secret", "--yes"]).args(a.args());
         }
+        // Refused in `run` before any host is asked; never run on a host.
+        FleetAction::Domain { .. } => {
+            return (
+                json!({"schema_version": crate::report::SCHEMA_VERSION, "host": h.endpoint, "result": "failed", "error": FLEET_DOMAIN}),
+                ExitCode::Usage,
+            );
+        }
     }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -223,6 +230,11 @@ fn secret_file_usable(p: &crate::cli::SecretArgs) -> Result<(), String> {
         .map_err(|e| e.0)
 }
 
+/// `fleet domain`: refused. A fleet runs one action with one set of flags on every host, and a domain is
+/// each deployment's own: one `--to` for every host would give them all one name, and `--from` learned per
+/// host would move unrelated deployments together.
+const FLEET_DOMAIN: &str = "fleet domain is refused: each deployment has its own domain, and one --to for every host would give them all the same name; run `ozrepair -H ENDPOINT domain --to NEW` for each host (a dry run unless --apply); nothing was changed";
+
 /// Runs the fleet: what to print on stdout, and the exit code (the worst host's; 2 for a bad inventory or
 /// flags).
 pub async fn run(g: &Global, a: &FleetArgs) -> (String, ExitCode) {
@@ -230,6 +242,9 @@ pub async fn run(g: &Global, a: &FleetArgs) -> (String, ExitCode) {
         crate::progress::say(msg);
         (String::new(), ExitCode::Usage)
     };
+    if matches!(&a.action, FleetAction::Domain { .. }) {
+        return refuse(FLEET_DOMAIN.into());
+    }
     if g.db.is_some()
         || g.unit.is_some()
         || g.container.is_some()

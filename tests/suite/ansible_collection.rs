@@ -2,7 +2,9 @@
 //! version is the binary's, one licence everywhere (Cargo.toml, galaxy.yml, the role's meta, every plugin's
 //! header, the LICENSE files), the links point into the repository; and each fixture the module's unit
 //! tests replay (ansible/tests/unit/plugins/modules/fixtures/) is what the real binary answers today for
-//! the argv the module builds: the same exit code, result and report shape.
+//! the argv the module builds: the same exit code, result and report shape. And a playbook (the module, then
+//! the role) that sets a connector's secret from an ansible-vault encrypted variable and moves the domain,
+//! at -vvv, on a database file: the secret in no output and no file Ansible left, only in the row.
 
 use crate::util::command::ozrepair;
 use crate::util::deploy::locked_out;
@@ -344,4 +346,333 @@ fn the_module_fixtures_are_the_binarys_answers() {
         }],
         &db.to_string_lossy(),
     );
+}
+
+/// The okta connector of the `secret` and `domain` fixtures: a client secret, and a redirectURI at the
+/// deployment's own host.
+const OKTA: &str = r#"{"clientID":"okta-1","clientSecret":"old-okta-secret-5b0e2d7c91","issuer":"https://acme.okta.com","redirectURI":"https://vpn.example.com/oauth2/callback","scopes":["openid"]}"#;
+
+/// A Dex database with `local`, JumpCloud and the okta connector, at `dir/idp.db`.
+fn okta_db(dir: &Path) -> PathBuf {
+    use crate::util::seed::{Connector, DexDb, JUMPCLOUD_SLASH};
+    let db = dir.join("idp.db");
+    DexDb::new(11)
+        .connectors([
+            Connector::local(),
+            Connector::jumpcloud(JUMPCLOUD_SLASH),
+            Connector::oidc("okta", "Okta", "", OKTA.into()),
+        ])
+        .write(&db);
+    db
+}
+
+#[test]
+fn the_secret_and_domain_fixtures_are_the_binarys_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = okta_db(dir.path());
+    let target = db.to_string_lossy().into_owned();
+    // The secret file the module's `secret_file` names (only its path goes on the command line).
+    std::fs::write(format!("{target}.secret"), "new-okta-secret-8c3f1a6e42\n").unwrap();
+    let t = serde_json::json!("{target}");
+    let secret = serde_json::json!({"action": "secret", "db": t, "connector": "okta",
+        "secret_file": "{target}.secret"});
+    let domain = serde_json::json!({"action": "domain", "db": t, "to": "vpn2.example.net",
+        "from": "vpn.example.com"});
+    hold(
+        &[
+            Scenario {
+                name: "secret-dry-run",
+                params: secret.clone(),
+                check: true,
+                argv: &[
+                    "--output",
+                    "json",
+                    "--db",
+                    "{target}",
+                    "--access",
+                    "auto",
+                    "secret",
+                    "--dry-run",
+                    "--connector",
+                    "okta",
+                    "--secret-file",
+                    "{target}.secret",
+                    "--wait",
+                    "30",
+                ],
+                exit_code: 3,
+            },
+            Scenario {
+                name: "secret",
+                params: secret,
+                check: false,
+                argv: &[
+                    "--output",
+                    "json",
+                    "--db",
+                    "{target}",
+                    "--access",
+                    "auto",
+                    "secret",
+                    "--yes",
+                    "--connector",
+                    "okta",
+                    "--secret-file",
+                    "{target}.secret",
+                    "--wait",
+                    "30",
+                ],
+                exit_code: 0,
+            },
+            Scenario {
+                name: "domain-dry-run",
+                params: domain.clone(),
+                check: true,
+                argv: &[
+                    "--output",
+                    "json",
+                    "--db",
+                    "{target}",
+                    "--access",
+                    "auto",
+                    "domain",
+                    "--to",
+                    "vpn2.example.net",
+                    "--from",
+                    "vpn.example.com",
+                    "--wait",
+                    "30",
+                ],
+                exit_code: 3,
+            },
+            Scenario {
+                name: "domain",
+                params: domain,
+                check: false,
+                argv: &[
+                    "--output",
+                    "json",
+                    "--db",
+                    "{target}",
+                    "--access",
+                    "auto",
+                    "domain",
+                    "--apply",
+                    "--yes",
+                    "--to",
+                    "vpn2.example.net",
+                    "--from",
+                    "vpn.example.com",
+                    "--wait",
+                    "30",
+                ],
+                exit_code: 0,
+            },
+        ],
+        &target,
+    );
+}
+
+/// The rotated secret, only ever in the vault and, once written, in the connector's row; the next one,
+/// which the role puts in.
+const VAULTED: &str = "vaulted-okta-secret-3e9d07b5a1c4f268";
+const VAULTED_NEXT: &str = "next-vaulted-secret-71c0e4b9d25a3f86";
+
+/// Every file under `dir` (recursively) that holds `needle`.
+fn files_holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => out.extend(files_holding(&p, needle)),
+            Ok(t) if t.is_file() => {
+                let bytes = std::fs::read(&p).unwrap_or_default();
+                if bytes.windows(needle.len()).any(|w| w == needle) {
+                    out.push(p);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn a_playbook_sets_a_vaulted_secret_and_moves_the_domain_and_at_vvv_prints_no_secret() {
+    use crate::util::seed::rows;
+    let ctl = crate::util::ansible::Controller::new();
+    let data = tempfile::tempdir().unwrap();
+    let db = okta_db(data.path());
+    let okta = |db: &Path| {
+        rows(db)
+            .into_iter()
+            .find(|r| r.id == "okta")
+            .expect("the okta row")
+            .config_text()
+    };
+    // The secret from a vaulted variable.
+    let vault_pass = ctl.path().join("vault-pass");
+    std::fs::write(&vault_pass, "the vault's own password\n").unwrap();
+    let mut vars = String::from("---\n");
+    for (secret, name) in [
+        (VAULTED, "vault_okta_secret"),
+        (VAULTED_NEXT, "vault_okta_secret_next"),
+    ] {
+        let vaulted = crate::util::run::output(
+            std::process::Command::new("ansible-vault")
+                .args(["encrypt_string", "--vault-password-file"])
+                .arg(&vault_pass)
+                .args([secret, "--name", name])
+                .env("HOME", ctl.path().join("home"))
+                .env("ANSIBLE_HOME", ctl.path().join("ansible-home")),
+        );
+        assert!(vaulted.status.success(), "{}", vaulted.stderr_text());
+        let text = vaulted.stdout_text();
+        assert!(!text.contains(secret), "{text}");
+        vars.push_str(&text);
+        vars.push('\n');
+    }
+    std::fs::write(ctl.path().join("vault.yml"), vars).unwrap();
+    let inv = ctl.path().join("hosts.ini");
+    std::fs::write(
+        &inv,
+        "localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n",
+    )
+    .unwrap();
+    let play = ctl.write_playbook(
+        "secret-and-domain.yml",
+        &format!(
+            r#"---
+- name: Rotate a secret and move the domain
+  hosts: localhost
+  gather_facts: false
+  vars_files:
+    - vault.yml
+  tasks:
+    - name: Put the rotated secret into okta
+      openzro.ozrepair.ozrepair:
+        action: secret
+        db: {db}
+        connector: okta
+        new_secret: "{{{{ vault_okta_secret }}}}"
+        binary: {bin}
+      register: ozr_secret
+    - name: Move the domain
+      openzro.ozrepair.ozrepair:
+        action: domain
+        db: {db}
+        to: vpn2.example.net
+        from: vpn.example.com
+        binary: {bin}
+      register: ozr_domain
+    - name: Show what came back
+      ansible.builtin.debug:
+        var: ozr_secret
+"#,
+            db = db.display(),
+            bin = env!("CARGO_BIN_EXE_ozrepair"),
+        ),
+    );
+    // The role, installing the binary outside the controller's directory (which is searched for the
+    // secret), and putting the next secret in.
+    std::fs::create_dir_all(data.path().join("bin")).unwrap();
+    let role = ctl.write_playbook(
+        "role.yml",
+        &format!(
+            r#"---
+- name: Rotate it again through the role
+  hosts: localhost
+  gather_facts: false
+  vars_files:
+    - vault.yml
+  roles:
+    - role: openzro.ozrepair.ozrepair
+      vars:
+        ozrepair_binary_src: {bin}
+        ozrepair_install_path: {install}
+        ozrepair_action: secret
+        ozrepair_db: {db}
+        ozrepair_connector: okta
+        ozrepair_new_secret: "{{{{ vault_okta_secret_next }}}}"
+"#,
+            db = db.display(),
+            bin = env!("CARGO_BIN_EXE_ozrepair"),
+            install = data.path().join("bin/ozrepair").display(),
+        ),
+    );
+    let vault = ["--vault-password-file", &vault_pass.to_string_lossy()].map(String::from);
+    let run_book = |title: &str, book: &Path, extra: &[&str]| {
+        let mut a: Vec<&str> = vault.iter().map(String::as_str).collect();
+        a.extend(extra);
+        let p = ctl.playbook(title, &inv, &book.to_string_lossy(), &a);
+        let all = p.all();
+        for s in [VAULTED, VAULTED_NEXT] {
+            assert!(
+                !all.contains(&s[..12]),
+                "{title}: the secret was printed:\n{all}"
+            );
+            assert_eq!(
+                files_holding(ctl.path(), s.as_bytes()),
+                Vec::<PathBuf>::new(),
+                "{title}: the secret is on disk"
+            );
+        }
+        p
+    };
+    let run = |title: &str, extra: &[&str]| run_book(title, &play, extra);
+    let before = okta(&db);
+    let sha = crate::util::hash::sha256_hex(&std::fs::read(&db).unwrap());
+
+    // --check: the dry runs, both changed (pending), nothing written.
+    let p = run("check", &["-vvv", "--check"]);
+    assert_eq!(p.code, 0, "{}", p.all());
+    assert!(
+        p.all().contains("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"),
+        "{}",
+        p.all()
+    );
+    assert!(
+        p.all()
+            .contains("a new secret of 36 bytes would be set in okta clientSecret"),
+        "{}",
+        p.all()
+    );
+    assert_eq!(
+        crate::util::hash::sha256_hex(&std::fs::read(&db).unwrap()),
+        sha
+    );
+
+    // Applied: the secret reached ozrepair on stdin (`--secret-file -`) and is in the row; the domain
+    // moved; nothing printed it.
+    let p = run("apply", &["-vvv"]);
+    assert_eq!(p.code, 0, "{}", p.all());
+    let r = p.result("Put the rotated secret into okta", "localhost");
+    assert_eq!(r["changed"], true, "{r}");
+    assert_eq!(r["result"], "unverified", "{r}");
+    assert_eq!(r["secret_change"]["applied"], true, "{r}");
+    let cmd = r["cmd"].to_string();
+    assert!(cmd.contains(r#""--secret-file","-""#), "{cmd}");
+    let d = p.result("Move the domain", "localhost");
+    assert_eq!(d["result"], "fixed", "{d}");
+    let after = okta(&db);
+    assert_eq!(
+        after,
+        before
+            .replace("old-okta-secret-5b0e2d7c91", VAULTED)
+            .replace("vpn.example.com", "vpn2.example.net")
+    );
+
+    // The role: ozrepair_new_secret from the vault, pipelined, on ozrepair's stdin.
+    let p = run_book("role", &role, &["-vvv"]);
+    assert_eq!(p.code, 0, "{}", p.all());
+    let r = p.result(
+        "openzro.ozrepair.ozrepair : Run ozrepair secret",
+        "localhost",
+    );
+    assert_eq!(r["secret_change"]["applied"], true, "{r}");
+    assert_eq!(
+        r["invocation"]["module_args"]["new_secret"],
+        "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    );
+    assert_eq!(okta(&db), after.replace(VAULTED, VAULTED_NEXT));
 }

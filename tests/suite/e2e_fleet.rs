@@ -176,6 +176,29 @@ fn fleet_fix_needs_yes_and_a_good_inventory() {
     assert!(r.stderr.contains("inventory line 1"), "{r:?}");
 }
 
+/// `fleet domain` is refused, whatever follows, before the inventory is read: a domain is each
+/// deployment's own, and one `--to` for every host would give them all one name.
+#[test]
+fn fleet_domain_is_refused_and_says_why() {
+    for args in [
+        &["--yes", "domain", "--to", "vpn2.example.net", "--apply"][..],
+        &["domain", "--to", "vpn2.example.net"],
+        &["domain"],
+    ] {
+        let (r, _) = fleet("unix:///nonexistent/ozr.sock\n", args, &[]);
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+        assert_eq!(r.stdout, "", "{r:?}");
+        let line = r.stderr.trim();
+        assert_eq!(line.lines().count(), 1, "{r:?}");
+        assert!(
+            line.contains("each deployment has its own domain")
+                && line.contains("domain --to NEW")
+                && line.contains("nothing was changed"),
+            "{r:?}"
+        );
+    }
+}
+
 #[test]
 fn an_engine_behind_ssh_on_a_non_default_port() {
     let sshd = Sshd::start();

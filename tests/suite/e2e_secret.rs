@@ -414,6 +414,107 @@ fn podman() {
     scenario(Engine::podman());
 }
 
+/// `ozrepair fleet … secret`: the secret comes from a file on this machine that each host's run reads
+/// (their stdin is closed), so only its path is on any command line. Refused before any host is asked
+/// without --yes (unless --dry-run) and for `-`; the dry run plans it on each host and writes nothing;
+/// with --verify the provider takes it and each host's row holds it. The secret is in no fleet line, no
+/// output, and no process's command line or environment (scanned during the run) on the way.
+fn fleet_scenario(e: Engine) {
+    let lab = Lab::start(e, "netbird", "v0.3", 40);
+    let (e, d) = (&lab.e, &lab.d);
+    lab.wait_logins("failed to authenticate", 2);
+    assert!(token_check(&d.db, "rotated").is_err());
+    let before = config_of(&d.db, "rotated");
+    let sha = sha256_hex(&std::fs::read(&d.db).unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("new-secret");
+    std::fs::write(&file, format!("{NEW_SECRET}\n")).unwrap();
+    let file = file.to_str().unwrap();
+    let inventory = tmp.path().join("hosts.txt");
+    std::fs::write(&inventory, format!("{}\n", e.host)).unwrap();
+    let fleet = |global: &[&str], args: &[&str]| {
+        ozrepair(global)
+            .args(["fleet", "--output", "json", "--inventory"])
+            .args([&inventory])
+            .args(["secret", "--connector", "rotated"])
+            .args(args)
+            .on(e)
+    };
+    let since = events_mark();
+
+    // Refused before any host is asked: no --yes; the secret from stdin (each host's stdin is closed).
+    let no_yes = fleet(&[], &["--secret-file", file]).run();
+    assert_eq!(no_yes.code, 2, "{no_yes:?}");
+    assert!(no_yes.stderr.contains("--yes"), "{no_yes:?}");
+    let stdin = fleet(&["--yes"], &["--secret-file", "-"])
+        .stdin(format!("{NEW_SECRET}\n"))
+        .run();
+    assert_eq!(stdin.code, 2, "{stdin:?}");
+    assert!(stdin.stderr.contains("not from stdin"), "{stdin:?}");
+    for r in [&no_yes, &stdin] {
+        assert_eq!(r.stdout, "", "{r:?}");
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{r:?}");
+        assert_no_secret(r);
+    }
+
+    // The dry run: each host plans it (where and how long), nothing written or stopped.
+    let dry = fleet(&[], &["--secret-file", file, "--dry-run"]).run();
+    assert_eq!(dry.code, 3, "{dry:?}");
+    let lines = dry.json_lines();
+    assert_eq!(lines[0]["result"], "pending", "{dry:?}");
+    assert_eq!(lines[0]["host"], e.host.as_str(), "{dry:?}");
+    assert_eq!(lines[0]["secret_change"]["applied"], false, "{dry:?}");
+    assert_eq!(lines[0]["secret_change"]["bytes"], NEW_SECRET.len());
+    assert_no_secret(&dry);
+    assert_eq!(sha256_hex(&std::fs::read(&d.db).unwrap()), sha);
+    assert_eq!(e.stop_events(&d.container, &since), Vec::<String>::new());
+
+    // Applied, proven first, while every process's cmdline and environ is scanned.
+    let watch = ProcWatch::start(NEW_SECRET);
+    let run = fleet(&["--yes"], &["--secret-file", file, "--verify"])
+        .spawn()
+        .wait();
+    let (hits, scans) = watch.finish();
+    assert!(scans >= 2, "the process list was scanned {scans} time(s)");
+    assert_eq!(
+        hits,
+        Vec::<String>::new(),
+        "the secret was in these processes' cmdline/environ"
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_no_secret(&run);
+    let lines = run.json_lines();
+    assert_eq!(lines.len(), 2, "one host and the summary: {run:?}");
+    assert_eq!(lines[0]["result"], "fixed", "{run:?}");
+    assert_eq!(lines[0]["secret_change"]["verified"], "accepted", "{run:?}");
+    assert_eq!(lines[0]["secret_change"]["applied"], true, "{run:?}");
+    assert_eq!(lines[1]["summary"]["results"]["fixed"], 1, "{run:?}");
+    let expected = String::from_utf8(before)
+        .unwrap()
+        .replace(OLD_SECRET, NEW_SECRET);
+    assert_eq!(
+        String::from_utf8(config_of(&d.db, "rotated")).unwrap(),
+        expected
+    );
+    assert_eq!(token_check(&d.db, "rotated"), Ok(()));
+    assert_eq!(d.state(e).status, "running");
+    poll(
+        "a login through rotated to work",
+        Duration::from_secs(60),
+        || (logins_ok(e, &d.container, "rotated") > 0).then_some(()),
+    );
+}
+
+#[test]
+fn fleet_docker() {
+    fleet_scenario(Engine::start());
+}
+
+#[test]
+fn fleet_podman() {
+    fleet_scenario(Engine::podman());
+}
+
 /// The standalone setup's management.json (an external IdP, NetBird's IdP manager for it) whose
 /// credential is the `nb-rotated` client's at the test's provider.
 fn standalone_management_json(token_endpoint: &str, secret: &str) -> String {

@@ -61,10 +61,13 @@ options:
   ca_file:
     description:
       - Trust the CA certificates in this PEM file on the target instead of the built-in roots, for a
-        provider behind a private CA (C(--ca-file); only with I(discover)).
+        provider behind a private CA (C(--ca-file); only with I(discover), or with I(verify) for
+        I(action=secret)).
     type: path
   allow_http:
-    description: Allow plain C(http://) discovery to hosts other than loopback (C(--allow-http); only with I(discover)).
+    description:
+      - Allow plain C(http://) to providers on hosts other than loopback (C(--allow-http); only with
+        I(discover), or with I(verify) for I(action=secret)).
     type: bool
     default: false
   discover_timeout:

@@ -35,7 +35,8 @@ DRY_RUN = '--dry-run'
 
 class Option(object):
     """One option: ``commands`` is None for a global option (every command takes it); ``requires`` names
-    the option it needs (it goes on the command line only when that one is set too)."""
+    the option it needs (it goes on the command line only when that one is set too), or maps a command to
+    the option it needs with that command."""
 
     def __init__(self, name, spec, flag, kind, commands, requires=None):
         self.name = name
@@ -47,6 +48,12 @@ class Option(object):
 
     def takes(self, command):
         return self.commands is None or command in self.commands
+
+    def needs(self, command):
+        """The option this one needs with ``command``, or None."""
+        if isinstance(self.requires, dict):
+            return self.requires.get(command)
+        return self.requires
 
     def words(self, value):
         """The argv words for ``value``; none when it is not set."""
@@ -66,13 +73,16 @@ class Option(object):
 
 class Command(object):
     """A module action: the ozrepair command it runs, the flags that always go with it, and under check
-    mode ``check``: None (the command only reads, it runs as it is), DRY_RUN (it runs with --dry-run), or
-    the name of the read-only command that runs instead."""
+    mode ``check``: None (the command only reads, it runs as it is), DRY_RUN (it runs as its own dry run),
+    or the name of the read-only command that runs instead. A command that writes gets ``dry`` under check
+    mode (``--dry-run``) and ``apply`` otherwise (``--yes``); ``domain`` is a dry run unless ``--apply``."""
 
-    def __init__(self, name, check=None, fixed=()):
+    def __init__(self, name, check=None, fixed=(), dry=(DRY_RUN,), apply=('--yes',)):
         self.name = name
         self.check = check
         self.fixed = list(fixed)
+        self.dry = list(dry)
+        self.apply = list(apply)
 
     @property
     def writes(self):
@@ -81,7 +91,9 @@ class Command(object):
 
 # The commands that discover, and those that stop, write, start and watch (the stop window).
 DISCOVERING = ('inspect', 'fix')
-WINDOW = ('fix', 'restore', 'password', 'local-login')
+WINDOW = ('fix', 'restore', 'password', 'local-login', 'secret', 'domain')
+# --ca-file and --allow-http: with --discover for the commands that discover, with --verify for secret.
+PROVIDER = {'inspect': 'discover', 'fix': 'discover', 'secret': 'verify'}
 
 OPTIONS = (
     # The deployment: global options, every command takes them.
@@ -93,12 +105,13 @@ OPTIONS = (
     Option('access', dict(type='str', choices=['auto', 'host', 'archive'], default='auto'), '--access', VALUE, None),
     # Asking the providers.
     Option('discover', dict(type='bool', default=False), '--discover', SWITCH, DISCOVERING),
-    Option('ca_file', dict(type='path'), '--ca-file', VALUE, DISCOVERING, requires='discover'),
-    Option('allow_http', dict(type='bool', default=False), '--allow-http', SWITCH, DISCOVERING, requires='discover'),
+    Option('ca_file', dict(type='path'), '--ca-file', VALUE, list(PROVIDER), requires=PROVIDER),
+    Option('allow_http', dict(type='bool', default=False), '--allow-http', SWITCH, list(PROVIDER),
+           requires=PROVIDER),
     Option('discover_timeout', dict(type='int', default=10), '--discover-timeout', VALUE, DISCOVERING,
            requires='discover'),
-    # fix
-    Option('connector', dict(type='str'), '--connector', VALUE, ('fix',)),
+    # fix, secret
+    Option('connector', dict(type='str'), '--connector', VALUE, ('fix', 'secret')),
     Option('issuer', dict(type='str'), '--issuer', VALUE, ('fix',)),
     Option('set', dict(type='list', elements='str', default=[]), '--set', EACH, ('fix',)),
     Option('issuer_alias', dict(type='bool', default=False), '--issuer-alias', SWITCH, ('fix',)),
@@ -106,6 +119,15 @@ OPTIONS = (
     Option('email', dict(type='str'), '--email', VALUE, ('password',)),
     Option('password_file', dict(type='path', no_log=False), '--password-file', VALUE, ('password',)),
     Option('new_password', dict(type='str', no_log=True), '--password-file', STDIN, ('password',)),
+    # secret
+    Option('secret_file', dict(type='path', no_log=False), '--secret-file', VALUE, ('secret',)),
+    Option('new_secret', dict(type='str', no_log=True), '--secret-file', STDIN, ('secret',)),
+    Option('verify', dict(type='bool', default=False), '--verify', SWITCH, ('secret',)),
+    Option('verify_timeout', dict(type='int', default=10), '--verify-timeout', VALUE, ('secret',),
+           requires='verify'),
+    # domain
+    Option('to', dict(type='str'), '--to', VALUE, ('domain',)),
+    Option('from', dict(type='str'), '--from', VALUE, ('domain',)),
     # restore
     Option('backup', dict(type='path'), '--backup', VALUE, ('restore',)),
     Option('allow_other_database', dict(type='bool', default=False), '--allow-other-database', SWITCH,
@@ -126,6 +148,9 @@ COMMANDS = {
     'restore': Command('restore', check='backups'),
     'password': Command('password', check=DRY_RUN),
     'local_login': Command('local-login', check=DRY_RUN, fixed=['--enable']),
+    'secret': Command('secret', check=DRY_RUN),
+    # domain is a dry run unless --apply.
+    'domain': Command('domain', check=DRY_RUN, dry=(), apply=('--apply', '--yes')),
 }
 
 # Options of the modules themselves, not of ozrepair.
@@ -149,9 +174,12 @@ def argument_spec(actions, **own):
 
 # The options no two of which go together, and what each action needs.
 MUTUALLY_EXCLUSIVE = [('db', 'container'), ('db', 'volume'), ('unit', 'container'), ('unit', 'volume'),
-                      ('unit', 'db'), ('password_file', 'new_password')]
+                      ('unit', 'db'), ('password_file', 'new_password'), ('secret_file', 'new_secret')]
 REQUIRED_IF = [('action', 'password', ('email',)),
-               ('action', 'password', ('password_file', 'new_password'), True)]
+               ('action', 'password', ('password_file', 'new_password'), True),
+               ('action', 'secret', ('connector',)),
+               ('action', 'secret', ('secret_file', 'new_secret'), True),
+               ('action', 'domain', ('to',))]
 
 
 def mutually_exclusive(spec):
@@ -171,10 +199,11 @@ def command_line(params, action, check_mode):
     if run == cmd.name:
         tail += cmd.fixed
         if cmd.writes:
-            tail.append(DRY_RUN if check_mode else '--yes')
+            tail.extend(cmd.dry if check_mode else cmd.apply)
     stdin = None
     for o in OPTIONS:
-        if not o.takes(run) or (o.requires and not params.get(o.requires)):
+        needs = o.needs(run)
+        if not o.takes(run) or (needs and not params.get(needs)):
             continue
         value = params.get(o.name)
         words = o.words(value)
@@ -187,7 +216,7 @@ def command_line(params, action, check_mode):
 REDACTED = '[redacted]'
 SECRET_KEY = re.compile(r'(secret|passw|bindpw|token|private.?key|credential|apikey|api_key)', re.I)
 # Report fields named like a secret that hold none (their values are still scrubbed one by one).
-NOT_SECRET_KEYS = frozenset(['password_change'])
+NOT_SECRET_KEYS = frozenset(['password_change', 'secret_change'])
 URL_PASSWORD = re.compile(r'(://[^/@:\s]*):[^/@\s]*@')
 
 
@@ -259,7 +288,8 @@ def run(module, action):
         module.fail_json(msg='the ozrepair binary %s is not an executable file on this host: install the '
                              'static binary (the openzro.ozrepair.ozrepair role does) or set binary' % binary)
     argv, stdin, ran = command_line(p, action, check)
-    # The password itself only ever goes to ozrepair's stdin (run_command appends a newline).
+    # The password or secret itself only ever goes to ozrepair's stdin (run_command appends a newline, which
+    # ozrepair drops as it drops one line end of a file).
     rc, out, err = module.run_command(argv, data=stdin, environ_update={'NO_COLOR': '1'})
     cmd = scrub(argv)
     try:
@@ -283,6 +313,7 @@ def run(module, action):
         pending=not applies and rc == 3, healthy=result == 'healthy',
         unchecked=result == 'unchecked',
         password_change=report.get('password_change'),
+        secret_change=report.get('secret_change'),
     )
     if 'backups' in report:
         ret['backups'] = report['backups']
@@ -316,15 +347,23 @@ def run(module, action):
             ret['changed'] = rc == 3
             if action == 'password' and rc == 3:
                 ret['msg'] = 'pending: the password of %s would be set' % p['email']
+            elif action == 'secret' and rc == 3:
+                sc = report.get('secret_change') or {}
+                ret['msg'] = 'pending: a new secret of %s bytes would be set in %s %s' % (
+                    sc.get('bytes'), sc.get('connector'), sc.get('field'))
             else:
                 ret['msg'] = '%s: %d change(s) planned' % (result, len(changes)) if rc == 3 else str(result)
         module.exit_json(**ret)
 
     if rc == 5:
-        ret['msg'] = '%s: nothing found to fix, not every connector checked' % result
+        if action in ('secret', 'domain'):
+            # secret: already stored, the provider not asked; domain: no place holds the old host.
+            ret['msg'] = '%s: %s' % (result, last_line('\n'.join(report.get('notes') or [])) or 'nothing was changed')
+        else:
+            ret['msg'] = '%s: nothing found to fix, not every connector checked' % result
         module.exit_json(**ret)
     if rc == 0:
-        applied = bool((report.get('password_change') or {}).get('applied'))
+        applied = any(bool((report.get(k) or {}).get('applied')) for k in ('password_change', 'secret_change'))
         ret['changed'] = bool(changes) or applied or action in ('backup', 'restore')
         ret['msg'] = str(result) if action == 'fix' else '%s: %s' % (action, result)
         module.exit_json(**ret)

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 ---
 module: ozrepair
-short_description: Inspect, fix, back up or restore the IdP connectors of an openZro / NetBird deployment
+short_description: Inspect, fix, back up or restore the IdP connectors of an openZro / NetBird deployment, set a secret, move its domain
 version_added: "0.1.0"
 description:
   - Runs the C(ozrepair) binary once on the target, against one Docker or Podman engine (or a database
@@ -17,7 +17,8 @@ description:
   - I(action=inspect) and I(action=backups) only read. They are never C(changed); pending fixes are in
     C(pending), C(plan) and the diff. For monitoring, M(openzro.ozrepair.ozrepair_info) does the same.
   - C(changed) means changes were applied (a connector or config file was rewritten, a backup was taken or
-    restored, a password was set). Under check mode it means they would be.
+    restored, a password or a secret was set, the domain was moved). Under check mode it means they would
+    be.
   - A failed run fails the task with the report's one-line C(error) as C(msg). Exit code 4 (the change is
     written but the container did not stay up) is both changed and failed.
   - The whole report is returned. Secret values (client secrets, bind passwords and the like) are never
@@ -39,11 +40,23 @@ options:
       - C(local_login) is the emergency door. It turns local login back on in the config files that turn it
         off and creates Dex's C(local) connector again when it was deleted (the same stop window). It is
         never implied by C(fix).
+      - C(secret) puts a new client secret (C(clientSecret), LDAP's C(bindPW), keystone's
+        C(keystonePassword)) into the connector I(connector), or the management's IdP-manager credential
+        with I(connector=management), from I(new_secret) or I(secret_file) (the same stop window). With
+        I(verify) the provider's token endpoint is asked first, and a secret it refuses is never written;
+        without it the result is C(unverified), never C(fixed).
+      - C(domain) moves the deployment's own host from I(from) (default, learned from the deployment) to
+        I(to) in every place ozrepair reads, in one stop window with one backup set. Under check mode it
+        is the dry run that shows every place. The checklist of what ozrepair does not change (DNS,
+        certificates, the reverse proxy, the peers) is in the report's C(notes).
     type: str
     required: true
-    choices: [inspect, backups, fix, backup, restore, password, local_login]
+    choices: [inspect, backups, fix, backup, restore, password, local_login, secret, domain]
   connector:
-    description: Only this connector (C(--connector); I(action=fix)).
+    description:
+      - Only this connector (C(--connector); I(action=fix)).
+      - The connector whose secret is set, or C(management) (C(--connector); I(action=secret), required
+        there).
     type: str
   issuer:
     description:
@@ -80,6 +93,40 @@ options:
         C(openzro.ozrepair.ozrepair) role turns it on for its run) they never touch the target's disk;
         without it Ansible writes them to a temporary file there.
     type: str
+  secret_file:
+    description:
+      - A file on the target whose one line is the new secret (C(--secret-file); I(action=secret)). Only its
+        path goes on ozrepair's command line.
+      - Mutually exclusive with I(new_secret); one of them is required for I(action=secret).
+    type: path
+  new_secret:
+    description:
+      - The new secret itself (I(action=secret)), say from a vaulted variable; never logged (C(no_log)).
+        It is handed to ozrepair on stdin (C(--secret-file -)), never on a command line.
+      - It travels to the target inside the module's arguments. With pipelining on (the
+        C(openzro.ozrepair.ozrepair) role turns it on for its run) they never touch the target's disk;
+        without it Ansible writes them to a temporary file there.
+    type: str
+  verify:
+    description:
+      - Ask the provider's token endpoint with the new secret before writing it (C(--verify);
+        I(action=secret)); a secret it refuses is never written and the task fails.
+    type: bool
+    default: false
+  verify_timeout:
+    description: Seconds to wait for the provider's answer, 1 to 3600 (C(--verify-timeout); only with I(verify)).
+    type: int
+    default: 10
+  to:
+    description:
+      - The new host, with C(:port) when the deployment names one, no scheme (C(--to); I(action=domain),
+        required there).
+    type: str
+  from:
+    description:
+      - The old host (C(--from); I(action=domain)). Default is the host of the management's AuthIssuer,
+        else the one host every connector's redirectURI names.
+    type: str
   backup:
     description: The backup set to put back (C(--backup); I(action=restore)). Default is the newest.
     type: path
@@ -97,21 +144,22 @@ options:
   no_restart:
     description:
       - Leave the container stopped after the change (C(--no-restart); I(action=fix), C(restore),
-        C(password), C(local_login)).
+        C(password), C(local_login), C(secret), C(domain)).
     type: bool
     default: false
   wait:
     description:
       - Seconds to watch the restarted container (C(--wait); I(action=fix), C(restore), C(password),
-        C(local_login)). C(0) starts it without watching. At most 86400.
+        C(local_login), C(secret), C(domain)). C(0) starts it without watching. At most 86400.
     type: int
     default: 30
 extends_documentation_fragment:
   - openzro.ozrepair.ozrepair
   - openzro.ozrepair.ozrepair.discovery
 notes:
-  - "Check mode runs only read-only commands: C(fix --dry-run), C(password --dry-run) and
-    C(local-login --enable --dry-run) for those actions, C(inspect) for I(action=backup), C(backups) for
+  - "Check mode runs only read-only commands: C(fix --dry-run), C(password --dry-run),
+    C(local-login --enable --dry-run) and C(secret --dry-run) for those actions, C(domain) without
+    C(--apply) (its dry run) for I(action=domain), C(inspect) for I(action=backup), C(backups) for
     I(action=restore). It reports changed when a plan exists (or a backup would be taken or restored).
     Nothing is stopped, started or written."
   - Diff mode shows the before and after of each planned or applied change, one diff per connector field.
@@ -166,6 +214,19 @@ EXAMPLES = r'''
     action: password
     email: admin@example.com
     new_password: "{{ vault_netbird_admin_password }}"
+
+- name: Put the client secret rotated at the provider into its connector, proven first (never logged, on stdin)
+  openzro.ozrepair.ozrepair:
+    action: secret
+    connector: entra
+    new_secret: "{{ vault_entra_client_secret }}"
+    verify: true
+
+- name: Move the deployment to its new domain (a dry run under --check)
+  openzro.ozrepair.ozrepair:
+    action: domain
+    to: vpn.example.net
+  register: ozrepair_domain
 
 - name: Turn local login back on (the emergency door)
   openzro.ozrepair.ozrepair:
@@ -256,6 +317,15 @@ password_change:
   returned: with I(action=password), once the user was found
   type: dict
   sample: {"email": "admin@example.com", "user_id": "u-0001", "sessions_removed": 2, "applied": true}
+secret_change:
+  description:
+    - I(action=secret) - the connector and field, where the secret is kept, the new secret's length, whether
+      it was written, and what the provider said (C(accepted), C(refused), C(inconclusive),
+      C(cannot_verify), C(not_asked)). Never the secret.
+  returned: with I(action=secret), once the connector was found
+  type: dict
+  sample: {"connector": "entra", "field": "clientSecret", "places": ["database"], "bytes": 40, "applied": true,
+           "verified": "accepted"}
 error:
   description: The report's one-line error, or null.
   returned: when ozrepair printed a report
@@ -274,7 +344,7 @@ exit_code:
   type: int
   sample: 0
 cmd:
-  description: The command that ran on the target (never with the password, which goes on stdin).
+  description: The command that ran on the target (never with the password or secret, which go on stdin).
   returned: when ozrepair ran
   type: list
   elements: str
@@ -286,7 +356,7 @@ from ansible_collections.openzro.ozrepair.plugins.module_utils.ozrepair import (
     REQUIRED_IF, argument_spec, mutually_exclusive, run,
 )
 
-ACTIONS = ['inspect', 'backups', 'fix', 'backup', 'restore', 'password', 'local_login']
+ACTIONS = ['inspect', 'backups', 'fix', 'backup', 'restore', 'password', 'local_login', 'secret', 'domain']
 
 
 def main():

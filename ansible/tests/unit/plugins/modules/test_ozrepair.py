@@ -41,6 +41,7 @@ except ImportError:  # ansible-core before 2.19
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 PASSWORD = 'Brand-New-Passw0rd-7'
+SECRET = 'rotated-client-secret-4f2a9c'
 
 
 def fixture(name):
@@ -103,8 +104,8 @@ def replay(name, binary, module=module_ozrepair, rc=None, extra=None, drop=(), r
     params['binary'] = binary
     params.update(extra or {})
     for k, v in params.items():
-        if v == '{target}':
-            params[k] = target
+        if isinstance(v, str):
+            params[k] = v.replace('{target}', target)
     calls = []
     answer = (f['exit_code'] if rc is None else rc, json.dumps(f['report']), '')
     failed, result = run(module, params, answer, check=f.get('check', False), diff=True, calls=calls)
@@ -135,6 +136,10 @@ def test_every_action_is_a_command_and_the_choices_agree():
     ('local_login', True, ['local-login', '--enable', '--dry-run']),
     ('password', False, ['password', '--yes']),
     ('password', True, ['password', '--dry-run']),
+    ('secret', False, ['secret', '--yes']),
+    ('secret', True, ['secret', '--dry-run']),
+    ('domain', False, ['domain', '--apply', '--yes']),
+    ('domain', True, ['domain']),
 ])
 def test_each_action_runs_its_command_and_under_check_mode_only_a_read_only_one(action, check, tail):
     params = dict((o.name, None) for o in cli.OPTIONS)
@@ -155,8 +160,10 @@ def test_each_option_goes_to_the_commands_that_take_it_and_no_other(option):
     for action, command in sorted(cli.COMMANDS.items()):
         params = dict((o.name, None) for o in cli.OPTIONS)
         params['binary'] = '/b'
-        if option.requires:
-            params[option.requires] = True
+        needs = option.requires.values() if isinstance(option.requires, dict) else [option.requires]
+        for n in needs:
+            if n:
+                params[n] = True
         value = SAMPLES[option.spec['type']]
         params[option.name] = value
         argv, stdin, ran = cli.command_line(params, action, False)
@@ -192,6 +199,21 @@ def test_an_option_that_needs_discover_goes_only_with_it():
     params['discover'] = True
     argv = cli.command_line(params, 'inspect', False)[0]
     assert argv[-6:] == ['--discover', '--ca-file', '/ca.pem', '--allow-http', '--discover-timeout', '5']
+
+
+def test_ca_file_and_allow_http_go_with_verify_for_secret():
+    params = dict((o.name, None) for o in cli.OPTIONS)
+    params.update(binary='/b', connector='c', secret_file='/s', ca_file='/ca.pem', allow_http=True, discover=True,
+                  verify=False, verify_timeout=5)
+    argv = cli.command_line(params, 'secret', False)[0]
+    # --discover is not secret's: it does not bring them along.
+    assert '--ca-file' not in argv and '--allow-http' not in argv and '--verify-timeout' not in argv
+    params['verify'] = True
+    argv = cli.command_line(params, 'secret', False)[0]
+    tail = argv[argv.index('secret'):]
+    for words in (['--verify'], ['--ca-file', '/ca.pem'], ['--allow-http'], ['--verify-timeout', '5']):
+        i = tail.index(words[0])
+        assert tail[i:i + len(words)] == words
 
 
 def test_inspect_with_a_fix_pending_is_not_changed_and_returns_the_plan(binary):
@@ -356,3 +378,93 @@ def test_action_needed_exit_6_fails_the_task(binary, name):
     assert failed
     assert r['exit_code'] == 6
     assert r['healthy'] is False
+
+
+def test_secret_under_check_mode_is_its_dry_run_and_changed_when_pending(binary):
+    failed, r, calls = replay('secret-dry-run', binary)
+    assert not failed
+    assert r['changed'] is True and r['pending'] is True
+    assert r['secret_change']['applied'] is False and r['secret_change']['bytes'] > 0
+    assert 'would be set' in r['msg']
+    assert '--dry-run' in calls[0][0] and '--yes' not in calls[0][0]
+    # The diff shows where and how long, never a value.
+    assert all(cli.REDACTED in d['after'] for d in r['diff'])
+
+
+def test_secret_applied_unverified_is_changed_and_says_so(binary):
+    failed, r, unused_calls = replay('secret', binary)
+    assert not failed
+    assert r['changed'] is True and r['result'] == 'unverified'
+    assert r['secret_change']['applied'] is True and r['secret_change']['verified'] == 'not_asked'
+    assert r['backup']['dir']
+
+
+def test_the_secret_goes_on_stdin_and_nowhere_else(binary):
+    f = fixture('secret')
+    calls = []
+    params = dict(action='secret', connector='okta', new_secret=SECRET, verify=True, binary=binary)
+    failed, r = run(module_ozrepair, params, (0, json.dumps(f['report']), ''), calls=calls, diff=True)
+    assert not failed and r['changed'] is True
+    argv, data = calls[0]
+    assert data == SECRET
+    assert SECRET not in argv and SECRET not in json.dumps(r)
+    assert argv[argv.index('--secret-file') + 1] == '-'
+    assert '--verify' in argv
+
+
+def test_secret_already_stored_is_unchecked_and_not_changed(binary):
+    f = fixture('secret')
+    report = copy.deepcopy(f['report'])
+    report.update(result='unchecked', changes=[], backup=None,
+                  notes=['the secret is already stored; its provider was not asked (--verify asks it)'])
+    report['secret_change']['applied'] = False
+    failed, r = run(module_ozrepair, dict(action='secret', connector='okta', new_secret=SECRET, binary=binary),
+                    (5, json.dumps(report), ''))
+    assert not failed and r['changed'] is False and r['unchecked'] is True
+    assert 'already stored' in r['msg']
+
+
+def test_a_secret_the_provider_refuses_fails_the_task_unchanged(binary):
+    f = fixture('secret')
+    report = copy.deepcopy(f['report'])
+    report.update(result='failed', changes=[], backup=None,
+                  error='the provider refused the new secret (invalid_client); nothing was changed')
+    report['database']['sha256_after'] = None
+    report['secret_change'].update(applied=False, verified='refused')
+    failed, r = run(module_ozrepair, dict(action='secret', connector='okta', new_secret=SECRET, verify=True,
+                                          binary=binary), (1, json.dumps(report), ''))
+    assert failed and r['changed'] is False
+    assert r['msg'] == report['error'] and r['secret_change']['verified'] == 'refused'
+
+
+def test_secret_needs_a_connector_and_one_source(binary):
+    failed, r = run(module_ozrepair, dict(action='secret', new_secret=SECRET, binary=binary), (0, '{}', ''))
+    assert failed and 'connector' in r['msg']
+    failed, r = run(module_ozrepair, dict(action='secret', connector='okta', binary=binary), (0, '{}', ''))
+    assert failed and 'new_secret' in r['msg']
+    failed, r = run(module_ozrepair, dict(action='secret', connector='okta', new_secret=SECRET, secret_file='/s',
+                                          binary=binary), (0, '{}', ''))
+    assert failed and 'mutually exclusive' in r['msg']
+    assert SECRET not in json.dumps(r)
+
+
+def test_domain_under_check_mode_is_its_dry_run(binary):
+    failed, r, calls = replay('domain-dry-run', binary)
+    assert not failed
+    assert r['changed'] is True and r['pending'] is True and r['plan']
+    assert '--apply' not in calls[0][0] and '--yes' not in calls[0][0]
+    assert r['diff'][0]['after'].startswith('redirectURI: ')
+    assert any('DNS' in n for n in r['report']['notes'])
+
+
+def test_domain_applied_is_changed_with_the_backup(binary):
+    failed, r, calls = replay('domain', binary)
+    assert not failed
+    assert r['changed'] is True and r['result'] == 'fixed' and r['plan'] == []
+    assert calls[0][0][-2:] == ['--wait', '30'] and '--apply' in calls[0][0]
+    assert r['backup']['dir']
+
+
+def test_domain_needs_to(binary):
+    failed, r = run(module_ozrepair, dict(action='domain', binary=binary), (0, '{}', ''))
+    assert failed and 'to' in r['msg']

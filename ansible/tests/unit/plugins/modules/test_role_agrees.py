@@ -24,7 +24,7 @@ MODULE_ONLY = frozenset(['binary'])
 # Options that are no_log in the module but not in the role's spec: the argument-spec validation of
 # ansible-core 2.14 (Debian 12's) fails on a vaulted value of a no_log option (it cannot list the value to
 # hide it). The role passes the variable to the module's no_log option only.
-NO_LOG_IN_MODULE_ONLY = frozenset(['new_password'])
+NO_LOG_IN_MODULE_ONLY = frozenset(['new_password', 'new_secret'])
 
 
 def load(*parts):
