@@ -32,7 +32,7 @@ pub async fn run(cli: &Cli) -> (Settings, Report) {
         Command::Backups(_) => backups(&settings).await,
         Command::Password(_) => password(&settings).await,
         Command::Restore(_) => restore(&settings).await,
-        Command::Fleet(_) | Command::Completions { .. } | Command::Man => {
+        Command::Fleet(_) | Command::Completions { .. } | Command::Man(_) => {
             refused_report(name, UsageError("not a single-host command".into()))
         }
     };

@@ -35,6 +35,7 @@ mod fields;
 mod fleet;
 mod keys;
 mod logs;
+mod manpage;
 pub mod plan;
 mod progress;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -72,17 +73,22 @@ pub fn run(cli: Cli) -> i32 {
             emit(&cli::completions(*shell));
             return ExitCode::Done.code();
         }
-        Command::Man => {
-            return match cli::man() {
-                Ok(page) => {
-                    emit(&page);
-                    ExitCode::Done.code()
-                }
+        Command::Man(a) => {
+            let done = match &a.dir {
+                Some(dir) => manpage::write_all(dir).map(|written| {
+                    for w in written {
+                        progress::say(format!("wrote {}", w.display()));
+                    }
+                }),
+                None => manpage::main_page().map(|page| emit(&page)),
+            };
+            return match done {
+                Ok(()) => ExitCode::Done.code(),
                 Err(e) => {
-                    progress::say(format!("cannot render the man page ({e})"));
+                    progress::say(format!("{e:#}; no man page was written"));
                     ExitCode::Failed.code()
                 }
-            }
+            };
         }
         _ => {}
     }

@@ -165,7 +165,7 @@ impl Settings {
                     return (s, Some(e));
                 }
             }
-            Command::Fleet(_) | Command::Completions { .. } | Command::Man => {}
+            Command::Fleet(_) | Command::Completions { .. } | Command::Man(_) => {}
         }
         (s, None)
     }

@@ -344,6 +344,30 @@ impl std::fmt::Display for Declined {
 }
 impl std::error::Error for Declined {}
 
+/// An I/O error in ozrepair's words: what the system said, without Rust's `(os error N)`.
+pub fn io_words(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    let said = match e.kind() {
+        K::NotFound => "no such file or directory",
+        K::PermissionDenied => "permission denied",
+        K::ConnectionRefused => "connection refused",
+        K::ReadOnlyFilesystem => "read-only file system",
+        K::IsADirectory => "it is a directory",
+        K::NotADirectory => "a part of the path is not a directory",
+        K::StorageFull => "no space left on the device",
+        K::TimedOut => "timed out",
+        _ => "",
+    };
+    if !said.is_empty() {
+        return said.to_string();
+    }
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
 /// Raised for flag combinations that cannot work (exit code 2).
 #[derive(Debug)]
 pub struct UsageError(pub String);
