@@ -127,8 +127,12 @@ pub fn refused(refusal: cli::Refusal, args: &[std::ffi::OsString]) -> i32 {
     use clap::error::ErrorKind;
     let asked = |format: &str| {
         args.windows(2)
-            .any(|w| w[0] == "--output" && w[1] == format)
-            || args.iter().any(|a| *a == *format!("--output={format}"))
+            .any(|w| (w[0] == "--output" || w[0] == "-o") && w[1] == format)
+            || args.iter().any(|a| {
+                *a == *format!("--output={format}")
+                    || *a == *format!("-o{format}")
+                    || *a == *format!("-o={format}")
+            })
     };
     let format = ["json", "nagios", "prometheus"]
         .into_iter()

@@ -45,7 +45,7 @@ pub async fn locate(
     probe: Probe<'_>,
 ) -> Result<Located> {
     let engine = Engine::connect(host)?;
-    engine.ping().await?;
+    engine.ping().await.map_err(engine::before_anything)?;
     let want = locate::Wanted {
         container,
         volume,
