@@ -75,6 +75,8 @@ pub struct Settings {
     pub restore: RestoreArgs,
     /// `password`: whose password, and the new one (read from its file when the command line was read).
     pub password: Option<PasswordSet>,
+    /// `backups --all`: list the sets of every database in the directory, not only this one's.
+    pub all_sets: bool,
 }
 
 /// `password --email --password-file`, read: the email as Dex looks it up, and the new password.
@@ -147,10 +149,17 @@ impl Settings {
                     window: a.window.clone(),
                 };
             }
-            Command::Backup(a) => s.apply.window.backups = a.backups.clone(),
-            Command::Backups(a) => s.apply.window.backups = a.backups.clone(),
+            Command::Backup(a) => {
+                s.apply.dry_run = a.dry.dry_run;
+                s.apply.window.backups = a.backups.clone();
+            }
+            Command::Backups(a) => {
+                s.all_sets = a.all;
+                s.apply.window.backups = a.backups.clone();
+            }
             Command::Restore(a) => {
                 s.restore = a.clone();
+                s.apply.dry_run = a.dry.dry_run;
                 s.apply.window = a.window.clone();
             }
             Command::LocalLogin(a) => {
@@ -213,6 +222,7 @@ impl Default for Settings {
             apply: ApplyOpts::default(),
             restore: RestoreArgs::default(),
             password: None,
+            all_sets: false,
         }
     }
 }
