@@ -222,7 +222,10 @@ impl Window<'_> {
         stopped?;
         self.store.refresh().await?;
         if let Work::Restore { set, .. } = work {
-            let notes = self.store.prepare_restore(set)?;
+            let notes =
+                crate::progress::during(format!("preparing {}", set.dir.display()), || {
+                    self.store.prepare_restore(set)
+                })?;
             applied.notes.extend(notes);
         }
 
@@ -250,7 +253,10 @@ impl Window<'_> {
         self.runtime.check_held().await?;
         fault::point(Point::AfterWrite);
         if applied.sha256_after.is_none() {
-            applied.sha256_after = self.store.fingerprint()?;
+            applied.sha256_after = crate::progress::during(
+                format!("hashing {} as written", self.store.shown()),
+                || self.store.fingerprint(),
+            )?;
         }
 
         // 4. Start and watch (or leave it stopped with --no-restart).
@@ -326,7 +332,13 @@ impl Window<'_> {
                 "backing up the config files to {}",
                 sets.path().display()
             ));
-        } else if matches!(work, Work::Plan { .. } | Work::Password { .. }) {
+        } else if matches!(work, Work::Restore { .. }) {
+            say(format!(
+                "saving {} as it is now to {}",
+                self.store.shown(),
+                sets.path().display()
+            ));
+        } else {
             say(format!(
                 "backing up {} to {}",
                 self.store.shown(),
@@ -340,14 +352,16 @@ impl Window<'_> {
         origin.dex_schema = Some(stored.schema.migrations);
         origin.connectors = stored.rows.iter().map(|r| r.id.clone()).collect();
         origin.configs = configs;
-        let taken = self.store.backup(&sets, &origin).map_err(|e| match work {
+        let taken = crate::progress::during(
+            format!("backing up {}", self.store.shown()),
+            || self.store.backup(&sets, &origin),
+        )
+        .map_err(|e| match work {
             Work::Restore { .. } => anyhow!("{e:#}; could not save the current database first, so nothing was restored; the live database is as SQLite reads it"),
             _ => e,
         })?;
         applied.notes.extend(taken.notes);
-        if !matches!(work, Work::Backup | Work::Restore { .. }) {
-            say(format!("backup verified: {}", taken.set.dir.display()));
-        }
+        say(format!("backup verified: {}", taken.set.dir.display()));
         Ok(taken.set)
     }
 
@@ -415,6 +429,8 @@ impl Window<'_> {
 
     /// The store's one transaction: a failure after its commit leaves a changed store, and says so.
     async fn store_write(&mut self, w: Write<'_>, done: &mut Done) -> Result<Wrote> {
+        let _t =
+            crate::progress::Ticker::new(format!("writing and checking {}", self.store.shown()));
         match self.store.write(w).await {
             Ok(wrote) => {
                 done.written = true;
@@ -487,7 +503,11 @@ impl Window<'_> {
                 )
             })?;
         }
-        match self.store.write(Write::Restore).await {
+        let swapped = {
+            let _t = crate::progress::Ticker::new(format!("putting {} back", set.dir.display()));
+            self.store.write(Write::Restore).await
+        };
+        match swapped {
             Ok(_) => {
                 done.written = true;
                 applied.backup = Some(set.clone());
@@ -500,7 +520,10 @@ impl Window<'_> {
                 ))
             }
         }
-        applied.sha256_after = self.store.fingerprint()?;
+        applied.sha256_after = crate::progress::during(
+            format!("hashing {} as restored", self.store.shown()),
+            || self.store.fingerprint(),
+        )?;
         for w in &writes {
             match files::write(w) {
                 Ok(()) => applied

@@ -327,21 +327,9 @@ fn same_source(a: &str, b: &str) -> bool {
     }
 }
 
-/// A progress bar on stderr for copies large enough to wait for, only when stderr is a terminal.
-fn progress(len: u64, what: &str) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    if len < 64 << 20 || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    ) {
-        bar.set_style(style);
-    }
-    bar.set_message(what.to_string());
-    Some(bar)
-}
+/// Copies large enough to wait for say how far they are: a bar on a terminal, sized to it; otherwise a
+/// plain line every half second.
+const SHOWN_FROM: u64 = 64 << 20;
 
 /// Copies all of `src` (from offset 0, by position: the descriptor may be shared) into `dst`, hashing on
 /// the way, and fsyncs `dst`. Streams in 1 MiB chunks: memory stays flat whatever the size.
@@ -349,10 +337,9 @@ pub fn copy_hashed(src: &File, dst: &mut File, what: &str, to: &Path) -> Result<
     let mut h = Sha256::new();
     let mut buf = vec![0u8; fault::chunk(CHUNK)];
     let mut total = 0u64;
-    let bar = progress(
-        src.metadata().map(|m| m.len()).unwrap_or(0),
-        &format!("copying {what}"),
-    );
+    let len = src.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut shown =
+        (len >= SHOWN_FROM).then(|| crate::progress::Bytes::new(&format!("copying {what}"), len));
     loop {
         let n = src
             .read_at(&mut buf, total)
@@ -360,20 +347,22 @@ pub fn copy_hashed(src: &File, dst: &mut File, what: &str, to: &Path) -> Result<
         if n == 0 {
             break;
         }
-        if let Some(b) = &bar {
-            b.inc(n as u64);
-        }
         h.update(&buf[..n]);
         dst.write_all(&buf[..n])
             .with_context(|| format!("cannot write {}", to.display()))?;
         total += n as u64;
+        if let Some(b) = &mut shown {
+            b.at(total);
+        }
         fault::step("copy a chunk");
     }
-    if let Some(b) = bar {
-        b.finish_and_clear();
+    if let Some(b) = shown {
+        b.done();
     }
-    dst.sync_all()
-        .with_context(|| format!("cannot flush {} to disk", to.display()))?;
+    crate::progress::during(format!("flushing {} to disk", to.display()), || {
+        dst.sync_all()
+            .with_context(|| format!("cannot flush {} to disk", to.display()))
+    })?;
     fault::step("fsync a copy");
     Ok((total, hex(&h.finalize())))
 }
