@@ -278,9 +278,11 @@ async fn backup(s: &Settings) -> Report {
 
 /// The store's schema and rows, checked (and hashed): a line every half second while it takes.
 fn read(store: &dyn store::Store) -> Result<crate::dex::Stored> {
-    crate::progress::during(format!("reading and checking {}", store.shown()), || {
-        store.read()
-    })
+    crate::progress::waiting(
+        format!("reading and checking {}", store.shown()),
+        store.holders(),
+        || store.read(),
+    )
 }
 
 /// The first three steps: locate, reach, read.

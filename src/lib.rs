@@ -55,6 +55,7 @@ use verdict::ExitCode;
 /// Runs a parsed command line and prints its report; returns the process's exit code (an [`ExitCode`],
 /// or a monitoring plugin's state with `--output nagios`).
 pub fn run(cli: Cli) -> i32 {
+    progress::start();
     runtime::docker::endpoint::accept_new_host_keys(cli.global.ssh_accept_new);
     if cli.global.verbose > 0 {
         let filter = if cli.global.verbose == 1 {

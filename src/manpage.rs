@@ -118,7 +118,12 @@ fn page(cmd: &clap::Command, parent: Option<&clap::Command>) -> Result<Vec<u8>> 
     man.render_name_section(&mut out)?;
     man.render_synopsis_section(&mut out)?;
     man.render_description_section(&mut out)?;
-    man.render_options_section(&mut out)?;
+    // clap_mangen puts an empty line between two line breaks before the possible values; mandoc's lint
+    // warns of both breaks: one vertical space says the same.
+    let mut options = Vec::new();
+    man.render_options_section(&mut options)?;
+    let options = String::from_utf8_lossy(&options).replace("\n.br\n\n.br\n", "\n.sp\n");
+    out.extend(options.into_bytes());
     let mut r = Roff::new();
     match parent {
         None => commands_section(&mut r, cmd),

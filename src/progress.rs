@@ -5,16 +5,45 @@
 //! No step that can take a second goes without a line.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// How often long work says that it goes on.
 pub const EVERY: Duration = Duration::from_millis(500);
+/// How often a [`Ticker`] looks whether it is time to speak.
+const LOOK: Duration = Duration::from_millis(100);
 
 /// Prints one progress line on stderr.
 pub fn say(msg: impl std::fmt::Display) {
     eprintln!("ozrepair: {msg}");
+    said_now();
+}
+
+/// When the last line was printed (or drawn), in milliseconds since [`epoch`].
+static LAST: AtomicU64 = AtomicU64::new(0);
+
+/// Starts the clock of the progress lines (the process's start: the first line is due half a second
+/// after it).
+pub fn start() {
+    epoch();
+}
+
+/// The process's first look at the clock: the times in [`LAST`] count from it.
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn said_now() {
+    LAST.store(epoch().elapsed().as_millis() as u64, Ordering::SeqCst);
+}
+
+/// Whether nothing was said for [`EVERY`]: then long work speaks (so that whatever said the last line, a
+/// ticker that starts or ends, no gap grows much past half a second).
+fn quiet_for_a_while() -> bool {
+    let now = epoch().elapsed().as_millis() as u64;
+    now.saturating_sub(LAST.load(Ordering::SeqCst)) >= EVERY.as_millis() as u64
 }
 
 /// The columns of the terminal on descriptor `fd` (1: stdout, 2: stderr); None when it is not a terminal
@@ -52,9 +81,21 @@ pub struct Ticker {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// Asks who holds what a [`Ticker`] waits for ("pid 1 (…)"), each time it speaks.
+pub type Waiting = Box<dyn Fn() -> Option<String> + Send>;
+
 impl Ticker {
     pub fn new(what: impl Into<String>) -> Ticker {
+        Ticker::waiting(what, None)
+    }
+
+    /// Like [`Ticker::new`], and each line also names who holds what it waits for, when `waiting` says.
+    pub fn waiting(what: impl Into<String>, waiting: Option<Waiting>) -> Ticker {
         let what = what.into();
+        let said = move || match waiting.as_ref().and_then(|w| w()) {
+            Some(who) => format!("{what}: waiting for {who} to let go of it"),
+            None => what.clone(),
+        };
         let (tx, rx) = mpsc::channel::<()>();
         let started = Instant::now();
         let thread = std::thread::Builder::new()
@@ -62,9 +103,12 @@ impl Ticker {
             .spawn(move || {
                 let mut spinner: Option<indicatif::ProgressBar> = None;
                 loop {
-                    match rx.recv_timeout(EVERY) {
+                    match rx.recv_timeout(LOOK) {
                         Err(mpsc::RecvTimeoutError::Timeout) => {}
                         _ => break,
+                    }
+                    if !quiet_for_a_while() {
+                        continue;
                     }
                     if BYTES_SHOWN.load(Ordering::SeqCst) > 0 {
                         if let Some(b) = spinner.take() {
@@ -72,23 +116,24 @@ impl Ticker {
                         }
                         continue;
                     }
+                    let what = said();
                     if !drawn() {
                         say(format!("{what}: {:.1} s", started.elapsed().as_secs_f64()));
                         continue;
                     }
-                    spinner
-                        .get_or_insert_with(|| {
-                            let b = indicatif::ProgressBar::new_spinner();
-                            let room = columns(2).unwrap_or(80).saturating_sub(24);
-                            if let Ok(s) = indicatif::ProgressStyle::with_template(
-                                "ozrepair: {spinner} {msg} {elapsed}",
-                            ) {
-                                b.set_style(s);
-                            }
-                            b.set_message(short(&what, room));
-                            b
-                        })
-                        .tick();
+                    let room = columns(2).unwrap_or(80).saturating_sub(24);
+                    let b = spinner.get_or_insert_with(|| {
+                        let b = indicatif::ProgressBar::new_spinner();
+                        if let Ok(s) = indicatif::ProgressStyle::with_template(
+                            "ozrepair: {spinner} {msg} {elapsed}",
+                        ) {
+                            b.set_style(s);
+                        }
+                        b
+                    });
+                    b.set_message(short(&what, room));
+                    b.tick();
+                    said_now();
                 }
                 if let Some(b) = spinner {
                     b.finish_and_clear();
@@ -117,12 +162,17 @@ pub fn during<T>(what: impl Into<String>, f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// Runs `f` like [`during`], each line naming who holds what it waits for (see [`Ticker::waiting`]).
+pub fn waiting<T>(what: impl Into<String>, who: Option<Waiting>, f: impl FnOnce() -> T) -> T {
+    let _t = Ticker::waiting(what, who);
+    f()
+}
+
 /// How far a copy of `len` bytes is: a bar sized to the terminal, or a plain line every half second.
 pub struct Bytes {
     what: String,
     len: u64,
     bar: Option<indicatif::ProgressBar>,
-    last: Instant,
 }
 
 impl Bytes {
@@ -144,16 +194,17 @@ impl Bytes {
             what: what.to_string(),
             len,
             bar,
-            last: Instant::now(),
         }
     }
 
     /// `done` bytes are copied.
     pub fn at(&mut self, done: u64) {
         match &self.bar {
-            Some(b) => b.set_position(done),
-            None if self.last.elapsed() >= EVERY => {
-                self.last = Instant::now();
+            Some(b) => {
+                b.set_position(done);
+                said_now();
+            }
+            None if quiet_for_a_while() => {
                 say(format!(
                     "{}: {} of {} ({}%)",
                     self.what,

@@ -381,6 +381,17 @@ pub fn io_words(e: &std::io::Error) -> String {
     }
 }
 
+/// A refusal before anything was done, whose message already says what happened, that nothing was
+/// changed, and what to do (exit 1): the stop window passes it on as it is, without a second state.
+#[derive(Debug)]
+pub struct Refused(pub String);
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Refused {}
+
 /// Raised for flag combinations that cannot work (exit code 2).
 #[derive(Debug)]
 pub struct UsageError(pub String);

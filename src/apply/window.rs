@@ -14,7 +14,7 @@ use crate::progress::say;
 use crate::runtime::Runtime;
 use crate::settings::ApplyOpts;
 use crate::store::{Found, Store, Write, WriteError, Wrote};
-use crate::verdict::{Outcome, Verdict};
+use crate::verdict::{Outcome, Refused, Verdict};
 use anyhow::{anyhow, Result};
 use std::path::PathBuf;
 
@@ -81,6 +81,17 @@ pub struct Done {
 }
 
 impl Done {
+    /// Whether anything was done yet (stopped, backed up, written).
+    pub fn anything(&self) -> bool {
+        self.stopped
+            || self.stop_refused
+            || self.backup.is_some()
+            || !self.files.is_empty()
+            || self.written
+            || self.unverified
+            || self.started
+    }
+
     /// The state everything is in, for an error (`name`: the IdP's, when something runs it).
     pub fn state(&self, name: Option<&str>) -> String {
         let mut s = Vec::new();
@@ -170,6 +181,8 @@ impl Window<'_> {
         }
         match result {
             Ok(v) => applied.verdict(v),
+            // Refused before anything was done: the refusal says so itself, once.
+            Err(e) if e.is::<Refused>() && !done.anything() => applied.failed(e),
             Err(e) => {
                 let e = match work.command() {
                     Some(command) => {
@@ -213,6 +226,7 @@ impl Window<'_> {
 
         // 1. Stop: nothing may hold the store while it is copied and written. A store that could not be
         // put back as it was is refused first.
+        self.sets().check_writable()?;
         if work.writes() {
             self.store.can_write()?;
         }
@@ -352,8 +366,9 @@ impl Window<'_> {
         origin.dex_schema = Some(stored.schema.migrations);
         origin.connectors = stored.rows.iter().map(|r| r.id.clone()).collect();
         origin.configs = configs;
-        let taken = crate::progress::during(
+        let taken = crate::progress::waiting(
             format!("backing up {}", self.store.shown()),
+            self.store.holders(),
             || self.store.backup(&sets, &origin),
         )
         .map_err(|e| match work {
@@ -429,8 +444,10 @@ impl Window<'_> {
 
     /// The store's one transaction: a failure after its commit leaves a changed store, and says so.
     async fn store_write(&mut self, w: Write<'_>, done: &mut Done) -> Result<Wrote> {
-        let _t =
-            crate::progress::Ticker::new(format!("writing and checking {}", self.store.shown()));
+        let _t = crate::progress::Ticker::waiting(
+            format!("writing and checking {}", self.store.shown()),
+            self.store.holders(),
+        );
         match self.store.write(w).await {
             Ok(wrote) => {
                 done.written = true;

@@ -158,6 +158,52 @@ impl Sets {
         ))
     }
 
+    /// Refuses, before anything is stopped, a backup directory no set could be written in: it (or, when it
+    /// is not there yet, the nearest directory above it, where it would be made) must be writable now.
+    pub fn check_writable(&self) -> Result<()> {
+        let mut p = self.root.clone();
+        loop {
+            match std::fs::symlink_metadata(&p) {
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    match p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        Some(d) => p = d.to_path_buf(),
+                        None => {
+                            p = PathBuf::from(".");
+                            break;
+                        }
+                    }
+                }
+                Err(_) => return Ok(()),
+            }
+        }
+        let Err(e) = crate::safefs::may_write(&p) else {
+            return Ok(());
+        };
+        let made = if p == self.root {
+            String::new()
+        } else {
+            format!(
+                " ({} would be made in {})",
+                self.root.display(),
+                p.display()
+            )
+        };
+        let why = if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem {
+            "is on a read-only file system".to_string()
+        } else {
+            format!(
+                "is not writable for this user ({})",
+                crate::verdict::io_words(&e)
+            )
+        };
+        Err(crate::verdict::Refused(format!(
+            "the backup directory {}{made} {why}, and ozrepair changes nothing without a backup; nothing was changed; pass --backup-dir with a directory this user can write",
+            self.root.display()
+        ))
+        .into())
+    }
+
     /// The sets here, oldest first by the time their manifests record (sets taken within one second
     /// keep their order); links and temporary sets are not sets.
     pub fn list(&self) -> Result<Vec<BackupSet>> {
