@@ -14,9 +14,18 @@ pub const EVERY: Duration = Duration::from_millis(500);
 /// How often a [`Ticker`] looks whether it is time to speak.
 const LOOK: Duration = Duration::from_millis(100);
 
-/// Prints one progress line on stderr.
+/// Prints one progress line on stderr; on a terminal, wrapped onto continuation lines to its width (a
+/// long path breaks after a `/`), so that no line runs past the edge.
 pub fn say(msg: impl std::fmt::Display) {
-    eprintln!("ozrepair: {msg}");
+    let line = format!("ozrepair: {msg}");
+    match std::io::stderr()
+        .is_terminal()
+        .then(|| columns(2))
+        .flatten()
+    {
+        Some(width) => eprint!("{}", crate::report::text::fit(&line, Some(width))),
+        None => eprintln!("{line}"),
+    }
     said_now();
 }
 
@@ -102,11 +111,7 @@ impl Ticker {
             .name("progress".into())
             .spawn(move || {
                 let mut spinner: Option<indicatif::ProgressBar> = None;
-                loop {
-                    match rx.recv_timeout(LOOK) {
-                        Err(mpsc::RecvTimeoutError::Timeout) => {}
-                        _ => break,
-                    }
+                while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(LOOK) {
                     if !quiet_for_a_while() {
                         continue;
                     }

@@ -533,6 +533,13 @@ pub fn fleet_table(
         .map(|o| o.as_str().len())
         .max()
         .unwrap_or(6);
+    // On a terminal too narrow for the longest endpoint, the HOST column keeps to what is left, and an
+    // endpoint wider than it takes a line of its own above its row.
+    let rest = 2 + 24 + 2 + w_res + 2 + "CHANGES".len();
+    let w = match width {
+        Some(width) if w + rest > width => width.saturating_sub(rest).max(4),
+        _ => w,
+    };
     let mut o = format!(
         "{:<w$}  {:<24}  {:<w_res$}  CHANGES\n",
         "HOST", "CONTAINER", "RESULT"
@@ -545,9 +552,14 @@ pub fn fleet_table(
             .as_array()
             .map(|c| c.len().to_string())
             .unwrap_or_else(|| "-".into());
+        let mut endpoint = clean(&r.endpoint).into_owned();
+        if columns(&endpoint) > w {
+            o.push_str(&format!("{endpoint}\n"));
+            endpoint.clear();
+        }
         o.push_str(&format!(
             "{:<w$}  {:<24}  {:<w_res$}  {}\n",
-            clean(&r.endpoint),
+            endpoint,
             container,
             clean(v["result"].as_str().unwrap_or("failed")),
             changes
