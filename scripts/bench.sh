@@ -54,6 +54,8 @@ IMAGE=ozrepair-standin:local
 BIG_MB=1024
 
 cleanup() {
+  [ -n "${PGB:-}" ] && [ -d "$PGB/data" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGB/data" -m immediate -w stop >/dev/null 2>&1 || true
+  [ -n "${PGB:-}" ] && rm -rf "$PGB"
   docker rm -f "$C" >/dev/null 2>&1 || true
   docker volume rm -f "$V" >/dev/null 2>&1 || true
   rm -rf "$W/out"
@@ -73,6 +75,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt_get install -y -qq "${need[@]}" >/dev/null
 fi
 scripts/docker-up.sh
+scripts/lib/db-servers.sh
 
 say "building ozrepair, ozr-seed, ozr-bench (release) and the stand-in image"
 cargo build --quiet --release --bin ozrepair -p ozrepair --bin ozr-seed --bin ozr-bench -p ozrepair-standin
@@ -271,6 +274,32 @@ say "3. inspect --output json on $C10K_COUNT connectors (N=$N3 each, alternating
   --runs "$N3" --warmup 1 \
   --ours "$OZR --db $C10K inspect --output json" --ours-label "ozrepair inspect" \
   --base "sqlite3 $C10K 'select id,type,name,resource_version,config from connector'" --base-label "sqlite3 select" \
+  --ratio-max 3
+
+# --- 3b. inspect 10,000 connectors on PostgreSQL ------------------------------------------------------
+# A private PostgreSQL server (Debian's, trust on its own Unix socket, under a temporary directory) with
+# Dex's schema from migrations/postgres and the 10,000 connectors of c10k.db, byte for byte; ozrepair
+# finds it by --dsn-file (no engine: -H names no socket), psql selects the same rows.
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+PGB=$(mktemp -d /tmp/ozr-bench-pg.XXXXXX); chmod 755 "$PGB"; mkdir -p "$PGB/sock"; chown -R postgres "$PGB"
+PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+runuser -u postgres -- "$PG_BIN/initdb" -D "$PGB/data" -U postgres --auth=trust --no-sync >/dev/null
+runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGB/data" -l "$PGB/log" -w -o "-c listen_addresses='' -p $PGPORT -c unix_socket_directories=$PGB/sock -c fsync=off" start >/dev/null
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h "$PGB/sock" -p "$PGPORT" -U postgres)
+"${PSQL[@]}" -d postgres -c "create database dex"
+"${PSQL[@]}" -d dex -c "create table if not exists migrations (num integer not null, at timestamptz not null)"
+n=0; for f in migrations/postgres/*.sql; do n=$((n + 1)); { echo "begin;"; cat "$f"; echo "insert into migrations (num, at) values ($n, now()); commit;"; } | "${PSQL[@]}" -d dex; done
+sqlite3 -readonly -csv "$C10K" "select id, type, name, resource_version, hex(config) from connector" > "$PGB/c10k.csv"
+"${PSQL[@]}" -d dex -c "create temporary table c (id text, type text, name text, rv text, h text)" \
+  -c "\\copy c from '$PGB/c10k.csv' csv" \
+  -c "insert into connector select id, type, name, rv, decode(h, 'hex') from c"
+PG_COUNT=$("${PSQL[@]}" -d dex -tAc "select count(*) from connector")
+echo "host=$PGB/sock port=$PGPORT user=postgres dbname=dex" > "$PGB/dsn"
+say "3b. inspect --output json on $PG_COUNT connectors on PostgreSQL (N=$N3 each, alternating)"
+"$HB" measure --results "$RES" --id inspect10k-pg --what "3b. inspect --output json, 10,000 connectors on PostgreSQL" \
+  --runs "$N3" --warmup 1 \
+  --ours "$OZR -H unix:///nonexistent/ozr-bench.sock --dsn-file $PGB/dsn inspect --output json" --ours-label "ozrepair inspect" \
+  --base "psql -X -h $PGB/sock -p $PGPORT -U postgres -d dex -c 'select id,type,name,resource_version,config from connector'" --base-label "psql select" \
   --ratio-max 3
 
 # --- 4. start-up -------------------------------------------------------------------------------------

@@ -18,13 +18,14 @@ OUT=target/standin-go
 IMAGE=ozrepair-standin-go:local
 say() { printf 'build-standin-go: %s\n' "$*" >&2; }
 
-# Debian packages: the Go toolchain, the libraries, what go-oidc needs (go-jose v2, x/oauth2), and x/crypto
-# (bcrypt, for the `login` check).
+# Debian packages: the Go toolchain, the libraries, what go-oidc needs (go-jose v2, x/oauth2), x/crypto
+# (bcrypt, for the `login` check), and the drivers Dex links for its database servers (lib/pq,
+# go-sql-driver/mysql: the `dbrows` check).
 . scripts/lib/go-build.sh
 PKGS=("$GO_PACKAGE" libsqlite3-dev gcc libc6-dev
   golang-github-coreos-go-oidc-dev golang-gopkg-square-go-jose.v2-dev golang-golang-x-oauth2-dev
   golang-github-pquerna-cachecontrol-dev golang-github-sirupsen-logrus-dev golang-github-mattn-go-sqlite3-dev
-  golang-golang-x-crypto-dev)
+  golang-golang-x-crypto-dev golang-github-lib-pq-dev golang-github-go-sql-driver-mysql-dev)
 debian_packages "${PKGS[@]}"
 go_release_check
 mkdir -p "$OUT"

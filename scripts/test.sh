@@ -67,6 +67,9 @@ if ! command -v mandoc >/dev/null 2>&1 || ! command -v man >/dev/null 2>&1 || ! 
   fi
 fi
 
+# The store tests start private PostgreSQL and MariaDB servers (Debian's postgresql, mariadb-server).
+scripts/lib/db-servers.sh
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The collection as Galaxy checks it: ansible-lint, ansible-test sanity and units, ansible-doc of every

@@ -56,6 +56,10 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
                 "ozrepair -H ssh://root@vpn.example.com inspect",
                 "Look at the deployment of a remote Docker engine.",
             ),
+            ex(
+                "ozrepair --dsn-file /root/dex.dsn inspect",
+                "Read Dex's store on the PostgreSQL or MySQL server this file names.",
+            ),
         ],
     ),
     (
@@ -72,6 +76,10 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
             ex(
                 "ozrepair fix --connector ID --issuer https://oauth.id.jumpcloud.com/ --yes",
                 "Set exactly this issuer on one connector, without asking.",
+            ),
+            ex(
+                "ozrepair fix --dsn-file /root/dex.dsn --live",
+                "Correct Dex's store on a database server while Dex runs elsewhere.",
             ),
         ],
     ),
@@ -402,6 +410,12 @@ pub struct Global {
     /// Work on this database file directly, without Docker (nothing is stopped or started).
     #[arg(long, global = true, value_name = "PATH", help_heading = ENGINE_OPTIONS)]
     pub db: Option<PathBuf>,
+    /// The Dex store's database server, as a PostgreSQL connection string or URI, or a MySQL DSN or URI,
+    /// read from this file (`-`: stdin) so that its password is in no shell history or process list; the
+    /// environment variable OZREPAIR_DSN may hold it instead. It replaces the connection the deployment's
+    /// configuration names; the container found on the engine is still what is stopped and started.
+    #[arg(long, global = true, value_name = "FILE", help_heading = ENGINE_OPTIONS)]
+    pub dsn_file: Option<PathBuf>,
     /// ssh:// endpoints: trust a host key ssh does not know yet and add it to known_hosts (ssh's
     /// StrictHostKeyChecking=accept-new). Without it an unknown host key is an error, as your ssh config says.
     #[arg(long, global = true, help_heading = ENGINE_OPTIONS)]
@@ -631,6 +645,11 @@ pub struct StartArgs {
     /// Leave the IdP stopped after the change.
     #[arg(long)]
     pub no_restart: bool,
+    /// Write to a database server while the IdP may be running, when ozrepair cannot stop it (Dex runs
+    /// elsewhere): one guarded transaction, as Dex's own UpdateConnector writes, resource_version bumped so
+    /// that the running Dex opens the connector again.
+    #[arg(long)]
+    pub live: bool,
     /// How long to watch the restarted IdP: seconds or a duration (30, 30s, 2m, 1m30s; 0: start it, do
     /// not watch; at most a day).
     #[arg(long, value_name = "DURATION", default_value = "30", allow_hyphen_values = true,
@@ -642,6 +661,7 @@ impl Default for StartArgs {
     fn default() -> StartArgs {
         StartArgs {
             no_restart: false,
+            live: false,
             wait: 30,
         }
     }
@@ -650,6 +670,7 @@ impl Default for StartArgs {
 impl ToArgs for StartArgs {
     fn to_args(&self, out: &mut Vec<OsString>) {
         flag(out, self.no_restart, "--no-restart");
+        flag(out, self.live, "--live");
         value(out, "--wait", self.wait.to_string());
     }
 }

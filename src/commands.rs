@@ -125,7 +125,7 @@ async fn look_and_fix(command: &'static str, s: &Settings, t: &mut Trail) -> Res
         .located
         .as_ref()
         .ok_or_else(|| anyhow!("the deployment was not located"))?;
-    let store = t.store.insert(store::reach(located).await?);
+    let store = t.store.insert(store::reach(located, s.apply.live()).await?);
     let stored = t.stored.insert(read(&**store)?);
     let configs = t.configs.insert(config::read(&located.configs));
     let plan = if s.local_login {
@@ -240,7 +240,7 @@ async fn backup(s: &Settings) -> Report {
         let located = t
             .located
             .insert(runtime::locate(&s.target, &store::probe).await?);
-        let store = t.store.insert(store::reach(located).await?);
+        let store = t.store.insert(store::reach(located, s.apply.live()).await?);
         t.stored = Some(crate::progress::during(
             format!("reading {}", store.shown()),
             || store.read_rows(),
@@ -291,7 +291,9 @@ macro_rules! open {
         let located = $t
             .located
             .insert(runtime::locate(&$s.target, &store::probe).await?);
-        let store = $t.store.insert(store::reach(located).await?);
+        let store = $t
+            .store
+            .insert(store::reach(located, $s.apply.live()).await?);
         let stored = $t.stored.insert(read(&**store)?);
         (located, store, stored)
     }};

@@ -61,6 +61,27 @@ pub fn point(p: Point) {
         crate::progress::say(format!("fault injected at {}", p.name()));
         std::process::abort();
     }
+    pause(p);
+}
+
+/// With `OZREPAIR_PAUSE=<point>` and `OZREPAIR_PAUSE_FILE=<path>`, a debug build creates the file at that
+/// point and waits (at most 10 minutes) until the test removes it: what a test does to the world in
+/// between (a database server killed between the read and the write) happens at a known step.
+#[cfg(debug_assertions)]
+fn pause(p: Point) {
+    let (Ok(at), Ok(file)) = (
+        std::env::var("OZREPAIR_PAUSE"),
+        std::env::var("OZREPAIR_PAUSE_FILE"),
+    ) else {
+        return;
+    };
+    if at != p.name() || std::fs::write(&file, p.name()).is_err() {
+        return;
+    }
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while std::path::Path::new(&file).exists() && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[cfg(not(debug_assertions))]

@@ -210,8 +210,8 @@ pub async fn run(g: &Global, a: &FleetArgs) -> (String, ExitCode) {
         crate::progress::say(msg);
         (String::new(), ExitCode::Usage)
     };
-    if g.db.is_some() || g.container.is_some() || g.volume.is_some() {
-        return refuse("fleet takes --container/--volume per host in the inventory, and no --db; nothing was changed".into());
+    if g.db.is_some() || g.container.is_some() || g.volume.is_some() || g.dsn_file.is_some() {
+        return refuse("fleet takes --container/--volume per host in the inventory, and no --db or --dsn-file; nothing was changed".into());
     }
     if let FleetAction::Fix(f) = &a.action {
         if let Some(e) = f.plan.set.iter().find_map(|s| s.refusal()) {

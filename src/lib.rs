@@ -29,6 +29,7 @@ mod commands;
 pub mod config;
 pub mod dex;
 mod digest;
+mod dsn;
 pub mod evidence;
 pub mod fault;
 mod fields;

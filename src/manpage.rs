@@ -19,6 +19,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("DOCKER_TLS_VERIFY", "With a tcp:// endpoint: talk TLS and present the client certificate in DOCKER_CERT_PATH."),
     ("DOCKER_CERT_PATH", "The directory of ca.pem, cert.pem and key.pem for DOCKER_TLS_VERIFY."),
     ("OZREPAIR_SSH_ARGS", "More options for the ssh that ssh:// endpoints run, split into words as a POSIX shell splits them; what a shell would expand or run is refused."),
+    ("OZREPAIR_DSN", "The Dex store's database server (a PostgreSQL connection string or URI, or a MySQL DSN or mysql:// URI), as --dsn-file would give it; --dsn-file wins."),
     ("OZREPAIR_BUSY_TIMEOUT_MS", "How long to wait, in milliseconds, for another process to let go of its lock on the database before giving up and naming it (default: 10000)."),
     ("OZREPAIR_STATE_DIR", "The directory of this host's set key (default: /var/lib/ozrepair for root, else $XDG_STATE_HOME/ozrepair or ~/.local/state/ozrepair)."),
     ("XDG_STATE_HOME", "For a user other than root: the set key is in $XDG_STATE_HOME/ozrepair."),
@@ -27,6 +28,9 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("TERM", "dumb: no colour in the text report (with --color auto)."),
     ("OZREPAIR_FAULT", "Read by debug builds only (the test suite's crash points); a release build ignores it."),
     ("OZREPAIR_FAULT_STEP", "Read by debug builds only (the test suite's crash points); a release build ignores it."),
+    ("OZREPAIR_PAUSE", "Read by debug builds only (the test suite's pause points); a release build ignores it."),
+    ("OZREPAIR_PAUSE_FILE", "Read by debug builds only (the test suite's pause points); a release build ignores it."),
+    ("PATH", "Where pg_dump, mysqldump or mariadb-dump are looked for, for the full dump of a database server's Dex tables beside a backup set."),
 ];
 
 /// The variables of [`ENVIRONMENT`] that the Docker client library reads rather than ozrepair's own code.

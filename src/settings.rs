@@ -22,6 +22,8 @@ pub enum Target {
         container: Option<String>,
         volume: Option<String>,
         access: Access,
+        /// `--dsn-file` / `$OZREPAIR_DSN`: the store's server as the operator gives it.
+        dsn: Option<Box<crate::dsn::Server>>,
     },
 }
 
@@ -52,6 +54,11 @@ impl ApplyOpts {
     /// Seconds to watch the started IdP; 0 does not watch.
     pub fn wait(&self) -> u64 {
         self.window.start.wait
+    }
+
+    /// `--live`: a database server may be written while the IdP runs, when ozrepair cannot stop it.
+    pub fn live(&self) -> bool {
+        self.window.start.live
     }
 
     /// `--backup-dir`; None: the store's default place.
@@ -100,10 +107,17 @@ impl Settings {
             yes: g.yes,
             ..Settings::default()
         };
+        let dsn = match read_dsn(g.dsn_file.as_deref()) {
+            Ok(d) => d,
+            Err(e) => return (s, Some(e)),
+        };
         s.target = match &g.db {
             Some(db) => {
                 if g.container.is_some() || g.volume.is_some() {
                     return (s, Some(UsageError("--db works on a file without Docker; it does not go with --container or --volume".into())));
+                }
+                if dsn.is_some() {
+                    return (s, Some(UsageError("--db names an SQLite file and --dsn-file (or OZREPAIR_DSN) a database server; give one of them; nothing was changed".into())));
                 }
                 Target::File(db.clone())
             }
@@ -112,6 +126,7 @@ impl Settings {
                 container: g.container.clone(),
                 volume: g.volume.clone(),
                 access: g.access,
+                dsn,
             },
         };
         if matches!(
@@ -210,6 +225,7 @@ impl Default for Settings {
                 container: None,
                 volume: None,
                 access: Access::Auto,
+                dsn: None,
             },
             yes: false,
             output: OutputOpts {
@@ -225,6 +241,52 @@ impl Default for Settings {
             all_sets: false,
         }
     }
+}
+
+/// The largest connection string file ozrepair reads.
+const DSN_FILE_MAX: u64 = 64 * 1024;
+
+/// The server the operator gives: `--dsn-file` (a file, or `-` for stdin), else `$OZREPAIR_DSN`. A usage
+/// error (exit 2) when it cannot be read or parsed; the error never holds the string itself.
+fn read_dsn(file: Option<&std::path::Path>) -> Result<Option<Box<crate::dsn::Server>>, UsageError> {
+    use std::io::Read;
+    let (text, from) = match file {
+        Some(p) => {
+            let mut data = Vec::new();
+            let (r, what) = if p.as_os_str() == "-" {
+                (
+                    std::io::stdin()
+                        .lock()
+                        .take(DSN_FILE_MAX + 1)
+                        .read_to_end(&mut data),
+                    "stdin".to_string(),
+                )
+            } else {
+                (
+                    std::fs::File::open(p)
+                        .and_then(|f| f.take(DSN_FILE_MAX + 1).read_to_end(&mut data)),
+                    p.display().to_string(),
+                )
+            };
+            if let Err(e) = r {
+                return Err(UsageError(format!("cannot read the connection string from {what} ({}); nothing was changed; give a readable file with --dsn-file", crate::verdict::io_words(&e))));
+            }
+            if data.len() as u64 > DSN_FILE_MAX {
+                return Err(UsageError(format!("{what} holds more than {DSN_FILE_MAX} bytes, which is no connection string; nothing was changed")));
+            }
+            (
+                String::from_utf8_lossy(&data).into_owned(),
+                format!("--dsn-file {what}"),
+            )
+        }
+        None => match std::env::var("OZREPAIR_DSN") {
+            Ok(v) if !v.trim().is_empty() => (v, "$OZREPAIR_DSN".to_string()),
+            _ => return Ok(None),
+        },
+    };
+    crate::dsn::given(&text, &from)
+        .map(|s| Some(Box::new(s)))
+        .map_err(|e| UsageError(format!("{from}: {e:#}; nothing was changed; give a PostgreSQL connection string or URI, or a MySQL DSN or URI")))
 }
 
 /// The most a password file may hold (a password is at most 72 bytes; this only bounds the read).

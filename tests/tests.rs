@@ -18,6 +18,8 @@ mod discover;
 mod e2e_ansible;
 #[path = "suite/e2e_configs.rs"]
 mod e2e_configs;
+#[path = "suite/e2e_dbserver.rs"]
+mod e2e_dbserver;
 #[path = "suite/e2e_faults.rs"]
 mod e2e_faults;
 #[path = "suite/e2e_fix.rs"]

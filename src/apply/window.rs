@@ -264,6 +264,7 @@ impl Window<'_> {
 
         // 3. The write, computed again from the store and files as they are now.
         self.write(work, applied, done).await?;
+        applied.notes.extend(self.store.notes());
         self.runtime.check_held().await?;
         fault::point(Point::AfterWrite);
         if applied.sha256_after.is_none() {
@@ -813,6 +814,7 @@ mod tests {
                 schema: Schema {
                     migrations: 11,
                     has_grant_types: false,
+                    flavour_only: 0,
                 },
                 rows: self.rows.clone(),
                 sha256: String::new(),

@@ -19,12 +19,15 @@ pub struct Schema {
     /// `max(num)` of the `migrations` table.
     pub migrations: i64,
     pub has_grant_types: bool,
+    /// Migrations of this store's flavour that SQLite's numbering has not (MySQL's #7, which widens
+    /// `auth_request.state`): MySQL's numbers run that far ahead of the families below.
+    pub flavour_only: i64,
 }
 
 impl Schema {
     /// The Dex release family this schema count points to, for the report.
     pub fn describe(&self) -> String {
-        let family = match self.migrations {
+        let family = match self.migrations - self.flavour_only {
             ..=3 => "Dex before v2.4 (no connector table)",
             4..=10 => "Dex v2.4 to v2.33",
             11 => "Dex v2.35 to v2.44, NetBird's fork v0.244.0 (NetBird v0.62 to v0.70)",
@@ -36,7 +39,7 @@ impl Schema {
     }
 
     pub fn newer_than_known(&self) -> bool {
-        self.migrations > KNOWN_MIGRATIONS
+        self.migrations - self.flavour_only > KNOWN_MIGRATIONS
     }
 }
 

@@ -9,6 +9,7 @@
 //!   the archive API.
 
 pub mod archive;
+pub mod dbserver;
 pub mod endpoint;
 pub mod engine;
 pub mod lifecycle;

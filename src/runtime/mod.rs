@@ -24,6 +24,9 @@ pub enum StorePlace {
     /// A file inside what runs the IdP that this machine cannot open in place, reached through the
     /// runtime ([`Runtime::fetch`]).
     Inside(String),
+    /// A database server (PostgreSQL, MySQL/MariaDB) the deployment's configuration names, as this machine
+    /// reaches it.
+    Server(Box<crate::dsn::Server>),
     /// No Dex store: a management server set up with an external IdP (the standalone setup), whose OIDC
     /// settings live in its config file.
     Absent,
@@ -68,16 +71,59 @@ pub async fn locate(target: &Target, probe: Probe<'_>) -> Result<Located> {
             container,
             volume,
             access,
+            dsn,
         } => {
-            docker::locate(
+            let found = docker::locate(
                 host.as_deref(),
                 container.as_deref(),
                 volume.as_deref(),
                 *access,
                 probe,
             )
-            .await
+            .await;
+            match dsn {
+                Some(given) => with_given_server(found, given, container.is_some()),
+                None => found,
+            }
         }
+    }
+}
+
+/// The operator's `--dsn-file` (or `$OZREPAIR_DSN`) over what was found: the deployment's container is
+/// still what is stopped and started, and the operator's connection replaces the one its configuration
+/// names. When no deployment was found (and no `--container` was asked for), the server alone: nothing is
+/// stopped or started, so a write needs `--live`.
+fn with_given_server(
+    found: Result<Located>,
+    given: &crate::dsn::Server,
+    container_asked: bool,
+) -> Result<Located> {
+    let place = StorePlace::Server(Box::new(given.clone()));
+    match found {
+        Ok(mut l) => {
+            let was = match &l.place {
+                StorePlace::Server(s) => format!("the connection {} names", s.from),
+                StorePlace::File(p) => format!("the SQLite file {}", p.display()),
+                StorePlace::Inside(p) => format!("the SQLite file {p}"),
+                StorePlace::Absent => "no Dex store".to_string(),
+            };
+            l.why.push(format!("{}: {} replaces {was}", given.from, given.shown()));
+            l.place = place;
+            Ok(l)
+        }
+        Err(e) if !container_asked => Ok(Located {
+            runtime: Box::new(none::NoRuntime),
+            volume: None,
+            place,
+            why: vec![
+                format!("{}: {}", given.from, given.shown()),
+                format!("no deployment was found on the engine ({e:#}), so nothing is stopped or started"),
+            ],
+            logs: None,
+            configs: Vec::new(),
+        }),
+        // The container asked for was not found: its error stands.
+        Err(e) => Err(e),
     }
 }
 

@@ -6,6 +6,7 @@
 //! PostgreSQL server, say) is a file beside them and a branch of [`reach`]; plan and report do not change.
 
 pub mod none;
+pub mod server;
 pub mod sqlite;
 
 use crate::backups::{BackupSet, Origin, Sets, Taken};
@@ -22,8 +23,14 @@ pub fn probe(path: &std::path::Path) -> bool {
 }
 
 /// Reaches the store `located` names: opens nothing yet, but copies a store inside the runtime out.
-pub async fn reach(located: &Located) -> Result<Box<dyn Store>> {
+/// `live`: a database server may be written while the IdP runs (`--live`).
+pub async fn reach(located: &Located, live: bool) -> Result<Box<dyn Store>> {
     match &located.place {
+        StorePlace::Server(s) => Ok(Box::new(server::DbServer::new(
+            (**s).clone(),
+            located.runtime.unit().is_some(),
+            live,
+        ))),
         StorePlace::File(p) => Ok(Box::new(sqlite::Sqlite::on_host(p))),
         StorePlace::Inside(inside) => Ok(Box::new(
             sqlite::Sqlite::inside(&*located.runtime, inside).await?,
@@ -171,6 +178,11 @@ pub trait Store {
     /// Builds the store of `set`, verified, beside the live one (not yet in place), and makes the live
     /// one consistent so that a backup of it is whole. Notes what was cleaned up on the way.
     fn prepare_restore(&mut self, set: &BackupSet) -> Result<Vec<String>>;
+
+    /// What the last write has to say for the report (a write made live, and what proves it took).
+    fn notes(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]

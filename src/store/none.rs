@@ -61,6 +61,7 @@ impl Store for ConfigOnly {
             schema: crate::dex::Schema {
                 migrations: 0,
                 has_grant_types: false,
+                flavour_only: 0,
             },
             rows: Vec::new(),
             sha256: String::new(),

@@ -104,20 +104,15 @@ impl Deployment {
 
     /// Like `run_with`, from another stand-in image (the Go one: [`crate::util::engine::GO_IMAGE`]).
     pub fn run_image(&self, e: &Engine, image: &str, env: &[(&str, &str)], extra: &[&str]) {
-        let mut args: Vec<String> = [
-            "run",
-            "-d",
-            "--pull",
-            "never",
-            "--network",
-            "none",
-            "--restart",
-            "always",
-            "--name",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut args: Vec<String> = ["run", "-d", "--pull", "never"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        // No network unless `extra` names one (`--network host`: it shares this machine's loopback).
+        if !extra.contains(&"--network") {
+            args.extend(["--network".to_string(), "none".to_string()]);
+        }
+        args.extend(["--restart", "always", "--name"].map(String::from));
         args.push(self.container.clone());
         args.push("-v".into());
         args.push(format!("{}:{}", self.volume, self.mount));

@@ -2,6 +2,7 @@
 //!
 //! * [`command`]: the one builder for runs of the `ozrepair` binary under test, and their [`Run`]s.
 //! * [`run`]: running helper programs (docker, openssl, mount, …) with a time limit.
+//! * [`dbserver`]: real PostgreSQL and MariaDB servers, private to a test, with Dex's schema.
 //! * [`engine`]: a private container engine per test; [`deploy`]: a deployment in it.
 //! * [`configs`]: a deployment's management.json, bind-mounted into the stand-in.
 //! * [`seed`]: Dex databases, connector rows, the locked-out fixture, the `ozr-seed` fixture binary.
@@ -21,6 +22,7 @@ pub mod backups;
 pub mod certs;
 pub mod command;
 pub mod configs;
+pub mod dbserver;
 pub mod deploy;
 pub mod engine;
 pub mod gocheck;

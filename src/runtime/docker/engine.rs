@@ -196,6 +196,14 @@ pub struct Container {
     pub user: String,
     pub labels: HashMap<String, String>,
     pub mounts: Vec<Mount>,
+    /// `Config.Env` (`KEY=value`): what Dex expands in its `storage:` settings.
+    pub env: Vec<String>,
+    /// `Path` and `Args`: the command it runs (its `--config`).
+    pub command: Vec<String>,
+    /// `HostConfig.NetworkMode` (`host`: it shares this machine's network).
+    pub network_mode: String,
+    /// Its networks: name, address and the names it answers to there.
+    pub networks: Vec<Network>,
     /// Set by [`Engine::settle`] when it saw the container start again by itself.
     pub loop_seen: Option<LoopSeen>,
 }
@@ -294,7 +302,37 @@ impl Container {
                     .collect()
             })
             .unwrap_or_default();
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut command: Vec<String> = v["Path"].as_str().map(String::from).into_iter().collect();
+        command.extend(strings(&v["Args"]));
+        let networks = v["NetworkSettings"]["Networks"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(name, n)| Network {
+                        name: name.clone(),
+                        ip: s(&n["IPAddress"]),
+                        aliases: strings(&n["Aliases"])
+                            .into_iter()
+                            .chain(strings(&n["DNSNames"]))
+                            .collect(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Container {
+            env: strings(&config["Env"]),
+            command,
+            network_mode: s(&v["HostConfig"]["NetworkMode"]),
+            networks,
             id: s(&v["Id"]),
             name: s(&v["Name"]).trim_start_matches('/').to_string(),
             image: s(&config["Image"]),
@@ -339,6 +377,16 @@ impl MountKind {
             other => MountKind::Other(other.to_string()),
         }
     }
+}
+
+/// A network a container is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    pub name: String,
+    /// Its IPv4 address there ("" when it has none).
+    pub ip: String,
+    /// The names it answers to there (compose's service name among them).
+    pub aliases: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -33,6 +33,8 @@ struct Candidate {
     place: DbPlace,
     destination: String,
     how: String,
+    /// More to say of how it was found (a stale SQLite file left beside a server store).
+    notes: Vec<String>,
 }
 
 /// What the operator said.
@@ -170,6 +172,7 @@ fn candidates_of(
                 place: DbPlace::File(db),
                 destination: m.destination.clone(),
                 how,
+                notes: Vec::new(),
             });
         }
     };
@@ -272,7 +275,25 @@ async fn find_in(
     // Paths the engine could not be asked about (its archive API failed for them).
     let mut unasked: Vec<String> = Vec::new();
     let mut found: Vec<Candidate> = Vec::new();
+    // Containers whose configuration names a store ozrepair cannot take (never replaced by a file).
+    let mut refused: Vec<anyhow::Error> = Vec::new();
+    let local = engine.endpoint.starts_with("unix://");
     for c in containers {
+        // A database server the configuration names is the store: an SQLite file left in the mounts
+        // (NetBird's migration leaves idp.db) is never taken for it.
+        if want.volume.is_none() {
+            match super::dbserver::named(c, containers, local) {
+                Ok(Some(server)) => {
+                    found.push(server_candidate(c, server));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    refused.push(e);
+                    continue;
+                }
+            }
+        }
         if want.access != Access::Archive {
             found.extend(candidates_of(c, want, probe, &mut unreadable));
         }
@@ -324,6 +345,7 @@ async fn find_in(
                             "{n} in the mount at {}, through the Docker archive API",
                             m.destination
                         ),
+                        notes: Vec::new(),
                     });
                 }
             }
@@ -353,6 +375,11 @@ async fn find_in(
         }
     }
 
+    if found.is_empty() {
+        if let Some(e) = refused.into_iter().next() {
+            return Err(e);
+        }
+    }
     if found.is_empty() && want.volume.is_none() {
         if let Some(f) = standalone(containers, want)? {
             return Ok(f);
@@ -450,6 +477,7 @@ async fn find_in(
             let place = match &r.candidate.place {
                 DbPlace::File(p) => p.display().to_string(),
                 DbPlace::Inside(p) => p.clone(),
+                DbPlace::Server(s) => s.shown(),
                 DbPlace::Absent => "no Dex database".into(),
             };
             format!("--container {} ({place})", r.candidate.container.name)
@@ -469,7 +497,54 @@ struct Ranked {
     logs: LogFindings,
 }
 
+/// A server store the container's configuration names, with the SQLite files its mounts still hold
+/// named as left alone.
+fn server_candidate(c: &Container, server: crate::dsn::Server) -> Candidate {
+    let mut notes: Vec<String> = server.notes.clone();
+    if let Some(v) = &server.via {
+        notes.push(format!("reached through {v}"));
+    }
+    for m in &c.mounts {
+        for n in DB_NAMES {
+            let db = Path::new(&m.source).join(n);
+            if db.symlink_metadata().is_ok() {
+                notes.push(format!(
+                    "{}/{n} in the mount at {} is not the store (the configuration names {}); it is left alone",
+                    m.destination.trim_end_matches('/'),
+                    m.destination,
+                    server.flavour.as_str()
+                ));
+            }
+        }
+    }
+    Candidate {
+        container: c.clone(),
+        volume: None,
+        destination: String::new(),
+        how: format!(
+            "{} {}, named by {}",
+            server.flavour.as_str(),
+            server.shown(),
+            server.from
+        ),
+        place: DbPlace::Server(Box::new(server)),
+        notes,
+    }
+}
+
 fn found_one(c: Candidate, chosen: Option<String>, logs: Option<LogFindings>) -> Found {
+    if let DbPlace::Server(_) = &c.place {
+        let mut why = vec![describe(&c.container), c.how];
+        why.extend(c.notes);
+        why.extend(chosen);
+        return Found {
+            container: Some(c.container),
+            volume: None,
+            place: c.place,
+            why,
+            logs,
+        };
+    }
     let mut why = vec![
         describe(&c.container),
         format!(

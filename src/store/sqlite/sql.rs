@@ -102,6 +102,7 @@ pub fn check_schema(conn: &Connection, path: &Path) -> Result<Schema> {
     Ok(Schema {
         migrations: migrations.unwrap_or(0),
         has_grant_types: columns.iter().any(|(c, _)| c == "grant_types"),
+        flavour_only: 0,
     })
 }
 

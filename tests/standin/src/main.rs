@@ -20,6 +20,8 @@
 //!                       clients present. The management validates them against HttpConfig.AuthIssuer of
 //!                       STANDIN_CONFIG and, when they differ, logs golang-jwt's refusal as NetBird does
 //!                       (shared/auth/jwt/validator.go); it keeps running either way
+//!   STANDIN_STORE_CONFIG a config.yaml that names a database server store (NetBird's server.authStore, or
+//!                       Dex's storage:): the connectors are read from that server instead of STANDIN_DB
 //!   STANDIN_DEX_CONFIG  a Dex config.yaml: its `connectors:` are opened too, as Dex's in-memory overlay of
 //!                       static connectors (never written to the database)
 
@@ -245,10 +247,20 @@ fn main() {
             std::process::exit(1);
         }
     }
+    let server_rows = std::env::var("STANDIN_STORE_CONFIG")
+        .ok()
+        .map(|p| ozrepair_standin::dbstore::list(&p));
     let rows = conn.and_then(|c| {
         let rows = list_connectors(&c)?;
         Ok((c, rows))
     });
+    let rows = match server_rows {
+        None => rows.map_err(|e| e.to_string()),
+        Some(Ok(server)) => Connection::open_in_memory()
+            .map(|c| (c, server))
+            .map_err(|e| e.to_string()),
+        Some(Err(e)) => Err(e),
+    };
     let overlay = match std::env::var("STANDIN_DEX_CONFIG") {
         Ok(path) => std::fs::read(&path)
             .map_err(|e| format!("failed to read config file {path}: {e}"))

@@ -18,7 +18,8 @@
 // Second command: `standin-go corpus [--count N] [--seed S]` prints a JSON-lines corpus of real log lines.
 // Third: `standin-go login --db PATH --email ADDR --password-file FILE` logs in as Dex's password connector
 // does (login.go). Fourth: `standin-go dexconfig schema|decode`, the Go checker of connector configs
-// (dexconfig.go); `standin-go foldtable` prints src/dex/foldtable.rs (foldtable.go); `standin-go version`.
+// (dexconfig.go); `standin-go dbrows` reads a database server's connector rows through lib/pq or
+// go-sql-driver/mysql (dbrows.go); `standin-go foldtable` prints src/dex/foldtable.rs (foldtable.go); `standin-go version`.
 package main
 
 import (
@@ -81,6 +82,8 @@ func main() {
 			os.Exit(runLogin(os.Args[2:]))
 		case "dexconfig":
 			os.Exit(runDexconfig(os.Args[2:]))
+		case "dbrows":
+			os.Exit(runDBRows(os.Args[2:]))
 		case "foldtable":
 			os.Exit(runFoldTable())
 		case "version":

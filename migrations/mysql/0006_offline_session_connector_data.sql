@@ -1,0 +1,2 @@
+alter table offline_session
+	add column connector_data blob;

@@ -1,0 +1,2 @@
+alter table auth_request
+	modify column state varchar(4096);

@@ -1,0 +1,2 @@
+alter table refresh_token
+	add column obsolete_token text default '';

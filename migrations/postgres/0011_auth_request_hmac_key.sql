@@ -1,0 +1,2 @@
+alter table auth_request
+	add column hmac_key bytea;
