@@ -456,7 +456,28 @@ hostile!(db_locked, Refused, |w| {
         let started = Instant::now();
         let run = ozr(args).env("OZREPAIR_BUSY_TIMEOUT_MS", "500").run();
         let took = started.elapsed();
-        let line = assert_refused(&run, false, &["locked by another process", "500 ms"]);
+        // While it waits, a progress line names the holder; then one error line names it again.
+        let (waiting, last) = run
+            .stderr
+            .trim_end()
+            .rsplit_once('\n')
+            .unwrap_or(("", &run.stderr));
+        for l in waiting.lines() {
+            assert!(
+                l.contains("waiting for pid") && l.contains("ozr-seed"),
+                "{run:?}"
+            );
+        }
+        let only_error = Run {
+            code: run.code,
+            stdout: run.stdout.clone(),
+            stderr: format!("{last}\n"),
+        };
+        let line = assert_refused(
+            &only_error,
+            false,
+            &["is locked by pid", "ozr-seed", "500 ms"],
+        );
         assert!(line.contains("nothing was changed"), "{line}");
         assert!(
             took >= Duration::from_millis(450) && took < Duration::from_secs(5),
@@ -1454,11 +1475,13 @@ hostile!(huge_numeric_flags, Refused, |w| {
         ],
     ];
     for (i, args) in cases.iter().enumerate() {
-        // 2^64 and -1 are not numbers clap can range-check; the rest are out of range.
-        let says: &[&str] = if matches!(i, 1 | 2) {
-            &[]
-        } else {
-            &["is not in"]
+        // 2^64 is no number a u64 holds; -1 is refused in words; the durations (--wait,
+        // --discover-timeout, --host-timeout) say they are out of range, the counts name their range.
+        let says: &[&str] = match i {
+            1 => &[],
+            2 => &["never negative"],
+            0 | 3 | 4 | 9 => &["out of range", "from"],
+            _ => &["is not in"],
         };
         usage_refused(w, args, says);
     }
