@@ -457,11 +457,8 @@ hostile!(db_locked, Refused, |w| {
         let run = ozr(args).env("OZREPAIR_BUSY_TIMEOUT_MS", "500").run();
         let took = started.elapsed();
         // While it waits, a progress line names the holder; then one error line names it again.
-        let (waiting, last) = run
-            .stderr
-            .trim_end()
-            .rsplit_once('\n')
-            .unwrap_or(("", &run.stderr));
+        let said = run.stderr.trim_end();
+        let (waiting, last) = said.rsplit_once('\n').unwrap_or(("", said));
         for l in waiting.lines() {
             assert!(
                 l.contains("waiting for pid") && l.contains("ozr-seed"),

@@ -420,6 +420,19 @@ fn errors_are_one_line_in_ozrepairs_words() {
             "run ozrepair as root",
         ],
     );
+    // A --db that is not there.
+    let r = ozrepair(["--db", "/nonexistent/idp.db", "inspect"]).run();
+    let line = one_line(
+        &r,
+        1,
+        &[
+            "/nonexistent/idp.db",
+            "no such file or directory",
+            "nothing was changed",
+            "check the path",
+        ],
+    );
+    assert_eq!(line.matches("nothing was changed").count(), 1, "{line}");
     // --ca-file is read when the command line is: a usage error, before anything is looked at.
     let r = ozrepair([
         "--db",

@@ -62,7 +62,13 @@ pub fn writable(db: &Path) -> Result<()> {
 
 /// Checks that `db` is a plain, non-empty file reached without symlinks and not hard-linked elsewhere.
 pub fn check_file(db: &Path) -> Result<fs::Metadata> {
-    let meta = fs::symlink_metadata(db).with_context(|| format!("cannot read {}", db.display()))?;
+    let meta = fs::symlink_metadata(db).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read {}: {}; nothing was changed; check the path (or give the database with --db)",
+            db.display(),
+            crate::verdict::io_words(&e)
+        )
+    })?;
     let ft = meta.file_type();
     let what = if ft.is_symlink() {
         "a symbolic link (ozrepair never follows links out of a volume)"
