@@ -72,7 +72,7 @@ mirror() {
       $1 == "deb" { i = 2; if ($2 ~ /^\[/) { for (; i <= NF; i++) if ($i ~ /\]$/) { i++; break } }
                     if ($(i + 1) == c) { print $i; exit } }')
   fi
-  [ -n "$uri" ] || { say "no apt source entry for ${c} to build the root from"; exit 1; }
+  [ -n "$uri" ] || { say "no package source entry (sources.list) for ${c} to build the root from"; exit 1; }
   printf '%s' "$uri"
 }
 

@@ -53,6 +53,21 @@ if ! command -v ansible-playbook >/dev/null 2>&1 || ! command -v ansible-galaxy 
   fi
 fi
 
+# The operator suite (tests/suite/operator.rs): man pages rendered by man-db's man and linted by mandoc,
+# a real terminal from util-linux's script (bsdutils) and setpriv, the .rpm installed by rpm into a root of
+# its own (the .deb by dpkg, always there).
+if ! command -v mandoc >/dev/null 2>&1 || ! command -v man >/dev/null 2>&1 || ! command -v rpm >/dev/null 2>&1 \
+   || ! command -v script >/dev/null 2>&1 || ! command -v setpriv >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing Debian's mandoc, man-db, rpm, bsdutils and util-linux (apt-get)" >&2
+    apt_get install -y -qq mandoc man-db rpm bsdutils util-linux >/dev/null \
+      || { apt_update && apt_get install -y -qq mandoc man-db rpm bsdutils util-linux >/dev/null; }
+  else
+    echo "test.sh: the operator tests need mandoc, man, rpm, script and setpriv (Debian: mandoc, man-db, rpm, bsdutils, util-linux)" >&2
+    exit 1
+  fi
+fi
+
 # The store tests start private PostgreSQL and MariaDB servers (Debian's postgresql, mariadb-server).
 scripts/lib/db-servers.sh
 
@@ -74,10 +89,13 @@ scripts/build-standin.sh
 scripts/build-standin-go.sh
 scripts/build-yamlcheck-go.sh
 scripts/build-static.sh
+# The .deb, the .rpm and their sha256 files around that binary (installs the packagers from crates.io into
+# a cache outside the repository the first time).
+OZR_STATIC_BUILT=1 scripts/build-packages.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-OZR_STANDIN_BUILT=1 OZR_STATIC_BUILT=1 cargo test --workspace --lib --bins --tests -- --test-threads="${OZR_TEST_THREADS:-2}" "$@" 2>&1 | tee "$log"
+OZR_STANDIN_BUILT=1 OZR_STATIC_BUILT=1 OZR_PACKAGES_BUILT=1 cargo test --workspace --lib --bins --tests -- --test-threads="${OZR_TEST_THREADS:-2}" "$@" 2>&1 | tee "$log"
 code=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole suite, summed over every test binary.

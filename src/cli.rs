@@ -7,25 +7,260 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-const AFTER_HELP: &str = "\
-Examples:
-  ozrepair inspect                      find the deployment, show its connectors and what is wrong
-  ozrepair fix --dry-run                show the planned change as a diff; change nothing
-  ozrepair fix --yes                    back up, stop, correct the issuer, start, watch it come up
-  ozrepair fix --connector ID --issuer https://oauth.id.jumpcloud.com/ --yes
-  ozrepair --db ./idp.db inspect        work on a database file directly, without Docker
-  ozrepair backups / restore            list backups / put the newest one back
-
-Where the right issuer comes from: --issuer; else the container's own log line
-  (`issuer did not match the issuer returned by provider, expected \"X\" got \"Y\"`: Y replaces X);
-  else, with --discover, the provider's discovery document.
-  ozrepair never adds or strips a slash on its own.
-";
-
-/// The help's closing text: the examples, then the exit-code table from [`ExitCode`].
-fn after_help() -> String {
-    format!("{AFTER_HELP}\n{}", ExitCode::help_table())
+/// One example in a command's help and man page: a command line (that the parser takes: a test runs
+/// every one through [`parse`]) and what it does.
+pub struct Example {
+    pub line: &'static str,
+    pub what: &'static str,
 }
+
+const fn ex(line: &'static str, what: &'static str) -> Example {
+    Example { line, what }
+}
+
+/// The examples of each command (`ozrepair` for the program itself), shown by `--help` and the man pages.
+pub const EXAMPLES: &[(&str, &[Example])] = &[
+    (
+        "ozrepair",
+        &[
+            ex(
+                "ozrepair inspect",
+                "Find the deployment, show its connectors and what is wrong; change nothing.",
+            ),
+            ex(
+                "ozrepair fix --dry-run",
+                "Show the planned change as a diff; stop nothing, change nothing.",
+            ),
+            ex(
+                "ozrepair fix",
+                "Ask, then stop the container, back up, correct, start it and watch it.",
+            ),
+            ex(
+                "ozrepair --db ./idp.db inspect",
+                "Look at a database file directly, without Docker.",
+            ),
+        ],
+    ),
+    (
+        "inspect",
+        &[
+            ex(
+                "ozrepair inspect",
+                "Find the deployment, show its connectors and what is wrong.",
+            ),
+            ex(
+                "ozrepair inspect --discover -o json",
+                "Also ask each provider for its issuer; the report as JSON.",
+            ),
+            ex(
+                "ozrepair -H ssh://root@vpn.example.com inspect",
+                "Look at the deployment of a remote Docker engine.",
+            ),
+            ex(
+                "ozrepair --dsn-file /root/dex.dsn inspect",
+                "Read Dex's store on the PostgreSQL or MySQL server this file names.",
+            ),
+        ],
+    ),
+    (
+        "fix",
+        &[
+            ex(
+                "ozrepair fix --dry-run",
+                "Show the planned change as a diff; stop nothing, change nothing.",
+            ),
+            ex(
+                "ozrepair fix",
+                "Show the diff and ask; then stop, back up, correct, start, watch.",
+            ),
+            ex(
+                "ozrepair fix --connector ID --issuer https://oauth.id.jumpcloud.com/ --yes",
+                "Set exactly this issuer on one connector, without asking.",
+            ),
+            ex(
+                "ozrepair fix --dsn-file /root/dex.dsn --live",
+                "Correct Dex's store on a database server while Dex runs elsewhere.",
+            ),
+        ],
+    ),
+    (
+        "backup",
+        &[
+            ex(
+                "ozrepair backup --dry-run",
+                "Say what would be stopped and where the backup would go.",
+            ),
+            ex(
+                "ozrepair backup",
+                "Ask, then stop the container, take a verified backup, start it.",
+            ),
+            ex(
+                "ozrepair backup --yes --backup-dir /var/backups/ozrepair",
+                "The same without asking, into another directory.",
+            ),
+        ],
+    ),
+    (
+        "restore",
+        &[
+            ex(
+                "ozrepair restore --dry-run",
+                "Name the backup that would be put back; change nothing.",
+            ),
+            ex(
+                "ozrepair restore",
+                "Ask, then put the newest backup of this database back.",
+            ),
+            ex(
+                "ozrepair restore --backup DIR --yes",
+                "Put this backup set back, without asking.",
+            ),
+        ],
+    ),
+    (
+        "local-login",
+        &[
+            ex(
+                "ozrepair local-login --enable --dry-run",
+                "Show what would turn local login back on.",
+            ),
+            ex(
+                "ozrepair local-login --enable",
+                "Ask, then turn it on: stop, back up, edit, start, watch.",
+            ),
+        ],
+    ),
+    (
+        "backups",
+        &[
+            ex(
+                "ozrepair backups",
+                "List the backups of this database, oldest first.",
+            ),
+            ex(
+                "ozrepair backups --all -o json",
+                "Also the sets of other databases in the directory, as JSON.",
+            ),
+        ],
+    ),
+    (
+        "password",
+        &[
+            ex(
+                "ozrepair password --email admin@example.com --password-file ./pw --dry-run",
+                "Say whose password would be set; change nothing.",
+            ),
+            ex(
+                "ozrepair password --email admin@example.com --password-file ./pw",
+                "Ask, then set it: stop, back up, write, start, watch.",
+            ),
+        ],
+    ),
+    (
+        "secret",
+        &[
+            ex(
+                "ozrepair secret --connector entra --secret-file - --verify --dry-run",
+                "Type the new secret (not echoed); ask the provider; change nothing.",
+            ),
+            ex(
+                "ozrepair secret --connector entra --secret-file ./new-secret --verify",
+                "Ask the provider, then ask and write it: stop, back up, write, start.",
+            ),
+            ex(
+                "ozrepair secret --connector management --secret-file ./s",
+                "Set the management's IdP-manager credential in management.json.",
+            ),
+        ],
+    ),
+    (
+        "domain",
+        &[
+            ex(
+                "ozrepair domain --to vpn.example.net",
+                "Show every place that holds the old host as one diff; change nothing.",
+            ),
+            ex(
+                "ozrepair domain --from vpn.example.com --to vpn.example.net --apply",
+                "Ask, then change them all in one stop window with one backup set.",
+            ),
+        ],
+    ),
+    (
+        "fleet",
+        &[
+            ex(
+                "ozrepair fleet --inventory hosts.txt inspect",
+                "Inspect every host of the inventory (exit 3: a fix is due).",
+            ),
+            ex(
+                "ozrepair fleet --inventory hosts.txt --serial 1 --max-fail 0 fix --yes",
+                "Fix one host after the other; stop at the first failure.",
+            ),
+            ex(
+                "ozrepair fleet --inventory - -o json inspect",
+                "Hosts from stdin; one JSON report a line, then a summary.",
+            ),
+        ],
+    ),
+    (
+        "completions",
+        &[
+            ex(
+                "ozrepair completions bash > /etc/bash_completion.d/ozrepair",
+                "Install bash completion.",
+            ),
+            ex(
+                "ozrepair completions zsh > ~/.zfunc/_ozrepair",
+                "Install zsh completion (~/.zfunc in $fpath).",
+            ),
+        ],
+    ),
+    (
+        "man",
+        &[
+            ex(
+                "ozrepair man --dir /usr/local/share/man/man1",
+                "Write ozrepair(1) and a page per command.",
+            ),
+            ex("ozrepair man | man -l -", "Read ozrepair(1) now."),
+        ],
+    ),
+];
+
+/// The examples of `command` (`ozrepair` for the program's own).
+pub fn examples(command: &str) -> &'static [Example] {
+    EXAMPLES
+        .iter()
+        .find(|(c, _)| *c == command)
+        .map(|(_, e)| *e)
+        .unwrap_or(&[])
+}
+
+/// The examples of `command` as help text.
+fn examples_help(command: &str) -> String {
+    let mut s = String::from("Examples:");
+    for e in examples(command) {
+        s.push_str(&format!("\n  {}\n      {}", e.line, e.what));
+    }
+    s
+}
+
+/// The help's closing text: the examples, where the right issuer comes from, then the exit-code table
+/// from [`ExitCode`].
+fn after_help() -> String {
+    format!(
+        "{}\n\n{ISSUER_FROM}\n\n{}\n\nEach command has its own help and examples: ozrepair COMMAND --help; man ozrepair.",
+        examples_help("ozrepair"),
+        ExitCode::help_table()
+    )
+}
+
+const ISSUER_FROM: &str = "\
+Where the right issuer comes from: --issuer; else the container's own log line
+  (`issuer did not match the issuer returned by provider, expected \"X\" got \"Y\"`:
+  Y replaces X); else, with --discover, the provider's discovery document.
+  ozrepair never adds or strips a slash on its own.";
 
 /// The largest `--wait` and `--host-timeout`: a day, in seconds (every deadline is `now + this`, which
 /// cannot overflow).
@@ -34,6 +269,77 @@ pub const MAX_WAIT: u64 = 86_400;
 pub const MAX_DISCOVER_TIMEOUT: u64 = 3_600;
 /// The largest `--parallel`, `--serial` and `--max-fail`.
 pub const MAX_HOSTS: u64 = 100_000;
+
+/// A clap parser for a duration in whole seconds from `lo` to `hi`: a number of seconds (`30`), or
+/// numbers with units joined (`30s`, `2m`, `1h`, `1m30s`), as kubectl and terraform take them. Anything
+/// else, a negative duration among them, is a usage error (exit 2) that says what is taken.
+fn duration_in(lo: u64, hi: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync {
+    move |s: &str| {
+        let taken = format!(
+            "takes seconds or a duration such as 30s, 2m or 1m30s, from {} to {}",
+            show_duration(lo),
+            show_duration(hi)
+        );
+        if s.starts_with('-') {
+            return Err(format!("a duration is never negative; it {taken}"));
+        }
+        let secs = seconds_of(s).ok_or_else(|| format!("not a duration; it {taken}"))?;
+        if secs < lo || secs > hi {
+            return Err(format!("out of range; it {taken}"));
+        }
+        Ok(secs)
+    }
+}
+
+/// The seconds `s` names (see [`duration_in`]); None when it is not such a duration (or overflows).
+pub fn seconds_of(s: &str) -> Option<u64> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse().ok();
+    }
+    let mut total: u64 = 0;
+    let mut rest = s;
+    // Each unit at most once, from the largest down.
+    let mut units: &[(char, u64)] = &[('h', 3600), ('m', 60), ('s', 1)];
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let n: u64 = rest[..digits].parse().ok()?;
+        let unit = rest[digits..].chars().next()?;
+        let at = units.iter().position(|(u, _)| *u == unit)?;
+        total = total.checked_add(n.checked_mul(units[at].1)?)?;
+        units = &units[at + 1..];
+        rest = &rest[digits + 1..];
+    }
+    (!s.is_empty()).then_some(total)
+}
+
+/// Seconds as the help says them: `0s`, `30s`, `24h`.
+fn show_duration(secs: u64) -> String {
+    match secs {
+        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// `--ca-file`, checked when the command line is read: a file this process can read that holds at least
+/// one PEM certificate (a usage error, exit 2, otherwise; nothing has been looked at yet).
+fn ca_file(s: &str) -> Result<PathBuf, String> {
+    use std::io::Read;
+    let next = "give a PEM file that holds the provider's root CA certificate";
+    let mut pem = Vec::new();
+    std::fs::File::open(s)
+        .and_then(|f| f.take(4 << 20).read_to_end(&mut pem))
+        .map_err(|e| format!("cannot read it ({}); {next}", crate::verdict::io_words(&e)))?;
+    let certs = ureq::tls::parse_pem(&pem)
+        .filter(|i| matches!(i, Ok(ureq::tls::PemItem::Certificate(_))))
+        .count();
+    if certs == 0 {
+        return Err(format!(
+            "it holds no PEM certificate (-----BEGIN CERTIFICATE-----); {next}"
+        ));
+    }
+    Ok(PathBuf::from(s))
+}
 
 /// A clap parser for a count in `lo..=hi` (a usage error, exit 2, outside it).
 fn count_in(lo: u64, hi: u64) -> clap::builder::RangedU64ValueParser<usize> {
@@ -51,13 +357,30 @@ pub const VERSION: &str = concat!(
 );
 
 #[derive(Debug, Parser)]
-#[command(name = "ozrepair", version = VERSION, about, after_help = after_help(), propagate_version = true)]
+#[command(name = "ozrepair", version = VERSION, about, long_about = LONG_ABOUT, after_help = after_help(),
+          propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// What `ozrepair --help` and ozrepair(1) say first.
+const LONG_ABOUT: &str = "\
+Brings a locked-out openZro / NetBird deployment back: finds the Dex database
+through what runs it, diagnoses broken connectors from the container's own logs,
+and repairs them (a verified backup, a byte-exact edit, a start and a watch).
+
+At 3 a.m.: `ozrepair inspect` (read-only), then `ozrepair fix --dry-run` (the
+diff; nothing stops), then `ozrepair fix` (asks, then stops the container, backs
+up, writes, starts it and watches it). Every command that stops the container
+asks first; without a terminal it needs --yes.";
+
+/// The heading of the options that say where the deployment is (every command that reads one takes them).
+pub const ENGINE_OPTIONS: &str = "Engine options";
+/// The heading of the options every command takes (how it reports and asks).
+pub const GLOBAL_OPTIONS: &str = "Global options";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Access {
@@ -100,21 +423,22 @@ pub struct Global {
         long,
         global = true,
         env = "DOCKER_HOST",
-        value_name = "URL"
+        value_name = "URL",
+        help_heading = ENGINE_OPTIONS
     )]
     pub host: Option<String>,
     /// The container that runs the IdP. Default: discovered.
-    #[arg(long, global = true, value_name = "NAME|ID")]
+    #[arg(long, global = true, value_name = "NAME|ID", help_heading = ENGINE_OPTIONS)]
     pub container: Option<String>,
     /// The volume that holds the IdP database. Default: discovered.
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", help_heading = ENGINE_OPTIONS)]
     pub volume: Option<String>,
     /// How to reach the database: the volume's path on this machine, or the Docker archive API (for a
     /// remote engine, Docker Desktop, rootless Docker).
-    #[arg(long, global = true, value_enum, default_value_t = Access::Auto)]
+    #[arg(long, global = true, value_enum, default_value_t = Access::Auto, help_heading = ENGINE_OPTIONS)]
     pub access: Access,
     /// Work on this database file directly, without Docker (nothing is stopped or started).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = ENGINE_OPTIONS)]
     pub db: Option<PathBuf>,
     /// The systemd unit that runs the management server or Dex (`netbird-management`). Default: the
     /// engine's container, else the unit found by its name or by the program it runs.
@@ -124,67 +448,125 @@ pub struct Global {
     /// read from this file (`-`: stdin) so that its password is in no shell history or process list; the
     /// environment variable OZREPAIR_DSN may hold it instead. It replaces the connection the deployment's
     /// configuration names; the container (or unit) found is still what is stopped and started.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", help_heading = ENGINE_OPTIONS)]
     pub dsn_file: Option<PathBuf>,
-    /// Report format on stdout. Logs and progress go to stderr. `nagios` exits as a monitoring plugin does
-    /// (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN); the others exit with the codes below.
-    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
-    /// Colour in the text report.
-    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
-    pub color: Color,
-    /// Debug logs on stderr (-v: ozrepair's own, -vv: also its libraries').
-    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-    /// Print secret config values (clientSecret and the like) instead of [redacted].
-    #[arg(long, global = true)]
-    pub show_secrets: bool,
-    /// Do not ask for confirmation (required when stdin is not a terminal and a change is due).
-    #[arg(short = 'y', long, global = true)]
-    pub yes: bool,
     /// ssh:// endpoints: trust a host key ssh does not know yet and add it to known_hosts (ssh's
     /// StrictHostKeyChecking=accept-new). Without it an unknown host key is an error, as your ssh config says.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = ENGINE_OPTIONS)]
     pub ssh_accept_new: bool,
+    /// Report format on stdout. Logs and progress go to stderr. `nagios` exits as a monitoring plugin does
+    /// (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN); the others exit with the codes of `ozrepair --help`.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Text, help_heading = GLOBAL_OPTIONS)]
+    pub output: Output,
+    /// Do not ask for confirmation (required when stdin is not a terminal and something would be
+    /// stopped or changed).
+    #[arg(short = 'y', long, global = true, help_heading = GLOBAL_OPTIONS)]
+    pub yes: bool,
+    /// Colour in the text report.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, help_heading = GLOBAL_OPTIONS)]
+    pub color: Color,
+    /// Debug logs on stderr (-v: ozrepair's own, -vv: also its libraries').
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count, help_heading = GLOBAL_OPTIONS)]
+    pub verbose: u8,
+    /// Print secret config values (clientSecret and the like) instead of [redacted].
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS)]
+    pub show_secrets: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Read-only: find the deployment, list its connectors, report what is wrong. Never writes a byte,
-    /// never stops, starts or restarts anything. With --discover it is also a monitoring check: exit 3
-    /// when a provider no longer publishes the issuer a connector stores.
+    /// Read-only: find the deployment, show its connectors and what is wrong.
+    ///
+    /// It lists the connectors with their issuers and status, what is wrong, and the plan fix would apply.
+    /// It never writes a byte, and never stops, starts or restarts anything. With --discover it is also a
+    /// monitoring check: exit 3 when a provider no longer publishes the issuer a connector stores.
+    #[command(after_help = examples_help("inspect"))]
     Inspect(InspectArgs),
-    /// Correct broken connectors: back up, stop the container, edit, start it, watch that it stays up.
+    /// Correct broken connectors (asks, then stops the container).
+    ///
+    /// It shows the planned change as a diff and asks; then it stops the container, takes a verified
+    /// backup, edits only the bytes of the wrong values, starts the container and watches that it stays
+    /// up. --dry-run shows the diff and stops nothing.
+    #[command(after_help = examples_help("fix"))]
     Fix(FixArgs),
-    /// Take a verified backup now (the container is stopped around it, then started again).
+    /// Take a verified backup now (asks, then stops the container).
+    ///
+    /// It says what will be stopped and asks; then it stops the container, copies and verifies the
+    /// database, and starts the container again. --dry-run says what would be stopped and where the
+    /// backup would go.
+    #[command(after_help = examples_help("backup"))]
     Backup(BackupArgs),
-    /// Put a backup back (the newest one unless told which).
+    /// Put a backup back (asks, then stops the container).
+    ///
+    /// It puts back the newest backup of this database unless --backup names one (never a pre-restore
+    /// copy). It says which and asks; then it stops the container, saves the current database as a set
+    /// labelled -pre-restore, swaps the backup in, starts the container and watches it. --dry-run names
+    /// the set and stops nothing.
+    #[command(after_help = examples_help("restore"))]
     Restore(RestoreArgs),
-    /// The emergency door: turn local (email and password) login back on for the next start, in each
-    /// config file that turns it off, and create Dex's `local` connector row again if it was deleted.
-    /// Backs up, stops, edits, starts and watches like fix; never implied by fix.
+    /// Turn local (email and password) login back on (asks, then stops the container).
+    ///
+    /// The emergency door: local login is turned on for the next start in each config file that turns it
+    /// off, and Dex's `local` connector row is created again if it was deleted. It asks, stops, backs up,
+    /// edits, starts and watches like fix; fix never does it.
+    #[command(after_help = examples_help("local-login"))]
     LocalLogin(LocalLoginArgs),
-    /// List the backups of a deployment.
+    /// List the backups of this database (read-only).
+    ///
+    /// It lists the backup sets of this database, the ones restore puts back, oldest first (--all: the
+    /// sets of every database in the backup directory). Nothing is stopped or written.
+    #[command(after_help = examples_help("backups"))]
     Backups(BackupsArgs),
-    /// Set a local (Dex password database) user's password, read from a file or stdin, and end that
-    /// user's local sessions: back up, stop the container, write, start it, watch that it stays up.
+    /// Set a local user's password (asks, then stops the container).
+    ///
+    /// The new password of a user of Dex's password database is read from a file or stdin, and that
+    /// user's local sessions end. It asks; then it stops the container, backs up, writes, starts the
+    /// container and watches it.
+    #[command(after_help = examples_help("password"))]
     Password(PasswordArgs),
-    /// Set a connector's client secret (or bind password), or the management's IdP-manager credential,
-    /// read from a file, stdin or the terminal (echo off), everywhere it lives: back up, stop the container, write, start it, watch
-    /// that it stays up. With --verify the provider is asked first.
+    /// Set a connector's client secret (asks, then stops the container).
+    ///
+    /// The new client secret (or bind password) of a connector, or the management's IdP-manager
+    /// credential, is read from a file, stdin or the terminal (echo off), never from the command line,
+    /// and written everywhere it lives. With --verify the provider's token endpoint is asked first, and a
+    /// secret it refuses is never written. It asks; then it stops, backs up, writes, starts and watches.
+    #[command(after_help = examples_help("secret"))]
     Secret(SecretArgs),
-    /// Move the deployment's own domain: every place ozrepair reads (config files, connectors'
-    /// redirectURI) shown as one diff; with --apply changed in one stop window with one backup set.
+    /// Move the deployment's domain (a diff unless --apply).
+    ///
+    /// Every place ozrepair reads that holds the old host (config files, connectors' redirectURI) is
+    /// shown as one diff; a place it cannot edit blocks the run. With --apply all of them are changed in
+    /// one stop window with one backup set; DNS, certificates and proxies are listed as a checklist.
+    #[command(after_help = examples_help("domain"))]
     Domain(DomainArgs),
-    /// Run inspect or fix over many Docker hosts listed in an inventory.
+    /// Run inspect, fix, password, secret or local-login on many Docker hosts.
+    ///
+    /// Each host of the inventory is a run of this binary with the host's endpoint; the output is a table
+    /// (or one JSON report a line) and a summary. Changes need --yes: nothing can ask on each host.
+    #[command(after_help = examples_help("fleet"))]
     Fleet(FleetArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = examples_help("completions"))]
     Completions {
+        /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), e.g. `ozrepair man > /usr/local/share/man/man1/ozrepair.1`.
-    Man,
+    /// Print the man page ozrepair(1), or write every page into a directory.
+    ///
+    /// Without --dir it prints ozrepair(1) as roff; with --dir it writes ozrepair.1 and one page per
+    /// command (ozrepair-fix.1, …) into the directory.
+    #[command(after_help = examples_help("man"))]
+    Man(ManArgs),
+}
+
+/// `man`: where the pages go.
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// Write ozrepair.1 and one page per command (ozrepair-fix.1, …) into this directory (made when
+    /// missing) instead of printing ozrepair(1).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 impl Command {
@@ -202,24 +584,38 @@ impl Command {
             Command::Domain(_) => "domain",
             Command::Fleet(_) => "fleet",
             Command::Completions { .. } => "completions",
-            Command::Man => "man",
+            Command::Man(_) => "man",
         }
     }
 }
 
+/// The definitions as clap reads them: [`Cli`]'s, with `completions` and `man` taking the global options
+/// silently (they are accepted, as everywhere, but not shown in their help, man page or completions:
+/// neither reaches an engine or prints a report).
+pub fn command() -> clap::Command {
+    let root = <Cli as clap::CommandFactory>::command();
+    let globals: Vec<clap::Arg> = root
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    // clap copies a global option into a subcommand only when the subcommand has none of that id: a
+    // hidden copy of its own keeps it out of sight there.
+    ["completions", "man"].into_iter().fold(root, |root, name| {
+        root.mut_subcommand(name, |sub| {
+            globals
+                .iter()
+                .fold(sub, |sub, a| sub.arg(a.clone().hide(true)))
+        })
+    })
+}
+
 /// The completion script for `shell`, generated from the definitions above.
 pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
-    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut cmd = command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "ozrepair", &mut out);
     out
-}
-
-/// The man page (roff), generated from the definitions above.
-pub fn man() -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
-    Ok(out)
 }
 
 impl Global {
@@ -266,7 +662,7 @@ fn value(out: &mut Vec<OsString>, name: &str, v: impl AsRef<std::ffi::OsStr>) {
 /// `--dry-run`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DryRunArg {
-    /// Show the planned changes as a diff; change nothing, stop nothing.
+    /// Say what would be done (the planned changes as a diff); stop nothing, change nothing.
     #[arg(long)]
     pub dry_run: bool,
 }
@@ -305,9 +701,10 @@ pub struct StartArgs {
     /// that the running Dex opens the connector again.
     #[arg(long)]
     pub live: bool,
-    /// How long to watch the restarted IdP, in seconds (0: do not watch; at most a day).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(0..=MAX_WAIT))]
+    /// How long to watch the restarted IdP: seconds or a duration (30, 30s, 2m, 1m30s; 0: start it, do
+    /// not watch; at most a day).
+    #[arg(long, value_name = "DURATION", default_value = "30", allow_hyphen_values = true,
+          value_parser = duration_in(0, MAX_WAIT))]
     pub wait: u64,
 }
 
@@ -353,18 +750,19 @@ pub struct DiscoverArgs {
     pub discover: bool,
     /// Trust the CA certificates in this PEM file (instead of the built-in roots), for a provider behind a
     /// private CA.
-    #[arg(long, value_name = "FILE", requires = "discover")]
+    #[arg(long, value_name = "FILE", requires = "discover", value_parser = ca_file)]
     pub ca_file: Option<PathBuf>,
     /// Allow plain http:// discovery to hosts other than loopback.
     #[arg(long, requires = "discover")]
     pub allow_http: bool,
-    /// Seconds to wait for each discovery document.
+    /// How long to wait for each discovery document: seconds or a duration (10, 10s, 1m).
     #[arg(
         long,
-        value_name = "SECONDS",
-        default_value_t = 10,
+        value_name = "DURATION",
+        default_value = "10",
         requires = "discover",
-        value_parser = clap::value_parser!(u64).range(1..=MAX_DISCOVER_TIMEOUT)
+        allow_hyphen_values = true,
+        value_parser = duration_in(1, MAX_DISCOVER_TIMEOUT)
     )]
     pub discover_timeout: u64,
 }
@@ -475,9 +873,10 @@ pub struct FleetArgs {
     /// Stop before the next batch once more than N hosts have failed.
     #[arg(long, value_name = "N", value_parser = count_in(0, MAX_HOSTS))]
     pub max_fail: Option<usize>,
-    /// Seconds one host may take before it is stopped and counted as failed.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600,
-          value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT))]
+    /// How long one host may take before its run is stopped and counted as failed: seconds or a
+    /// duration (600, 10m).
+    #[arg(long, value_name = "DURATION", default_value = "600", allow_hyphen_values = true,
+          value_parser = duration_in(1, MAX_WAIT))]
     pub host_timeout: u64,
     #[command(subcommand)]
     pub action: FleetAction,
@@ -543,18 +942,19 @@ pub struct VerifyArgs {
     pub verify: bool,
     /// Trust the CA certificates in this PEM file (instead of the built-in roots), for a provider behind a
     /// private CA.
-    #[arg(long, value_name = "FILE", requires = "verify")]
+    #[arg(long, value_name = "FILE", requires = "verify", value_parser = ca_file)]
     pub ca_file: Option<PathBuf>,
     /// Allow plain http:// to hosts other than loopback.
     #[arg(long, requires = "verify")]
     pub allow_http: bool,
-    /// Seconds to wait for the provider's answer.
+    /// How long to wait for the provider's answer: seconds or a duration (10, 30s, 1m).
     #[arg(
         long,
-        value_name = "SECONDS",
-        default_value_t = 10,
+        value_name = "DURATION",
+        default_value = "10",
         requires = "verify",
-        value_parser = clap::value_parser!(u64).range(1..=MAX_DISCOVER_TIMEOUT)
+        allow_hyphen_values = true,
+        value_parser = duration_in(1, MAX_DISCOVER_TIMEOUT)
     )]
     pub verify_timeout: u64,
 }
@@ -664,6 +1064,8 @@ impl ToArgs for LocalLoginArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct BackupArgs {
     #[command(flatten)]
+    pub dry: DryRunArg,
+    #[command(flatten)]
     pub backups: BackupDirArg,
     /// Also prove the database whole as SQLite reads it (its integrity_check, while it is copied). Every
     /// backup proves its copy's bytes without it.
@@ -673,6 +1075,7 @@ pub struct BackupArgs {
 
 impl ToArgs for BackupArgs {
     fn to_args(&self, out: &mut Vec<OsString>) {
+        self.dry.to_args(out);
         self.backups.to_args(out);
         if self.check {
             out.push("--check".into());
@@ -682,12 +1085,17 @@ impl ToArgs for BackupArgs {
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct BackupsArgs {
+    /// Also list the sets of other databases found in the backup directory (by default only this
+    /// database's, the ones `restore` puts back).
+    #[arg(long)]
+    pub all: bool,
     #[command(flatten)]
     pub backups: BackupDirArg,
 }
 
 impl ToArgs for BackupsArgs {
     fn to_args(&self, out: &mut Vec<OsString>) {
+        flag(out, self.all, "--all");
         self.backups.to_args(out);
     }
 }
@@ -702,6 +1110,8 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub allow_other_database: bool,
     #[command(flatten)]
+    pub dry: DryRunArg,
+    #[command(flatten)]
     pub window: WindowArgs,
 }
 
@@ -711,6 +1121,7 @@ impl ToArgs for RestoreArgs {
             value(out, "--backup", b);
         }
         flag(out, self.allow_other_database, "--allow-other-database");
+        self.dry.to_args(out);
         self.window.to_args(out);
     }
 }
@@ -729,12 +1140,15 @@ pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, Refusal> {
     if let Some(message) = not_utf8(args) {
         return Err(Refusal::NotUtf8(message));
     }
-    <Cli as Parser>::try_parse_from(args).map_err(Refusal::Clap)
+    let matches = command()
+        .try_get_matches_from(args)
+        .map_err(Refusal::Clap)?;
+    <Cli as clap::FromArgMatches>::from_arg_matches(&matches).map_err(Refusal::Clap)
 }
 
 /// The subcommand the command line names (for the report's `command`), if any.
 pub fn command_named(args: &[OsString]) -> Option<String> {
-    let definitions = <Cli as clap::CommandFactory>::command();
+    let definitions = command();
     let names: Vec<String> = definitions
         .get_subcommands()
         .map(|c| c.get_name().to_string())
@@ -795,7 +1209,7 @@ fn probe() -> clap::Command {
             })
             .mut_subcommands(lenient)
     }
-    lenient(<Cli as clap::CommandFactory>::command())
+    lenient(command())
 }
 
 /// The option (as `--name`, `-c` or `<NAME>`) whose value in `m` holds U+FFFD, at `cmd`'s level or below.
@@ -904,12 +1318,13 @@ mod tests {
     /// A value an option takes, by the name its help gives the value.
     fn sample(value_name: &str) -> &'static str {
         match value_name {
-            "SECONDS" => "7",
+            "SECONDS" | "DURATION" => "7",
             "ID" => "okta-1",
             "URL" => "https://idp.example.com/",
             "CONNECTOR.FIELD=VALUE" => "okta-1.redirectURI=https://vpn.example.com/cb",
             "DIR" => "/var/backups/ozr",
             "FILE" => "/etc/ozr/ca.pem",
+            "N" => "3",
             "PATH" => "/var/backups/ozr/set-1",
             "ADDR" => "alice@example.com",
             "FILE|-" => "/etc/ozr/password",
@@ -918,6 +1333,17 @@ mod tests {
                 panic!("no sample value for {other:?}: add one, so that the round trip covers it")
             }
         }
+    }
+
+    /// A PEM file that holds a certificate (--ca-file is read when the command line is parsed).
+    fn test_pem() -> String {
+        let path = std::env::temp_dir().join(format!("ozr-cli-test-{}.pem", std::process::id()));
+        std::fs::write(
+            &path,
+            "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        path.display().to_string()
     }
 
     /// The command line of the subcommand at `path` with every one of its own options set away from its
@@ -929,6 +1355,7 @@ mod tests {
             cmd = cmd.find_subcommand(p).expect("a subcommand");
         }
         let mut argv: Vec<String> = vec!["ozrepair".into()];
+        let pem = test_pem();
         argv.extend(path.iter().map(|p| p.to_string()));
         let mut longs = Vec::new();
         for a in cmd.get_arguments() {
@@ -946,7 +1373,12 @@ mod tests {
                     .and_then(|n| n.first())
                     .map(|n| n.to_string())
                     .unwrap_or_default();
-                argv.push(format!("--{long}={}", sample(&name)));
+                let v = if long == "ca-file" {
+                    pem.clone()
+                } else {
+                    sample(&name).to_string()
+                };
+                argv.push(format!("--{long}={v}"));
             } else {
                 argv.push(format!("--{long}"));
             }

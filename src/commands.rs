@@ -34,7 +34,7 @@ pub async fn run(cli: &Cli) -> (Settings, Report) {
         Command::Secret(_) => secret(&settings).await,
         Command::Domain(_) => domain(&settings).await,
         Command::Restore(_) => restore(&settings).await,
-        Command::Fleet(_) | Command::Completions { .. } | Command::Man => {
+        Command::Fleet(_) | Command::Completions { .. } | Command::Man(_) => {
             refused_report(name, UsageError("not a single-host command".into()))
         }
     };
@@ -46,19 +46,23 @@ pub fn refused_report(command: &str, e: UsageError) -> Report {
     Report::make(command, Trail::default(), Verdict::failed(&e.into()))
 }
 
-/// Asks on the terminal; refuses to guess when there is none.
+/// Asks on the terminal; refuses to guess when there is none (a usage error, exit 2, nothing changed).
 fn confirm(s: &Settings, question: &str, diff: &str) -> Result<()> {
     if s.yes {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
         return Err(UsageError(format!(
-            "a change is due and stdin is not a terminal, so ozrepair cannot ask: {question} Re-run with --yes to apply it; nothing was changed"
+            "stdin is not a terminal, so ozrepair cannot ask: {question} Nothing was changed; re-run with --yes to go ahead, or with --dry-run to see what it would do"
         ))
         .into());
     }
     let mut err = std::io::stderr();
-    let _ = write!(err, "{diff}{} [y/N] ", report::text::clean(question));
+    let asked = report::text::fit(
+        &report::text::clean(question),
+        crate::progress::columns(2).map(|w| w.saturating_sub(7)),
+    );
+    let _ = write!(err, "{diff}{} [y/N] ", asked.trim_end());
     let _ = err.flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
@@ -66,6 +70,29 @@ fn confirm(s: &Settings, question: &str, diff: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Declined("not confirmed; nothing was changed".into()).into())
+    }
+}
+
+/// What happens to what runs the IdP around a stop window (`unit`: it, when something runs it;
+/// `during`: what is done while it is stopped), as the question and the dry run say it.
+fn around(unit: Option<&runtime::Unit>, during: &str) -> String {
+    match unit {
+        Some(u)
+            if matches!(
+                u.state,
+                runtime::State::Exited | runtime::State::Created | runtime::State::Dead
+            ) =>
+        {
+            format!(
+                "Container {} is not running ({}): it stays stopped while {during}.",
+                u.name, u.state
+            )
+        }
+        Some(u) => format!(
+            "Container {} ({}) will be stopped while {during}, then started again.",
+            u.name, u.state
+        ),
+        None => "Nothing is stopped (no container runs it).".to_string(),
     }
 }
 
@@ -113,7 +140,7 @@ async fn look_and_fix(command: &'static str, s: &Settings, t: &mut Trail) -> Res
         .as_ref()
         .ok_or_else(|| anyhow!("the deployment was not located"))?;
     let store = t.store.insert(store::reach(located, s.apply.live()).await?);
-    let stored = t.stored.insert(store.read()?);
+    let stored = t.stored.insert(read(&**store)?);
     let configs = t.configs.insert(config::read(&located.configs));
     let plan = if s.local_login {
         t.plan.insert(plan::door::local_login(
@@ -219,7 +246,8 @@ fn with_held_elsewhere(v: Verdict, plan: &plan::Plan) -> Verdict {
     ))
 }
 
-/// `backup`: a verified backup now. The store is read without a check or hash of its own: the backup
+/// `backup`: a verified backup now, after the question (what is stopped, where the set goes); with
+/// `--dry-run` only what it would do. The store is read without a check or hash of its own: the backup
 /// hashes the bytes it copies on the way (and with `--check` proves the database whole as it copies).
 async fn backup(s: &Settings) -> Report {
     let mut t = Trail::default();
@@ -228,7 +256,28 @@ async fn backup(s: &Settings) -> Report {
             .located
             .insert(runtime::locate(&s.target, &store::probe).await?);
         let store = t.store.insert(store::reach(located, s.apply.live()).await?);
-        let stored = t.stored.insert(store.read_rows()?);
+        t.stored = Some(crate::progress::during(
+            format!("reading {}", store.shown()),
+            || store.read_rows(),
+        )?);
+        let sets = backup_sets(s, &**store);
+        let unit = located.runtime.unit();
+        let plan = format!(
+            "Back up {} into a new set in {}. {}",
+            store.shown(),
+            sets.path().display(),
+            around(unit, "its database is copied and verified")
+        );
+        if s.apply.dry_run {
+            t.notes.push(format!("--dry-run, nothing was done: {plan}"));
+            return Ok(Verdict::pending());
+        }
+        confirm(s, &format!("{plan} Go ahead?"), "")?;
+        let (Some(located), Some(store), Some(stored)) =
+            (&mut t.located, &mut t.store, &mut t.stored)
+        else {
+            bail!("the deployment was not read");
+        };
         let applied = t
             .applied
             .insert(apply::backup(located, &mut **store, &s.apply).await);
@@ -251,6 +300,15 @@ async fn backup(s: &Settings) -> Report {
     Report::make("backup", t, result.unwrap_or_else(|e| Verdict::failed(&e)))
 }
 
+/// The store's schema and rows, checked (and hashed): a line every half second while it takes.
+fn read(store: &dyn store::Store) -> Result<crate::dex::Stored> {
+    crate::progress::waiting(
+        format!("reading and checking {}", store.shown()),
+        store.holders(),
+        || store.read(),
+    )
+}
+
 /// The first three steps: locate, reach, read.
 macro_rules! open {
     ($t:expr, $s:expr) => {{
@@ -260,23 +318,39 @@ macro_rules! open {
         let store = $t
             .store
             .insert(store::reach(located, $s.apply.live()).await?);
-        let stored = $t.stored.insert(store.read()?);
+        let stored = $t.stored.insert(read(&**store)?);
         (located, store, stored)
     }};
 }
 
-/// `backups`: the sets of this deployment's store.
+/// `backups`: the sets of this deployment's store (with `--all`, every set in the directory).
 async fn backups(s: &Settings) -> Report {
     let mut t = Trail::default();
     let result = async {
         let (_, store, _) = open!(t, s);
         let sets = backup_sets(s, &**store);
-        t.backups = sets.list()?;
+        let source = store.source();
+        let all = sets.list()?;
+        let others = all.iter().filter(|b| !b.is_from(&source)).count();
+        t.backups = if s.all_sets {
+            all
+        } else {
+            all.into_iter().filter(|b| b.is_from(&source)).collect()
+        };
         if t.backups.is_empty() {
-            t.notes
-                .push(format!("no backups in {}", sets.path().display()));
+            t.notes.push(format!(
+                "no backups of {} in {}",
+                store.shown(),
+                sets.path().display()
+            ));
         }
-        Ok(Verdict::healthy())
+        if others > 0 && !s.all_sets {
+            t.notes.push(format!(
+                "{others} set(s) of other databases in {} are not listed (restore does not put them back); --all lists them",
+                sets.path().display()
+            ));
+        }
+        Ok(Verdict::listed())
     }
     .await;
     Report::make("backups", t, result.unwrap_or_else(|e| Verdict::failed(&e)))
@@ -323,12 +397,31 @@ async fn restore(s: &Settings) -> Report {
         }
         let configs = t.configs.insert(config::read(&located.configs));
         let put_back = destinations(&set, configs, &mut t.notes)?;
-        let q = format!(
-            "Put the backup {} back onto {}?",
+        let during = "the current database is saved as a -pre-restore set and the backup is put in its place".to_string();
+        let files = if put_back.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Config files put back with it: {}.",
+                put_back
+                    .iter()
+                    .map(|(p, _)| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let plan = format!(
+            "Put the backup {} (taken {}) back onto {}. {}{files}",
             set.dir.display(),
-            store.shown()
+            set.manifest.created,
+            store.shown(),
+            around(located.runtime.unit(), &during)
         );
-        confirm(s, &q, "")?;
+        if s.apply.dry_run {
+            t.notes.push(format!("--dry-run, nothing was done: {plan}"));
+            return Ok(Verdict::pending());
+        }
+        confirm(s, &format!("{plan} Go ahead?"), "")?;
         let (Some(located), Some(store)) = (&mut t.located, &mut t.store) else {
             bail!("the deployment was not read");
         };

@@ -35,7 +35,7 @@ pub fn parse_inventory(text: &str) -> Result<Vec<Host>> {
         let endpoint = words.next().unwrap_or_default().to_string();
         if !endpoint.contains("://") {
             bail!(
-                "inventory line {}: {endpoint:?} is not an endpoint (unix://…, tcp://…)",
+                "inventory line {}: {endpoint:?} is not an endpoint (unix://…, tcp://…, ssh://…)",
                 n + 1
             );
         }
@@ -289,7 +289,8 @@ pub async fn run(g: &Global, a: &FleetArgs) -> (String, ExitCode) {
     let timeout = Duration::from_secs(a.host_timeout.max(1));
     let bar = (std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(hosts.len() as u64);
-        if let Ok(s) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} hosts {msg}") {
+        if let Ok(s) = indicatif::ProgressStyle::with_template("{wide_bar} {pos}/{len} hosts {msg}")
+        {
             b.set_style(s);
         }
         b

@@ -36,6 +36,7 @@ mod fields;
 mod fleet;
 mod keys;
 mod logs;
+mod manpage;
 pub mod plan;
 mod progress;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -55,6 +56,7 @@ use verdict::ExitCode;
 /// Runs a parsed command line and prints its report; returns the process's exit code (an [`ExitCode`],
 /// or a monitoring plugin's state with `--output nagios`).
 pub fn run(cli: Cli) -> i32 {
+    progress::start();
     runtime::docker::endpoint::accept_new_host_keys(cli.global.ssh_accept_new);
     if cli.global.verbose > 0 {
         let filter = if cli.global.verbose == 1 {
@@ -73,17 +75,22 @@ pub fn run(cli: Cli) -> i32 {
             emit(&cli::completions(*shell));
             return ExitCode::Done.code();
         }
-        Command::Man => {
-            return match cli::man() {
-                Ok(page) => {
-                    emit(&page);
-                    ExitCode::Done.code()
-                }
+        Command::Man(a) => {
+            let done = match &a.dir {
+                Some(dir) => manpage::write_all(dir).map(|written| {
+                    for w in written {
+                        progress::say(format!("wrote {}", w.display()));
+                    }
+                }),
+                None => manpage::main_page().map(|page| emit(&page)),
+            };
+            return match done {
+                Ok(()) => ExitCode::Done.code(),
                 Err(e) => {
-                    progress::say(format!("cannot render the man page ({e})"));
+                    progress::say(format!("{e:#}; no man page was written"));
                     ExitCode::Failed.code()
                 }
-            }
+            };
         }
         _ => {}
     }
@@ -122,8 +129,12 @@ pub fn refused(refusal: cli::Refusal, args: &[std::ffi::OsString]) -> i32 {
     use clap::error::ErrorKind;
     let asked = |format: &str| {
         args.windows(2)
-            .any(|w| w[0] == "--output" && w[1] == format)
-            || args.iter().any(|a| *a == *format!("--output={format}"))
+            .any(|w| (w[0] == "--output" || w[0] == "-o") && w[1] == format)
+            || args.iter().any(|a| {
+                *a == *format!("--output={format}")
+                    || *a == *format!("-o{format}")
+                    || *a == *format!("-o={format}")
+            })
     };
     let format = ["json", "nagios", "prometheus"]
         .into_iter()

@@ -97,6 +97,8 @@ pub struct Settings {
     pub secret: Option<SecretSet>,
     /// `domain`: the new host, and the old one when given.
     pub domain: Option<(String, Option<String>)>,
+    /// `backups --all`: list the sets of every database in the directory, not only this one's.
+    pub all_sets: bool,
 }
 
 /// `secret --connector --secret-file [--verify]`, read.
@@ -220,14 +222,19 @@ impl Settings {
                 };
             }
             Command::Backup(a) => {
+                s.apply.dry_run = a.dry.dry_run;
                 s.apply.window.backups = a.backups.clone();
                 if a.check {
                     s.apply.check = Check::Source;
                 }
             }
-            Command::Backups(a) => s.apply.window.backups = a.backups.clone(),
+            Command::Backups(a) => {
+                s.all_sets = a.all;
+                s.apply.window.backups = a.backups.clone();
+            }
             Command::Restore(a) => {
                 s.restore = a.clone();
+                s.apply.dry_run = a.dry.dry_run;
                 s.apply.window = a.window.clone();
             }
             Command::LocalLogin(a) => {
@@ -276,7 +283,7 @@ impl Settings {
                 }
                 s.domain = Some((a.to.clone(), a.from.clone()));
             }
-            Command::Fleet(_) | Command::Completions { .. } | Command::Man => {}
+            Command::Fleet(_) | Command::Completions { .. } | Command::Man(_) => {}
         }
         (s, None)
     }
@@ -373,6 +380,7 @@ impl Default for Settings {
             password: None,
             secret: None,
             domain: None,
+            all_sets: false,
         }
     }
 }
@@ -403,7 +411,7 @@ fn read_dsn(file: Option<&std::path::Path>) -> Result<Option<Box<crate::dsn::Ser
                 )
             };
             if let Err(e) = r {
-                return Err(UsageError(format!("cannot read the connection string from {what} ({e}); nothing was changed; give a readable file with --dsn-file")));
+                return Err(UsageError(format!("cannot read the connection string from {what} ({}); nothing was changed; give a readable file with --dsn-file", crate::verdict::io_words(&e))));
             }
             if data.len() as u64 > DSN_FILE_MAX {
                 return Err(UsageError(format!("{what} holds more than {DSN_FILE_MAX} bytes, which is no connection string; nothing was changed")));

@@ -58,10 +58,10 @@ impl ExitCode {
     /// What the code means, as the documents say it.
     pub fn meaning(self) -> &'static str {
         match self {
-            ExitCode::Done => "done: checked and nothing to fix, or fixed and verified, backed up, restored (also: applied with `--wait 0`, result `unverified`)",
+            ExitCode::Done => "done: checked and nothing to fix, or fixed and verified, backed up, restored, listed (also: applied with `--wait 0`, result `unverified`)",
             ExitCode::Failed => "failed (or cancelled at the prompt); the report and the one-line error say what state everything was left in and what to do next",
-            ExitCode::Usage => "usage error (also: a change is due, stdin is not a terminal and `--yes` was not given)",
-            ExitCode::Pending => "changes pending: `inspect` found something to fix, or `fix --dry-run` has a plan",
+            ExitCode::Usage => "usage error (also: something would be stopped or changed, stdin is not a terminal and `--yes` was not given; nothing was)",
+            ExitCode::Pending => "changes pending: `inspect` found something to fix, or a `--dry-run` has a plan",
             ExitCode::NotUp => "the change was applied but the IdP did not stay up within `--wait`",
             ExitCode::Unchecked => "nothing found to fix, but some connectors could not be checked (no logs of a start, no provider asked): not a clean bill of health",
             ExitCode::ActionNeeded => "a place ozrepair must not or cannot change (a generated config, a value it cannot edit exactly) still holds the wrong value: the report names it and what to do",
@@ -112,6 +112,7 @@ pub enum Outcome {
     ActionNeeded,
     BackedUp,
     Restored,
+    Listed,
     Cancelled,
     Failed,
     Skipped,
@@ -119,7 +120,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every result word, in the contract's order.
-    pub const ALL: [Outcome; 11] = [
+    pub const ALL: [Outcome; 12] = [
         Outcome::Healthy,
         Outcome::Unchecked,
         Outcome::Pending,
@@ -128,6 +129,7 @@ impl Outcome {
         Outcome::ActionNeeded,
         Outcome::BackedUp,
         Outcome::Restored,
+        Outcome::Listed,
         Outcome::Cancelled,
         Outcome::Failed,
         Outcome::Skipped,
@@ -160,7 +162,7 @@ pub struct ResultRow {
 }
 
 /// The contract's table of results (in [`Outcome::ALL`]'s order).
-pub const RESULTS: [ResultRow; 11] = [
+pub const RESULTS: [ResultRow; 12] = [
     ResultRow {
         word: "healthy",
         meaning: "every connector was checked (a start's log lines, a provider's discovery document, or a value the operator gave) and nothing is wrong",
@@ -179,7 +181,7 @@ pub const RESULTS: [ResultRow; 11] = [
     },
     ResultRow {
         word: "pending",
-        meaning: "a change is due: `inspect`, or a dry run, found something to fix (or only a start is due)",
+        meaning: "a change is due: `inspect`, or a dry run, found something to fix (or only a start is due); `backup --dry-run` and `restore --dry-run` say what they would do",
         exit: ExitCode::Pending,
         nagios: "CRITICAL",
         ansible_changed: false,
@@ -223,6 +225,14 @@ pub const RESULTS: [ResultRow; 11] = [
         exit: ExitCode::Done,
         nagios: "OK",
         ansible_changed: true,
+        ansible_failed: false,
+    },
+    ResultRow {
+        word: "listed",
+        meaning: "`backups`: the sets were listed; nothing was checked or changed",
+        exit: ExitCode::Done,
+        nagios: "OK",
+        ansible_changed: false,
         ansible_failed: false,
     },
     ResultRow {
@@ -307,6 +317,9 @@ impl Verdict {
     pub fn restored() -> Verdict {
         Verdict::new(Outcome::Restored, ExitCode::Done)
     }
+    pub fn listed() -> Verdict {
+        Verdict::new(Outcome::Listed, ExitCode::Done)
+    }
     /// The operator declined at the prompt: nothing was changed (exit 1).
     pub fn cancelled(why: String) -> Verdict {
         Verdict::new(Outcome::Cancelled, ExitCode::Failed).with_error(why)
@@ -343,6 +356,41 @@ impl std::fmt::Display for Declined {
     }
 }
 impl std::error::Error for Declined {}
+
+/// An I/O error in ozrepair's words: what the system said, without Rust's `(os error N)`.
+pub fn io_words(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    let said = match e.kind() {
+        K::NotFound => "no such file or directory",
+        K::PermissionDenied => "permission denied",
+        K::ConnectionRefused => "connection refused",
+        K::ReadOnlyFilesystem => "read-only file system",
+        K::IsADirectory => "it is a directory",
+        K::NotADirectory => "a part of the path is not a directory",
+        K::StorageFull => "no space left on the device",
+        K::TimedOut => "timed out",
+        _ => "",
+    };
+    if !said.is_empty() {
+        return said.to_string();
+    }
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// A refusal before anything was done, whose message already says what happened, that nothing was
+/// changed, and what to do (exit 1): the stop window passes it on as it is, without a second state.
+#[derive(Debug)]
+pub struct Refused(pub String);
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Refused {}
 
 /// Raised for flag combinations that cannot work (exit code 2).
 #[derive(Debug)]

@@ -50,6 +50,8 @@ mod hostile;
 mod hostile_config;
 #[path = "suite/kill_matrix.rs"]
 mod kill_matrix;
+#[path = "suite/operator.rs"]
+mod operator;
 #[path = "suite/read_only.rs"]
 mod read_only;
 #[path = "suite/restore_trust.rs"]

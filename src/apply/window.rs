@@ -14,7 +14,7 @@ use crate::progress::say;
 use crate::runtime::Runtime;
 use crate::settings::ApplyOpts;
 use crate::store::{Found, Store, Write, WriteError, Wrote};
-use crate::verdict::{Outcome, Verdict};
+use crate::verdict::{Outcome, Refused, Verdict};
 use anyhow::{anyhow, Result};
 use std::path::PathBuf;
 
@@ -81,6 +81,17 @@ pub struct Done {
 }
 
 impl Done {
+    /// Whether anything was done yet (stopped, backed up, written).
+    pub fn anything(&self) -> bool {
+        self.stopped
+            || self.stop_refused
+            || self.backup.is_some()
+            || !self.files.is_empty()
+            || self.written
+            || self.unverified
+            || self.started
+    }
+
     /// The state everything is in, for an error (`name`: the IdP's, when something runs it).
     pub fn state(&self, name: Option<&str>) -> String {
         let mut s = Vec::new();
@@ -170,6 +181,8 @@ impl Window<'_> {
         }
         match result {
             Ok(v) => applied.verdict(v),
+            // Refused before anything was done: the refusal says so itself, once.
+            Err(e) if e.is::<Refused>() && !done.anything() => applied.failed(e),
             Err(e) => {
                 let e = match work.command() {
                     Some(command) => {
@@ -213,6 +226,7 @@ impl Window<'_> {
 
         // 1. Stop: nothing may hold the store while it is copied and written. A store that could not be
         // put back as it was is refused first.
+        self.sets().check_writable()?;
         if work.writes() {
             self.store.can_write()?;
         }
@@ -222,7 +236,10 @@ impl Window<'_> {
         stopped?;
         self.store.refresh().await?;
         if let Work::Restore { set, .. } = work {
-            let notes = self.store.prepare_restore(set)?;
+            let notes =
+                crate::progress::during(format!("preparing {}", set.dir.display()), || {
+                    self.store.prepare_restore(set)
+                })?;
             applied.notes.extend(notes);
         }
 
@@ -251,7 +268,10 @@ impl Window<'_> {
         self.runtime.check_held().await?;
         fault::point(Point::AfterWrite);
         if applied.sha256_after.is_none() {
-            applied.sha256_after = self.store.fingerprint()?;
+            applied.sha256_after = crate::progress::during(
+                format!("hashing {} as written", self.store.shown()),
+                || self.store.fingerprint(),
+            )?;
         }
 
         // 4. Start and watch (or leave it stopped with --no-restart).
@@ -327,7 +347,13 @@ impl Window<'_> {
                 "backing up the config files to {}",
                 sets.path().display()
             ));
-        } else if matches!(work, Work::Plan { .. } | Work::Password { .. }) {
+        } else if matches!(work, Work::Restore { .. }) {
+            say(format!(
+                "saving {} as it is now to {}",
+                self.store.shown(),
+                sets.path().display()
+            ));
+        } else {
             say(format!(
                 "backing up {} to {}",
                 self.store.shown(),
@@ -347,14 +373,17 @@ impl Window<'_> {
             Work::Backup => self.opts.check,
             _ => Check::Bytes,
         };
-        let taken = self.store.backup(&sets, &origin, check).map_err(|e| match work {
+        let taken = crate::progress::waiting(
+            format!("backing up {}", self.store.shown()),
+            self.store.holders(),
+            || self.store.backup(&sets, &origin, check),
+        )
+        .map_err(|e| match work {
             Work::Restore { .. } => anyhow!("{e:#}; could not save the current database first, so nothing was restored; the live database is as SQLite reads it"),
             _ => e,
         })?;
         applied.notes.extend(taken.notes);
-        if !matches!(work, Work::Backup | Work::Restore { .. }) {
-            say(format!("backup verified: {}", taken.set.dir.display()));
-        }
+        say(format!("backup verified: {}", taken.set.dir.display()));
         Ok(taken.set)
     }
 
@@ -422,6 +451,10 @@ impl Window<'_> {
 
     /// The store's one transaction: a failure after its commit leaves a changed store, and says so.
     async fn store_write(&mut self, w: Write<'_>, done: &mut Done) -> Result<Wrote> {
+        let _t = crate::progress::Ticker::waiting(
+            format!("writing and checking {}", self.store.shown()),
+            self.store.holders(),
+        );
         match self.store.write(w).await {
             Ok(wrote) => {
                 done.written = true;
@@ -494,7 +527,11 @@ impl Window<'_> {
                 )
             })?;
         }
-        match self.store.write(Write::Restore).await {
+        let swapped = {
+            let _t = crate::progress::Ticker::new(format!("putting {} back", set.dir.display()));
+            self.store.write(Write::Restore).await
+        };
+        match swapped {
             Ok(_) => {
                 done.written = true;
                 applied.backup = Some(set.clone());
@@ -507,7 +544,10 @@ impl Window<'_> {
                 ))
             }
         }
-        applied.sha256_after = self.store.fingerprint()?;
+        applied.sha256_after = crate::progress::during(
+            format!("hashing {} as restored", self.store.shown()),
+            || self.store.fingerprint(),
+        )?;
         for w in &writes {
             match files::write(w) {
                 Ok(()) => applied

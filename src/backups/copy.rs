@@ -71,7 +71,8 @@ fn copy_with(
 ) -> Result<(u64, String)> {
     let chunk = fault::chunk(CHUNK);
     let len = src.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = super::progress(len, &format!("copying {what}"));
+    let mut bar = (len >= super::SHOWN_FROM)
+        .then(|| crate::progress::Bytes::new(&format!("copying {what}"), len));
     let dst: &File = dst;
     let (copied, sha256) = std::thread::scope(|scope| -> Result<(u64, String)> {
         // Ranges written to the copy go to the hasher, which reads them back.
@@ -156,8 +157,8 @@ fn copy_with(
                     let _ = to_flush.send((flushed, total - flushed));
                     flushed = total;
                 }
-                if let Some(b) = &bar {
-                    b.inc(n as u64);
+                if let Some(b) = &mut bar {
+                    b.at(total);
                 }
                 fault::step("copy a chunk");
             }
@@ -165,7 +166,11 @@ fn copy_with(
         drop(to_hash);
         drop(to_flush);
         // The fsync waits for the disk while the hasher finishes the last ranges.
-        let synced = copied.is_ok().then(|| dst.sync_all());
+        let synced = copied.is_ok().then(|| {
+            crate::progress::during(format!("flushing {} to disk", to.display()), || {
+                dst.sync_all()
+            })
+        });
         let sha256 = hasher
             .join()
             .map_err(|_| anyhow!("the hash of {what} stopped"))?;
@@ -178,7 +183,7 @@ fn copy_with(
         Ok((copied, sha256))
     })?;
     if let Some(b) = bar {
-        b.finish_and_clear();
+        b.done();
     }
     fault::step("fsync a copy");
     Ok((copied, sha256))

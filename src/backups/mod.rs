@@ -171,6 +171,52 @@ impl Sets {
         ))
     }
 
+    /// Refuses, before anything is stopped, a backup directory no set could be written in: it (or, when it
+    /// is not there yet, the nearest directory above it, where it would be made) must be writable now.
+    pub fn check_writable(&self) -> Result<()> {
+        let mut p = self.root.clone();
+        loop {
+            match std::fs::symlink_metadata(&p) {
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    match p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        Some(d) => p = d.to_path_buf(),
+                        None => {
+                            p = PathBuf::from(".");
+                            break;
+                        }
+                    }
+                }
+                Err(_) => return Ok(()),
+            }
+        }
+        let Err(e) = crate::safefs::may_write(&p) else {
+            return Ok(());
+        };
+        let made = if p == self.root {
+            String::new()
+        } else {
+            format!(
+                " ({} would be made in {})",
+                self.root.display(),
+                p.display()
+            )
+        };
+        let why = if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem {
+            "is on a read-only file system".to_string()
+        } else {
+            format!(
+                "is not writable for this user ({})",
+                crate::verdict::io_words(&e)
+            )
+        };
+        Err(crate::verdict::Refused(format!(
+            "the backup directory {}{made} {why}, and ozrepair changes nothing without a backup; nothing was changed; pass --backup-dir with a directory this user can write",
+            self.root.display()
+        ))
+        .into())
+    }
+
     /// The sets here, oldest first by the time their manifests record (sets taken within one second
     /// keep their order); links and temporary sets are not sets.
     pub fn list(&self) -> Result<Vec<BackupSet>> {
@@ -340,21 +386,9 @@ fn same_source(a: &str, b: &str) -> bool {
     }
 }
 
-/// A progress bar on stderr for copies large enough to wait for, only when stderr is a terminal.
-fn progress(len: u64, what: &str) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    if len < 64 << 20 || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    ) {
-        bar.set_style(style);
-    }
-    bar.set_message(what.to_string());
-    Some(bar)
-}
+/// Copies large enough to wait for say how far they are: a bar on a terminal, sized to it; otherwise a
+/// plain line every half second.
+pub(super) const SHOWN_FROM: u64 = 64 << 20;
 
 pub fn file_name(p: &Path) -> String {
     p.file_name()

@@ -376,7 +376,10 @@ impl Report {
                 json.push('\n');
                 (json, r.exit_code.code())
             }
-            Output::Text => (text::report(&r, s.color), r.exit_code.code()),
+            Output::Text => (
+                text::report(&r, s.color, crate::progress::columns(1)),
+                r.exit_code.code(),
+            ),
             Output::Nagios => {
                 let (text, state) = monitor::nagios(&r);
                 (text, state.code())
@@ -416,7 +419,10 @@ pub fn prompt_diff(plan: &Plan, show_secrets: bool) -> String {
     };
     r = r.scrubbed();
     r.strings(&mut text::clean_in_place);
-    text::diff_text(&r.changes, &r.connectors)
+    text::fit(
+        &text::diff_text(&r.changes, &r.connectors),
+        crate::progress::columns(2),
+    )
 }
 
 /// A report as printed.
@@ -504,7 +510,7 @@ pub fn fleet_output(
             o
         }
         Output::Text | Output::Nagios | Output::Prometheus => {
-            text::fleet_table(results, counts, code)
+            text::fleet_table(results, counts, code, crate::progress::columns(1))
         }
     }
 }

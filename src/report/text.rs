@@ -71,6 +71,113 @@ pub fn json_terminal_safe(json: String) -> String {
     o
 }
 
+/// How many columns `s` takes on a terminal: ANSI escape sequences (the colours) take none, a wide
+/// character two.
+pub fn columns(s: &str) -> usize {
+    use unicode_width::UnicodeWidthChar;
+    let mut n = 0;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters final-byte.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+            continue;
+        }
+        n += c.width().unwrap_or(0);
+    }
+    n
+}
+
+/// Where a long line may break after a character when it has no space to break at: after a path's or
+/// URL's separators.
+fn breaks_after(c: char) -> bool {
+    matches!(c, '/' | ',' | ';' | '&' | '?' | '=' | ':' | '-' | '_' | '.')
+}
+
+/// One line cut to `width` columns: the longest head that fits, broken at the last space (or, in a word
+/// longer than the line, after a separator, else anywhere), and the rest (None when it all fits).
+fn cut(line: &str, width: usize) -> (String, Option<String>) {
+    if columns(line) <= width {
+        return (line.to_string(), None);
+    }
+    // The byte offset at which the head reaches `width` columns.
+    let mut used = 0;
+    let mut end = line.len();
+    let mut in_escape = false;
+    for (i, c) in line.char_indices() {
+        if in_escape {
+            in_escape = !c.is_ascii_alphabetic();
+            continue;
+        }
+        if c == '\x1b' {
+            in_escape = true;
+            continue;
+        }
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > width {
+            end = i;
+            break;
+        }
+        used += w;
+    }
+    let head = &line[..end];
+    // Past the indentation: a break there would only move the line.
+    let lead = head.len() - head.trim_start().len();
+    let at = head[lead..]
+        .rfind(' ')
+        .map(|i| lead + i)
+        .filter(|&i| i > lead)
+        .map(|i| (i, i + 1))
+        .or_else(|| {
+            head[lead..]
+                .char_indices()
+                .filter(|(_, c)| breaks_after(*c))
+                .map(|(i, c)| lead + i + c.len_utf8())
+                .next_back()
+                .filter(|&i| i > lead + 1)
+                .map(|i| (i, i))
+        })
+        .unwrap_or((end, end));
+    let rest = line[at.1..].trim_start();
+    (
+        line[..at.0].trim_end().to_string(),
+        (!rest.is_empty()).then(|| rest.to_string()),
+    )
+}
+
+/// `text` with every line longer than `width` columns wrapped onto continuation lines: indented to its
+/// value (12 columns for a `label      value` line) or 4 more than the line itself. None: as it is (not
+/// a terminal).
+pub fn fit(text: &str, width: Option<usize>) -> String {
+    let Some(width) = width.filter(|w| *w >= 20) else {
+        return text.to_string();
+    };
+    let mut o = String::with_capacity(text.len() + 64);
+    for line in text.lines() {
+        let plain_lead = line.len() - line.trim_start().len();
+        let labelled = plain_lead == 0
+            && line.len() > 12
+            && line.is_char_boundary(12)
+            && line[..12].ends_with(' ')
+            && !line[..12].trim_end().contains(' ');
+        let indent = if labelled { 12 } else { plain_lead + 4 }.min(width / 2);
+        let (head, mut rest) = cut(line, width);
+        o.push_str(&head);
+        o.push('\n');
+        while let Some(r) = rest.take() {
+            let (h, more) = cut(&format!("{:indent$}{r}", ""), width);
+            o.push_str(&h);
+            o.push('\n');
+            rest = more;
+        }
+    }
+    o
+}
+
 /// A value in double quotes, as the diff shows it (already [`clean`]ed: only `"` is escaped here).
 fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\\\""))
@@ -172,7 +279,21 @@ fn secret_line(sc: &super::SecretChange) -> String {
     )
 }
 
-pub fn report(r: &Report, color: bool) -> String {
+/// A manifest's time as the text shows it: to the second.
+fn to_the_second(t: &str) -> String {
+    match (t.find('.'), t.ends_with('Z')) {
+        (Some(dot), true) => format!("{}Z", &t[..dot]),
+        _ => t.to_string(),
+    }
+}
+
+/// The report for a person; `color` adds ANSI colour to the diff, statuses and the result; `width`: the
+/// terminal's columns (every line fits in them), None when stdout is not a terminal.
+pub fn report(r: &Report, color: bool, width: Option<usize>) -> String {
+    fit(&report_lines(r, color, width), width)
+}
+
+fn report_lines(r: &Report, color: bool, width: Option<usize>) -> String {
     let paint = |code: &str, t: &str| {
         if color {
             format!("\x1b[{code}m{t}\x1b[0m")
@@ -214,7 +335,7 @@ pub fn report(r: &Report, color: bool) -> String {
         if let Some(s) = &d.schema {
             line("schema", s);
         }
-        if let Some(s) = &d.sha256_before {
+        if let Some(s) = d.sha256_before.as_ref().filter(|s| !s.is_empty()) {
             line(
                 "sha256",
                 &match &d.sha256_after {
@@ -300,14 +421,20 @@ pub fn report(r: &Report, color: bool) -> String {
                 Status::Mismatch => paint("31", &format!("{status:<8}")),
                 Status::Unknown => paint("33", &format!("{status:<8}")),
             };
-            o.push_str(&format!(
-                "  {:<w_id$}  {:<w_ty$}  {:<w_na$}  {}{status}  {}\n",
+            let row = format!(
+                "  {:<w_id$}  {:<w_ty$}  {:<w_na$}  {}{status}  ",
                 c.id,
                 c.typ,
                 name,
                 before(c),
-                c.issuer.as_deref().unwrap_or("-")
-            ));
+            );
+            let issuer = c.issuer.as_deref().unwrap_or("-");
+            // An issuer that does not fit beside the row goes whole on the next line (it is copied).
+            if width.is_some_and(|w| columns(&row) + columns(issuer) > w) {
+                o.push_str(&format!("{}\n      {issuer}\n", row.trim_end()));
+            } else {
+                o.push_str(&format!("{row}{issuer}\n"));
+            }
             if let Some(p) = &c.problem {
                 o.push_str(&format!("  {:<w_id$}  ^ {p}\n", ""));
             }
@@ -350,17 +477,37 @@ pub fn report(r: &Report, color: bool) -> String {
             o.push_str(&format!("  {shown}\n"));
         }
     }
+    // A set: its directory, then when, how big, what it holds, and its database's sha256 alone on a line
+    // (64 columns: with a label it would not fit in 80).
     for b in &r.backups {
+        o.push_str(&format!("{:<11} {}\n", "backup", b.dir));
+        let connectors = match b.connectors.len() {
+            1 => "1 connector".to_string(),
+            n => format!("{n} connectors"),
+        };
         o.push_str(&format!(
-            "{:<11} {}  {}  {} bytes  sha256 {}\n",
-            "backup", b.created, b.dir, b.size, b.sha256
+            "{:<11} taken {}, {} bytes, {connectors}, sha256:\n",
+            "",
+            to_the_second(&b.created),
+            b.size
         ));
+        o.push_str(&format!("{:<11} {}\n", "", b.sha256));
     }
     if let Some(b) = &r.backup {
-        o.push_str(&format!(
-            "{:<11} {} (sha256 {})\n",
-            "backup", b.path, b.sha256
-        ));
+        let same = r
+            .database
+            .as_ref()
+            .and_then(|d| d.sha256_before.as_deref())
+            .is_some_and(|s| s == b.sha256);
+        if same {
+            o.push_str(&format!(
+                "{:<11} {} (its sha256 is the one above)\n",
+                "backup", b.path
+            ));
+        } else {
+            o.push_str(&format!("{:<11} {}\n", "backup", b.path));
+            o.push_str(&format!("{:<11} sha256:\n{:<11} {}\n", "", "", b.sha256));
+        }
     }
     // A note the error line repeats is printed once, in the error.
     let repeated = |n: &str| r.error.as_deref().is_some_and(|e| e.contains(n));
@@ -372,12 +519,14 @@ pub fn report(r: &Report, color: bool) -> String {
         (Outcome::Pending, "inspect") => ": run `ozrepair fix` to apply the plan",
         (Outcome::Pending, _) => ": run the same command without --dry-run to apply it",
         (Outcome::Healthy, _) => ": every connector checked, nothing to fix",
+        (Outcome::Listed, _) => ": nothing was checked or changed",
         (Outcome::Unchecked, _) => ": nothing found to fix, but not every connector was checked",
         (Outcome::ActionNeeded, _) => ": ozrepair cannot change it; see the error",
         _ => "",
     };
     let code = match r.result {
         Outcome::Healthy | Outcome::Fixed | Outcome::BackedUp | Outcome::Restored => "1;32",
+        Outcome::Listed => "1",
         Outcome::Pending | Outcome::Unchecked | Outcome::Cancelled => "1;33",
         Outcome::Failed | Outcome::Unverified | Outcome::ActionNeeded | Outcome::Skipped => "1;31",
     };
@@ -419,21 +568,35 @@ fn checked_line(views: &[crate::plan::ConnectorView]) -> String {
     format!("{:<11} {}\n", "checked", parts.join("; "))
 }
 
-/// The fleet as a table, one host a row, and a summary line.
+/// The fleet as a table, one host a row (its error on the lines below it), and a summary line; `width`:
+/// the terminal's columns, None when stdout is not a terminal.
 pub fn fleet_table(
     results: &[HostResult],
     counts: &BTreeMap<String, usize>,
     code: ExitCode,
+    width: Option<usize>,
 ) -> String {
     let w = results
         .iter()
-        .map(|r| r.endpoint.len())
+        .map(|r| columns(&clean(&r.endpoint)))
         .max()
         .unwrap_or(4)
         .max(4);
+    let w_res = Outcome::ALL
+        .iter()
+        .map(|o| o.as_str().len())
+        .max()
+        .unwrap_or(6);
+    // On a terminal too narrow for the longest endpoint, the HOST column keeps to what is left, and an
+    // endpoint wider than it takes a line of its own above its row.
+    let rest = 2 + 24 + 2 + w_res + 2 + "CHANGES".len();
+    let w = match width {
+        Some(width) if w + rest > width => width.saturating_sub(rest).max(4),
+        _ => w,
+    };
     let mut o = format!(
-        "{:<w$}  {:<24}  {:<10}  {:<7}  ERROR\n",
-        "HOST", "CONTAINER", "RESULT", "CHANGES"
+        "{:<w$}  {:<24}  {:<w_res$}  CHANGES\n",
+        "HOST", "CONTAINER", "RESULT"
     );
     for r in results {
         let v = &r.report;
@@ -443,17 +606,21 @@ pub fn fleet_table(
             .as_array()
             .map(|c| c.len().to_string())
             .unwrap_or_else(|| "-".into());
-        let error: String = clean(v["error"].as_str().unwrap_or(""))
-            .chars()
-            .take(120)
-            .collect();
+        let mut endpoint = clean(&r.endpoint).into_owned();
+        if columns(&endpoint) > w {
+            o.push_str(&format!("{endpoint}\n"));
+            endpoint.clear();
+        }
         o.push_str(&format!(
-            "{:<w$}  {:<24}  {:<10}  {:<7}  {error}\n",
-            clean(&r.endpoint),
+            "{:<w$}  {:<24}  {:<w_res$}  {}\n",
+            endpoint,
             container,
             clean(v["result"].as_str().unwrap_or("failed")),
             changes
         ));
+        if let Some(e) = v["error"].as_str().filter(|e| !e.is_empty()) {
+            o.push_str(&format!("    error: {}\n", clean(e)));
+        }
     }
     let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{k}={n}")).collect();
     o.push_str(&format!(
@@ -470,5 +637,5 @@ pub fn fleet_table(
             hosts.join(", ")
         ));
     }
-    o
+    fit(&o, width)
 }

@@ -48,7 +48,10 @@ pub async fn locate(
     // No engine to ask: [`crate::runtime::locate`] may look at systemd's units next.
     let nothing = |e: anyhow::Error| anyhow::Error::new(super::NothingHere(format!("{e:#}")));
     let engine = Engine::connect(host).map_err(nothing)?;
-    engine.ping().await.map_err(nothing)?;
+    engine
+        .ping()
+        .await
+        .map_err(|e| nothing(engine::before_anything(e)))?;
     let want = locate::Wanted {
         container,
         volume,

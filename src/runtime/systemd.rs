@@ -477,13 +477,19 @@ pub async fn instead_of_engine(engine: anyhow::Error, probe: Probe<'_>) -> Resul
             );
             Ok(l)
         }
-        Err(e) if e.downcast_ref::<NothingHere>().is_some() => Err(anyhow!(
-            "{engine:#} (and {})",
-            format!("{e:#}")
+        Err(e) if e.downcast_ref::<NothingHere>().is_some() => {
+            // One line: what (the engine's, and systemd's), the state once, the next step.
+            let other = format!("{e:#}");
+            let other = other
                 .split("; nothing was changed")
                 .next()
-                .unwrap_or_default()
-        )),
+                .unwrap_or_default();
+            let engine = format!("{engine:#}");
+            Err(match engine.split_once("; nothing was changed") {
+                Some((what, rest)) => anyhow!("{what} (and {other}); nothing was changed{rest}"),
+                None => anyhow!("{engine} (and {other})"),
+            })
+        }
         Err(e) => Err(e),
     }
 }

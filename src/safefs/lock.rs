@@ -3,6 +3,7 @@
 //! stop window is open; a second run refuses at once instead of writing too. The lock file is opened
 //! without following a link and without blocking, and must be a regular file.
 
+use crate::verdict::Refused;
 use anyhow::{anyhow, Context, Result};
 use std::ffi::CString;
 use std::fs::File;
@@ -58,22 +59,31 @@ pub fn acquire(db: &Path) -> Result<Lock> {
         Ok(f) => f,
         // Nothing can be written beside the database: say so plainly, before any backup is taken.
         Err(e) if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => {
-            return Err(anyhow!(
+            return Err(Refused(format!(
                 "{} is on a read-only file system, so ozrepair can neither lock nor edit it; nothing was changed; remount it read-write, or copy the database to a writable place and pass --db",
                 db.display()
             ))
+            .into())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Err(Refused(format!(
+                "cannot make ozrepair's lock file {} beside {}: permission denied, so ozrepair cannot edit it either; nothing was changed; run ozrepair as the user that owns {} (or as root)",
+                path.display(),
+                db.display(),
+                path.parent().unwrap_or(Path::new("/")).display()
+            ))
+            .into())
         }
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(planted("a symbolic link")),
         // A FIFO without a reader (opening it for writing without blocking fails so).
         Err(e) if e.raw_os_error() == Some(libc::ENXIO) => return Err(planted("not a regular file")),
         Err(e) if e.raw_os_error() == Some(libc::EISDIR) => return Err(planted("a directory")),
         Err(e) => {
-            return Err(e).with_context(|| {
-                format!(
-                    "cannot create the lock file {}; nothing was changed",
-                    path.display()
-                )
-            })
+            return Err(anyhow!(
+                "cannot make ozrepair's lock file {} ({})",
+                path.display(),
+                crate::verdict::io_words(&e)
+            ))
         }
     };
     let meta = file.metadata()?;

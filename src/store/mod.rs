@@ -45,6 +45,9 @@ pub async fn reach(located: &Located, live: bool) -> Result<Box<dyn Store>> {
 /// dropped.
 pub type Lock = Box<dyn std::any::Any>;
 
+/// Asks who else holds a store now (see [`Store::holders`]).
+pub type Holders = Box<dyn Fn() -> Option<String> + Send>;
+
 /// One connector's new config, guarded by the bytes it must still have.
 #[derive(Debug, Clone)]
 pub struct Edit {
@@ -156,6 +159,11 @@ pub trait Store {
     fn lock(&self) -> Result<Lock>;
     /// Fails when a write could not be made or put back exactly (checked before anything is stopped).
     fn can_write(&self) -> Result<()>;
+    /// Who else holds the store now ("pid N (command)"), asked every half second while ozrepair waits
+    /// for it, for the progress line; None when the store cannot tell.
+    fn holders(&self) -> Option<Holders> {
+        None
+    }
     /// After the stop: take it again as it is now.
     fn refresh(&mut self) -> LocalBoxFuture<'_, Result<()>>;
     /// A verified backup of it as it is now, with `origin` in its manifest; `check` says whether the

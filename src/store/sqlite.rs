@@ -169,10 +169,16 @@ impl Store for Sqlite {
         Ok(Box::new(crate::safefs::lock::acquire(self.path())?))
     }
 
-    /// A set copied out of a container must go back with its owner: refused when that cannot be known.
+    fn holders(&self) -> Option<super::Holders> {
+        let path = self.path().to_path_buf();
+        Some(Box::new(move || locks::holders_of(&path)))
+    }
+
+    /// A database on the host must be writable (the file, its sidecars, its directory); a set copied out
+    /// of a container must go back with its owner: refused when that cannot be known.
     fn can_write(&self) -> Result<()> {
         match &self.db {
-            Database::Host(_) => Ok(()),
+            Database::Host(_) => host::writable(self.path()),
             Database::Inside(set) => set.can_put_back(),
         }
     }

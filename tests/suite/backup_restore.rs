@@ -20,7 +20,7 @@ fn backup_restore_round_trip_and_refusal() {
     let dbs = db.to_str().unwrap();
     let original = std::fs::read(&db).unwrap();
 
-    let b = ozrepair(["--db", dbs, "backup", "--output", "json"]).run();
+    let b = ozrepair(["--db", dbs, "backup", "--yes", "--output", "json"]).run();
     assert_eq!(b.code, 0, "{b:?}");
     let root = dir.path().join("ozrepair-backups");
     let set = backup_sets(&root).pop().unwrap();

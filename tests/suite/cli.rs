@@ -38,7 +38,7 @@ fn completions_and_man_page_are_generated() {
     let man = ozrepair(["man"]).run();
     assert_eq!(man.code, 0);
     assert!(
-        man.stdout.contains(".TH ozrepair 1"),
+        man.stdout.contains(".TH OZREPAIR 1"),
         "{}",
         &man.stdout[..200]
     );

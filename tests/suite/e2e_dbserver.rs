@@ -597,7 +597,7 @@ fn password_and_backup_on_postgres() {
         .get(0);
     assert!(bcrypt::verify("Correct-Horse-9", std::str::from_utf8(&hash).unwrap()).unwrap());
 
-    let b = g.run(&["backup", "--output", "json"]);
+    let b = g.run(&["backup", "--yes", "--output", "json"]);
     assert_eq!(b.code, 0, "{b:?}");
     let dir = std::path::PathBuf::from(b.json()["backup"]["dir"].as_str().unwrap());
     let names: Vec<String> = std::fs::read_dir(&dir)

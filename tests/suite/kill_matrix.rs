@@ -63,7 +63,7 @@ fn cp_tree(from: &Path, to: &Path) {
 }
 
 fn backup(db: &Path) -> Run {
-    ozrepair(["--db", &db.to_string_lossy(), "backup"]).run()
+    ozrepair(["--db", &db.to_string_lossy(), "backup", "--yes"]).run()
 }
 
 /// The one set under `root` (the newest when there are several).
@@ -222,7 +222,7 @@ fn backup_matrix(wal: bool) -> u64 {
     let backups = work.join("ozrepair-backups");
     let mut kills = 0;
     for n in 1..=MAX_STEPS {
-        let r = ozrepair(["--db", &db.to_string_lossy(), "backup"])
+        let r = ozrepair(["--db", &db.to_string_lossy(), "backup", "--yes"])
             .env("OZREPAIR_FAULT_STEP", n.to_string())
             .run();
         assert_eq!(

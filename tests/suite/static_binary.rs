@@ -2,27 +2,14 @@
 //! SQLite, nothing but the file itself, and inspects a real Dex database there.
 
 use crate::util::engine::Engine;
-use crate::util::repo;
 use crate::util::run;
 use crate::util::seed::{DexDb, JUMPCLOUD};
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 #[test]
 fn the_static_binary_runs_in_an_empty_image() {
-    let bin = repo().join("target/static/ozrepair");
-    if std::env::var_os("OZR_STATIC_BUILT").is_none() || !bin.exists() {
-        let built = run::output_within(
-            &mut Command::new(repo().join("scripts/build-static.sh")),
-            Duration::from_secs(900),
-        );
-        assert!(
-            built.status.success(),
-            "scripts/build-static.sh failed:\n{}",
-            built.stderr_text()
-        );
-    }
+    let bin = crate::util::release::static_binary();
     let root = tempfile::tempdir().unwrap();
     std::fs::copy(&bin, root.path().join("ozrepair")).unwrap();
     let tar = root.path().join("rootfs.tar");

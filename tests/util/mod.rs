@@ -11,6 +11,8 @@
 //! * [`gocheck`]: connector configs as Go 1.23 decodes them into Dex's structs (the Go stand-in's `dexconfig`).
 //! * [`http`]: the HTTP stub server; [`sshd`]: an OpenSSH server; [`certs`]: a throwaway CA.
 //! * [`ansible`]: an Ansible controller with the repository's collection, and its playbook runs.
+//! * [`pty`]: a run in a real terminal of a given width, and what it drew on each line.
+//! * [`release`]: the static release binary, the packages and the image an operator gets.
 
 #[macro_use]
 mod macros;
@@ -28,6 +30,8 @@ pub mod hash;
 pub mod http;
 pub mod login;
 pub mod machine;
+pub mod pty;
+pub mod release;
 pub mod run;
 pub mod seed;
 pub mod snapshot;

@@ -249,7 +249,7 @@ result:
   description:
     - The report's result, a word of the contract's table of results (docs/cli-contract.md) -
       C(healthy), C(unchecked), C(pending), C(fixed), C(unverified), C(action_needed), C(backed_up),
-      C(restored), C(cancelled) or C(failed).
+      C(restored), C(listed), C(cancelled) or C(failed).
   returned: when ozrepair printed a report
   type: str
   sample: fixed

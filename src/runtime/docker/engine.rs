@@ -440,8 +440,35 @@ const GO_MODE_DIR: u32 = 1 << 31;
 enum Failure {
     /// The engine answered with this status.
     Status(u16, String),
+    /// It could not be reached at all: its socket or port refused, is not there, or may not be opened
+    /// (the system's words for it).
+    Unreachable(std::io::ErrorKind, String),
     /// No answer (or one that could not be read).
     Other(String),
+}
+
+/// The engine could not be reached at all: what happened, and what to do (the caller says the state).
+#[derive(Debug)]
+pub struct Unreachable {
+    pub what: String,
+    pub next: &'static str,
+}
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; {}", self.what, self.next)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// An error of a request made before anything was done: an [`Unreachable`] engine said with the state
+/// (nothing was changed) before the next step; any other error as it is.
+pub fn before_anything(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast::<Unreachable>() {
+        Ok(u) => anyhow!("{}; nothing was changed; {}", u.what, u.next),
+        Err(e) => e,
+    }
 }
 
 impl Failure {
@@ -454,7 +481,24 @@ impl Failure {
                 status_code,
                 message.split_whitespace().collect::<Vec<_>>().join(" "),
             ),
-            e => Failure::Other(e.to_string()),
+            e => {
+                // The system's error under the client library's layers (hyper's "client error
+                // (Connect)" says nothing to an operator).
+                let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+                while let Some(c) = cause {
+                    if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                        use std::io::ErrorKind as K;
+                        if matches!(
+                            io.kind(),
+                            K::ConnectionRefused | K::PermissionDenied | K::NotFound
+                        ) {
+                            return Failure::Unreachable(io.kind(), crate::verdict::io_words(io));
+                        }
+                    }
+                    cause = c.source();
+                }
+                Failure::Other(e.to_string())
+            }
         }
     }
 
@@ -610,7 +654,11 @@ impl Engine {
         let r = crate::runtime::docker::endpoint::resolve(host)?;
         let h = r.url.as_str();
         let unreachable = |e: bollard::errors::Error| {
-            anyhow!("cannot reach the Docker engine at {h} ({e}); nothing was changed; start the engine or point -H/--host at the right one")
+            let why = match e {
+                bollard::errors::Error::SocketNotFoundError(_) => "no such socket".to_string(),
+                e => e.to_string(),
+            };
+            anyhow!("cannot connect to the Docker engine at {h}: {why}; nothing was changed; start the engine, or point -H or $DOCKER_HOST at the engine that runs the deployment")
         };
         let (docker, tunnel) = if h.starts_with("ssh://") {
             let t = crate::runtime::docker::endpoint::ssh_tunnel(h)?;
@@ -660,6 +708,13 @@ impl Engine {
                 "the Docker engine at {} refused the request ({status_code}: {message})",
                 self.endpoint
             ),
+            Failure::Unreachable(kind, words) => anyhow::Error::new(Unreachable {
+                what: format!("cannot connect to the Docker engine at {}: {words}", self.endpoint),
+                next: match kind {
+                    std::io::ErrorKind::PermissionDenied => "run ozrepair as root, or as a user in the group that owns the engine's socket (docker)",
+                    _ => "start the engine, or point -H or $DOCKER_HOST at the engine that runs the deployment",
+                },
+            }),
             Failure::Other(e) => anyhow!(
                 "the Docker engine at {} does not answer ({e}); start the engine or point -H/--host at the right one",
                 self.endpoint

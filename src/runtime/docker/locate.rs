@@ -4,7 +4,7 @@
 //! the known file names (idp.db, dex.db) and whatever a Dex config.yaml in a mount names as its SQLite
 //! file. When two deployments qualify and nothing tells them apart, ozrepair refuses and names them.
 
-use super::engine::{Container, Engine, Mount, MountKind};
+use super::engine::{before_anything, Container, Engine, Mount, MountKind, Unreachable};
 use crate::logs::{self, LogFindings};
 use crate::runtime::{ConfigPlace, Probe, State, StorePlace as DbPlace};
 use crate::settings::Access;
@@ -225,13 +225,15 @@ pub async fn find(engine: &Engine, want: &Wanted<'_>, probe: Probe<'_>) -> Resul
                 "there is no container {name:?} on {}; nothing was changed; `docker ps -a` lists the containers",
                 engine.endpoint
             ),
+            Err(e) if e.is::<Unreachable>() => return Err(before_anything(e)),
             Err(e) => bail!(
                 "container {name} could not be inspected: {e:#}; nothing was changed; run again in a moment"
             ),
         },
         None => {
             let mut all = Vec::new();
-            for id in engine.container_ids().await? {
+            let ids = engine.container_ids().await.map_err(before_anything)?;
+            for id in ids {
                 match engine.container(&id).await {
                     Ok(Some(c)) => all.push(c),
                     // Removed since the list was taken.

@@ -26,9 +26,49 @@ pub fn sidecars(db: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Refuses, before anything is stopped or backed up, a database this process could not edit: the file,
+/// its sidecars, and its directory (where SQLite makes its journal) must be writable now.
+pub fn writable(db: &Path) -> Result<()> {
+    let dir = db
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut paths = vec![db.to_path_buf()];
+    paths.extend(sidecars(db));
+    paths.push(dir.to_path_buf());
+    for p in paths {
+        let Err(e) = crate::safefs::may_write(&p) else {
+            continue;
+        };
+        let why = if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem {
+            format!(
+                "{} is on a read-only file system, so ozrepair cannot edit it; nothing was changed; remount it read-write, or copy the database to a writable place and pass --db",
+                db.display()
+            )
+        } else {
+            let what = if p == dir { "its directory" } else { "it" };
+            format!(
+                "{} cannot be edited: {what}, {}, is not writable for this user ({}); nothing was changed; run ozrepair as the owner of {} or as root, or make it writable",
+                db.display(),
+                p.display(),
+                crate::verdict::io_words(&e),
+                p.display()
+            )
+        };
+        return Err(crate::verdict::Refused(why).into());
+    }
+    Ok(())
+}
+
 /// Checks that `db` is a plain, non-empty file reached without symlinks and not hard-linked elsewhere.
 pub fn check_file(db: &Path) -> Result<fs::Metadata> {
-    let meta = fs::symlink_metadata(db).with_context(|| format!("cannot read {}", db.display()))?;
+    let meta = fs::symlink_metadata(db).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read {}: {}; nothing was changed; check the path (or give the database with --db)",
+            db.display(),
+            crate::verdict::io_words(&e)
+        )
+    })?;
     let ft = meta.file_type();
     let what = if ft.is_symlink() {
         "a symbolic link (ozrepair never follows links out of a volume)"

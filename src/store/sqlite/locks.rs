@@ -69,7 +69,37 @@ fn open_nofollow(path: &Path, write: bool) -> std::io::Result<File> {
     o.open(path)
 }
 
-/// Reads `/proc/locks` for the processes that hold a lock on `path`: "pid 123 (sqlite3)".
+/// A process's command line as /proc gives it, its words joined by spaces, at most 60 characters and no
+/// control character (its `comm` when the command line cannot be read).
+fn command_of(pid: &str) -> String {
+    let line = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .ok()
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .split('\0')
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|l| !l.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .ok()
+                .map(|c| c.trim().to_string())
+        })
+        .unwrap_or_else(|| "?".into());
+    let clean: String = line
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if clean.chars().count() > 60 {
+        format!("{}…", clean.chars().take(59).collect::<String>())
+    } else {
+        clean
+    }
+}
+
+/// Reads `/proc/locks` for the processes that hold a lock on `path`: "pid 123 (sqlite3 /srv/idp.db)".
 pub fn holders(path: &Path) -> Vec<String> {
     let Ok(meta) = std::fs::metadata(path) else {
         return Vec::new();
@@ -97,15 +127,26 @@ pub fn holders(path: &Path) -> Vec<String> {
         if pid == "-1" || pid.parse::<u32>().ok() == Some(std::process::id()) {
             continue;
         }
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
-            .map(|c| c.trim().to_string())
-            .unwrap_or_else(|_| "?".into());
-        let who = format!("pid {pid} ({comm})");
+        let who = format!("pid {pid} ({})", command_of(pid));
         if !out.contains(&who) {
             out.push(who);
         }
     }
     out
+}
+
+/// The processes that hold a lock on `db` or its -wal or -shm, as one phrase ("pid 1 (…), pid 2 (…)");
+/// None when no other process does.
+pub fn holders_of(db: &Path) -> Option<String> {
+    let mut who: Vec<String> = Vec::new();
+    for p in [db.to_path_buf(), sidecar(db, "-wal"), sidecar(db, "-shm")] {
+        for h in holders(&p) {
+            if !who.contains(&h) {
+                who.push(h);
+            }
+        }
+    }
+    (!who.is_empty()).then(|| who.join(", "))
 }
 
 /// Takes SQLite's locks that stop every other writer of `db` (see the module notes), waiting up to the
@@ -147,15 +188,7 @@ pub fn hold_writers(db: &Path) -> Result<Writers> {
             let _ = ofd_lock(&s, libc::F_UNLCK, 0, 0);
         }
         if Instant::now() >= deadline {
-            let who = holders(db)
-                .into_iter()
-                .chain(holders(&sidecar(db, "-shm")))
-                .collect::<Vec<_>>();
-            let who = if who.is_empty() {
-                "another process".to_string()
-            } else {
-                who.join(", ")
-            };
+            let who = holders_of(db).unwrap_or_else(|| "another process".to_string());
             bail!(
                 "{} is being written by {who}, which held it for {} ms; nothing was changed; stop it (the IdP container, a sqlite3 shell, a backup job) and run again, or wait longer with OZREPAIR_BUSY_TIMEOUT_MS",
                 db.display(),

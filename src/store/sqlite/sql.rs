@@ -44,8 +44,9 @@ fn unreadable(path: &Path, e: rusqlite::Error) -> anyhow::Error {
     use rusqlite::ErrorCode::*;
     match e.sqlite_error_code() {
         Some(DatabaseBusy | DatabaseLocked) => anyhow::anyhow!(
-            "{} is locked by another process and stayed locked for {} ms; nothing was changed; stop what holds it (the IdP container, a sqlite3 shell, a backup job) and run again, or wait longer with OZREPAIR_BUSY_TIMEOUT_MS",
+            "{} is locked by {} and stayed locked for {} ms; nothing was changed; stop what holds it (the IdP container, a sqlite3 shell, a backup job) and run again, or wait longer with OZREPAIR_BUSY_TIMEOUT_MS",
             path.display(),
+            super::locks::holders_of(path).unwrap_or_else(|| "another process".into()),
             busy_timeout().as_millis()
         ),
         Some(DatabaseCorrupt) => anyhow::anyhow!(
