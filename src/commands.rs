@@ -84,15 +84,19 @@ fn around(unit: Option<&runtime::Unit>, during: &str) -> String {
             ) =>
         {
             format!(
-                "Container {} is not running ({}): it stays stopped while {during}.",
-                u.name, u.state
+                "{} {} is not running ({}): it stays stopped while {during}.",
+                noun(&u.name),
+                u.name,
+                u.state
             )
         }
         Some(u) => format!(
-            "Container {} ({}) will be stopped while {during}, then started again.",
-            u.name, u.state
+            "{} {} ({}) will be stopped while {during}, then started again.",
+            noun(&u.name),
+            u.name,
+            u.state
         ),
-        None => "Nothing is stopped (no container runs it).".to_string(),
+        None => "Nothing is stopped (no container or unit runs it).".to_string(),
     }
 }
 

@@ -289,7 +289,7 @@ pub async fn locate(unit: Option<&str>, probe: Probe<'_>) -> Result<Located> {
                 ),
                 None => format!(
                     "no systemd unit runs a management server or Dex with a Dex database ozrepair can find (looked at {looked} service unit(s){}); nothing was changed; name it with --unit, or pass the database with --db",
-                    if not.is_empty() { format!(": {}", not.join("; ")) } else { String::new() }
+                    if not.is_empty() { String::new() } else { format!(": {}", not.join("; ")) }
                 ),
             };
             return match unit {

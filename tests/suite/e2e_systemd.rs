@@ -223,6 +223,8 @@ fn twenty_crash_loops_are_fixed_with_no_flags() {
             console: who == Who::Dynamic || i % 5 != 4,
             ..Mgmt::looping()
         };
+        // Shown with a failure: which of the twenty it was.
+        eprintln!("loop {i}: {o:?}");
         let before = o.install(&m);
         m.wait_for(MGMT, "a crash loop", Duration::from_secs(30), |p| {
             p["SubState"] == "auto-restart" || p["ActiveState"] == "failed"
@@ -658,7 +660,7 @@ fn backup_password_local_login_and_restore_work_on_a_unit() {
     );
 
     let stops = stop_jobs(&m, MGMT);
-    let run = m.ozrepair(&["backup", "--output", "json"]);
+    let run = m.ozrepair(&["backup", "--yes", "--output", "json"]);
     assert_eq!(
         (run.code, run.json()["result"].as_str()),
         (0, Some("backed_up")),
@@ -752,8 +754,9 @@ fn unit_flag_errors_and_a_host_with_no_idp() {
     assert_eq!(run.code, 1, "{run:?}");
     let error = run.json()["error"].as_str().unwrap_or_default().to_string();
     assert!(
-        error.contains("cannot reach the Docker engine")
-            && error.contains("no systemd unit runs a management server or Dex"),
+        error.contains("cannot connect to the Docker engine")
+            && error.contains("(and no systemd unit runs a management server or Dex")
+            && error.contains("; nothing was changed; start the engine"),
         "{error}"
     );
 }

@@ -164,6 +164,21 @@ pub struct Snapshot {
 /// beside it; otherwise on a private copy of the whole set, where SQLite may replay or roll back freely.
 pub fn read(db: &Path) -> Result<Snapshot> {
     check_file(db)?;
+    // A journal can go between its listing and its copy (the IdP's transaction ended, as it does many
+    // times a second in a tight restart loop): then the sidecars are listed again.
+    for _ in 0..20 {
+        if let Some(s) = read_once(db)? {
+            return Ok(s);
+        }
+    }
+    bail!(
+        "{}'s journal kept coming and going while ozrepair read it (the IdP is writing); nothing was changed; stop the IdP, or run again",
+        db.display()
+    )
+}
+
+/// One read of `db` and its sidecars; None when a sidecar went before it was copied.
+fn read_once(db: &Path) -> Result<Option<Snapshot>> {
     let extra = sidecars(db);
     if extra.is_empty() {
         // A WAL-mode database opened read-only would get a -wal and a -shm made beside it. Without them
@@ -173,7 +188,7 @@ pub fn read(db: &Path) -> Result<Snapshot> {
         } else {
             open_read_only(db)?
         };
-        return Ok(Snapshot { conn, _copy: None });
+        return Ok(Some(Snapshot { conn, _copy: None }));
     }
     let dir = tempfile::Builder::new()
         .prefix("ozrepair-read-")
@@ -191,14 +206,17 @@ pub fn read(db: &Path) -> Result<Snapshot> {
             .find(|s| p.as_os_str().to_string_lossy().ends_with(*s))
             .copied()
             .unwrap_or("");
-        fs::copy(p, sidecar(&copy, suffix))
-            .with_context(|| format!("cannot copy {}", p.display()))?;
+        match fs::copy(p, sidecar(&copy, suffix)) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot copy {}", p.display())),
+        }
     }
     let conn = Connection::open(&copy)
         .with_context(|| format!("cannot open a copy of {}", db.display()))?;
     conn.busy_timeout(busy_timeout())?;
-    Ok(Snapshot {
+    Ok(Some(Snapshot {
         conn,
         _copy: Some(dir),
-    })
+    }))
 }
