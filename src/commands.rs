@@ -568,6 +568,38 @@ async fn set_password(s: &Settings, t: &mut Trail, secrets: &mut Vec<String>) ->
 /// deployment keeps it, in the stop window; with `--verify` its provider is asked first, and a secret it
 /// refuses is never written. The new secret and every stored one join the report's scrub, whatever
 /// happens; the report shows only their lengths.
+/// The write of a `secret` or `domain` plan in one stop window: rows and config files through the store
+/// (its backup set holds the config files too), or the config files alone where the deployment has no
+/// Dex database (`store` None).
+async fn write_in_window(
+    located: &mut runtime::Located,
+    store: Option<&mut Box<dyn store::Store>>,
+    configs: Option<&config::Configs>,
+    plan: &plan::Plan,
+    s: &Settings,
+    command: &'static str,
+) -> apply::Applied {
+    match store {
+        Some(store) => {
+            let saved: Vec<_> = configs
+                .iter()
+                .flat_map(|c| c.files.iter().map(|f| f.path.clone()))
+                .collect();
+            apply::run(
+                Next::Write,
+                located,
+                &mut **store,
+                plan,
+                &saved,
+                &s.apply,
+                command,
+            )
+            .await
+        }
+        None => apply::files_only(located, plan, &s.apply).await,
+    }
+}
+
 async fn secret(s: &Settings) -> Report {
     let mut t = Trail::default();
     let mut extra = Vec::new();
@@ -752,26 +784,8 @@ async fn set_secret(s: &Settings, t: &mut Trail, secrets: &mut Vec<String>) -> R
     let Some(located) = &mut t.located else {
         bail!("the deployment was not located");
     };
-    let applied = match &mut t.store {
-        Some(store) if !standalone => {
-            let saved: Vec<_> = t
-                .configs
-                .iter()
-                .flat_map(|c| c.files.iter().map(|f| f.path.clone()))
-                .collect();
-            apply::run(
-                Next::Write,
-                located,
-                &mut **store,
-                plan,
-                &saved,
-                &s.apply,
-                "secret",
-            )
-            .await
-        }
-        _ => apply::files_only(located, plan, &s.apply).await,
-    };
+    let store = t.store.as_mut().filter(|_| !standalone);
+    let applied = write_in_window(located, store, t.configs.as_ref(), plan, s, "secret").await;
     let applied = t.applied.insert(applied);
     let v = verdict_of(applied)?;
     if let Some(c) = &mut t.secret {
@@ -891,25 +905,7 @@ async fn move_domain(s: &Settings, t: &mut Trail) -> Result<Verdict> {
     let Some(located) = &mut t.located else {
         bail!("the deployment was not located");
     };
-    let applied = match &mut t.store {
-        Some(store) if !standalone => {
-            let saved: Vec<_> = t
-                .configs
-                .iter()
-                .flat_map(|c| c.files.iter().map(|f| f.path.clone()))
-                .collect();
-            apply::run(
-                Next::Write,
-                located,
-                &mut **store,
-                plan,
-                &saved,
-                &s.apply,
-                "domain",
-            )
-            .await
-        }
-        _ => apply::files_only(located, plan, &s.apply).await,
-    };
+    let store = t.store.as_mut().filter(|_| !standalone);
+    let applied = write_in_window(located, store, t.configs.as_ref(), plan, s, "domain").await;
     verdict_of(t.applied.insert(applied))
 }

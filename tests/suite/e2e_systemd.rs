@@ -618,8 +618,9 @@ fn openzros_ansible_rendered_management_json_is_an_action_for_the_role() {
 }
 
 /// The other commands on a unit, with no flags: backup (the unit stopped around it and started again),
-/// backups, password, local-login (a config file the unit names, written with its owner and mode) and
-/// restore, each in the stop window on systemd; the unit serves after each.
+/// backups, password, local-login (a config file the unit names, written with its owner and mode),
+/// secret (from a file), domain (its dry run) and restore, each in the stop window on systemd; the unit
+/// serves after each.
 #[test]
 fn backup_password_local_login_and_restore_work_on_a_unit() {
     let m = Machine::boot();
@@ -723,6 +724,77 @@ fn backup_password_local_login_and_restore_work_on_a_unit() {
         "root:root 644"
     );
     assert_serving(&m, MGMT);
+
+    // secret: the rotated client secret from a file (never argv), written in a stop window on the unit;
+    // without --verify its provider is not asked, so the word is unverified (exit 0), never fixed.
+    let stops = stop_jobs(&m, MGMT);
+    let new_secret = "rotated-on-a-unit-5e4d3c2b1a-never-print";
+    m.write(
+        "/root/new-secret",
+        format!("{new_secret}\n").as_bytes(),
+        "root:root",
+        0o600,
+    );
+    let run = m.ozrepair(&[
+        "secret",
+        "--connector",
+        seed::JC_ID,
+        "--secret-file",
+        "/root/new-secret",
+        "--yes",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(
+        (run.code, run.json()["result"].as_str()),
+        (0, Some("unverified")),
+        "{run:?}"
+    );
+    assert!(
+        !run.all().contains(new_secret) && !run.all().contains(SECRET),
+        "a secret was printed: {run:?}"
+    );
+    let jc = m.rows(db).into_iter().find(|r| r.id == seed::JC_ID);
+    assert_eq!(
+        jc.map(|r| r.config),
+        Some(
+            seed::jumpcloud_config(JUMPCLOUD_SLASH)
+                .replace(SECRET, new_secret)
+                .into_bytes()
+        ),
+        "only the secret's bytes change"
+    );
+    assert_eq!(stop_jobs(&m, MGMT), stops + 1, "one stop around the write");
+    assert_serving(&m, MGMT);
+
+    // domain: a dry run by default, on a unit as in a container: the places listed, nothing stopped or
+    // written.
+    let stops = stop_jobs(&m, MGMT);
+    let json_before = m.read("/etc/netbird/management.json");
+    let rows_before = m.rows(db);
+    let run = m.ozrepair(&[
+        "domain",
+        "--from",
+        "openzro.example.com",
+        "--to",
+        "vpn2.example.net",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(
+        (run.code, run.json()["result"].as_str()),
+        (3, Some("pending")),
+        "{run:?}"
+    );
+    assert!(
+        run.json()["changes"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["field"] == "redirectURI")),
+        "{run:?}"
+    );
+    assert_eq!(m.read("/etc/netbird/management.json"), json_before);
+    assert_eq!(m.rows(db), rows_before);
+    assert_eq!(stop_jobs(&m, MGMT), stops, "a dry run stops nothing");
 
     let run = m.ozrepair(&["restore", "--yes", "--output", "json"]);
     assert_eq!(
