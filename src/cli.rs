@@ -378,7 +378,7 @@ up, writes, starts it and watches it). Every command that stops the container
 asks first; without a terminal it needs --yes.";
 
 /// The heading of the options that say where the deployment is (every command that reads one takes them).
-pub const ENGINE_OPTIONS: &str = "Engine options";
+pub const RUNTIME_OPTIONS: &str = "Runtime options";
 /// The heading of the options every command takes (how it reports and asks).
 pub const GLOBAL_OPTIONS: &str = "Global options";
 
@@ -424,35 +424,35 @@ pub struct Global {
         global = true,
         env = "DOCKER_HOST",
         value_name = "URL",
-        help_heading = ENGINE_OPTIONS
+        help_heading = RUNTIME_OPTIONS
     )]
     pub host: Option<String>,
     /// The container that runs the IdP. Default: discovered.
-    #[arg(long, global = true, value_name = "NAME|ID", help_heading = ENGINE_OPTIONS)]
+    #[arg(long, global = true, value_name = "NAME|ID", help_heading = RUNTIME_OPTIONS)]
     pub container: Option<String>,
     /// The volume that holds the IdP database. Default: discovered.
-    #[arg(long, global = true, value_name = "NAME", help_heading = ENGINE_OPTIONS)]
+    #[arg(long, global = true, value_name = "NAME", help_heading = RUNTIME_OPTIONS)]
     pub volume: Option<String>,
     /// How to reach the database: the volume's path on this machine, or the Docker archive API (for a
     /// remote engine, Docker Desktop, rootless Docker).
-    #[arg(long, global = true, value_enum, default_value_t = Access::Auto, help_heading = ENGINE_OPTIONS)]
+    #[arg(long, global = true, value_enum, default_value_t = Access::Auto, help_heading = RUNTIME_OPTIONS)]
     pub access: Access,
     /// Work on this database file directly, without Docker (nothing is stopped or started).
-    #[arg(long, global = true, value_name = "PATH", help_heading = ENGINE_OPTIONS)]
+    #[arg(long, global = true, value_name = "PATH", help_heading = RUNTIME_OPTIONS)]
     pub db: Option<PathBuf>,
     /// The systemd unit that runs the management server or Dex (`netbird-management`). Default: the
     /// engine's container, else the unit found by its name or by the program it runs.
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", help_heading = RUNTIME_OPTIONS)]
     pub unit: Option<String>,
     /// The Dex store's database server, as a PostgreSQL connection string or URI, or a MySQL DSN or URI,
     /// read from this file (`-`: stdin) so that its password is in no shell history or process list; the
     /// environment variable OZREPAIR_DSN may hold it instead. It replaces the connection the deployment's
     /// configuration names; the container (or unit) found is still what is stopped and started.
-    #[arg(long, global = true, value_name = "FILE", help_heading = ENGINE_OPTIONS)]
+    #[arg(long, global = true, value_name = "FILE", help_heading = RUNTIME_OPTIONS)]
     pub dsn_file: Option<PathBuf>,
     /// ssh:// endpoints: trust a host key ssh does not know yet and add it to known_hosts (ssh's
     /// StrictHostKeyChecking=accept-new). Without it an unknown host key is an error, as your ssh config says.
-    #[arg(long, global = true, help_heading = ENGINE_OPTIONS)]
+    #[arg(long, global = true, help_heading = RUNTIME_OPTIONS)]
     pub ssh_accept_new: bool,
     /// Report format on stdout. Logs and progress go to stderr. `nagios` exits as a monitoring plugin does
     /// (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN); the others exit with the codes of `ozrepair --help`.

@@ -1,6 +1,6 @@
 //! The man pages: ozrepair(1) and one page per command (ozrepair-fix(1), …), made from the command line's
 //! definitions ([`crate::cli::command`]). clap_mangen writes the title, NAME, SYNOPSIS, DESCRIPTION and
-//! the options (each heading a section: OPTIONS, ENGINE OPTIONS, GLOBAL OPTIONS); the sections after them
+//! the options (each heading a section: OPTIONS, RUNTIME OPTIONS, GLOBAL OPTIONS); the sections after them
 //! are written here from the tables they come from: EXAMPLES ([`crate::cli::EXAMPLES`], the help's too),
 //! EXIT STATUS ([`crate::verdict::ExitCode`] and [`crate::verdict::RESULTS`], the one table of results),
 //! ENVIRONMENT ([`ENVIRONMENT`], held to the source by a test), FILES and SEE ALSO.
@@ -382,7 +382,7 @@ mod tests {
         let fix = pages.iter().find(|p| p.file == "ozrepair-fix.1").unwrap();
         let fix = String::from_utf8(fix.roff.clone()).unwrap();
         assert!(fix.contains("\\-\\-dry\\-run"), "{fix}");
-        assert!(fix.contains("ENGINE OPTIONS"), "{fix}");
+        assert!(fix.contains("RUNTIME OPTIONS"), "{fix}");
         // completions and man show no engine options.
         for quiet in ["ozrepair-man.1", "ozrepair-completions.1"] {
             let p = pages.iter().find(|p| p.file == quiet).unwrap();

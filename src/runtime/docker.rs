@@ -184,8 +184,9 @@ impl Runtime for Docker {
     }
 
     /// The container's lines since its last start: in a restart loop from the earlier run seen on. A run
-    /// that ended and said nothing after its recorded start may have stamped its lines before it (an
-    /// engine under load records the start late): then a little earlier is looked at too.
+    /// that said nothing after its recorded start may have stamped its lines before it (an engine under
+    /// load records the start late): then a little earlier is looked at too (for a running one, not
+    /// before the run before it ended).
     fn last_run(&self) -> LocalBoxFuture<'_, Result<Option<LogFindings>>> {
         async move {
             let Some(c) = &self.container else {
@@ -195,8 +196,19 @@ impl Runtime for Docker {
             let window = c.diagnosed_run();
             let found = logs::scan_window(&e.run_logs(c).await?, &window);
             let ended = c.status == State::Restarting || c.status.stays_down();
-            if found.is_silent() && ended && window.since.is_some() {
-                let wider = window.widened(LATE_START_NS);
+            // A running container whose lines were all stamped before its recorded start (seen on
+            // Podman after a start by ozrepair, the machine loaded): looked at earlier too, never at
+            // the run before's lines.
+            let before = (c.status == State::Running)
+                .then(|| c.run_before_ended())
+                .flatten();
+            if found.is_silent() && (ended || before.is_some()) && window.since.is_some() {
+                let mut wider = window.widened(LATE_START_NS);
+                if let Some(end) = before {
+                    wider.since = wider
+                        .since
+                        .map(|s| s.max(end.saturating_add(engine::AFTER_END_NS)));
+                }
                 let lines = e.logs(&c.id, LogRange::Window(wider, logs::TAIL)).await?;
                 Ok(Some(logs::scan_window(&lines, &wider)))
             } else {

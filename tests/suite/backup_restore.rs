@@ -127,11 +127,14 @@ fn backup_keeps_exact_bytes_and_check_refuses_a_damaged_database() {
     let root = dir.path().join("ozrepair-backups");
 
     // Healthy: both kinds of backup succeed, and --check says nothing about damage.
-    let plain = ozrepair(["--db", dbs, "backup", "--output", "json"]).run();
+    let plain = ozrepair(["--db", dbs, "backup", "--yes", "--output", "json"]).run();
     assert_eq!(plain.code, 0, "{plain:?}");
     let notes = plain.json()["notes"].to_string();
     assert!(notes.contains("backup --check"), "{notes}");
-    let checked = ozrepair(["--db", dbs, "backup", "--check", "--output", "json"]).run();
+    let checked = ozrepair([
+        "--db", dbs, "backup", "--check", "--yes", "--output", "json",
+    ])
+    .run();
     assert_eq!(checked.code, 0, "{checked:?}");
     assert!(
         !checked.json()["notes"].to_string().contains("not checked"),
@@ -146,13 +149,13 @@ fn backup_keeps_exact_bytes_and_check_refuses_a_damaged_database() {
     bytes[at + page / 4..at + page * 3 / 4].fill(0xa5);
     std::fs::write(&db, &bytes).unwrap();
 
-    let refused = ozrepair(["--db", dbs, "backup", "--check"]).run();
+    let refused = ozrepair(["--db", dbs, "backup", "--check", "--yes"]).run();
     assert_eq!(refused.code, 1, "{refused:?}");
     assert!(refused.stderr.contains("damaged"), "{refused:?}");
     assert_eq!(backup_sets(&root).len(), 2, "no set kept from --check");
     assert_eq!(std::fs::read(&db).unwrap(), bytes, "the database untouched");
 
-    let copied = ozrepair(["--db", dbs, "backup", "--output", "json"]).run();
+    let copied = ozrepair(["--db", dbs, "backup", "--yes", "--output", "json"]).run();
     assert_eq!(copied.code, 0, "{copied:?}");
     let set = backup_sets(&root).pop().unwrap();
     assert_eq!(

@@ -57,14 +57,14 @@ fn help_shows_the_commands_own_options_first_then_the_global_ones_and_examples()
             .filter(|l| l.starts_with("  ozrepair "))
             .count();
         assert!(given >= 2, "{c}: {given} example(s)");
-        let engine = h.stdout.find("\nEngine options:\n");
+        let engine = h.stdout.find("\nRuntime options:\n");
         if ["completions", "man"].contains(&c.as_str()) {
             for hidden in [
                 "-H, --host",
                 "--container",
                 "--volume",
                 "--db",
-                "Engine options",
+                "Runtime options",
                 "--output",
             ] {
                 assert!(
@@ -80,7 +80,7 @@ fn help_shows_the_commands_own_options_first_then_the_global_ones_and_examples()
             .stdout
             .find("\nGlobal options:\n")
             .expect("Global options:");
-        let engine = engine.expect("Engine options:");
+        let engine = engine.expect("Runtime options:");
         assert!(
             own < engine && engine < global,
             "{c}: own options first:\n{}",
@@ -108,7 +108,7 @@ fn help_shows_the_commands_own_options_first_then_the_global_ones_and_examples()
     assert!(
         fleet
             .stdout
-            .contains("Run inspect, fix, password or local-login on many Docker hosts"),
+            .contains("Run inspect, fix, password, secret or local-login on many Docker hosts"),
         "{}",
         fleet.stdout
     );

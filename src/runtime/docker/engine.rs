@@ -13,6 +13,10 @@
 //! `open /proc/PID/ns/mnt`) are retried a few times with a short pause.
 
 use crate::logs::{LogLine, RunWindow, START_SLACK_NS};
+
+/// Lines stamped this soon after the run before ended may still be that run's (drained late): a wider
+/// look at a running container's lines starts no earlier ([`Container::run_before_ended`]).
+pub const AFTER_END_NS: i128 = 500_000_000;
 use crate::runtime::State;
 use anyhow::{anyhow, bail, Result};
 use bollard::query_parameters::{StartContainerOptions, StopContainerOptionsBuilder};
@@ -186,6 +190,8 @@ pub struct Container {
     pub image: String,
     pub status: State,
     pub started_at: String,
+    /// `State.FinishedAt`: while it runs, when the run before this one ended (zero time: never).
+    pub finished_at: String,
     pub restart_count: i64,
     pub exit_code: i64,
     /// `HostConfig.RestartPolicy.Name`: "" or "no" when the engine never restarts it by itself.
@@ -266,6 +272,17 @@ impl Container {
         }
     }
 
+    /// While it runs: when the run before this one ended (`State.FinishedAt`; i128::MIN when it never
+    /// ran before), None when that cannot be told (no FinishedAt, or one after this run's start).
+    pub fn run_before_ended(&self) -> Option<i128> {
+        let started = crate::timefmt::parse_rfc3339(&self.started_at)?;
+        match crate::timefmt::parse_rfc3339(&self.finished_at)? {
+            f if f <= 0 => Some(i128::MIN),
+            f if f < started => Some(f),
+            _ => None,
+        }
+    }
+
     /// Reads a container inspect answer (`GET /containers/{id}/json`) without failing on words this build
     /// does not know: a missing field reads as empty, an unknown state as [`State::Other`].
     pub fn from_inspect(v: &Value) -> Container {
@@ -338,6 +355,7 @@ impl Container {
             image: s(&config["Image"]),
             status,
             started_at: s(&state["StartedAt"]),
+            finished_at: s(&state["FinishedAt"]),
             restart_count: v["RestartCount"].as_i64().unwrap_or(0),
             exit_code: state["ExitCode"].as_i64().unwrap_or(0),
             restart_policy: s(&v["HostConfig"]["RestartPolicy"]["Name"]),
@@ -1306,6 +1324,23 @@ mod tests {
         c.started_at = "0001-01-01T00:00:00Z".into();
         c.loop_seen = None;
         assert_eq!(c.diagnosed_run(), RunWindow::default());
+    }
+
+    #[test]
+    fn the_run_before_ended_when_finished_at_says_so() {
+        let v: Value = serde_json::from_str(PODMAN_INSPECT).unwrap();
+        let mut c = Container::from_inspect(&v);
+        // This run has ended (FinishedAt after StartedAt): the run before it cannot be told.
+        assert_eq!(c.run_before_ended(), None);
+        c.finished_at = "0001-01-01T00:00:00Z".into();
+        assert_eq!(c.run_before_ended(), Some(i128::MIN), "never ran before");
+        c.finished_at = "2026-12-01T09:12:45.435038979Z".into();
+        assert_eq!(
+            c.run_before_ended(),
+            crate::timefmt::parse_rfc3339("2026-12-01T09:12:45.435038979Z")
+        );
+        c.finished_at = String::new();
+        assert_eq!(c.run_before_ended(), None);
     }
 
     #[test]
