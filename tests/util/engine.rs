@@ -354,7 +354,19 @@ impl Engine {
 
     /// Like [`Engine::docker`], and fails the test unless it succeeds; returns stdout, trimmed.
     pub fn docker_ok(&self, args: &[&str]) -> String {
-        let out = self.docker(args);
+        self.docker_ok_with(args, &[])
+    }
+
+    /// [`Engine::docker_ok`] with `env` in the client's environment (`-e NAME` takes a value from there:
+    /// a secret a test hands a container is then on no command line).
+    pub fn docker_ok_with(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        let out = run::output(
+            self.kind
+                .cli(self)
+                .args(args)
+                .envs(self.env.iter().map(|(k, v)| (k, v)))
+                .envs(env.iter().copied()),
+        );
         assert!(
             out.status.success(),
             "docker {args:?} failed: {}",
