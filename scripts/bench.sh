@@ -131,7 +131,8 @@ fi
 C10K_BYTES=$(stat -c %s "$C10K")
 C10K_COUNT=$(sqlite3 -readonly "$C10K" "select count(*) from connector")
 C10K_CONFIG_BYTES=$(sqlite3 -readonly "$C10K" "select sum(length(config)) from connector")
-C10K_JSON_BYTES=$("$OZR" --db "$C10K" inspect --output json | wc -c)
+# inspect of a bare file ends unchecked (exit 5: nothing could vouch for its connectors), as row 3 takes it.
+C10K_JSON_BYTES=$({ "$OZR" --db "$C10K" inspect --output json || [ $? = 5 ]; } | wc -c)
 
 SMALL="$W/small.db"
 "$SEED" --db "$SMALL" --schema 11 --connectors "$CONNECTORS"
@@ -344,7 +345,7 @@ fi
 say "3. inspect --output json on $C10K_COUNT connectors (N=$N3 each, alternating)"
 "$HB" measure --results "$RES" --id inspect10k --what "3. inspect --output json, 10,000 connectors" \
   --runs "$N3" --warmup 1 \
-  --ours "$OZR --db $C10K inspect --output json" --ours-label "ozrepair inspect" \
+  --ours "$OZR --db $C10K inspect --output json" --ours-label "ozrepair inspect" --ok 0,5 \
   --base "sqlite3 $C10K 'select id,type,name,resource_version,config from connector'" --base-label "sqlite3 select" \
   --ratio-max 3
 
@@ -370,7 +371,7 @@ echo "host=$PGB/sock port=$PGPORT user=postgres dbname=dex" > "$PGB/dsn"
 say "3b. inspect --output json on $PG_COUNT connectors on PostgreSQL (N=$N3 each, alternating)"
 "$HB" measure --results "$RES" --id inspect10k-pg --what "3b. inspect --output json, 10,000 connectors on PostgreSQL" \
   --runs "$N3" --warmup 1 \
-  --ours "$OZR -H unix:///nonexistent/ozr-bench.sock --dsn-file $PGB/dsn inspect --output json" --ours-label "ozrepair inspect" \
+  --ours "$OZR -H unix:///nonexistent/ozr-bench.sock --dsn-file $PGB/dsn inspect --output json" --ours-label "ozrepair inspect" --ok 0,5 \
   --base "psql -X -h $PGB/sock -p $PGPORT -U postgres -d dex -c 'select id,type,name,resource_version,config from connector'" --base-label "psql select" \
   --ratio-max 3
 
@@ -379,7 +380,7 @@ say "4. start-up cost (N=$N4)"
 "$HB" measure --results "$RES" --id version --what "4a. ozrepair --version" --runs "$N4" --warmup 2 \
   --ours "$OZR --version" --ms-max 10
 "$HB" measure --results "$RES" --id small --what "4b. ozrepair --db small.db inspect ($SMALL_BYTES bytes, 2 connectors)" \
-  --runs "$N4" --warmup 2 --ours "$OZR --db $SMALL inspect" --ms-max 10
+  --runs "$N4" --warmup 2 --ours "$OZR --db $SMALL inspect" --ok 0,3,5 --ms-max 10
 
 if [ "$READ_ONLY" = 1 ]; then
   "$HB" report --results "$RES"
