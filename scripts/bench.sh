@@ -331,12 +331,12 @@ for size in 512 1024; do
   "$HB" measure --results "$RES" --id "$ID" --what "2. Backup of a $(( SRC_BYTES / 1048576 )) MiB database" \
     --runs "$N2" --warmup 1 --shell \
     --setup "$FRESH_OUT" --cleanup "$FRESH_OUT" \
-    --ours "$OZR --db $SRC backup --backup-dir $W/out/backups >/dev/null" --ours-label "ozrepair backup" \
+    --ours "$OZR --db $SRC backup --yes --backup-dir $W/out/backups >/dev/null" --ours-label "ozrepair backup" \
     --base "cp $SRC $W/out/copy && sync $W/out/copy" --base-label "cp + fsync of the copy" \
     --bytes "$SRC_BYTES" --ratio-max 1.3 --rss-max-mib 64
 done
 eval "$FRESH_OUT"
-read -r TIME_RSS_KIB B_USER B_SYS B_WALL < <(/usr/bin/time -f '%M %U %S %e' "$OZR" --db "$BIG" backup --backup-dir "$W/out/backups" 2>&1 >/dev/null | tail -n 1)
+read -r TIME_RSS_KIB B_USER B_SYS B_WALL < <(/usr/bin/time -f '%M %U %S %e' "$OZR" --db "$BIG" backup --yes --backup-dir "$W/out/backups" 2>&1 >/dev/null | tail -n 1)
 eval "$FRESH_OUT"
 
 fi
@@ -396,9 +396,9 @@ NP=3
 eval "$FRESH_OUT"
 start=$(date +%s.%N)
 strace --seccomp-bpf -f -ttt -e trace=openat,fsync,rename,exit_group -o "$W/backup-trace.txt" \
-  "$OZR" --db "$BIG" backup --backup-dir "$W/out/backups" >/dev/null
+  "$OZR" --db "$BIG" backup --yes --backup-dir "$W/out/backups" >/dev/null
 eval "$FRESH_OUT"
-strace -f -c -o "$W/backup-syscalls.txt" "$OZR" --db "$BIG" backup --backup-dir "$W/out/backups" >/dev/null
+strace -f -c -o "$W/backup-syscalls.txt" "$OZR" --db "$BIG" backup --yes --backup-dir "$W/out/backups" >/dev/null
 eval "$FRESH_OUT"
 # Label the events: the source database, the copy, the verification.
 awk -v big="$BIG" -v t0="$start" '
@@ -575,7 +575,7 @@ Targets missed: **$missed**. $FLEET_NOTE
 $(cat "$W/sd-fix-phases.txt" 2>/dev/null)
 total ${SDFIX_TOTAL:-?} ms
 \`\`\`
-2. **Backup.** \`ozrepair --db X.db backup --backup-dir DIR\` against \`cp X.db DIR/copy && sync DIR/copy\`
+2. **Backup.** \`ozrepair --db X.db backup --yes --backup-dir DIR\` against \`cp X.db DIR/copy && sync DIR/copy\`
    (a durable copy), for the 512 MiB \`mid.db\` and the 1 GiB \`big.db\`, on the same file system. Before and after every run the output is deleted and \`sync\` runs (untimed), so writeback
    of one run does not land in the next. \`big.db\` is in the page cache for both sides ($mem of RAM).
    Peak RSS cross-check with \`/usr/bin/time -f %M\`: **$(awk -v k="$TIME_RSS_KIB" 'BEGIN { printf "%.1f MiB", k / 1024 }')**.
