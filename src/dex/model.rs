@@ -603,7 +603,9 @@ fn all_strings(v: &[u8]) -> bool {
 
 /// Whether Dex reads `config` as its type's zero Config: the config is NULL, empty (Dex does not decode
 /// it) or the JSON `null` (Go decodes it to nothing).
-fn is_zero(config: Option<&[u8]>) -> bool {
+/// NULL, empty or the JSON null: Dex decodes nothing into the type's config (it decodes only a config
+/// of non-zero length, and Go's decoder leaves a struct as it is for `null`), whatever the type.
+pub fn is_zero(config: Option<&[u8]>) -> bool {
     config.is_none_or(|c| c.is_empty() || json_trim(c) == b"null")
 }
 

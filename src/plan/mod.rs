@@ -264,7 +264,12 @@ fn read_config(
     if let Some(problem) = crate::dex::model::zero_config(&row.typ, row.config.as_deref()) {
         return (None, endpoints, Some(problem));
     }
-    let Some(cfg) = row.config.as_deref() else {
+    // A type ozrepair does not model (Dex's `local` password connector): nothing decoded, nothing wrong.
+    let Some(cfg) = row
+        .config
+        .as_deref()
+        .filter(|c| !crate::dex::model::is_zero(Some(c)))
+    else {
         return (None, endpoints, None);
     };
     let fields = top_level_fields(cfg);
@@ -1350,5 +1355,17 @@ mod tests {
         let (views, plan) = plan_of(&[local], None, false, None, None).unwrap();
         assert_eq!(views[0].status, Status::Ok);
         assert!(plan.changes.is_empty());
+    }
+
+    #[test]
+    fn a_zero_config_of_a_type_not_modelled_is_no_problem() {
+        // Dex decodes a config only when it has bytes (and `null` into nothing): its `local` connector
+        // stored with an empty config (as a PostgreSQL bytea '') is fine; a broken one is still named.
+        for cfg in ["", "null", " null\n"] {
+            let (issuer, _, problem) = read_config(&row("local", "local", cfg), &mut Vec::new());
+            assert_eq!((issuer, problem), (None, None), "{cfg:?}");
+        }
+        let (_, _, problem) = read_config(&row("local", "local", "{"), &mut Vec::new());
+        assert!(problem.is_some_and(|p| p.contains("not valid JSON")));
     }
 }
