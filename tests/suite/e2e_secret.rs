@@ -120,13 +120,33 @@ impl ProcWatch {
 /// `ozrepair secret …` run with the secret on stdin while every process is watched; fails the test if
 /// the secret was in any command line or environment.
 fn watched(e: &Engine, secret: &'static str, args: &[&str]) -> Run {
+    unseen(secret, || {
+        ozrepair(["secret"])
+            .args(args)
+            .stdin(format!("{secret}\n"))
+            .on(e)
+            .spawn()
+            .wait()
+    })
+}
+
+/// `secret`'s arguments for a secret on stdin, asked of the provider first, written without a question.
+const PROVEN_FROM_STDIN: &[&str] = &[
+    "--connector",
+    "rotated",
+    "--secret-file",
+    "-",
+    "--verify",
+    "--yes",
+    "--output",
+    "json",
+];
+
+/// Runs `f` while every process's cmdline and environ is scanned; fails the test if `secret` was in
+/// any of them (or if the list was not scanned at least twice).
+fn unseen(secret: &'static str, f: impl FnOnce() -> Run) -> Run {
     let watch = ProcWatch::start(secret);
-    let run = ozrepair(["secret"])
-        .args(args)
-        .stdin(format!("{secret}\n"))
-        .on(e)
-        .spawn()
-        .wait();
+    let run = f();
     let (hits, scans) = watch.finish();
     assert!(scans >= 2, "the process list was scanned {scans} time(s)");
     assert_eq!(
@@ -232,20 +252,7 @@ fn scenario(e: Engine) {
     }
 
     // A secret the provider refuses is never written.
-    let run = watched(
-        e,
-        WRONG,
-        &[
-            "--connector",
-            "rotated",
-            "--secret-file",
-            "-",
-            "--verify",
-            "--yes",
-            "--output",
-            "json",
-        ],
-    );
+    let run = watched(e, WRONG, PROVEN_FROM_STDIN);
     assert_eq!(run.code, 1, "{run:?}");
     let j = run.json();
     assert_eq!(j["result"], "failed", "{j}");
@@ -310,20 +317,7 @@ fn scenario(e: Engine) {
 
     // The provider's secret, from stdin, proven first: written, the IdP back up, Dex's client gets a
     // token with what is stored, and logins through the connector work again.
-    let run = watched(
-        e,
-        NEW_SECRET,
-        &[
-            "--connector",
-            "rotated",
-            "--secret-file",
-            "-",
-            "--verify",
-            "--yes",
-            "--output",
-            "json",
-        ],
-    );
+    let run = watched(e, NEW_SECRET, PROVEN_FROM_STDIN);
     assert_eq!(run.code, 0, "{run:?}");
     let j = run.json();
     assert_eq!(j["result"], "fixed", "{j}");
@@ -470,17 +464,11 @@ fn fleet_scenario(e: Engine) {
     assert_eq!(e.stop_events(&d.container, &since), Vec::<String>::new());
 
     // Applied, proven first, while every process's cmdline and environ is scanned.
-    let watch = ProcWatch::start(NEW_SECRET);
-    let run = fleet(&["--yes"], &["--secret-file", file, "--verify"])
-        .spawn()
-        .wait();
-    let (hits, scans) = watch.finish();
-    assert!(scans >= 2, "the process list was scanned {scans} time(s)");
-    assert_eq!(
-        hits,
-        Vec::<String>::new(),
-        "the secret was in these processes' cmdline/environ"
-    );
+    let run = unseen(NEW_SECRET, || {
+        fleet(&["--yes"], &["--secret-file", file, "--verify"])
+            .spawn()
+            .wait()
+    });
     assert_eq!(run.code, 0, "{run:?}");
     assert_no_secret(&run);
     let lines = run.json_lines();
