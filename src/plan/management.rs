@@ -13,7 +13,6 @@ use crate::evidence::Asked;
 use crate::settings::PlanArgs;
 use anyhow::{bail, Result};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 pub use crate::config::MANAGEMENT;
 
@@ -30,7 +29,7 @@ pub fn build(configs: &Configs, asked: Option<&Asked>, s: &PlanArgs) -> Result<P
     };
     let file = &configs.files[auth.file];
     let shown = file.path.display().to_string();
-    let mut endpoints = BTreeMap::from([(Cow::Borrowed("issuer"), auth.issuer.clone())]);
+    let mut endpoints = super::Endpoints::from([(Cow::Borrowed("issuer"), auth.issuer.clone())]);
     if let Some(e) = &auth.endpoint {
         endpoints.insert(Cow::Borrowed("OIDCConfigEndpoint"), e.clone());
     }

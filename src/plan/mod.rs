@@ -7,6 +7,7 @@
 pub mod domain;
 pub mod door;
 pub mod edits;
+pub mod endpoints;
 pub mod generated;
 pub mod logins;
 pub mod management;
@@ -24,7 +25,6 @@ use crate::verdict::{ExitCode, Outcome, UsageError, Verdict};
 use anyhow::{bail, Result};
 use serde::Serialize;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -96,9 +96,7 @@ crate::fields! {
     }
 }
 
-/// A connector's endpoint fields by name: the names Dex's configs have are static (no string of their own
-/// per connector); `--show-secrets` adds its fields by the names the config gives them.
-pub type Endpoints = BTreeMap<Cow<'static, str>, String>;
+pub use endpoints::Endpoints;
 
 /// Where a change is written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -259,7 +257,7 @@ fn read_config(
     row: &ConnectorRow,
     secrets: &mut Vec<String>,
 ) -> (Option<String>, Endpoints, Option<String>) {
-    let mut endpoints = BTreeMap::new();
+    let mut endpoints = Endpoints::new();
     // NULL, empty or `null`: Dex opens the zero Config of the type; say what it sees (no JSON to read).
     if let Some(problem) = crate::dex::model::zero_config(&row.typ, row.config.as_deref()) {
         return (None, endpoints, Some(problem));
@@ -315,6 +313,7 @@ fn read_config(
             }
         }
     }
+    endpoints = Endpoints::with_capacity(last.iter().flatten().count());
     for (n, name) in ENDPOINT_FIELDS.iter().enumerate() {
         let Some(f) = last[n].map(|i| &fields[i]) else {
             continue;
@@ -512,7 +511,7 @@ fn defined_in_files(
             defined[v] = Some(i);
             continue;
         }
-        let mut endpoints = BTreeMap::new();
+        let mut endpoints = Endpoints::new();
         if let Some(iss) = &fc.issuer {
             endpoints.insert(Cow::Borrowed("issuer"), iss.clone());
         }
