@@ -34,6 +34,7 @@ pub mod evidence;
 pub mod fault;
 mod fields;
 mod fleet;
+pub mod heap;
 mod keys;
 mod logs;
 mod manpage;
