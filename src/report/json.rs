@@ -213,7 +213,6 @@ pub(super) mod tests {
     };
     use crate::verdict::Verdict;
     use proptest::prelude::*;
-    use std::collections::BTreeMap;
 
     fn serde_str(s: &str) -> String {
         serde_json::to_string(s).unwrap()
