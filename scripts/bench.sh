@@ -735,21 +735,28 @@ The second round, from f666f62 (469.4 M: the config files' step came in between)
 | the scrub tries only the (at most five) positions a probe's hit points to; a property test holds it to a pass over every position | 433.2 M |
 | the plan's secrets not sorted (only the scrub reads them); the same secret in many configs indexed once | 427.7 M |
 
-Where the 427.7 M go: the sha256 of the file 191.3 M (sha2's portable rounds: valgrind's CPU has no
-SHA extensions; natively SHA-NI hashes the 3.5 MB in about 3 ms, 6 % of the samples of \`perf record\`),
-\`store::connectors\` 35.9 M (SQLite's steps 23.9 M), \`quick_check\` 12.9 M, \`plan::read_config\` 126.6 M
-(the validating walk \`top_level_fields\` 30.2 M, the secrets 29.7 M, \`dex::model\` 25.9 M, the endpoints'
-decoding about 12 M), the report 45.9 M (the scrub 24.1 M, 6.8 M of it the set-up for 9,000 secrets; the
-JSON 18.3 M, half of serde_json's), dropping the rows 5.1 M. Without the hash's software rounds that is
-about 234 M, 5.2× sqlite3's count. Natively (CPU time, user and system, 31 runs alternating on a quiet
-machine) it is 3.78× sqlite3 (wall 3.66×), 0.86× the build before the second round. What is left is
-the work sqlite3 does not do: sqlite3 neither validates nor decodes a byte of the configs, builds no
-report and scrubs nothing. Natively, the largest cost after that work is page faults: 4,920 per run
-against sqlite3's 703, half of them from the allocator touching fresh heap for about 150,000 small
-allocations (every row owns its strings, and every view copies the row's id, type, name and issuer);
-sharing them between \`ConnectorRow\` and \`plan::ConnectorView\` would take a part of it, through the
-apply step's types too. The hash's 191 M are valgrind's software rounds, not the machine's: they are why
-the count's ratio stays far above the wall clock's.
+The third round, from d4f665c (469.4 M; issue 29):
+
+| change | inspect --output json, c10k.db |
+|---|---|
+| the file's sha256 with ring's assembly (\`digest\`; the crate rustls already brings: under valgrind, which has no SHA extensions, its AVX rounds, 116.6 M against sha2's portable 191.3 M; SHA-NI natively, as before); the report's JSON spliced around serde_json's output, not parsed again through \`RawValue\` (29.8 M) | 364.9 M |
+| a connector's endpoints in a sorted vector (\`plan::endpoints\`), not a \`BTreeMap\` with a 544-byte node each (4.9 MB for 10,000) | 361.5 M |
+| the report's buffer sized to the connectors' length, not regrown; the rows read not freed before exit (\`Report::make\`) | 353.7 M |
+| malloc's heap reserved at start in transparent huge pages (\`heap\`: page faults 4,300 -> 500-840 per run, sqlite3 700; large blocks now come from the heap, and a few regrowths copy) | 356.3 M |
+| the sha256 on a second thread beside SQLite's reading (same count: wall clock only) | 356.6 M |
+
+Where the 356.6 M go: the sha256 of the file 116.7 M (valgrind's software rounds, not the machine's:
+natively SHA-NI hashes the 3.5 MB in about 1.5 ms, now on a second core beside SQLite's reading),
+\`store::connectors\` 38.4 M (SQLite's steps 23.9 M), \`quick_check\` 12.9 M, \`plan::read_config\` 129.2 M
+(the validating walk \`top_level_fields\` 34.1 M, the secrets 31.5 M, \`dex::model\` 27.3 M, the endpoints'
+decoding 15.3 M), the report 47.0 M (the scrub 21.2 M, the JSON 21.9 M). The hash's count alone is 2.6×
+sqlite3's whole count: while the report carries the file's sha256, the count cannot come within 3× of
+sqlite3's under valgrind (without the hash's rounds it is about 240 M, 5.4×). What is left is the work
+sqlite3 does not do: sqlite3 neither validates nor decodes a byte of the configs, builds no report and
+scrubs nothing. Natively the page faults no longer count (\`heap\`); about 150,000 small allocations
+remain (every row owns its strings, and every view copies the row's id, type, name and issuer): sharing
+them between \`ConnectorRow\` and \`plan::ConnectorView\` would take a part of it, through the apply
+step's types too.
 
 ### Start-up (benchmark 4)
 
