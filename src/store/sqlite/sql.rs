@@ -185,8 +185,13 @@ fn text_of(v: ValueRef) -> String {
 pub fn connectors(conn: &Connection) -> Result<Vec<ConnectorRow>> {
     let mut st = conn
         .prepare("select id, type, name, resource_version, config from connector order by rowid")?;
+    // Room for every row at once (10,000 rows are 1.3 MB: regrowing copies them); only a hint, the
+    // rows are what the select returns.
+    let count: i64 = conn
+        .query_row("select count(*) from connector", [], |r| r.get(0))
+        .unwrap_or(0);
+    let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0).min(1 << 20));
     let mut rows = st.query([])?;
-    let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let cfg = r.get_ref(4)?;
         out.push(ConnectorRow {
