@@ -124,12 +124,13 @@ impl Store for Sqlite {
 
     /// Checks it is Dex's SQL storage and undamaged (quick_check), then every connector row; the file's
     /// sha256 is made on a second thread meanwhile (a core of its own where there is one: it is a tenth
-    /// of inspect's time on 10,000 connectors). A failed read is the error, as if the hash had not been
-    /// made; a thread that cannot be started leaves the hash to this one, after the read.
+    /// of inspect's time on 10,000 connectors), once the file has been opened as a regular file (not a
+    /// FIFO, whose open would wait for a writer forever). A failed read is the error, as if the hash had
+    /// not been made; a thread that cannot be started leaves the hash to this one, after the read.
     fn read(&self) -> Result<Stored> {
         let path = self.path();
+        let snap = self.snapshot()?;
         let read = || -> Result<_> {
-            let snap = self.snapshot()?;
             // Pages read through a memory map (no pread and copy per 4 KiB page), once for quick_check
             // and once for the rows; read-only either way.
             let _ = snap.conn.pragma_update(None, "mmap_size", 1i64 << 30);
@@ -156,6 +157,7 @@ impl Store for Sqlite {
                 },
             }
         });
+        drop(snap);
         let (schema, rows) = read?;
         Ok(Stored {
             schema,
