@@ -253,9 +253,56 @@ fn check_value(b: &[u8], i: usize) -> Result<usize, ConfigError> {
     check_value_at(b, i, 0)
 }
 
+/// The brackets a walk is inside, innermost last: the first [`Open::INLINE`] in place (Dex's configs
+/// nest a few levels: no allocation per value), deeper ones in a vector.
+struct Open {
+    inline: [u8; Open::INLINE],
+    len: usize,
+    deeper: Vec<u8>,
+}
+
+impl Open {
+    const INLINE: usize = 32;
+
+    fn new() -> Open {
+        Open {
+            inline: [0; Open::INLINE],
+            len: 0,
+            deeper: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, c: u8) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = c,
+            None => self.deeper.push(c),
+        }
+        self.len += 1;
+    }
+
+    fn pop(&mut self) {
+        if self.len > Open::INLINE {
+            self.deeper.pop();
+        }
+        self.len = self.len.saturating_sub(1);
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn last(&self) -> Option<&u8> {
+        match self.len {
+            0 => None,
+            n if n <= Open::INLINE => self.inline.get(n - 1),
+            _ => self.deeper.last(),
+        }
+    }
+}
+
 /// [`check_value`] for a value already `depth` levels deep.
 fn check_value_at(b: &[u8], mut i: usize, depth: usize) -> Result<usize, ConfigError> {
-    let mut open: Vec<u8> = Vec::new();
+    let mut open = Open::new();
     loop {
         i = skip_ws(b, i);
         let mut end = match b.get(i) {
@@ -416,6 +463,18 @@ pub fn go_json_unquote(raw: &[u8]) -> Option<String> {
 /// The top-level fields of a JSON object, in document order (duplicates included), validated by Go's
 /// rules in the same single pass.
 pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field<'_>>, ConfigError> {
+    // Dex's configs have a few to a few dozen fields: room for the common case without growing.
+    let mut fields = Vec::with_capacity(16);
+    top_level_fields_into(src, &mut fields).map(|()| fields)
+}
+
+/// [`top_level_fields`] into `fields` (cleared first), so that one vector serves a loop over many
+/// configs; on an error its contents are unspecified.
+pub fn top_level_fields_into<'a>(
+    src: &'a [u8],
+    fields: &mut Vec<Field<'a>>,
+) -> Result<(), ConfigError> {
+    fields.clear();
     let start = skip_ws(src, 0);
     let trailing = |end: usize| {
         let after = skip_ws(src, end);
@@ -430,8 +489,6 @@ pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field<'_>>, ConfigError> {
     }
     // Checked as UTF-8 once (most configs are), so that keys need no check of their own.
     let text = std::str::from_utf8(src).ok();
-    // Dex's configs have a few to a few dozen fields: room for the common case without growing.
-    let mut fields = Vec::with_capacity(16);
     let mut i = skip_ws(src, start + 1);
     let end = if src.get(i) == Some(&b'}') {
         i + 1
@@ -463,7 +520,7 @@ pub fn top_level_fields(src: &[u8]) -> Result<Vec<Field<'_>>, ConfigError> {
         }
     };
     trailing(end)?;
-    Ok(fields)
+    Ok(())
 }
 
 /// The element spans of the JSON array `v` (which starts with `[` and is valid, as a value inside a
@@ -732,6 +789,25 @@ pub fn set_every_string(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_bracket_stack_is_a_stack_past_its_inline_part() {
+        let mut open = super::Open::new();
+        let mut model: Vec<u8> = Vec::new();
+        for n in 0..100u8 {
+            let c = if n % 3 == 0 { b'{' } else { b'[' };
+            open.push(c);
+            model.push(c);
+            assert_eq!(open.last(), model.last());
+            assert_eq!(open.len(), model.len());
+        }
+        while !model.is_empty() {
+            open.pop();
+            model.pop();
+            assert_eq!(open.last(), model.last());
+            assert_eq!(open.len(), model.len());
+        }
+    }
+
     use super::*;
 
     #[test]

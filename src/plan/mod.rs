@@ -253,9 +253,10 @@ const ENDPOINT_LENGTHS: u64 = {
 
 /// The connector's issuer, its endpoint fields, and what is wrong with its config if anything.
 /// Its secret values are appended to `secrets` in the same pass (see [`crate::dex::secrets`]).
-fn read_config(
-    row: &ConnectorRow,
+fn read_config<'a>(
+    row: &'a ConnectorRow,
     secrets: &mut Vec<String>,
+    scratch: &mut Vec<jsonedit::Field<'a>>,
 ) -> (Option<String>, Endpoints, Option<String>) {
     let mut endpoints = Endpoints::new();
     // NULL, empty or `null`: Dex opens the zero Config of the type; say what it sees (no JSON to read).
@@ -270,7 +271,7 @@ fn read_config(
     else {
         return (None, endpoints, None);
     };
-    let fields = top_level_fields(cfg);
+    let fields = jsonedit::top_level_fields_into(cfg, scratch).map(|()| &scratch[..]);
     match &fields {
         Ok(f) => crate::dex::secrets::collect_read(cfg, f, secrets),
         Err(_) => crate::dex::secrets::collect(cfg, secrets),
@@ -326,12 +327,12 @@ fn read_config(
             endpoints.insert(Cow::Borrowed(*name), v);
         }
     }
-    let undecodable = crate::dex::model::check_read(&row.typ, cfg, &fields)
+    let undecodable = crate::dex::model::check_read(&row.typ, cfg, fields)
         .err()
         .map(|why| format!("{UNDECODABLE}: {why}"));
     let issuer = match endpoints.get("issuer") {
         Some(s) => StrValue::Str(s.clone()),
-        None => string_value(cfg, &fields, "issuer"),
+        None => string_value(cfg, fields, "issuer"),
     };
     // Go ignores an `issuer` key of a type whose Config has no such field.
     let has_issuer = crate::dex::model::fields_of(&row.typ)
@@ -433,9 +434,11 @@ fn views_of(
     show_secrets: bool,
     secrets: &mut Vec<String>,
 ) -> Vec<ConnectorView> {
+    // One vector for every config's fields (each config's are read and done with before the next).
+    let mut scratch = Vec::with_capacity(16);
     rows.iter()
         .map(|r| {
-            let (issuer, mut endpoints, problem) = read_config(r, secrets);
+            let (issuer, mut endpoints, problem) = read_config(r, secrets, &mut scratch);
             let (status, checked_by) = if problem.is_some() {
                 (Status::Unknown, None)
             } else {
@@ -1361,10 +1364,18 @@ mod tests {
         // Dex decodes a config only when it has bytes (and `null` into nothing): its `local` connector
         // stored with an empty config (as a PostgreSQL bytea '') is fine; a broken one is still named.
         for cfg in ["", "null", " null\n"] {
-            let (issuer, _, problem) = read_config(&row("local", "local", cfg), &mut Vec::new());
+            let (issuer, _, problem) = read_config(
+                &row("local", "local", cfg),
+                &mut Vec::new(),
+                &mut Vec::new(),
+            );
             assert_eq!((issuer, problem), (None, None), "{cfg:?}");
         }
-        let (_, _, problem) = read_config(&row("local", "local", "{"), &mut Vec::new());
+        let (_, _, problem) = read_config(
+            &row("local", "local", "{"),
+            &mut Vec::new(),
+            &mut Vec::new(),
+        );
         assert!(problem.is_some_and(|p| p.contains("not valid JSON")));
     }
 }
