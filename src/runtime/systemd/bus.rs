@@ -274,3 +274,63 @@ impl Bus {
         Some(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zbus::zvariant::{ObjectPath, Value};
+
+    fn owned(v: Value<'_>) -> OwnedValue {
+        v.try_to_owned().unwrap()
+    }
+
+    #[test]
+    fn reads_properties_as_systemctl_show_prints_them() {
+        let mut d = Dict::new();
+        d.insert("ActiveState".into(), owned(Value::from("activating")));
+        d.insert("NRestarts".into(), owned(Value::from(7u32)));
+        d.insert("ExecMainStatus".into(), owned(Value::from(-3i32)));
+        d.insert(
+            "InactiveExitTimestamp".into(),
+            owned(Value::from(1_796_000_000_123_456u64)),
+        );
+        d.insert("ExecMainStartTimestamp".into(), owned(Value::from(0u64)));
+        d.insert(
+            "InvocationID".into(),
+            owned(Value::from(vec![0x0au8, 0xff, 0x00, 0x10])),
+        );
+        d.insert(
+            "Job".into(),
+            owned(Value::from((
+                12u32,
+                ObjectPath::try_from("/org/freedesktop/systemd1/job/12").unwrap(),
+            ))),
+        );
+        assert_eq!(text(&d, "ActiveState"), "activating");
+        assert_eq!(text(&d, "Missing"), "");
+        assert_eq!(unsigned(&d, "NRestarts"), 7);
+        assert_eq!(signed(&d, "ExecMainStatus"), -3);
+        // µs on the bus, ns as Props::stamp gives them; 0 is never.
+        assert_eq!(
+            stamp(&d, "InactiveExitTimestamp"),
+            Some(1_796_000_000_123_456_000)
+        );
+        assert_eq!(stamp(&d, "ExecMainStartTimestamp"), None);
+        assert_eq!(id128(&d, "InvocationID"), "0aff0010");
+        assert_eq!(id128(&d, "Missing"), "");
+        assert_eq!(job(&d, "Job"), "12");
+        d.insert(
+            "Job".into(),
+            owned(Value::from((0u32, ObjectPath::try_from("/").unwrap()))),
+        );
+        assert_eq!(job(&d, "Job"), "");
+    }
+
+    #[test]
+    fn unit_paths_are_escaped_as_systemd_escapes_them() {
+        assert_eq!(
+            unit_path("netbird-management.service"),
+            "/org/freedesktop/systemd1/unit/netbird_2dmanagement_2eservice"
+        );
+    }
+}
