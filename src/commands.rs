@@ -127,6 +127,7 @@ async fn inspect_or_fix(command: &'static str, s: &Settings) -> Report {
         let located = t
             .located
             .insert(runtime::locate(&s.target, &store::probe).await?);
+        tracing::debug!("located");
         if located.place == runtime::StorePlace::Absent && !s.local_login {
             management(s, &mut t).await
         } else {
@@ -146,6 +147,7 @@ async fn look_and_fix(command: &'static str, s: &Settings, t: &mut Trail) -> Res
     let store = t.store.insert(store::reach(located, s.apply.live()).await?);
     let stored = t.stored.insert(read(&**store)?);
     let configs = t.configs.insert(config::read(&located.configs));
+    tracing::debug!(connectors = stored.rows.len(), "read");
     let plan = if s.local_login {
         t.plan.insert(plan::door::local_login(
             &stored.rows,
@@ -162,6 +164,7 @@ async fn look_and_fix(command: &'static str, s: &Settings, t: &mut Trail) -> Res
             s.plan.connector.as_deref(),
         )
         .await?;
+        tracing::debug!("diagnosed");
         t.plan.insert(plan::build(
             &Seen::of(stored, configs, &diagnosis),
             &s.plan,

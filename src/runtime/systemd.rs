@@ -16,6 +16,7 @@
 //! or Dex, each confirmed by a Dex database (or a management.json with its own OIDC settings) where its
 //! definition says.
 
+pub mod bus;
 pub mod ctl;
 pub mod dbserver;
 pub mod generated;
@@ -30,6 +31,7 @@ use super::{
 };
 use crate::logs::{self, LogFindings};
 use anyhow::{anyhow, bail, Result};
+use ctl::Props;
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 use places::{LogTarget, Places};
@@ -47,6 +49,8 @@ pub struct Systemd {
     stopping: lifecycle::Stopping,
     /// The state it was proven stopped in.
     held: Option<Status>,
+    /// systemd, over D-Bus when it answers there.
+    sd: lifecycle::Manager,
 }
 
 /// `name` as systemd names a service (`netbird-management` -> `netbird-management.service`).
@@ -221,6 +225,7 @@ impl Systemd {
             start_timeout: timeout_of(s.props.get("TimeoutStartUSec")),
             stopping: lifecycle::Stopping::default(),
             held: None,
+            sd: lifecycle::Manager::default(),
         }
     }
 }
@@ -248,20 +253,23 @@ pub async fn locate(unit: Option<&str>, probe: Probe<'_>) -> Result<Located> {
                     names.push(n);
                 }
             }
+            tracing::debug!(units = names.len(), "systemd: the unit names to look at");
             let mut picked = pick(&names).await?;
+            tracing::debug!(units = picked.len(), "systemd: picked");
             let mut looked = names.len();
             if picked.is_empty() {
                 let rest: Vec<String> = ctl::services(false)
                     .await?
                     .into_iter()
                     .filter(|n| !names.contains(n))
-                    .collect();
+                    .collect::<Vec<_>>();
                 looked += rest.len();
                 picked = pick(&rest).await?;
             }
-            (Service::read_all(&picked, false).await?, looked)
+            (Service::from_shown(picked, false).await?, looked)
         }
     };
+    tracing::debug!("systemd: services read");
     let mut found = Vec::new();
     let mut not = Vec::new();
     let mut refused = Vec::new();
@@ -305,12 +313,14 @@ pub async fn locate(unit: Option<&str>, probe: Probe<'_>) -> Result<Located> {
 }
 
 /// The units among `names` whose ExecStart runs a management server, NetBird's combined server or Dex,
-/// or that are named as the field names them (one look at their ExecStart).
-async fn pick(names: &[String]) -> Result<Vec<String>> {
-    let shown = ctl::show(names, &["ExecStart"]).await?;
+/// or that are named as the field names them (one `systemctl show` of them all, with every property a
+/// [`Service`] is read from, so that the units picked need no second look).
+async fn pick(names: &[String]) -> Result<Vec<(String, Props)>> {
+    let shown = ctl::show(names, &Service::props()).await?;
     Ok(names
         .iter()
-        .zip(&shown)
+        .cloned()
+        .zip(shown)
         .filter(|(name, p)| {
             let argv = ctl::exec_from_show(p.get("ExecStart"))
                 .into_iter()
@@ -318,7 +328,6 @@ async fn pick(names: &[String]) -> Result<Vec<String>> {
                 .unwrap_or_default();
             p.get("LoadState") != "not-found" && unit::role_of(&argv, name).is_some()
         })
-        .map(|(n, _)| n.clone())
         .collect())
 }
 
@@ -520,7 +529,8 @@ impl Runtime for Systemd {
 
     fn stop(&mut self) -> LocalBoxFuture<'_, Result<()>> {
         async move {
-            let held = lifecycle::stop(&self.name, &mut self.stopping, self.stop_timeout).await?;
+            let held = lifecycle::stop(&self.sd, &self.name, &mut self.stopping, self.stop_timeout)
+                .await?;
             self.held = Some(held);
             Ok(())
         }
@@ -536,7 +546,8 @@ impl Runtime for Systemd {
     }
 
     fn check_held(&self) -> LocalBoxFuture<'_, Result<()>> {
-        async move { lifecycle::check_held(&self.name, self.held.as_ref()).await }.boxed_local()
+        async move { lifecycle::check_held(&self.sd, &self.name, self.held.as_ref()).await }
+            .boxed_local()
     }
 
     fn start_if_stopped_here(&self) -> LocalBoxFuture<'_, Result<()>> {
@@ -558,6 +569,7 @@ impl Runtime for Systemd {
         async move {
             let logs_command = self.logs_command().unwrap_or_default();
             lifecycle::start_and_watch(
+                &self.sd,
                 &self.name,
                 &self.log,
                 &logs_command,
@@ -571,7 +583,7 @@ impl Runtime for Systemd {
     }
 
     fn state_now(&self) -> LocalBoxFuture<'_, Option<State>> {
-        async move { lifecycle::status(&self.name).await.ok().map(|s| s.state()) }.boxed_local()
+        async move { self.sd.status(&self.name).await.ok().map(|s| s.state()) }.boxed_local()
     }
 
     /// The lines of the unit's last run that said something (in a restart loop or after a failure, of
@@ -579,7 +591,7 @@ impl Runtime for Systemd {
     /// last started.
     fn last_run(&self) -> LocalBoxFuture<'_, Result<Option<LogFindings>>> {
         async move {
-            let now = lifecycle::status(&self.name).await?;
+            let now = self.sd.status(&self.name).await?;
             let ended = now.restarting() || matches!(now.active.as_str(), "failed" | "inactive");
             let (lines, source) = match &self.log {
                 LogTarget::Journal => {

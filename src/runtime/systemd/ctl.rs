@@ -217,10 +217,16 @@ pub fn bus_label(name: &str) -> String {
 }
 
 /// The command lines of Exec properties (`ExecStart`, `ExecStartPre`), each command as its exact argv,
-/// read over D-Bus with one `busctl --json=short` (one `a(sasbttttuii)` value a line, in the order
-/// asked). None when the system bus cannot be asked (no bus daemon): then [`exec_from_show`] is the
-/// fallback.
+/// read over D-Bus ([`super::bus`]; else with one `busctl --json=short`: one `a(sasbttttuii)` value a
+/// line, in the order asked). None when the system bus cannot be asked (no bus daemon): then
+/// [`exec_from_show`] is the fallback.
 pub async fn exec_argv(unit: &str, props: &[&str]) -> Option<Vec<Vec<Vec<String>>>> {
+    if let Some(b) = super::bus::connect().await {
+        let asked = tokio::time::timeout(QUERY_LIMIT, b.exec_argv(unit, props)).await;
+        if let Ok(Some(all)) = asked {
+            return Some(all);
+        }
+    }
     let path = format!("/org/freedesktop/systemd1/unit/{}", bus_label(unit));
     let mut args = vec![
         "--json=short",

@@ -4,6 +4,7 @@
 //! active, the same run (InvocationID), NRestarts steady, and that run's lines with no connector failure
 //! and the line that says it serves.
 
+use super::bus::{self, Bus};
 use super::ctl;
 use super::journal::{self, FileMark};
 use super::places::LogTarget;
@@ -18,14 +19,22 @@ use std::time::{Duration, Instant};
 
 /// How often a unit is looked at while it is stopped or watched.
 const POLL: Duration = Duration::from_millis(50);
-/// How long a stopped unit must be seen to stay stopped (the same run, inactive, no process, nothing
-/// queued) before the first byte is written: one more look, as on Docker. systemd never restarts by its
-/// Restart= setting a unit that a stop job stopped (a pending automatic restart is cancelled by the stop,
-/// and a waiting one shows as `activating (auto-restart)`, not down); anything else that starts it (a
-/// dependency, a timer, a path or socket unit, a script) queues a job first, which a look sees, and a
-/// start during the write changes the InvocationID, which [`check_held`] sees before the unit is started
-/// again.
+/// The first pause of a watch: a new run usually logs its serving line within milliseconds of its start,
+/// so the watch looks again after 10 ms, each pause half as long again, up to [`POLL`] (as Podman's
+/// settle does).
+const FIRST_POLL: Duration = Duration::from_millis(10);
+/// How long a unit found stopped must be seen to stay stopped (the same run, inactive, no process,
+/// nothing queued) before the first byte is written, when this run's own stop job did not stop it: one
+/// more look, as on Docker. After this run's stop job ended `done`, one look that finds it down is the
+/// proof: systemd never restarts by its Restart= setting a unit that a stop job stopped (a pending
+/// automatic restart is cancelled by the stop, and a waiting one shows as `activating (auto-restart)`,
+/// not down); anything else that starts it (a dependency, a timer, a path or socket unit, a script)
+/// queues a job first, which a look sees, and a start during the write changes the InvocationID, which
+/// [`check_held`] sees before the unit is started again. (A second look 25 ms later, kept until
+/// 2026-12-06, proved nothing more and was a fifth of a fix's time on a systemd host.)
 const HOLD: Duration = Duration::from_millis(25);
+/// How long one question over D-Bus may take before `systemctl` is asked instead.
+const BUS_LIMIT: Duration = Duration::from_secs(5);
 /// Beyond the unit's own stop timeout, how long ozrepair keeps asking a unit that starts again to stop.
 const STOP_EXTRA: Duration = Duration::from_secs(30);
 
@@ -38,16 +47,56 @@ pub struct Stopping {
     pub refused: bool,
 }
 
-/// The unit's state now.
-pub async fn status(unit: &str) -> Result<Status> {
-    let mut all = ctl::show(&[unit.to_string()], STATUS_PROPS).await?;
-    let p = all
-        .pop()
-        .ok_or_else(|| anyhow!("systemctl did not describe {unit}"))?;
-    if p.get("LoadState") == "not-found" {
-        bail!("unit {unit} is gone");
+/// systemd as this run asks it: over D-Bus when it answers there ([`bus`]: a round trip per question),
+/// else through `systemctl` (a process per question). The connection is made at the first question.
+#[derive(Default)]
+pub struct Manager {
+    bus: tokio::sync::OnceCell<Option<Bus>>,
+}
+
+impl Manager {
+    async fn bus(&self) -> Option<&Bus> {
+        self.bus.get_or_init(bus::connect).await.as_ref()
     }
-    Ok(Status::of(&p))
+
+    /// The unit's state now.
+    pub async fn status(&self, unit: &str) -> Result<Status> {
+        if let Some(b) = self.bus().await {
+            match tokio::time::timeout(BUS_LIMIT, b.status(unit)).await {
+                Ok(Ok((load, _))) if load == "not-found" => bail!("unit {unit} is gone"),
+                Ok(Ok((_, s))) => return Ok(s),
+                Ok(Err(e)) => tracing::debug!(unit, "D-Bus: {e:#}; asking systemctl"),
+                Err(_) => tracing::debug!(
+                    unit,
+                    "D-Bus: no answer within {BUS_LIMIT:?}; asking systemctl"
+                ),
+            }
+        }
+        let mut all = ctl::show(&[unit.to_string()], STATUS_PROPS).await?;
+        let p = all
+            .pop()
+            .ok_or_else(|| anyhow!("systemctl did not describe {unit}"))?;
+        if p.get("LoadState") == "not-found" {
+            bail!("unit {unit} is gone");
+        }
+        Ok(Status::of(&p))
+    }
+
+    /// `systemctl VERB unit` (stop, start, reset-failed): stop and start wait for their job and fail
+    /// when it fails.
+    pub async fn act(&self, verb: &str, unit: &str, limit: Duration) -> Result<()> {
+        match self.bus().await {
+            Some(b) => tokio::time::timeout(limit, b.act(verb, unit, limit))
+                .await
+                .map_err(|_| {
+                    anyhow!(
+                        "`systemctl {verb} {unit}` did not answer within {}s",
+                        limit.as_secs()
+                    )
+                })?,
+            None => ctl::act(verb, unit, &[], limit).await,
+        }
+    }
 }
 
 /// Started again between two looks: another run (InvocationID), another start, or more restarts.
@@ -61,15 +110,22 @@ fn started_again(seen: &Status, now: &Status) -> bool {
 /// no job queued, and the same for [`HOLD`]. A unit started again meanwhile is asked again, until its
 /// own stop timeout and [`STOP_EXTRA`] have passed. Returns the state it was proven stopped in. When it
 /// cannot be stopped, nothing is changed.
-pub async fn stop(unit: &str, rec: &mut Stopping, stop_timeout: Duration) -> Result<Status> {
+pub async fn stop(
+    sd: &Manager,
+    unit: &str,
+    rec: &mut Stopping,
+    stop_timeout: Duration,
+) -> Result<Status> {
     let started = Instant::now();
     let limit = stop_timeout + STOP_EXTRA;
     let deadline = started + limit;
     let mut asked = 0u32;
     let mut starts = 0u32;
     let mut last_error: Option<String> = None;
-    let mut now = status(unit).await?;
+    let mut now = sd.status(unit).await?;
     let mut stable: Option<(Instant, Status)> = None;
+    // This run's stop job ended `done` since the last look.
+    let mut stopped_by_job = false;
     loop {
         if !now.down() {
             if let Some((_, seen)) = stable.take() {
@@ -86,7 +142,9 @@ pub async fn stop(unit: &str, rec: &mut Stopping, stop_timeout: Duration) -> Res
             asked += 1;
             rec.stopped_here = true;
             // `systemctl stop` waits for its job; a pending automatic restart is cancelled by it.
-            if let Err(e) = ctl::act("stop", unit, &[], limit).await {
+            let asking = sd.act("stop", unit, limit).await;
+            stopped_by_job = asking.is_ok();
+            if let Err(e) = asking {
                 tracing::debug!(unit, "stop: {e:#}");
                 let e = format!("{e:#}");
                 // Asking again does not help a stop this user may not make.
@@ -98,6 +156,11 @@ pub async fn stop(unit: &str, rec: &mut Stopping, stop_timeout: Duration) -> Res
                 tokio::time::sleep(POLL).await;
             }
         } else {
+            if std::mem::take(&mut stopped_by_job) {
+                tracing::debug!(unit, asked, starts, "stop holds (its stop job ended done)");
+                fault::point(Point::AfterStop);
+                return Ok(now);
+            }
             match &stable {
                 Some((since, seen)) if !started_again(seen, &now) => {
                     if since.elapsed() >= HOLD {
@@ -118,7 +181,7 @@ pub async fn stop(unit: &str, rec: &mut Stopping, stop_timeout: Duration) -> Res
             }
             tokio::time::sleep(HOLD).await;
         }
-        now = status(unit).await?;
+        now = sd.status(unit).await?;
     }
     rec.refused = asked > 0;
     rec.stopped_here = false;
@@ -134,11 +197,11 @@ pub async fn stop(unit: &str, rec: &mut Stopping, stop_timeout: Duration) -> Res
 }
 
 /// Fails unless the unit is still down in the state it was proven stopped in.
-pub async fn check_held(unit: &str, held: Option<&Status>) -> Result<()> {
+pub async fn check_held(sd: &Manager, unit: &str, held: Option<&Status>) -> Result<()> {
     let Some(held) = held else {
         return Ok(());
     };
-    let now = status(unit).await?;
+    let now = sd.status(unit).await?;
     if !now.down() || started_again(held, &now) {
         bail!(
             "unit {unit} was started while its database was being written (it is {} now, {} restarts)",
@@ -172,6 +235,7 @@ async fn run_lines(
 /// watch early. The verdict: fixed (0); unverified (4) when it did not stay up, naming `backup`; with
 /// wait 0 unverified (0).
 pub async fn start_and_watch(
+    sd: &Manager,
     unit: &str,
     log: &LogTarget,
     logs_command: &str,
@@ -179,20 +243,20 @@ pub async fn start_and_watch(
     backup: Option<&str>,
     start_timeout: Duration,
 ) -> Result<Started> {
-    let before = status(unit).await?;
+    let before = sd.status(unit).await?;
     let mark = match log {
         LogTarget::File(p) => FileMark::take(p),
         LogTarget::Journal => None,
     };
     if before.active == "failed" || before.result != "success" {
-        if let Err(e) = ctl::act("reset-failed", unit, &[], ctl::QUERY_LIMIT).await {
+        if let Err(e) = sd.act("reset-failed", unit, ctl::QUERY_LIMIT).await {
             tracing::debug!(unit, "reset-failed: {e:#}");
         }
     }
     fault::point(Point::BeforeStart);
     say(format!("starting {unit}"));
-    let started = ctl::act("start", unit, &[], start_timeout + STOP_EXTRA).await;
-    let first = status(unit).await?;
+    let started = sd.act("start", unit, start_timeout + STOP_EXTRA).await;
+    let first = sd.status(unit).await?;
     let mut notes = Vec::new();
     let down = if let Err(e) = started {
         Some(format!("its start failed ({e:#}); it is {}", first.shown()))
@@ -205,8 +269,9 @@ pub async fn start_and_watch(
     } else {
         say(format!("watching {unit} for up to {wait}s"));
         let deadline = Instant::now() + Duration::from_secs(wait);
+        let mut pause = FIRST_POLL;
         loop {
-            let now = status(unit).await?;
+            let now = sd.status(unit).await?;
             let coming_up = now.active == "activating" && !now.restarting();
             if (now.active != "active" && !coming_up)
                 || now.invocation != first.invocation
@@ -242,10 +307,11 @@ pub async fn start_and_watch(
                 ));
                 break None;
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 3 / 2).min(POLL);
         }
     };
-    let state_after = status(unit).await.ok().map(|s| s.state());
+    let state_after = sd.status(unit).await.ok().map(|s| s.state());
     let verdict = match down {
         None => Verdict::fixed(),
         Some(why) => Verdict::new(Outcome::Unverified, ExitCode::NotUp).with_error(format!(

@@ -232,21 +232,32 @@ pub struct Service {
 }
 
 impl Service {
+    /// The properties a [`Service`] is read from (its state and its definition).
+    pub fn props() -> Vec<&'static str> {
+        let mut props: Vec<&str> = STATUS_PROPS.to_vec();
+        props.extend_from_slice(DEFINITION_PROPS);
+        props
+    }
+
     /// Reads `names` (their definitions and state); a name that is not a loaded or installed unit is an
     /// error only when `strict`.
     pub async fn read_all(names: &[String], strict: bool) -> Result<Vec<Service>> {
-        let mut props: Vec<&str> = STATUS_PROPS.to_vec();
-        props.extend_from_slice(DEFINITION_PROPS);
-        let all = ctl::show(names, &props).await?;
+        let all = ctl::show(names, &Self::props()).await?;
+        Self::from_shown(names.iter().cloned().zip(all).collect(), strict).await
+    }
+
+    /// The services `systemctl show` described with [`Service::props`]; a name that is not a loaded or
+    /// installed unit is an error only when `strict`.
+    pub async fn from_shown(shown: Vec<(String, Props)>, strict: bool) -> Result<Vec<Service>> {
         let mut out = Vec::new();
-        for (name, p) in names.iter().zip(all) {
+        for (name, p) in shown {
             if p.get("LoadState") == "not-found" {
                 if strict {
                     bail!("there is no unit {name} on this host; nothing was changed; `systemctl list-units --type=service --all` lists the units");
                 }
                 continue;
             }
-            out.push(Service::of(name, p).await);
+            out.push(Service::of(&name, p).await);
         }
         Ok(out)
     }
