@@ -230,11 +230,6 @@ pub struct Lifecycle {
     pub at_ns: i128,
 }
 
-/// How long after a run's StartedAt Podman logs its `start` (measured on 4.3.1: 2.0 to 5.5 ms over
-/// six runs of a loop), with room for a loaded machine: a `start` this soon after the StartedAt of the
-/// run inspected is that run's.
-const START_EVENT_LAG_NS: i128 = 50_000_000;
-
 /// How far before the inspected run's start [`Engine::settle`] reads Podman's event log.
 const LOOP_HISTORY_NS: i128 = 5_000_000_000;
 
@@ -243,42 +238,39 @@ const LOOP_HISTORY_NS: i128 = 5_000_000_000;
 /// lines the diagnosis reads). A restart by the policy is a `died` followed by a `start` with no
 /// `cleanup` in between: Podman 4.3 restarts a container inside the cleanup that follows its death,
 /// before that cleanup is logged (a loop logs `died`, `restart`, `init`, `start`, `died`, …), while a
-/// stop, anyone's, logs `cleanup` after the death. A loop is seen when the run inspected died and was
-/// restarted (that run, then), or when the run inspected was itself a restart by the policy and so was
-/// the run before it (the run before, which has ended). The next run's `start` is waited for, not
+/// stop, anyone's, logs `cleanup` after the death, before the lock it holds lets anyone start it again.
+/// A loop is seen when the run inspected died and was restarted (that run, then), or when the run
+/// inspected was itself a restart by the policy and so was the run before it (the run before, which
+/// has ended). The next run's `start` is waited for, not
 /// Podman's `restart`: the run that died has then had all its lines written (Podman logs the death
 /// before the last lines of the run are in its log), which the diagnosis reads.
 pub fn podman_loop_seen(events: &[Lifecycle], run_started_ns: i128) -> Option<i128> {
-    // The restarts by the policy, oldest first: (death, start of the next run, start of the run that
-    // died when it is in the log).
-    let mut restarts: Vec<(i128, i128, Option<i128>)> = Vec::new();
-    let mut died: Option<i128> = None;
-    let mut last_start: Option<i128> = None;
-    for l in events {
+    // The run inspected (or a later one) died and the container started again.
+    let mut died = false;
+    for l in events.iter().filter(|l| l.at_ns >= run_started_ns) {
         match l.action.as_str() {
-            "died" => died = Some(l.at_ns),
-            "cleanup" => died = None,
-            "start" => {
-                if let Some(d) = died.take() {
-                    restarts.push((d, l.at_ns, last_start));
-                }
-                last_start = Some(l.at_ns);
-            }
+            "died" => died = true,
+            "cleanup" => died = false,
+            "start" if died => return Some(run_started_ns),
             _ => {}
         }
     }
-    if restarts.iter().any(|(d, _, _)| *d >= run_started_ns) {
-        return Some(run_started_ns);
+    // The run inspected was started after the death of the run before it with no cleanup between (its
+    // own `start` may not be logged yet: Podman logs it a few ms after the StartedAt that inspect gives),
+    // and so was the run before it.
+    let before: Vec<&Lifecycle> = events.iter().filter(|l| l.at_ns < run_started_ns).collect();
+    let last = |list: &[&Lifecycle], action: &str| list.iter().rposition(|l| l.action == action);
+    let died = last(&before, "died")?;
+    let cleaned = |from: usize, to: usize| before[from..to].iter().any(|l| l.action == "cleanup");
+    if cleaned(died, before.len()) {
+        return None;
     }
-    match restarts.as_slice() {
-        [.., (_, before, _), (_, this, Some(prev))]
-            if (run_started_ns..=run_started_ns + START_EVENT_LAG_NS).contains(this)
-                && before == prev =>
-        {
-            Some(*prev)
-        }
-        _ => None,
+    let started = last(&before[..died], "start")?;
+    let died_before = last(&before[..started], "died")?;
+    if cleaned(died_before, started) {
+        return None;
     }
+    Some(before[started].at_ns)
 }
 
 /// What Podman's events say of a container being stopped, read at one moment (its last death and what
@@ -1379,16 +1371,14 @@ mod tests {
         // The run inspected (started 272) died and the next one started: that run.
         assert_eq!(podman_loop_seen(&looped, 272 * MS), Some(272 * MS));
         // The same log read before the next start: the run inspected was a restart, and so was the
-        // one before it (started 143)... only when the run before it was one too.
+        // one before it (started 143), when the log shows that one's restart too.
         assert_eq!(podman_loop_seen(&looped[..9], 272 * MS), None);
         let mut longer = ev(&[("init", 0), ("start", 10), ("died", 46), ("restart", 54)]);
         longer.extend(looped.clone());
         assert_eq!(podman_loop_seen(&longer[..13], 272 * MS), Some(143 * MS));
-        assert_eq!(
-            podman_loop_seen(&longer[..13], 396 * MS),
-            None,
-            "a start logged before the run inspected is not its"
-        );
+        // Inspected as the next run started (396), before Podman logged that start: the run that
+        // started at 274 died and the container started again with no cleanup between.
+        assert_eq!(podman_loop_seen(&longer[..13], 396 * MS), Some(274 * MS));
         assert_eq!(
             podman_loop_seen(&longer[..8], 141 * MS),
             None,
