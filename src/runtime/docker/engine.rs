@@ -49,7 +49,7 @@ const LOOP_POLL: Duration = Duration::from_millis(100);
 /// [`Engine::settle`], a stop's outcome in the stop window): each read is a whole answer of what the log
 /// holds (`stream=false`), 2 to 5 ms on a private 4.3 service. Not its events stream: Podman 4.3 (file
 /// events backend) tails its log by polling it every 250 ms, so a stream hands events over in batches
-/// 0 to 250 ms after they happen (measured: latencies 0.8 to 246 ms over 40 events of a loop, through
+/// 0 to 250 ms after they happen (measured: latencies 0.8 to 245 ms over 39 events of a loop, through
 /// both its own `/libpod/events?stream=true` and the Docker-compatible `/events`), slower than a loop's
 /// whole period (about 130 ms here).
 pub const PODMAN_EVENTS_POLL: Duration = Duration::from_millis(15);

@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 const STOP_GRACE: i32 = 10;
 const POLL: Duration = Duration::from_millis(250);
 /// How long a stopped container must stay stopped (the same run, not running) before the first byte is
-/// written, on Podman when its event log cannot tell ([`podman_stop_and_hold`]): it may answer a stop with
-/// "already stopped" between two runs of a restart loop and start it again right after (measured on 4.3 in a loop without back-off: of 200 stops, all 149
-/// answered 304 were followed by a restart 0.1 to 0.5 s later, and so were 2 of 51 answered 204), and it
-/// does not say whether a stop was its user's (no `StoppedByUser` in 4.3's inspect).
+/// written, on Podman when its event log cannot tell ([`podman_stop_and_hold`]): it may answer a stop
+/// with "already stopped" between two runs of a restart loop and start it again right after (measured
+/// on 4.3 in a loop without back-off: of 200 stops, all 149 answered 304 were followed by a restart 0.1
+/// to 0.5 s later, and so were 2 of 51 answered 204), and it does not say whether a stop was its
+/// user's (no `StoppedByUser` in 4.3's inspect).
 const HOLD: Duration = Duration::from_secs(2);
 /// The same on Docker, whose stop ends the restart manager's loop (`HasBeenManuallyStopped`): a container
 /// it reports stopped after a stop is not started again by its policy (measured in a back-off loop: 40
@@ -191,8 +192,9 @@ fn refused(
 ///   between the runs of a loop;
 /// - 40 fresh loops stopped with bare stop requests, asked again after each "already stopped" until one
 ///   was answered 204: 32 logged a cleanup, each time two, the second 0.6 to 52.7 ms after the first
-///   (median 8.6); none of the 32 was followed by a `restart`, `init` or `start` (at least 1.5 s
-///   recorded after it); the other 8 went on looping (6 of them after a stop answered 204).
+///   (median 3.4); none of the 32 was followed by a `restart`, `init` or `start` in the rest of
+///   a 3.5 s recording of the container's events; the other 8 went on looping (6 of them after a
+///   stop answered 204).
 ///
 /// So the proof ends at the second cleanup after the death (both cleanups decided not to restart), or
 /// at the first when no second one and no start came within this bound: about twice the longest gap
@@ -206,14 +208,16 @@ const EVENTS_SILENT: Duration = Duration::from_secs(2);
 
 /// The stop window on Podman, from its own event log (read every [`PODMAN_EVENTS_POLL`]): a stop is
 /// asked when the loop goes on, and again at each restart Podman logs (a stop answered "already
-/// stopped" between two runs, or one that the cleanup of the run it killed raced, leaves the policy
+/// stopped" between two runs, or one that the cleanup of the run it ended raced, leaves the policy
 /// restarting it: of 40 fresh loops stopped by bare requests, 6 went on after a stop answered 204).
 /// Asked when the `restart` is logged, a stop waits for the container's lock, which Podman's cleanup
-/// holds while it restarts the container (about 90 ms here), and lands as the next run starts: asked
-/// when its `start` is logged instead, a stop reached the stand-in as it was dying by itself (it
-/// fails within 30 ms) and the loop went on in 2 of 3 runs measured (up to 9 stops, 1.9 s). and the stop holds once Podman logged the last run's two cleanups (neither restarted it), or
-/// one and no start followed within [`CLEANUP_BOUND`], and inspect shows it stopped in that run. None when the log
-/// cannot be read or shows no death (then the inspects decide, as on Docker).
+/// holds while it restarts the container (about 90 ms here), and lands as the next run starts; asked
+/// when its `start` is logged instead, a stop reached the stand-in as it was dying by itself (it fails
+/// within 30 ms) and the loop went on in 2 of 3 runs measured (up to 9 stops, 1.9 s); a SIGTERM through
+/// Podman's kill before each stop did worse (the loop went on in 4 of 5 runs, up to 16 kills). The
+/// stop holds once Podman logged the last run's two cleanups (neither restarted it), or one and no
+/// start followed within [`CLEANUP_BOUND`], and inspect shows it stopped in that run. None when the
+/// log cannot be read or shows no death (then the inspects decide, as on Docker).
 async fn podman_stop_and_hold(
     e: &Engine,
     c: &Container,
