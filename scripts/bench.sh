@@ -638,8 +638,9 @@ stop's: neither restarted it), or at the first when no start followed within 100
 it was measured are next to \`CLEANUP_BOUND\` in \`src/runtime/docker/lifecycle.rs\`). A stop that is
 raced costs one more loop period (130 to 200 ms under load). The manual side's single \`podman stop\`
 does not wait for any of that (its edit lands because the next run reads it, or is written while a run
-is up). On 2026-12-06, 20 runs alternating on a loaded machine (load average 5 to 8): 547 against 318 ms
-(1.72x) with the event log, 606 against 337 ms (1.80x) with the inspects it replaced. A stop proven in
+is up). On 2026-12-06, on a loaded machine (load average 5 to 8), 20 runs alternating each time: with
+the event log 547, 558 and 553 ms against 318, 312 and 298 (1.72x, 1.79x, 1.86x); with the inspects it
+replaced 606 and 626 ms against 337 and 322 (1.80x, 1.94x). A stop proven in
 less than one loop period would need Podman to mark a stop its user's before the run ends (4.3 marks it
 after the lock is taken again) or to turn the restart policy off (4.3's update answers 404).
 
