@@ -202,7 +202,7 @@ EOF
 # The same scenario on a private rootful Podman service (scripts/podman-up.sh), where a crash loop has no
 # back-off: the manual side is the bare procedure (podman stop, cp, UPDATE, podman start: during a loop
 # Podman may answer the stop "already stopped" and go on, which an operator does not see); ozrepair
-# stops until Podman's events say the stop holds.
+# sees the loop and proves the stop holds from Podman's event log (died, then cleanup without a restart).
 say "1b. time to recovery on Podman (N=$N1 each, alternating)"
 PD="$CACHE/podman"
 scripts/podman-up.sh --stop "$PD" >/dev/null 2>&1 || true
@@ -560,8 +560,8 @@ Targets missed: **$missed**. $FLEET_NOTE
    for \`docker\` on the manual side and \`ozrepair -H unix://…/podman.sock\` on ours. Podman restarts a
    loop without back-off and may answer a stop "already stopped" between two runs while the loop goes on:
    the manual side does not notice (its edit usually lands anyway, as the next run reads it), ozrepair
-   asks again until Podman's events say the run ended for good (\`died\`, then \`cleanup\` without a
-   restart) before it writes.
+   asks again at each restart Podman logs until its event log says the run ended for good (\`died\`,
+   then \`cleanup\` without a restart) before it writes.
    **1c** is the same scenario where systemd runs the management server: NetBird's unit
    (\`Restart=on-failure\`, \`RestartSec=5\`, \`--log-file console\`), the stand-in as its ExecStart, in a
    minimal Debian root booted with systemd-nspawn (\`scripts/systemd-machine.sh\`); both sides run inside
@@ -613,25 +613,36 @@ $(( FIX_TOTAL - FIX_LAST )) of the $FIX_TOTAL ms come after the last line: the E
 \`docker start\`. Locating, reading, diagnosing, stopping, the verified backup and the write together
 take the first $FIX_LAST ms. Both sides are dominated by dockerd's stop and start.
 
-**On Podman (1b)** ozrepair first looks for the loop it is about to repair (\`Engine::settle\`): Podman
-shows a looping container as running or stopped, never restarting, so the loop is seen when its next run
-starts, a few hundred milliseconds after the last (looked at from 10 ms, each pause half as long again, up
-to 100 ms; every 100 ms before: 684 ms against 782 ms to recovery, medians of 20 runs alternating on one Podman service, and 557 against 658 in 12 runs under load). One run, each
-line stamped with the milliseconds since the command started ($PFIX_TOTAL ms in all), with the debug lines of
-that look and of the stop's proof:
+**On Podman (1b)** ozrepair reads Podman's event log (\`/libpod/events?stream=false\`, every 15 ms while
+it waits on Podman; not the events stream, which Podman 4.3 with its file backend hands over in batches
+every 250 ms, measured 0.8 to 245 ms late, longer than a loop's period of about 130 ms here). Podman shows
+a looping container as running or stopped, never restarting; its log says more: a loop is a \`died\`
+followed by a \`start\` with no \`cleanup\` between (Podman restarts inside the cleanup that follows a
+death, before it would log that cleanup), so the loop is seen as soon as the log shows that the run
+inspected and the one before it were both restarts by the policy (\`Engine::settle\`, usually at the
+first read), instead of when an inspect falls on the next run. One run, each line stamped with the
+milliseconds since the command started ($PFIX_TOTAL ms in all), with the debug lines of that look and of
+the stop's proof:
 
 \`\`\`
 $(cat "$W/podman-fix-phases.txt")
 \`\`\`
 
-Then it pays for a stop that holds: in a loop without back-off Podman answers most
-stops "already stopped" between two runs and starts the container again (measured on 4.3: after 149 of
-149 such answers), so ozrepair asks again until Podman's events say a run ended for good (\`died\`, then
-\`cleanup\` without a restart), usually one to three runs later, 0.2 to 1 s. The manual side's single
-\`podman stop\` does not wait for that (its edit lands because the next run reads it, or is written
-while a run is up). A stop proven in less than one loop period would need Podman to say whether a stop
-was its user's (4.3's inspect has no \`StoppedByUser\`) or to turn the restart policy off (4.3's update
-answers 404).
+Then it pays for a stop that holds. In a loop without back-off Podman 4.3 answers many stops "already
+stopped" between two runs and restarts the container, and a stop it answers 204 may be raced by the
+cleanup of the run it ended, which restarts the container all the same ("another process interfered":
+of 40 fresh loops stopped by bare requests, 6 went on after a 204). So ozrepair asks again at each
+\`restart\` Podman logs (the stop then waits for the lock that cleanup holds and lands as the next run
+starts) and takes the stop as holding at the second \`cleanup\` after the death (conmon's and the
+stop's: neither restarted it), or at the first when no start followed within 100 ms (the bound and how
+it was measured are next to \`CLEANUP_BOUND\` in \`src/runtime/docker/lifecycle.rs\`). A stop that is
+raced costs one more loop period (130 to 200 ms under load). The manual side's single \`podman stop\`
+does not wait for any of that (its edit lands because the next run reads it, or is written while a run
+is up). On 2026-12-06, on a loaded machine (load average 5 to 8), 20 runs alternating each time: with
+the event log 547, 558 and 553 ms against 318, 312 and 298 (1.72x, 1.79x, 1.86x); with the inspects it
+replaced 606 and 626 ms against 337 and 322 (1.80x, 1.94x). A stop proven in
+less than one loop period would need Podman to mark a stop its user's before the run ends (4.3 marks it
+after the lock is taken again) or to turn the restart policy off (4.3's update answers 404).
 
 ### Backup of big.db (benchmark 2)
 

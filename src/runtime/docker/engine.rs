@@ -45,6 +45,14 @@ const RETRY_PAUSE_MAX: Duration = Duration::from_millis(500);
 const LOOP_LOOK: Duration = Duration::from_millis(1200);
 const LOOP_POLL_FIRST: Duration = Duration::from_millis(10);
 const LOOP_POLL: Duration = Duration::from_millis(100);
+/// How often Podman's event log is read while ozrepair waits on what Podman does (a loop's next run in
+/// [`Engine::settle`], a stop's outcome in the stop window): each read is a whole answer of what the log
+/// holds (`stream=false`), 2 to 5 ms on a private 4.3 service. Not its events stream: Podman 4.3 (file
+/// events backend) tails its log by polling it every 250 ms, so a stream hands events over in batches
+/// 0 to 250 ms after they happen (measured: latencies 0.8 to 245 ms over 39 events of a loop, through
+/// both its own `/libpod/events?stream=true` and the Docker-compatible `/events`), slower than a loop's
+/// whole period (about 130 ms here).
+pub const PODMAN_EVENTS_POLL: Duration = Duration::from_millis(15);
 /// A run up this long is not part of a loop [`Engine::settle`] could see: a loop without back-off starts
 /// again within a second or two (Podman), and Docker's back-off shows as `restarting`. Measured by this
 /// machine's clock against the engine's StartedAt; a remote engine's clock that is behind by more than
@@ -222,24 +230,86 @@ pub struct Lifecycle {
     pub at_ns: i128,
 }
 
-/// Whether Podman's events say that the run which started at `run_started_ns` ended for good: it
-/// `died`, and then its cleanup ran (`cleanup`) without a `restart`, `init` or `start` after the death.
-/// Podman's cleanup applies the restart policy first and, when it restarts the container, returns
-/// before it cleans up (so a `cleanup` after the death is a decision not to restart: after a stop that
-/// was its user's, measured in a loop without back-off); a stop answered while the loop goes on is
-/// followed by `restart`, `init`, `start` instead.
-pub fn podman_stop_holds(events: &[Lifecycle], run_started_ns: i128) -> bool {
-    let Some(died) = events
-        .iter()
-        .rposition(|l| l.action == "died" && l.at_ns >= run_started_ns)
-    else {
-        return false;
+/// How far before the inspected run's start [`Engine::settle`] reads Podman's event log.
+const LOOP_HISTORY_NS: i128 = 5_000_000_000;
+
+/// Whether Podman's events show a restart loop around the run inspected, which started at
+/// `run_started_ns`, and if so when a run of the loop that has ended started (the earliest run whose
+/// lines the diagnosis reads). A restart by the policy is a `died` followed by a `start` with no
+/// `cleanup` in between: Podman 4.3 restarts a container inside the cleanup that follows its death,
+/// before that cleanup is logged (a loop logs `died`, `restart`, `init`, `start`, `died`, …), while a
+/// stop, anyone's, logs `cleanup` after the death, before the lock it holds lets anyone start it again.
+/// A loop is seen when the run inspected died and was restarted (that run, then), or when the run
+/// inspected was itself a restart by the policy and so was the run before it (the run before, which
+/// has ended). The next run's `start` is waited for, not
+/// Podman's `restart`: the run that died has then had all its lines written (Podman logs the death
+/// before the last lines of the run are in its log), which the diagnosis reads.
+pub fn podman_loop_seen(events: &[Lifecycle], run_started_ns: i128) -> Option<i128> {
+    // The run inspected (or a later one) died and the container started again.
+    let mut died = false;
+    for l in events.iter().filter(|l| l.at_ns >= run_started_ns) {
+        match l.action.as_str() {
+            "died" => died = true,
+            "cleanup" => died = false,
+            "start" if died => return Some(run_started_ns),
+            _ => {}
+        }
+    }
+    // The run inspected was started after the death of the run before it with no cleanup between (its
+    // own `start` may not be logged yet: Podman logs it a few ms after the StartedAt that inspect gives),
+    // and so was the run before it.
+    let before: Vec<&Lifecycle> = events.iter().filter(|l| l.at_ns < run_started_ns).collect();
+    let last = |list: &[&Lifecycle], action: &str| list.iter().rposition(|l| l.action == action);
+    let died = last(&before, "died")?;
+    let cleaned = |from: usize, to: usize| before[from..to].iter().any(|l| l.action == "cleanup");
+    if cleaned(died, before.len()) {
+        return None;
+    }
+    let started = last(&before[..died], "start")?;
+    let died_before = last(&before[..started], "died")?;
+    if cleaned(died_before, started) {
+        return None;
+    }
+    Some(before[started].at_ns)
+}
+
+/// What Podman's events say of a container being stopped, read at one moment (its last death and what
+/// followed it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSeen {
+    /// No run died in the events read.
+    Nothing,
+    /// The last run died, and nothing followed yet: Podman's cleanup (which restarts it or not) is to come.
+    Died,
+    /// The last run that died was started again (`restart`, `init` or `start` after its death): the loop
+    /// goes on, or someone started it.
+    Restarted,
+    /// The last run that died was cleaned up, and nothing started it since: the first `cleanup`'s stamp
+    /// (ns), and how many cleanups were logged after the death. Podman logs `cleanup` only when a
+    /// cleanup did not restart the container (it restarts before it cleans up).
+    CleanedUp { at: i128, cleanups: usize },
+}
+
+/// [`StopSeen`] of the events read (oldest first).
+pub fn podman_stop_seen(events: &[Lifecycle]) -> StopSeen {
+    let Some(died) = events.iter().rposition(|l| l.action == "died") else {
+        return StopSeen::Nothing;
     };
     let after = &events[died + 1..];
-    after.iter().any(|l| l.action == "cleanup")
-        && !after
-            .iter()
-            .any(|l| matches!(l.action.as_str(), "restart" | "init" | "start"))
+    if after
+        .iter()
+        .any(|l| matches!(l.action.as_str(), "restart" | "init" | "start"))
+    {
+        return StopSeen::Restarted;
+    }
+    let mut cleanups = after.iter().filter(|l| l.action == "cleanup");
+    match cleanups.next() {
+        Some(c) => StopSeen::CleanedUp {
+            at: c.at_ns,
+            cleanups: 1 + cleanups.count(),
+        },
+        None => StopSeen::Died,
+    }
 }
 
 /// A restart loop seen across two looks at a container.
@@ -914,6 +984,11 @@ impl Engine {
             return Ok(first);
         }
         let end = Instant::now() + LOOP_LOOK;
+        if self.kind().await.flavour == Flavour::Podman {
+            if let Some(settled) = self.podman_settle(&first, end).await? {
+                return Ok(settled);
+            }
+        }
         let mut last = first.clone();
         let mut pause = LOOP_POLL_FIRST;
         while Instant::now() < end {
@@ -933,6 +1008,45 @@ impl Engine {
             }
         }
         Ok(last)
+    }
+
+    /// [`Engine::settle`] on Podman, from its event log ([`podman_loop_seen`]): the loop is seen in
+    /// the log as it is when first read (the run inspected and the one before it were restarts by the
+    /// policy), or as soon as Podman logs the next run's start after the death of the run inspected,
+    /// instead of when an inspect happens to fall on the next run. None when the log cannot be read
+    /// (then the inspects decide).
+    async fn podman_settle(&self, first: &Container, end: Instant) -> Result<Option<Container>> {
+        let Some(run) = crate::timefmt::parse_rfc3339(&first.started_at).filter(|n| *n > 0) else {
+            return Ok(None);
+        };
+        loop {
+            let Some(events) = self.podman_events(&first.id, run - LOOP_HISTORY_NS).await else {
+                return Ok(None);
+            };
+            if let Some(earlier) = podman_loop_seen(&events, run) {
+                let Some(mut now) = self.container(&first.id).await? else {
+                    return Ok(Some(first.clone()));
+                };
+                tracing::debug!(container = %first.name, from = first.restart_count, to = now.restart_count, "restart loop (Podman's events)");
+                now.loop_seen = Some(LoopSeen {
+                    earlier_start: if earlier == run {
+                        first.started_at.clone()
+                    } else {
+                        crate::timefmt::rfc3339_micros(earlier)
+                    },
+                });
+                now.status = State::Restarting;
+                return Ok(Some(now));
+            }
+            if Instant::now() >= end {
+                return Ok(Some(
+                    self.container(&first.id)
+                        .await?
+                        .unwrap_or_else(|| first.clone()),
+                ));
+            }
+            tokio::time::sleep(PODMAN_EVENTS_POLL).await;
+        }
     }
 
     /// The host path of a named volume (its Mountpoint).
@@ -1062,9 +1176,6 @@ impl Engine {
         self.retried(once).await.map_err(|f| self.failed(f))
     }
 
-    /// Asks the engine to stop the container (SIGTERM, then SIGKILL after `grace` seconds). An engine may
-    /// answer "already stopped" while its restart policy starts the container again: the stop window
-    /// proves the stop holds.
     /// A Podman container's lifecycle events since `since_ns` (Unix time, ns), oldest first, from
     /// Podman's own events API (`stream=false`: what its event log holds now, then the answer ends; the
     /// Docker-compatible one ignores `until` and would stream on). None when the engine is not Podman or
@@ -1100,6 +1211,9 @@ impl Engine {
         Some(out)
     }
 
+    /// Asks the engine to stop the container (SIGTERM, then SIGKILL after `grace` seconds). An engine may
+    /// answer "already stopped" while its restart policy starts the container again: the stop window
+    /// proves the stop holds.
     pub async fn stop(&self, id: &str, grace: i32) -> Result<()> {
         tracing::debug!(container = id, grace, "stop container");
         let opts = StopContainerOptionsBuilder::default().t(grace).build();
@@ -1137,27 +1251,72 @@ mod tests {
         );
     }
 
+    /// Events at the given ms.
+    fn ev(list: &[(&str, i128)]) -> Vec<Lifecycle> {
+        list.iter()
+            .map(|(a, t)| Lifecycle {
+                action: a.to_string(),
+                at_ns: t * MS,
+            })
+            .collect()
+    }
+
+    const MS: i128 = 1_000_000;
+
     /// The events of a loop that a stop ended, and of stops answered while the loop went on (the orders
-    /// Podman 4.3 logged them in).
+    /// and the spacing, in ms, that Podman 4.3.1 logged them in on this machine).
     #[test]
     fn podman_events_tell_a_stop_that_holds() {
-        let ev = |list: &[(&str, i128)]| -> Vec<Lifecycle> {
-            list.iter()
-                .map(|(a, t)| Lifecycle {
-                    action: a.to_string(),
-                    at_ns: *t,
-                })
-                .collect()
-        };
-        // The run started at 100: it died, and cleanup ran twice (the stop's and conmon's).
+        // The run started at 100 was stopped: it died, and both cleanups ran (the stop's and conmon's,
+        // 0.6 to 53 ms apart).
         let held = ev(&[
             ("start", 100),
             ("died", 190),
             ("cleanup", 274),
             ("cleanup", 275),
         ]);
-        assert!(podman_stop_holds(&held, 100));
-        // Answered 304 between two runs: died, restart, init, start, died, restart…
+        assert_eq!(
+            podman_stop_seen(&held),
+            StopSeen::CleanedUp {
+                at: 274 * MS,
+                cleanups: 2
+            }
+        );
+        assert_eq!(
+            podman_stop_seen(&held[..3]),
+            StopSeen::CleanedUp {
+                at: 274 * MS,
+                cleanups: 1
+            },
+            "one cleanup so far: the bound decides"
+        );
+        // A stop that the cleanup of the run it killed raced: the loop restarted it once more, and its
+        // next run died by itself and was cleaned up.
+        let raced = ev(&[
+            ("init", 349),
+            ("start", 362),
+            ("died", 374),
+            ("restart", 396),
+            ("init", 466),
+            ("start", 472),
+            ("died", 477),
+            ("cleanup", 519),
+            ("cleanup", 520),
+        ]);
+        assert_eq!(
+            podman_stop_seen(&raced),
+            StopSeen::CleanedUp {
+                at: 519 * MS,
+                cleanups: 2
+            }
+        );
+        assert_eq!(
+            podman_stop_seen(&raced[..7]),
+            StopSeen::Died,
+            "its cleanup is to come"
+        );
+        assert_eq!(podman_stop_seen(&raced[..6]), StopSeen::Restarted);
+        // Answered "already stopped" between two runs: died, restart, init, start, died, restart…
         let looped = ev(&[
             ("died", 160),
             ("restart", 170),
@@ -1166,23 +1325,82 @@ mod tests {
             ("died", 291),
             ("restart", 337),
         ]);
-        assert!(!podman_stop_holds(&looped, 290));
-        // Died, but its cleanup has not run yet: not known.
-        assert!(!podman_stop_holds(
-            &ev(&[("start", 100), ("died", 190)]),
-            100
-        ));
-        // A cleanup of an earlier run says nothing of this one.
-        assert!(!podman_stop_holds(
-            &ev(&[("died", 50), ("cleanup", 60), ("start", 100)]),
-            100
-        ));
-        // Cleanup, then started again (by someone): not held.
-        assert!(!podman_stop_holds(
-            &ev(&[("died", 190), ("cleanup", 200), ("start", 300)]),
-            100
-        ));
-        assert!(!podman_stop_holds(&[], 100));
+        assert_eq!(podman_stop_seen(&looped), StopSeen::Restarted);
+        // Cleaned up, then started again (by someone): the stop does not hold.
+        assert_eq!(
+            podman_stop_seen(&ev(&[("died", 190), ("cleanup", 200), ("start", 300)])),
+            StopSeen::Restarted
+        );
+        // The restart logged after a cleanup (not seen on 4.3, and what the bound waits for).
+        assert_eq!(
+            podman_stop_seen(&ev(&[("died", 190), ("cleanup", 200), ("restart", 230)])),
+            StopSeen::Restarted
+        );
+        // A cleanup of an earlier death says nothing of the run that died since.
+        assert_eq!(
+            podman_stop_seen(&ev(&[
+                ("died", 50),
+                ("cleanup", 60),
+                ("start", 100),
+                ("died", 150)
+            ])),
+            StopSeen::Died
+        );
+        assert_eq!(podman_stop_seen(&ev(&[("start", 100)])), StopSeen::Nothing);
+        assert_eq!(podman_stop_seen(&[]), StopSeen::Nothing);
+    }
+
+    /// A loop is seen from the log: a death of the run inspected (or a later one), then a start with no
+    /// cleanup in between; or the run inspected and the one before it both started by the policy. Never
+    /// from a stop and a start, nor from one restart before the run inspected.
+    #[test]
+    fn podman_events_tell_a_loop() {
+        // Recorded on 4.3.1 (ms; StartedAt is 2 to 5.5 ms before the start logged).
+        let looped = ev(&[
+            ("init", 135),
+            ("start", 143),
+            ("died", 180),
+            ("restart", 190),
+            ("init", 263),
+            ("start", 274),
+            ("died", 308),
+            ("restart", 314),
+            ("init", 386),
+            ("start", 398),
+        ]);
+        // The run inspected (started 272) died and the next one started: that run.
+        assert_eq!(podman_loop_seen(&looped, 272 * MS), Some(272 * MS));
+        // The same log read before the next start: the run inspected was a restart, and so was the
+        // one before it (started 143), when the log shows that one's restart too.
+        assert_eq!(podman_loop_seen(&looped[..9], 272 * MS), None);
+        let mut longer = ev(&[("init", 0), ("start", 10), ("died", 46), ("restart", 54)]);
+        longer.extend(looped.clone());
+        assert_eq!(podman_loop_seen(&longer[..13], 272 * MS), Some(143 * MS));
+        // Inspected as the next run started (396), before Podman logged that start: the run that
+        // started at 274 died and the container started again with no cleanup between.
+        assert_eq!(podman_loop_seen(&longer[..13], 396 * MS), Some(274 * MS));
+        assert_eq!(
+            podman_loop_seen(&longer[..8], 141 * MS),
+            None,
+            "Podman's restart is not waited on: the next run's start is (the dead run's lines are all written by then)"
+        );
+        // Stopped and started again (anyone's stop, then a start): a cleanup between them.
+        let restarted_by_hand = ev(&[
+            ("start", 10),
+            ("died", 50),
+            ("restart", 55),
+            ("init", 90),
+            ("start", 100),
+            ("died", 190),
+            ("cleanup", 200),
+            ("init", 300),
+            ("start", 310),
+        ]);
+        assert_eq!(podman_loop_seen(&restarted_by_hand, 100 * MS), None);
+        assert_eq!(podman_loop_seen(&restarted_by_hand, 308 * MS), None);
+        // Crashed once, restarted, up since: not a loop (one restart).
+        assert_eq!(podman_loop_seen(&restarted_by_hand[..5], 98 * MS), None);
+        assert_eq!(podman_loop_seen(&[], 100), None);
     }
 
     /// Podman 4.3's own info answer of a rootless service (its idMappings as this machine's printed them).

@@ -2,7 +2,10 @@
 //! with "already stopped" and starts again), check it stayed stopped, start it and watch its new run.
 //! Driven by [`super::Docker`]'s [`crate::runtime::Runtime`] methods.
 
-use super::engine::{podman_stop_holds, started_again, Container, Engine, Flavour, LogRange};
+use super::engine::{
+    podman_stop_seen, started_again, Container, Engine, Flavour, Lifecycle, LogRange, StopSeen,
+    PODMAN_EVENTS_POLL,
+};
 use crate::fault::{self, Point};
 use crate::logs::{self, LogLine};
 use crate::progress::say;
@@ -16,10 +19,11 @@ use std::time::{Duration, Instant};
 const STOP_GRACE: i32 = 10;
 const POLL: Duration = Duration::from_millis(250);
 /// How long a stopped container must stay stopped (the same run, not running) before the first byte is
-/// written, on Podman, unless its events prove it sooner ([`podman_stop_holds`]): it may answer a stop with "already stopped" between two runs of a restart loop
-/// and start it again right after (measured on 4.3 in a loop without back-off: of 200 stops, all 149
-/// answered 304 were followed by a restart 0.1 to 0.5 s later, and so were 2 of 51 answered 204), and it
-/// does not say whether a stop was its user's (no `StoppedByUser` in 4.3's inspect).
+/// written, on Podman when its event log cannot tell ([`podman_stop_and_hold`]): it may answer a stop
+/// with "already stopped" between two runs of a restart loop and start it again right after (measured
+/// on 4.3 in a loop without back-off: of 200 stops, all 149 answered 304 were followed by a restart 0.1
+/// to 0.5 s later, and so were 2 of 51 answered 204), and it does not say whether a stop was its
+/// user's (no `StoppedByUser` in 4.3's inspect).
 const HOLD: Duration = Duration::from_secs(2);
 /// The same on Docker, whose stop ends the restart manager's loop (`HasBeenManuallyStopped`): a container
 /// it reports stopped after a stop is not started again by its policy (measured in a back-off loop: 40
@@ -49,10 +53,11 @@ pub struct Stopping {
 }
 
 /// Stops the container when it may hold the database or start again by itself, and proves the stop
-/// holds: it must be stopped and stay stopped (the same StartedAt and restart count) for [`HOLD`] on
-/// Podman, [`HOLD_DOCKER`] on Docker. A stop answered while a restart loop goes on is asked again. Returns
-/// the run it was proven stopped in (None when nothing needed stopping). When it cannot be stopped,
-/// nothing is changed.
+/// holds: on Podman from its event log ([`podman_stop_and_hold`]), else (and when that log says nothing)
+/// it must be stopped and stay stopped (the same StartedAt and restart count) for [`HOLD`] on Podman,
+/// [`HOLD_DOCKER`] on Docker. A stop answered while a restart loop goes on is asked again. Returns the
+/// run it was proven stopped in (None when nothing needed stopping). When it cannot be stopped, nothing
+/// is changed.
 pub async fn stop(e: &Engine, c: &Container, rec: &mut Stopping) -> Result<Option<Container>> {
     let now = inspect(e, c).await?;
     let must_watch = c.status.holds_database()
@@ -68,6 +73,29 @@ pub async fn stop(e: &Engine, c: &Container, rec: &mut Stopping) -> Result<Optio
     Ok(held)
 }
 
+/// What the stop window asked and saw, for its error when the container cannot be stopped.
+#[derive(Default)]
+struct Tally {
+    asked: u32,
+    restarts: u32,
+    last_error: Option<String>,
+}
+
+impl Tally {
+    /// Asks the engine to stop the container once more (its refusal is kept for the error).
+    async fn ask(&mut self, e: &Engine, c: &Container, rec: &mut Stopping) {
+        if self.asked == 0 {
+            say(format!("stopping {} ({})", c.name, c.status));
+        }
+        self.asked += 1;
+        rec.stopped_here = true;
+        if let Err(err) = e.stop(&c.id, STOP_GRACE).await {
+            tracing::debug!(container = %c.name, "stop: {err:#}");
+            self.last_error = Some(format!("{err:#}"));
+        }
+    }
+}
+
 async fn stop_and_hold(
     e: &Engine,
     c: &Container,
@@ -78,58 +106,44 @@ async fn stop_and_hold(
     let deadline = started + STOP_TRYING;
     let flavour = e.kind().await.flavour;
     let hold = hold_for(flavour);
-    // Podman's events of this window (a little before it, for a clock that is a little off).
-    let events_since = (flavour == Flavour::Podman).then(|| wall_ns() - EVENTS_MARGIN_NS);
-    let mut asked = 0u32;
-    let mut restarts = 0u32;
-    let mut last_error: Option<String> = None;
+    let mut t = Tally::default();
     let mut now = first;
+    if flavour == Flavour::Podman {
+        match podman_stop_and_hold(e, c, &now, rec, deadline, &mut t).await? {
+            Some(held) => return Ok(held),
+            None => now = inspect(e, c).await?,
+        }
+    }
     // The run seen stopped, and since when.
     let mut stable: Option<(Instant, Container)> = None;
     loop {
         if !now.status.stays_down() {
             if let Some((_, seen)) = stable.take() {
                 if started_again(&seen, &now) {
-                    restarts += 1;
+                    t.restarts += 1;
                 }
             }
             if Instant::now() >= deadline {
                 break;
             }
-            if asked == 0 {
-                say(format!("stopping {} ({})", c.name, c.status));
-            }
-            asked += 1;
-            rec.stopped_here = true;
-            if let Err(err) = e.stop(&c.id, STOP_GRACE).await {
-                tracing::debug!(container = %c.name, "stop: {err:#}");
-                last_error = Some(format!("{err:#}"));
-            }
+            t.ask(e, c, rec).await;
         } else {
             match &stable {
                 Some((since, seen)) if !started_again(seen, &now) => {
                     if since.elapsed() >= hold {
-                        tracing::debug!(container = %c.name, asked, restarts, "stop holds");
-                        return Ok(now);
-                    }
-                    if podman_says_held(e, c, &now, events_since).await {
-                        tracing::debug!(container = %c.name, asked, restarts, "stop holds (Podman's events)");
+                        tracing::debug!(container = %c.name, asked = t.asked, restarts = t.restarts, "stop holds");
                         return Ok(now);
                     }
                     // Podman restarts a loop without back-off, and its runs may be over before a
                     // stop seen running arrives (answered "already stopped"): ask again while it is
                     // down, so that a stop lands on the next run as soon as it starts.
-                    if events_since.is_some() && asked > 0 {
-                        asked += 1;
-                        if let Err(err) = e.stop(&c.id, STOP_GRACE).await {
-                            tracing::debug!(container = %c.name, "stop: {err:#}");
-                            last_error = Some(format!("{err:#}"));
-                        }
+                    if flavour == Flavour::Podman && t.asked > 0 {
+                        t.ask(e, c, rec).await;
                     }
                 }
                 Some(_) => {
                     // Started again and ended between two looks: the loop goes on.
-                    restarts += 1;
+                    t.restarts += 1;
                     stable = Some((Instant::now(), now.clone()));
                 }
                 None => stable = Some((Instant::now(), now.clone())),
@@ -141,16 +155,142 @@ async fn stop_and_hold(
         }
         now = inspect(e, c).await?;
     }
-    rec.refused = asked > 0;
+    Err(refused(c, &now, started, t, rec))
+}
+
+/// The error of a container that could not be stopped (nothing was changed).
+fn refused(
+    c: &Container,
+    now: &Container,
+    started: Instant,
+    t: Tally,
+    rec: &mut Stopping,
+) -> anyhow::Error {
+    rec.refused = t.asked > 0;
     rec.stopped_here = false;
-    bail!(
-            "container {} could not be stopped: it started again by itself {restarts} time(s) after {asked} stop request(s) in {}s (restart policy {:?}, state {}){}; nothing was changed",
+    anyhow!(
+            "container {} could not be stopped: it started again by itself {} time(s) after {} stop request(s) in {}s (restart policy {:?}, state {}){}; nothing was changed",
             c.name,
+            t.restarts,
+            t.asked,
             started.elapsed().as_secs(),
             now.restart_policy,
             now.status,
-            last_error.map(|e| format!("; the last stop answer: {e}")).unwrap_or_default()
+            t.last_error.map(|e| format!("; the last stop answer: {e}")).unwrap_or_default()
         )
+}
+
+/// How long after Podman logs the `cleanup` of a stopped run its log must still show no `restart`,
+/// `init` or `start` before the stop is taken as holding, when that cleanup is the only one logged after
+/// the death ([`podman_stop_and_hold`]). Podman 4.3 restarts without delay, and inside the cleanup that
+/// follows a death, before that cleanup would be logged: a death is followed by two cleanups, conmon's
+/// and the stop request's (a stop answered "already stopped" runs none), and each either restarts the
+/// container (`restart` logged first) or logs `cleanup`. Measured on this machine's 4.3.1 (private
+/// rootful service, the stand-in crash-looping without back-off, events read from the log):
+/// - a loop's `restart` follows its `died` by 1.5 to 29.5 ms (median 9.8, p90 22.4, 83 deaths), its
+///   `init` by 73 to 132 ms (median 98), its `start` by 87 to 146 ms (median 111): no cleanup is logged
+///   between the runs of a loop;
+/// - 40 fresh loops stopped with bare stop requests, asked again after each "already stopped" until one
+///   was answered 204: 32 logged a cleanup, each time two, the second 0.6 to 52.7 ms after the first
+///   (median 3.4); none of the 32 was followed by a `restart`, `init` or `start` in the rest of
+///   a 3.5 s recording of the container's events; the other 8 went on looping (6 of them after a
+///   stop answered 204).
+///
+/// So the proof ends at the second cleanup after the death (both cleanups decided not to restart), or
+/// at the first when no second one and no start came within this bound: about twice the longest gap
+/// measured between the two, counted on this machine's clock from the read that first showed the
+/// cleanup (so after it, whatever the engine's clock says).
+const CLEANUP_BOUND: Duration = Duration::from_millis(100);
+
+/// How long ozrepair waits for Podman's log to show a death after a stop was answered (a stop waits for
+/// the run to end), before the inspects decide instead.
+const EVENTS_SILENT: Duration = Duration::from_secs(2);
+
+/// The stop window on Podman, from its own event log (read every [`PODMAN_EVENTS_POLL`]): a stop is
+/// asked when the loop goes on, and again at each restart Podman logs (a stop answered "already
+/// stopped" between two runs, or one that the cleanup of the run it ended raced, leaves the policy
+/// restarting it: of 40 fresh loops stopped by bare requests, 6 went on after a stop answered 204).
+/// Asked when the `restart` is logged, a stop waits for the container's lock, which Podman's cleanup
+/// holds while it restarts the container (about 90 ms here), and lands as the next run starts; asked
+/// when its `start` is logged instead, a stop reached the stand-in as it was dying by itself (it fails
+/// within 30 ms) and the loop went on in 2 of 3 runs measured (up to 9 stops, 1.9 s); a SIGTERM through
+/// Podman's kill before each stop did worse (the loop went on in 4 of 5 runs, up to 16 kills). The
+/// stop holds once Podman logged the last run's two cleanups (neither restarted it), or one and no
+/// start followed within [`CLEANUP_BOUND`], and inspect shows it stopped in that run. None when the
+/// log cannot be read or shows no death (then the inspects decide, as on Docker).
+async fn podman_stop_and_hold(
+    e: &Engine,
+    c: &Container,
+    first: &Container,
+    rec: &mut Stopping,
+    deadline: Instant,
+    t: &mut Tally,
+) -> Result<Option<Container>> {
+    // The events of this window, a little before it for a clock that is a little off.
+    let since = wall_ns() - EVENTS_MARGIN_NS;
+    let restarts_of = |ev: &[Lifecycle]| ev.iter().filter(|l| l.action == "restart").count();
+    // The number of restarts in the log when a stop was last asked: one stop per restart.
+    let mut asked_at: Option<usize> = None;
+    // The cleanup seen, and when it was first seen.
+    let mut cleaned: Option<(i128, Instant)> = None;
+    let mut silent_since: Option<Instant> = None;
+    loop {
+        let Some(events) = e.podman_events(&c.id, since).await else {
+            return Ok(None);
+        };
+        let restarts = restarts_of(&events);
+        t.restarts = restarts as u32;
+        let seen = podman_stop_seen(&events);
+        if !matches!(seen, StopSeen::CleanedUp { .. }) {
+            cleaned = None;
+        }
+        match seen {
+            StopSeen::CleanedUp { at, cleanups } => {
+                let first_seen = match cleaned {
+                    Some((was, when)) if was == at => when,
+                    _ => Instant::now(),
+                };
+                cleaned = Some((at, first_seen));
+                if cleanups >= 2 || first_seen.elapsed() >= CLEANUP_BOUND {
+                    let now = inspect(e, c).await?;
+                    let run = crate::timefmt::parse_rfc3339(&now.started_at);
+                    if now.status.stays_down() && run.is_some_and(|r| r <= at) {
+                        tracing::debug!(container = %c.name, asked = t.asked, restarts = t.restarts, cleanups, "stop holds (Podman's events)");
+                        return Ok(Some(now));
+                    }
+                    // Started since (by someone): what follows in the log decides.
+                    cleaned = None;
+                }
+            }
+            StopSeen::Restarted => {
+                if asked_at != Some(restarts) {
+                    asked_at = Some(restarts);
+                    t.ask(e, c, rec).await;
+                }
+            }
+            StopSeen::Died => {}
+            StopSeen::Nothing => {
+                if asked_at.is_none() && !first.status.stays_down() {
+                    asked_at = Some(restarts);
+                    t.ask(e, c, rec).await;
+                } else if silent_since.get_or_insert_with(Instant::now).elapsed() >= EVENTS_SILENT {
+                    tracing::debug!(container = %c.name, "Podman's events show no death: inspects decide");
+                    return Ok(None);
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            let now = inspect(e, c).await?;
+            return Err(refused(
+                c,
+                &now,
+                deadline - STOP_TRYING,
+                std::mem::take(t),
+                rec,
+            ));
+        }
+        tokio::time::sleep(PODMAN_EVENTS_POLL).await;
+    }
 }
 
 /// Fails unless the container is still in the run it was proven stopped in (nothing started it while
@@ -179,20 +319,6 @@ fn wall_ns() -> i128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i128)
         .unwrap_or(0)
-}
-
-/// Whether Podman's own events prove that the run `now` shows stopped will not be started again by its
-/// restart policy ([`podman_stop_holds`]): then the stop holds without waiting out [`HOLD`]. Never on
-/// Docker (`since` is None), and not when the events cannot be read.
-async fn podman_says_held(e: &Engine, c: &Container, now: &Container, since: Option<i128>) -> bool {
-    let (Some(since), Some(started)) = (since, crate::timefmt::parse_rfc3339(&now.started_at))
-    else {
-        return false;
-    };
-    match e.podman_events(&c.id, since).await {
-        Some(events) => podman_stop_holds(&events, started),
-        None => false,
-    }
 }
 
 async fn inspect(e: &Engine, c: &Container) -> Result<Container> {
