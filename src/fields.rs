@@ -45,21 +45,28 @@ macro_rules! no_strings {
 }
 no_strings!(bool, u32, u64, i64, usize, &'static str);
 
+/// The keys among `keys` that `f` changes, with their new text: only keys that are not a plain name
+/// (letters and digits, as every name this program gives is) are shown to `f`. A map of names moves
+/// each to its new place.
+pub fn renamed_keys<'a>(
+    keys: impl Iterator<Item = &'a Cow<'static, str>>,
+    f: &mut dyn FnMut(&mut String),
+) -> Vec<(Cow<'static, str>, String)> {
+    keys.filter(|k| !k.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .filter_map(|k| {
+            let mut t = k.to_string();
+            f(&mut t);
+            (t != **k).then(|| (k.clone(), t))
+        })
+        .collect()
+}
+
 /// A map of names to values: every value, and every key that is not a plain name (letters and digits,
 /// as every name this program gives is); the map is rebuilt only when such a key changes.
 impl Strings for BTreeMap<Cow<'static, str>, String> {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String)) {
         self.values_mut().for_each(&mut *f);
-        let renamed: Vec<(Cow<'static, str>, String)> = self
-            .keys()
-            .filter(|k| !k.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .filter_map(|k| {
-                let mut t = k.to_string();
-                f(&mut t);
-                (t != **k).then(|| (k.clone(), t))
-            })
-            .collect();
-        for (old, new) in renamed {
+        for (old, new) in renamed_keys(self.keys(), f) {
             if let Some(v) = self.remove(&old) {
                 self.insert(new.into(), v);
             }

@@ -114,16 +114,7 @@ impl Serialize for Endpoints {
 impl Strings for Endpoints {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String)) {
         self.values_mut().for_each(&mut *f);
-        let renamed: Vec<(Cow<'static, str>, String)> = self
-            .keys()
-            .filter(|k| !k.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .filter_map(|k| {
-                let mut t = k.to_string();
-                f(&mut t);
-                (t != **k).then(|| (k.clone(), t))
-            })
-            .collect();
-        for (old, new) in renamed {
+        for (old, new) in crate::fields::renamed_keys(self.keys(), f) {
             if let Some(v) = self.remove(&old) {
                 self.insert(new.into(), v);
             }

@@ -14,7 +14,7 @@ pub mod systemd;
 
 use crate::logs::LogFindings;
 use crate::settings::Target;
-use crate::verdict::Verdict;
+use crate::verdict::{ExitCode, Outcome, Verdict};
 use anyhow::Result;
 use futures_util::future::LocalBoxFuture;
 use std::path::{Path, PathBuf};
@@ -327,6 +327,26 @@ pub struct Started {
     pub verdict: Verdict,
     pub state_after: Option<State>,
     pub notes: Vec<String>,
+}
+
+/// The verdict of a watch: fixed when nothing was wrong (`down` None); else unverified (exit 4), naming
+/// why `name` did not stay up within `wait` seconds, the command that shows its lines, and the backup.
+pub fn watched(
+    down: Option<String>,
+    name: &str,
+    wait: u64,
+    logs_command: &str,
+    backup: Option<&str>,
+) -> Verdict {
+    match down {
+        None => Verdict::fixed(),
+        Some(why) => Verdict::new(Outcome::Unverified, ExitCode::NotUp).with_error(format!(
+            "the change is written and verified, but {name} did not stay up within {wait}s: {why}; see `{logs_command}`{}",
+            backup
+                .map(|d| format!("; the old database is in {d} (`ozrepair restore` puts it back)"))
+                .unwrap_or_default()
+        )),
+    }
 }
 
 /// A store's files inside what runs the IdP, copied out to a private place on this machine because this

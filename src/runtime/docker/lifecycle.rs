@@ -9,7 +9,7 @@ use super::engine::{
 use crate::fault::{self, Point};
 use crate::logs::{self, LogLine};
 use crate::progress::say;
-use crate::runtime::{Started, State};
+use crate::runtime::{watched, Started, State};
 use crate::timefmt::stamp_bounds;
 use crate::verdict::{ExitCode, Outcome, Verdict};
 use anyhow::{anyhow, bail, Context, Result};
@@ -456,15 +456,7 @@ pub async fn start_and_watch(
         tokio::time::sleep(POLL).await;
     };
     let state_after = state_of(e, c).await;
-    let verdict = match down {
-        None => Verdict::fixed(),
-        Some(why) => Verdict::new(Outcome::Unverified, ExitCode::NotUp).with_error(format!(
-            "the change is written and verified, but {name} did not stay up within {wait}s: {why}; see `docker logs {name}`{}",
-            backup_dir
-                .map(|d| format!("; the old database is in {d} (`ozrepair restore` puts it back)"))
-                .unwrap_or_default()
-        )),
-    };
+    let verdict = watched(down, name, wait, &format!("docker logs {name}"), backup_dir);
     Ok(Started {
         verdict,
         state_after,

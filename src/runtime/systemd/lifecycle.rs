@@ -12,7 +12,7 @@ use super::unit::{Status, STATUS_PROPS};
 use crate::fault::{self, Point};
 use crate::logs;
 use crate::progress::say;
-use crate::runtime::Started;
+use crate::runtime::{watched, Started};
 use crate::verdict::{ExitCode, Outcome, Verdict};
 use anyhow::{anyhow, bail, Result};
 use std::time::{Duration, Instant};
@@ -312,15 +312,7 @@ pub async fn start_and_watch(
         }
     };
     let state_after = sd.status(unit).await.ok().map(|s| s.state());
-    let verdict = match down {
-        None => Verdict::fixed(),
-        Some(why) => Verdict::new(Outcome::Unverified, ExitCode::NotUp).with_error(format!(
-            "the change is written and verified, but {unit} did not stay up within {wait}s: {why}; see `{logs_command}`{}",
-            backup
-                .map(|d| format!("; the old database is in {d} (`ozrepair restore` puts it back)"))
-                .unwrap_or_default()
-        )),
-    };
+    let verdict = watched(down, unit, wait, logs_command, backup);
     Ok(Started {
         verdict,
         state_after,
