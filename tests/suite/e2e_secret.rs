@@ -77,15 +77,18 @@ impl ProcWatch {
                 if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
                     continue;
                 }
+                // Each file read once per scan: the environ judged is the one looked at (a process
+                // that execs between two reads, as a container's first process does, would otherwise
+                // be judged by its old environment and scanned in its new one).
                 let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+                let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
                 // The test's own provider (the stand-in, whose STANDIN_CLIENTS holds the secrets it
                 // takes, as a provider does) is the one process that may hold them.
                 let provider = environ.windows(16).any(|w| w == b"STANDIN_CLIENTS=");
-                for what in ["cmdline", "environ"] {
+                for (what, bytes) in [("cmdline", &cmdline), ("environ", &environ)] {
                     if provider && what == "environ" {
                         continue;
                     }
-                    let bytes = std::fs::read(entry.path().join(what)).unwrap_or_default();
                     if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
                         hits.push(format!("{}/{what}", name.to_string_lossy()));
                     }
