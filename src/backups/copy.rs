@@ -25,10 +25,9 @@
 //! The copy is fsynced before its hash is returned. Memory stays flat: two buffers of 1 MiB and 256 KiB,
 //! whatever the size.
 
-use crate::digest::hex;
+use crate::digest::Sha256;
 use crate::fault;
 use anyhow::{anyhow, Context, Result};
-use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
@@ -96,7 +95,7 @@ fn copy_with(
                     done += got;
                 }
             }
-            Ok(hex(&h.finalize()))
+            Ok(h.finish())
         });
         // Ranges to start writing to disk. A hint: the fsync below is what proves the copy durable (and
         // reports any error of this writeback), so the call's own result is not needed.

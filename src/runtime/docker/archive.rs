@@ -19,14 +19,9 @@ use crate::runtime::InsideSet;
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
-use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// One file as the container has it.
 #[derive(Debug, Clone)]
@@ -284,7 +279,7 @@ async fn put_verified(
         .await?
         .ok_or_else(|| anyhow!("{name} is missing after the upload"))?;
     let (got, entry) = only_file(&back)?;
-    if hex(&Sha256::digest(&got)) != hex(&Sha256::digest(data)) {
+    if got.as_slice() != data {
         bail!("{name} does not read back as uploaded");
     }
     let owner = match &like.owner_from {

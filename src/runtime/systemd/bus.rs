@@ -33,6 +33,8 @@ const CONNECT_LIMIT: Duration = Duration::from_secs(5);
 /// A connection to systemd's manager.
 pub struct Bus {
     conn: Connection,
+    /// `Subscribe` was answered on this connection (systemd sends job signals from then on).
+    subscribed: tokio::sync::OnceCell<()>,
 }
 
 /// Connects to systemd through the system bus. None when it does not answer.
@@ -49,7 +51,10 @@ pub async fn connect() -> Option<Bus> {
     .await
     .ok()
     .flatten()?;
-    Some(Bus { conn: made })
+    Some(Bus {
+        conn: made,
+        subscribed: tokio::sync::OnceCell::new(),
+    })
 }
 
 /// The object path of a unit (systemd loads the unit when its path is asked about).
@@ -160,8 +165,9 @@ impl Bus {
     }
 
     /// `verb` (stop, start, reset-failed) on the unit; stop and start wait for their job, as `systemctl`
-    /// does, and fail when it does not end `done`.
-    pub async fn act(&self, verb: &str, unit: &str, limit: Duration) -> Result<()> {
+    /// does, and fail when it does not end `done`. The caller bounds how long
+    /// ([`super::lifecycle::Manager::act`]).
+    pub async fn act(&self, verb: &str, unit: &str) -> Result<()> {
         let method = match verb {
             "stop" => "StopUnit",
             "start" => "StartUnit",
@@ -180,8 +186,8 @@ impl Bus {
             }
             _ => bail!("no such systemd action: {verb}"),
         };
-        // Signals first (a job may end before its reply is read): systemd sends them to clients that
-        // subscribed (its private socket) or asked the bus for them (the rule).
+        // Signals first (a job may end before its reply is read): the bus forwards what the rule asks
+        // for, and systemd sends job signals once a client has subscribed (once per connection).
         let rule = MatchRule::builder()
             .msg_type(zbus::message::Type::Signal)
             .sender(DEST)?
@@ -191,14 +197,15 @@ impl Bus {
         let mut removed = MessageStream::for_match_rule(rule, &self.conn, None)
             .await
             .map_err(|e| anyhow!("{e}"))?;
-        // A second Subscribe on one connection is answered AlreadySubscribed: the first one holds.
-        if let Err(e) = self
-            .conn
-            .call_method(Some(DEST), MANAGER_PATH, Some(MANAGER), "Subscribe", &())
-            .await
-        {
-            tracing::debug!(unit, "Subscribe: {e}");
-        }
+        self.subscribed
+            .get_or_try_init(|| async {
+                self.conn
+                    .call_method(Some(DEST), MANAGER_PATH, Some(MANAGER), "Subscribe", &())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| anyhow!("`systemctl {verb} {unit}` failed: {e}"))
+            })
+            .await?;
         let reply = self
             .conn
             .call_method(
@@ -214,28 +221,20 @@ impl Bus {
             .body()
             .deserialize()
             .map_err(|e| anyhow!("`systemctl {verb} {unit}`: {e}"))?;
-        let ended = tokio::time::timeout(limit, async {
-            while let Some(m) = removed.next().await {
-                let Ok(m) = m else { continue };
-                let Ok((_, path, _, result)) = m
-                    .body()
-                    .deserialize::<(u32, OwnedObjectPath, String, String)>()
-                else {
-                    continue;
-                };
-                if path == job {
-                    return Some(result);
-                }
+        let mut ended = None;
+        while let Some(m) = removed.next().await {
+            let Ok(m) = m else { continue };
+            let Ok((_, path, _, result)) = m
+                .body()
+                .deserialize::<(u32, OwnedObjectPath, String, String)>()
+            else {
+                continue;
+            };
+            if path == job {
+                ended = Some(result);
+                break;
             }
-            None
-        })
-        .await
-        .map_err(|_| {
-            anyhow!(
-                "`systemctl {verb} {unit}` did not answer within {}s",
-                limit.as_secs()
-            )
-        })?;
+        }
         match ended.as_deref() {
             Some("done") => Ok(()),
             Some(result) => bail!(

@@ -86,7 +86,7 @@ impl Manager {
     /// when it fails.
     pub async fn act(&self, verb: &str, unit: &str, limit: Duration) -> Result<()> {
         match self.bus().await {
-            Some(b) => tokio::time::timeout(limit, b.act(verb, unit, limit))
+            Some(b) => tokio::time::timeout(limit, b.act(verb, unit))
                 .await
                 .map_err(|_| {
                     anyhow!(
@@ -107,7 +107,7 @@ fn started_again(seen: &Status, now: &Status) -> bool {
 }
 
 /// Stops the unit unless it is down already, and proves the stop holds: inactive or failed, no process,
-/// no job queued, and the same for [`HOLD`]. A unit started again meanwhile is asked again, until its
+/// no job queued, at one look after this run's stop job ended `done`, else the same for [`HOLD`]. A unit started again meanwhile is asked again, until its
 /// own stop timeout and [`STOP_EXTRA`] have passed. Returns the state it was proven stopped in. When it
 /// cannot be stopped, nothing is changed.
 pub async fn stop(
