@@ -453,7 +453,26 @@ impl Drop for Engine {
         if let Some(u) = self.user.take() {
             u.remove();
         }
+        unmount_under(&self.dir);
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Detaches every mount left under `dir`, deepest first. dockerd binds its default network namespace at
+/// `<exec-root>/netns/default` and leaves it mounted when it is stopped; the directory could not be removed
+/// and each suite left its engines' directories and mounts behind.
+fn unmount_under(dir: &Path) {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let mut points: Vec<&str> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| Path::new(m).starts_with(dir))
+        .collect();
+    points.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in points {
+        let _ = Command::new("umount").args(["-l", m]).status();
     }
 }
 
