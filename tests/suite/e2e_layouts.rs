@@ -8,11 +8,13 @@ use crate::util::command::ozrepair;
 use crate::util::deploy::{Deployment, Layout, OPENZRO};
 use crate::util::engine::Engine;
 use crate::util::http::Discovery;
+use crate::util::poll;
 use crate::util::seed::{
     jumpcloud_config, rows, Connector, DexDb, JUMPCLOUD, JUMPCLOUD_SLASH, SECRET,
 };
 use crate::util::snapshot::snapshot;
 use std::os::unix::fs::MetadataExt;
+use std::time::Duration;
 
 const NETBIRD_062: Layout = Layout {
     container: "netbird-management",
@@ -475,4 +477,44 @@ fn fix_discover_and_set_on_a_database_file() {
     );
     assert_eq!(rows(&db)[0].config_text(), want);
     assert!(!fix.all().contains(SECRET));
+}
+
+/// Podman 4.3 joins a partial log record to the line before it when asked for a tail (libpod's
+/// `getTailLog`): Dex's whole `loading` line, then its `listening on` line written apart from its newline,
+/// read back as one line `{…loading…}{…listening on…}` and an empty one. ozrepair never asks Podman for a
+/// tail, so the running Dex is seen serving: healthy, not unchecked. The engine's own tail shows the join
+/// first, so that the test cannot pass without the condition it is about.
+#[test]
+fn podman_a_ready_line_written_apart_from_its_newline_is_seen() {
+    let e = Engine::podman();
+    let db = DexDb::new(11).connectors([Connector::local(), Connector::jumpcloud(JUMPCLOUD_SLASH)]);
+    let d = Deployment::create(&e, &NETBIRD_DEX, &db);
+    d.run_with(
+        &e,
+        &[
+            ("STANDIN_FORMAT", "dex-json"),
+            ("STANDIN_PUBLISHED", JUMPCLOUD_SLASH),
+            ("STANDIN_SPLIT_LINE", "listening on"),
+        ],
+        &[],
+    );
+    poll(
+        "the ready line and its newline in the log",
+        Duration::from_secs(60),
+        || {
+            let logs = e.docker(&["logs", NETBIRD_DEX.container]);
+            logs.stderr_text()
+                .contains("\"0.0.0.0:5556\"}\n")
+                .then_some(())
+        },
+    );
+    let tail = e.docker(&["logs", "--tail", "5", NETBIRD_DEX.container]);
+    assert!(
+        tail.stderr_text().contains("}{"),
+        "Podman's tail joins the partial ready line to the loading line: {}",
+        tail.stderr_text()
+    );
+    let r = ozrepair(["inspect", "--output", "json"]).on(&e).run();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["connectors"][1]["status"], "ok", "{r:?}");
 }

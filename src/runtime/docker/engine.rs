@@ -666,29 +666,37 @@ fn enc(s: &str) -> String {
     out
 }
 
-/// The query of a logs request for `range`.
-fn logs_query(range: LogRange) -> String {
+/// The query of a logs request for `range`, and how many of the last lines read are kept here (None: all).
+/// Podman's `tail` is never asked: Podman 4.3 reads a k8s-file log backwards for it and joins each partial
+/// record to the line before it instead of the one it starts (libpod/logs `getTailLog`; seen as Dex's
+/// `{"msg":"loading embedded IdP storage"}{"msg":"listening on"}` read as one line and an empty one, when
+/// conmon read the JSON and its newline apart), so its lines are read forwards and cut here.
+fn logs_query(range: LogRange, podman: bool) -> (String, Option<usize>) {
     let mut q = String::from("stdout=1&stderr=1&timestamps=1");
-    match range {
-        LogRange::Tail(n) => q.push_str(&format!("&tail={n}")),
-        LogRange::Since(ns, tail) => {
-            q.push_str(&format!("&since={}", crate::timefmt::api_seconds(ns)));
-            q.push_str(&match tail {
-                Some(n) => format!("&tail={n}"),
-                None => "&tail=all".into(),
-            });
-        }
-        LogRange::Window(w, n) => {
-            if let Some(s) = w.since {
-                q.push_str(&format!("&since={}", crate::timefmt::api_seconds(s)));
-            }
+    let (since, tail) = match range {
+        LogRange::Tail(n) => (None, Some(n)),
+        LogRange::Since(ns, tail) => (Some(ns), tail),
+        LogRange::Window(w, n) => (w.since, Some(n)),
+    };
+    if let Some(s) = since {
+        q.push_str(&format!("&since={}", crate::timefmt::api_seconds(s)));
+    }
+    match tail {
+        Some(n) if !podman => {
             q.push_str(&format!("&tail={n}"));
+            (q, None)
+        }
+        tail => {
+            q.push_str("&tail=all");
+            (q, tail)
         }
     }
-    q
 }
 
-/// Splits one log entry into lines with the engine's timestamp.
+/// Splits one log entry into lines with the engine's timestamp. A partial record (Docker cuts lines over
+/// 16 KiB, conmon writes what one read of the pipe got) stays a line of its own: the scanner joins a cut
+/// line's pieces by what they say (`logs::joined_record`), and a record a stop cut short is never glued
+/// to the next run's first line.
 fn push_lines(out: &mut Vec<LogLine>, bytes: &[u8]) {
     for l in String::from_utf8_lossy(bytes)
         .lines()
@@ -1072,7 +1080,9 @@ impl Engine {
     /// The lines `range` selects of stdout and stderr, with timestamps, oldest first.
     pub async fn logs(&self, id: &str, range: LogRange) -> Result<Vec<LogLine>> {
         tracing::debug!(container = id, ?range, "read logs");
-        let path = format!("/containers/{}/logs?{}", enc(id), logs_query(range));
+        let podman = self.kind().await.flavour == Flavour::Podman;
+        let (query, keep) = logs_query(range, podman);
+        let path = format!("/containers/{}/logs?{query}", enc(id));
         let read = || async {
             let n = self.routes.add(path.clone());
             let mut stream = self.docker.logs(&format!("{PLACEHOLDER}{n}"), None);
@@ -1097,7 +1107,12 @@ impl Engine {
             }
             match failed {
                 Some(f) => Err(f),
-                None => Ok(out),
+                None => {
+                    if let Some(n) = keep {
+                        out.drain(..out.len().saturating_sub(n));
+                    }
+                    Ok(out)
+                }
             }
         };
         self.retried(read).await.map_err(|f| self.failed(f))
@@ -1607,12 +1622,28 @@ mod tests {
         assert_eq!(enc("openzro-management"), "openzro-management");
         assert_eq!(enc("a/b?c d"), "a%2Fb%3Fc%20d");
         assert_eq!(
-            logs_query(LogRange::Tail(500)),
-            "stdout=1&stderr=1&timestamps=1&tail=500"
+            logs_query(LogRange::Tail(500), false),
+            ("stdout=1&stderr=1&timestamps=1&tail=500".into(), None)
+        );
+        let since = LogRange::Since(1_796_116_235_435_038_979, None);
+        let all = "stdout=1&stderr=1&timestamps=1&since=1796116235.435038979&tail=all";
+        assert_eq!(logs_query(since, false), (all.into(), None));
+        assert_eq!(logs_query(since, true), (all.into(), None));
+        // Podman is never asked for a tail: every line of the range, the last N kept here.
+        assert_eq!(
+            logs_query(LogRange::Tail(500), true),
+            ("stdout=1&stderr=1&timestamps=1&tail=all".into(), Some(500))
+        );
+        let window = RunWindow {
+            since: Some(1_796_116_235_435_038_979),
+        };
+        assert_eq!(
+            logs_query(LogRange::Window(window, 7), true),
+            (all.into(), Some(7))
         );
         assert_eq!(
-            logs_query(LogRange::Since(1_796_116_235_435_038_979, None)),
-            "stdout=1&stderr=1&timestamps=1&since=1796116235.435038979&tail=all"
+            logs_query(LogRange::Window(window, 7), false).0,
+            "stdout=1&stderr=1&timestamps=1&since=1796116235.435038979&tail=7"
         );
     }
 

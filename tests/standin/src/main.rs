@@ -25,6 +25,8 @@
 //!   STANDIN_DEX_CONFIG  a Dex config.yaml: its `connectors:` are opened too, as Dex's in-memory overlay of
 //!                       static connectors (never written to the database)
 //!   STANDIN_LOG_FILE    append the lines to this file instead of printing them
+//!   STANDIN_SPLIT_LINE  the message of one line printed in two writes, its newline 200 ms after its text
+//!                       (conmon records a partial record, then the empty one that ends it)
 //!
 //! Command lines (as the real programs are started by systemd units; each sets what the environment
 //! above does not):
@@ -258,10 +260,28 @@ impl Log {
             {
                 let _ = writeln!(out, "{line}");
             }
-        } else if self.format == "dex-json" {
-            eprintln!("{line}");
         } else {
-            println!("{line}");
+            // One write per line, as Go's loggers make it (conmon then records a whole line), except
+            // STANDIN_SPLIT_LINE's: its text, then its newline 200 ms later, which conmon records as a
+            // partial record and the empty one that ends it (as it records a line it read apart).
+            use std::io::Write;
+            let split = std::env::var("STANDIN_SPLIT_LINE").is_ok_and(|m| m == msg);
+            let write = |out: &mut dyn Write| {
+                if split {
+                    let _ = out.write_all(line.as_bytes());
+                    let _ = out.flush();
+                    std::thread::sleep(Duration::from_millis(200));
+                    let _ = out.write_all(b"\n");
+                } else {
+                    let _ = out.write_all(format!("{line}\n").as_bytes());
+                }
+                let _ = out.flush();
+            };
+            if self.format == "dex-json" {
+                write(&mut std::io::stderr().lock());
+            } else {
+                write(&mut std::io::stdout().lock());
+            }
         }
     }
 }
