@@ -90,7 +90,8 @@ fn scenario(format: &str, on_failure: &str, millis: bool, stored: &str) {
         .on(&e)
         .run();
     assert_eq!(dry.code, 3, "{dry:?}");
-    assert_eq!(dry.json()["changes"], j["changes"]);
+    // In a crash loop each look reads the latest run: the same change, from a line of another stamp.
+    assert_eq!(unstamped(&dry.json()["changes"]), unstamped(&j["changes"]));
     assert_eq!(
         snapshot(&d.mountpoint),
         files,
@@ -305,4 +306,19 @@ fn a_dotless_i_decoy_is_neither_read_nor_rewritten() {
     let again = ozrepair(["fix", "--yes", "--output", "json"]).on(&e).run();
     assert_eq!(again.code, 0, "{again:?}");
     assert_eq!(again.json()["changes"], serde_json::json!([]));
+}
+
+/// A report's changes with each evidence's stamp (`container log <stamp>: …`) taken out.
+fn unstamped(changes: &serde_json::Value) -> serde_json::Value {
+    let mut c = changes.clone();
+    for change in c.as_array_mut().into_iter().flatten() {
+        if let Some(ev) = change["evidence"].as_str() {
+            let cut = match ev.split_once(": ") {
+                Some((head, rest)) if head.starts_with("container log ") => rest.to_string(),
+                _ => ev.to_string(),
+            };
+            change["evidence"] = cut.into();
+        }
+    }
+    c
 }
