@@ -11,6 +11,17 @@ cd "$(dirname "$0")/.."
 # apt_get and apt_update: apt-get that waits for the dpkg lock instead of failing.
 . scripts/lib/apt.sh
 
+# A full disk fails tests in ways that say nothing of it (a 1 GiB database and its backups, each test's
+# private engine root, the build from scratch on a fresh clone: about 10 GiB at the peak), so it is said
+# first.
+for dir in "${TMPDIR:-/tmp}" .; do
+  free_kib=$(df -Pk "$dir" | awk 'NR == 2 { print $4 }')
+  if [ "${free_kib:-0}" -lt $((10 * 1024 * 1024)) ]; then
+    echo "test.sh: only $((free_kib / 1024 / 1024)) GiB free under $dir; the suite needs about 10 GiB (build, engines, a 1 GiB database and its backups); nothing was run; free some space and run it again" >&2
+    exit 1
+  fi
+done
+
 # The end-to-end tests need dockerd; this installs it when it is missing (root + apt-get) and makes sure
 # the local engine answers. Without an engine they fail: they never skip.
 scripts/docker-up.sh
