@@ -182,7 +182,7 @@ pub fn assess(
                     v.checked_by = Some(BY_LOGINS);
                     v.problem = Some(summary("logins through it fail"));
                 }
-                (Some(v.id.clone()), Vec::new(), repair)
+                (Some(v.id.to_string()), Vec::new(), repair)
             }
             Target::Unseen(id) => {
                 notes.push(format!(
@@ -192,7 +192,7 @@ pub fn assess(
                 (Some(id.clone()), Vec::new(), repair(g.cause, &g.last, id, None))
             }
             Target::Many(list) => {
-                let ids: Vec<String> = list.iter().map(|&i| views[i].id.clone()).collect();
+                let ids: Vec<String> = list.iter().map(|&i| views[i].id.to_string()).collect();
                 let one_of = format!("one of {}", ids.join(", "));
                 for &i in list {
                     let v = &mut views[i];

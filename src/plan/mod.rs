@@ -15,7 +15,7 @@ pub mod secret;
 
 use crate::config::{self, Configs};
 use crate::dex::jsonedit::{self, string_value, top_level_fields, StrValue};
-use crate::dex::{ConnectorRow, Stored};
+use crate::dex::{ConnectorRow, Shared, Stored};
 use crate::evidence::{Asked, Diagnosis};
 use crate::fields::Strings;
 use crate::logs::LogFindings;
@@ -67,10 +67,11 @@ crate::fields! {
     /// A connector as the report shows it: never its secrets, only what identifies it and its issuer.
     #[derive(Debug, Clone, Serialize)]
     pub struct ConnectorView {
-        pub id: String,
+        /// The id, type and name: the row's own strings (see [`crate::shared::Shared`]).
+        pub id: Shared,
         #[serde(rename = "type")]
-        pub typ: String,
-        pub name: String,
+        pub typ: Shared,
+        pub name: Shared,
         pub issuer: Option<String>,
         pub status: Status,
         /// Why the status is not ok, in a few words (extension of the contract).
@@ -158,7 +159,7 @@ impl std::fmt::Debug for Hidden {
 
 impl Strings for Hidden {
     /// Not visited: its values are never printed, so there is nothing to scrub or escape.
-    fn strings(&mut self, _: &mut dyn FnMut(&mut String)) {}
+    fn strings(&mut self, _: &mut dyn FnMut(&str) -> Option<String>) {}
 }
 
 impl Change {
@@ -172,20 +173,20 @@ impl Change {
 }
 
 impl Strings for Store {
-    fn strings(&mut self, f: &mut dyn FnMut(&mut String)) {
+    fn strings(&mut self, f: &mut dyn FnMut(&str) -> Option<String>) {
         if let Store::File { file, at, .. } = self {
-            f(file);
-            f(at);
+            file.strings(f);
+            at.strings(f);
         }
     }
 }
 
 impl Strings for Status {
-    fn strings(&mut self, _: &mut dyn FnMut(&mut String)) {}
+    fn strings(&mut self, _: &mut dyn FnMut(&str) -> Option<String>) {}
 }
 
 impl Strings for Source {
-    fn strings(&mut self, _: &mut dyn FnMut(&mut String)) {}
+    fn strings(&mut self, _: &mut dyn FnMut(&str) -> Option<String>) {}
 }
 
 /// The plan: every connector as assessed, and the field changes that would fix them. Plain data: inspect,
@@ -520,9 +521,9 @@ fn defined_in_files(
         }
         let (status, checked_by) = checked(&fc.id, &fc.typ, logs);
         views.push(ConnectorView {
-            id: fc.id.clone(),
-            typ: fc.typ.clone(),
-            name: fc.name.clone(),
+            id: fc.id.as_str().into(),
+            typ: fc.typ.as_str().into(),
+            name: fc.name.as_str().into(),
             issuer: fc.issuer.clone(),
             status,
             problem: None,
@@ -799,7 +800,7 @@ impl Builder {
                 }
                 match &fc.issuer {
                     Some(f) if *f != c.to => self.plan.changes.push(Change {
-                        connector: v.id.clone(),
+                        connector: v.id.to_string(),
                         field: "issuer".into(),
                         from: f.clone(),
                         to: c.to.clone(),
@@ -839,7 +840,7 @@ impl Builder {
             };
             if from != c.to {
                 self.plan.changes.push(Change {
-                    connector: v.id.clone(),
+                    connector: v.id.to_string(),
                     field,
                     from,
                     to: c.to,
@@ -1029,7 +1030,7 @@ impl Plan {
                 .iter()
                 .find(|l| {
                     l.connector.as_deref() == Some(first.id.as_str())
-                        || l.candidates.contains(&first.id)
+                        || l.candidates.iter().any(|c| *c == first.id)
                 })
                 .map(|l| format!("; nothing was changed; {}", l.repair))
                 .unwrap_or_else(|| {

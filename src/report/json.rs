@@ -295,9 +295,9 @@ pub(super) mod tests {
 
     fn view(h: &str, n: usize) -> ConnectorView {
         ConnectorView {
-            id: format!("{h}id{n}"),
-            typ: format!("oidc{h}"),
-            name: h.to_string(),
+            id: format!("{h}id{n}").into(),
+            typ: format!("oidc{h}").into(),
+            name: h.into(),
             issuer: n.is_multiple_of(2).then(|| format!("https://{h}/")),
             status: [Status::Ok, Status::Mismatch, Status::Unknown][n % 3],
             problem: n.is_multiple_of(3).then(|| format!("problem {h}")),
@@ -475,7 +475,7 @@ pub(super) mod tests {
             r.error = Some(s.clone());
             cases.push(r);
             let mut r = report_of("p", false);
-            r.connectors[0].name = s.clone();
+            r.connectors[0].name = s.as_str().into();
             r.notes = vec![s];
             cases.push(r);
         }

@@ -664,9 +664,9 @@ fn views(configs: &[(&str, &[u8])]) -> Vec<plan::ConnectorView> {
         .iter()
         .enumerate()
         .map(|(i, (typ, cfg))| ConnectorRow {
-            id: format!("c{i}"),
-            typ: typ.to_string(),
-            name: format!("c{i}"),
+            id: format!("c{i}").into(),
+            typ: (*typ).into(),
+            name: format!("c{i}").into(),
             resource_version: String::new(),
             config: Some(cfg.to_vec()),
             storage: Storage::Blob,
