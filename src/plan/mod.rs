@@ -72,7 +72,8 @@ crate::fields! {
         #[serde(rename = "type")]
         pub typ: Shared,
         pub name: Shared,
-        pub issuer: Option<String>,
+        /// Its `issuer` endpoint's value where it has one (the same string).
+        pub issuer: Option<Shared>,
         pub status: Status,
         /// Why the status is not ok, in a few words (extension of the contract).
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -258,7 +259,7 @@ fn read_config<'a>(
     row: &'a ConnectorRow,
     secrets: &mut Vec<String>,
     scratch: &mut Vec<jsonedit::Field<'a>>,
-) -> (Option<String>, Endpoints, Option<String>) {
+) -> (Option<Shared>, Endpoints, Option<String>) {
     let mut endpoints = Endpoints::new();
     // NULL, empty or `null`: Dex opens the zero Config of the type; say what it sees (no JSON to read).
     if let Some(problem) = crate::dex::model::zero_config(&row.typ, row.config.as_deref()) {
@@ -323,7 +324,7 @@ fn read_config<'a>(
         if let Some(v) = cfg
             .get(f.value.clone())
             .filter(|raw| raw.first() == Some(&b'"'))
-            .and_then(jsonedit::go_json_unquote)
+            .and_then(jsonedit::go_json_unquote_shared)
         {
             endpoints.insert(Cow::Borrowed(*name), v);
         }
@@ -331,15 +332,15 @@ fn read_config<'a>(
     let undecodable = crate::dex::model::check_read(&row.typ, cfg, fields)
         .err()
         .map(|why| format!("{UNDECODABLE}: {why}"));
-    let issuer = match endpoints.get("issuer") {
-        Some(s) => StrValue::Str(s.clone()),
-        None => string_value(cfg, fields, "issuer"),
-    };
+    // The issuer's value, shared with the endpoint that holds it.
+    if let Some(s) = endpoints.get("issuer").cloned() {
+        return (Some(s), endpoints, undecodable);
+    }
     // Go ignores an `issuer` key of a type whose Config has no such field.
     let has_issuer = crate::dex::model::fields_of(&row.typ)
         .is_none_or(|fields| fields.iter().any(|(n, _)| *n == "issuer"));
-    match issuer {
-        StrValue::Str(s) => (Some(s), endpoints, undecodable),
+    match string_value(cfg, fields, "issuer") {
+        StrValue::Str(s) => (Some(s.into()), endpoints, undecodable),
         StrValue::NotString(_) if !has_issuer => (None, endpoints, undecodable),
         StrValue::NotString(what) => (
             None,
@@ -516,7 +517,8 @@ fn defined_in_files(
             continue;
         }
         let mut endpoints = Endpoints::new();
-        if let Some(iss) = &fc.issuer {
+        let issuer = fc.issuer.as_deref().map(Shared::from);
+        if let Some(iss) = &issuer {
             endpoints.insert(Cow::Borrowed("issuer"), iss.clone());
         }
         let (status, checked_by) = checked(&fc.id, &fc.typ, logs);
@@ -524,7 +526,7 @@ fn defined_in_files(
             id: fc.id.as_str().into(),
             typ: fc.typ.as_str().into(),
             name: fc.name.as_str().into(),
-            issuer: fc.issuer.clone(),
+            issuer,
             status,
             problem: None,
             endpoints,
@@ -771,7 +773,7 @@ impl Builder {
                 continue;
             }
             let defined = self.defined[c.idx].map(|i| &configs.connectors[i]);
-            let from = v.issuer.clone().unwrap_or_default();
+            let from = v.issuer.as_deref().unwrap_or_default().to_string();
             let file_from = defined.and_then(|fc| fc.issuer.clone());
             if from == c.to && file_from.as_deref().is_none_or(|f| f == c.to) {
                 v.status = Status::Ok;
@@ -833,7 +835,10 @@ impl Builder {
             let (field, from) = if s.issuer_alias {
                 (
                     "issuerAlias".to_string(),
-                    v.endpoints.get("issuerAlias").cloned().unwrap_or_default(),
+                    v.endpoints
+                        .get("issuerAlias")
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
                 )
             } else {
                 ("issuer".to_string(), from)

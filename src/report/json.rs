@@ -298,7 +298,7 @@ pub(super) mod tests {
             id: format!("{h}id{n}").into(),
             typ: format!("oidc{h}").into(),
             name: h.into(),
-            issuer: n.is_multiple_of(2).then(|| format!("https://{h}/")),
+            issuer: n.is_multiple_of(2).then(|| format!("https://{h}/").into()),
             status: [Status::Ok, Status::Mismatch, Status::Unknown][n % 3],
             problem: n.is_multiple_of(3).then(|| format!("problem {h}")),
             endpoints: crate::plan::Endpoints::from_iter(

@@ -635,7 +635,7 @@ fn compare(
                 if !fields.iter().any(|(n, t)| *n == name && *t == Go::Str) {
                     continue;
                 }
-                let shown = v.endpoints.get(name).map(String::as_str).unwrap_or("");
+                let shown = v.endpoints.get(name).map(|e| e.as_str()).unwrap_or("");
                 if Some(shown) != go.string(name) {
                     bad.push(format!(
                         "the plan shows {name} {shown:?}, Go reads {:?}",
