@@ -1,27 +1,28 @@
 //! [`Endpoints`]: a connector's endpoint fields by name, in name order, as one small vector (a connector
 //! has two or three of them: a `BTreeMap`'s node of eleven slots, 544 bytes, was a third of inspect's
-//! memory on 10,000 connectors). It reads, iterates, serializes and is scrubbed as the `BTreeMap` it
+//! memory on 10,000 connectors), held in place up to three (no allocation of its own for nearly all). It reads, iterates, serializes and is scrubbed as the `BTreeMap` it
 //! replaces did: keys in byte order, one value per key, the last insert of a key wins.
 
 use crate::fields::Strings;
 use crate::shared::Shared;
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 /// A connector's endpoint fields by name: the names Dex's configs have are static (no string of their own
 /// per connector); `--show-secrets` adds its fields by the names the config gives them. A value is
 /// [`Shared`]: the view's `issuer` is its `issuer` value, not a copy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Endpoints(Vec<(Cow<'static, str>, Shared)>);
+pub struct Endpoints(SmallVec<[(Cow<'static, str>, Shared); 3]>);
 
 impl Endpoints {
     pub fn new() -> Endpoints {
-        Endpoints(Vec::new())
+        Endpoints(SmallVec::new())
     }
 
     /// Room for `n` fields.
     pub fn with_capacity(n: usize) -> Endpoints {
-        Endpoints(Vec::with_capacity(n))
+        Endpoints(SmallVec::with_capacity(n))
     }
 
     fn find(&self, key: &str) -> Result<usize, usize> {
