@@ -9,18 +9,30 @@ use std::collections::BTreeMap;
 
 /// A value whose strings the scrub and the escapes must see.
 pub trait Strings {
-    /// Calls `f` on every string of the value, map keys included where they can carry text from outside.
-    fn strings(&mut self, f: &mut dyn FnMut(&mut String));
+    /// Calls `f` on every string of the value, map keys included where they can carry text from outside;
+    /// `f` returns the string's new text when it changes, and the string is replaced by it.
+    fn strings(&mut self, f: &mut dyn FnMut(&str) -> Option<String>);
 }
 
 impl Strings for String {
-    fn strings(&mut self, f: &mut dyn FnMut(&mut String)) {
-        f(self)
+    fn strings(&mut self, f: &mut dyn FnMut(&str) -> Option<String>) {
+        if let Some(t) = f(self) {
+            *self = t;
+        }
+    }
+}
+
+/// A shared string is never changed in place: this owner gets the new text, the others keep theirs.
+impl Strings for crate::shared::Shared {
+    fn strings(&mut self, f: &mut dyn FnMut(&str) -> Option<String>) {
+        if let Some(t) = f(self) {
+            *self = t.into();
+        }
     }
 }
 
 impl<T: Strings> Strings for Option<T> {
-    fn strings(&mut self, f: &mut dyn FnMut(&mut String)) {
+    fn strings(&mut self, f: &mut dyn FnMut(&str) -> Option<String>) {
         if let Some(v) = self {
             v.strings(f)
         }
@@ -28,7 +40,7 @@ impl<T: Strings> Strings for Option<T> {
 }
 
 impl<T: Strings> Strings for Vec<T> {
-    fn strings(&mut self, f: &mut dyn FnMut(&mut String)) {
+    fn strings(&mut self, f: &mut dyn FnMut(&str) -> Option<String>) {
         for v in self {
             v.strings(f)
         }
@@ -39,7 +51,7 @@ impl<T: Strings> Strings for Vec<T> {
 macro_rules! no_strings {
     ($($t:ty),*) => {
         $(impl Strings for $t {
-            fn strings(&mut self, _: &mut dyn FnMut(&mut String)) {}
+            fn strings(&mut self, _: &mut dyn FnMut(&str) -> Option<String>) {}
         })*
     };
 }
@@ -50,12 +62,11 @@ no_strings!(bool, u32, u64, i64, usize, &'static str);
 /// each to its new place.
 pub fn renamed_keys<'a>(
     keys: impl Iterator<Item = &'a Cow<'static, str>>,
-    f: &mut dyn FnMut(&mut String),
+    f: &mut dyn FnMut(&str) -> Option<String>,
 ) -> Vec<(Cow<'static, str>, String)> {
     keys.filter(|k| !k.bytes().all(|b| b.is_ascii_alphanumeric()))
         .filter_map(|k| {
-            let mut t = k.to_string();
-            f(&mut t);
+            let t = f(k)?;
             (t != **k).then(|| (k.clone(), t))
         })
         .collect()
@@ -64,8 +75,8 @@ pub fn renamed_keys<'a>(
 /// A map of names to values: every value, and every key that is not a plain name (letters and digits,
 /// as every name this program gives is); the map is rebuilt only when such a key changes.
 impl Strings for BTreeMap<Cow<'static, str>, String> {
-    fn strings(&mut self, f: &mut dyn FnMut(&mut String)) {
-        self.values_mut().for_each(&mut *f);
+    fn strings(&mut self, f: &mut dyn FnMut(&str) -> Option<String>) {
+        self.values_mut().for_each(|v| v.strings(f));
         for (old, new) in renamed_keys(self.keys(), f) {
             if let Some(v) = self.remove(&old) {
                 self.insert(new.into(), v);
@@ -89,7 +100,7 @@ macro_rules! fields {
         }
 
         impl $crate::fields::Strings for $name {
-            fn strings(&mut self, f: &mut dyn FnMut(&mut String)) {
+            fn strings(&mut self, f: &mut dyn FnMut(&str) -> Option<String>) {
                 $( $crate::fields::Strings::strings(&mut self.$field, f); )*
             }
         }
@@ -128,7 +139,7 @@ mod tests {
         let mut seen = 0;
         s.strings(&mut |t| {
             seen += 1;
-            *t = t.replace('x', "y").replace('.', "-");
+            Some(t.replace('x', "y").replace('.', "-"))
         });
         // a, b, two in c, two map values, one odd key.
         assert_eq!(seen, 7);

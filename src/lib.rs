@@ -46,6 +46,7 @@ mod report;
 mod runtime;
 mod safefs;
 pub mod settings;
+pub mod shared;
 mod store;
 mod timefmt;
 pub mod verdict;

@@ -365,7 +365,7 @@ impl Window<'_> {
         origin.source = self.store.source();
         origin.kind = kind.map(str::to_string);
         origin.dex_schema = Some(stored.schema.migrations);
-        origin.connectors = stored.rows.iter().map(|r| r.id.clone()).collect();
+        origin.connectors = stored.rows.iter().map(|r| r.id.to_string()).collect();
         origin.configs = configs;
         // `backup --check` proves the source whole too; a fix's own backup needs only the bytes (the fix
         // checks the store before it writes and after).

@@ -384,6 +384,15 @@ fn hex4(b: &[u8], i: usize) -> Option<u32> {
     u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
 }
 
+/// [`go_json_unquote`] as a [`crate::shared::Shared`] string: one allocation for a string without an
+/// escape (nearly all).
+pub fn go_json_unquote_shared(raw: &[u8]) -> Option<crate::shared::Shared> {
+    match plain(raw) {
+        Some(s) => Some(s.into()),
+        None => go_json_unquote(raw).map(Into::into),
+    }
+}
+
 /// Decodes a JSON string literal (with its quotes) the way Go's encoding/json does: invalid UTF-8 bytes
 /// and unpaired surrogate escapes become U+FFFD. None when `raw` is not a checked string literal.
 pub fn go_json_unquote(raw: &[u8]) -> Option<String> {

@@ -11,6 +11,8 @@ pub mod password;
 pub mod secrets;
 pub mod url;
 
+pub use crate::shared::Shared;
+
 /// Dex SQLite migrations this build knows (the files in migrations/, Dex master of 2026-08).
 pub const KNOWN_MIGRATIONS: i64 = 23;
 
@@ -46,9 +48,10 @@ impl Schema {
 /// One row of the `connector` table.
 #[derive(Debug, Clone)]
 pub struct ConnectorRow {
-    pub id: String,
-    pub typ: String,
-    pub name: String,
+    /// The id, type and name are held without a copy by the connector's view too (see [`Shared`]).
+    pub id: Shared,
+    pub typ: Shared,
+    pub name: Shared,
     pub resource_version: String,
     pub config: Option<Vec<u8>>,
     /// SQLite's storage class of `config` (Dex writes BLOBs; a hand edit may leave TEXT).

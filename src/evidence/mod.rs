@@ -82,7 +82,7 @@ pub async fn diagnose(
             if let StrValue::Str(issuer) = jsonedit::string_value(cfg, &fields, "issuer") {
                 crate::progress::say(format!("asking {}", discover::discovery_url(&issuer)));
                 discovered.push(Asked {
-                    connector: r.id.clone(),
+                    connector: r.id.to_string(),
                     answer: discover::published_issuer(&issuer, opts).map_err(|e| e.to_string()),
                 });
             }

@@ -229,7 +229,7 @@ pub fn plan(rows: &[ConnectorRow], configs: &Configs, old: &str, new: &str) -> D
                         redirects.push(format!("{}: {to}", r.id));
                     }
                     plan.changes.push(Change {
-                        connector: r.id.clone(),
+                        connector: r.id.to_string(),
                         field: key,
                         from: v,
                         to,

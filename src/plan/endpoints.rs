@@ -1,25 +1,28 @@
 //! [`Endpoints`]: a connector's endpoint fields by name, in name order, as one small vector (a connector
 //! has two or three of them: a `BTreeMap`'s node of eleven slots, 544 bytes, was a third of inspect's
-//! memory on 10,000 connectors). It reads, iterates, serializes and is scrubbed as the `BTreeMap` it
+//! memory on 10,000 connectors), held in place up to three (no allocation of its own for nearly all). It reads, iterates, serializes and is scrubbed as the `BTreeMap` it
 //! replaces did: keys in byte order, one value per key, the last insert of a key wins.
 
 use crate::fields::Strings;
+use crate::shared::Shared;
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 /// A connector's endpoint fields by name: the names Dex's configs have are static (no string of their own
-/// per connector); `--show-secrets` adds its fields by the names the config gives them.
+/// per connector); `--show-secrets` adds its fields by the names the config gives them. A value is
+/// [`Shared`]: the view's `issuer` is its `issuer` value, not a copy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Endpoints(Vec<(Cow<'static, str>, String)>);
+pub struct Endpoints(SmallVec<[(Cow<'static, str>, Shared); 3]>);
 
 impl Endpoints {
     pub fn new() -> Endpoints {
-        Endpoints(Vec::new())
+        Endpoints(SmallVec::new())
     }
 
     /// Room for `n` fields.
     pub fn with_capacity(n: usize) -> Endpoints {
-        Endpoints(Vec::with_capacity(n))
+        Endpoints(SmallVec::with_capacity(n))
     }
 
     fn find(&self, key: &str) -> Result<usize, usize> {
@@ -27,7 +30,8 @@ impl Endpoints {
     }
 
     /// Sets `key` to `value`; an earlier value of the key is replaced (the key keeps its place).
-    pub fn insert(&mut self, key: Cow<'static, str>, value: String) -> Option<String> {
+    pub fn insert(&mut self, key: Cow<'static, str>, value: impl Into<Shared>) -> Option<Shared> {
+        let value = value.into();
         match self.find(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {
@@ -37,16 +41,16 @@ impl Endpoints {
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<&String> {
+    pub fn get(&self, key: &str) -> Option<&Shared> {
         self.find(key).ok().map(|i| &self.0[i].1)
     }
 
-    pub fn remove(&mut self, key: &str) -> Option<String> {
+    pub fn remove(&mut self, key: &str) -> Option<Shared> {
         self.find(key).ok().map(|i| self.0.remove(i).1)
     }
 
     /// The fields in name order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Cow<'static, str>, &String)> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Cow<'static, str>, &Shared)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
 
@@ -54,15 +58,15 @@ impl Endpoints {
         self.0.iter().map(|(k, _)| k)
     }
 
-    pub fn values(&self) -> impl ExactSizeIterator<Item = &String> {
+    pub fn values(&self) -> impl ExactSizeIterator<Item = &Shared> {
         self.0.iter().map(|(_, v)| v)
     }
 
-    pub fn values_mut(&mut self) -> impl ExactSizeIterator<Item = &mut String> {
+    pub fn values_mut(&mut self) -> impl ExactSizeIterator<Item = &mut Shared> {
         self.0.iter_mut().map(|(_, v)| v)
     }
 
-    pub fn into_values(self) -> impl ExactSizeIterator<Item = String> {
+    pub fn into_values(self) -> impl ExactSizeIterator<Item = Shared> {
         self.0.into_iter().map(|(_, v)| v)
     }
 
@@ -75,22 +79,22 @@ impl Endpoints {
     }
 }
 
-impl<const N: usize> From<[(Cow<'static, str>, String); N]> for Endpoints {
-    fn from(a: [(Cow<'static, str>, String); N]) -> Endpoints {
+impl<const N: usize, V: Into<Shared>> From<[(Cow<'static, str>, V); N]> for Endpoints {
+    fn from(a: [(Cow<'static, str>, V); N]) -> Endpoints {
         a.into_iter().collect()
     }
 }
 
-impl Extend<(Cow<'static, str>, String)> for Endpoints {
-    fn extend<I: IntoIterator<Item = (Cow<'static, str>, String)>>(&mut self, it: I) {
+impl<V: Into<Shared>> Extend<(Cow<'static, str>, V)> for Endpoints {
+    fn extend<I: IntoIterator<Item = (Cow<'static, str>, V)>>(&mut self, it: I) {
         for (k, v) in it {
             self.insert(k, v);
         }
     }
 }
 
-impl FromIterator<(Cow<'static, str>, String)> for Endpoints {
-    fn from_iter<I: IntoIterator<Item = (Cow<'static, str>, String)>>(it: I) -> Endpoints {
+impl<V: Into<Shared>> FromIterator<(Cow<'static, str>, V)> for Endpoints {
+    fn from_iter<I: IntoIterator<Item = (Cow<'static, str>, V)>>(it: I) -> Endpoints {
         let mut e = Endpoints::new();
         e.extend(it);
         e
@@ -112,8 +116,8 @@ impl Serialize for Endpoints {
 /// gives is); a key that changes moves to its new place (a value already under the new name is replaced,
 /// as a map's insert does).
 impl Strings for Endpoints {
-    fn strings(&mut self, f: &mut dyn FnMut(&mut String)) {
-        self.values_mut().for_each(&mut *f);
+    fn strings(&mut self, f: &mut dyn FnMut(&str) -> Option<String>) {
+        self.values_mut().for_each(|v| v.strings(f));
         for (old, new) in crate::fields::renamed_keys(self.keys(), f) {
             if let Some(v) = self.remove(&old) {
                 self.insert(new.into(), v);
@@ -138,20 +142,20 @@ mod tests {
             let mut theirs: BTreeMap<Cow<'static, str>, String> = BTreeMap::new();
             for (k, v, remove) in &ops {
                 if *remove {
-                    prop_assert_eq!(mine.remove(k), theirs.remove(*k));
+                    prop_assert_eq!(mine.remove(k).map(String::from), theirs.remove(*k));
                 } else {
                     prop_assert_eq!(
-                        mine.insert(Cow::Borrowed(*k), v.clone()),
+                        mine.insert(Cow::Borrowed(*k), v.clone()).map(String::from),
                         theirs.insert(Cow::Borrowed(*k), v.clone())
                     );
                 }
-                prop_assert_eq!(mine.get(k), theirs.get(*k));
+                prop_assert_eq!(mine.get(k).map(|v| v.as_str()), theirs.get(*k).map(|v| v.as_str()));
                 prop_assert_eq!(mine.len(), theirs.len());
             }
-            let scrub = |t: &mut String| *t = t.replace('a', "b");
+            let scrub = |t: &str| Some(t.replace('a', "b"));
             mine.strings(&mut |t| scrub(t));
             theirs.strings(&mut |t| scrub(t));
-            prop_assert!(mine.iter().eq(theirs.iter()));
+            prop_assert!(mine.iter().map(|(k, v)| (k, v.as_str())).eq(theirs.iter().map(|(k, v)| (k, v.as_str()))));
             prop_assert_eq!(
                 serde_json::to_string(&mine).unwrap(),
                 serde_json::to_string(&theirs).unwrap()

@@ -12,6 +12,7 @@
 use super::{ConnectorView, Status};
 use crate::logs::login::{Cause, LoginFailure};
 use crate::logs::LogFindings;
+use crate::shared::Shared;
 use crate::timefmt::parse_rfc3339;
 use serde::Serialize;
 
@@ -67,7 +68,7 @@ fn target(f: &LoginFailure, views: &[ConnectorView]) -> Target {
     }
     if let Some(app) = &f.client_id {
         let by_app: Vec<usize> = (0..views.len())
-            .filter(|&i| views[i].endpoints.get("clientID") == Some(app))
+            .filter(|&i| views[i].endpoints.get("clientID").is_some_and(|c| c == app))
             .collect();
         if let [i] = by_app.as_slice() {
             return Target::One(*i);
@@ -182,7 +183,7 @@ pub fn assess(
                     v.checked_by = Some(BY_LOGINS);
                     v.problem = Some(summary("logins through it fail"));
                 }
-                (Some(v.id.clone()), Vec::new(), repair)
+                (Some(v.id.to_string()), Vec::new(), repair)
             }
             Target::Unseen(id) => {
                 notes.push(format!(
@@ -192,7 +193,7 @@ pub fn assess(
                 (Some(id.clone()), Vec::new(), repair(g.cause, &g.last, id, None))
             }
             Target::Many(list) => {
-                let ids: Vec<String> = list.iter().map(|&i| views[i].id.clone()).collect();
+                let ids: Vec<String> = list.iter().map(|&i| views[i].id.to_string()).collect();
                 let one_of = format!("one of {}", ids.join(", "));
                 for &i in list {
                     let v = &mut views[i];
@@ -239,7 +240,7 @@ pub fn assess(
 pub const BY_LOGIN_OK: &str = "a login through it that worked (the IdP's log)";
 
 /// The command (or step) that repairs failed logins of `cause` through connector `id`.
-fn repair(cause: Cause, last: &LoginFailure, id: &str, redirect: Option<&String>) -> String {
+fn repair(cause: Cause, last: &LoginFailure, id: &str, redirect: Option<&Shared>) -> String {
     match cause {
         Cause::WrongSecret => format!(
             "put the provider's current client secret in with `ozrepair secret --connector {id} --secret-file FILE`"

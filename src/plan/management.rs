@@ -29,7 +29,8 @@ pub fn build(configs: &Configs, asked: Option<&Asked>, s: &PlanArgs) -> Result<P
     };
     let file = &configs.files[auth.file];
     let shown = file.path.display().to_string();
-    let mut endpoints = super::Endpoints::from([(Cow::Borrowed("issuer"), auth.issuer.clone())]);
+    let issuer = crate::shared::Shared::from(auth.issuer.as_str());
+    let mut endpoints = super::Endpoints::from([(Cow::Borrowed("issuer"), issuer.clone())]);
     if let Some(e) = &auth.endpoint {
         endpoints.insert(Cow::Borrowed("OIDCConfigEndpoint"), e.clone());
     }
@@ -37,7 +38,7 @@ pub fn build(configs: &Configs, asked: Option<&Asked>, s: &PlanArgs) -> Result<P
         id: MANAGEMENT.into(),
         typ: "management".into(),
         name: "HttpConfig.AuthIssuer".into(),
-        issuer: Some(auth.issuer.clone()),
+        issuer: Some(issuer),
         status: Status::Unknown,
         problem: None,
         endpoints,

@@ -15,7 +15,7 @@ pub mod secret;
 
 use crate::config::{self, Configs};
 use crate::dex::jsonedit::{self, string_value, top_level_fields, StrValue};
-use crate::dex::{ConnectorRow, Stored};
+use crate::dex::{ConnectorRow, Shared, Stored};
 use crate::evidence::{Asked, Diagnosis};
 use crate::fields::Strings;
 use crate::logs::LogFindings;
@@ -67,11 +67,13 @@ crate::fields! {
     /// A connector as the report shows it: never its secrets, only what identifies it and its issuer.
     #[derive(Debug, Clone, Serialize)]
     pub struct ConnectorView {
-        pub id: String,
+        /// The id, type and name: the row's own strings (see [`crate::shared::Shared`]).
+        pub id: Shared,
         #[serde(rename = "type")]
-        pub typ: String,
-        pub name: String,
-        pub issuer: Option<String>,
+        pub typ: Shared,
+        pub name: Shared,
+        /// Its `issuer` endpoint's value where it has one (the same string).
+        pub issuer: Option<Shared>,
         pub status: Status,
         /// Why the status is not ok, in a few words (extension of the contract).
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -158,7 +160,7 @@ impl std::fmt::Debug for Hidden {
 
 impl Strings for Hidden {
     /// Not visited: its values are never printed, so there is nothing to scrub or escape.
-    fn strings(&mut self, _: &mut dyn FnMut(&mut String)) {}
+    fn strings(&mut self, _: &mut dyn FnMut(&str) -> Option<String>) {}
 }
 
 impl Change {
@@ -172,20 +174,20 @@ impl Change {
 }
 
 impl Strings for Store {
-    fn strings(&mut self, f: &mut dyn FnMut(&mut String)) {
+    fn strings(&mut self, f: &mut dyn FnMut(&str) -> Option<String>) {
         if let Store::File { file, at, .. } = self {
-            f(file);
-            f(at);
+            file.strings(f);
+            at.strings(f);
         }
     }
 }
 
 impl Strings for Status {
-    fn strings(&mut self, _: &mut dyn FnMut(&mut String)) {}
+    fn strings(&mut self, _: &mut dyn FnMut(&str) -> Option<String>) {}
 }
 
 impl Strings for Source {
-    fn strings(&mut self, _: &mut dyn FnMut(&mut String)) {}
+    fn strings(&mut self, _: &mut dyn FnMut(&str) -> Option<String>) {}
 }
 
 /// The plan: every connector as assessed, and the field changes that would fix them. Plain data: inspect,
@@ -257,7 +259,7 @@ fn read_config<'a>(
     row: &'a ConnectorRow,
     secrets: &mut Vec<String>,
     scratch: &mut Vec<jsonedit::Field<'a>>,
-) -> (Option<String>, Endpoints, Option<String>) {
+) -> (Option<Shared>, Endpoints, Option<String>) {
     let mut endpoints = Endpoints::new();
     // NULL, empty or `null`: Dex opens the zero Config of the type; say what it sees (no JSON to read).
     if let Some(problem) = crate::dex::model::zero_config(&row.typ, row.config.as_deref()) {
@@ -322,7 +324,7 @@ fn read_config<'a>(
         if let Some(v) = cfg
             .get(f.value.clone())
             .filter(|raw| raw.first() == Some(&b'"'))
-            .and_then(jsonedit::go_json_unquote)
+            .and_then(jsonedit::go_json_unquote_shared)
         {
             endpoints.insert(Cow::Borrowed(*name), v);
         }
@@ -330,15 +332,15 @@ fn read_config<'a>(
     let undecodable = crate::dex::model::check_read(&row.typ, cfg, fields)
         .err()
         .map(|why| format!("{UNDECODABLE}: {why}"));
-    let issuer = match endpoints.get("issuer") {
-        Some(s) => StrValue::Str(s.clone()),
-        None => string_value(cfg, fields, "issuer"),
-    };
+    // The issuer's value, shared with the endpoint that holds it.
+    if let Some(s) = endpoints.get("issuer").cloned() {
+        return (Some(s), endpoints, undecodable);
+    }
     // Go ignores an `issuer` key of a type whose Config has no such field.
     let has_issuer = crate::dex::model::fields_of(&row.typ)
         .is_none_or(|fields| fields.iter().any(|(n, _)| *n == "issuer"));
-    match issuer {
-        StrValue::Str(s) => (Some(s), endpoints, undecodable),
+    match string_value(cfg, fields, "issuer") {
+        StrValue::Str(s) => (Some(s.into()), endpoints, undecodable),
         StrValue::NotString(_) if !has_issuer => (None, endpoints, undecodable),
         StrValue::NotString(what) => (
             None,
@@ -515,15 +517,16 @@ fn defined_in_files(
             continue;
         }
         let mut endpoints = Endpoints::new();
-        if let Some(iss) = &fc.issuer {
+        let issuer = fc.issuer.as_deref().map(Shared::from);
+        if let Some(iss) = &issuer {
             endpoints.insert(Cow::Borrowed("issuer"), iss.clone());
         }
         let (status, checked_by) = checked(&fc.id, &fc.typ, logs);
         views.push(ConnectorView {
-            id: fc.id.clone(),
-            typ: fc.typ.clone(),
-            name: fc.name.clone(),
-            issuer: fc.issuer.clone(),
+            id: fc.id.as_str().into(),
+            typ: fc.typ.as_str().into(),
+            name: fc.name.as_str().into(),
+            issuer,
             status,
             problem: None,
             endpoints,
@@ -770,7 +773,7 @@ impl Builder {
                 continue;
             }
             let defined = self.defined[c.idx].map(|i| &configs.connectors[i]);
-            let from = v.issuer.clone().unwrap_or_default();
+            let from = v.issuer.as_deref().unwrap_or_default().to_string();
             let file_from = defined.and_then(|fc| fc.issuer.clone());
             if from == c.to && file_from.as_deref().is_none_or(|f| f == c.to) {
                 v.status = Status::Ok;
@@ -799,7 +802,7 @@ impl Builder {
                 }
                 match &fc.issuer {
                     Some(f) if *f != c.to => self.plan.changes.push(Change {
-                        connector: v.id.clone(),
+                        connector: v.id.to_string(),
                         field: "issuer".into(),
                         from: f.clone(),
                         to: c.to.clone(),
@@ -832,14 +835,17 @@ impl Builder {
             let (field, from) = if s.issuer_alias {
                 (
                     "issuerAlias".to_string(),
-                    v.endpoints.get("issuerAlias").cloned().unwrap_or_default(),
+                    v.endpoints
+                        .get("issuerAlias")
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
                 )
             } else {
                 ("issuer".to_string(), from)
             };
             if from != c.to {
                 self.plan.changes.push(Change {
-                    connector: v.id.clone(),
+                    connector: v.id.to_string(),
                     field,
                     from,
                     to: c.to,
@@ -1029,7 +1035,7 @@ impl Plan {
                 .iter()
                 .find(|l| {
                     l.connector.as_deref() == Some(first.id.as_str())
-                        || l.candidates.contains(&first.id)
+                        || l.candidates.iter().any(|c| *c == first.id)
                 })
                 .map(|l| format!("; nothing was changed; {}", l.repair))
                 .unwrap_or_else(|| {

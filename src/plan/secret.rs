@@ -263,7 +263,7 @@ pub fn management(configs: &Configs, new: &SecretValue, evidence: &str) -> Resul
             name: if m.manager_type.is_empty() {
                 "IdP manager".into()
             } else {
-                format!("IdP manager ({})", m.manager_type)
+                format!("IdP manager ({})", m.manager_type).into()
             },
             issuer: None,
             status: Status::Unknown,

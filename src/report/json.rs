@@ -295,10 +295,10 @@ pub(super) mod tests {
 
     fn view(h: &str, n: usize) -> ConnectorView {
         ConnectorView {
-            id: format!("{h}id{n}"),
-            typ: format!("oidc{h}"),
-            name: h.to_string(),
-            issuer: n.is_multiple_of(2).then(|| format!("https://{h}/")),
+            id: format!("{h}id{n}").into(),
+            typ: format!("oidc{h}").into(),
+            name: h.into(),
+            issuer: n.is_multiple_of(2).then(|| format!("https://{h}/").into()),
             status: [Status::Ok, Status::Mismatch, Status::Unknown][n % 3],
             problem: n.is_multiple_of(3).then(|| format!("problem {h}")),
             endpoints: crate::plan::Endpoints::from_iter(
@@ -475,7 +475,7 @@ pub(super) mod tests {
             r.error = Some(s.clone());
             cases.push(r);
             let mut r = report_of("p", false);
-            r.connectors[0].name = s.clone();
+            r.connectors[0].name = s.as_str().into();
             r.notes = vec![s];
             cases.push(r);
         }

@@ -221,11 +221,11 @@ crate::fields! {
 }
 
 impl Strings for Outcome {
-    fn strings(&mut self, _: &mut dyn FnMut(&mut String)) {}
+    fn strings(&mut self, _: &mut dyn FnMut(&str) -> Option<String>) {}
 }
 
 impl Strings for ExitCode {
-    fn strings(&mut self, _: &mut dyn FnMut(&mut String)) {}
+    fn strings(&mut self, _: &mut dyn FnMut(&str) -> Option<String>) {}
 }
 
 impl Report {
@@ -374,7 +374,7 @@ impl Report {
             self.scrubbed()
         };
         if s.format != Output::Json {
-            r.strings(&mut text::clean_in_place);
+            r.strings(&mut text::cleaned);
         }
         let (stdout, exit) = match s.format {
             Output::Json => {
@@ -424,7 +424,7 @@ pub fn prompt_diff(plan: &Plan, show_secrets: bool) -> String {
         ..Report::make("fix", Trail::default(), Verdict::healthy())
     };
     r = r.scrubbed();
-    r.strings(&mut text::clean_in_place);
+    r.strings(&mut text::cleaned);
     text::fit(
         &text::diff_text(&r.changes, &r.connectors),
         crate::progress::columns(2),
@@ -542,9 +542,9 @@ mod tests {
         }
         assert!(r.to_json().contains(MARK));
         let mut visited = 0;
-        r.strings(&mut |t| {
-            *t = SECRET.to_string();
+        r.strings(&mut |_| {
             visited += 1;
+            Some(SECRET.to_string())
         });
         assert!(visited > 40, "{visited}");
         // No string of the report escaped the visit: the JSON has no mark left, and every visited string

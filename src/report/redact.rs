@@ -234,23 +234,21 @@ impl<'a> Scrubber<'a> {
         !self.any
     }
 
-    /// `text` with its secrets replaced by [redacted], in place.
-    pub fn scrub(&self, text: &mut String) {
+    /// `text` with its secrets replaced by [redacted]; None when it has none (it stays as it is).
+    pub fn scrub(&self, text: &str) -> Option<String> {
         if !self.any || text.is_empty() {
-            return;
+            return None;
         }
-        if text.len() < LONG && self.exact.contains(text.as_str()) {
-            *text = REDACTED.to_string();
-            return;
+        if text.len() < LONG && self.exact.contains(text) {
+            return Some(REDACTED.to_string());
         }
-        if let Some(t) = self.scrub_long(text) {
-            *text = t;
-        }
+        let long = self.scrub_long(text);
         if !self.words.is_empty() {
-            if let Some(t) = self.scrub_words(text) {
-                *text = t;
+            if let Some(t) = self.scrub_words(long.as_deref().unwrap_or(text)) {
+                return Some(t);
             }
         }
+        long
     }
 
     /// The long rule; None when nothing matched. Only the positions a probed gram points to are tried:
@@ -327,9 +325,7 @@ impl<'a> Scrubber<'a> {
     /// `text` scrubbed, as a new string.
     #[cfg(any(test, feature = "fuzzing"))]
     pub fn scrubbed(&self, text: &str) -> String {
-        let mut t = text.to_string();
-        self.scrub(&mut t);
-        t
+        self.scrub(text).unwrap_or_else(|| text.to_string())
     }
 }
 

@@ -46,10 +46,11 @@ pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(o)
 }
 
-/// [`clean`], in place.
-pub fn clean_in_place(s: &mut String) {
-    if let std::borrow::Cow::Owned(c) = clean(s) {
-        *s = c;
+/// [`clean`] as the report's strings take it: the new text, None when nothing changes.
+pub fn cleaned(s: &str) -> Option<String> {
+    match clean(s) {
+        std::borrow::Cow::Owned(c) => Some(c),
+        std::borrow::Cow::Borrowed(_) => None,
     }
 }
 

@@ -635,7 +635,7 @@ fn compare(
                 if !fields.iter().any(|(n, t)| *n == name && *t == Go::Str) {
                     continue;
                 }
-                let shown = v.endpoints.get(name).map(String::as_str).unwrap_or("");
+                let shown = v.endpoints.get(name).map(|e| e.as_str()).unwrap_or("");
                 if Some(shown) != go.string(name) {
                     bad.push(format!(
                         "the plan shows {name} {shown:?}, Go reads {:?}",
@@ -664,9 +664,9 @@ fn views(configs: &[(&str, &[u8])]) -> Vec<plan::ConnectorView> {
         .iter()
         .enumerate()
         .map(|(i, (typ, cfg))| ConnectorRow {
-            id: format!("c{i}"),
-            typ: typ.to_string(),
-            name: format!("c{i}"),
+            id: format!("c{i}").into(),
+            typ: (*typ).into(),
+            name: format!("c{i}").into(),
             resource_version: String::new(),
             config: Some(cfg.to_vec()),
             storage: Storage::Blob,

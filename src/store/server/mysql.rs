@@ -226,9 +226,9 @@ fn connectors(tx: &mut Transaction<'_>) -> Result<Vec<ConnectorRow>> {
                 other => Some(other.as_sql(true).into_bytes()),
             };
             Ok(ConnectorRow {
-                id: text(get(&mut r, 0)),
-                typ: text(get(&mut r, 1)),
-                name: text(get(&mut r, 2)),
+                id: text(get(&mut r, 0)).into(),
+                typ: text(get(&mut r, 1)).into(),
+                name: text(get(&mut r, 2)).into(),
                 resource_version: text(get(&mut r, 3)),
                 storage: if config.is_some() {
                     Storage::Blob

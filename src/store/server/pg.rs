@@ -232,9 +232,9 @@ fn connectors(tx: &mut Transaction<'_>) -> Result<Vec<ConnectorRow>> {
         .map(|r| {
             let config: Option<Vec<u8>> = r.get(4);
             ConnectorRow {
-                id: r.get(0),
-                typ: r.get(1),
-                name: r.get(2),
+                id: r.get::<_, &str>(0).into(),
+                typ: r.get::<_, &str>(1).into(),
+                name: r.get::<_, &str>(2).into(),
                 resource_version: r.get(3),
                 storage: if config.is_some() { Storage::Blob } else { Storage::Null },
                 config,

@@ -75,9 +75,9 @@ pub fn saved_of(flavour: Flavour, s: &Snapshot) -> Saved {
             .rows
             .iter()
             .map(|r| SavedConnector {
-                id: r.id.clone(),
-                typ: r.typ.clone(),
-                name: r.name.clone(),
+                id: r.id.to_string(),
+                typ: r.typ.to_string(),
+                name: r.name.to_string(),
                 resource_version: r.resource_version.clone(),
                 config: r.config.as_deref().map(hex),
             })
@@ -118,7 +118,7 @@ pub fn fingerprint(rows: &[ConnectorRow], passwords: &[PasswordRow]) -> String {
     pw.sort_by(|a, b| a.email.cmp(&b.email));
     let mut buf = Vec::new();
     for r in rows {
-        for f in [&r.id, &r.typ, &r.name, &r.resource_version] {
+        for f in [&*r.id, &*r.typ, &*r.name, &*r.resource_version] {
             buf.extend_from_slice(&(f.len() as u64).to_le_bytes());
             buf.extend_from_slice(f.as_bytes());
         }

@@ -2,8 +2,9 @@
 //! bytes bound as a BLOB, in one transaction, verified after commit).
 
 use super::host::busy_timeout;
-use crate::dex::{ConnectorRow, Schema, Storage};
+use crate::dex::{ConnectorRow, Schema, Shared, Storage};
 use crate::fault::{self, Point};
+use crate::shared::Interned;
 use crate::store::{Edit, NewRow, WriteError};
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, types::ValueRef, Connection, OpenFlags, TransactionBehavior};
@@ -168,6 +169,17 @@ fn storage_of(v: &ValueRef) -> Storage {
     }
 }
 
+/// [`text_of`] as a [`Shared`] string, copied once (valid UTF-8 straight from SQLite's buffer).
+fn shared_text_of(v: ValueRef) -> Shared {
+    match v {
+        ValueRef::Text(b) | ValueRef::Blob(b) => match std::str::from_utf8(b) {
+            Ok(s) => Shared::from(s),
+            Err(_) => Shared::from(String::from_utf8_lossy(b).as_ref()),
+        },
+        v => Shared::from(text_of(v)),
+    }
+}
+
 fn text_of(v: ValueRef) -> String {
     match v {
         // Valid UTF-8 (nearly always) copied as it is; anything else as from_utf8_lossy reads it.
@@ -191,13 +203,20 @@ pub fn connectors(conn: &Connection) -> Result<Vec<ConnectorRow>> {
         .query_row("select count(*) from connector", [], |r| r.get(0))
         .unwrap_or(0);
     let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0).min(1 << 20));
+    // A handful of types among all the rows: one string for each.
+    let mut types = Interned::default();
     let mut rows = st.query([])?;
     while let Some(r) = rows.next()? {
         let cfg = r.get_ref(4)?;
         out.push(ConnectorRow {
-            id: text_of(r.get_ref(0)?),
-            typ: text_of(r.get_ref(1)?),
-            name: text_of(r.get_ref(2)?),
+            id: shared_text_of(r.get_ref(0)?),
+            typ: match r.get_ref(1)? {
+                ValueRef::Text(b) | ValueRef::Blob(b) if std::str::from_utf8(b).is_ok() => {
+                    types.get(&String::from_utf8_lossy(b))
+                }
+                v => shared_text_of(v),
+            },
+            name: shared_text_of(r.get_ref(2)?),
             resource_version: text_of(r.get_ref(3)?),
             storage: storage_of(&cfg),
             config: match cfg {
