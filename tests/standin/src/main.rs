@@ -25,7 +25,7 @@
 //!   STANDIN_DEX_CONFIG  a Dex config.yaml: its `connectors:` are opened too, as Dex's in-memory overlay of
 //!                       static connectors (never written to the database)
 //!   STANDIN_LOG_FILE    append the lines to this file instead of printing them
-//!   STANDIN_SPLIT_LINE  the message of one line printed in two writes, its newline 200 ms after its text
+//!   STANDIN_SPLIT_LINE  the message of one line printed in two writes, its newline 1 s after its text
 //!                       (conmon records a partial record, then the empty one that ends it)
 //!
 //! Command lines (as the real programs are started by systemd units; each sets what the environment
@@ -262,15 +262,15 @@ impl Log {
             }
         } else {
             // One write per line, as Go's loggers make it (conmon then records a whole line), except
-            // STANDIN_SPLIT_LINE's: its text, then its newline 200 ms later, which conmon records as a
-            // partial record and the empty one that ends it (as it records a line it read apart).
+            // STANDIN_SPLIT_LINE's: its text, then its newline 1 s later (apart for conmon however loaded
+            // the machine is), which conmon records as a partial record and the empty one that ends it.
             use std::io::Write;
             let split = std::env::var("STANDIN_SPLIT_LINE").is_ok_and(|m| m == msg);
             let write = |out: &mut dyn Write| {
                 if split {
                     let _ = out.write_all(line.as_bytes());
                     let _ = out.flush();
-                    std::thread::sleep(Duration::from_millis(200));
+                    std::thread::sleep(Duration::from_secs(1));
                     let _ = out.write_all(b"\n");
                 } else {
                     let _ = out.write_all(format!("{line}\n").as_bytes());
