@@ -225,7 +225,7 @@ impl Systemd {
             start_timeout: timeout_of(s.props.get("TimeoutStartUSec")),
             stopping: lifecycle::Stopping::default(),
             held: None,
-            sd: lifecycle::Manager::default(),
+            sd: lifecycle::Manager,
         }
     }
 }

@@ -493,6 +493,9 @@ pub struct Mount {
 pub enum LogRange {
     /// The last N lines.
     Tail(usize),
+    /// The last line, read for its stamp only: asked with `tail=1` on both engines (Podman's tail may
+    /// give it another line's text, never another stamp), not the whole log of a long loop.
+    LastStamp,
     /// Every line the engine stamped at or after this instant (nanoseconds since the epoch), at most the
     /// last N of them.
     Since(i128, Option<usize>),
@@ -667,13 +670,17 @@ fn enc(s: &str) -> String {
 }
 
 /// The query of a logs request for `range`, and how many of the last lines read are kept here (None: all).
-/// Podman's `tail` is never asked: Podman 4.3 reads a k8s-file log backwards for it and joins each partial
+/// Podman's `tail` is never asked for lines it reads (only for [`LogRange::LastStamp`]): Podman 4.3 reads a k8s-file log backwards for it and joins each partial
 /// record to the line before it instead of the one it starts (libpod/logs `getTailLog`; seen as Dex's
 /// `{"msg":"loading embedded IdP storage"}{"msg":"listening on"}` read as one line and an empty one, when
 /// conmon read the JSON and its newline apart), so its lines are read forwards and cut here.
 fn logs_query(range: LogRange, podman: bool) -> (String, Option<usize>) {
     let mut q = String::from("stdout=1&stderr=1&timestamps=1");
     let (since, tail) = match range {
+        LogRange::LastStamp => {
+            q.push_str("&tail=1");
+            return (q, None);
+        }
         LogRange::Tail(n) => (None, Some(n)),
         LogRange::Since(ns, tail) => (Some(ns), tail),
         LogRange::Window(w, n) => (w.since, Some(n)),
@@ -1640,6 +1647,11 @@ mod tests {
         assert_eq!(
             logs_query(LogRange::Window(window, 7), true),
             (all.into(), Some(7))
+        );
+        assert_eq!(
+            logs_query(LogRange::LastStamp, true),
+            ("stdout=1&stderr=1&timestamps=1&tail=1".into(), None),
+            "a stamp is asked of Podman's tail too"
         );
         assert_eq!(
             logs_query(LogRange::Window(window, 7), false).0,

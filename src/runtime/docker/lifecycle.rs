@@ -340,7 +340,7 @@ struct Mark {
 impl Mark {
     /// Taken while the container is stopped, so that nothing is added before the start.
     async fn take(e: &Engine, id: &str) -> Result<Mark> {
-        let last = e.logs(id, LogRange::Tail(1)).await?;
+        let last = e.logs(id, LogRange::LastStamp).await?;
         let since = last
             .iter()
             .find_map(|l| stamp_bounds(&l.time))

@@ -9,7 +9,7 @@
 //! which `systemctl` uses as root): systemd sends its replies there from the name
 //! `org.freedesktop.systemd1`, where a bus sends a unique name, and zbus 5 refuses such a message in its
 //! reader, which leaves the call waiting (met on systemd 252). When the bus does not answer (no bus
-//! daemon), [`connect`] returns None and the caller asks `systemctl` ([`super::ctl`]). Every question
+//! daemon), [`shared`] returns None and the caller asks `systemctl` ([`super::ctl`]). Every question
 //! has a time limit, after which `systemctl` is asked instead.
 
 use super::ctl::bus_label;
@@ -37,8 +37,15 @@ pub struct Bus {
     subscribed: tokio::sync::OnceCell<()>,
 }
 
+/// The process's one connection to systemd, made at its first question (discovery's or the stop
+/// window's). None when the bus does not answer; it is not tried again, and `systemctl` is asked.
+pub async fn shared() -> Option<&'static Bus> {
+    static BUS: tokio::sync::OnceCell<Option<Bus>> = tokio::sync::OnceCell::const_new();
+    BUS.get_or_init(connect).await.as_ref()
+}
+
 /// Connects to systemd through the system bus. None when it does not answer.
-pub async fn connect() -> Option<Bus> {
+async fn connect() -> Option<Bus> {
     let made = tokio::time::timeout(CONNECT_LIMIT, async {
         match Connection::system().await {
             Ok(c) => Some(c),

@@ -221,7 +221,7 @@ pub fn bus_label(name: &str) -> String {
 /// line, in the order asked). None when the system bus cannot be asked (no bus daemon): then
 /// [`exec_from_show`] is the fallback.
 pub async fn exec_argv(unit: &str, props: &[&str]) -> Option<Vec<Vec<Vec<String>>>> {
-    if let Some(b) = super::bus::connect().await {
+    if let Some(b) = super::bus::shared().await {
         let asked = tokio::time::timeout(QUERY_LIMIT, b.exec_argv(unit, props)).await;
         if let Ok(Some(all)) = asked {
             return Some(all);

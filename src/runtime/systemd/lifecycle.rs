@@ -47,16 +47,13 @@ pub struct Stopping {
     pub refused: bool,
 }
 
-/// systemd as this run asks it: over D-Bus when it answers there ([`bus`]: a round trip per question),
-/// else through `systemctl` (a process per question). The connection is made at the first question.
-#[derive(Default)]
-pub struct Manager {
-    bus: tokio::sync::OnceCell<Option<Bus>>,
-}
+/// systemd as this run asks it: over D-Bus when it answers there ([`bus`]: a round trip per question,
+/// on the process's one connection, [`bus::shared`]), else through `systemctl` (a process per question).
+pub struct Manager;
 
 impl Manager {
-    async fn bus(&self) -> Option<&Bus> {
-        self.bus.get_or_init(bus::connect).await.as_ref()
+    async fn bus(&self) -> Option<&'static Bus> {
+        bus::shared().await
     }
 
     /// The unit's state now.
