@@ -59,7 +59,14 @@ pub struct Stopping {
 /// run it was proven stopped in (None when nothing needed stopping). When it cannot be stopped, nothing
 /// is changed.
 pub async fn stop(e: &Engine, c: &Container, rec: &mut Stopping) -> Result<Option<Container>> {
-    let now = inspect(e, c).await?;
+    // A restart loop this run has just seen needs stopping whatever a look now says: no look first (on
+    // Podman an inspect waits for the container's lock, which its cleanup holds for most of a loop's
+    // period while it restarts the container).
+    let now = if c.loop_seen.is_some() && c.status == State::Restarting {
+        c.clone()
+    } else {
+        inspect(e, c).await?
+    };
     let must_watch = c.status.holds_database()
         || now.status.holds_database()
         || !now.status.stays_down()
@@ -407,8 +414,13 @@ pub async fn start_and_watch(
     backup_dir: Option<&str>,
 ) -> Result<Started> {
     let (id, name) = (c.id.as_str(), c.name.as_str());
-    // Only what the container logs after this start counts: remember where the log ends before it.
-    let mark = Mark::take(e, id).await?;
+    // Only what the container logs after this start counts: remember where the log ends before it
+    // (nothing is read after it with --wait 0).
+    let mark = if wait == 0 {
+        None
+    } else {
+        Some(Mark::take(e, id).await?)
+    };
     fault::point(Point::BeforeStart);
     say(format!("starting {name}"));
     e.start(id).await.context("starting the container failed")?;
@@ -416,13 +428,13 @@ pub async fn start_and_watch(
         .container(id)
         .await?
         .ok_or_else(|| anyhow!("container {name} disappeared"))?;
-    if wait == 0 {
+    let Some(mark) = mark else {
         return Ok(Started {
             verdict: Verdict::new(Outcome::Unverified, ExitCode::Done),
-            state_after: state_of(e, c).await,
+            state_after: Some(first.status),
             notes: vec!["--wait 0: the container was started but not watched".into()],
         });
-    }
+    };
     say(format!("watching {name} for up to {wait}s"));
     let deadline = Instant::now() + Duration::from_secs(wait);
     let down = loop {
