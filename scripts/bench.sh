@@ -674,7 +674,11 @@ the container stopped by its user under its lock and so cannot be raced once it 
 stand-in's runs last about 25 ms and the kill found the run already ended 20 times in 21 (1.0 to 2.6 s
 to stop); asking the stop as soon as the loop is seen, without one more read of the log (more raced
 stops: 7 of 16 runs against 3 of 16, 1.47x); asking again after every answer rather than once per
-restart (1.45x: no better within the spread of 20 runs).
+restart (1.45x: no better within the spread of 20 runs); ending the proof at the first \`cleanup\`
+after the death (Podman applies its restart policy before it logs one, so one that declined is
+already proof), which moved the wait rather than ending it: the second cleanup, conmon's or the
+stop's, still running, holds the locks that the write window's last look and the start then waited
+for (59 and 108 ms in 2 of 20 runs, 1.37x), and a cleanup unmounts a volume that has mount options.
 
 ### Backup of big.db (benchmark 2)
 

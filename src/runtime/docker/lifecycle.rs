@@ -213,7 +213,8 @@ const CLEANUP_BOUND: Duration = Duration::from_millis(100);
 /// the run to end), before the inspects decide instead.
 const EVENTS_SILENT: Duration = Duration::from_secs(2);
 
-/// The stop window on Podman, from its own event log (read every [`PODMAN_EVENTS_POLL`]): a stop is
+/// The stop window on Podman, from its own event log (read every [`PODMAN_EVENTS_POLL`], and at once after
+/// each answer to a stop): a stop is
 /// asked when the loop goes on, and again at each restart Podman logs (a stop answered "already
 /// stopped" between two runs, or one that the cleanup of the run it ended raced, leaves the policy
 /// restarting it: of 40 fresh loops stopped by bare requests, 6 went on after a stop answered 204).
@@ -245,6 +246,7 @@ async fn podman_stop_and_hold(
         let Some(events) = e.podman_events(&c.id, since).await else {
             return Ok(None);
         };
+        let asked_before = t.asked;
         let restarts = restarts_of(&events);
         t.restarts = restarts as u32;
         let seen = podman_stop_seen(&events);
@@ -296,7 +298,11 @@ async fn podman_stop_and_hold(
                 rec,
             ));
         }
-        tokio::time::sleep(PODMAN_EVENTS_POLL).await;
+        // A stop answers once the run it landed on has ended (or at once when there was none): the log
+        // is read again at once after it.
+        if t.asked == asked_before {
+            tokio::time::sleep(PODMAN_EVENTS_POLL).await;
+        }
     }
 }
 
