@@ -1041,7 +1041,7 @@ impl Engine {
             };
             if let Some(earlier) = podman_loop_seen(&events, run) {
                 // The look it was seen from, not a new one: an inspect waits for the container's lock,
-                // which Podman's cleanup holds while it restarts the container (50 to 65 ms of a loop's
+                // which Podman's cleanup holds while it restarts the container (55 to 75 ms of a loop's
                 // 85 to 95 ms here), and a new one would change neither the state (restarting) nor the
                 // window of lines read (from the earlier run on).
                 let mut now = first.clone();
