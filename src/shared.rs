@@ -4,7 +4,7 @@
 //! type string. For 10,000 connectors that is 40,000 allocations fewer than a `String` in each place.
 //!
 //! It reads, compares, prints and serializes as the `String` it replaces (`Debug` and `Display` too);
-//! it is never changed in place: the report's scrub and escapes ([`crate::fields::Strings`]) give an owner
+//! it is never changed in place: the report's scrub and escapes (`fields::Strings`) give an owner
 //! a new string when the text changes, and the other owners keep theirs.
 
 use std::fmt;

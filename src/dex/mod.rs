@@ -1,8 +1,8 @@
 //! Dex's data as ozrepair reads it, whatever store holds it: the connector rows and the schema they come
-//! from ([`Stored`]), the byte-exact JSON edit of a connector's config ([`jsonedit`], keys folded by [`foldtable`], generated with
-//! Go), the config as Go
-//! decodes it into Dex's struct for its type ([`model`]), which fields are secret ([`secrets`]), and a
-//! local user's password as Dex checks it ([`password`]).
+//! from ([`Stored`]), the byte-exact JSON edit of a connector's config ([`jsonedit`], keys folded by
+//! [`foldtable`], generated with Go), the config as Go decodes it into Dex's struct for its type
+//! ([`model`]), which fields are secret ([`secrets`]), and a local user's password as Dex checks it
+//! ([`password`]).
 
 pub mod foldtable;
 pub mod jsonedit;
@@ -11,7 +11,7 @@ pub mod password;
 pub mod secrets;
 pub mod url;
 
-pub use crate::shared::Shared;
+use crate::shared::Shared;
 
 /// Dex SQLite migrations this build knows (the files in migrations/, Dex master of 2026-08).
 pub const KNOWN_MIGRATIONS: i64 = 23;

@@ -1,7 +1,8 @@
 //! [`Endpoints`]: a connector's endpoint fields by name, in name order, as one small vector (a connector
 //! has two or three of them: a `BTreeMap`'s node of eleven slots, 544 bytes, was a third of inspect's
-//! memory on 10,000 connectors), held in place up to three (no allocation of its own for nearly all). It reads, iterates, serializes and is scrubbed as the `BTreeMap` it
-//! replaces did: keys in byte order, one value per key, the last insert of a key wins.
+//! memory on 10,000 connectors), held in place up to three (no allocation of its own for nearly all).
+//! It reads, iterates, serializes and is scrubbed as the `BTreeMap` it replaces did: keys in byte order,
+//! one value per key, the last insert of a key wins.
 
 use crate::fields::Strings;
 use crate::shared::Shared;

@@ -15,12 +15,13 @@ pub mod secret;
 
 use crate::config::{self, Configs};
 use crate::dex::jsonedit::{self, string_value, top_level_fields, StrValue};
-use crate::dex::{ConnectorRow, Shared, Stored};
+use crate::dex::{ConnectorRow, Stored};
 use crate::evidence::{Asked, Diagnosis};
 use crate::fields::Strings;
 use crate::logs::LogFindings;
 use crate::runtime::{Runtime, Unit};
 use crate::settings::{ApplyOpts, PlanArgs, SetField};
+use crate::shared::Shared;
 use crate::verdict::{ExitCode, Outcome, UsageError, Verdict};
 use anyhow::{bail, Result};
 use serde::Serialize;

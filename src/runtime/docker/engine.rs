@@ -670,13 +670,23 @@ fn enc(s: &str) -> String {
     out
 }
 
-/// The query of a logs request for `range`, and how many of the last lines read are kept here (None: all).
-/// Podman's `tail` is never asked for lines it reads (only for [`LogRange::LastStamp`]): Podman 4.3 reads a k8s-file log backwards for it and joins each partial
-/// record to the line before it instead of the one it starts (libpod/logs `getTailLog`; seen as Dex's
-/// `{"msg":"loading embedded IdP storage"}{"msg":"listening on"}` read as one line and an empty one, when
-/// conmon read the JSON and its newline apart), so its lines are read forwards and cut here.
-fn logs_query(range: LogRange, podman: bool) -> (String, Option<usize>) {
-    let mut q = String::from("stdout=1&stderr=1&timestamps=1");
+/// The path of a logs request for `range`, and how many of the last lines read are kept here (None: all).
+/// On Podman:
+/// - its own path (`/libpod/…/logs`): the compatible one inspects the container first (to know whether it
+///   has a terminal), which waits for the container's lock, held by Podman's cleanup for most of a
+///   restart loop's period; its own path does not, and always frames the lines (bollard reads either);
+/// - `tail` is never asked for lines it reads (only for [`LogRange::LastStamp`]): Podman 4.3 reads a
+///   k8s-file log backwards for it and joins each partial record to the line before it instead of the
+///   one it starts (libpod/logs `getTailLog`; seen as Dex's `{"msg":"loading embedded IdP storage"}`
+///   `{"msg":"listening on"}` read as one line and an empty one, when conmon read the JSON and its
+///   newline apart), so its lines are read forwards and cut here.
+fn logs_request(id: &str, range: LogRange, podman: bool) -> (String, Option<usize>) {
+    let mut q = if podman {
+        format!("/v{LIBPOD_API}/libpod/containers/{}/logs?", enc(id))
+    } else {
+        format!("/containers/{}/logs?", enc(id))
+    };
+    q.push_str("stdout=1&stderr=1&timestamps=1");
     let (since, tail) = match range {
         LogRange::LastStamp => {
             q.push_str("&tail=1");
@@ -1044,17 +1054,17 @@ impl Engine {
                 // which Podman's cleanup holds while it restarts the container (55 to 75 ms of a loop's
                 // 85 to 95 ms here), and a new one would change neither the state (restarting) nor the
                 // window of lines read (from the earlier run on).
-                let mut now = first.clone();
+                let mut looped = first.clone();
                 tracing::debug!(container = %first.name, restarts = first.restart_count, "restart loop (Podman's events)");
-                now.loop_seen = Some(LoopSeen {
+                looped.loop_seen = Some(LoopSeen {
                     earlier_start: if earlier == run {
                         first.started_at.clone()
                     } else {
                         crate::timefmt::rfc3339_micros(earlier)
                     },
                 });
-                now.status = State::Restarting;
-                return Ok(Some(now));
+                looped.status = State::Restarting;
+                return Ok(Some(looped));
             }
             if Instant::now() >= end {
                 return Ok(Some(
@@ -1091,16 +1101,7 @@ impl Engine {
     pub async fn logs(&self, id: &str, range: LogRange) -> Result<Vec<LogLine>> {
         tracing::debug!(container = id, ?range, "read logs");
         let podman = self.kind().await.flavour == Flavour::Podman;
-        let (query, keep) = logs_query(range, podman);
-        // On Podman its own path: the compatible one inspects the container first (to know whether it
-        // has a terminal), which waits for the container's lock, held by Podman's cleanup for most of a
-        // restart loop's period; its own path does not, and always frames the lines (as bollard reads
-        // them either way).
-        let path = if podman {
-            format!("/v{LIBPOD_API}/libpod/containers/{}/logs?{query}", enc(id))
-        } else {
-            format!("/containers/{}/logs?{query}", enc(id))
-        };
+        let (path, keep) = logs_request(id, range, podman);
         let read = || async {
             let n = self.routes.add(path.clone());
             let mut stream = self.docker.logs(&format!("{PLACEHOLDER}{n}"), None);
@@ -1217,7 +1218,6 @@ impl Engine {
         if self.kind().await.flavour != Flavour::Podman {
             return None;
         }
-        // Podman's own paths need a version; the oldest with this events API serves every later one.
         let filters = enc(&format!(r#"{{"container":["{id}"],"type":["container"]}}"#));
         let path = format!(
             "/v{LIBPOD_API}/libpod/events?stream=false&since={}&filters={filters}",
@@ -1639,34 +1639,43 @@ mod tests {
     fn paths_and_queries() {
         assert_eq!(enc("openzro-management"), "openzro-management");
         assert_eq!(enc("a/b?c d"), "a%2Fb%3Fc%20d");
+        // Docker's compatible path; Podman's own (the compatible one inspects the container first).
+        let docker = |r| logs_request("mgmt", r, false);
+        let podman = |r| logs_request("mgmt", r, true);
+        const DOCKER: &str = "/containers/mgmt/logs?stdout=1&stderr=1&timestamps=1";
+        const PODMAN: &str = "/v3.0.0/libpod/containers/mgmt/logs?stdout=1&stderr=1&timestamps=1";
         assert_eq!(
-            logs_query(LogRange::Tail(500), false),
-            ("stdout=1&stderr=1&timestamps=1&tail=500".into(), None)
+            docker(LogRange::Tail(500)),
+            (format!("{DOCKER}&tail=500"), None)
         );
         let since = LogRange::Since(1_796_116_235_435_038_979, None);
-        let all = "stdout=1&stderr=1&timestamps=1&since=1796116235.435038979&tail=all";
-        assert_eq!(logs_query(since, false), (all.into(), None));
-        assert_eq!(logs_query(since, true), (all.into(), None));
+        let all = "&since=1796116235.435038979&tail=all";
+        assert_eq!(docker(since), (format!("{DOCKER}{all}"), None));
+        assert_eq!(podman(since), (format!("{PODMAN}{all}"), None));
         // Podman is never asked for a tail: every line of the range, the last N kept here.
         assert_eq!(
-            logs_query(LogRange::Tail(500), true),
-            ("stdout=1&stderr=1&timestamps=1&tail=all".into(), Some(500))
+            podman(LogRange::Tail(500)),
+            (format!("{PODMAN}&tail=all"), Some(500))
         );
         let window = RunWindow {
             since: Some(1_796_116_235_435_038_979),
         };
         assert_eq!(
-            logs_query(LogRange::Window(window, 7), true),
-            (all.into(), Some(7))
+            podman(LogRange::Window(window, 7)),
+            (format!("{PODMAN}{all}"), Some(7))
         );
         assert_eq!(
-            logs_query(LogRange::LastStamp, true),
-            ("stdout=1&stderr=1&timestamps=1&tail=1".into(), None),
+            podman(LogRange::LastStamp),
+            (format!("{PODMAN}&tail=1"), None),
             "a stamp is asked of Podman's tail too"
         );
         assert_eq!(
-            logs_query(LogRange::Window(window, 7), false).0,
-            "stdout=1&stderr=1&timestamps=1&since=1796116235.435038979&tail=7"
+            docker(LogRange::Window(window, 7)).0,
+            format!("{DOCKER}&since=1796116235.435038979&tail=7")
+        );
+        assert_eq!(
+            logs_request("a/b", LogRange::LastStamp, true).0,
+            "/v3.0.0/libpod/containers/a%2Fb/logs?stdout=1&stderr=1&timestamps=1&tail=1"
         );
     }
 

@@ -104,9 +104,9 @@ fn started_again(seen: &Status, now: &Status) -> bool {
 }
 
 /// Stops the unit unless it is down already, and proves the stop holds: inactive or failed, no process,
-/// no job queued, at one look after this run's stop job ended `done`, else the same for [`HOLD`]. A unit started again meanwhile is asked again, until its
-/// own stop timeout and [`STOP_EXTRA`] have passed. Returns the state it was proven stopped in. When it
-/// cannot be stopped, nothing is changed.
+/// no job queued, at one look after this run's stop job ended `done`, else the same for [`HOLD`]. A unit
+/// started again meanwhile is asked again, until its own stop timeout and [`STOP_EXTRA`] have passed.
+/// Returns the state it was proven stopped in. When it cannot be stopped, nothing is changed.
 pub async fn stop(
     sd: &Manager,
     unit: &str,

@@ -2,9 +2,9 @@
 //! bytes bound as a BLOB, in one transaction, verified after commit).
 
 use super::host::busy_timeout;
-use crate::dex::{ConnectorRow, Schema, Shared, Storage};
+use crate::dex::{ConnectorRow, Schema, Storage};
 use crate::fault::{self, Point};
-use crate::shared::Interned;
+use crate::shared::{Interned, Shared};
 use crate::store::{Edit, NewRow, WriteError};
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, types::ValueRef, Connection, OpenFlags, TransactionBehavior};
@@ -169,14 +169,19 @@ fn storage_of(v: &ValueRef) -> Storage {
     }
 }
 
+/// A text (or blob) column's bytes as they are, when they are valid UTF-8 (nearly always).
+fn utf8_of<'a>(v: &ValueRef<'a>) -> Option<&'a str> {
+    match *v {
+        ValueRef::Text(b) | ValueRef::Blob(b) => std::str::from_utf8(b).ok(),
+        _ => None,
+    }
+}
+
 /// [`text_of`] as a [`Shared`] string, copied once (valid UTF-8 straight from SQLite's buffer).
 fn shared_text_of(v: ValueRef) -> Shared {
-    match v {
-        ValueRef::Text(b) | ValueRef::Blob(b) => match std::str::from_utf8(b) {
-            Ok(s) => Shared::from(s),
-            Err(_) => Shared::from(String::from_utf8_lossy(b).as_ref()),
-        },
-        v => Shared::from(text_of(v)),
+    match utf8_of(&v) {
+        Some(s) => Shared::from(s),
+        None => Shared::from(text_of(v)),
     }
 }
 
@@ -210,11 +215,9 @@ pub fn connectors(conn: &Connection) -> Result<Vec<ConnectorRow>> {
         let cfg = r.get_ref(4)?;
         out.push(ConnectorRow {
             id: shared_text_of(r.get_ref(0)?),
-            typ: match r.get_ref(1)? {
-                ValueRef::Text(b) | ValueRef::Blob(b) if std::str::from_utf8(b).is_ok() => {
-                    types.get(&String::from_utf8_lossy(b))
-                }
-                v => shared_text_of(v),
+            typ: {
+                let v = r.get_ref(1)?;
+                utf8_of(&v).map_or_else(|| shared_text_of(v), |s| types.get(s))
             },
             name: shared_text_of(r.get_ref(2)?),
             resource_version: text_of(r.get_ref(3)?),
